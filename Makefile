@@ -1,0 +1,34 @@
+# Thin wrapper over Meson for the README commands.
+BUILD ?= build
+DATA ?= tarn-data
+
+.PHONY: all bootstrap run test test-unit test-e2e asan bench clean
+
+all: bootstrap
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=debugoptimized -Dwerror=true
+	ninja -C $(BUILD)
+
+bootstrap:
+	@sh scripts/bootstrap.sh
+
+run: all
+	@sh scripts/run.sh $(BUILD)/tarn $(DATA)
+
+test: all
+	meson test -C $(BUILD) --print-errorlogs
+	TARN_BIN=$(abspath $(BUILD))/tarn /usr/bin/python3 -m pytest -q tests/e2e
+
+asan: bootstrap
+	@[ -f build-asan/build.ninja ] || CC=clang meson setup build-asan --buildtype=debug \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    meson test -C build-asan --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    TARN_BIN=$(abspath build-asan)/tarn /usr/bin/python3 -m pytest -q tests/e2e
+
+bench: all
+	/usr/bin/python3 bench/s3_throughput.py --tarn $(BUILD)/tarn
+
+clean:
+	rm -rf $(BUILD) build-asan

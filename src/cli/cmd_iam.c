@@ -1,0 +1,171 @@
+/* tarn user ... and tarn key ...: identity management through the REST API. */
+#include "cli/args.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/table.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const common_valued[] = {"--endpoint", "--password", NULL};
+static const char *const common_flags[] = {"--json", "--admin", NULL};
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        printf("%s\n", s);
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+static int call(const char *cmd, const args_t *a, const char *method, const char *path,
+                json_t *body, json_t **out)
+{
+    client_t c;
+    tarn_err_t err = {0};
+    int rc = client_init(&c, args_get(a, "--endpoint"), &err);
+    if (!rc)
+        rc = client_call(&c, method, path, body, out, &err);
+    client_wipe(&c);
+    if (rc) {
+        cli_fail(cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int usage(const char *cmd, const char *text)
+{
+    fprintf(stderr, "usage: tarn %s\n(see `tarn help %s`)\n", text, cmd);
+    return 2;
+}
+
+int cmd_user(int argc, char **argv)
+{
+    args_t a;
+    if (argc < 1)
+        return usage("user", "user create|list|delete [NAME]");
+    if (args_parse(&a, argc - 1, argv + 1, common_valued, common_flags, "user"))
+        return 2;
+    const char *sub = argv[0];
+    bool json = args_flag(&a, "--json");
+    json_t *out = NULL;
+    int rc;
+    if (!strcmp(sub, "list")) {
+        if ((rc = call("user list", &a, "GET", "/v1/users", NULL, &out)))
+            return rc;
+        if (json) {
+            print_json(out);
+        } else {
+            static const char *const h[] = {"USER", "ADMIN", "KEYS", "CREATED"};
+            table_t *t = table_create(4, h);
+            size_t i;
+            json_t *u;
+            json_array_foreach(json_object_get(out, "users"), i, u)
+            {
+                char keys[16];
+                snprintf(keys, sizeof keys, "%lld",
+                         (long long)json_integer_value(json_object_get(u, "keys")));
+                const char *row[] = {json_string_value(json_object_get(u, "name")),
+                                     json_is_true(json_object_get(u, "admin")) ? "yes" : "no", keys,
+                                     json_string_value(json_object_get(u, "created"))};
+                table_add(t, row);
+            }
+            table_print(t, stdout);
+            table_free(t);
+        }
+    } else if (!strcmp(sub, "create") && a.npos == 1) {
+        json_t *body = json_pack("{s:s, s:b}", "name", a.pos[0], "admin", args_flag(&a, "--admin"));
+        if (args_get(&a, "--password"))
+            json_object_set_new(body, "password", json_string(args_get(&a, "--password")));
+        rc = call("user create", &a, "POST", "/v1/users", body, &out);
+        json_decref(body);
+        if (rc)
+            return rc;
+        if (json) {
+            print_json(out);
+        } else {
+            printf("Created user %s.\n", a.pos[0]);
+            const char *pw = json_string_value(json_object_get(out, "password"));
+            if (pw)
+                printf("  password  %s   (shown once; used by the PostgreSQL port)\n", pw);
+            printf("Next: `tarn key create %s` gives the user an access key.\n", a.pos[0]);
+        }
+    } else if (!strcmp(sub, "delete") && a.npos == 1) {
+        char path[256];
+        snprintf(path, sizeof path, "/v1/users/%s", a.pos[0]);
+        if ((rc = call("user delete", &a, "DELETE", path, NULL, &out)))
+            return rc;
+        if (!json)
+            printf("Deleted user %s and its access keys.\n", a.pos[0]);
+    } else {
+        return usage("user", "user create NAME [--admin] [--password PW] | user list | user delete NAME");
+    }
+    json_decref(out);
+    return 0;
+}
+
+int cmd_key(int argc, char **argv)
+{
+    args_t a;
+    if (argc < 1)
+        return usage("key", "key create|list|delete USER [ACCESS_KEY]");
+    if (args_parse(&a, argc - 1, argv + 1, common_valued, common_flags, "key"))
+        return 2;
+    const char *sub = argv[0];
+    bool json = args_flag(&a, "--json");
+    json_t *out = NULL;
+    char path[512];
+    int rc;
+    if (a.npos < 1)
+        return usage("key", "key create|list|delete USER [ACCESS_KEY]");
+    if (!strcmp(sub, "create") && a.npos == 1) {
+        snprintf(path, sizeof path, "/v1/users/%s/keys", a.pos[0]);
+        if ((rc = call("key create", &a, "POST", path, NULL, &out)))
+            return rc;
+        if (json) {
+            print_json(out);
+        } else {
+            printf("Created an access key for %s (the secret is shown only now):\n\n"
+                   "  aws_access_key_id      %s\n  aws_secret_access_key  %s\n",
+                   a.pos[0], json_string_value(json_object_get(out, "access_key")),
+                   json_string_value(json_object_get(out, "secret_key")));
+        }
+    } else if (!strcmp(sub, "list") && a.npos == 1) {
+        snprintf(path, sizeof path, "/v1/users/%s/keys", a.pos[0]);
+        if ((rc = call("key list", &a, "GET", path, NULL, &out)))
+            return rc;
+        if (json) {
+            print_json(out);
+        } else {
+            static const char *const h[] = {"ACCESS KEY", "STATUS", "CREATED", "LAST USED"};
+            table_t *t = table_create(4, h);
+            size_t i;
+            json_t *k;
+            json_array_foreach(json_object_get(out, "keys"), i, k)
+            {
+                const char *row[] = {json_string_value(json_object_get(k, "access_key")),
+                                     json_string_value(json_object_get(k, "status")),
+                                     json_string_value(json_object_get(k, "created")),
+                                     json_string_value(json_object_get(k, "last_used"))};
+                table_add(t, row);
+            }
+            table_print(t, stdout);
+            table_free(t);
+        }
+    } else if (!strcmp(sub, "delete") && a.npos == 2) {
+        snprintf(path, sizeof path, "/v1/users/%s/keys/%s", a.pos[0], a.pos[1]);
+        if ((rc = call("key delete", &a, "DELETE", path, NULL, &out)))
+            return rc;
+        if (!json)
+            printf("Deleted access key %s of %s.\n", a.pos[1], a.pos[0]);
+    } else {
+        return usage("key", "key create USER | key list USER | key delete USER ACCESS_KEY");
+    }
+    json_decref(out);
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* tarn init, tarn serve, tarn version: commands that run on the lake's own machine. */
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "engine/engine.h"
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int cli_fail(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "tarn %s: %s\n", cmd, msg);
+    return 1;
+}
+
+int cmd_init(int argc, char **argv)
+{
+    static const char *const valued[] = {"--data", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, NULL, "init"))
+        return 2;
+    const char *data = args_get(&a, "--data");
+    tarn_err_t err = {0};
+    if (server_init_lake(data ? data : "tarn-data", stdout, &err))
+        return cli_fail("init", err.msg);
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const char *const valued[] = {"--data", "--listen", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, NULL, "serve"))
+        return 2;
+    server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen")};
+    if (!o.data_dir)
+        o.data_dir = "tarn-data";
+    if (!o.listen)
+        o.listen = "127.0.0.1:9470";
+    tarn_err_t err = {0};
+    if (server_run(&o, &err))
+        return cli_fail("serve", err.msg);
+    return 0;
+}
+
+int cmd_version(int argc, char **argv)
+{
+    static const char *const flags[] = {"--json", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, NULL, flags, "version"))
+        return 2;
+    if (args_flag(&a, "--json")) {
+        json_t *o = json_pack("{s:s, s:s}", "tarn", TARN_VERSION, "duckdb", engine_version());
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("tarn    %s\nduckdb  %s\n", TARN_VERSION, engine_version());
+    }
+    return 0;
+}

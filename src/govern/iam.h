@@ -1,0 +1,60 @@
+/* Identities: users and their access keys, kept in the lake's catalog database. Secret
+ * keys are sealed under the keyring's master key (bound to their access key id); the
+ * password is kept only as a slow salted hash and a SCRAM-SHA-256 verifier. */
+#ifndef TARN_GOVERN_IAM_H
+#define TARN_GOVERN_IAM_H
+
+#include "govern/keyring.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/db.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct iam iam_t;
+
+typedef struct {
+    const char *name;
+    bool admin;
+    int64_t created_ms;
+    int keys;
+} iam_user_t;
+
+typedef struct {
+    const char *access_key;
+    const char *user;
+    const char *status; /* "active" or "inactive" */
+    int64_t created_ms;
+    int64_t last_used_ms; /* 0 if never */
+} iam_key_t;
+
+/* Borrows db and kr for the life of the iam_t. */
+int iam_open(iam_t **out, db_t *db, const keyring_t *kr, tarn_err_t *err);
+void iam_close(iam_t *iam);
+
+/* Valid user names: 1-64 of [A-Za-z0-9_.@-], starting with a letter or digit. */
+int iam_check_user_name(const char *name, tarn_err_t *err);
+/* Creates a user with password (NULL = none); TARN_EEXISTS when taken. */
+int iam_user_create(iam_t *iam, const char *name, bool admin, const char *password,
+                    tarn_err_t *err);
+/* Deletes the user and all its keys; the last admin cannot be deleted. */
+int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err);
+int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn_err_t *err);
+int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_t *err);
+
+/* Creates an access key for user; writes the new id and secret (shown once). */
+int iam_key_create(iam_t *iam, const char *user, char access_key[21], char secret[41],
+                   tarn_err_t *err);
+/* Deletes a key of user; TARN_ENOTFOUND when user has no such key. */
+int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_err_t *err);
+int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena_t *a,
+                 tarn_err_t *err);
+/* For authentication: the user owning an active key and its secret (into secret, which
+ * the caller wipes and frees). TARN_ENOTFOUND reason InvalidAccessKeyId otherwise.
+ * Records last-used time (at most once a minute per key). */
+int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t *secret,
+                    arena_t *a, tarn_err_t *err);
+
+#endif

@@ -1,0 +1,99 @@
+/* The edge table: one place that maps a TARN_E* code and its precise reason to what each
+ * protocol sends (S3 XML error code and HTTP status, REST JSON error). */
+#include "server/server_internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const err_map_t reasons[] = {
+    {"AccessDenied", 403},
+    {"AuthorizationHeaderMalformed", 400},
+    {"AuthorizationQueryParametersError", 400},
+    {"BadDigest", 400},
+    {"BucketAlreadyExists", 409},
+    {"BucketAlreadyOwnedByYou", 409},
+    {"BucketNotEmpty", 409},
+    {"DeleteConflict", 409},
+    {"EntityAlreadyExists", 409},
+    {"EntityTooLarge", 400},
+    {"EntityTooSmall", 400},
+    {"IncompleteBody", 400},
+    {"InternalError", 500},
+    {"InvalidAccessKeyId", 403},
+    {"InvalidArgument", 400},
+    {"InvalidBucketName", 400},
+    {"InvalidDigest", 400},
+    {"InvalidObjectName", 400},
+    {"InvalidPart", 400},
+    {"InvalidPartNumber", 416},
+    {"InvalidPartOrder", 400},
+    {"InvalidRange", 416},
+    {"InvalidRequest", 400},
+    {"InvalidURI", 400},
+    {"KeyTooLongError", 400},
+    {"MalformedJSON", 400},
+    {"MalformedXML", 400},
+    {"MaxMessageLengthExceeded", 400},
+    {"MethodNotAllowed", 405},
+    {"MissingContentLength", 411},
+    {"NoSuchBucket", 404},
+    {"NoSuchEntity", 404},
+    {"NoSuchKey", 404},
+    {"NoSuchUpload", 404},
+    {"NotFound", 404},
+    {"NotImplemented", 501},
+    {"NotModified", 304},
+    {"PreconditionFailed", 412},
+    {"RequestTimeTooSkewed", 403},
+    {"ServiceUnavailable", 503},
+    {"SignatureDoesNotMatch", 403},
+    {"SlowDown", 503},
+    {"XAmzContentSHA256Mismatch", 400},
+};
+
+err_map_t errors_map(int code, const char *reason)
+{
+    if (reason)
+        for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
+            if (!strcmp(reasons[i].code, reason))
+                return reasons[i];
+    switch (code) {
+    case TARN_ENOTFOUND: return (err_map_t){"NotFound", 404};
+    case TARN_EEXISTS: return (err_map_t){"EntityAlreadyExists", 409};
+    case TARN_EDENIED: return (err_map_t){"AccessDenied", 403};
+    case TARN_EINVAL: return (err_map_t){"InvalidArgument", 400};
+    case TARN_ECONFLICT: return (err_map_t){"OperationAborted", 409};
+    case TARN_ENOMEM: return (err_map_t){"ServiceUnavailable", 503};
+    case TARN_EBUSY: return (err_map_t){"SlowDown", 503};
+    default: return (err_map_t){"InternalError", 500};
+    }
+}
+
+static void respond_json_error(req_t *r, err_map_t m, const char *msg)
+{
+    json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", m.code, "message", msg,
+                          "request_id", r->id);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    buf_t b = BUF_INIT;
+    if (text) {
+        buf_puts(&b, text);
+        buf_putc(&b, '\n');
+        free(text);
+    }
+    req_respond_buf(r, m.status, "application/json", &b);
+}
+
+void req_respond_error(req_t *r, int code)
+{
+    err_map_t m = errors_map(code, r->err.reason);
+    const char *msg = r->err.msg[0] ? r->err.msg : m.code;
+    if (m.status >= 500 && code != TARN_ENOMEM && code != TARN_EBUSY)
+        msg = "We encountered an internal error. Please try again.";
+    if (r->api == API_S3) {
+        s3_xml_error(r, code);
+        return;
+    }
+    respond_json_error(r, m, msg);
+}

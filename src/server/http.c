@@ -1,0 +1,548 @@
+/* libmicrohttpd glue: one req_t per request, created when the request line arrives (so
+ * the raw URI is kept for SigV4), routed to an operation, authenticated, authorized and
+ * only then handed to the operation's handlers. Bodies stream through the handler's sink
+ * (aws-chunked bodies are decoded and their chunk signatures checked on the way). Every
+ * request ends in the completion callback, which writes its audit record and metrics. */
+#include "server/http.h"
+#include "server/server_internal.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { BODY_BUFFER_LIMIT = 4 << 20 };
+
+const char *req_header(const req_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (!strcasecmp(r->headers[i].name, name))
+            return r->headers[i].value;
+    return NULL;
+}
+
+const char *req_query(const req_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->nquery; i++)
+        if (!strcmp(r->query[i].name, name))
+            return r->query[i].value;
+    return NULL;
+}
+
+bool req_has_query(const req_t *r, const char *name)
+{
+    return req_query(r, name) != NULL;
+}
+
+void req_add_header(req_t *r, const char *name, const char *value)
+{
+    if (r->resp && value)
+        MHD_add_response_header(r->resp, name, value);
+}
+
+void req_respond(req_t *r, int status, struct MHD_Response *resp)
+{
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    r->resp = resp;
+    r->status = status;
+    if (resp) {
+        MHD_add_response_header(resp, "x-amz-request-id", r->id);
+        MHD_add_response_header(resp, "Server", "tarn");
+    }
+}
+
+void req_respond_bytes(req_t *r, int status, const char *content_type, const void *p, size_t n)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_MUST_COPY);
+    req_respond(r, status, resp);
+    if (content_type)
+        req_add_header(r, "Content-Type", content_type);
+    r->bytes_out = n;
+}
+
+void req_respond_buf(req_t *r, int status, const char *content_type, buf_t *b)
+{
+    size_t n = b->len;
+    char *p = buf_steal(b);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        free(p);
+    req_respond(r, status, resp);
+    if (content_type)
+        req_add_header(r, "Content-Type", content_type);
+    r->bytes_out = n;
+}
+
+/* ---- parsing the request target ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into the arena; NULL on a malformed escape or an encoded NUL. */
+char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space)
+{
+    char *out = arena_alloc(a, n + 1);
+    if (!out)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            if (i + 2 >= n)
+                return NULL;
+            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return NULL;
+            out[j++] = (char)(h << 4 | l);
+            i += 2;
+        } else if (s[i] == '+' && plus_is_space) {
+            out[j++] = ' ';
+        } else {
+            out[j++] = s[i];
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
+static int parse_query(req_t *r)
+{
+    const char *q = r->raw_query;
+    size_t count = 0;
+    if (*q) {
+        count = 1;
+        for (const char *p = q; *p; p++)
+            count += *p == '&';
+    }
+    r->query = arena_alloc(r->arena, (count ? count : 1) * sizeof *r->query);
+    if (!r->query)
+        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+    r->nquery = 0;
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t nlen = eq ? (size_t)(eq - q) : len;
+            char *name = http_unescape(r->arena, q, nlen, true);
+            char *value = eq ? http_unescape(r->arena, eq + 1, len - nlen - 1, true)
+                             : arena_strdup(r->arena, "");
+            if (!name || !value)
+                return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                                  "the query string has a malformed percent-escape");
+            r->query[r->nquery].name = name;
+            r->query[r->nquery].value = value;
+            r->nquery++;
+        }
+        if (!amp)
+            break;
+        q = amp + 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    req_t *r;
+    size_t cap;
+} hdr_ctx_t;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    hdr_ctx_t *c = cls;
+    req_t *r = c->r;
+    if (r->nheaders == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 32;
+        sigv4_header_t *nh = arena_alloc(r->arena, ncap * sizeof *nh);
+        if (!nh)
+            return MHD_NO;
+        if (r->nheaders)
+            memcpy(nh, r->headers, r->nheaders * sizeof *nh);
+        r->headers = nh;
+        c->cap = ncap;
+    }
+    r->headers[r->nheaders].name = key;
+    r->headers[r->nheaders].value = value ? value : "";
+    r->nheaders++;
+    return MHD_YES;
+}
+
+/* ---- life cycle ---- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    server_t *srv = cls;
+    req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->arena = arena_create();
+    if (!r->arena) {
+        free(r);
+        return NULL;
+    }
+    r->srv = srv;
+    r->conn = conn;
+    r->start_ns = time_mono_ns();
+    r->time_ms = time_now_ms();
+    uint64_t seq = atomic_fetch_add(&srv->next_request, 1);
+    snprintf(r->id, sizeof r->id, "%08llX%08llX", (unsigned long long)(srv->boot_id & 0xffffffffu),
+             (unsigned long long)seq);
+    r->raw_uri = arena_strdup(r->arena, uri ? uri : "/");
+    const char *qm = strchr(r->raw_uri, '?');
+    r->raw_path = qm ? arena_strndup(r->arena, r->raw_uri, (size_t)(qm - r->raw_uri)) : r->raw_uri;
+    r->raw_query = qm ? qm + 1 : "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ci->client_addr->sa_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)ci->client_addr;
+            inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+            port = ntohs(in->sin_port);
+        } else if (ci->client_addr->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ci->client_addr;
+            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+            port = ntohs(in6->sin6_port);
+        }
+        snprintf(r->source, sizeof r->source, "%s:%d", host, port);
+    }
+    atomic_fetch_add(&srv->inflight, 1);
+    return r;
+}
+
+static const char *api_name(const req_t *r)
+{
+    return r->api == API_S3 ? "s3" : r->api == API_REST ? "rest" : "http";
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    server_t *srv = cls;
+    req_t *r = *con_cls;
+    if (!r)
+        return;
+    double secs = (double)(time_mono_ns() - r->start_ns) / 1e9;
+    const char *outcome;
+    if (!r->authenticated || !r->decision.allowed)
+        outcome = "deny";
+    else if (r->status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        outcome = "error";
+    else
+        outcome = "allow";
+    audit_record_t rec = {
+        .time_ms = r->time_ms,
+        .request_id = r->id,
+        .principal = r->authenticated ? r->principal.name : NULL,
+        .source = r->source,
+        .action = r->op ? r->op->action : "http:Unknown",
+        .resource = r->resource ? r->resource : r->path ? r->path : r->raw_path,
+        .outcome = outcome,
+        .reason = r->err.reason ? r->err.reason : r->decision.rule,
+        .status = r->status ? r->status : 500,
+        .bytes_in = r->bytes_in,
+        .bytes_out = r->bytes_out,
+    };
+    tarn_err_t aerr = {0};
+    if (srv->audit && audit_append(srv->audit, &rec, &aerr))
+        log_error("audit append failed", "error", aerr.msg, "request_id", r->id);
+    metrics_observe(srv->metrics, api_name(r), r->op ? r->op->name : "Unknown",
+                    r->status ? r->status : 500, secs, r->bytes_in, r->bytes_out);
+    if (r->writer)
+        store_writer_abort(r->writer);
+    if (r->chunked)
+        sigv4_chunked_free(r->chunked);
+    if (r->resp)
+        MHD_destroy_response(r->resp);
+    OPENSSL_cleanse(r->signing_key, sizeof r->signing_key);
+    buf_free(&r->body);
+    arena_free(r->arena);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+/* ---- routing ---- */
+
+static const op_t op_healthz = {.name = "Healthz", .action = "http:Healthz", .method = "GET",
+                                .finish = http_healthz, .public_ = true};
+static const op_t op_metrics = {.name = "Metrics", .action = "metrics:Read", .method = "GET",
+                                .finish = http_metrics};
+
+static int route(req_t *r)
+{
+    const char *p = r->path;
+    if (!strcmp(p, "/healthz")) {
+        r->op = &op_healthz;
+        return 0;
+    }
+    if (!strcmp(p, "/metrics")) {
+        r->op = &op_metrics;
+        r->resource = "metrics";
+        return 0;
+    }
+    if (!strncmp(p, "/v1/", 4) || !strcmp(p, "/v1")) {
+        r->api = API_REST;
+        return rest_route(r);
+    }
+    r->api = API_S3;
+    return s3_route(r);
+}
+
+/* ---- authentication ---- */
+
+static bool method_has_body(const req_t *r)
+{
+    const char *cl = req_header(r, "Content-Length");
+    const char *te = req_header(r, "Transfer-Encoding");
+    return (cl && strcmp(cl, "0")) || te;
+}
+
+static int authenticate(req_t *r)
+{
+    server_t *srv = r->srv;
+    sigv4_request_t sreq = {r->method, r->raw_path, r->raw_query, r->headers, r->nheaders};
+    int rc = sigv4_parse(&r->auth, &sreq, &r->err);
+    if (rc)
+        return rc;
+    iam_user_t user;
+    buf_t secret = BUF_INIT;
+    rc = iam_key_resolve(srv->iam, r->auth.access_key, &user, &secret, r->arena, &r->err);
+    if (rc) {
+        if (rc == TARN_ENOTFOUND)
+            rc = TARN_EDENIED;
+        goto done;
+    }
+    const char *ph = r->auth.payload_hash;
+    if (!*ph) {
+        if (!method_has_body(r)) {
+            ph = SIGV4_EMPTY_SHA256;
+        } else if (r->op->body == BODY_STREAM) {
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+                            "missing required header for this request: x-amz-content-sha256");
+            goto done;
+        } else {
+            r->verify_after_body = true; /* hash the buffered body, then verify */
+        }
+    }
+    r->payload_hash = ph;
+    sigv4_signing_key(r->signing_key, secret.data, r->auth.date, r->auth.region,
+                      r->auth.service);
+    if (!r->verify_after_body) {
+        rc = sigv4_verify(&sreq, &r->auth, secret.data, ph, time(NULL), SIGV4_MODE_S3, &r->err);
+        if (rc)
+            goto done;
+        r->authenticated = true;
+    }
+    r->principal.name = user.name;
+    r->principal.admin = user.admin;
+    if (r->verify_after_body) {
+        /* Keep the secret until the body is in; verify_deferred wipes it. */
+        char *keep = arena_strdup(r->arena, secret.data);
+        if (!keep)
+            rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+        r->deferred_secret = keep;
+    }
+done:
+    if (secret.data)
+        OPENSSL_cleanse(secret.data, secret.cap);
+    buf_free(&secret);
+    return rc;
+}
+
+static int verify_deferred(req_t *r)
+{
+    uint8_t sha[32];
+    char hex[65];
+    hash_sha256(sha, r->body.data ? r->body.data : "", r->body.len);
+    hash_hex(hex, sha, 32);
+    sigv4_request_t sreq = {r->method, r->raw_path, r->raw_query, r->headers, r->nheaders};
+    int rc = sigv4_verify(&sreq, &r->auth, r->deferred_secret, hex, time(NULL), SIGV4_MODE_S3,
+                          &r->err);
+    OPENSSL_cleanse(r->deferred_secret, strlen(r->deferred_secret));
+    if (rc)
+        return rc;
+    r->authenticated = true;
+    return 0;
+}
+
+static int authorize(req_t *r)
+{
+    if (authz_check(&r->principal, r->op->action, r->resource ? r->resource : "*", &r->decision))
+        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+                          "%s is not allowed to perform %s on %s", r->principal.name,
+                          r->op->action, r->resource ? r->resource : "*");
+    return 0;
+}
+
+/* Everything that happens before the body: parse, route, authenticate, authorize, begin. */
+static int start_request(req_t *r)
+{
+    hdr_ctx_t hc = {r, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
+    r->path = http_unescape(r->arena, r->raw_path, strlen(r->raw_path), false);
+    if (!r->path)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidURI", "the request path is malformed");
+    int rc = parse_query(r);
+    if (rc)
+        return rc;
+    if ((rc = route(r)))
+        return rc;
+    if (r->op->public_) {
+        r->authenticated = true;
+        r->decision.allowed = true;
+        r->decision.rule = "public";
+    } else {
+        if ((rc = authenticate(r)))
+            return rc;
+        if (!r->verify_after_body && (rc = authorize(r)))
+            return rc;
+    }
+    r->body_limit = BODY_BUFFER_LIMIT;
+    const char *ph = r->payload_hash ? r->payload_hash : "";
+    if (!strncmp(ph, "STREAMING-", 10)) {
+        if (r->op->body != BODY_STREAM)
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+                              "aws-chunked payloads are only accepted for uploads");
+        bool sig = strcmp(ph, SIGV4_STREAMING_UNSIGNED_TRAILER) != 0;
+        rc = sigv4_chunked_create(&r->chunked, ph, sig ? r->signing_key : NULL, r->auth.amz_date,
+                                  r->auth.scope, r->auth.signature, http_chunk_sink, r, &r->err);
+        if (rc)
+            return rc;
+    }
+    if (!r->verify_after_body && r->op->begin && (rc = r->op->begin(r)))
+        return rc;
+    return 0;
+}
+
+int http_chunk_sink(void *ctx, const void *p, size_t n)
+{
+    req_t *r = ctx;
+    return r->sink ? r->sink(r, p, n) : 0;
+}
+
+static int take_body(req_t *r, const char *data, size_t n)
+{
+    r->bytes_in += n;
+    if (r->chunked)
+        return sigv4_chunked_feed(r->chunked, data, n, &r->err);
+    switch (r->op->body) {
+    case BODY_STREAM:
+        return r->sink ? r->sink(r, data, n) : 0;
+    case BODY_BUFFER:
+        if (r->body.len + n > r->body_limit)
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "MaxMessageLengthExceeded",
+                              "the request body is larger than %zu bytes", r->body_limit);
+        if (buf_append(&r->body, data, n))
+            return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+        return 0;
+    default:
+        return 0; /* a body where none is expected is ignored, as S3 does */
+    }
+}
+
+static int finish_request(req_t *r)
+{
+    int rc = 0;
+    if (r->chunked && (rc = sigv4_chunked_finish(r->chunked, &r->err)))
+        return rc;
+    if (r->verify_after_body) {
+        if ((rc = verify_deferred(r)) || (rc = authorize(r)))
+            return rc;
+        if (r->op->begin && (rc = r->op->begin(r)))
+            return rc;
+    }
+    return r->op->finish(r);
+}
+
+static enum MHD_Result queue(req_t *r)
+{
+    if (!r->resp) {
+        r->status = r->status ? r->status : 500;
+        r->resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
+    MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)version;
+    req_t *r = *con_cls;
+    if (!r)
+        return MHD_NO; /* out of memory when the request line arrived */
+    r->conn = conn;
+    if (r->phase == 0) {
+        r->method = method;
+        r->phase = 1;
+        int rc = start_request(r);
+        if (rc) {
+            r->failed = true;
+            req_respond_error(r, rc);
+            /* Answer at once: no 100-continue, the body is not read. */
+            return queue(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->failed) {
+            int rc = take_body(r, upload_data, *upload_data_size);
+            if (rc) {
+                r->failed = true;
+                req_respond_error(r, rc);
+            }
+        } else {
+            r->bytes_in += *upload_data_size;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->phase == 2)
+        return MHD_YES;
+    r->phase = 2;
+    if (!r->failed) {
+        int rc = finish_request(r);
+        if (rc)
+            req_respond_error(r, rc);
+    }
+    return queue(r);
+}
+
+int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err)
+{
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO,
+        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1 << 20), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
+    if (!srv->daemon)
+        return TARN_ERR(err, TARN_EIO,
+                        "cannot listen: the address is in use or not available (try --listen)");
+    return 0;
+}

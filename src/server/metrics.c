@@ -1,0 +1,159 @@
+/* Prometheus metrics: requests by API operation and status, a latency histogram per
+ * operation, bytes in and out, and objects and bytes per bucket (read from the store's
+ * index at scrape time). Served at GET /metrics in the text exposition format. */
+#include "server/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define NB (sizeof bounds / sizeof *bounds)
+#define MAX_SERIES 512
+
+typedef struct {
+    const char *api; /* static strings: API names and op names from the tables */
+    const char *op;
+    int status;
+    uint64_t count;
+} counter_t;
+
+typedef struct {
+    const char *api;
+    const char *op;
+    uint64_t buckets[NB];
+    uint64_t count;
+    double sum;
+    uint64_t bytes_in, bytes_out;
+} histo_t;
+
+struct metrics {
+    pthread_mutex_t mu;
+    counter_t counters[MAX_SERIES];
+    size_t ncounters;
+    histo_t histos[MAX_SERIES];
+    size_t nhistos;
+};
+
+metrics_t *metrics_create(void)
+{
+    metrics_t *m = calloc(1, sizeof *m);
+    if (m)
+        pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+void metrics_free(metrics_t *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void metrics_observe(metrics_t *m, const char *api, const char *op, int status, double seconds,
+                     uint64_t bytes_in, uint64_t bytes_out)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    counter_t *c = NULL;
+    for (size_t i = 0; i < m->ncounters; i++)
+        if (m->counters[i].status == status && !strcmp(m->counters[i].op, op) &&
+            !strcmp(m->counters[i].api, api))
+            c = &m->counters[i];
+    if (!c && m->ncounters < MAX_SERIES) {
+        c = &m->counters[m->ncounters++];
+        *c = (counter_t){api, op, status, 0};
+    }
+    if (c)
+        c->count++;
+    histo_t *h = NULL;
+    for (size_t i = 0; i < m->nhistos; i++)
+        if (!strcmp(m->histos[i].op, op) && !strcmp(m->histos[i].api, api))
+            h = &m->histos[i];
+    if (!h && m->nhistos < MAX_SERIES) {
+        h = &m->histos[m->nhistos++];
+        memset(h, 0, sizeof *h);
+        h->api = api;
+        h->op = op;
+    }
+    if (h) {
+        for (size_t i = 0; i < NB; i++)
+            if (seconds <= bounds[i])
+                h->buckets[i]++;
+        h->count++;
+        h->sum += seconds;
+        h->bytes_in += bytes_in;
+        h->bytes_out += bytes_out;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+static int usage_line(void *ctx, const char *bucket, uint64_t objects, uint64_t bytes)
+{
+    buf_t *b = ctx;
+    buf_printf(b, "tarn_bucket_objects{bucket=\"%s\"} %llu\n", bucket, (unsigned long long)objects);
+    buf_printf(b, "tarn_bucket_bytes{bucket=\"%s\"} %llu\n", bucket, (unsigned long long)bytes);
+    return 0;
+}
+
+int metrics_render(metrics_t *m, store_t *store, buf_t *b)
+{
+    pthread_mutex_lock(&m->mu);
+    buf_puts(b, "# HELP tarn_requests_total Requests by API, operation and HTTP status.\n"
+                "# TYPE tarn_requests_total counter\n");
+    for (size_t i = 0; i < m->ncounters; i++)
+        buf_printf(b, "tarn_requests_total{api=\"%s\",op=\"%s\",status=\"%d\"} %llu\n",
+                   m->counters[i].api, m->counters[i].op, m->counters[i].status,
+                   (unsigned long long)m->counters[i].count);
+    buf_puts(b, "# HELP tarn_request_duration_seconds Request latency by API and operation.\n"
+                "# TYPE tarn_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < m->nhistos; i++) {
+        const histo_t *h = &m->histos[i];
+        for (size_t j = 0; j < NB; j++)
+            buf_printf(b, "tarn_request_duration_seconds_bucket{api=\"%s\",op=\"%s\",le=\"%g\"} %llu\n",
+                       h->api, h->op, bounds[j], (unsigned long long)h->buckets[j]);
+        buf_printf(b, "tarn_request_duration_seconds_bucket{api=\"%s\",op=\"%s\",le=\"+Inf\"} %llu\n",
+                   h->api, h->op, (unsigned long long)h->count);
+        buf_printf(b, "tarn_request_duration_seconds_sum{api=\"%s\",op=\"%s\"} %.6f\n", h->api,
+                   h->op, h->sum);
+        buf_printf(b, "tarn_request_duration_seconds_count{api=\"%s\",op=\"%s\"} %llu\n", h->api,
+                   h->op, (unsigned long long)h->count);
+    }
+    buf_puts(b, "# HELP tarn_bytes_in_total Request body bytes received.\n"
+                "# TYPE tarn_bytes_in_total counter\n");
+    for (size_t i = 0; i < m->nhistos; i++)
+        buf_printf(b, "tarn_bytes_in_total{api=\"%s\",op=\"%s\"} %llu\n", m->histos[i].api,
+                   m->histos[i].op, (unsigned long long)m->histos[i].bytes_in);
+    buf_puts(b, "# HELP tarn_bytes_out_total Response body bytes sent.\n"
+                "# TYPE tarn_bytes_out_total counter\n");
+    for (size_t i = 0; i < m->nhistos; i++)
+        buf_printf(b, "tarn_bytes_out_total{api=\"%s\",op=\"%s\"} %llu\n", m->histos[i].api,
+                   m->histos[i].op, (unsigned long long)m->histos[i].bytes_out);
+    pthread_mutex_unlock(&m->mu);
+    buf_puts(b, "# HELP tarn_bucket_objects Objects stored per bucket (zones and plain buckets).\n"
+                "# TYPE tarn_bucket_objects gauge\n"
+                "# HELP tarn_bucket_bytes Bytes stored per bucket.\n"
+                "# TYPE tarn_bucket_bytes gauge\n");
+    return store_usage(store, usage_line, b, NULL);
+}
+
+int http_metrics(req_t *r)
+{
+    buf_t b = BUF_INIT;
+    int rc = metrics_render(r->srv->metrics, r->srv->store, &b);
+    if (rc) {
+        buf_free(&b);
+        return TARN_ERR(&r->err, rc, "cannot read storage usage");
+    }
+    req_respond_buf(r, 200, "text/plain; version=0.0.4", &b);
+    return 0;
+}
+
+int http_healthz(req_t *r)
+{
+    static const char ok[] = "{\"status\":\"ok\"}\n";
+    req_respond_bytes(r, 200, "application/json", ok, sizeof ok - 1);
+    return 0;
+}

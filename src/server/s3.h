@@ -1,0 +1,46 @@
+/* Handlers of the S3 operations (see s3_ops.c for the table that routes to them). */
+#ifndef TARN_SERVER_S3_H
+#define TARN_SERVER_S3_H
+
+#include "server/server_internal.h"
+
+int s3_method_not_allowed(req_t *r);
+int s3_not_implemented(req_t *r);
+
+/* s3_bucket.c */
+int s3_list_buckets(req_t *r);
+int s3_get_bucket_location(req_t *r);
+int s3_get_bucket_versioning(req_t *r);
+int s3_head_bucket(req_t *r);
+int s3_create_bucket(req_t *r);
+int s3_delete_bucket(req_t *r);
+int s3_delete_objects(req_t *r);
+
+/* s3_list.c */
+int s3_list_v1(req_t *r);
+int s3_list_v2(req_t *r);
+int s3_list_versions(req_t *r);
+
+/* s3_object.c */
+int s3_put_begin(req_t *r);
+int s3_put_object(req_t *r);
+int s3_get_object(req_t *r);
+int s3_delete_object(req_t *r);
+int s3_copy_begin(req_t *r);
+int s3_copy_object(req_t *r);
+/* Collects Content-Type, Content-Encoding (without aws-chunked), ... and x-amz-meta-*. */
+int s3_meta_from_headers(req_t *r, store_meta_t *m);
+/* Records a committed object with the layers above (landing events for raw). */
+void s3_note_landed(req_t *r, const store_object_t *o);
+/* "\"etag\"" in the arena. */
+const char *s3_quoted_etag(req_t *r, const char *etag);
+
+/* s3_multipart.c */
+int s3_create_upload(req_t *r);
+int s3_upload_part(req_t *r);
+int s3_complete_upload(req_t *r);
+int s3_abort_upload(req_t *r);
+int s3_list_parts(req_t *r);
+int s3_list_uploads(req_t *r);
+
+#endif

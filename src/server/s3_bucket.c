@@ -1,0 +1,178 @@
+/* S3 bucket operations: list, create and delete plain buckets (the zones always exist
+ * and cannot be deleted), HeadBucket, GetBucketLocation, GetBucketVersioning and the
+ * multi-object DeleteObjects. */
+#include "server/s3.h"
+#include "server/s3_xml.h"
+#include "storage/keys.h"
+#include "util/timeutil.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Names that would shadow the server's own endpoints in path-style addressing. */
+static const char *const reserved[] = {"metrics", "healthz", "console"};
+
+int s3_list_buckets(req_t *r)
+{
+    store_bucket_t *v;
+    size_t n;
+    int rc = store_bucket_list(r->srv->store, r->arena, &v, &n, &r->err);
+    if (rc)
+        return rc;
+    buf_t b = BUF_INIT;
+    buf_puts(&b, S3_XML_HEAD "<ListAllMyBucketsResult xmlns=\"" S3_XMLNS "\"><Owner>");
+    s3_xml_elem(&b, "ID", r->principal.name);
+    s3_xml_elem(&b, "DisplayName", r->principal.name);
+    buf_puts(&b, "</Owner><Buckets>");
+    for (size_t i = 0; i < n; i++) {
+        char t[25];
+        time_fmt_iso_ms(t, v[i].created_ms);
+        buf_puts(&b, "<Bucket>");
+        s3_xml_elem(&b, "Name", v[i].name);
+        s3_xml_elem(&b, "CreationDate", t);
+        buf_puts(&b, "</Bucket>");
+    }
+    buf_puts(&b, "</Buckets></ListAllMyBucketsResult>");
+    req_respond_buf(r, 200, "application/xml", &b);
+    return 0;
+}
+
+int s3_get_bucket_location(req_t *r)
+{
+    int rc = store_bucket_check(r->srv->store, r->bucket, &r->err);
+    if (rc)
+        return rc;
+    /* An empty LocationConstraint means us-east-1, which clients then sign for. */
+    static const char doc[] =
+        S3_XML_HEAD "<LocationConstraint xmlns=\"" S3_XMLNS "\"></LocationConstraint>";
+    req_respond_bytes(r, 200, "application/xml", doc, sizeof doc - 1);
+    return 0;
+}
+
+int s3_get_bucket_versioning(req_t *r)
+{
+    int rc = store_bucket_check(r->srv->store, r->bucket, &r->err);
+    if (rc)
+        return rc;
+    static const char doc[] =
+        S3_XML_HEAD "<VersioningConfiguration xmlns=\"" S3_XMLNS "\"/>";
+    req_respond_bytes(r, 200, "application/xml", doc, sizeof doc - 1);
+    return 0;
+}
+
+int s3_head_bucket(req_t *r)
+{
+    int rc = store_bucket_check(r->srv->store, r->bucket, &r->err);
+    if (rc)
+        return rc;
+    req_respond_bytes(r, 200, NULL, "", 0);
+    req_add_header(r, "x-amz-bucket-region", "us-east-1");
+    return 0;
+}
+
+int s3_create_bucket(req_t *r)
+{
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (!strcmp(r->bucket, reserved[i]))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidBucketName",
+                              "'%s' is reserved for the server's own endpoints", r->bucket);
+    if (store_is_zone(r->bucket))
+        return TARN_ERR_R(&r->err, TARN_EEXISTS, "BucketAlreadyOwnedByYou",
+                          "'%s' is a zone of the lake; it always exists", r->bucket);
+    int rc = store_bucket_create(r->srv->store, r->bucket, &r->err);
+    if (rc)
+        return rc;
+    req_respond_bytes(r, 200, NULL, "", 0);
+    req_add_header(r, "Location", arena_sprintf(r->arena, "/%s", r->bucket));
+    return 0;
+}
+
+int s3_delete_bucket(req_t *r)
+{
+    int rc = store_bucket_delete(r->srv->store, r->bucket, &r->err);
+    if (rc)
+        return rc;
+    req_respond_bytes(r, 204, NULL, "", 0);
+    return 0;
+}
+
+/* ---- DeleteObjects ---- */
+
+typedef struct {
+    req_t *r;
+    buf_t out;
+    bool quiet;
+    const char *key;
+    size_t count;
+    int rc;
+} del_t;
+
+static int on_delete_elem(void *ctx, const char *path, const char *text)
+{
+    del_t *d = ctx;
+    req_t *r = d->r;
+    if (!text) {
+        if (!strcmp(path, "Delete/Object")) {
+            d->key = NULL;
+            if (++d->count > 1000)
+                return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
+                                  "a Delete request may name at most 1000 objects");
+        }
+        return 0;
+    }
+    if (!strcmp(path, "Delete/Quiet")) {
+        d->quiet = !strcasecmp(text, "true");
+    } else if (!strcmp(path, "Delete/Object/Key")) {
+        d->key = arena_strdup(r->arena, text);
+    } else if (!strcmp(path, "Delete/Object")) {
+        if (!d->key)
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
+                              "each <Object> in a Delete request needs a <Key>");
+        tarn_err_t e = {0};
+        authz_decision_t dec;
+        const char *res = arena_sprintf(r->arena, "%s/%s", r->bucket, d->key);
+        int rc = authz_check(&r->principal, "s3:DeleteObject", res, &dec)
+                     ? TARN_ERR_R(&e, TARN_EDENIED, "AccessDenied", "access denied")
+                     : store_check_key(d->key, &e);
+        if (!rc)
+            rc = store_object_delete(r->srv->store, r->bucket, d->key, &e);
+        if (rc) {
+            err_map_t m = errors_map(rc, e.reason);
+            buf_puts(&d->out, "<Error>");
+            s3_xml_elem(&d->out, "Key", d->key);
+            s3_xml_elem(&d->out, "Code", m.code);
+            s3_xml_elem(&d->out, "Message", e.msg);
+            buf_puts(&d->out, "</Error>");
+        } else if (!d->quiet) {
+            buf_puts(&d->out, "<Deleted>");
+            s3_xml_elem(&d->out, "Key", d->key);
+            buf_puts(&d->out, "</Deleted>");
+        }
+    }
+    return 0;
+}
+
+int s3_delete_objects(req_t *r)
+{
+    int rc = store_bucket_check(r->srv->store, r->bucket, &r->err);
+    if (rc)
+        return rc;
+    const char *md5 = req_header(r, "Content-MD5");
+    if (md5) {
+        uint8_t want[16], got[16];
+        hash_md5(got, r->body.data ? r->body.data : "", r->body.len);
+        if (hash_unb64(want, sizeof want, md5) != 16 || !hash_equal(want, 16, got, 16))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "BadDigest",
+                              "the Content-MD5 you specified did not match what we received");
+    }
+    del_t d = {.r = r};
+    buf_puts(&d.out, S3_XML_HEAD "<DeleteResult xmlns=\"" S3_XMLNS "\">");
+    rc = s3_xml_parse(r->body.data, r->body.len, "Delete", on_delete_elem, &d, &r->err);
+    if (rc) {
+        buf_free(&d.out);
+        return rc;
+    }
+    buf_puts(&d.out, "</DeleteResult>");
+    req_respond_buf(r, 200, "application/xml", &d.out);
+    return 0;
+}

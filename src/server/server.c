@@ -1,0 +1,215 @@
+/* `tarn init` and `tarn serve`: creating a lake (folders, catalog database, keyring,
+ * admin identity) and running the server until SIGINT/SIGTERM, after which in-flight
+ * requests finish before the process exits. */
+#include "server/server.h"
+#include "catalog/events.h"
+#include "engine/engine.h"
+#include "govern/password.h"
+#include "server/http.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void path_join(char *out, size_t cap, const char *dir, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static int open_db(db_t **db, const char *data_dir, tarn_err_t *err)
+{
+    char p[4200];
+    path_join(p, sizeof p, data_dir, "tarn.db");
+    int rc = db_open(db, p, err);
+    if (!rc)
+        rc = catalog_events_init(*db, err);
+    return rc;
+}
+
+int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err)
+{
+    FILE *out = out_file;
+    char p[4200], keys[4200];
+    keyring_t *kr = NULL;
+    store_t *store = NULL;
+    db_t *db = NULL;
+    iam_t *iam = NULL;
+    char password[PASSWORD_GEN_LEN + 1] = "", ak[21] = "", sk[41] = "";
+    buf_t cred = BUF_INIT;
+    path_join(p, sizeof p, data_dir, "tarn.db");
+    if (fs_exists(p))
+        return TARN_ERR(err, TARN_EEXISTS, "a lake already exists in %s", data_dir);
+    int rc = fs_mkdir_p(data_dir, 0750, err);
+    const char *dirs[] = {"wal", "audit"};
+    for (size_t i = 0; !rc && i < 2; i++) {
+        path_join(p, sizeof p, data_dir, dirs[i]);
+        rc = fs_mkdir_p(p, 0700, err);
+    }
+    path_join(keys, sizeof keys, data_dir, "keys");
+    if (!rc && !fs_exists(keys))
+        rc = keyring_create(keys, err);
+    if (rc || (rc = keyring_open(&kr, keys, err)) || (rc = store_open(&store, data_dir, err)) ||
+        (rc = open_db(&db, data_dir, err)) || (rc = iam_open(&iam, db, kr, err)))
+        goto done;
+    if (password_generate(password, sizeof password)) {
+        rc = TARN_ERR(err, TARN_EIO, "no randomness for the admin password");
+        goto done;
+    }
+    if ((rc = iam_user_create(iam, "admin", true, password, err)) ||
+        (rc = iam_key_create(iam, "admin", ak, sk, err)))
+        goto done;
+    buf_printf(&cred,
+               "# tarn admin credentials (AWS shared-credentials format)\n"
+               "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+               "tarn_password = %s\n",
+               ak, sk, password);
+    path_join(p, sizeof p, data_dir, "admin.credentials");
+    if ((rc = fs_write_atomic(p, cred.data, cred.len, 0600, err)))
+        goto done;
+    if (out)
+        fprintf(out,
+                "Created a lake in %s\n\n"
+                "  user        admin\n"
+                "  access key  %s\n"
+                "  secret key  %s\n"
+                "  password    %s\n\n"
+                "These are shown once and saved in %s (mode 0600).\n",
+                data_dir, ak, sk, password, p);
+    if (out)
+        fflush(out);
+done:
+    OPENSSL_cleanse(password, sizeof password);
+    OPENSSL_cleanse(sk, sizeof sk);
+    if (cred.data)
+        OPENSSL_cleanse(cred.data, cred.len);
+    buf_free(&cred);
+    iam_close(iam);
+    db_close(db);
+    store_close(store);
+    keyring_free(kr);
+    return rc;
+}
+
+static int parse_listen(const char *listen, struct addrinfo **out, tarn_err_t *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || !colon[1] || (size_t)(colon - listen) >= sizeof host)
+        return TARN_ERR(err, TARN_EINVAL, "--listen wants ADDR:PORT, e.g. 127.0.0.1:9470 (got '%s')",
+                        listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    int g = getaddrinfo(h, colon + 1, &hints, out);
+    if (g)
+        return TARN_ERR(err, TARN_EINVAL, "cannot use listen address '%s': %s", listen,
+                        gai_strerror(g));
+    return 0;
+}
+
+static void server_free(server_t *s)
+{
+    if (!s)
+        return;
+    audit_close(s->audit);
+    metrics_free(s->metrics);
+    iam_close(s->iam);
+    db_close(s->db);
+    store_close(s->store);
+    keyring_free(s->keyring);
+    free(s);
+}
+
+int server_run(const server_opts_t *o, tarn_err_t *err)
+{
+    char p[4200];
+    int lockfd = -1, rc = 0;
+    struct addrinfo *ai = NULL;
+    server_t *s = NULL;
+    path_join(p, sizeof p, o->data_dir, "tarn.db");
+    if (!fs_exists(p) && (rc = server_init_lake(o->data_dir, stdout, err)))
+        return rc;
+    if ((rc = parse_listen(o->listen, &ai, err)))
+        return rc;
+    path_join(p, sizeof p, o->data_dir, "tarn.lock");
+    lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+        rc = TARN_ERR(err, TARN_EBUSY, "another tarn server is already using %s", o->data_dir);
+        goto done;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
+    uint8_t rnd[8];
+    hash_random(rnd, sizeof rnd);
+    memcpy(&s->boot_id, rnd, sizeof rnd);
+    char keys[4200], audit_dir[4200];
+    path_join(keys, sizeof keys, o->data_dir, "keys");
+    path_join(audit_dir, sizeof audit_dir, o->data_dir, "audit");
+    if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = store_open(&s->store, o->data_dir, err)) ||
+        (rc = open_db(&s->db, o->data_dir, err)) || (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
+        (rc = audit_open(&s->audit, audit_dir, s->keyring, err)))
+        goto done;
+    s->metrics = metrics_create();
+    if (!s->metrics) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Signals are taken synchronously by this thread; the server's threads inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = http_start(s, ai->ai_addr, err)))
+        goto done;
+    log_info("tarn ready", "listen", o->listen, "data", o->data_dir, "version", TARN_VERSION,
+             "duckdb", engine_version());
+    for (;;) {
+        struct timespec one = {1, 0};
+        int sig = sigtimedwait(&set, NULL, &one);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        audit_sync(s->audit, NULL); /* bound the audit records a power loss could take */
+    }
+    int lfd = MHD_quiesce_daemon(s->daemon); /* stop accepting; the caller owns the socket */
+    if (lfd >= 0)
+        close(lfd);
+    for (int i = 0; i < 300 && atomic_load(&s->inflight) > 0; i++)
+        usleep(100000);
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    log_info("stopped");
+done:
+    if (s && s->daemon)
+        MHD_stop_daemon(s->daemon);
+    server_free(s);
+    if (ai)
+        freeaddrinfo(ai);
+    if (lockfd >= 0)
+        close(lockfd);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/* `tarn serve`: the HTTP listener for S3, REST /v1 and /metrics on one port. */
+#ifndef TARN_SERVER_SERVER_H
+#define TARN_SERVER_SERVER_H
+
+#include "util/err.h"
+
+typedef struct {
+    const char *data_dir; /* the lake; initialised when missing */
+    const char *listen;   /* "127.0.0.1:9470" */
+} server_opts_t;
+
+/* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key
+ * and password written to <data>/admin.credentials (0600). Prints the credentials once
+ * to out when not NULL. TARN_EEXISTS if a lake is already there. */
+int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err);
+
+/* Serves until SIGINT/SIGTERM, then lets in-flight requests finish. */
+int server_run(const server_opts_t *o, tarn_err_t *err);
+
+#endif

@@ -1,0 +1,158 @@
+/* Private state of the HTTP server shared by its files: the server (every long-lived
+ * object of a running lake), one request's context, and the operation tables through
+ * which every request is authenticated, authorized and audited before its handler. */
+#ifndef TARN_SERVER_INTERNAL_H
+#define TARN_SERVER_INTERNAL_H
+
+#include "govern/audit.h"
+#include "govern/authz.h"
+#include "govern/iam.h"
+#include "govern/keyring.h"
+#include "govern/sigv4.h"
+#include "govern/sigv4_chunked.h"
+#include "storage/store.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/db.h"
+#include "util/err.h"
+#include "util/hash.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct metrics metrics_t;
+
+typedef struct server {
+    char data_dir[4096];
+    store_t *store;
+    db_t *db; /* catalog database connection for events, identities */
+    keyring_t *keyring;
+    iam_t *iam;
+    audit_t *audit;
+    metrics_t *metrics;
+    struct MHD_Daemon *daemon;
+    atomic_int inflight;
+    atomic_uint_fast64_t next_request;
+    uint64_t boot_id;
+} server_t;
+
+enum { TARGET_SERVICE, TARGET_BUCKET, TARGET_OBJECT };
+enum { BODY_NONE, BODY_BUFFER, BODY_STREAM };
+
+typedef struct req req_t;
+
+typedef struct op {
+    const char *name;     /* "PutObject": metrics label and audit action suffix */
+    const char *action;   /* "s3:PutObject", "iam:CreateUser" */
+    const char *method;
+    int target;           /* S3: service, bucket or object; REST: unused */
+    const char *query;    /* S3: a query parameter that must be present */
+    const char *header;   /* S3: a header that must be present */
+    const char *route;    /* REST: "/v1/users/{}/keys" ({} matches one segment) */
+    int body;             /* BODY_* */
+    int (*begin)(req_t *r);  /* after authorization, before the body (may set r->sink) */
+    int (*finish)(req_t *r); /* after the whole body: produce the response */
+    bool public_;         /* no authentication (only /healthz) */
+} op_t;
+
+typedef struct {
+    const char *name;
+    const char *value;
+} kv_t;
+
+struct req {
+    server_t *srv;
+    struct MHD_Connection *conn;
+    arena_t *arena;
+    char id[24];
+    int64_t start_ns;
+    int64_t time_ms;
+    const char *method;
+    const char *raw_uri;
+    const char *raw_path;  /* still percent-encoded */
+    const char *raw_query; /* after '?', or "" */
+    const char *path;      /* decoded */
+    char source[64];
+    kv_t *query;           /* decoded query parameters */
+    size_t nquery;
+    sigv4_header_t *headers;
+    size_t nheaders;
+    int api;               /* API_S3, API_REST, API_OTHER */
+    const op_t *op;
+    const char *bucket;    /* S3 */
+    const char *key;       /* S3 */
+    const char **params;   /* REST {} captures */
+    size_t nparams;
+    /* identity and decision */
+    sigv4_auth_t auth;
+    authz_principal_t principal;
+    authz_decision_t decision;
+    const char *resource;
+    const char *payload_hash; /* what the body must hash to: hex, or a mode string */
+    bool verify_after_body;
+    char *deferred_secret; /* only while verify_after_body */
+    bool authenticated;
+    uint8_t signing_key[32];
+    /* body */
+    int phase;             /* 0 new, 1 receiving, 2 done */
+    bool failed;           /* an error response is prepared; the rest of the body is discarded */
+    buf_t body;
+    size_t body_limit;
+    sigv4_chunked_t *chunked;
+    int (*sink)(req_t *r, const void *p, size_t n);
+    store_writer_t *writer;
+    void *handler_state;
+    uint64_t bytes_in, bytes_out;
+    /* response */
+    struct MHD_Response *resp;
+    int status;
+    tarn_err_t err;
+};
+
+enum { API_OTHER, API_S3, API_REST };
+
+/* ---- http.c: request helpers ---- */
+const char *req_header(const req_t *r, const char *name);   /* case-insensitive, first */
+const char *req_query(const req_t *r, const char *name);    /* NULL if absent */
+bool req_has_query(const req_t *r, const char *name);
+/* Sets the response (takes ownership of resp). */
+void req_respond(req_t *r, int status, struct MHD_Response *resp);
+/* Response from bytes (copied); content_type may be NULL. */
+void req_respond_bytes(req_t *r, int status, const char *content_type, const void *p, size_t n);
+/* Response taking a malloc'd buffer (freed by the server). */
+void req_respond_buf(req_t *r, int status, const char *content_type, buf_t *b);
+/* An error in the request's API format (S3 XML, REST JSON) from r->err / code. */
+void req_respond_error(req_t *r, int code);
+void req_add_header(req_t *r, const char *name, const char *value);
+
+/* ---- errors.c: the edge table ---- */
+typedef struct {
+    const char *code; /* S3 error code / REST error code */
+    int status;
+} err_map_t;
+err_map_t errors_map(int code, const char *reason);
+
+/* ---- s3 ---- */
+extern const op_t s3_ops[];
+extern const size_t s3_nops;
+/* Checks x-amz-content-sha256 (literal), Content-MD5 and x-amz-checksum-* (header or
+ * aws-chunked trailer) against the digests of the received payload. */
+int s3_check_payload(req_t *r, const hash_digests_t *d);
+unsigned s3_wanted_hashes(const req_t *r);
+int s3_xml_error(req_t *r, int code);
+
+/* ---- rest ---- */
+extern const op_t rest_ops[];
+extern const size_t rest_nops;
+
+/* ---- metrics.c ---- */
+metrics_t *metrics_create(void);
+void metrics_free(metrics_t *m);
+void metrics_observe(metrics_t *m, const char *api, const char *op, int status, double seconds,
+                     uint64_t bytes_in, uint64_t bytes_out);
+int metrics_render(metrics_t *m, store_t *store, buf_t *out);
+
+#endif

@@ -1,0 +1,442 @@
+/* Multipart uploads for the local store; see multipart.h. Parts are whole files in the
+ * upload's folder, recorded in upload_parts; Complete streams them in order through a
+ * store writer (so the object gets its SHA-256) and commits it like a single PUT. */
+#include "storage/multipart.h"
+#include "storage/keys.h"
+#include "storage/store_internal.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static const char *col(sqlite3_stmt *st, int i, arena_t *a)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? arena_strdup(a, (const char *)t) : NULL;
+}
+
+int store_mpu_create(store_t *s, const char *bucket, const char *key, const store_meta_t *meta,
+                     const char **upload_id, arena_t *a, tarn_err_t *err)
+{
+    int rc = store_check_key(key, err);
+    if (!rc)
+        rc = store_bucket_check(s, bucket, err);
+    if (rc)
+        return rc;
+    uint8_t rnd[24];
+    char *id = arena_alloc(a, 49);
+    if (!id)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (hash_random(rnd, sizeof rnd))
+        return TARN_ERR(err, TARN_EIO, "no randomness for the upload id");
+    hash_hex(id, rnd, sizeof rnd);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", s->uploads_dir, id);
+    if ((rc = fs_mkdir_p(dir, 0750, err)))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = db_prepare(s->db, &st,
+                    "INSERT INTO uploads(upload_id, bucket, key, created_ms, content_type,"
+                    " content_encoding, content_disposition, content_language, cache_control,"
+                    " expires, user_meta, checksum_algo) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                    err);
+    if (rc)
+        return rc;
+    store_meta_t none = {0};
+    if (!meta)
+        meta = &none;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, time_now_ms());
+    bind_opt(st, 5, meta->content_type);
+    bind_opt(st, 6, meta->content_encoding);
+    bind_opt(st, 7, meta->content_disposition);
+    bind_opt(st, 8, meta->content_language);
+    bind_opt(st, 9, meta->cache_control);
+    bind_opt(st, 10, meta->expires);
+    bind_opt(st, 11, meta->user_meta);
+    bind_opt(st, 12, meta->checksum_algo);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return db_fail(s->db, step, err, "create upload");
+    *upload_id = id;
+    return 0;
+}
+
+static int get_upload(store_t *s, const char *upload_id, store_upload_t *out, store_meta_t *meta,
+                      arena_t *a, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT upload_id, bucket, key, created_ms, content_type, content_encoding,"
+                        " content_disposition, content_language, cache_control, expires,"
+                        " user_meta, checksum_algo FROM uploads WHERE upload_id = ?1",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        out->upload_id = col(st, 0, a);
+        out->bucket = col(st, 1, a);
+        out->key = col(st, 2, a);
+        out->created_ms = sqlite3_column_int64(st, 3);
+        if (meta) {
+            meta->content_type = col(st, 4, a);
+            meta->content_encoding = col(st, 5, a);
+            meta->content_disposition = col(st, 6, a);
+            meta->content_language = col(st, 7, a);
+            meta->cache_control = col(st, 8, a);
+            meta->expires = col(st, 9, a);
+            meta->user_meta = col(st, 10, a);
+            meta->checksum_algo = col(st, 11, a);
+        }
+    }
+    sqlite3_finalize(st);
+    if (step == SQLITE_ROW)
+        return 0;
+    if (step != SQLITE_DONE)
+        return db_fail(s->db, step, err, "upload lookup");
+    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+                      "the upload '%s' does not exist; it may have been aborted or completed",
+                      upload_id);
+}
+
+int store_mpu_get(store_t *s, const char *bucket, const char *key, const char *upload_id,
+                  store_upload_t *out, arena_t *a, tarn_err_t *err)
+{
+    int rc = get_upload(s, upload_id, out, NULL, a, err);
+    if (rc)
+        return rc;
+    if (strcmp(out->bucket, bucket) || strcmp(out->key, key))
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+                          "the upload '%s' does not belong to %s/%s", upload_id, bucket, key);
+    return 0;
+}
+
+int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writer_t *w,
+                       store_part_t *out, tarn_err_t *err)
+{
+    int rc = 0;
+    char path[PATH_MAX];
+    if (number < 1 || number > STORE_PART_MAX_NUMBER) {
+        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                        "part number must be an integer between 1 and %d", STORE_PART_MAX_NUMBER);
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/%s/%d", s->uploads_dir, upload_id, number);
+    const hash_digests_t *d = store_writer_digests(w);
+    if (fsync(w->fd)) {
+        rc = TARN_ERR(err, TARN_EIO, "fsync part: %s", strerror(errno));
+        goto done;
+    }
+    if (rename(w->tmp_path, path)) {
+        rc = TARN_ERR(err, errno == ENOENT ? TARN_ENOTFOUND : TARN_EIO,
+                      "store part: %s", strerror(errno));
+        if (errno == ENOENT)
+            err->reason = "NoSuchUpload";
+        goto done;
+    }
+    memset(out, 0, sizeof *out);
+    out->number = number;
+    out->size = d->size;
+    hash_hex(out->etag, d->md5, 16);
+    out->mtime_ms = time_now_ms();
+    sqlite3_stmt *st = NULL;
+    rc = db_prepare(s->db, &st,
+                    "INSERT OR REPLACE INTO upload_parts(upload_id, part_number, size, etag, mtime_ms)"
+                    " VALUES(?1,?2,?3,?4,?5)",
+                    err);
+    if (rc)
+        goto done;
+    sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, number);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)out->size);
+    sqlite3_bind_text(st, 4, out->etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, out->mtime_ms);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) {
+        /* The upload was aborted meanwhile (foreign key) or the index failed. */
+        unlink(path);
+        rc = step == SQLITE_CONSTRAINT
+                 ? TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload", "the upload no longer exists")
+                 : db_fail(s->db, step, err, "record part");
+    }
+done:
+    store_writer_abort(w);
+    return rc;
+}
+
+int store_mpu_list_parts(store_t *s, const char *upload_id, int after, size_t max,
+                         store_part_t **out, size_t *n, bool *truncated, arena_t *a,
+                         tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT part_number, size, etag, mtime_ms FROM upload_parts"
+                        " WHERE upload_id = ?1 AND part_number > ?2 ORDER BY part_number LIMIT ?3",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, after);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max + 1);
+    store_part_t *v = arena_alloc(a, (max + 1) * sizeof *v);
+    size_t cnt = 0;
+    if (!v) {
+        sqlite3_finalize(st);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        v[cnt].number = sqlite3_column_int(st, 0);
+        v[cnt].size = (uint64_t)sqlite3_column_int64(st, 1);
+        snprintf(v[cnt].etag, sizeof v[cnt].etag, "%s", (const char *)sqlite3_column_text(st, 2));
+        v[cnt].mtime_ms = sqlite3_column_int64(st, 3);
+        cnt++;
+    }
+    sqlite3_finalize(st);
+    *truncated = cnt > max;
+    *n = cnt > max ? max : cnt;
+    *out = v;
+    return 0;
+}
+
+static void remove_upload(store_t *s, const char *upload_id)
+{
+    char *q = sqlite3_mprintf("DELETE FROM uploads WHERE upload_id = %Q", upload_id);
+    if (q)
+        db_exec(s->db, q, NULL);
+    sqlite3_free(q);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", s->uploads_dir, upload_id);
+    fs_remove_tree(dir);
+}
+
+int store_mpu_abort(store_t *s, const char *bucket, const char *key, const char *upload_id,
+                    tarn_err_t *err)
+{
+    arena_t *a = arena_create();
+    if (!a)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    store_upload_t u;
+    int rc = store_mpu_get(s, bucket, key, upload_id, &u, a, err);
+    if (!rc)
+        remove_upload(s, upload_id);
+    arena_free(a);
+    return rc;
+}
+
+/* Checks the client's list against the stored parts; fills sizes and the ETag. */
+static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t *parts,
+                       size_t nparts, uint64_t *sizes, buf_t *md5s, tarn_err_t *err)
+{
+    if (nparts == 0)
+        return TARN_ERR_R(err, TARN_EINVAL, "MalformedXML",
+                          "CompleteMultipartUpload must list at least one part");
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT size, etag FROM upload_parts WHERE upload_id = ?1 AND part_number = ?2",
+                        err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nparts && !rc; i++) {
+        if (i > 0 && parts[i].number <= parts[i - 1].number) {
+            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidPartOrder",
+                            "the list of parts was not in ascending order (part %d after %d)",
+                            parts[i].number, parts[i - 1].number);
+            break;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, parts[i].number);
+        if (sqlite3_step(st) != SQLITE_ROW ||
+            strcasecmp((const char *)sqlite3_column_text(st, 1), parts[i].etag)) {
+            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidPart",
+                            "part %d was not uploaded or its ETag does not match", parts[i].number);
+            break;
+        }
+        sizes[i] = (uint64_t)sqlite3_column_int64(st, 0);
+        uint8_t md5[16];
+        hash_unhex(md5, 16, (const char *)sqlite3_column_text(st, 1));
+        if (buf_append(md5s, md5, 16))
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        if (!rc && i + 1 < nparts && sizes[i] < STORE_PART_MIN)
+            rc = TARN_ERR_R(err, TARN_EINVAL, "EntityTooSmall",
+                            "part %d is %llu bytes; every part but the last must be at least 5 MiB",
+                            parts[i].number, (unsigned long long)sizes[i]);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int append_part(store_t *s, store_writer_t *w, const char *upload_id, int number,
+                       uint64_t *done, store_progress_cb progress, void *pctx, tarn_err_t *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/%d", s->uploads_dir, upload_id, number);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return TARN_ERR(err, TARN_EIO, "open part %d: %s", number, strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    char *b = malloc(CHUNK);
+    int rc = b ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    while (!rc) {
+        ssize_t r = read(fd, b, CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = TARN_ERR(err, TARN_EIO, "read part %d: %s", number, strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        rc = store_writer_write(w, b, (size_t)r, err);
+        *done += (uint64_t)r;
+        if (progress)
+            progress(pctx, *done);
+    }
+    free(b);
+    close(fd);
+    return rc;
+}
+
+int store_mpu_complete(store_t *s, const char *bucket, const char *key, const char *upload_id,
+                       const store_part_ref_t *parts, size_t nparts, store_object_t *out,
+                       store_progress_cb progress, void *pctx, arena_t *a, tarn_err_t *err)
+{
+    store_upload_t u;
+    store_meta_t meta = {0};
+    buf_t md5s = BUF_INIT, sizes_json = BUF_INIT;
+    store_writer_t *w = NULL;
+    uint64_t *sizes = NULL;
+    int rc = get_upload(s, upload_id, &u, &meta, a, err);
+    if (!rc && (strcmp(u.bucket, bucket) || strcmp(u.key, key)))
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+                        "the upload '%s' does not belong to %s/%s", upload_id, bucket, key);
+    if (rc)
+        goto done;
+    sizes = calloc(nparts ? nparts : 1, sizeof *sizes);
+    if (!sizes) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = check_parts(s, upload_id, parts, nparts, sizes, &md5s, err)))
+        goto done;
+    if ((rc = store_writer_begin(&w, s, 0, err)))
+        goto done;
+    uint64_t copied = 0;
+    buf_putc(&sizes_json, '[');
+    for (size_t i = 0; i < nparts && !rc; i++) {
+        rc = append_part(s, w, upload_id, parts[i].number, &copied, progress, pctx, err);
+        buf_printf(&sizes_json, "%s%llu", i ? "," : "", (unsigned long long)sizes[i]);
+    }
+    if (rc || buf_putc(&sizes_json, ']')) {
+        rc = rc ? rc : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    uint8_t md5[16];
+    char hex[33];
+    hash_md5(md5, md5s.data, md5s.len);
+    hash_hex(hex, md5, 16);
+    w->etag_override = arena_sprintf(a, "%s-%zu", hex, nparts);
+    w->parts = (unsigned)nparts;
+    w->part_sizes = sizes_json.data;
+    rc = store_writer_commit(w, bucket, key, &meta, out, a, err);
+    w = NULL;
+    if (!rc)
+        remove_upload(s, upload_id);
+done:
+    store_writer_abort(w);
+    free(sizes);
+    buf_free(&md5s);
+    buf_free(&sizes_json);
+    return rc;
+}
+
+int store_mpu_list(store_t *s, const char *bucket, const char *prefix, const char *key_marker,
+                   const char *upload_id_marker, size_t max, store_upload_t **out, size_t *n,
+                   bool *truncated, arena_t *a, tarn_err_t *err)
+{
+    int rc = store_bucket_check(s, bucket, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = db_prepare(s->db, &st,
+                    "SELECT upload_id, key, created_ms FROM uploads WHERE bucket = ?1"
+                    " AND substr(key, 1, length(?2)) = ?2"
+                    " AND (key > ?3 OR (key = ?3 AND upload_id > ?4))"
+                    " ORDER BY key, upload_id LIMIT ?5",
+                    err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, key_marker ? key_marker : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, upload_id_marker ? upload_id_marker : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)max + 1);
+    store_upload_t *v = arena_alloc(a, (max + 1) * sizeof *v);
+    size_t cnt = 0;
+    while (v && sqlite3_step(st) == SQLITE_ROW) {
+        v[cnt].upload_id = col(st, 0, a);
+        v[cnt].key = col(st, 1, a);
+        v[cnt].bucket = bucket;
+        v[cnt].created_ms = sqlite3_column_int64(st, 2);
+        cnt++;
+    }
+    sqlite3_finalize(st);
+    if (!v)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    *truncated = cnt > max;
+    *n = cnt > max ? max : cnt;
+    *out = v;
+    return 0;
+}
+
+int store_object_part_range(const store_object_t *o, int number, uint64_t *offset,
+                            uint64_t *length, tarn_err_t *err)
+{
+    if (o->parts == 0) {
+        if (number != 1)
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidPartNumber",
+                              "the object was not uploaded in parts; only part 1 exists");
+        *offset = 0;
+        *length = o->size;
+        return 0;
+    }
+    if (number < 1 || (unsigned)number > o->parts || !o->part_sizes)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidPartNumber",
+                          "the object has %u parts; part %d does not exist", o->parts, number);
+    const char *p = o->part_sizes + 1; /* "[n,n,...]" */
+    uint64_t off = 0;
+    for (int i = 1;; i++) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p)
+            return TARN_ERR(err, TARN_EIO, "corrupt part sizes");
+        if (i == number) {
+            *offset = off;
+            *length = v;
+            return 0;
+        }
+        off += v;
+        p = end + 1;
+    }
+}

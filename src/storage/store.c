@@ -1,0 +1,722 @@
+/* Local-filesystem object store: buckets, atomic object writes, reads and deletes.
+ * Listing is in store_list.c, multipart uploads in multipart.c. A commit first records
+ * an intent row, then renames the temp file into place, then swaps the intent for the
+ * index row; store_open finishes or forgets intents left by a crash, so an object is
+ * either wholly visible or not at all. */
+#include "storage/keys.h"
+#include "storage/store_internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const store_schema[] = {
+    "CREATE TABLE buckets(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL)",
+    "CREATE TABLE objects(bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL,"
+    " etag TEXT NOT NULL, sha256 TEXT NOT NULL, mtime_ms INTEGER NOT NULL, content_type TEXT,"
+    " content_encoding TEXT, content_disposition TEXT, content_language TEXT,"
+    " cache_control TEXT, expires TEXT, user_meta TEXT, checksum_algo TEXT,"
+    " checksum_value TEXT, parts INTEGER NOT NULL DEFAULT 0, part_sizes TEXT,"
+    " PRIMARY KEY(bucket, key)) WITHOUT ROWID",
+    /* A commit in flight: the same columns plus the temp file being renamed. */
+    "CREATE TABLE object_intents(tmp TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,"
+    " size INTEGER NOT NULL, etag TEXT NOT NULL, sha256 TEXT NOT NULL, mtime_ms INTEGER NOT NULL,"
+    " content_type TEXT, content_encoding TEXT, content_disposition TEXT, content_language TEXT,"
+    " cache_control TEXT, expires TEXT, user_meta TEXT, checksum_algo TEXT,"
+    " checksum_value TEXT, parts INTEGER NOT NULL DEFAULT 0, part_sizes TEXT)",
+    "CREATE TABLE uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, content_type TEXT, content_encoding TEXT,"
+    " content_disposition TEXT, content_language TEXT, cache_control TEXT, expires TEXT,"
+    " user_meta TEXT, checksum_algo TEXT)",
+    "CREATE INDEX uploads_by_key ON uploads(bucket, key, upload_id)",
+    "CREATE TABLE upload_parts(upload_id TEXT NOT NULL REFERENCES uploads ON DELETE CASCADE,"
+    " part_number INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,"
+    " mtime_ms INTEGER NOT NULL, PRIMARY KEY(upload_id, part_number))",
+};
+
+pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = bucket; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &s->stripes[h % STORE_STRIPES];
+}
+
+void store_tmp_name(store_t *s, char *out, size_t cap, const char *tag)
+{
+    uint64_t n = atomic_fetch_add(&s->tmp_seq, 1);
+    snprintf(out, cap, "%s/%s-%ld-%llu", s->tmp_dir, tag, (long)getpid(),
+             (unsigned long long)n);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i, arena_t *a)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? arena_strdup(a, (const char *)t) : NULL;
+}
+
+void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a)
+{
+    memset(o, 0, sizeof *o);
+    o->bucket = col_text(st, 0, a);
+    o->key = col_text(st, 1, a);
+    o->size = (uint64_t)sqlite3_column_int64(st, 2);
+    const char *etag = (const char *)sqlite3_column_text(st, 3);
+    snprintf(o->etag, sizeof o->etag, "%s", etag ? etag : "");
+    const char *sha = (const char *)sqlite3_column_text(st, 4);
+    if (sha)
+        hash_unhex(o->sha256, 32, sha);
+    o->mtime_ms = sqlite3_column_int64(st, 5);
+    o->content_type = col_text(st, 6, a);
+    o->content_encoding = col_text(st, 7, a);
+    o->content_disposition = col_text(st, 8, a);
+    o->content_language = col_text(st, 9, a);
+    o->cache_control = col_text(st, 10, a);
+    o->expires = col_text(st, 11, a);
+    o->user_meta = col_text(st, 12, a);
+    o->checksum_algo = col_text(st, 13, a);
+    o->checksum_value = col_text(st, 14, a);
+    o->parts = (unsigned)sqlite3_column_int(st, 15);
+    o->part_sizes = col_text(st, 16, a);
+}
+
+static int object_path(const store_t *s, char *out, size_t cap, const char *bucket,
+                       const char *key, tarn_err_t *err)
+{
+    if ((size_t)snprintf(out, cap, "%s/%s/%s", s->objects_dir, bucket, key) >= cap)
+        return TARN_ERR_R(err, TARN_EINVAL, "KeyTooLongError", "object path too long");
+    return 0;
+}
+
+/* ---- recovery ---- */
+
+static int recover_intents(store_t *s, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st, "SELECT tmp, bucket, key FROM object_intents", err);
+    if (rc)
+        return rc;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *tmp = (const char *)sqlite3_column_text(st, 0);
+        char *q;
+        bool before_rename = fs_exists(tmp);
+        log_info("store.recover", "tmp", tmp, "action", before_rename ? "discard" : "finish");
+        if (before_rename) {
+            /* Crashed before the rename: the object was never acknowledged. */
+            unlink(tmp);
+            q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", tmp);
+        } else {
+            /* Crashed after the rename: the bytes are in place, finish the index. */
+            q = sqlite3_mprintf("BEGIN; INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS
+                                ") SELECT " STORE_OBJECT_COLS
+                                " FROM object_intents WHERE tmp = %Q;"
+                                " DELETE FROM object_intents WHERE tmp = %Q; COMMIT;",
+                                tmp, tmp);
+        }
+        rc = q ? db_exec(s->db, q, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        sqlite3_free(q);
+        if (rc) {
+            db_exec(s->db, "ROLLBACK", NULL);
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Temp files not named by an intent belong to writes that never committed. */
+static void sweep_tmp(store_t *s)
+{
+    DIR *d = opendir(s->tmp_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strncmp(e->d_name, "put-", 4) || !strncmp(e->d_name, "part-", 5)) {
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", s->tmp_dir, e->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+static int ensure_bucket_row(store_t *s, const char *name, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "INSERT OR IGNORE INTO buckets(name, created_ms) VALUES(?1, ?2)", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, time_now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_fail(s->db, SQLITE_ERROR, err, "create bucket");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_open(store_t **out, const char *data_dir, tarn_err_t *err)
+{
+    store_t *s = calloc(1, sizeof *s);
+    int rc = 0;
+    if (!s)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (strlen(data_dir) > 2048) {
+        free(s);
+        return TARN_ERR(err, TARN_EINVAL, "the data folder path is too long (over 2048 bytes)");
+    }
+    for (int i = 0; i < STORE_STRIPES; i++)
+        pthread_mutex_init(&s->stripes[i], NULL);
+    snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
+    snprintf(s->objects_dir, sizeof s->objects_dir, "%s/objects", data_dir);
+    snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", data_dir);
+    snprintf(s->uploads_dir, sizeof s->uploads_dir, "%s/tmp/uploads", data_dir);
+    if ((rc = fs_mkdir_p(s->objects_dir, 0750, err)) || (rc = fs_mkdir_p(s->uploads_dir, 0750, err)))
+        goto done;
+    char dbpath[PATH_MAX];
+    snprintf(dbpath, sizeof dbpath, "%s/tarn.db", data_dir);
+    if ((rc = db_open(&s->db, dbpath, err)))
+        goto done;
+    if ((rc = db_migrate(s->db, "storage", store_schema,
+                         (int)(sizeof store_schema / sizeof *store_schema), err)))
+        goto done;
+    if ((rc = recover_intents(s, err)))
+        goto done;
+    sweep_tmp(s);
+    for (size_t i = 0; i < 4; i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", s->objects_dir, store_zones[i]);
+        if ((rc = fs_mkdir_p(p, 0750, err)) || (rc = ensure_bucket_row(s, store_zones[i], err)))
+            goto done;
+    }
+done:
+    if (rc) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store_t *s)
+{
+    if (!s)
+        return;
+    db_close(s->db);
+    for (int i = 0; i < STORE_STRIPES; i++)
+        pthread_mutex_destroy(&s->stripes[i]);
+    free(s);
+}
+
+/* ---- buckets ---- */
+
+int store_bucket_check(store_t *s, const char *name, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st, "SELECT 1 FROM buckets WHERE name = ?1", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step == SQLITE_ROW)
+        return 0;
+    if (step != SQLITE_DONE)
+        return db_fail(s->db, step, err, "bucket lookup");
+    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist", name);
+}
+
+int store_bucket_create(store_t *s, const char *name, tarn_err_t *err)
+{
+    int rc = store_check_bucket_name(name, err);
+    if (rc)
+        return rc;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", s->objects_dir, name);
+    sqlite3_stmt *st = NULL;
+    if ((rc = db_prepare(s->db, &st, "INSERT INTO buckets(name, created_ms) VALUES(?1, ?2)", err)))
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, time_now_ms());
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step == SQLITE_CONSTRAINT)
+        return TARN_ERR_R(err, TARN_EEXISTS, "BucketAlreadyOwnedByYou",
+                          "the bucket '%s' already exists and is yours", name);
+    if (step != SQLITE_DONE)
+        return db_fail(s->db, step, err, "create bucket");
+    if ((rc = fs_mkdir_p(p, 0750, err)))
+        return rc;
+    return fs_fsync_dir(s->objects_dir, err);
+}
+
+int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
+{
+    if (store_is_zone(name))
+        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                          "'%s' is a zone of the lake and cannot be deleted", name);
+    int rc = store_bucket_check(s, name, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = db_prepare(s->db, &st, "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1", err)))
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step == SQLITE_ROW)
+        return TARN_ERR_R(err, TARN_ECONFLICT, "BucketNotEmpty",
+                          "the bucket '%s' is not empty; delete its objects first", name);
+    char *q = sqlite3_mprintf("BEGIN; DELETE FROM uploads WHERE bucket = %Q;"
+                              " DELETE FROM buckets WHERE name = %Q; COMMIT;",
+                              name, name);
+    if (!q)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    rc = db_exec(s->db, q, err);
+    sqlite3_free(q);
+    if (rc) {
+        db_exec(s->db, "ROLLBACK", NULL);
+        return rc;
+    }
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", s->objects_dir, name);
+    fs_remove_tree(p);
+    return 0;
+}
+
+int store_bucket_list(store_t *s, arena_t *a, store_bucket_t **out, size_t *n, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st, "SELECT name, created_ms FROM buckets ORDER BY name", err);
+    if (rc)
+        return rc;
+    size_t cap = 16, cnt = 0;
+    store_bucket_t *v = arena_alloc(a, cap * sizeof *v);
+    while (v && sqlite3_step(st) == SQLITE_ROW) {
+        if (cnt == cap) {
+            store_bucket_t *nv = arena_alloc(a, 2 * cap * sizeof *v);
+            if (!nv) {
+                v = NULL;
+                break;
+            }
+            memcpy(nv, v, cnt * sizeof *v);
+            v = nv;
+            cap *= 2;
+        }
+        v[cnt].name = arena_strdup(a, (const char *)sqlite3_column_text(st, 0));
+        v[cnt].created_ms = sqlite3_column_int64(st, 1);
+        v[cnt].zone = store_is_zone(v[cnt].name);
+        cnt++;
+    }
+    sqlite3_finalize(st);
+    if (!v)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* ---- writes ---- */
+
+int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, tarn_err_t *err)
+{
+    store_writer_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    w->s = s;
+    w->h = hash_multi_create(hash_flags | HASH_SHA256);
+    if (!w->h) {
+        free(w);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    store_tmp_name(s, w->tmp_path, sizeof w->tmp_path, "put");
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (w->fd < 0) {
+        int e = errno;
+        hash_multi_free(w->h);
+        free(w);
+        return TARN_ERR(err, TARN_EIO, "create temp file: %s", strerror(e));
+    }
+    *out = w;
+    return 0;
+}
+
+int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err)
+{
+    if (w->finished)
+        return TARN_ERR(err, TARN_EINVAL, "write after digests were taken");
+    hash_multi_update(w->h, p, n);
+    if (fs_write_full(w->fd, p, n))
+        return TARN_ERR(err, TARN_EIO, "write object: %s", strerror(errno));
+    return 0;
+}
+
+const hash_digests_t *store_writer_digests(store_writer_t *w)
+{
+    if (!w->finished) {
+        hash_multi_final(w->h, &w->d);
+        w->finished = 1;
+    }
+    return &w->d;
+}
+
+void store_writer_abort(store_writer_t *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    unlink(w->tmp_path);
+    hash_multi_free(w->h);
+    free(w);
+}
+
+/* Creates the parent folders of path below base, fsyncing each new folder's parent so
+ * the folders survive a crash. A key segment that is already an object (a file) makes
+ * the key unusable on this store: TARN_ECONFLICT. */
+static int make_parents(const char *base, const char *path, tarn_err_t *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    size_t blen = strlen(base);
+    for (char *p = tmp + blen + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0750) == 0) {
+            int rc = fs_fsync_parent(tmp, err);
+            if (rc)
+                return rc;
+        } else if (errno == EEXIST) {
+            struct stat st;
+            if (stat(tmp, &st) == 0 && !S_ISDIR(st.st_mode))
+                return TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+                                  "the key cannot be stored: its prefix '%s' is an existing "
+                                  "object, and an object cannot also be a folder here",
+                                  tmp + blen + 1);
+        } else {
+            return TARN_ERR(err, TARN_EIO, "mkdir %s: %s", tmp, strerror(errno));
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Binds the object columns (STORE_OBJECT_COLS order) starting at parameter first. */
+static void bind_object(sqlite3_stmt *st, int first, const store_object_t *o)
+{
+    char sha[65];
+    hash_hex(sha, o->sha256, 32);
+    sqlite3_bind_text(st, first, o->bucket, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 1, o->key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, first + 2, (sqlite3_int64)o->size);
+    sqlite3_bind_text(st, first + 3, o->etag, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 4, sha, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, first + 5, o->mtime_ms);
+    bind_opt(st, first + 6, o->content_type);
+    bind_opt(st, first + 7, o->content_encoding);
+    bind_opt(st, first + 8, o->content_disposition);
+    bind_opt(st, first + 9, o->content_language);
+    bind_opt(st, first + 10, o->cache_control);
+    bind_opt(st, first + 11, o->expires);
+    bind_opt(st, first + 12, o->user_meta);
+    bind_opt(st, first + 13, o->checksum_algo);
+    bind_opt(st, first + 14, o->checksum_value);
+    sqlite3_bind_int(st, first + 15, (int)o->parts);
+    bind_opt(st, first + 16, o->part_sizes);
+}
+
+static int run_bound(store_t *s, const char *sql, const char *tmp, const store_object_t *o,
+                     tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st, sql, err);
+    if (rc)
+        return rc;
+    int first = 1;
+    if (tmp) {
+        sqlite3_bind_text(st, 1, tmp, -1, SQLITE_TRANSIENT);
+        first = 2;
+    }
+    if (o)
+        bind_object(st, first, o);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return db_fail(s->db, step, err, "store index");
+    return 0;
+}
+
+/* Rename into place and swap the intent for the index row; called under the key's stripe. */
+static int commit_locked(store_t *s, store_writer_t *w, const char *path, const store_object_t *o,
+                         tarn_err_t *err)
+{
+    int rc;
+    bool marker = o->key[strlen(o->key) - 1] == '/';
+    if (marker) {
+        /* Folder markers ("dir/") live only in the index; they hold no bytes. */
+        unlink(w->tmp_path);
+        return run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
+                            "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                         NULL, o, err);
+    }
+    rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
+                      "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                   w->tmp_path, o, err);
+    if (rc)
+        return rc;
+    for (int attempt = 0;; attempt++) {
+        if ((rc = make_parents(s->objects_dir, path, err)))
+            goto undo;
+        if (rename(w->tmp_path, path) == 0)
+            break;
+        int e = errno;
+        if (e == ENOENT && attempt < 3)
+            continue; /* a concurrent delete pruned the empty parent folder */
+        if ((e == EISDIR || e == ENOTEMPTY || e == EEXIST) && rmdir(path) == 0 && attempt < 3)
+            continue; /* an empty folder left where the key goes */
+        if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+                            "the key cannot be stored: other objects use '%s/' as a prefix, and "
+                            "an object cannot also be a folder here",
+                            o->key);
+        else
+            rc = TARN_ERR(err, TARN_EIO, "rename into place: %s", strerror(e));
+        goto undo;
+    }
+    if ((rc = fs_fsync_parent(path, err)))
+        return rc; /* bytes are in place; recovery completes the index row */
+    char *q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", w->tmp_path);
+    if (!q)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
+    if (!rc)
+        rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
+                          "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                       NULL, o, err);
+    if (!rc)
+        rc = db_exec(s->db, q, err);
+    if (!rc)
+        rc = db_exec(s->db, "COMMIT", err);
+    else
+        db_exec(s->db, "ROLLBACK", NULL);
+    sqlite3_free(q);
+    return rc;
+undo:;
+    char *d = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", w->tmp_path);
+    if (d)
+        db_exec(s->db, d, NULL);
+    sqlite3_free(d);
+    return rc;
+}
+
+int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
+                        const store_meta_t *meta, store_object_t *out, arena_t *a,
+                        tarn_err_t *err)
+{
+    store_t *s = w->s;
+    store_object_t o;
+    char path[PATH_MAX];
+    int rc = store_check_key(key, err);
+    if (!rc)
+        rc = store_bucket_check(s, bucket, err);
+    if (!rc)
+        rc = object_path(s, path, sizeof path, bucket, key, err);
+    if (rc)
+        goto done;
+    const hash_digests_t *d = store_writer_digests(w);
+    if (key[strlen(key) - 1] == '/' && d->size > 0) {
+        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                        "a key ending in '/' is a folder marker and must be empty");
+        goto done;
+    }
+    /* fsync before taking the key lock: the slow part runs in parallel across writers. */
+    if (fsync(w->fd)) {
+        rc = TARN_ERR(err, TARN_EIO, "fsync object: %s", strerror(errno));
+        goto done;
+    }
+    close(w->fd);
+    w->fd = -1;
+    memset(&o, 0, sizeof o);
+    o.bucket = bucket;
+    o.key = key;
+    o.size = d->size;
+    if (w->etag_override)
+        snprintf(o.etag, sizeof o.etag, "%s", w->etag_override);
+    else
+        hash_hex(o.etag, d->md5, 16);
+    memcpy(o.sha256, d->sha256, 32);
+    o.mtime_ms = time_now_ms();
+    if (meta) {
+        o.content_type = meta->content_type;
+        o.content_encoding = meta->content_encoding;
+        o.content_disposition = meta->content_disposition;
+        o.content_language = meta->content_language;
+        o.cache_control = meta->cache_control;
+        o.expires = meta->expires;
+        o.user_meta = meta->user_meta;
+        o.checksum_algo = meta->checksum_algo;
+        o.checksum_value = meta->checksum_value;
+    }
+    o.parts = w->parts;
+    o.part_sizes = w->part_sizes;
+    pthread_mutex_t *m = store_stripe(s, bucket, key);
+    pthread_mutex_lock(m);
+    rc = commit_locked(s, w, path, &o, err);
+    pthread_mutex_unlock(m);
+    if (!rc && out) {
+        *out = o;
+        out->bucket = arena_strdup(a, bucket);
+        out->key = arena_strdup(a, key);
+        /* Metadata strings belong to the caller's meta; copy them into the arena. */
+#define DUP(f) out->f = o.f ? arena_strdup(a, o.f) : NULL
+        DUP(content_type);
+        DUP(content_encoding);
+        DUP(content_disposition);
+        DUP(content_language);
+        DUP(cache_control);
+        DUP(expires);
+        DUP(user_meta);
+        DUP(checksum_algo);
+        DUP(checksum_value);
+        DUP(part_sizes);
+#undef DUP
+    }
+done:
+    store_writer_abort(w); /* the temp file is gone after a rename; abort just frees */
+    return rc;
+}
+
+/* ---- reads and deletes ---- */
+
+static int lookup(store_t *s, const char *bucket, const char *key, store_object_t *out,
+                  arena_t *a, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT " STORE_OBJECT_COLS " FROM objects WHERE bucket = ?1 AND key = ?2",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        store_row_to_object(st, out, a);
+    sqlite3_finalize(st);
+    if (step == SQLITE_ROW)
+        return 0;
+    if (step != SQLITE_DONE)
+        return db_fail(s->db, step, err, "object lookup");
+    if ((rc = store_bucket_check(s, bucket, err)))
+        return rc;
+    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchKey", "the key '%s' does not exist", key);
+}
+
+int store_object_head(store_t *s, const char *bucket, const char *key, store_object_t *out,
+                      arena_t *a, tarn_err_t *err)
+{
+    return lookup(s, bucket, key, out, a, err);
+}
+
+int store_object_open(store_t *s, const char *bucket, const char *key, store_object_t *out,
+                      int *fd, arena_t *a, tarn_err_t *err)
+{
+    char path[PATH_MAX];
+    *fd = -1;
+    int rc = object_path(s, path, sizeof path, bucket, key, err);
+    if (rc)
+        return rc;
+    pthread_mutex_t *m = store_stripe(s, bucket, key);
+    pthread_mutex_lock(m);
+    rc = lookup(s, bucket, key, out, a, err);
+    if (!rc && out->size > 0) {
+        *fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (*fd < 0)
+            rc = TARN_ERR(err, TARN_EIO, "open object %s/%s: %s", bucket, key, strerror(errno));
+    }
+    pthread_mutex_unlock(m);
+    return rc;
+}
+
+/* Removes now-empty folders from the object's folder up to (not including) the bucket. */
+static void prune_parents(const char *bucket_dir, char *path)
+{
+    size_t blen = strlen(bucket_dir);
+    for (;;) {
+        char *slash = strrchr(path, '/');
+        if (!slash || (size_t)(slash - path) <= blen)
+            return;
+        *slash = '\0';
+        if (rmdir(path))
+            return;
+    }
+}
+
+int store_object_delete(store_t *s, const char *bucket, const char *key, tarn_err_t *err)
+{
+    char path[PATH_MAX];
+    int rc = store_bucket_check(s, bucket, err);
+    if (!rc)
+        rc = object_path(s, path, sizeof path, bucket, key, err);
+    if (rc)
+        return rc;
+    pthread_mutex_t *m = store_stripe(s, bucket, key);
+    pthread_mutex_lock(m);
+    sqlite3_stmt *st = NULL;
+    rc = db_prepare(s->db, &st, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2", err);
+    if (!rc) {
+        sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step != SQLITE_DONE)
+            rc = db_fail(s->db, step, err, "delete object");
+        else if (sqlite3_changes(s->db->h) > 0 && key[strlen(key) - 1] != '/') {
+            /* The index row is gone first: a crash here leaves an invisible file that the
+             * next write of this key replaces. */
+            unlink(path);
+            char bdir[PATH_MAX];
+            snprintf(bdir, sizeof bdir, "%s/%s", s->objects_dir, bucket);
+            prune_parents(bdir, path);
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(m);
+    return rc;
+}
+
+int store_usage(store_t *s, store_usage_cb cb, void *ctx, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT b.name, count(o.key), coalesce(sum(o.size), 0) FROM buckets b"
+                        " LEFT JOIN objects o ON o.bucket = b.name GROUP BY b.name ORDER BY b.name",
+                        err);
+    if (rc)
+        return rc;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW)
+        rc = cb(ctx, (const char *)sqlite3_column_text(st, 0),
+                (uint64_t)sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
+    sqlite3_finalize(st);
+    return rc;
+}

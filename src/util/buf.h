@@ -1,0 +1,28 @@
+/* Growable byte buffer. The buffer owns its bytes; buf_free releases them.
+ * Appends keep a trailing NUL (not counted in len) so text can be used as a C string. */
+#ifndef TARN_UTIL_BUF_H
+#define TARN_UTIL_BUF_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} buf_t;
+
+#define BUF_INIT {NULL, 0, 0}
+
+int buf_reserve(buf_t *b, size_t extra);                 /* 0 or TARN_ENOMEM */
+int buf_append(buf_t *b, const void *p, size_t n);
+int buf_puts(buf_t *b, const char *s);
+int buf_putc(buf_t *b, char c);
+int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with XML special characters escaped. */
+int buf_put_xml(buf_t *b, const char *s);
+void buf_reset(buf_t *b);
+void buf_free(buf_t *b);
+/* Hands the bytes to the caller (caller frees) and empties the buffer. */
+char *buf_steal(buf_t *b);
+
+#endif

@@ -1,0 +1,80 @@
+/* Time formatting and parsing; see timeutil.h. */
+#include "util/timeutil.h"
+#include "util/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int64_t time_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void time_fmt_amz(char out[17], time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void time_fmt_iso_ms(char out[25], int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, 25, "%Y-%m-%dT%H:%M:%S", &tm);
+    int frac = (int)(ms % 1000);
+    if (n == 19) {
+        out[19] = '.';
+        out[20] = (char)('0' + frac / 100);
+        out[21] = (char)('0' + frac / 10 % 10);
+        out[22] = (char)('0' + frac % 10);
+        out[23] = 'Z';
+        out[24] = '\0';
+    }
+}
+
+void time_fmt_http(char out[30], time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 30, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static int parse_with(time_t *out, const char *s, const char *fmt)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, fmt, &tm);
+    if (!end || *end)
+        return TARN_EINVAL;
+    *out = timegm(&tm);
+    return 0;
+}
+
+int time_parse_amz(time_t *out, const char *s)
+{
+    if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
+        return TARN_EINVAL;
+    return parse_with(out, s, "%Y%m%dT%H%M%SZ");
+}
+
+int time_parse_http(time_t *out, const char *s)
+{
+    if (!parse_with(out, s, "%a, %d %b %Y %H:%M:%S GMT"))
+        return 0;
+    if (!parse_with(out, s, "%A, %d-%b-%y %H:%M:%S GMT"))
+        return 0;
+    if (!parse_with(out, s, "%a %b %e %H:%M:%S %Y"))
+        return 0;
+    return parse_with(out, s, "%Y-%m-%dT%H:%M:%SZ");
+}

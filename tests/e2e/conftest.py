@@ -1,0 +1,115 @@
+"""Fixtures for end-to-end tests: a real `tarn serve` on a free loopback port with its own
+data folder, and real clients (boto3, the aws CLI, the tarn CLI) pointed at it."""
+import configparser
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARN = os.environ.get("TARN_BIN", os.path.join(ROOT, "build", "tarn"))
+AWS = "/usr/bin/aws"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One tarn server process; restartable on the same data folder."""
+
+    def __init__(self, data_dir):
+        self.data = str(data_dir)
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.log_path = os.path.join(os.path.dirname(self.data), f"server-{self.port}.log")
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}"],
+            stdout=log, stderr=log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tarn exited: " + open(self.log_path).read())
+            try:
+                with urllib.request.urlopen(self.endpoint + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("tarn did not become ready")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=60)
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    @property
+    def credentials_file(self):
+        return os.path.join(self.data, "admin.credentials")
+
+    def admin_keys(self):
+        cp = configparser.ConfigParser()
+        cp.read(self.credentials_file)
+        return cp["default"]["aws_access_key_id"], cp["default"]["aws_secret_access_key"]
+
+    def s3(self, access_key=None, secret_key=None, **cfg):
+        ak, sk = self.admin_keys()
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=access_key or ak, aws_secret_access_key=secret_key or sk,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **cfg))
+
+    def env(self):
+        """Environment for the aws and tarn CLIs."""
+        e = dict(os.environ)
+        e.update({"AWS_SHARED_CREDENTIALS_FILE": self.credentials_file,
+                  "AWS_CONFIG_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1",
+                  "TARN_CREDENTIALS_FILE": self.credentials_file,
+                  "TARN_ENDPOINT": self.endpoint, "AWS_PAGER": ""})
+        return e
+
+    def aws(self, *args, check=True):
+        return subprocess.run([AWS, "--endpoint-url", self.endpoint, *args], env=self.env(),
+                              capture_output=True, text=True, check=check, timeout=300)
+
+    def tarn(self, *args, check=True, input=None):
+        return subprocess.run([TARN, *args], env=self.env(), capture_output=True, text=True,
+                              check=check, timeout=120, input=input)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("lake") / "data").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A server of the test's own, for tests that kill or tamper with it."""
+    s = Server(tmp_path / "data").start()
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+@pytest.fixture
+def s3(server):
+    return server.s3()
