@@ -31,7 +31,7 @@ int catalog_event_append(db_t *db, const char *type, const char *zone, const cha
     sqlite3_bind_text(st, 5, payload ? payload : "{}", -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_DONE && id_out)
-        *id_out = sqlite3_last_insert_rowid(db->h);
+        *id_out = sqlite3_last_insert_rowid(db_h(db));
     sqlite3_finalize(st);
     return step == SQLITE_DONE ? 0 : db_fail(db, step, err, "append event");
 }

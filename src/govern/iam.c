@@ -237,7 +237,7 @@ int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_er
     sqlite3_bind_text(st, 2, access_key, -1, SQLITE_STATIC);
     if ((rc = step_done(iam, st, err, "delete key")))
         return rc;
-    if (sqlite3_changes(iam->db->h) == 0)
+    if (sqlite3_changes(db_h(iam->db)) == 0)
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
                           "the user '%s' has no access key '%s'", user, access_key);
     return 0;

@@ -756,14 +756,20 @@ int sigv4_parse(sigv4_auth_t *out, const sigv4_request_t *req, tarn_err_t *err)
 
 /* ---- canonical request, string to sign, signature ---- */
 
-int sigv4_canonical_request(buf_t *out, const sigv4_request_t *req, const sigv4_auth_t *auth,
-                            const char *payload_hash, int mode, tarn_err_t *err)
+/* query_verbatim: the query exactly as received instead of its canonical form (the
+ * fallback for curl before 8.x, see sigv4_verify). */
+static int build_canonical(buf_t *out, const sigv4_request_t *req, const sigv4_auth_t *auth,
+                           const char *payload_hash, int mode, bool query_verbatim, tarn_err_t *err)
 {
     if (!payload_hash)
         payload_hash = auth->payload_hash;
     if (buf_puts(out, req->method ? req->method : "") || buf_putc(out, '\n') ||
-        canonical_uri(out, req->raw_path, mode) || buf_putc(out, '\n') ||
-        canonical_query(out, req->raw_query, auth->presigned) || buf_putc(out, '\n'))
+        canonical_uri(out, req->raw_path, mode) || buf_putc(out, '\n'))
+        goto nomem;
+    if (query_verbatim ? buf_puts(out, req->raw_query ? req->raw_query : "")
+                       : canonical_query(out, req->raw_query, auth->presigned))
+        goto nomem;
+    if (buf_putc(out, '\n'))
         goto nomem;
     const char *s = auth->signed_headers;
     while (*s) {
@@ -794,6 +800,12 @@ int sigv4_canonical_request(buf_t *out, const sigv4_request_t *req, const sigv4_
     return 0;
 nomem:
     return TARN_ERR(err, TARN_ENOMEM, "out of memory building the canonical request");
+}
+
+int sigv4_canonical_request(buf_t *out, const sigv4_request_t *req, const sigv4_auth_t *auth,
+                            const char *payload_hash, int mode, tarn_err_t *err)
+{
+    return build_canonical(out, req, auth, payload_hash, mode, false, err);
 }
 
 int sigv4_string_to_sign(buf_t *out, const sigv4_auth_t *auth, const char *canonical_request)
@@ -890,15 +902,33 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
     }
     hash_hmac_sha256(mac, key, 32, sts.data, sts.len);
     hash_hex(hex, mac, 32);
-    if (!hash_equal(hex, 64, auth->signature, strlen(auth->signature))) {
-        hash_sha256(mac, creq.data, creq.len);
-        hash_hex(cdigest, mac, 32);
-        rc = TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
-                        "the request signature we calculated does not match the signature you "
-                        "provided; check your key and signing method (server canonical request "
-                        "SHA-256 %s)",
-                        cdigest);
+    if (hash_equal(hex, 64, auth->signature, strlen(auth->signature)))
+        goto done;
+    hash_sha256(mac, creq.data, creq.len);
+    hash_hex(cdigest, mac, 32);
+
+    /* curl before 8.x (--aws-sigv4) signs the query string as sent, unsorted and not
+     * re-encoded. Accepting a signature over the exact received bytes cannot be abused: the
+     * canonical form decodes to the same parameters as the query it came from. */
+    if (!auth->presigned && req->raw_query && *req->raw_query) {
+        buf_reset(&creq);
+        buf_reset(&sts);
+        if ((rc = build_canonical(&creq, req, auth, payload_hash, mode, true, err)))
+            goto done;
+        if (sigv4_string_to_sign(&sts, auth, bstr(&creq))) {
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory computing the signature");
+            goto done;
+        }
+        hash_hmac_sha256(mac, key, 32, sts.data, sts.len);
+        hash_hex(hex, mac, 32);
+        if (hash_equal(hex, 64, auth->signature, strlen(auth->signature)))
+            goto done;
     }
+    rc = TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
+                    "the request signature we calculated does not match the signature you "
+                    "provided; check your key and signing method (server canonical request "
+                    "SHA-256 %s)",
+                    cdigest);
 done:
     OPENSSL_cleanse(key, sizeof key);
     buf_free(&creq);

@@ -95,8 +95,10 @@ int sigv4_signing_key(uint8_t out[32], const char *secret, const char *date, con
  * expired and not dated in the future (AccessDenied). The credential date must be the date
  * of amz_date. payload_hash: the x-amz-content-sha256 value, or the hex SHA-256 of the
  * buffered body when that header is absent; NULL uses auth->payload_hash, and if that is
- * empty the call fails (InvalidRequest) rather than guess. Returns 0, or TARN_EDENIED with
- * reason SignatureDoesNotMatch / RequestTimeTooSkewed / AccessDenied, or TARN_EINVAL. */
+ * empty the call fails (InvalidRequest) rather than guess. Header auth also accepts a
+ * signature over the query string exactly as received (curl before 8.x does not sort it).
+ * Returns 0, or TARN_EDENIED with reason SignatureDoesNotMatch / RequestTimeTooSkewed /
+ * AccessDenied, or TARN_EINVAL. */
 int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const char *secret,
                  const char *payload_hash, time_t now, int mode, tarn_err_t *err);
 

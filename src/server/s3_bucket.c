@@ -100,7 +100,8 @@ int s3_delete_bucket(req_t *r)
 
 typedef struct {
     req_t *r;
-    buf_t out;
+    buf_t out;     /* <Error> entries */
+    buf_t deleted; /* <Deleted> entries, dropped at the end when Quiet */
     bool quiet;
     const char *key;
     size_t count;
@@ -143,10 +144,11 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
             s3_xml_elem(&d->out, "Code", m.code);
             s3_xml_elem(&d->out, "Message", e.msg);
             buf_puts(&d->out, "</Error>");
-        } else if (!d->quiet) {
-            buf_puts(&d->out, "<Deleted>");
-            s3_xml_elem(&d->out, "Key", d->key);
-            buf_puts(&d->out, "</Deleted>");
+        } else {
+            /* <Quiet> may come after the objects (boto3 puts it last): decide at the end. */
+            buf_puts(&d->deleted, "<Deleted>");
+            s3_xml_elem(&d->deleted, "Key", d->key);
+            buf_puts(&d->deleted, "</Deleted>");
         }
     }
     return 0;
@@ -170,8 +172,12 @@ int s3_delete_objects(req_t *r)
     rc = s3_xml_parse(r->body.data, r->body.len, "Delete", on_delete_elem, &d, &r->err);
     if (rc) {
         buf_free(&d.out);
+        buf_free(&d.deleted);
         return rc;
     }
+    if (!d.quiet && d.deleted.len)
+        buf_append(&d.out, d.deleted.data, d.deleted.len);
+    buf_free(&d.deleted);
     buf_puts(&d.out, "</DeleteResult>");
     req_respond_buf(r, 200, "application/xml", &d.out);
     return 0;

@@ -194,6 +194,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
             break;
         }
         audit_sync(s->audit, NULL); /* bound the audit records a power loss could take */
+        db_checkpoint(s->db);
     }
     int lfd = MHD_quiesce_daemon(s->daemon); /* stop accepting; the caller owns the socket */
     if (lfd >= 0)

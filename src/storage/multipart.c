@@ -244,13 +244,20 @@ int store_mpu_abort(store_t *s, const char *bucket, const char *key, const char 
     return rc;
 }
 
-/* Checks the client's list against the stored parts; fills sizes and the ETag. */
+/* Checks the client's list against the stored parts; fills sizes and the ETag. The whole
+ * list's order is checked first, then that every part exists with its ETag, then sizes:
+ * the error names the list's first problem, as S3 does, whatever the parts' sizes. */
 static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t *parts,
                        size_t nparts, uint64_t *sizes, buf_t *md5s, tarn_err_t *err)
 {
     if (nparts == 0)
         return TARN_ERR_R(err, TARN_EINVAL, "MalformedXML",
                           "CompleteMultipartUpload must list at least one part");
+    for (size_t i = 1; i < nparts; i++)
+        if (parts[i].number <= parts[i - 1].number)
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidPartOrder",
+                              "the list of parts was not in ascending order (part %d after %d)",
+                              parts[i].number, parts[i - 1].number);
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(s->db, &st,
                         "SELECT size, etag FROM upload_parts WHERE upload_id = ?1 AND part_number = ?2",
@@ -258,12 +265,6 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
     if (rc)
         return rc;
     for (size_t i = 0; i < nparts && !rc; i++) {
-        if (i > 0 && parts[i].number <= parts[i - 1].number) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidPartOrder",
-                            "the list of parts was not in ascending order (part %d after %d)",
-                            parts[i].number, parts[i - 1].number);
-            break;
-        }
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, parts[i].number);
@@ -278,12 +279,13 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
         hash_unhex(md5, 16, (const char *)sqlite3_column_text(st, 1));
         if (buf_append(md5s, md5, 16))
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        if (!rc && i + 1 < nparts && sizes[i] < STORE_PART_MIN)
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; !rc && i + 1 < nparts; i++)
+        if (sizes[i] < STORE_PART_MIN)
             rc = TARN_ERR_R(err, TARN_EINVAL, "EntityTooSmall",
                             "part %d is %llu bytes; every part but the last must be at least 5 MiB",
                             parts[i].number, (unsigned long long)sizes[i]);
-    }
-    sqlite3_finalize(st);
     return rc;
 }
 

@@ -179,6 +179,10 @@ int store_open(store_t **out, const char *data_dir, tarn_err_t *err)
     }
     for (int i = 0; i < STORE_STRIPES; i++)
         pthread_mutex_init(&s->stripes[i], NULL);
+    if (!(s->dirsync = dirsync_create())) {
+        free(s);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
     snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
     snprintf(s->objects_dir, sizeof s->objects_dir, "%s/objects", data_dir);
     snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", data_dir);
@@ -215,6 +219,7 @@ void store_close(store_t *s)
     if (!s)
         return;
     db_close(s->db);
+    dirsync_free(s->dirsync);
     for (int i = 0; i < STORE_STRIPES; i++)
         pthread_mutex_destroy(&s->stripes[i]);
     free(s);
@@ -378,7 +383,8 @@ void store_writer_abort(store_writer_t *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    unlink(w->tmp_path);
+    if (!w->committed)
+        unlink(w->tmp_path);
     hash_multi_free(w->h);
     free(w);
 }
@@ -504,7 +510,12 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
             rc = TARN_ERR(err, TARN_EIO, "rename into place: %s", strerror(e));
         goto undo;
     }
-    if ((rc = fs_fsync_parent(path, err)))
+    w->committed = 1;
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    rc = dirsync_sync(s->dirsync, path, err);
+    *slash = '/';
+    if (rc)
         return rc; /* bytes are in place; recovery completes the index row */
     char *q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", w->tmp_path);
     if (!q)
@@ -691,7 +702,7 @@ int store_object_delete(store_t *s, const char *bucket, const char *key, tarn_er
         int step = sqlite3_step(st);
         if (step != SQLITE_DONE)
             rc = db_fail(s->db, step, err, "delete object");
-        else if (sqlite3_changes(s->db->h) > 0 && key[strlen(key) - 1] != '/') {
+        else if (sqlite3_changes(db_h(s->db)) > 0 && key[strlen(key) - 1] != '/') {
             /* The index row is gone first: a crash here leaves an invisible file that the
              * next write of this key replaces. */
             unlink(path);

@@ -3,6 +3,7 @@
 #ifndef TARN_STORAGE_STORE_INTERNAL_H
 #define TARN_STORAGE_STORE_INTERNAL_H
 
+#include "storage/dirsync.h"
 #include "storage/store.h"
 #include "util/db.h"
 
@@ -22,6 +23,7 @@ struct store {
      * key happen together, and readers of that key see both or neither. */
     pthread_mutex_t stripes[STORE_STRIPES];
     atomic_uint_fast64_t tmp_seq;
+    dirsync_t *dirsync;
 };
 
 struct store_writer {
@@ -30,7 +32,8 @@ struct store_writer {
     char tmp_path[PATH_MAX];
     hash_multi_t *h;
     hash_digests_t d;
-    int finished; /* digests computed */
+    int finished;  /* digests computed */
+    int committed; /* the temp file was renamed into place */
     unsigned parts;
     const char *part_sizes;
     const char *etag_override; /* multipart ETag */

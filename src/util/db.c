@@ -3,6 +3,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct db_conn {
+    sqlite3 *h;
+    db_t *db;
+    db_conn_t *prev, *next;
+};
 
 int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what)
 {
@@ -13,48 +21,140 @@ int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what)
         code = TARN_ENOMEM;
     else if (rc == SQLITE_CONSTRAINT)
         code = TARN_ECONFLICT;
-    return TARN_ERR(err, code, "%s: %s", what, db && db->h ? sqlite3_errmsg(db->h) : "sqlite");
+    sqlite3 *h = db ? db_h(db) : NULL;
+    return TARN_ERR(err, code, "%s: %s", what, h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
+}
+
+static void conn_free(db_conn_t *c)
+{
+    sqlite3_close_v2(c->h);
+    free(c);
+}
+
+/* Thread exit: the thread's connection goes away with it. */
+static void conn_release(void *p)
+{
+    db_conn_t *c = p;
+    db_t *db = c->db;
+    pthread_mutex_lock(&db->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        db->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&db->mu);
+    conn_free(c);
+}
+
+/* Writers on other threads hold SQLite's write lock only for the tens of microseconds a
+ * small transaction takes; SQLite's own busy handler sleeps in milliseconds, which would
+ * cap the server at a few hundred writes a second. Poll in microseconds instead, giving
+ * up after about ten seconds. */
+static int busy_wait(void *ud, int count)
+{
+    (void)ud;
+    if (count > 60000)
+        return 0;
+    struct timespec ts = {0, count < 50 ? 20000 : 200000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static sqlite3 *conn_open(db_t *db)
+{
+    sqlite3 *h = NULL;
+    if (sqlite3_open_v2(db->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sqlite3_close_v2(h);
+        return NULL;
+    }
+    sqlite3_busy_handler(h, busy_wait, NULL);
+    /* WAL with synchronous=NORMAL: a commit survives a process crash (kill -9); the WAL
+     * is fsynced at checkpoints. */
+    /* No automatic checkpoints on request threads: with many connections reading, a
+     * checkpoint rarely completes, and every commit past the threshold would retry one
+     * (with an fsync). The server checkpoints from its own loop (db_checkpoint). */
+    if (sqlite3_exec(h,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                     " PRAGMA wal_autocheckpoint=0;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close_v2(h);
+        return NULL;
+    }
+    return h;
+}
+
+sqlite3 *db_h(db_t *db)
+{
+    db_conn_t *c = pthread_getspecific(db->key);
+    if (c)
+        return c->h;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->db = db;
+    c->h = conn_open(db);
+    if (!c->h) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&db->mu);
+    c->next = db->conns;
+    if (db->conns)
+        db->conns->prev = c;
+    db->conns = c;
+    pthread_mutex_unlock(&db->mu);
+    pthread_setspecific(db->key, c);
+    return c->h;
 }
 
 int db_open(db_t **out, const char *path, tarn_err_t *err)
 {
     db_t *db = calloc(1, sizeof *db);
-    if (!db)
+    if (!db || !(db->path = strdup(path))) {
+        free(db);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int rc = sqlite3_open_v2(path, &db->h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        int r = db_fail(db, rc, err, path);
-        db_close(db);
-        return r;
     }
-    sqlite3_busy_timeout(db->h, 10000);
-    /* WAL with synchronous=NORMAL: a commit survives a process crash (kill -9); the WAL
-     * is fsynced at checkpoints. */
-    rc = db_exec(db,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-                 err);
-    if (rc) {
+    pthread_mutex_init(&db->mu, NULL);
+    if (pthread_key_create(&db->key, conn_release)) {
+        pthread_mutex_destroy(&db->mu);
+        free(db->path);
+        free(db);
+        return TARN_ERR(err, TARN_ENOMEM, "out of thread keys");
+    }
+    if (!db_h(db)) {
         db_close(db);
-        return rc;
+        return TARN_ERR(err, TARN_EIO, "cannot open the catalog database %s", path);
     }
     *out = db;
     return 0;
 }
 
+/* Call only when no other thread uses db any more. */
 void db_close(db_t *db)
 {
     if (!db)
         return;
-    sqlite3_close_v2(db->h);
+    pthread_key_delete(db->key);
+    db_conn_t *c = db->conns;
+    while (c) {
+        db_conn_t *n = c->next;
+        conn_free(c);
+        c = n;
+    }
+    pthread_mutex_destroy(&db->mu);
+    free(db->path);
     free(db);
 }
 
 int db_exec(db_t *db, const char *sql, tarn_err_t *err)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+    sqlite3 *h = db_h(db);
+    if (!h)
+        return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         int code = rc == SQLITE_BUSY ? TARN_EBUSY : TARN_EIO;
         TARN_ERR(err, code, "sql: %s", msg ? msg : sqlite3_errstr(rc));
@@ -66,7 +166,10 @@ int db_exec(db_t *db, const char *sql, tarn_err_t *err)
 
 int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err)
 {
-    int rc = sqlite3_prepare_v2(db->h, sql, -1, out, NULL);
+    sqlite3 *h = db_h(db);
+    if (!h)
+        return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+    int rc = sqlite3_prepare_v2(h, sql, -1, out, NULL);
     if (rc != SQLITE_OK)
         return db_fail(db, rc, err, "prepare");
     return 0;
@@ -118,4 +221,13 @@ done:
         return rc;
     }
     return db_exec(db, "COMMIT", err);
+}
+
+int db_checkpoint(db_t *db)
+{
+    sqlite3 *h = db_h(db);
+    if (!h)
+        return TARN_EIO;
+    int rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : TARN_EIO;
 }

@@ -1,16 +1,27 @@
 /* SQLite helpers shared by the layers that keep tables in the lake's catalog database
- * (<data>/tarn.db, WAL mode). Each layer owns its own tables and migrations; a db_t is
- * one connection, safe to share between threads (serialized). */
+ * (<data>/tarn.db, WAL mode). Each layer owns its own tables and migrations. A db_t is
+ * shared by all threads, and each thread gets its own SQLite connection from it (opened
+ * on first use, closed when the thread exits), so one thread's transaction never takes
+ * in another thread's statements; concurrent writers wait on SQLite's lock. */
 #ifndef TARN_UTIL_DB_H
 #define TARN_UTIL_DB_H
 
 #include "util/err.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
+typedef struct db_conn db_conn_t;
+
 typedef struct db {
-    sqlite3 *h;
+    char *path;
+    pthread_key_t key;
+    pthread_mutex_t mu;
+    db_conn_t *conns; /* every open connection, closed by db_close */
 } db_t;
+
+/* The calling thread's connection, or NULL when it cannot be opened. */
+sqlite3 *db_h(db_t *db);
 
 /* Opens (creating) path in WAL mode with synchronous=NORMAL, foreign keys on and a busy
  * timeout; caller closes with db_close. */
@@ -24,6 +35,10 @@ int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
                tarn_err_t *err);
 /* Prepares sql; on failure records the SQLite message. */
 int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err);
+/* Copies committed WAL pages into the database file (passive: never waits for readers).
+ * Connections do not checkpoint on their own; a long-running process calls this from a
+ * background loop. */
+int db_checkpoint(db_t *db);
 /* Maps a SQLite result code to a TARN_E* code with the connection's message. */
 int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what);
 

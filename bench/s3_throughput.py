@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""S3 throughput of tarn against the same machine's filesystem, measured in one run.
+
+Prints, for each figure, tarn's rate, the baseline's rate and their ratio, with the
+issue's targets:
+  large PUT  (1 GiB in 64 MiB objects)  >= 0.7 x  write+fsync of the same bytes
+  large GET  (the same objects)         >= 0.8 x  reading them back with cat
+  small PUT  (10,000 x 4 KiB, 8 clients) >= 0.8 x  8 writers creating 4 KiB files + fsync
+  peak RSS of the server                 <  100 MiB
+Each figure is the median of --repeat runs. Clients sign with SigV4 (UNSIGNED-PAYLOAD for
+the large bodies, as SDKs do over TLS; the small PUTs sign their payload hash)."""
+import argparse
+import datetime
+import hashlib
+import hmac
+import http.client
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+MiB = 1 << 20
+
+
+def sign(method, path, host, ak, sk, payload_hash, now=None):
+    """Minimal SigV4 (S3 flavour) for a path with no query string."""
+    t = now or datetime.datetime.now(datetime.timezone.utc)
+    amz = t.strftime("%Y%m%dT%H%M%SZ")
+    day = amz[:8]
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    hdrs = {"host": host, "x-amz-content-sha256": payload_hash, "x-amz-date": amz}
+    signed = ";".join(sorted(hdrs))
+    canon = "\n".join([method, path, "", *[f"{k}:{hdrs[k]}" for k in sorted(hdrs)], "", signed,
+                       payload_hash])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(canon.encode()).hexdigest()])
+    k = ("AWS4" + sk).encode()
+    for part in (day, "us-east-1", "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    hdrs["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, "
+                             f"Signature={sig}")
+    del hdrs["host"]
+    return hdrs
+
+
+class Tarn:
+    def __init__(self, binary, data):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.data = data
+        self.log = open(os.path.join(os.path.dirname(os.path.dirname(data)), "tarn-bench.log"), "ab")
+        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host],
+                                     stdout=self.log, stderr=self.log)
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://{self.host}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        creds = open(os.path.join(data, "admin.credentials")).read().split("\n")
+        kv = dict(l.split(" = ", 1) for l in creds if " = " in l)
+        self.ak, self.sk = kv["aws_access_key_id"], kv["aws_secret_access_key"]
+
+    def peak_rss_mib(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def put_large(t, key, body):
+    c = http.client.HTTPConnection(t.host, timeout=600, blocksize=4 * MiB)
+    h = sign("PUT", f"/raw/{key}", t.host, t.ak, t.sk, "UNSIGNED-PAYLOAD")
+    h["Content-Length"] = str(len(body))
+    c.request("PUT", f"/raw/{key}", body=body, headers=h)
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+    c.close()
+
+
+def get_large(t, key):
+    c = http.client.HTTPConnection(t.host, timeout=600)
+    h = sign("GET", f"/raw/{key}", t.host, t.ak, t.sk, hashlib.sha256(b"").hexdigest())
+    c.request("GET", f"/raw/{key}", headers=h)
+    r = c.getresponse()
+    n = 0
+    while True:
+        b = r.read(4 * MiB)
+        if not b:
+            break
+        n += len(b)
+    assert r.status == 200, r.status
+    c.close()
+    return n
+
+
+def small_worker(args):
+    host, ak, sk, prefix, keys, size = args
+    body = os.urandom(size)
+    ph = hashlib.sha256(body).hexdigest()
+    c = http.client.HTTPConnection(host, timeout=60)
+    for k in keys:
+        path = f"/raw/{prefix}/{k}"
+        h = sign("PUT", path, host, ak, sk, ph)
+        h["Content-Length"] = str(size)
+        c.request("PUT", path, body=body, headers=h)
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            raise RuntimeError(f"PUT {path}: {r.status}")
+    c.close()
+
+
+def run_small_tarn(t, prefix, count, size, clients):
+    keys = [f"obj-{i:06d}" for i in range(count)]
+    chunks = [(t.host, t.ak, t.sk, prefix, keys[i::clients], size) for i in range(clients)]
+    with multiprocessing.Pool(clients) as pool:
+        start = time.perf_counter()
+        pool.map(small_worker, chunks)
+        return count / (time.perf_counter() - start)
+
+
+def baseline_write(folder, body, n):
+    start = time.perf_counter()
+    for i in range(n):
+        fd = os.open(os.path.join(folder, f"big-{i}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        view = memoryview(body)
+        while view:
+            w = os.write(fd, view[:16 * MiB])
+            view = view[w:]
+        os.fsync(fd)
+        os.close(fd)
+    return n * len(body) / (time.perf_counter() - start)
+
+
+def baseline_read(folder, n, size):
+    files = [os.path.join(folder, f"big-{i}") for i in range(n)]
+    start = time.perf_counter()
+    subprocess.run(["cat", *files], stdout=subprocess.DEVNULL, check=True)
+    return n * size / (time.perf_counter() - start)
+
+
+def baseline_small(folder, count, size, writers):
+    body = os.urandom(size)
+
+    def work(i):
+        for j in range(i, count, writers):
+            fd = os.open(os.path.join(folder, f"s-{j}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(fd, body)
+            os.fsync(fd)
+            os.close(fd)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
+    start = time.perf_counter()
+    for x in ts:
+        x.start()
+    for x in ts:
+        x.join()
+    return count / (time.perf_counter() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tarn", default="build/tarn")
+    ap.add_argument("--dir", default=None, help="scratch folder (default: under build/)")
+    ap.add_argument("--large-mib", type=int, default=1024)
+    ap.add_argument("--object-mib", type=int, default=64)
+    ap.add_argument("--small-count", type=int, default=10000)
+    ap.add_argument("--small-size", type=int, default=4096)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+
+    base = a.dir or os.path.join(os.path.dirname(os.path.abspath(a.tarn)), "bench-scratch")
+    os.makedirs(base, exist_ok=True)
+    scratch = tempfile.mkdtemp(dir=base)
+    nbig = a.large_mib // a.object_mib
+    body = os.urandom(a.object_mib * MiB)
+    res = {k: [] for k in ("put", "get", "small", "b_write", "b_read", "b_small")}
+    rss = 0.0
+    try:
+        for rep in range(a.repeat):
+            fsdir = os.path.join(scratch, f"fs-{rep}")
+            os.makedirs(os.path.join(fsdir, "small"))
+            res["b_write"].append(baseline_write(fsdir, body, nbig))
+            res["b_read"].append(baseline_read(fsdir, nbig, len(body)))
+            res["b_small"].append(baseline_small(os.path.join(fsdir, "small"), a.small_count,
+                                                 a.small_size, a.clients))
+
+            t = Tarn(os.path.abspath(a.tarn), os.path.join(scratch, f"lake-{rep}"))
+            try:
+                start = time.perf_counter()
+                for i in range(nbig):
+                    put_large(t, f"bench/big/obj-{i}", body)
+                res["put"].append(nbig * len(body) / (time.perf_counter() - start))
+                start = time.perf_counter()
+                got = sum(get_large(t, f"bench/big/obj-{i}") for i in range(nbig))
+                res["get"].append(got / (time.perf_counter() - start))
+                res["small"].append(run_small_tarn(t, "bench/small", a.small_count,
+                                                   a.small_size, a.clients))
+                rss = max(rss, t.peak_rss_mib())
+            finally:
+                t.stop()
+            print(f"run {rep + 1}/{a.repeat} done", file=sys.stderr)
+    finally:
+        # Deleting only at the end: ext4 slows file creation for a while after many
+        # deletions, which would penalise whichever side ran next.
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    med = {k: statistics.median(v) for k, v in res.items()}
+    rows = [
+        ("large PUT", med["put"] / MiB, "MiB/s", "write+fsync", med["b_write"] / MiB, 0.7),
+        ("large GET", med["get"] / MiB, "MiB/s", "cat", med["b_read"] / MiB, 0.8),
+        ("small PUT", med["small"], "obj/s", f"{a.clients} writers+fsync", med["b_small"], 0.8),
+    ]
+    print(f"\ns3_throughput: {nbig} x {a.object_mib} MiB, {a.small_count} x {a.small_size} B "
+          f"with {a.clients} clients, median of {a.repeat}")
+    print(f"{'figure':<10} {'tarn':>10} {'':<6} {'baseline':<16} {'rate':>10} {'ratio':>6} "
+          f"{'target':>7}  ok")
+    ok_all = True
+    for name, v, unit, bname, b, target in rows:
+        ratio = v / b
+        ok = ratio >= target
+        ok_all &= ok
+        print(f"{name:<10} {v:>10.1f} {unit:<6} {bname:<16} {b:>10.1f} {ratio:>6.2f} "
+              f"{'>=' + str(target):>7}  {'yes' if ok else 'NO'}")
+    print(f"{'peak RSS':<10} {rss:>10.1f} {'MiB':<6} {'limit':<16} {100:>10.1f} "
+          f"{rss / 100:>6.2f} {'<1.0':>7}  {'yes' if rss < 100 else 'NO'}")
+    ok_all &= rss < 100
+    return 0 if ok_all else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
