@@ -62,6 +62,8 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     (void)attrs;
     parse_t *ps = ud;
+    if (ps->stopped || ps->bad_root)
+        return;
     /* Namespaced names arrive as "uri|local" (see XML_ParserCreateNS); keep the local part. */
     const char *local = strrchr(name, '|');
     local = local ? local + 1 : name;
@@ -85,6 +87,10 @@ static void on_end(void *ud, const XML_Char *name)
 {
     (void)name;
     parse_t *ps = ud;
+    /* After XML_StopParser expat may still report the end of an empty element
+     * ("<Wrong/>"): nothing of a stopped parse reaches the callback. */
+    if (ps->stopped || ps->bad_root || ps->depth == 0)
+        return;
     if (ps->cb(ps->ctx, ps->path.data, ps->text.data ? ps->text.data : "")) {
         ps->stopped = 1;
         XML_StopParser(ps->p, XML_FALSE);
@@ -104,6 +110,8 @@ static void on_end(void *ud, const XML_Char *name)
 static void on_text(void *ud, const XML_Char *s, int len)
 {
     parse_t *ps = ud;
+    if (ps->stopped || ps->bad_root)
+        return;
     buf_append(&ps->text, s, (size_t)len);
 }
 

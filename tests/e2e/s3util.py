@@ -1,0 +1,119 @@
+"""Helpers shared by the end-to-end tests: asserting S3 errors raised by boto3, signing
+hand-made requests with botocore's own SigV4 signer (for inputs no client produces), and
+running a real client with a skewed clock."""
+import contextlib
+import datetime
+import http.client
+import types
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+import botocore.auth
+import pytest
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+
+def unique(prefix="t"):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@contextlib.contextmanager
+def s3_error(code, status):
+    """Expects the block to raise a boto3 ClientError with exactly this code and status."""
+    with pytest.raises(ClientError) as ei:
+        yield ei
+    got = ei.value.response
+    assert got["Error"]["Code"] == code, got
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == status, got
+
+
+@contextlib.contextmanager
+def skewed_clock(seconds):
+    """botocore signs with the wall clock shifted by `seconds` (negative = in the past)."""
+    real = datetime.datetime
+
+    class Shifted(real):
+        @classmethod
+        def utcnow(cls):
+            return real.utcnow() + datetime.timedelta(seconds=seconds)
+
+    # With awscrt installed (Debian's python3-awscrt), botocore signs through CRT.
+    modules = [botocore.auth]
+    try:
+        import importlib
+        modules.append(importlib.import_module("botocore.crt.auth"))
+    except ImportError:
+        pass
+    saved = [m.datetime for m in modules]
+    for m in modules:
+        m.datetime = types.SimpleNamespace(datetime=Shifted, timezone=datetime.timezone,
+                                           timedelta=datetime.timedelta)
+    try:
+        yield
+    finally:
+        for m, d in zip(modules, saved):
+            m.datetime = d
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def code(self):
+        """The S3 XML <Code> (or REST JSON error code) of an error response."""
+        if not self.body:
+            return None
+        if self.body.lstrip().startswith(b"{"):
+            import json
+            return json.loads(self.body)["error"]["code"]
+        return ET.fromstring(self.body).findtext("Code")
+
+
+def sign(server, method, path, query="", headers=None, body=b"", access_key=None,
+         secret_key=None, unsigned_payload=False, service="s3"):
+    """Signs a request with botocore's S3 SigV4 signer; returns the headers to send.
+    path is sent as given (not normalized), like the S3 signer does."""
+    ak, sk = server.admin_keys()
+    url = server.endpoint + path + (("?" + query) if query else "")
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    if unsigned_payload:
+        req.context["client_config"] = Config(s3={"payload_signing_enabled": False})
+    creds = Credentials(access_key or ak, secret_key or sk)
+    botocore.auth.S3SigV4Auth(creds, service, "us-east-1").add_auth(req)
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in req.headers.items()}
+
+
+def raw(server, method, path, query="", headers=None, body=b"", timeout=30):
+    """Sends exactly this request (no path normalization) with http.client."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        target = path + (("?" + query) if query else "")
+        conn.putrequest(method, target, skip_host="Host" in (headers or {}) or
+                        "host" in (headers or {}), skip_accept_encoding=True)
+        h = dict(headers or {})
+        if body and not any(k.lower() == "content-length" for k in h):
+            h["Content-Length"] = str(len(body))
+        for k, v in h.items():
+            conn.putheader(k, v)
+        conn.endheaders(body if body else None)
+        r = conn.getresponse()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def signed(server, method, path, query="", headers=None, body=b"", **kw):
+    """A hand-signed request sent as is."""
+    h = sign(server, method, path, query, headers, body, **kw)
+    return raw(server, method, path, query, h, body)
+
+
+def quote_key(key):
+    return urllib.parse.quote(key, safe="/~")
