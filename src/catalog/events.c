@@ -32,7 +32,7 @@ int catalog_event_append(db_t *db, const char *type, const char *zone, const cha
     int step = sqlite3_step(st);
     if (step == SQLITE_DONE && id_out)
         *id_out = sqlite3_last_insert_rowid(db_h(db));
-    sqlite3_finalize(st);
+    db_done(db, st);
     return step == SQLITE_DONE ? 0 : db_fail(db, step, err, "append event");
 }
 
@@ -61,7 +61,7 @@ int catalog_events_list(db_t *db, int64_t after, size_t max, catalog_event_t **o
 #undef T
         cnt++;
     }
-    sqlite3_finalize(st);
+    db_done(db, st);
     if (!v)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     *out = v;

@@ -64,7 +64,7 @@ int iam_check_user_name(const char *name, tarn_err_t *err)
 static int step_done(iam_t *iam, sqlite3_stmt *st, tarn_err_t *err, const char *what)
 {
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(iam->db, st);
     if (step == SQLITE_DONE)
         return 0;
     return db_fail(iam->db, step, err, what);
@@ -94,7 +94,7 @@ int iam_user_create(iam_t *iam, const char *name, bool admin, const char *passwo
         sqlite3_bind_text(st, 5, scram.data, -1, SQLITE_STATIC);
     }
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(iam->db, st);
     if (step == SQLITE_CONSTRAINT)
         rc = TARN_ERR_R(err, TARN_EEXISTS, "EntityAlreadyExists", "the user '%s' already exists",
                         name);
@@ -124,7 +124,7 @@ int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn
         out->created_ms = sqlite3_column_int64(st, 2);
         out->keys = sqlite3_column_int(st, 3);
     }
-    sqlite3_finalize(st);
+    db_done(iam->db, st);
     if (step == SQLITE_ROW)
         return 0;
     if (step != SQLITE_DONE)
@@ -147,7 +147,7 @@ int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err)
         if ((rc = db_prepare(iam->db, &st, "SELECT count(*) FROM users WHERE admin = 1", err)))
             return rc;
         int admins = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-        sqlite3_finalize(st);
+        db_done(iam->db, st);
         if (admins <= 1)
             return TARN_ERR_R(err, TARN_ECONFLICT, "DeleteConflict",
                               "'%s' is the last admin and cannot be deleted", name);
@@ -186,7 +186,7 @@ int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_
         v[cnt].keys = sqlite3_column_int(st, 3);
         cnt++;
     }
-    sqlite3_finalize(st);
+    db_done(iam->db, st);
     if (!v)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     *out = v;
@@ -267,7 +267,7 @@ int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena
         v[cnt].last_used_ms = sqlite3_column_int64(st, 4);
         cnt++;
     }
-    sqlite3_finalize(st);
+    db_done(iam->db, st);
     if (!v)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     *out = v;
@@ -289,7 +289,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     sqlite3_bind_text(st, 1, access_key, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        db_done(iam->db, st);
         if (step != SQLITE_DONE)
             return db_fail(iam->db, step, err, "key lookup");
         return TARN_ERR_R(err, TARN_ENOTFOUND, "InvalidAccessKeyId",
@@ -301,7 +301,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     user->created_ms = sqlite3_column_int64(st, 4);
     user->keys = 0;
     rc = keyring_unseal(iam->kr, access_key, (const char *)sqlite3_column_text(st, 0), secret, err);
-    sqlite3_finalize(st);
+    db_done(iam->db, st);
     if (rc)
         return rc;
     int64_t now = time_now_ms();
@@ -311,7 +311,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
             sqlite3_bind_int64(st, 1, now);
             sqlite3_bind_text(st, 2, access_key, -1, SQLITE_STATIC);
             sqlite3_step(st);
-            sqlite3_finalize(st);
+            db_done(iam->db, st);
         }
     }
     return 0;

@@ -35,6 +35,7 @@ static const err_map_t reasons[] = {
     {"MalformedJSON", 400},
     {"MalformedXML", 400},
     {"MaxMessageLengthExceeded", 400},
+    {"MetadataTooLarge", 400},
     {"MethodNotAllowed", 405},
     {"MissingContentLength", 411},
     {"NoSuchBucket", 404},
@@ -89,7 +90,7 @@ void req_respond_error(req_t *r, int code)
 {
     err_map_t m = errors_map(code, r->err.reason);
     const char *msg = r->err.msg[0] ? r->err.msg : m.code;
-    if (m.status >= 500 && code != TARN_ENOMEM && code != TARN_EBUSY)
+    if (m.status >= 500 && m.status != 501 && code != TARN_ENOMEM && code != TARN_EBUSY)
         msg = "We encountered an internal error. Please try again.";
     if (r->api == API_S3) {
         s3_xml_error(r, code);

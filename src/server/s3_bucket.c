@@ -104,6 +104,7 @@ typedef struct {
     buf_t deleted; /* <Deleted> entries, dropped at the end when Quiet */
     bool quiet;
     const char *key;
+    const char *version_id;
     size_t count;
     int rc;
 } del_t;
@@ -115,6 +116,7 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
     if (!text) {
         if (!strcmp(path, "Delete/Object")) {
             d->key = NULL;
+            d->version_id = NULL;
             if (++d->count > 1000)
                 return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
                                   "a Delete request may name at most 1000 objects");
@@ -125,6 +127,8 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
         d->quiet = !strcasecmp(text, "true");
     } else if (!strcmp(path, "Delete/Object/Key")) {
         d->key = arena_strdup(r->arena, text);
+    } else if (!strcmp(path, "Delete/Object/VersionId")) {
+        d->version_id = arena_strdup(r->arena, text);
     } else if (!strcmp(path, "Delete/Object")) {
         if (!d->key)
             return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
@@ -135,6 +139,12 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
         int rc = authz_check(&r->principal, "s3:DeleteObject", res, &dec)
                      ? TARN_ERR_R(&e, TARN_EDENIED, "AccessDenied", "access denied")
                      : store_check_key(d->key, &e);
+        /* The one version tarn keeps is "null"; another id must not delete the object. */
+        if (!rc && d->version_id && strcmp(d->version_id, "null"))
+            rc = TARN_ERR_R(&e, TARN_EINVAL, "InvalidArgument",
+                            "invalid version id '%s': tarn keeps no object versions; the only "
+                            "version id is 'null'",
+                            d->version_id);
         if (!rc)
             rc = store_object_delete(r->srv->store, r->bucket, d->key, &e);
         if (rc) {
@@ -148,6 +158,8 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
             /* <Quiet> may come after the objects (boto3 puts it last): decide at the end. */
             buf_puts(&d->deleted, "<Deleted>");
             s3_xml_elem(&d->deleted, "Key", d->key);
+            if (d->version_id)
+                s3_xml_elem(&d->deleted, "VersionId", d->version_id);
             buf_puts(&d->deleted, "</Deleted>");
         }
     }

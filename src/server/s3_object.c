@@ -294,6 +294,20 @@ int s3_put_object(req_t *r)
     return 0;
 }
 
+/* ---- versions ---- */
+
+static int s3_check_version_id(req_t *r, const char *version_id)
+{
+    /* tarn keeps one version of each object, listed as "null": any other id names a
+     * version that does not exist, and must not silently act on the current object. */
+    if (version_id && strcmp(version_id, "null"))
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "invalid version id '%s': tarn keeps no object versions; the only "
+                          "version id is 'null'",
+                          version_id);
+    return 0;
+}
+
 /* ---- GetObject / HeadObject ---- */
 
 static bool etag_matches(const char *list, const char *etag)
@@ -429,7 +443,10 @@ int s3_get_object(req_t *r)
 {
     store_object_t o;
     int fd = -1;
-    int rc = store_object_open(r->srv->store, r->bucket, r->key, &o, &fd, r->arena, &r->err);
+    int rc = s3_check_version_id(r, req_query(r, "versionId"));
+    if (rc)
+        return rc;
+    rc = store_object_open(r->srv->store, r->bucket, r->key, &o, &fd, r->arena, &r->err);
     if (rc)
         return rc;
     uint64_t off = 0, len = o.size;
@@ -503,7 +520,10 @@ fail:
 
 int s3_delete_object(req_t *r)
 {
-    int rc = store_object_delete(r->srv->store, r->bucket, r->key, &r->err);
+    int rc = s3_check_version_id(r, req_query(r, "versionId"));
+    if (rc)
+        return rc;
+    rc = store_object_delete(r->srv->store, r->bucket, r->key, &r->err);
     if (rc)
         return rc;
     req_respond_bytes(r, 204, NULL, "", 0);
@@ -526,6 +546,12 @@ int s3_copy_begin(req_t *r)
     if (!src)
         return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
                           "x-amz-copy-source is not a valid percent-encoded bucket/key");
+    if (q && !strncmp(q + 1, "versionId=", 10)) {
+        const char *v = http_unescape(r->arena, q + 11, strlen(q + 11), false);
+        int rc = s3_check_version_id(r, v ? v : q + 11);
+        if (rc)
+            return rc;
+    }
     if (*src == '/')
         src++;
     char *slash = strchr(src, '/');
@@ -560,7 +586,15 @@ int s3_copy_object(req_t *r)
         return rc;
     const char *im = req_header(r, "x-amz-copy-source-if-match");
     const char *inm = req_header(r, "x-amz-copy-source-if-none-match");
-    if ((im && !etag_matches(im, src.etag)) || (inm && etag_matches(inm, src.etag))) {
+    const char *ims = req_header(r, "x-amz-copy-source-if-modified-since");
+    const char *ius = req_header(r, "x-amz-copy-source-if-unmodified-since");
+    time_t mtime = (time_t)(src.mtime_ms / 1000), t;
+    /* As for GET: a matching If-Match outranks If-Unmodified-Since, a failing
+     * If-None-Match outranks If-Modified-Since. */
+    bool failed = (im && !etag_matches(im, src.etag)) || (inm && etag_matches(inm, src.etag)) ||
+                  (!im && ius && !time_parse_http(&t, ius) && mtime > t) ||
+                  (!inm && ims && !time_parse_http(&t, ims) && mtime <= t);
+    if (failed) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "PreconditionFailed",
                         "at least one of the pre-conditions you specified did not hold");
         goto done;

@@ -22,7 +22,8 @@ int s3_xml_error(req_t *r, int code)
 {
     err_map_t m = errors_map(code, r->err.reason);
     const char *msg = r->err.msg[0] ? r->err.msg : m.code;
-    if (m.status >= 500) {
+    /* NotImplemented (501) is an answer about the request, not a failure of the server. */
+    if (m.status >= 500 && m.status != 501) {
         log_error("request failed", "request_id", r->id, "error", r->err.msg, "at", r->err.file);
         if (code != TARN_ENOMEM && code != TARN_EBUSY)
             msg = "We encountered an internal error. Please try again.";

@@ -73,7 +73,7 @@ int store_mpu_create(store_t *s, const char *bucket, const char *key, const stor
     bind_opt(st, 11, meta->user_meta);
     bind_opt(st, 12, meta->checksum_algo);
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step != SQLITE_DONE)
         return db_fail(s->db, step, err, "create upload");
     *upload_id = id;
@@ -109,7 +109,7 @@ static int get_upload(store_t *s, const char *upload_id, store_upload_t *out, st
             meta->checksum_algo = col(st, 11, a);
         }
     }
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step == SQLITE_ROW)
         return 0;
     if (step != SQLITE_DONE)
@@ -147,10 +147,13 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
         rc = TARN_ERR(err, TARN_EIO, "fsync part: %s", strerror(errno));
         goto done;
     }
-    if (rename(w->tmp_path, path)) {
-        rc = TARN_ERR(err, errno == ENOENT ? TARN_ENOTFOUND : TARN_EIO,
-                      "store part: %s", strerror(errno));
-        if (errno == ENOENT)
+    store_writer_pick_name(w, path);
+    if (store_writer_place(w, path) == 0) {
+        w->committed = 1;
+    } else {
+        int e = errno;
+        rc = TARN_ERR(err, e == ENOENT ? TARN_ENOTFOUND : TARN_EIO, "store part: %s", strerror(e));
+        if (e == ENOENT)
             err->reason = "NoSuchUpload";
         goto done;
     }
@@ -172,7 +175,7 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
     sqlite3_bind_text(st, 4, out->etag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, out->mtime_ms);
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step != SQLITE_DONE) {
         /* The upload was aborted meanwhile (foreign key) or the index failed. */
         unlink(path);
@@ -202,7 +205,7 @@ int store_mpu_list_parts(store_t *s, const char *upload_id, int after, size_t ma
     store_part_t *v = arena_alloc(a, (max + 1) * sizeof *v);
     size_t cnt = 0;
     if (!v) {
-        sqlite3_finalize(st);
+        db_done(s->db, st);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -212,7 +215,7 @@ int store_mpu_list_parts(store_t *s, const char *upload_id, int after, size_t ma
         v[cnt].mtime_ms = sqlite3_column_int64(st, 3);
         cnt++;
     }
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     *truncated = cnt > max;
     *n = cnt > max ? max : cnt;
     *out = v;
@@ -280,7 +283,7 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
         if (buf_append(md5s, md5, 16))
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     for (size_t i = 0; !rc && i + 1 < nparts; i++)
         if (sizes[i] < STORE_PART_MIN)
             rc = TARN_ERR_R(err, TARN_EINVAL, "EntityTooSmall",
@@ -403,7 +406,7 @@ int store_mpu_list(store_t *s, const char *bucket, const char *prefix, const cha
         v[cnt].created_ms = sqlite3_column_int64(st, 2);
         cnt++;
     }
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (!v)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     *truncated = cnt > max;

@@ -131,7 +131,7 @@ static int recover_intents(store_t *s, tarn_err_t *err)
             break;
         }
     }
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     return rc;
 }
 
@@ -163,7 +163,7 @@ static int ensure_bucket_row(store_t *s, const char *name, tarn_err_t *err)
     sqlite3_bind_int64(st, 2, time_now_ms());
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = db_fail(s->db, SQLITE_ERROR, err, "create bucket");
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     return rc;
 }
 
@@ -235,7 +235,7 @@ int store_bucket_check(store_t *s, const char *name, tarn_err_t *err)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step == SQLITE_ROW)
         return 0;
     if (step != SQLITE_DONE)
@@ -256,7 +256,7 @@ int store_bucket_create(store_t *s, const char *name, tarn_err_t *err)
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, time_now_ms());
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step == SQLITE_CONSTRAINT)
         return TARN_ERR_R(err, TARN_EEXISTS, "BucketAlreadyOwnedByYou",
                           "the bucket '%s' already exists and is yours", name);
@@ -280,22 +280,44 @@ int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step == SQLITE_ROW)
         return TARN_ERR_R(err, TARN_ECONFLICT, "BucketNotEmpty",
                           "the bucket '%s' is not empty; delete its objects first", name);
-    char *q = sqlite3_mprintf("BEGIN; DELETE FROM uploads WHERE bucket = %Q;"
-                              " DELETE FROM buckets WHERE name = %Q; COMMIT;",
+    /* Uploads in progress go with the bucket, and so do their parts in tmp/uploads/<id>/:
+     * their ids are read in the same transaction that deletes their rows. */
+    buf_t ids = BUF_INIT; /* NUL-separated upload ids */
+    char *q = sqlite3_mprintf("DELETE FROM uploads WHERE bucket = %Q;"
+                              " DELETE FROM buckets WHERE name = %Q;",
                               name, name);
     if (!q)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    rc = db_exec(s->db, q, err);
+    rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
+    if (!rc && !(rc = db_prepare(s->db, &st, "SELECT upload_id FROM uploads WHERE bucket = ?1",
+                                 err))) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        while (!rc && sqlite3_step(st) == SQLITE_ROW)
+            if (buf_append(&ids, sqlite3_column_text(st, 0),
+                           (size_t)sqlite3_column_bytes(st, 0) + 1))
+                rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        db_done(s->db, st);
+    }
+    if (!rc)
+        rc = db_exec(s->db, q, err);
+    if (!rc)
+        rc = db_exec(s->db, "COMMIT", err);
     sqlite3_free(q);
     if (rc) {
         db_exec(s->db, "ROLLBACK", NULL);
+        buf_free(&ids);
         return rc;
     }
     char p[PATH_MAX];
+    for (size_t i = 0; i < ids.len; i += strlen(ids.data + i) + 1) {
+        snprintf(p, sizeof p, "%s/%s", s->uploads_dir, ids.data + i);
+        fs_remove_tree(p);
+    }
+    buf_free(&ids);
     snprintf(p, sizeof p, "%s/%s", s->objects_dir, name);
     fs_remove_tree(p);
     return 0;
@@ -325,7 +347,7 @@ int store_bucket_list(store_t *s, arena_t *a, store_bucket_t **out, size_t *n, t
         v[cnt].zone = store_is_zone(v[cnt].name);
         cnt++;
     }
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (!v)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     *out = v;
@@ -346,8 +368,15 @@ int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, ta
         free(w);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
-    store_tmp_name(s, w->tmp_path, sizeof w->tmp_path, "put");
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    /* An unnamed file: creating it touches no folder, and if the process dies the kernel
+     * reclaims it. Filesystems without O_TMPFILE get a named file in tmp/. */
+    w->fd = open(s->tmp_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640);
+    if (w->fd >= 0) {
+        w->anon = 1;
+    } else {
+        store_tmp_name(s, w->tmp_path, sizeof w->tmp_path, "put");
+        w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    }
     if (w->fd < 0) {
         int e = errno;
         hash_multi_free(w->h);
@@ -383,10 +412,33 @@ void store_writer_abort(store_writer_t *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    if (!w->committed)
+    if (!w->committed && (!w->anon || w->linked))
         unlink(w->tmp_path);
     hash_multi_free(w->h);
     free(w);
+}
+
+void store_writer_pick_name(store_writer_t *w, const char *final)
+{
+    if (!w->anon)
+        return;
+    const char *slash = strrchr(final, '/');
+    int dirlen = (int)(slash - final);
+    uint64_t n = atomic_fetch_add(&w->s->tmp_seq, 1);
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%.*s/.tarn-%ld-%llu.tmp", dirlen, final,
+             (long)getpid(), (unsigned long long)n);
+}
+
+int store_writer_place(store_writer_t *w, const char *final)
+{
+    if (w->anon && !w->linked) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp_path, AT_SYMLINK_FOLLOW))
+            return -1;
+        w->linked = 1;
+    }
+    return rename(w->tmp_path, final);
 }
 
 /* Creates the parent folders of path below base, fsyncing each new folder's parent so
@@ -467,7 +519,7 @@ static int run_bound(store_t *s, const char *sql, const char *tmp, const store_o
     if (o)
         bind_object(st, first, o);
     int step = sqlite3_step(st);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step != SQLITE_DONE)
         return db_fail(s->db, step, err, "store index");
     return 0;
@@ -481,24 +533,29 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
     bool marker = o->key[strlen(o->key) - 1] == '/';
     if (marker) {
         /* Folder markers ("dir/") live only in the index; they hold no bytes. */
-        unlink(w->tmp_path);
+        if (!w->anon)
+            unlink(w->tmp_path);
         return run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
                             "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
                          NULL, o, err);
     }
+    store_writer_pick_name(w, path);
     rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
                       "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
                    w->tmp_path, o, err);
     if (rc)
         return rc;
+    /* Most keys go into folders that exist: try the rename first, create folders on ENOENT
+     * (ENOTDIR: a prefix is an object, which make_parents reports). */
     for (int attempt = 0;; attempt++) {
-        if ((rc = make_parents(s->objects_dir, path, err)))
-            goto undo;
-        if (rename(w->tmp_path, path) == 0)
+        if (store_writer_place(w, path) == 0)
             break;
         int e = errno;
-        if (e == ENOENT && attempt < 3)
-            continue; /* a concurrent delete pruned the empty parent folder */
+        if ((e == ENOENT || e == ENOTDIR) && attempt < 4) {
+            if ((rc = make_parents(s->objects_dir, path, err)))
+                goto undo;
+            continue; /* folders made (or a concurrent delete pruned one): again */
+        }
         if ((e == EISDIR || e == ENOTEMPTY || e == EEXIST) && rmdir(path) == 0 && attempt < 3)
             continue; /* an empty folder left where the key goes */
         if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
@@ -533,7 +590,11 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
         db_exec(s->db, "ROLLBACK", NULL);
     sqlite3_free(q);
     return rc;
-undo:;
+undo:
+    if (w->linked) { /* the hidden name exists but was never renamed: remove it now */
+        unlink(w->tmp_path);
+        w->linked = 0;
+    }
     char *d = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", w->tmp_path);
     if (d)
         db_exec(s->db, d, NULL);
@@ -566,9 +627,7 @@ int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
         rc = TARN_ERR(err, TARN_EIO, "fsync object: %s", strerror(errno));
         goto done;
     }
-    close(w->fd);
-    w->fd = -1;
-    memset(&o, 0, sizeof o);
+    memset(&o, 0, sizeof o); /* the descriptor stays open: an anonymous file is linked by it */
     o.bucket = bucket;
     o.key = key;
     o.size = d->size;
@@ -634,7 +693,7 @@ static int lookup(store_t *s, const char *bucket, const char *key, store_object_
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW)
         store_row_to_object(st, out, a);
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     if (step == SQLITE_ROW)
         return 0;
     if (step != SQLITE_DONE)
@@ -712,7 +771,7 @@ int store_object_delete(store_t *s, const char *bucket, const char *key, tarn_er
             snprintf(bdir, sizeof bdir, "%s/%s", s->objects_dir, bucket);
             prune_parents(bdir, path);
         }
-        sqlite3_finalize(st);
+        db_done(s->db, st);
     }
     pthread_mutex_unlock(m);
     return rc;
@@ -730,6 +789,6 @@ int store_usage(store_t *s, store_usage_cb cb, void *ctx, tarn_err_t *err)
     while (!rc && sqlite3_step(st) == SQLITE_ROW)
         rc = cb(ctx, (const char *)sqlite3_column_text(st, 0),
                 (uint64_t)sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     return rc;
 }

@@ -34,12 +34,20 @@ struct store_writer {
     hash_digests_t d;
     int finished;  /* digests computed */
     int committed; /* the temp file was renamed into place */
+    int anon;      /* an O_TMPFILE: nameless until linked (a crash leaves nothing behind) */
+    int linked;    /* the anonymous file got its temporary name (tmp_path) */
     unsigned parts;
     const char *part_sizes;
     const char *etag_override; /* multipart ETag */
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key);
+/* For an anonymous writer, picks the hidden temporary name it will get in the folder of
+ * final (into w->tmp_path); named writers already have theirs. */
+void store_writer_pick_name(store_writer_t *w, const char *final);
+/* Gives the writer's bytes the name w->tmp_path (anonymous writers are linked in) and
+ * renames that to final. Returns 0 or -1 with errno. */
+int store_writer_place(store_writer_t *w, const char *final);
 /* Makes a unique temp path under dir (<dir>/<tag>-<pid>-<seq>). */
 void store_tmp_name(store_t *s, char *out, size_t cap, const char *tag);
 /* Fills an object from a row whose columns are STORE_OBJECT_COLS starting at col 0. */

@@ -123,6 +123,6 @@ int store_list(store_t *s, const char *bucket, const store_list_opts_t *o, store
             break;
     }
 done:
-    sqlite3_finalize(st);
+    db_done(s->db, st);
     return rc;
 }

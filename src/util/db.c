@@ -3,13 +3,28 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+/* Prepared statements are kept per connection, keyed by their SQL text: a request runs
+ * the same few statements, and preparing them anew each time cost more than running
+ * them. */
+#define STMT_CACHE 64
+
+typedef struct {
+    const char *sql; /* the caller's string (a literal), compared by content */
+    uint32_t hash;
+    sqlite3_stmt *st;
+    bool busy; /* handed out and not yet given back with db_done */
+} cached_t;
 
 struct db_conn {
     sqlite3 *h;
     db_t *db;
     db_conn_t *prev, *next;
+    cached_t cache[STMT_CACHE];
 };
 
 int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what)
@@ -27,6 +42,8 @@ int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what)
 
 static void conn_free(db_conn_t *c)
 {
+    for (int i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(c->cache[i].st);
     sqlite3_close_v2(c->h);
     free(c);
 }
@@ -164,17 +181,54 @@ int db_exec(db_t *db, const char *sql, tarn_err_t *err)
     return 0;
 }
 
+static uint32_t sql_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err)
 {
     sqlite3 *h = db_h(db);
     if (!h)
         return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
-    int rc = sqlite3_prepare_v2(h, sql, -1, out, NULL);
+    db_conn_t *c = pthread_getspecific(db->key);
+    uint32_t hv = sql_hash(sql);
+    cached_t *slot = &c->cache[hv % STMT_CACHE];
+    if (slot->st && slot->hash == hv && !strcmp(slot->sql, sql)) {
+        if (!slot->busy) {
+            slot->busy = true;
+            *out = slot->st;
+            return 0;
+        }
+        slot = NULL; /* in use further up this thread's stack: prepare a private one */
+    }
+    int rc = sqlite3_prepare_v3(h, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, out, NULL);
     if (rc != SQLITE_OK)
         return db_fail(db, rc, err, "prepare");
+    if (slot && !slot->busy) {
+        sqlite3_finalize(slot->st); /* evict whatever hashed here before */
+        *slot = (cached_t){sql, hv, *out, true};
+    }
     return 0;
 }
 
+void db_done(db_t *db, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    db_conn_t *c = pthread_getspecific(db->key);
+    for (int i = 0; c && i < STMT_CACHE; i++)
+        if (c->cache[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            c->cache[i].busy = false;
+            return;
+        }
+    sqlite3_finalize(st);
+}
 int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
                tarn_err_t *err)
 {
@@ -195,7 +249,7 @@ int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         have = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    db_done(db, st);
     st = NULL;
     for (int i = have; i < nsteps; i++) {
         rc = db_exec(db, steps[i], err);
@@ -213,7 +267,7 @@ int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
         sqlite3_bind_int(st, 2, nsteps);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = db_fail(db, SQLITE_ERROR, err, "record schema version");
-        sqlite3_finalize(st);
+        db_done(db, st);
     }
 done:
     if (rc) {

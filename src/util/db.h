@@ -33,8 +33,12 @@ int db_exec(db_t *db, const char *sql, tarn_err_t *err);
  * version, in one transaction, and records the new version. */
 int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
                tarn_err_t *err);
-/* Prepares sql; on failure records the SQLite message. */
+/* Prepares sql, or hands out this thread's cached statement for the same text; on
+ * failure records the SQLite message. Give every statement back with db_done. */
 int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err);
+/* Resets a statement from db_prepare for reuse (or finalizes it if it was not cached).
+ * Call on the thread that prepared it. */
+void db_done(db_t *db, sqlite3_stmt *st);
 /* Copies committed WAL pages into the database file (passive: never waits for readers).
  * Connections do not checkpoint on their own; a long-running process calls this from a
  * background loop. */

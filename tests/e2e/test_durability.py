@@ -17,7 +17,26 @@ MiB = 1 << 20
 
 
 def tmp_files(server):
-    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(server.data, "tmp", "put-*")))
+    """Named temp files left in the data folder (uploads are staged in unnamed O_TMPFILE
+    files where the filesystem allows, or in tmp/put-* otherwise)."""
+    named = glob.glob(os.path.join(server.data, "tmp", "put-*"))
+    hidden = glob.glob(os.path.join(server.data, "objects", "**", ".tarn-*.tmp"), recursive=True)
+    return sorted(os.path.basename(p) for p in named + hidden)
+
+
+def staged_sizes(server):
+    """Sizes of the upload temp files the running server holds open."""
+    tmp = os.path.join(server.data, "tmp")
+    sizes = []
+    fd_dir = f"/proc/{server.proc.pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+            if target.startswith(tmp + "/"):
+                sizes.append(os.stat(os.path.join(fd_dir, fd)).st_size)
+        except OSError:
+            pass
+    return sizes
 
 
 def stream_put_then_kill(server, bucket, key, total=200 * MiB, kill_after=48 * MiB):
@@ -42,12 +61,11 @@ def stream_put_then_kill(server, bucket, key, total=200 * MiB, kill_after=48 * M
             if sent >= kill_after and killed_with is None:
                 deadline = time.time() + 20
                 while time.time() < deadline:
-                    sizes = [os.path.getsize(p) for p in
-                             glob.glob(os.path.join(server.data, "tmp", "put-*"))]
+                    sizes = staged_sizes(server)
                     if sizes and max(sizes) >= kill_after // 2:
                         break
                     time.sleep(0.01)
-                killed_with = tmp_files(server)
+                killed_with = staged_sizes(server)
                 server.kill9()
     except OSError:
         pass  # the peer is gone: expected

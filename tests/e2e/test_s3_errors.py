@@ -345,3 +345,31 @@ def test_rest_errors_are_json(server):
     r = signed(server, "GET", "/v1/no-such-endpoint")
     assert r.status == 404
     assert json.loads(r.body)["error"]["code"] == "NotFound"
+
+
+def test_key_and_prefix_conflict(s3):
+    """Objects are files under the bucket folder, so "x" and "x/y" cannot both exist (S3
+    allows it): the second write is refused with 400 and the first object is untouched."""
+    base = unique("conflict")
+    s3.put_object(Bucket="raw", Key=f"{base}/x", Body=b"file x")
+    with s3_error("InvalidArgument", 400):
+        s3.put_object(Bucket="raw", Key=f"{base}/x/y", Body=b"under x")
+    with s3_error("InvalidArgument", 400):
+        s3.copy_object(Bucket="raw", Key=f"{base}/x/z", CopySource=f"raw/{base}/x")
+    s3.put_object(Bucket="raw", Key=f"{base}/p/q", Body=b"under p")
+    with s3_error("InvalidArgument", 400):
+        s3.put_object(Bucket="raw", Key=f"{base}/p", Body=b"file p")
+    uid = s3.create_multipart_upload(Bucket="raw", Key=f"{base}/p")["UploadId"]
+    e = s3.upload_part(Bucket="raw", Key=f"{base}/p", UploadId=uid, PartNumber=1, Body=b"mp")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": e}]}
+    with s3_error("InvalidArgument", 400):
+        s3.complete_multipart_upload(Bucket="raw", Key=f"{base}/p", UploadId=uid, MultipartUpload=parts)
+    # Folder markers live in the index only, so they never conflict.
+    s3.put_object(Bucket="raw", Key=f"{base}/x/", Body=b"")
+    assert s3.get_object(Bucket="raw", Key=f"{base}/x")["Body"].read() == b"file x"
+    # Once the blocking key is gone, the refused write goes through, and so does the upload.
+    s3.delete_object(Bucket="raw", Key=f"{base}/p/q")
+    s3.complete_multipart_upload(Bucket="raw", Key=f"{base}/p", UploadId=uid, MultipartUpload=parts)
+    assert s3.get_object(Bucket="raw", Key=f"{base}/p")["Body"].read() == b"mp"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="raw", Prefix=base + "/")["Contents"]]
+    assert keys == [f"{base}/p", f"{base}/x", f"{base}/x/"]

@@ -288,3 +288,20 @@ def test_list_multipart_uploads_several(s3):
         s3.abort_multipart_upload(Bucket="raw", Key=k, UploadId=uid)
     with s3_error("NoSuchBucket", 404):
         s3.list_multipart_uploads(Bucket=unique("nob"))
+
+
+def test_deleting_a_bucket_drops_its_uploads_and_their_parts(server, s3):
+    bucket = unique("mpdel")
+    s3.create_bucket(Bucket=bucket)
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="k", UploadId=uid, PartNumber=1, Body=b"z" * 1000)
+    staged = os.path.join(server.data, "tmp", "uploads", uid)
+    assert os.listdir(staged) == ["1"]
+    # Uploads in progress do not keep a bucket from being deleted (as in S3).
+    assert s3.delete_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert not os.path.exists(staged), "the parts of the dropped upload are left on disk"
+    s3.create_bucket(Bucket=bucket)
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    with s3_error("NoSuchUpload", 404):
+        s3.upload_part(Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=b"z")
+    s3.delete_bucket(Bucket=bucket)

@@ -7,6 +7,7 @@ newer SDKs: flexible checksums (CRC32, CRC32C, SHA256) in headers and aws-chunke
 trailers, Content-Encoding aws-chunked never stored, and Expect: 100-continue uploads."""
 import hashlib
 import io
+import os
 import time
 import urllib.error
 import urllib.request
@@ -368,11 +369,96 @@ def test_aws_cli_mb_rb(server):
     assert b not in server.aws("s3", "ls").stdout
 
 
-def test_unsupported_subresource_is_not_implemented(s3):
-    with s3_error("NotImplemented", 501):
+def test_unsupported_subresource_is_not_implemented(s3, key):
+    with s3_error("NotImplemented", 501) as ei:
         s3.get_bucket_policy(Bucket="raw")
+    # The message says what is missing (not "internal error": nothing failed).
+    assert "policy" in ei.value.response["Error"]["Message"]
     with s3_error("NotImplemented", 501):
         s3.get_bucket_tagging(Bucket="raw")
+    s3.put_object(Bucket="raw", Key=key, Body=b"x")
+    with s3_error("NotImplemented", 501) as ei:
+        s3.get_object_acl(Bucket="raw", Key=key)
+    assert "acl" in ei.value.response["Error"]["Message"]
+
+
+def test_user_metadata_limit(s3, key):
+    s3.put_object(Bucket="raw", Key=key, Body=b"x", Metadata={"a": "v" * 2000})
+    assert len(s3.head_object(Bucket="raw", Key=key)["Metadata"]["a"]) == 2000
+    with s3_error("MetadataTooLarge", 400):
+        s3.put_object(Bucket="raw", Key=key + ".big", Body=b"x", Metadata={"a": "v" * 3000})
+    with s3_error("MetadataTooLarge", 400):
+        s3.create_multipart_upload(Bucket="raw", Key=key + ".big", Metadata={"a": "v" * 3000})
+
+
+def test_response_header_overrides(s3, key):
+    s3.put_object(Bucket="raw", Key=key, Body=b"{}", ContentType="text/plain")
+    got = s3.get_object(Bucket="raw", Key=key, ResponseContentType="application/json",
+                        ResponseContentDisposition='attachment; filename="x.json"',
+                        ResponseCacheControl="no-cache")
+    assert got["ContentType"] == "application/json"
+    assert got["ContentDisposition"] == 'attachment; filename="x.json"'
+    assert got["CacheControl"] == "no-cache"
+    assert s3.head_object(Bucket="raw", Key=key)["ContentType"] == "text/plain"
+
+
+def test_if_modified_since(s3, key):
+    import datetime
+    s3.put_object(Bucket="raw", Key=key, Body=BODY)
+    past = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    assert s3.get_object(Bucket="raw", Key=key, IfModifiedSince=past)["Body"].read() == BODY
+    with s3_error("304", 304):
+        s3.get_object(Bucket="raw", Key=key, IfModifiedSince=future)
+    assert s3.get_object(Bucket="raw", Key=key, IfUnmodifiedSince=future)["Body"].read() == BODY
+    with s3_error("PreconditionFailed", 412):
+        s3.get_object(Bucket="raw", Key=key, IfUnmodifiedSince=past)
+
+
+def test_copy_source_date_conditions(s3, key):
+    import datetime
+    s3.put_object(Bucket="raw", Key=key, Body=BODY)
+    past = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+    future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    src = {"Bucket": "raw", "Key": key}
+    s3.copy_object(Bucket="raw", Key=key + ".1", CopySource=src, CopySourceIfModifiedSince=past)
+    s3.copy_object(Bucket="raw", Key=key + ".2", CopySource=src, CopySourceIfUnmodifiedSince=future)
+    with s3_error("PreconditionFailed", 412):
+        s3.copy_object(Bucket="raw", Key=key + ".3", CopySource=src, CopySourceIfModifiedSince=future)
+    with s3_error("PreconditionFailed", 412):
+        s3.copy_object(Bucket="raw", Key=key + ".4", CopySource=src, CopySourceIfUnmodifiedSince=past)
+    with s3_error("PreconditionFailed", 412):
+        s3.copy_object(Bucket="raw", Key=key + ".5", CopySource=src, CopySourceIfNoneMatch="*")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="raw", Prefix=key)["Contents"]]
+    assert keys == [key, key + ".1", key + ".2"]
+
+
+def test_version_ids(s3, key):
+    """tarn keeps one version per key, listed as VersionId "null"; naming any other version
+    must not read, copy or delete the current object."""
+    s3.put_object(Bucket="raw", Key=key, Body=BODY)
+    assert s3.get_object(Bucket="raw", Key=key, VersionId="null")["Body"].read() == BODY
+    with s3_error("InvalidArgument", 400):
+        s3.get_object(Bucket="raw", Key=key, VersionId="3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY")
+    with s3_error("400", 400):
+        s3.head_object(Bucket="raw", Key=key, VersionId="3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY")
+    with s3_error("InvalidArgument", 400):
+        s3.delete_object(Bucket="raw", Key=key, VersionId="3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY")
+    with s3_error("InvalidArgument", 400):
+        s3.copy_object(Bucket="raw", Key=key + ".c", CopySource={
+            "Bucket": "raw", "Key": key, "VersionId": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY"})
+    r = s3.delete_objects(Bucket="raw", Delete={"Objects": [
+        {"Key": key, "VersionId": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY"}]})
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [(key, "InvalidArgument")]
+    assert s3.get_object(Bucket="raw", Key=key)["Body"].read() == BODY  # still there
+    s3.copy_object(Bucket="raw", Key=key + ".c", CopySource={"Bucket": "raw", "Key": key,
+                                                            "VersionId": "null"})
+    # The clean-up loop SDK users write: list versions, delete each by its id.
+    versions = s3.list_object_versions(Bucket="raw", Prefix=key)["Versions"]
+    r = s3.delete_objects(Bucket="raw", Delete={"Objects": [
+        {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == [key, key + ".c"]
+    assert s3.list_objects_v2(Bucket="raw", Prefix=key)["KeyCount"] == 0
 
 
 # ---- newer-SDK habits: flexible checksums, aws-chunked, 100-continue ----
@@ -475,3 +561,72 @@ def test_expect_100_continue_does_not_stall(server, key):
     # botocore waits up to 1 s for "100 Continue" before sending the body anyway.
     assert elapsed < 0.5, f"1 MiB PUT with Expect: 100-continue took {elapsed:.2f}s"
     assert s3.get_object(Bucket="raw", Key=key)["Body"].read() == data
+
+
+def test_signed_aws_chunked_upload(server, s3, key):
+    from s3util import quote_key, signed_chunked_put
+    data = os.urandom(200 * 1024 + 17)
+    r = signed_chunked_put(server, "/raw/" + quote_key(key), data, chunk_size=64 * 1024,
+                           extra_headers={"Content-Type": "text/csv"})
+    assert r.status == 200, r.body
+    assert r.headers["etag"] == '"%s"' % hashlib.md5(data).hexdigest()
+    got = s3.get_object(Bucket="raw", Key=key)
+    assert got["Body"].read() == data
+    assert got["ContentType"] == "text/csv"
+    assert "ContentEncoding" not in got
+
+
+def test_signed_aws_chunked_tampered_chunk(server, s3, key):
+    from s3util import quote_key, signed_chunked_put
+    data = b"0123456789" * 10000
+
+    def flip(i, c):
+        return c[:-1] + b"X" if i == 1 else c
+    r = signed_chunked_put(server, "/raw/" + quote_key(key), data, chunk_size=30000, tamper=flip)
+    assert (r.status, r.code) == (403, "SignatureDoesNotMatch")
+    with s3_error("404", 404):
+        s3.head_object(Bucket="raw", Key=key)
+
+
+def test_signed_aws_chunked_wrong_decoded_length(server, s3, key):
+    from s3util import quote_key, signed_chunked_put
+    # More bytes than declared: refused as soon as a chunk goes past the declared length.
+    r = signed_chunked_put(server, "/raw/" + quote_key(key), b"x" * 1000,
+                           extra_headers={"x-amz-decoded-content-length": "999"})
+    assert (r.status, r.code) == (400, "InvalidRequest"), r.body
+    # Fewer bytes than declared.
+    r = signed_chunked_put(server, "/raw/" + quote_key(key), b"x" * 1000,
+                           extra_headers={"x-amz-decoded-content-length": "1001"})
+    assert (r.status, r.code) == (400, "IncompleteBody"), r.body
+    with s3_error("404", 404):
+        s3.head_object(Bucket="raw", Key=key)
+
+
+def test_aws_cli_sync_mv_rm(server, tmp_path):
+    base = unique("sync")
+    src = tmp_path / "src"
+    for rel, text in {"a.csv": "1\n", "dir/b.csv": "22\n", "dir/sub/c.csv": "333\n",
+                      "sp ace/ü.txt": "uni\n"}.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    out = server.aws("s3", "sync", str(src), f"s3://raw/{base}/", "--no-progress").stdout
+    assert out.count("upload:") == 4
+    # A second sync finds nothing to do.
+    assert server.aws("s3", "sync", str(src), f"s3://raw/{base}/", "--no-progress").stdout == ""
+    (src / "dir/b.csv").unlink()
+    out = server.aws("s3", "sync", str(src), f"s3://raw/{base}/", "--delete", "--no-progress").stdout
+    assert out.count("delete:") == 1 and "dir/b.csv" in out
+
+    server.aws("s3", "mv", f"s3://raw/{base}/a.csv", f"s3://raw/{base}/moved/a.csv")
+    listing = server.aws("s3", "ls", f"s3://raw/{base}/", "--recursive").stdout
+    keys = sorted(line.split(None, 3)[3] for line in listing.splitlines())
+    assert keys == [f"{base}/dir/sub/c.csv", f"{base}/moved/a.csv", f"{base}/sp ace/ü.txt"]
+
+    dst = tmp_path / "dst"
+    server.aws("s3", "cp", f"s3://raw/{base}/", str(dst), "--recursive", "--no-progress")
+    assert (dst / "moved/a.csv").read_text() == "1\n"
+    assert (dst / "sp ace/ü.txt").read_text() == "uni\n"
+
+    out = server.aws("s3", "rm", f"s3://raw/{base}/", "--recursive").stdout
+    assert out.count("delete:") == 3
+    assert server.aws("s3", "ls", f"s3://raw/{base}/", "--recursive", check=False).stdout == ""
