@@ -5,6 +5,8 @@
 #include "util/timeutil.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,10 +20,41 @@ static const char *const iam_schema[] = {
     "CREATE INDEX access_keys_by_user ON access_keys(user)",
 };
 
+/* Resolved keys are kept for a short while: every request resolves its key, and a
+ * lookup plus an AES-GCM unseal per request is most of an authenticated request's cost.
+ * Deleting a key or user empties the cache, so revocation takes effect at once. */
+#define KEY_CACHE 256
+#define KEY_CACHE_TTL_MS 30000
+
+typedef struct {
+    char access_key[129];
+    char user[65];
+    bool admin;
+    char secret[129];
+    int64_t expires_ms;
+} cached_key_t;
+
 struct iam {
     db_t *db;
     const keyring_t *kr;
+    pthread_mutex_t mu;
+    cached_key_t cache[KEY_CACHE];
 };
+
+static cached_key_t *cache_slot(iam_t *iam, const char *access_key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = access_key; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &iam->cache[h % KEY_CACHE];
+}
+
+static void cache_clear(iam_t *iam)
+{
+    pthread_mutex_lock(&iam->mu);
+    OPENSSL_cleanse(iam->cache, sizeof iam->cache);
+    pthread_mutex_unlock(&iam->mu);
+}
 
 int iam_open(iam_t **out, db_t *db, const keyring_t *kr, tarn_err_t *err)
 {
@@ -33,12 +66,17 @@ int iam_open(iam_t **out, db_t *db, const keyring_t *kr, tarn_err_t *err)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     iam->db = db;
     iam->kr = kr;
+    pthread_mutex_init(&iam->mu, NULL);
     *out = iam;
     return 0;
 }
 
 void iam_close(iam_t *iam)
 {
+    if (!iam)
+        return;
+    OPENSSL_cleanse(iam->cache, sizeof iam->cache);
+    pthread_mutex_destroy(&iam->mu);
     free(iam);
 }
 
@@ -155,7 +193,9 @@ int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err)
     if ((rc = db_prepare(iam->db, &st, "DELETE FROM users WHERE name = ?1", err)))
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    return step_done(iam, st, err, "delete user");
+    rc = step_done(iam, st, err, "delete user");
+    cache_clear(iam);
+    return rc;
 }
 
 int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_t *err)
@@ -235,7 +275,9 @@ int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_er
         return rc;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, access_key, -1, SQLITE_STATIC);
-    if ((rc = step_done(iam, st, err, "delete key")))
+    rc = step_done(iam, st, err, "delete key");
+    cache_clear(iam);
+    if (rc)
         return rc;
     if (sqlite3_changes(db_h(iam->db)) == 0)
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
@@ -278,6 +320,21 @@ int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena
 int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t *secret,
                     arena_t *a, tarn_err_t *err)
 {
+    int64_t now = time_now_ms();
+    cached_key_t *slot = cache_slot(iam, access_key);
+    pthread_mutex_lock(&iam->mu);
+    if (slot->expires_ms > now && !strcmp(slot->access_key, access_key)) {
+        user->name = arena_strdup(a, slot->user);
+        user->admin = slot->admin;
+        user->created_ms = 0;
+        user->keys = 0;
+        int bad = buf_puts(secret, slot->secret);
+        pthread_mutex_unlock(&iam->mu);
+        if (bad || !user->name)
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        return 0;
+    }
+    pthread_mutex_unlock(&iam->mu);
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(iam->db, &st,
                         "SELECT k.secret_sealed, k.last_used_ms, u.name, u.admin, u.created_ms"
@@ -304,7 +361,16 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     db_done(iam->db, st);
     if (rc)
         return rc;
-    int64_t now = time_now_ms();
+    if (strlen(access_key) < sizeof slot->access_key && strlen(user->name) < sizeof slot->user &&
+        secret->len < sizeof slot->secret) {
+        pthread_mutex_lock(&iam->mu);
+        snprintf(slot->access_key, sizeof slot->access_key, "%s", access_key);
+        snprintf(slot->user, sizeof slot->user, "%s", user->name);
+        slot->admin = user->admin;
+        memcpy(slot->secret, secret->data, secret->len + 1);
+        slot->expires_ms = now + KEY_CACHE_TTL_MS;
+        pthread_mutex_unlock(&iam->mu);
+    }
     if (now - last_used > 60000) {
         if (!db_prepare(iam->db, &st, "UPDATE access_keys SET last_used_ms = ?1 WHERE access_key = ?2",
                         NULL)) {

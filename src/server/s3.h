@@ -30,8 +30,9 @@ int s3_copy_begin(req_t *r);
 int s3_copy_object(req_t *r);
 /* Collects Content-Type, Content-Encoding (without aws-chunked), ... and x-amz-meta-*. */
 int s3_meta_from_headers(req_t *r, store_meta_t *m);
-/* Records a committed object with the layers above (landing events for raw). */
-void s3_note_landed(req_t *r, const store_object_t *o);
+/* The commit hook through which a new object is recorded with the layers above (the
+ * landing event for raw), in the same transaction as the object's index row. */
+store_hook_t s3_landing_hook(req_t *r);
 /* "\"etag\"" in the arena. */
 const char *s3_quoted_etag(req_t *r, const char *etag);
 

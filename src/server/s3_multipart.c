@@ -139,11 +139,11 @@ int s3_complete_upload(req_t *r)
                            &c, &r->err)))
         return rc;
     store_object_t o;
-    rc = store_mpu_complete(r->srv->store, r->bucket, r->key, id, c.parts, c.n, &o, NULL, NULL,
-                            r->arena, &r->err);
+    store_hook_t hook = s3_landing_hook(r);
+    rc = store_mpu_complete(r->srv->store, r->bucket, r->key, id, c.parts, c.n, &hook, &o, NULL,
+                            NULL, r->arena, &r->err);
     if (rc)
         return rc;
-    s3_note_landed(r, &o);
     buf_t b = BUF_INIT;
     buf_puts(&b, S3_XML_HEAD "<CompleteMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
     s3_xml_elem(&b, "Location", arena_sprintf(r->arena, "/%s/%s", r->bucket, r->key));

@@ -27,11 +27,15 @@ const char *s3_quoted_etag(req_t *r, const char *etag)
     return arena_sprintf(r->arena, "\"%s\"", etag);
 }
 
-void s3_note_landed(req_t *r, const store_object_t *o)
+static int landed(void *ctx, const store_object_t *o, tarn_err_t *err)
 {
-    tarn_err_t err = {0};
-    if (landing_note_object(r->srv->db, o, r->principal.name, &err))
-        log_error("landing event failed", "request_id", r->id, "error", err.msg);
+    req_t *r = ctx;
+    return landing_note_object(r->srv->db, o, r->principal.name, err);
+}
+
+store_hook_t s3_landing_hook(req_t *r)
+{
+    return (store_hook_t){landed, r};
 }
 
 /* ---- metadata ---- */
@@ -145,6 +149,27 @@ static bool mentions(const char *list, const char *word)
     return false;
 }
 
+/* Flexible checksums tarn cannot compute: refused rather than stored unverified. */
+static const char *const unsupported_checksums[] = {"SHA1", "CRC64NVME"};
+
+static int check_checksum_support(req_t *r)
+{
+    const char *trailer = req_header(r, "x-amz-trailer");
+    const char *sdk = req_header(r, "x-amz-sdk-checksum-algorithm");
+    for (size_t i = 0; i < sizeof unsupported_checksums / sizeof *unsupported_checksums; i++) {
+        const char *algo = unsupported_checksums[i];
+        char header[40] = "x-amz-checksum-";
+        for (size_t j = 0, n = strlen(header); algo[j] && n + 1 < sizeof header; j++, n++)
+            header[n] = (char)tolower((unsigned char)algo[j]);
+        if (req_header(r, header) || mentions(trailer, header) || (sdk && !strcasecmp(sdk, algo)))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+                              "the %s checksum algorithm is not supported by tarn; use CRC32, "
+                              "CRC32C or SHA256",
+                              algo);
+    }
+    return 0;
+}
+
 unsigned s3_wanted_hashes(const req_t *r)
 {
     unsigned f = HASH_MD5;
@@ -226,7 +251,10 @@ static int put_sink(req_t *r, const void *p, size_t n)
 
 int s3_put_begin(req_t *r)
 {
-    int rc = store_check_key(r->key, &r->err);
+    int rc = check_checksum_support(r);
+    if (rc)
+        return rc;
+    rc = store_check_key(r->key, &r->err);
     if (!rc)
         rc = store_bucket_check(r->srv->store, r->bucket, &r->err);
     if (rc)
@@ -280,10 +308,11 @@ int s3_put_object(req_t *r)
     store_object_t o;
     store_writer_t *w = r->writer;
     r->writer = NULL;
+    store_hook_t hook = s3_landing_hook(r);
+    store_writer_set_hook(w, &hook);
     rc = store_writer_commit(w, r->bucket, r->key, &meta, &o, r->arena, &r->err);
     if (rc)
         return rc;
-    s3_note_landed(r, &o);
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     /* Keep checksum headers added during the check: move them onto the new response. */
     req_respond(r, 200, resp);
@@ -456,6 +485,11 @@ int s3_get_object(req_t *r)
     const char *range = req_header(r, "Range");
     if ((rc = check_conditions(r, &o)))
         goto fail;
+    if (pn && range) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+                        "cannot specify both a Range header and a partNumber query parameter");
+        goto fail;
+    }
     if (pn) {
         char *end;
         long n = strtol(pn, &end, 10);
@@ -636,11 +670,12 @@ int s3_copy_object(req_t *r)
         if ((rc = store_writer_write(w, chunk, (size_t)got, &r->err)))
             goto done;
     }
+    store_hook_t hook = s3_landing_hook(r);
+    store_writer_set_hook(w, &hook);
     rc = store_writer_commit(w, r->bucket, r->key, &meta, &dst, r->arena, &r->err);
     w = NULL;
     if (rc)
         goto done;
-    s3_note_landed(r, &dst);
     buf_t b = BUF_INIT;
     char lm[25];
     time_fmt_iso_ms(lm, dst.mtime_ms);

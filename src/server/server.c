@@ -59,8 +59,8 @@ int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err)
     path_join(keys, sizeof keys, data_dir, "keys");
     if (!rc && !fs_exists(keys))
         rc = keyring_create(keys, err);
-    if (rc || (rc = keyring_open(&kr, keys, err)) || (rc = store_open(&store, data_dir, err)) ||
-        (rc = open_db(&db, data_dir, err)) || (rc = iam_open(&iam, db, kr, err)))
+    if (rc || (rc = keyring_open(&kr, keys, err)) || (rc = open_db(&db, data_dir, err)) ||
+        (rc = store_open(&store, data_dir, db, err)) || (rc = iam_open(&iam, db, kr, err)))
         goto done;
     if (password_generate(password, sizeof password)) {
         rc = TARN_ERR(err, TARN_EIO, "no randomness for the admin password");
@@ -95,8 +95,8 @@ done:
         OPENSSL_cleanse(cred.data, cred.len);
     buf_free(&cred);
     iam_close(iam);
-    db_close(db);
     store_close(store);
+    db_close(db);
     keyring_free(kr);
     return rc;
 }
@@ -131,8 +131,8 @@ static void server_free(server_t *s)
     audit_close(s->audit);
     metrics_free(s->metrics);
     iam_close(s->iam);
-    db_close(s->db);
     store_close(s->store);
+    db_close(s->db);
     keyring_free(s->keyring);
     free(s);
 }
@@ -166,8 +166,9 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     char keys[4200], audit_dir[4200];
     path_join(keys, sizeof keys, o->data_dir, "keys");
     path_join(audit_dir, sizeof audit_dir, o->data_dir, "audit");
-    if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = store_open(&s->store, o->data_dir, err)) ||
-        (rc = open_db(&s->db, o->data_dir, err)) || (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
+    if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = open_db(&s->db, o->data_dir, err)) ||
+        (rc = store_open(&s->store, o->data_dir, s->db, err)) ||
+        (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)))
         goto done;
     s->metrics = metrics_create();

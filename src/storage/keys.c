@@ -110,6 +110,12 @@ int store_check_key(const char *key, tarn_err_t *err)
         if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
             return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
                               "object key must not contain '.' or '..' path segments");
+        /* Uploads are staged beside their object as ".tarn-<pid>-<n>.tmp" (store.c): a key
+         * must never name such a file, or a write or a crash recovery could take it. */
+        if (len >= 6 && !strncmp(seg, ".tarn-", 6))
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "object key segments beginning with '.tarn-' are reserved for "
+                              "tarn's own temporary files");
         if (len > STORE_SEGMENT_MAX)
             return TARN_ERR_R(err, TARN_EINVAL, "KeyTooLongError",
                               "a path segment of the key is %zu bytes; the limit is %d", len,

@@ -324,8 +324,9 @@ static int append_part(store_t *s, store_writer_t *w, const char *upload_id, int
 }
 
 int store_mpu_complete(store_t *s, const char *bucket, const char *key, const char *upload_id,
-                       const store_part_ref_t *parts, size_t nparts, store_object_t *out,
-                       store_progress_cb progress, void *pctx, arena_t *a, tarn_err_t *err)
+                       const store_part_ref_t *parts, size_t nparts, const store_hook_t *hook,
+                       store_object_t *out, store_progress_cb progress, void *pctx, arena_t *a,
+                       tarn_err_t *err)
 {
     store_upload_t u;
     store_meta_t meta = {0};
@@ -363,6 +364,8 @@ int store_mpu_complete(store_t *s, const char *bucket, const char *key, const ch
     hash_hex(hex, md5, 16);
     w->etag_override = arena_sprintf(a, "%s-%zu", hex, nparts);
     w->parts = (unsigned)nparts;
+    if (hook)
+        store_writer_set_hook(w, hook);
     w->part_sizes = sizes_json.data;
     rc = store_writer_commit(w, bucket, key, &meta, out, a, err);
     w = NULL;
@@ -387,7 +390,8 @@ int store_mpu_list(store_t *s, const char *bucket, const char *prefix, const cha
     rc = db_prepare(s->db, &st,
                     "SELECT upload_id, key, created_ms FROM uploads WHERE bucket = ?1"
                     " AND substr(key, 1, length(?2)) = ?2"
-                    " AND (key > ?3 OR (key = ?3 AND upload_id > ?4))"
+                    /* Without an upload-id-marker, S3 lists keys strictly after key-marker. */
+                    " AND (key > ?3 OR (?4 <> '' AND key = ?3 AND upload_id > ?4))"
                     " ORDER BY key, upload_id LIMIT ?5",
                     err);
     if (rc)

@@ -46,8 +46,9 @@ typedef struct {
 } store_part_ref_t;
 typedef void (*store_progress_cb)(void *ctx, uint64_t done);
 int store_mpu_complete(store_t *s, const char *bucket, const char *key, const char *upload_id,
-                       const store_part_ref_t *parts, size_t nparts, store_object_t *out,
-                       store_progress_cb progress, void *pctx, arena_t *a, tarn_err_t *err);
+                       const store_part_ref_t *parts, size_t nparts, const store_hook_t *hook,
+                       store_object_t *out, store_progress_cb progress, void *pctx, arena_t *a,
+                       tarn_err_t *err);
 int store_mpu_abort(store_t *s, const char *bucket, const char *key, const char *upload_id,
                     tarn_err_t *err);
 /* Uploads of a bucket in (key, upload id) order after the markers, up to max. */

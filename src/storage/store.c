@@ -167,7 +167,53 @@ static int ensure_bucket_row(store_t *s, const char *name, tarn_err_t *err)
     return rc;
 }
 
-int store_open(store_t **out, const char *data_dir, tarn_err_t *err)
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reloads the in-memory bucket list from the index. */
+static int load_buckets(store_t *s, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st, "SELECT name FROM buckets ORDER BY name", err);
+    if (rc)
+        return rc;
+    size_t cap = 16, n = 0;
+    char **v = malloc(cap * sizeof *v);
+    while (v && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            char **nv = realloc(v, 2 * cap * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+            cap *= 2;
+        }
+        v[n] = strdup((const char *)sqlite3_column_text(st, 0));
+        if (!v[n])
+            break;
+        n++;
+    }
+    db_done(s->db, st);
+    if (!v || (n < cap && sqlite3_errcode(db_h(s->db)) == SQLITE_NOMEM)) {
+        for (size_t i = 0; v && i < n; i++)
+            free(v[i]);
+        free(v);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    pthread_rwlock_wrlock(&s->buckets_lock);
+    char **old = s->buckets;
+    size_t oldn = s->nbuckets;
+    s->buckets = v;
+    s->nbuckets = n;
+    pthread_rwlock_unlock(&s->buckets_lock);
+    for (size_t i = 0; i < oldn; i++)
+        free(old[i]);
+    free(old);
+    return 0;
+}
+
+int store_open(store_t **out, const char *data_dir, db_t *db, tarn_err_t *err)
 {
     store_t *s = calloc(1, sizeof *s);
     int rc = 0;
@@ -179,6 +225,7 @@ int store_open(store_t **out, const char *data_dir, tarn_err_t *err)
     }
     for (int i = 0; i < STORE_STRIPES; i++)
         pthread_mutex_init(&s->stripes[i], NULL);
+    pthread_rwlock_init(&s->buckets_lock, NULL);
     if (!(s->dirsync = dirsync_create())) {
         free(s);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -189,10 +236,7 @@ int store_open(store_t **out, const char *data_dir, tarn_err_t *err)
     snprintf(s->uploads_dir, sizeof s->uploads_dir, "%s/tmp/uploads", data_dir);
     if ((rc = fs_mkdir_p(s->objects_dir, 0750, err)) || (rc = fs_mkdir_p(s->uploads_dir, 0750, err)))
         goto done;
-    char dbpath[PATH_MAX];
-    snprintf(dbpath, sizeof dbpath, "%s/tarn.db", data_dir);
-    if ((rc = db_open(&s->db, dbpath, err)))
-        goto done;
+    s->db = db;
     if ((rc = db_migrate(s->db, "storage", store_schema,
                          (int)(sizeof store_schema / sizeof *store_schema), err)))
         goto done;
@@ -205,6 +249,7 @@ int store_open(store_t **out, const char *data_dir, tarn_err_t *err)
         if ((rc = fs_mkdir_p(p, 0750, err)) || (rc = ensure_bucket_row(s, store_zones[i], err)))
             goto done;
     }
+    rc = load_buckets(s, err);
 done:
     if (rc) {
         store_close(s);
@@ -218,8 +263,11 @@ void store_close(store_t *s)
 {
     if (!s)
         return;
-    db_close(s->db);
     dirsync_free(s->dirsync);
+    for (size_t i = 0; i < s->nbuckets; i++)
+        free(s->buckets[i]);
+    free(s->buckets);
+    pthread_rwlock_destroy(&s->buckets_lock);
     for (int i = 0; i < STORE_STRIPES; i++)
         pthread_mutex_destroy(&s->stripes[i]);
     free(s);
@@ -229,17 +277,12 @@ void store_close(store_t *s)
 
 int store_bucket_check(store_t *s, const char *name, tarn_err_t *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = db_prepare(s->db, &st, "SELECT 1 FROM buckets WHERE name = ?1", err);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    db_done(s->db, st);
-    if (step == SQLITE_ROW)
+    pthread_rwlock_rdlock(&s->buckets_lock);
+    bool found = s->nbuckets &&
+                 bsearch(&name, s->buckets, s->nbuckets, sizeof *s->buckets, cmp_name) != NULL;
+    pthread_rwlock_unlock(&s->buckets_lock);
+    if (found)
         return 0;
-    if (step != SQLITE_DONE)
-        return db_fail(s->db, step, err, "bucket lookup");
     return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist", name);
 }
 
@@ -262,9 +305,9 @@ int store_bucket_create(store_t *s, const char *name, tarn_err_t *err)
                           "the bucket '%s' already exists and is yours", name);
     if (step != SQLITE_DONE)
         return db_fail(s->db, step, err, "create bucket");
-    if ((rc = fs_mkdir_p(p, 0750, err)))
+    if ((rc = fs_mkdir_p(p, 0750, err)) || (rc = fs_fsync_dir(s->objects_dir, err)))
         return rc;
-    return fs_fsync_dir(s->objects_dir, err);
+    return load_buckets(s, err);
 }
 
 int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
@@ -320,7 +363,7 @@ int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
     buf_free(&ids);
     snprintf(p, sizeof p, "%s/%s", s->objects_dir, name);
     fs_remove_tree(p);
-    return 0;
+    return load_buckets(s, err);
 }
 
 int store_bucket_list(store_t *s, arena_t *a, store_bucket_t **out, size_t *n, tarn_err_t *err)
@@ -416,6 +459,11 @@ void store_writer_abort(store_writer_t *w)
         unlink(w->tmp_path);
     hash_multi_free(w->h);
     free(w);
+}
+
+void store_writer_set_hook(store_writer_t *w, const store_hook_t *hook)
+{
+    w->hook = *hook;
 }
 
 void store_writer_pick_name(store_writer_t *w, const char *final)
@@ -525,47 +573,111 @@ static int run_bound(store_t *s, const char *sql, const char *tmp, const store_o
     return 0;
 }
 
-/* Rename into place and swap the intent for the index row; called under the key's stripe. */
+static bool row_exists(store_t *s, const char *bucket, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    if (db_prepare(s->db, &st, "SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2", NULL))
+        return true; /* when unsure, take the path that is safe for an overwrite */
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    db_done(s->db, st);
+    return step != SQLITE_DONE;
+}
+
+/* The index row, the end of the intent (if any) and the hook's records, in one
+ * transaction. */
+static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, bool intent,
+                      tarn_err_t *err)
+{
+    int rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
+                      "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                   NULL, o, err);
+    if (!rc && intent)
+        rc = run_bound(s, "DELETE FROM object_intents WHERE tmp = ?1", w->tmp_path, NULL, err);
+    if (!rc && w->hook.fn)
+        rc = w->hook.fn(w->hook.ctx, o, err);
+    if (!rc)
+        rc = db_exec(s->db, "COMMIT", err);
+    if (rc)
+        db_exec(s->db, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* Puts the writer's bytes at path. fast: the key has no object, so an anonymous file is
+ * linked straight to its name (a crash before the index row leaves at worst an unindexed
+ * file, invisible, which the next write of the key replaces). Otherwise the bytes get the
+ * hidden name recorded in the intent row, then are renamed over the old object. */
+static int place(store_t *s, store_writer_t *w, const char *path, bool fast, const char *key,
+                 tarn_err_t *err)
+{
+    for (int attempt = 0;; attempt++) {
+        int r;
+        if (fast && w->anon) {
+            char proc[64];
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", w->fd);
+            r = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+        } else {
+            r = store_writer_place(w, path);
+        }
+        if (r == 0)
+            return 0;
+        int e = errno;
+        struct stat st;
+        if ((e == ENOENT || e == ENOTDIR) && attempt < 4) {
+            int rc = make_parents(s->objects_dir, path, err);
+            if (rc)
+                return rc;
+            continue; /* folders made (or a concurrent delete pruned one): again */
+        }
+        if ((e == EEXIST || e == EISDIR || e == ENOTEMPTY) && attempt < 4 && !lstat(path, &st)) {
+            if (!S_ISDIR(st.st_mode) && fast && !unlink(path))
+                continue; /* an unindexed file left by a crashed write */
+            if (S_ISDIR(st.st_mode) && !rmdir(path))
+                continue; /* an empty folder left where the key goes */
+        }
+        if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
+            return TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+                              "the key cannot be stored: other objects use '%s/' as a prefix, "
+                              "and an object cannot also be a folder here",
+                              key);
+        return TARN_ERR(err, TARN_EIO, "rename into place: %s", strerror(e));
+    }
+}
+
+/* Puts the bytes in place and records the index row; called under the key's stripe. An
+ * overwrite records an intent first, so that recovery can finish or forget it. */
 static int commit_locked(store_t *s, store_writer_t *w, const char *path, const store_object_t *o,
                          tarn_err_t *err)
 {
     int rc;
-    bool marker = o->key[strlen(o->key) - 1] == '/';
-    if (marker) {
+    if (o->key[strlen(o->key) - 1] == '/') {
         /* Folder markers ("dir/") live only in the index; they hold no bytes. */
         if (!w->anon)
             unlink(w->tmp_path);
-        return run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
-                            "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-                         NULL, o, err);
+        w->committed = 1;
+        return commit_row(s, w, o, false, err);
     }
-    store_writer_pick_name(w, path);
-    rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
-                      "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
-                   w->tmp_path, o, err);
-    if (rc)
-        return rc;
-    /* Most keys go into folders that exist: try the rename first, create folders on ENOENT
-     * (ENOTDIR: a prefix is an object, which make_parents reports). */
-    for (int attempt = 0;; attempt++) {
-        if (store_writer_place(w, path) == 0)
-            break;
-        int e = errno;
-        if ((e == ENOENT || e == ENOTDIR) && attempt < 4) {
-            if ((rc = make_parents(s->objects_dir, path, err)))
-                goto undo;
-            continue; /* folders made (or a concurrent delete pruned one): again */
+    bool fast = !row_exists(s, o->bucket, o->key);
+    if (!fast) {
+        store_writer_pick_name(w, path);
+        rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
+                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                       w->tmp_path, o, err);
+        if (rc)
+            return rc;
+    }
+    if ((rc = place(s, w, path, fast, o->key, err))) {
+        if (w->linked) { /* the hidden name exists but was never renamed: remove it now */
+            unlink(w->tmp_path);
+            w->linked = 0;
         }
-        if ((e == EISDIR || e == ENOTEMPTY || e == EEXIST) && rmdir(path) == 0 && attempt < 3)
-            continue; /* an empty folder left where the key goes */
-        if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
-            rc = TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
-                            "the key cannot be stored: other objects use '%s/' as a prefix, and "
-                            "an object cannot also be a folder here",
-                            o->key);
-        else
-            rc = TARN_ERR(err, TARN_EIO, "rename into place: %s", strerror(e));
-        goto undo;
+        if (!fast)
+            run_bound(s, "DELETE FROM object_intents WHERE tmp = ?1", w->tmp_path, NULL, NULL);
+        return rc;
     }
     w->committed = 1;
     char *slash = strrchr(path, '/');
@@ -573,33 +685,8 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
     rc = dirsync_sync(s->dirsync, path, err);
     *slash = '/';
     if (rc)
-        return rc; /* bytes are in place; recovery completes the index row */
-    char *q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", w->tmp_path);
-    if (!q)
-        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
-    if (!rc)
-        rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
-                          "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-                       NULL, o, err);
-    if (!rc)
-        rc = db_exec(s->db, q, err);
-    if (!rc)
-        rc = db_exec(s->db, "COMMIT", err);
-    else
-        db_exec(s->db, "ROLLBACK", NULL);
-    sqlite3_free(q);
-    return rc;
-undo:
-    if (w->linked) { /* the hidden name exists but was never renamed: remove it now */
-        unlink(w->tmp_path);
-        w->linked = 0;
-    }
-    char *d = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", w->tmp_path);
-    if (d)
-        db_exec(s->db, d, NULL);
-    sqlite3_free(d);
-    return rc;
+        return rc; /* bytes are in place; recovery completes an overwrite's index row */
+    return commit_row(s, w, o, !fast, err);
 }
 
 int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,

@@ -7,6 +7,7 @@
 #define TARN_STORAGE_STORE_H
 
 #include "util/arena.h"
+#include "util/db.h"
 #include "util/err.h"
 #include "util/hash.h"
 
@@ -15,9 +16,10 @@
 
 typedef struct store store_t;
 
-/* Opens the store of the lake at data_dir (creating folders and tables), runs recovery,
- * and makes sure the zone buckets exist. Caller frees with store_close. */
-int store_open(store_t **out, const char *data_dir, tarn_err_t *err);
+/* Opens the store of the lake at data_dir (creating folders and tables in db, which it
+ * borrows until store_close), runs recovery, and makes sure the zone buckets exist.
+ * Caller frees with store_close. */
+int store_open(store_t **out, const char *data_dir, db_t *db, tarn_err_t *err);
 void store_close(store_t *s);
 
 /* ---- buckets ---- */
@@ -72,6 +74,17 @@ int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, ta
 int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err);
 /* Digests of everything written so far; call once, after the last write. */
 const hash_digests_t *store_writer_digests(store_writer_t *w);
+/* Called inside the transaction that makes an object visible (on the store's database
+ * connection of the calling thread), so what a layer above records about the object
+ * commits together with it. A non-zero return aborts the commit. */
+typedef struct {
+    int (*fn)(void *ctx, const store_object_t *o, tarn_err_t *err);
+    void *ctx;
+} store_hook_t;
+
+/* Runs hook (not NULL) inside the commit of this writer. */
+void store_writer_set_hook(store_writer_t *w, const store_hook_t *hook);
+
 /* Makes the object visible under bucket/key atomically, replacing any previous one;
  * fills out (strings in arena a) when out is not NULL. Frees the writer either way. */
 int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,

@@ -24,6 +24,11 @@ struct store {
     pthread_mutex_t stripes[STORE_STRIPES];
     atomic_uint_fast64_t tmp_seq;
     dirsync_t *dirsync;
+    /* Bucket names, sorted, kept in memory: every request checks its bucket, and buckets
+     * change rarely (reloaded from the index after each create or delete). */
+    pthread_rwlock_t buckets_lock;
+    char **buckets;
+    size_t nbuckets;
 };
 
 struct store_writer {
@@ -39,6 +44,7 @@ struct store_writer {
     unsigned parts;
     const char *part_sizes;
     const char *etag_override; /* multipart ETag */
+    store_hook_t hook;
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key);

@@ -178,3 +178,23 @@ def test_admin_flag(server):
     assert out.returncode == 0, out.stderr
     assert name in [u["name"] for u in json.loads(out.stdout)["users"]]
     server.tarn("user", "delete", name)
+
+
+def test_key_belongs_to_its_user(server, user):
+    other = unique("bob")
+    server.tarn("user", "create", other)
+    r = server.tarn("key", "delete", other, user["access_key"], check=False)
+    assert r.returncode != 0 and "NoSuchEntity" in r.stderr and "404" in r.stderr
+    s3 = server.s3(access_key=user["access_key"], secret_key=user["secret_key"])
+    s3.list_objects_v2(Bucket="raw", MaxKeys=1)  # still valid
+    server.tarn("user", "delete", other)
+
+
+def test_last_admin_cannot_be_deleted(fresh_server):
+    r = fresh_server.tarn("user", "delete", "admin", check=False)
+    assert r.returncode != 0 and "DeleteConflict" in r.stderr and "409" in r.stderr
+    fresh_server.tarn("user", "create", "second-admin", "--admin")
+    fresh_server.tarn("user", "delete", "second-admin")
+    names = [u["name"] for u in json.loads(fresh_server.tarn("user", "list", "--json").stdout)["users"]]
+    assert names == ["admin"]
+    assert fresh_server.s3().list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -373,3 +373,22 @@ def test_key_and_prefix_conflict(s3):
     assert s3.get_object(Bucket="raw", Key=f"{base}/p")["Body"].read() == b"mp"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="raw", Prefix=base + "/")["Contents"]]
     assert keys == [f"{base}/p", f"{base}/x", f"{base}/x/"]
+
+
+def test_reserved_temp_file_names(fresh_server):
+    """Uploads are staged beside their object as .tarn-<pid>-<n>.tmp: no key may name
+    such a file, so no user object can collide with one (or be taken by crash recovery)."""
+    s3 = fresh_server.s3()
+    pid = fresh_server.proc.pid
+    for i in range(1, 20):
+        with s3_error("InvalidArgument", 400):
+            s3.put_object(Bucket="raw", Key=f"col/.tarn-{pid}-{i}.tmp", Body=b"user data")
+    with s3_error("InvalidArgument", 400):
+        s3.create_multipart_upload(Bucket="raw", Key=".tarn-x/y")
+    # Writes next to them keep working, and look-alike names are ordinary keys.
+    for i in range(20):
+        s3.put_object(Bucket="raw", Key=f"col/file-{i}", Body=b"%d" % i)
+    s3.put_object(Bucket="raw", Key="col/.tarnish", Body=b"fine")
+    s3.put_object(Bucket="raw", Key="col/x.tarn-1.tmp", Body=b"fine")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="raw", Prefix="col/")["Contents"]]
+    assert len(keys) == 22 and not any("/.tarn-" in k for k in keys)

@@ -305,3 +305,26 @@ def test_deleting_a_bucket_drops_its_uploads_and_their_parts(server, s3):
     with s3_error("NoSuchUpload", 404):
         s3.upload_part(Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=b"z")
     s3.delete_bucket(Bucket=bucket)
+
+
+def test_list_multipart_uploads_key_marker_is_exclusive(s3):
+    base = unique("mpkm")
+    ids = {k: s3.create_multipart_upload(Bucket="raw", Key=k)["UploadId"]
+           for k in (f"{base}/a", f"{base}/b", f"{base}/b", f"{base}/c")}
+    r = s3.list_multipart_uploads(Bucket="raw", Prefix=base + "/", KeyMarker=f"{base}/b")
+    assert [u["Key"] for u in r["Uploads"]] == [f"{base}/c"]
+    # With an upload-id marker, the rest of that key's uploads follow.
+    both = s3.list_multipart_uploads(Bucket="raw", Prefix=f"{base}/b")["Uploads"]
+    assert len(both) == 2
+    r = s3.list_multipart_uploads(Bucket="raw", Prefix=base + "/", KeyMarker=f"{base}/b",
+                                  UploadIdMarker=both[0]["UploadId"])
+    assert [(u["Key"], u["UploadId"]) for u in r["Uploads"]] == \
+        [(f"{base}/b", both[1]["UploadId"]), (f"{base}/c", ids[f"{base}/c"])]
+    for u in s3.list_multipart_uploads(Bucket="raw", Prefix=base + "/")["Uploads"]:
+        s3.abort_multipart_upload(Bucket="raw", Key=u["Key"], UploadId=u["UploadId"])
+
+
+def test_range_and_part_number_together(s3, key):
+    s3.put_object(Bucket="raw", Key=key, Body=b"0123456789")
+    with s3_error("InvalidRequest", 400):
+        s3.get_object(Bucket="raw", Key=key, PartNumber=1, Range="bytes=0-1")

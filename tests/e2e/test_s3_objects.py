@@ -1,10 +1,14 @@
 """S3 object and bucket operations through real clients (boto3 1.26 and the aws CLI 2.9):
-put/get/head/delete, user metadata, range GETs, conditional GETs (If-Match /
-If-None-Match), CopyObject with metadata COPY vs REPLACE, DeleteObjects (quiet and
-verbose), presigned GET URLs (valid and expired), plain bucket life cycle and its errors,
-zone buckets that cannot be deleted, HeadBucket and GetBucketLocation; plus the habits of
-newer SDKs: flexible checksums (CRC32, CRC32C, SHA256) in headers and aws-chunked
-trailers, Content-Encoding aws-chunked never stored, and Expect: 100-continue uploads."""
+put/get/head/delete, user metadata (and its size limit), range GETs, conditional GETs
+(If-Match / If-None-Match / If-Modified-Since), response header overrides, CopyObject with
+metadata COPY vs REPLACE and copy-source conditions, version ids (only "null" exists),
+DeleteObjects (quiet and verbose), presigned GET and PUT URLs (valid, expired, tampered,
+unknown key, SigV2), plain bucket life cycle and its errors, zone buckets that cannot be
+deleted, HeadBucket and GetBucketLocation, `aws s3 sync/mv/rm/cp --recursive`; plus the
+habits of newer SDKs: flexible checksums (CRC32, CRC32C, SHA256) in headers and aws-chunked
+trailers, unverifiable ones (SHA1) refused, Content-Encoding aws-chunked never stored,
+signed aws-chunked bodies (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), Expect: 100-continue, and
+conditional PUTs (If-None-Match: *)."""
 import hashlib
 import io
 import os
@@ -278,6 +282,44 @@ def test_presigned_get_tampered(s3v4, key):
         urllib.request.urlopen(url.replace(key, key + "x"), timeout=10)
     assert ei.value.code == 403
     assert b"<Code>SignatureDoesNotMatch</Code>" in ei.value.read()
+
+
+def test_presigned_put(s3v4, key):
+    url = s3v4.generate_presigned_url("put_object", Params={"Bucket": "raw", "Key": key},
+                                      ExpiresIn=300)
+    req = urllib.request.Request(url, data=b"uploaded by a browser", method="PUT")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["ETag"] == '"%s"' % hashlib.md5(b"uploaded by a browser").hexdigest()
+    assert s3v4.get_object(Bucket="raw", Key=key)["Body"].read() == b"uploaded by a browser"
+    # The URL signs PUT only: a GET with it does not match.
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(url, timeout=10)
+    assert ei.value.code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in ei.value.read()
+
+
+def test_presigned_errors(server, s3v4, key):
+    s3v4.put_object(Bucket="raw", Key=key, Body=BODY)
+    unknown = server.s3(access_key="TKNOSUCHKEY000000000", secret_key="0" * 40,
+                        signature_version="s3v4")
+    url = unknown.generate_presigned_url("get_object", Params={"Bucket": "raw", "Key": key})
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(url, timeout=10)
+    assert ei.value.code == 403
+    assert b"<Code>InvalidAccessKeyId</Code>" in ei.value.read()
+    url = s3v4.generate_presigned_url("get_object", Params={"Bucket": "raw", "Key": key},
+                                      ExpiresIn=8 * 24 * 3600)
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(url, timeout=10)
+    assert ei.value.code == 400
+    assert b"<Code>AuthorizationQueryParametersError</Code>" in ei.value.read()
+    with skewed_clock(+20 * 60):  # dated in the future
+        url = s3v4.generate_presigned_url("get_object", Params={"Bucket": "raw", "Key": key})
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(url, timeout=10)
+    assert ei.value.code == 403
+    assert b"<Code>AccessDenied</Code>" in ei.value.read()
 
 
 def test_presigned_sigv2_is_refused_clearly(s3, key):
@@ -554,12 +596,15 @@ def test_expect_100_continue_does_not_stall(server, key):
                             lambda request, **kw: seen.append(request.headers.get("Expect")))
     data = b"z" * (1 << 20)
     s3.put_object(Bucket="raw", Key=key + ".warm", Body=io.BytesIO(b"warm"))
-    t0 = time.monotonic()
-    s3.put_object(Bucket="raw", Key=key, Body=io.BytesIO(data))
-    elapsed = time.monotonic() - t0
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        s3.put_object(Bucket="raw", Key=key, Body=io.BytesIO(data))
+        times.append(time.monotonic() - t0)
     assert seen[-1] in (b"100-continue", "100-continue")
-    # botocore waits up to 1 s for "100 Continue" before sending the body anyway.
-    assert elapsed < 0.5, f"1 MiB PUT with Expect: 100-continue took {elapsed:.2f}s"
+    # botocore waits 1 s for "100 Continue" before sending the body anyway: a server that
+    # does not answer it costs every attempt that second; the best of three shows it.
+    assert min(times) < 0.8, f"1 MiB PUTs with Expect: 100-continue took {times}"
     assert s3.get_object(Bucket="raw", Key=key)["Body"].read() == data
 
 
@@ -630,3 +675,36 @@ def test_aws_cli_sync_mv_rm(server, tmp_path):
     out = server.aws("s3", "rm", f"s3://raw/{base}/", "--recursive").stdout
     assert out.count("delete:") == 3
     assert server.aws("s3", "ls", f"s3://raw/{base}/", "--recursive", check=False).stdout == ""
+
+
+def test_unsupported_checksum_algorithms_are_refused(server, s3, key):
+    """A checksum tarn cannot verify is refused, never stored unverified."""
+    import base64
+    wrong_sha1 = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    with s3_error("InvalidRequest", 400):
+        s3.put_object(Bucket="raw", Key=key, Body=b"abc", ChecksumSHA1=wrong_sha1)
+    with s3_error("InvalidRequest", 400):
+        s3.put_object(Bucket="raw", Key=key, Body=b"abc", ChecksumAlgorithm="SHA1")
+    trailer = server.s3()
+    _trailer_checksums(trailer)
+    with s3_error("InvalidRequest", 400):
+        trailer.put_object(Bucket="raw", Key=key, Body=b"abc", ChecksumAlgorithm="SHA1")
+    with s3_error("404", 404):
+        s3.head_object(Bucket="raw", Key=key)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "conditional writes are ignored: PUT with If-None-Match: * overwrites an existing object. "
+    "An atomic check needs the store API (store.h, not in this change) to take a precondition "
+    "that store_writer_commit checks under the key's stripe lock"))
+def test_conditional_put_if_none_match(server, key):
+    s3 = server.s3()
+    s3.put_object(Bucket="raw", Key=key, Body=b"first writer wins")
+
+    def if_none_match(request, **kw):
+        request.headers["If-None-Match"] = "*"  # boto3 >= 1.35 has put_object(IfNoneMatch="*")
+    s3.meta.events.register("before-sign.s3.PutObject", if_none_match)
+    s3.put_object(Bucket="raw", Key=key + ".new", Body=b"no object yet: written")
+    with s3_error("PreconditionFailed", 412):
+        s3.put_object(Bucket="raw", Key=key, Body=b"second writer")
+    assert server.s3().get_object(Bucket="raw", Key=key)["Body"].read() == b"first writer wins"

@@ -21,6 +21,7 @@
 
 typedef struct {
     char dir[64];
+    db_t *db;
     store_t *s;
     arena_t *a;
 } fixture_t;
@@ -31,7 +32,10 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/tarn-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     tarn_err_t err = {0};
-    assert_int_equal(store_open(&f->s, f->dir, &err), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/tarn.db", f->dir);
+    assert_int_equal(db_open(&f->db, path, &err), 0);
+    assert_int_equal(store_open(&f->s, f->dir, f->db, &err), 0);
     f->a = arena_create();
     *state = f;
     return 0;
@@ -41,6 +45,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     store_close(f->s);
+    db_close(f->db);
     arena_free(f->a);
     fs_remove_tree(f->dir);
     free(f);
@@ -231,13 +236,13 @@ static void test_multipart(void **state)
     }
     store_part_ref_t wrong[2] = {{2, parts[1].etag}, {1, parts[0].etag}};
     store_object_t o;
-    assert_int_equal(store_mpu_complete(f->s, "raw", "big.bin", id, wrong, 2, &o, NULL, NULL,
-                                        f->a, &err),
+    assert_int_equal(store_mpu_complete(f->s, "raw", "big.bin", id, wrong, 2, NULL, &o, NULL,
+                                        NULL, f->a, &err),
                      TARN_EINVAL);
     assert_string_equal(err.reason, "InvalidPartOrder");
     store_part_ref_t refs[2] = {{1, parts[0].etag}, {2, parts[1].etag}};
-    assert_int_equal(store_mpu_complete(f->s, "raw", "big.bin", id, refs, 2, &o, NULL, NULL,
-                                        f->a, &err),
+    assert_int_equal(store_mpu_complete(f->s, "raw", "big.bin", id, refs, 2, NULL, &o, NULL,
+                                        NULL, f->a, &err),
                      0);
     assert_int_equal(o.size, n1 + 4);
     assert_non_null(strstr(o.etag, "-2"));
@@ -272,7 +277,7 @@ static void test_recovery_of_intents(void **state)
              f->dir, staged);
     assert_int_equal(db_exec(f->s->db, sql, &err), 0);
     store_close(f->s);
-    assert_int_equal(store_open(&f->s, f->dir, &err), 0);
+    assert_int_equal(store_open(&f->s, f->dir, f->db, &err), 0);
     store_object_t o;
     assert_int_equal(store_object_head(f->s, "raw", "rec/done.csv", &o, f->a, &err), 0);
     assert_string_equal(o.etag, "e1");
