@@ -2,6 +2,8 @@
  * protocol sends (S3 XML error code and HTTP status, REST JSON error). */
 #include "server/server_internal.h"
 
+#include "util/log.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,15 +88,26 @@ static void respond_json_error(req_t *r, err_map_t m, const char *msg)
     req_respond_buf(r, m.status, "application/json", &b);
 }
 
+const char *errors_describe(req_t *r, int code, err_map_t *m)
+{
+    *m = errors_map(code, r->err.reason);
+    const char *msg = r->err.msg[0] ? r->err.msg : m->code;
+    /* NotImplemented (501) is an answer about the request, not a failure of the server. */
+    if (m->status < 500 || m->status == 501)
+        return msg;
+    log_error("request failed", "request_id", r->id, "error", r->err.msg, "at", r->err.file);
+    if (code == TARN_ENOMEM || code == TARN_EBUSY)
+        return msg;
+    return "We encountered an internal error. Please try again.";
+}
+
 void req_respond_error(req_t *r, int code)
 {
-    err_map_t m = errors_map(code, r->err.reason);
-    const char *msg = r->err.msg[0] ? r->err.msg : m.code;
-    if (m.status >= 500 && m.status != 501 && code != TARN_ENOMEM && code != TARN_EBUSY)
-        msg = "We encountered an internal error. Please try again.";
     if (r->api == API_S3) {
         s3_xml_error(r, code);
         return;
     }
+    err_map_t m;
+    const char *msg = errors_describe(r, code, &m);
     respond_json_error(r, m, msg);
 }

@@ -288,11 +288,13 @@ static const op_t op_metrics = {.name = "Metrics", .action = "metrics:Read", .me
 static int route(req_t *r)
 {
     const char *p = r->path;
-    if (!strcmp(p, "/healthz")) {
+    /* Other methods on these paths are S3 requests on a reserved bucket name. */
+    bool read = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+    if (read && !strcmp(p, "/healthz")) {
         r->op = &op_healthz;
         return 0;
     }
-    if (!strcmp(p, "/metrics")) {
+    if (read && !strcmp(p, "/metrics")) {
         r->op = &op_metrics;
         r->resource = "metrics";
         return 0;

@@ -276,7 +276,21 @@ int s3_put_begin(req_t *r)
             return TARN_ERR_R(&r->err, TARN_EINVAL, "EntityTooLarge",
                               "your proposed upload exceeds the maximum allowed size of 5 GiB");
     }
+    /* Conditional writes: If-None-Match: * (create only) and If-Match: "etag". */
+    const char *inm = req_header(r, "If-None-Match");
+    const char *im = req_header(r, "If-Match");
+    if (inm && strcmp(inm, "*"))
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+                          "If-None-Match on a write accepts only '*'");
+    char *etag = NULL;
+    if (im) {
+        size_t n = strlen(im);
+        etag = n >= 2 && im[0] == '"' && im[n - 1] == '"' ? arena_strndup(r->arena, im + 1, n - 2)
+                                                           : arena_strdup(r->arena, im);
+    }
     rc = store_writer_begin(&r->writer, r->srv->store, s3_wanted_hashes(r), &r->err);
+    if (!rc && (inm || im) && store_writer_set_condition(r->writer, inm != NULL, etag))
+        rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
     if (rc)
         return rc;
     r->sink = put_sink;

@@ -1,6 +1,5 @@
 /* S3 XML documents: errors and request-body parsing; see s3_xml.h. */
 #include "server/s3_xml.h"
-#include "util/log.h"
 
 #include <expat.h>
 #include <stdio.h>
@@ -20,14 +19,8 @@ void s3_xml_elem_u64(buf_t *b, const char *name, unsigned long long v)
 
 int s3_xml_error(req_t *r, int code)
 {
-    err_map_t m = errors_map(code, r->err.reason);
-    const char *msg = r->err.msg[0] ? r->err.msg : m.code;
-    /* NotImplemented (501) is an answer about the request, not a failure of the server. */
-    if (m.status >= 500 && m.status != 501) {
-        log_error("request failed", "request_id", r->id, "error", r->err.msg, "at", r->err.file);
-        if (code != TARN_ENOMEM && code != TARN_EBUSY)
-            msg = "We encountered an internal error. Please try again.";
-    }
+    err_map_t m;
+    const char *msg = errors_describe(r, code, &m);
     if (!strcmp(r->method, "HEAD") || m.status == 304) {
         req_respond_bytes(r, m.status, NULL, "", 0);
         return 0;

@@ -134,6 +134,9 @@ typedef struct {
     int status;
 } err_map_t;
 err_map_t errors_map(int code, const char *reason);
+/* Maps code for r and returns the message to send: r's own, or for a server fault a
+ * generic one (the fault is logged with the request id). */
+const char *errors_describe(req_t *r, int code, err_map_t *m);
 
 /* ---- s3 ---- */
 extern const op_t s3_ops[];

@@ -457,8 +457,17 @@ void store_writer_abort(store_writer_t *w)
         close(w->fd);
     if (!w->committed && (!w->anon || w->linked))
         unlink(w->tmp_path);
+    free(w->if_match);
     hash_multi_free(w->h);
     free(w);
+}
+
+int store_writer_set_condition(store_writer_t *w, bool if_none_match, const char *if_match)
+{
+    w->if_none_match = if_none_match;
+    free(w->if_match);
+    w->if_match = if_match ? strdup(if_match) : NULL;
+    return if_match && !w->if_match ? TARN_ENOMEM : 0;
 }
 
 void store_writer_set_hook(store_writer_t *w, const store_hook_t *hook)
@@ -573,16 +582,39 @@ static int run_bound(store_t *s, const char *sql, const char *tmp, const store_o
     return 0;
 }
 
-static bool row_exists(store_t *s, const char *bucket, const char *key)
+/* Whether the key has an object (its ETag into etag); when unsure, says it does, which
+ * takes the path that is safe for an overwrite. */
+static bool row_etag(store_t *s, const char *bucket, const char *key, char etag[48])
 {
     sqlite3_stmt *st = NULL;
-    if (db_prepare(s->db, &st, "SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2", NULL))
-        return true; /* when unsure, take the path that is safe for an overwrite */
+    etag[0] = '\0';
+    if (db_prepare(s->db, &st, "SELECT etag FROM objects WHERE bucket = ?1 AND key = ?2", NULL))
+        return true;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        snprintf(etag, 48, "%s", (const char *)sqlite3_column_text(st, 0));
     db_done(s->db, st);
     return step != SQLITE_DONE;
+}
+
+static int check_condition(const store_writer_t *w, bool exists, const char *etag,
+                           const char *key, tarn_err_t *err)
+{
+    if (w->if_none_match && exists)
+        return TARN_ERR_R(err, TARN_ECONFLICT, "PreconditionFailed",
+                          "at least one of the pre-conditions you specified did not hold "
+                          "(If-None-Match: the key '%s' already exists)",
+                          key);
+    if (w->if_match && !exists)
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchKey", "the key '%s' does not exist", key);
+    if (w->if_match && strcmp(w->if_match, etag) && strcmp(w->if_match, "*"))
+        return TARN_ERR_R(err, TARN_ECONFLICT, "PreconditionFailed",
+                          "at least one of the pre-conditions you specified did not hold "
+                          "(If-Match: the object's ETag is \"%s\")",
+                          etag);
+    return 0;
 }
 
 /* The index row, the end of the intent (if any) and the hook's records, in one
@@ -653,7 +685,11 @@ static int place(store_t *s, store_writer_t *w, const char *path, bool fast, con
 static int commit_locked(store_t *s, store_writer_t *w, const char *path, const store_object_t *o,
                          tarn_err_t *err)
 {
-    int rc;
+    char etag[48];
+    bool exists = row_etag(s, o->bucket, o->key, etag);
+    int rc = check_condition(w, exists, etag, o->key, err);
+    if (rc)
+        return rc;
     if (o->key[strlen(o->key) - 1] == '/') {
         /* Folder markers ("dir/") live only in the index; they hold no bytes. */
         if (!w->anon)
@@ -661,7 +697,7 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
         w->committed = 1;
         return commit_row(s, w, o, false, err);
     }
-    bool fast = !row_exists(s, o->bucket, o->key);
+    bool fast = !exists;
     if (!fast) {
         store_writer_pick_name(w, path);
         rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"

@@ -82,6 +82,12 @@ typedef struct {
     void *ctx;
 } store_hook_t;
 
+/* Makes the commit conditional, checked under the key's lock: if_none_match, only when
+ * the key has no object; if_match (an ETag without quotes), only when its object has that
+ * ETag. Otherwise the commit fails with TARN_ECONFLICT, reason PreconditionFailed (or
+ * TARN_ENOTFOUND, NoSuchKey, for if_match on a missing key). if_match is copied. */
+int store_writer_set_condition(store_writer_t *w, bool if_none_match, const char *if_match);
+
 /* Runs hook (not NULL) inside the commit of this writer. */
 void store_writer_set_hook(store_writer_t *w, const store_hook_t *hook);
 

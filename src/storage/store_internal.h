@@ -45,6 +45,8 @@ struct store_writer {
     const char *part_sizes;
     const char *etag_override; /* multipart ETag */
     store_hook_t hook;
+    bool if_none_match;
+    char *if_match;
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key);

@@ -89,7 +89,7 @@ static void test_key_validation(void **state)
     assert_int_equal(store_check_key("folder/", &err), 0);
     assert_int_equal(store_check_key("ünïcode/ключ.csv", &err), 0);
     const char *bad[] = {"", "../x", "a/../../b", "a//b", "./a", "a/./b", "/abs", "a/..",
-                         "nul\x01", "bad\xff" "utf8"};
+                         "nul\x01", "bad\xff.utf8"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&err, 0, sizeof err);
         assert_int_equal(store_check_key(bad[i], &err), TARN_EINVAL);
