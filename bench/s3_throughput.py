@@ -110,6 +110,24 @@ def get_large(t, key):
     return n
 
 
+def put_stream(t, key, total, chunk):
+    """PUTs `total` bytes produced on the fly (the client holds one chunk)."""
+    def gen():
+        left = total
+        while left:
+            n = min(left, len(chunk))
+            yield chunk[:n]
+            left -= n
+    c = http.client.HTTPConnection(t.host, timeout=3600)
+    h = sign("PUT", f"/raw/{key}", t.host, t.ak, t.sk, "UNSIGNED-PAYLOAD")
+    h["Content-Length"] = str(total)
+    c.request("PUT", f"/raw/{key}", body=gen(), headers=h, encode_chunked=False)
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+    c.close()
+
+
 def small_worker(args):
     host, ak, sk, prefix, keys, size = args
     body = os.urandom(size)
@@ -238,6 +256,8 @@ def main():
     ap.add_argument("--small-size", type=int, default=4096)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--huge-gib", type=int, default=0,
+                    help="also PUT and GET one object of this many GiB (streaming, RSS check)")
     ap.add_argument("--python-clients", action="store_true",
                     help="small PUTs from Python processes instead of wrk")
     a = ap.parse_args()
@@ -248,6 +268,7 @@ def main():
     nbig = a.large_mib // a.object_mib
     body = os.urandom(a.object_mib * MiB)
     use_wrk = shutil.which("wrk") is not None and not a.python_clients
+    huge = None
     cold = False
     res = {k: [] for k in ("put", "get", "small", "b_write", "b_read", "b_small")}
     rss = 0.0
@@ -277,6 +298,16 @@ def main():
                 else:
                     res["small"].append(run_small_tarn(t, "bench/small", a.small_count,
                                                        a.small_size, a.clients))
+                if a.huge_gib and rep == 0:
+                    total = a.huge_gib << 30
+                    start = time.perf_counter()
+                    put_stream(t, "bench/huge.bin", total, body[:4 * MiB])
+                    hp = total / (time.perf_counter() - start)
+                    start = time.perf_counter()
+                    got = get_large(t, "bench/huge.bin")
+                    hg = got / (time.perf_counter() - start)
+                    assert got == total
+                    huge = (hp, hg, t.peak_rss_mib())
                 rss = max(rss, t.peak_rss_mib())
             finally:
                 t.stop()
@@ -307,6 +338,10 @@ def main():
     print(f"{'peak RSS':<10} {rss:>10.1f} {'MiB':<6} {'limit':<16} {100:>10.1f} "
           f"{rss / 100:>6.2f} {'<1.0':>7}  {'yes' if rss < 100 else 'NO'}")
     ok_all &= rss < 100
+    if huge:
+        print(f"{a.huge_gib} GiB object: PUT {huge[0] / MiB:.1f} MiB/s, GET {huge[1] / MiB:.1f} MiB/s, "
+              f"server peak RSS {huge[2]:.1f} MiB ({'yes' if huge[2] < 100 else 'NO'} < 100)")
+        ok_all &= huge[2] < 100
     return 0 if ok_all else 1
 
 

@@ -83,7 +83,7 @@ int cmd_audit(int argc, char **argv)
                     rep.first_bad[0] ? rep.first_bad : err.msg);
             return 1;
         }
-        printf("audit trail intact: %llu records in %llu segments, hash chain and signatures verified\n",
+        printf("audit trail intact: %llu records in %llu segment(s), hash chain and signatures verified\n",
                (unsigned long long)rep.records, (unsigned long long)rep.segments);
         return 0;
     }
