@@ -83,8 +83,10 @@ int cmd_audit(int argc, char **argv)
                     rep.first_bad[0] ? rep.first_bad : err.msg);
             return 1;
         }
-        printf("audit trail intact: %llu records in %llu segment(s), hash chain and signatures verified\n",
-               (unsigned long long)rep.records, (unsigned long long)rep.segments);
+        printf("audit trail intact: %llu record%s in %llu segment%s, hash chain and signatures "
+               "verified\n",
+               (unsigned long long)rep.records, rep.records == 1 ? "" : "s",
+               (unsigned long long)rep.segments, rep.segments == 1 ? "" : "s");
         return 0;
     }
     fprintf(stderr, "usage: tarn audit tail [-n N] [--json] [--data DIR] | tarn audit verify [--data DIR]\n");

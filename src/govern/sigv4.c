@@ -46,21 +46,10 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_hex_n(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (hexval(s[i]) < 0)
+        if (hash_hexval(s[i]) < 0)
             return false;
     return s[n] == '\0';
 }
@@ -101,8 +90,8 @@ static int pct_decode(buf_t *out, const char *s, size_t n)
         return TARN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+        if (c == '%' && i + 2 < n && hash_hexval(s[i + 1]) >= 0 && hash_hexval(s[i + 2]) >= 0) {
+            c = (char)(hash_hexval(s[i + 1]) << 4 | hash_hexval(s[i + 2]));
             i += 2;
         }
         out->data[out->len++] = c;

@@ -87,17 +87,6 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_lower_hex64(const char *s, size_t n)
 {
     if (n != 64)
@@ -415,12 +404,12 @@ static int parse_size_line(sigv4_chunked_t *c, tarn_err_t *err)
     const char *s = c->line;
     size_t digits = 0;
     uint64_t size = 0;
-    while (hexval(s[digits]) >= 0) {
+    while (hash_hexval(s[digits]) >= 0) {
         if (digits == 16)
             return fail(c, err,
                         TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
                                    "chunk size '%.40s' has more than 16 hex digits", s));
-        size = size << 4 | (uint64_t)hexval(s[digits]);
+        size = size << 4 | (uint64_t)hash_hexval(s[digits]);
         digits++;
     }
     if (!digits)

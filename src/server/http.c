@@ -81,17 +81,6 @@ void req_respond_buf(req_t *r, int status, const char *content_type, buf_t *b)
 
 /* ---- parsing the request target ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into the arena; NULL on a malformed escape or an encoded NUL. */
 char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space)
 {
@@ -103,7 +92,7 @@ char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space)
         if (s[i] == '%') {
             if (i + 2 >= n)
                 return NULL;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = hash_hexval(s[i + 1]), l = hash_hexval(s[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return NULL;
             out[j++] = (char)(h << 4 | l);

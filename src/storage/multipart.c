@@ -16,20 +16,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static const char *col(sqlite3_stmt *st, int i, arena_t *a)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? arena_strdup(a, (const char *)t) : NULL;
-}
-
 int store_mpu_create(store_t *s, const char *bucket, const char *key, const store_meta_t *meta,
                      const char **upload_id, arena_t *a, tarn_err_t *err)
 {
@@ -64,14 +50,14 @@ int store_mpu_create(store_t *s, const char *bucket, const char *key, const stor
     sqlite3_bind_text(st, 2, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, time_now_ms());
-    bind_opt(st, 5, meta->content_type);
-    bind_opt(st, 6, meta->content_encoding);
-    bind_opt(st, 7, meta->content_disposition);
-    bind_opt(st, 8, meta->content_language);
-    bind_opt(st, 9, meta->cache_control);
-    bind_opt(st, 10, meta->expires);
-    bind_opt(st, 11, meta->user_meta);
-    bind_opt(st, 12, meta->checksum_algo);
+    store_bind_opt(st, 5, meta->content_type);
+    store_bind_opt(st, 6, meta->content_encoding);
+    store_bind_opt(st, 7, meta->content_disposition);
+    store_bind_opt(st, 8, meta->content_language);
+    store_bind_opt(st, 9, meta->cache_control);
+    store_bind_opt(st, 10, meta->expires);
+    store_bind_opt(st, 11, meta->user_meta);
+    store_bind_opt(st, 12, meta->checksum_algo);
     int step = sqlite3_step(st);
     db_done(s->db, st);
     if (step != SQLITE_DONE)
@@ -94,19 +80,19 @@ static int get_upload(store_t *s, const char *upload_id, store_upload_t *out, st
     sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        out->upload_id = col(st, 0, a);
-        out->bucket = col(st, 1, a);
-        out->key = col(st, 2, a);
+        out->upload_id = store_col_text(st, 0, a);
+        out->bucket = store_col_text(st, 1, a);
+        out->key = store_col_text(st, 2, a);
         out->created_ms = sqlite3_column_int64(st, 3);
         if (meta) {
-            meta->content_type = col(st, 4, a);
-            meta->content_encoding = col(st, 5, a);
-            meta->content_disposition = col(st, 6, a);
-            meta->content_language = col(st, 7, a);
-            meta->cache_control = col(st, 8, a);
-            meta->expires = col(st, 9, a);
-            meta->user_meta = col(st, 10, a);
-            meta->checksum_algo = col(st, 11, a);
+            meta->content_type = store_col_text(st, 4, a);
+            meta->content_encoding = store_col_text(st, 5, a);
+            meta->content_disposition = store_col_text(st, 6, a);
+            meta->content_language = store_col_text(st, 7, a);
+            meta->cache_control = store_col_text(st, 8, a);
+            meta->expires = store_col_text(st, 9, a);
+            meta->user_meta = store_col_text(st, 10, a);
+            meta->checksum_algo = store_col_text(st, 11, a);
         }
     }
     db_done(s->db, st);
@@ -404,8 +390,8 @@ int store_mpu_list(store_t *s, const char *bucket, const char *prefix, const cha
     store_upload_t *v = arena_alloc(a, (max + 1) * sizeof *v);
     size_t cnt = 0;
     while (v && sqlite3_step(st) == SQLITE_ROW) {
-        v[cnt].upload_id = col(st, 0, a);
-        v[cnt].key = col(st, 1, a);
+        v[cnt].upload_id = store_col_text(st, 0, a);
+        v[cnt].key = store_col_text(st, 1, a);
         v[cnt].bucket = bucket;
         v[cnt].created_ms = sqlite3_column_int64(st, 2);
         cnt++;

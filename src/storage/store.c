@@ -60,7 +60,7 @@ void store_tmp_name(store_t *s, char *out, size_t cap, const char *tag)
              (unsigned long long)n);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i, arena_t *a)
+const char *store_col_text(sqlite3_stmt *st, int i, arena_t *a)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? arena_strdup(a, (const char *)t) : NULL;
@@ -69,8 +69,8 @@ static const char *col_text(sqlite3_stmt *st, int i, arena_t *a)
 void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a)
 {
     memset(o, 0, sizeof *o);
-    o->bucket = col_text(st, 0, a);
-    o->key = col_text(st, 1, a);
+    o->bucket = store_col_text(st, 0, a);
+    o->key = store_col_text(st, 1, a);
     o->size = (uint64_t)sqlite3_column_int64(st, 2);
     const char *etag = (const char *)sqlite3_column_text(st, 3);
     snprintf(o->etag, sizeof o->etag, "%s", etag ? etag : "");
@@ -78,17 +78,17 @@ void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a)
     if (sha)
         hash_unhex(o->sha256, 32, sha);
     o->mtime_ms = sqlite3_column_int64(st, 5);
-    o->content_type = col_text(st, 6, a);
-    o->content_encoding = col_text(st, 7, a);
-    o->content_disposition = col_text(st, 8, a);
-    o->content_language = col_text(st, 9, a);
-    o->cache_control = col_text(st, 10, a);
-    o->expires = col_text(st, 11, a);
-    o->user_meta = col_text(st, 12, a);
-    o->checksum_algo = col_text(st, 13, a);
-    o->checksum_value = col_text(st, 14, a);
+    o->content_type = store_col_text(st, 6, a);
+    o->content_encoding = store_col_text(st, 7, a);
+    o->content_disposition = store_col_text(st, 8, a);
+    o->content_language = store_col_text(st, 9, a);
+    o->cache_control = store_col_text(st, 10, a);
+    o->expires = store_col_text(st, 11, a);
+    o->user_meta = store_col_text(st, 12, a);
+    o->checksum_algo = store_col_text(st, 13, a);
+    o->checksum_value = store_col_text(st, 14, a);
     o->parts = (unsigned)sqlite3_column_int(st, 15);
-    o->part_sizes = col_text(st, 16, a);
+    o->part_sizes = store_col_text(st, 16, a);
 }
 
 static int object_path(const store_t *s, char *out, size_t cap, const char *bucket,
@@ -529,7 +529,7 @@ static int make_parents(const char *base, const char *path, tarn_err_t *err)
     return 0;
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+void store_bind_opt(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -548,17 +548,17 @@ static void bind_object(sqlite3_stmt *st, int first, const store_object_t *o)
     sqlite3_bind_text(st, first + 3, o->etag, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, first + 4, sha, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, first + 5, o->mtime_ms);
-    bind_opt(st, first + 6, o->content_type);
-    bind_opt(st, first + 7, o->content_encoding);
-    bind_opt(st, first + 8, o->content_disposition);
-    bind_opt(st, first + 9, o->content_language);
-    bind_opt(st, first + 10, o->cache_control);
-    bind_opt(st, first + 11, o->expires);
-    bind_opt(st, first + 12, o->user_meta);
-    bind_opt(st, first + 13, o->checksum_algo);
-    bind_opt(st, first + 14, o->checksum_value);
+    store_bind_opt(st, first + 6, o->content_type);
+    store_bind_opt(st, first + 7, o->content_encoding);
+    store_bind_opt(st, first + 8, o->content_disposition);
+    store_bind_opt(st, first + 9, o->content_language);
+    store_bind_opt(st, first + 10, o->cache_control);
+    store_bind_opt(st, first + 11, o->expires);
+    store_bind_opt(st, first + 12, o->user_meta);
+    store_bind_opt(st, first + 13, o->checksum_algo);
+    store_bind_opt(st, first + 14, o->checksum_value);
     sqlite3_bind_int(st, first + 15, (int)o->parts);
-    bind_opt(st, first + 16, o->part_sizes);
+    store_bind_opt(st, first + 16, o->part_sizes);
 }
 
 static int run_bound(store_t *s, const char *sql, const char *tmp, const store_object_t *o,

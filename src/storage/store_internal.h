@@ -58,6 +58,10 @@ void store_writer_pick_name(store_writer_t *w, const char *final);
 int store_writer_place(store_writer_t *w, const char *final);
 /* Makes a unique temp path under dir (<dir>/<tag>-<pid>-<seq>). */
 void store_tmp_name(store_t *s, char *out, size_t cap, const char *tag);
+/* Binds v, or NULL when v is NULL. */
+void store_bind_opt(sqlite3_stmt *st, int i, const char *v);
+/* Column i as a string copied into a, or NULL. */
+const char *store_col_text(sqlite3_stmt *st, int i, arena_t *a);
 /* Fills an object from a row whose columns are STORE_OBJECT_COLS starting at col 0. */
 void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a);
 

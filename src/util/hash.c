@@ -38,7 +38,7 @@ void hash_hex(char *out, const uint8_t *p, size_t n)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int hash_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -54,7 +54,7 @@ int hash_unhex(uint8_t *out, size_t n, const char *hex)
     if (strlen(hex) != 2 * n)
         return TARN_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = hash_hexval(hex[2 * i]), lo = hash_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return TARN_EINVAL;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -12,6 +12,8 @@ void hash_sha256(uint8_t out[32], const void *p, size_t n);
 void hash_md5(uint8_t out[16], const void *p, size_t n);
 void hash_hmac_sha256(uint8_t out[32], const void *key, size_t keylen, const void *p, size_t n);
 
+/* Value of one hex digit (either case), or -1. */
+int hash_hexval(char c);
 /* Lowercase hex; out must hold 2*n+1 bytes. */
 void hash_hex(char *out, const uint8_t *p, size_t n);
 /* Parses exactly 2*n hex digits; 0 or TARN_EINVAL. */
