@@ -847,13 +847,8 @@ int store_object_open(store_t *s, const char *bucket, const char *key, store_obj
         *fd = open(path, O_RDONLY | O_CLOEXEC);
         if (*fd < 0)
             rc = TARN_ERR(err, TARN_EIO, "open object %s/%s: %s", bucket, key, strerror(errno));
-        else {
-            /* Objects are read front to back: a wider read-ahead window, and the first
-             * 64 MiB requested at once so the disk sees a deep queue from the start. */
+        else /* objects are read front to back: a wider read-ahead window (as cat asks) */
             posix_fadvise(*fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-            posix_fadvise(*fd, 0, out->size < (64u << 20) ? (off_t)out->size : (off_t)64 << 20,
-                          POSIX_FADV_WILLNEED);
-        }
     }
     pthread_mutex_unlock(m);
     return rc;
