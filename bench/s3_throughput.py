@@ -360,6 +360,8 @@ def main():
             totals["small"][0] += tt
             totals["small"][1] += tb
             totals["small"][2] += per
+        one_writer = baseline_small(os.path.join(fsdir, "small-1w"), min(per, 2000),
+                                    a.small_size, 1)
         if a.huge_gib:
             total = a.huge_gib << 30
             start = time.perf_counter()
@@ -399,6 +401,7 @@ def main():
     print(f"{'peak RSS':<10} {rss:>10.1f} {'MiB':<6} {'limit':<16} {100:>10.1f} "
           f"{rss / 100:>6.2f} {'<1.0':>7}  {'yes' if rss < 100 else 'NO'}")
     ok_all &= rss < 100
+    print(f"(for scale: one writer creating 4 KiB files with fsync does {one_writer:.0f} files/s here)")
     if huge:
         print(f"{a.huge_gib} GiB object: PUT {huge[0] / MiB:.1f} MiB/s, GET {huge[1] / MiB:.1f} "
               f"MiB/s (server peak RSS above includes it)")

@@ -32,6 +32,7 @@ static const err_map_t reasons[] = {
     {"InvalidPartOrder", 400},
     {"InvalidRange", 416},
     {"InvalidRequest", 400},
+    {"InvalidStorageClass", 400},
     {"InvalidURI", 400},
     {"KeyTooLongError", 400},
     {"MalformedJSON", 400},

@@ -22,6 +22,9 @@ int s3_list_v2(req_t *r);
 int s3_list_versions(req_t *r);
 
 /* s3_object.c */
+/* Refuses write headers asking for what tarn does not offer (tags, SSE, object lock,
+ * ACL grants, storage classes other than STANDARD). */
+int s3_check_write_headers(req_t *r);
 int s3_put_begin(req_t *r);
 int s3_put_object(req_t *r);
 int s3_get_object(req_t *r);

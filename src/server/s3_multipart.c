@@ -13,7 +13,9 @@ int s3_create_upload(req_t *r)
 {
     store_meta_t meta;
     const char *id;
-    int rc = s3_meta_from_headers(r, &meta);
+    int rc = s3_check_write_headers(r);
+    if (!rc)
+        rc = s3_meta_from_headers(r, &meta);
     if (rc)
         return rc;
     const char *algo = req_header(r, "x-amz-checksum-algorithm");

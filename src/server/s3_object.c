@@ -249,9 +249,39 @@ static int put_sink(req_t *r, const void *p, size_t n)
     return store_writer_write(r->writer, p, n, &r->err);
 }
 
+int s3_check_write_headers(req_t *r)
+{
+    /* Features of a write that tarn does not offer are refused, never silently dropped:
+     * the client would believe its object is tagged, encrypted or locked. */
+    static const char *const refused[] = {
+        "x-amz-tagging", "x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-object-lock-mode",
+        "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
+        "x-amz-website-redirect-location", "x-amz-grant-read", "x-amz-grant-full-control",
+        "x-amz-grant-write-acp", "x-amz-grant-read-acp",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        if (req_header(r, refused[i]))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+                              "the %s header asks for a feature tarn does not offer; send the "
+                              "request without it",
+                              refused[i]);
+    const char *acl = req_header(r, "x-amz-acl");
+    if (acl && strcmp(acl, "private") && strcmp(acl, "bucket-owner-full-control"))
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+                          "canned ACL '%s' is not offered: access is governed by tarn's grants", acl);
+    const char *sc = req_header(r, "x-amz-storage-class");
+    if (sc && strcmp(sc, "STANDARD"))
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidStorageClass",
+                          "the storage class '%s' is not offered; tarn has only STANDARD", sc);
+    return 0;
+}
+
 int s3_put_begin(req_t *r)
 {
     int rc = check_checksum_support(r);
+    if (!rc && !req_has_query(r, "uploadId"))
+        rc = s3_check_write_headers(r);
     if (rc)
         return rc;
     rc = store_check_key(r->key, &r->err);
@@ -587,6 +617,9 @@ typedef struct {
 
 int s3_copy_begin(req_t *r)
 {
+    int check = s3_check_write_headers(r);
+    if (check)
+        return check;
     const char *h = req_header(r, "x-amz-copy-source");
     const char *q = strchr(h, '?');
     size_t n = q ? (size_t)(q - h) : strlen(h);

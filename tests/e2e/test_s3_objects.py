@@ -714,3 +714,20 @@ def test_conditional_put_if_match(server, key):
     assert server.s3().get_object(Bucket="raw", Key=key)["Body"].read() == b"v2"
     with s3_error("NoSuchKey", 404):
         s3.put_object(Bucket="raw", Key=key + ".absent", Body=b"x")
+
+
+@pytest.mark.parametrize("extra,code", [
+    ({"Tagging": "team=data"}, "NotImplemented"),
+    ({"ServerSideEncryption": "AES256"}, "NotImplemented"),
+    ({"StorageClass": "GLACIER"}, "InvalidStorageClass"),
+    ({"ACL": "public-read"}, "NotImplemented"),
+])
+def test_unoffered_write_features_are_refused(s3, key, extra, code):
+    status = 501 if code == "NotImplemented" else 400
+    with s3_error(code, status):
+        s3.put_object(Bucket="raw", Key=key, Body=b"x", **extra)
+    with s3_error(code, status):
+        s3.create_multipart_upload(Bucket="raw", Key=key, **extra)
+    with s3_error("404", 404):
+        s3.head_object(Bucket="raw", Key=key)
+    s3.put_object(Bucket="raw", Key=key, Body=b"x", StorageClass="STANDARD", ACL="private")
