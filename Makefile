@@ -2,7 +2,7 @@
 BUILD ?= build
 DATA ?= tarn-data
 
-.PHONY: all bootstrap run test test-unit test-e2e asan bench clean
+.PHONY: all bootstrap run test asan fuzz bench clean
 
 all: bootstrap
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=debugoptimized -Dwerror=true
@@ -27,8 +27,11 @@ asan: bootstrap
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    TARN_BIN=$(abspath build-asan)/tarn /usr/bin/python3 -m pytest -q tests/e2e
 
+fuzz: bootstrap
+	sh tests/fuzz/run.sh 60
+
 bench: all
 	/usr/bin/python3 bench/s3_throughput.py --tarn $(BUILD)/tarn
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
