@@ -319,16 +319,10 @@ int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
-    if ((rc = db_prepare(s->db, &st, "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1", err)))
-        return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    db_done(s->db, st);
-    if (step == SQLITE_ROW)
-        return TARN_ERR_R(err, TARN_ECONFLICT, "BucketNotEmpty",
-                          "the bucket '%s' is not empty; delete its objects first", name);
     /* Uploads in progress go with the bucket, and so do their parts in tmp/uploads/<id>/:
-     * their ids are read in the same transaction that deletes their rows. */
+     * their ids are read in the same transaction that deletes their rows. The emptiness
+     * check is in that transaction too, and object commits check their bucket inside
+     * theirs, so no object can land in a bucket being deleted. */
     buf_t ids = BUF_INIT; /* NUL-separated upload ids */
     char *q = sqlite3_mprintf("DELETE FROM uploads WHERE bucket = %Q;"
                               " DELETE FROM buckets WHERE name = %Q;",
@@ -336,6 +330,14 @@ int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
     if (!q)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
+    if (!rc && !(rc = db_prepare(s->db, &st, "SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+                                 err))) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, "BucketNotEmpty",
+                            "the bucket '%s' is not empty; delete its objects first", name);
+        db_done(s->db, st);
+    }
     if (!rc && !(rc = db_prepare(s->db, &st, "SELECT upload_id FROM uploads WHERE bucket = ?1",
                                  err))) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -625,9 +627,18 @@ static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, bo
     int rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
     if (rc)
         return rc;
-    rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,?4,"
-                      "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-                   NULL, o, err);
+    sqlite3_stmt *st = NULL;
+    if (!(rc = db_prepare(s->db, &st, "SELECT 1 FROM buckets WHERE name = ?1", err))) {
+        sqlite3_bind_text(st, 1, o->bucket, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) /* deleted while the object was being written */
+            rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist",
+                            o->bucket);
+        db_done(s->db, st);
+    }
+    if (!rc)
+        rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
+                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                       NULL, o, err);
     if (!rc && intent)
         rc = run_bound(s, "DELETE FROM object_intents WHERE tmp = ?1", w->tmp_path, NULL, err);
     if (!rc && w->hook.fn)
