@@ -129,32 +129,40 @@ static int on_complete_elem(void *ctx, const char *path, const char *text)
     return 0;
 }
 
+static int complete_result(req_t *r, const store_object_t *o)
+{
+    buf_t b = BUF_INIT;
+    buf_puts(&b, S3_XML_HEAD "<CompleteMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
+    s3_xml_elem(&b, "Location", arena_sprintf(r->arena, "/%s/%s", r->bucket, r->key));
+    s3_xml_elem(&b, "Bucket", r->bucket);
+    s3_xml_elem(&b, "Key", r->key);
+    s3_xml_elem(&b, "ETag", s3_quoted_etag(r, o->etag));
+    buf_puts(&b, "</CompleteMultipartUploadResult>");
+    req_respond_buf(r, 200, "application/xml", &b);
+    return 0;
+}
+
 int s3_complete_upload(req_t *r)
 {
     const char *id = req_query(r, "uploadId");
     store_upload_t u;
+    store_object_t o;
     int rc = store_mpu_get(r->srv->store, r->bucket, r->key, id, &u, r->arena, &r->err);
+    if (rc == TARN_ENOTFOUND &&
+        !store_mpu_completed(r->srv->store, r->bucket, r->key, id, &o, r->arena, &r->err))
+        return complete_result(r, &o); /* a retry of a completion that succeeded */
     if (rc)
         return rc;
     complete_t c = {.r = r};
     if ((rc = s3_xml_parse(r->body.data, r->body.len, "CompleteMultipartUpload", on_complete_elem,
                            &c, &r->err)))
         return rc;
-    store_object_t o;
     store_hook_t hook = s3_landing_hook(r);
     rc = store_mpu_complete(r->srv->store, r->bucket, r->key, id, c.parts, c.n, &hook, &o, NULL,
                             NULL, r->arena, &r->err);
     if (rc)
         return rc;
-    buf_t b = BUF_INIT;
-    buf_puts(&b, S3_XML_HEAD "<CompleteMultipartUploadResult xmlns=\"" S3_XMLNS "\">");
-    s3_xml_elem(&b, "Location", arena_sprintf(r->arena, "/%s/%s", r->bucket, r->key));
-    s3_xml_elem(&b, "Bucket", r->bucket);
-    s3_xml_elem(&b, "Key", r->key);
-    s3_xml_elem(&b, "ETag", s3_quoted_etag(r, o.etag));
-    buf_puts(&b, "</CompleteMultipartUploadResult>");
-    req_respond_buf(r, 200, "application/xml", &b);
-    return 0;
+    return complete_result(r, &o);
 }
 
 int s3_abort_upload(req_t *r)

@@ -208,11 +208,17 @@ int store_mpu_list_parts(store_t *s, const char *upload_id, int after, size_t ma
     return 0;
 }
 
-static void remove_upload(store_t *s, const char *upload_id)
+/* Drops an upload and its parts; completed (etag not NULL) ones are remembered. */
+static void remove_upload(store_t *s, const char *upload_id, const store_object_t *done)
 {
-    char *q = sqlite3_mprintf("DELETE FROM uploads WHERE upload_id = %Q", upload_id);
-    if (q)
-        db_exec(s->db, q, NULL);
+    char *q = done ? sqlite3_mprintf("BEGIN; DELETE FROM uploads WHERE upload_id = %Q;"
+                                     " INSERT OR REPLACE INTO completed_uploads VALUES"
+                                     " (%Q, %Q, %Q, %Q, %lld); COMMIT;",
+                                     upload_id, upload_id, done->bucket, done->key, done->etag,
+                                     (long long)done->mtime_ms)
+                   : sqlite3_mprintf("DELETE FROM uploads WHERE upload_id = %Q", upload_id);
+    if (q && db_exec(s->db, q, NULL))
+        db_exec(s->db, "ROLLBACK", NULL);
     sqlite3_free(q);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%s", s->uploads_dir, upload_id);
@@ -228,7 +234,7 @@ int store_mpu_abort(store_t *s, const char *bucket, const char *key, const char 
     store_upload_t u;
     int rc = store_mpu_get(s, bucket, key, upload_id, &u, a, err);
     if (!rc)
-        remove_upload(s, upload_id);
+        remove_upload(s, upload_id, NULL);
     arena_free(a);
     return rc;
 }
@@ -356,13 +362,38 @@ int store_mpu_complete(store_t *s, const char *bucket, const char *key, const ch
     rc = store_writer_commit(w, bucket, key, &meta, out, a, err);
     w = NULL;
     if (!rc)
-        remove_upload(s, upload_id);
+        remove_upload(s, upload_id, out);
 done:
     store_writer_abort(w);
     free(sizes);
     buf_free(&md5s);
     buf_free(&sizes_json);
     return rc;
+}
+
+int store_mpu_completed(store_t *s, const char *bucket, const char *key, const char *upload_id,
+                        store_object_t *out, arena_t *a, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT etag FROM completed_uploads WHERE upload_id = ?1 AND bucket = ?2"
+                        " AND key = ?3",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, upload_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+    char etag[48] = "";
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(etag, sizeof etag, "%s", (const char *)sqlite3_column_text(st, 0));
+    db_done(s->db, st);
+    /* Only while the object is still the one that upload made. */
+    if (!etag[0] || store_object_head(s, bucket, key, out, a, err) || strcmp(out->etag, etag))
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+                          "the upload '%s' does not exist; it may have been aborted or completed",
+                          upload_id);
+    return 0;
 }
 
 int store_mpu_list(store_t *s, const char *bucket, const char *prefix, const char *key_marker,

@@ -49,6 +49,10 @@ int store_mpu_complete(store_t *s, const char *bucket, const char *key, const ch
                        const store_part_ref_t *parts, size_t nparts, const store_hook_t *hook,
                        store_object_t *out, store_progress_cb progress, void *pctx, arena_t *a,
                        tarn_err_t *err);
+/* When upload_id was completed (within a day) into the object bucket/key still holds,
+ * fills out with that object; TARN_ENOTFOUND NoSuchUpload otherwise. */
+int store_mpu_completed(store_t *s, const char *bucket, const char *key, const char *upload_id,
+                        store_object_t *out, arena_t *a, tarn_err_t *err);
 int store_mpu_abort(store_t *s, const char *bucket, const char *key, const char *upload_id,
                     tarn_err_t *err);
 /* Uploads of a bucket in (key, upload id) order after the markers, up to max. */

@@ -40,6 +40,10 @@ static const char *const store_schema[] = {
     "CREATE TABLE upload_parts(upload_id TEXT NOT NULL REFERENCES uploads ON DELETE CASCADE,"
     " part_number INTEGER NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,"
     " mtime_ms INTEGER NOT NULL, PRIMARY KEY(upload_id, part_number))",
+    /* Completed uploads are remembered for a day: a client that lost the answer to
+     * CompleteMultipartUpload retries it and must get the same success. */
+    "CREATE TABLE completed_uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL,"
+    " key TEXT NOT NULL, etag TEXT NOT NULL, completed_ms INTEGER NOT NULL)",
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key)
@@ -242,6 +246,11 @@ int store_open(store_t **out, const char *data_dir, db_t *db, tarn_err_t *err)
         goto done;
     if ((rc = recover_intents(s, err)))
         goto done;
+    char *prune = sqlite3_mprintf("DELETE FROM completed_uploads WHERE completed_ms < %lld",
+                                  (long long)(time_now_ms() - 86400000LL));
+    if (prune)
+        db_exec(s->db, prune, NULL);
+    sqlite3_free(prune);
     sweep_tmp(s);
     for (size_t i = 0; i < 4; i++) {
         char p[PATH_MAX];

@@ -328,3 +328,17 @@ def test_range_and_part_number_together(s3, key):
     s3.put_object(Bucket="raw", Key=key, Body=b"0123456789")
     with s3_error("InvalidRequest", 400):
         s3.get_object(Bucket="raw", Key=key, PartNumber=1, Range="bytes=0-1")
+
+
+def test_retried_completion_answers_the_same_success(s3, key):
+    """A client that lost the answer to CompleteMultipartUpload retries it: S3 answers the
+    same success while the object is still the one the upload made."""
+    uid = s3.create_multipart_upload(Bucket="raw", Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket="raw", Key=key, UploadId=uid, PartNumber=1, Body=b"only")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    first = s3.complete_multipart_upload(Bucket="raw", Key=key, UploadId=uid, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket="raw", Key=key, UploadId=uid, MultipartUpload=parts)
+    assert again["ETag"] == first["ETag"]
+    s3.put_object(Bucket="raw", Key=key, Body=b"replaced")
+    with s3_error("NoSuchUpload", 404):
+        s3.complete_multipart_upload(Bucket="raw", Key=key, UploadId=uid, MultipartUpload=parts)
