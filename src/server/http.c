@@ -146,6 +146,7 @@ static int parse_query(req_t *r)
 typedef struct {
     req_t *r;
     size_t cap;
+    bool oom;
 } hdr_ctx_t;
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -157,8 +158,10 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     if (r->nheaders == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 32;
         sigv4_header_t *nh = arena_alloc(r->arena, ncap * sizeof *nh);
-        if (!nh)
+        if (!nh) {
+            c->oom = true;
             return MHD_NO;
+        }
         if (r->nheaders)
             memcpy(nh, r->headers, r->nheaders * sizeof *nh);
         r->headers = nh;
@@ -395,8 +398,10 @@ static int authorize(req_t *r)
 /* Everything that happens before the body: parse, route, authenticate, authorize, begin. */
 static int start_request(req_t *r)
 {
-    hdr_ctx_t hc = {r, 0};
+    hdr_ctx_t hc = {r, 0, false};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
+    if (hc.oom)
+        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory reading the request headers");
     r->path = http_unescape(r->arena, r->raw_path, strlen(r->raw_path), false);
     if (!r->path)
         return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidURI", "the request path is malformed");
