@@ -42,8 +42,8 @@ static const char *const store_schema[] = {
     " mtime_ms INTEGER NOT NULL, PRIMARY KEY(upload_id, part_number))",
     /* Completed uploads are remembered for a day: a client that lost the answer to
      * CompleteMultipartUpload retries it and must get the same success. */
-    "CREATE TABLE completed_uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL,"
-    " key TEXT NOT NULL, etag TEXT NOT NULL, completed_ms INTEGER NOT NULL)",
+    ("CREATE TABLE completed_uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL,"
+     " key TEXT NOT NULL, etag TEXT NOT NULL, completed_ms INTEGER NOT NULL)"),
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key)
