@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *name;
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
             fputs(c->help, stdout);
             return 0;
         }
+    umask(027); /* the lake's files are never world-readable */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = c->run(argc - 2, argv + 2);
     curl_global_cleanup();

@@ -32,6 +32,10 @@ static int open_db(db_t **db, const char *data_dir, tarn_err_t *err)
     char p[4200];
     path_join(p, sizeof p, data_dir, "tarn.db");
     int rc = db_open(db, p, err);
+    /* It holds sealed secrets and password verifiers: owner only (SQLite gives its -wal
+     * and -shm files the database's mode). */
+    if (!rc && chmod(p, 0600))
+        rc = TARN_ERR(err, TARN_EIO, "chmod %s: %s", p, strerror(errno));
     if (!rc)
         rc = catalog_events_init(*db, err);
     return rc;

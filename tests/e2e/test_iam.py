@@ -198,3 +198,17 @@ def test_last_admin_cannot_be_deleted(fresh_server):
     names = [u["name"] for u in json.loads(fresh_server.tarn("user", "list", "--json").stdout)["users"]]
     assert names == ["admin"]
     assert fresh_server.s3().list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_lake_files_are_not_world_readable(server):
+    """The catalog database holds sealed secrets and password verifiers; the keyring and
+    the admin credentials are owner-only; nothing in the lake is world-readable."""
+    import os
+    import stat
+    for name in ("tarn.db", "admin.credentials", "keys/master.key", "keys/audit.key"):
+        mode = stat.S_IMODE(os.stat(os.path.join(server.data, name)).st_mode)
+        assert mode & 0o077 == 0, f"{name} has mode {oct(mode)}"
+    for root, dirs, files in os.walk(server.data):
+        for n in dirs + files:
+            mode = stat.S_IMODE(os.lstat(os.path.join(root, n)).st_mode)
+            assert mode & 0o007 == 0, f"{os.path.join(root, n)} has mode {oct(mode)}"
