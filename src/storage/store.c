@@ -44,6 +44,9 @@ static const char *const store_schema[] = {
      * CompleteMultipartUpload retries it and must get the same success. */
     ("CREATE TABLE completed_uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL,"
      " key TEXT NOT NULL, etag TEXT NOT NULL, completed_ms INTEGER NOT NULL)"),
+    /* The MD5 of every object's bytes (a multipart ETag is not one). */
+    "ALTER TABLE objects ADD COLUMN md5 TEXT",
+    "ALTER TABLE object_intents ADD COLUMN md5 TEXT",
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key)
@@ -93,6 +96,9 @@ void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a)
     o->checksum_value = store_col_text(st, 14, a);
     o->parts = (unsigned)sqlite3_column_int(st, 15);
     o->part_sizes = store_col_text(st, 16, a);
+    const char *md5 = (const char *)sqlite3_column_text(st, 17);
+    if (md5)
+        hash_unhex(o->md5, 16, md5);
 }
 
 static int object_path(const store_t *s, char *out, size_t cap, const char *bucket,
@@ -417,7 +423,7 @@ int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, ta
     if (!w)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     w->s = s;
-    w->h = hash_multi_create(hash_flags | HASH_SHA256);
+    w->h = hash_multi_create(hash_flags | HASH_SHA256 | HASH_MD5);
     if (!w->h) {
         free(w);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -570,6 +576,9 @@ static void bind_object(sqlite3_stmt *st, int first, const store_object_t *o)
     store_bind_opt(st, first + 14, o->checksum_value);
     sqlite3_bind_int(st, first + 15, (int)o->parts);
     store_bind_opt(st, first + 16, o->part_sizes);
+    char md5[33];
+    hash_hex(md5, o->md5, 16);
+    sqlite3_bind_text(st, first + 17, md5, -1, SQLITE_TRANSIENT);
 }
 
 static int run_bound(store_t *s, const char *sql, const char *tmp, const store_object_t *o,
@@ -646,7 +655,7 @@ static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, bo
     }
     if (!rc)
         rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
-                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
                        NULL, o, err);
     if (!rc && intent)
         rc = run_bound(s, "DELETE FROM object_intents WHERE tmp = ?1", w->tmp_path, NULL, err);
@@ -721,7 +730,7 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
     if (!fast) {
         store_writer_pick_name(w, path);
         rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
-                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
                        w->tmp_path, o, err);
         if (rc)
             return rc;
@@ -779,6 +788,7 @@ int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
     else
         hash_hex(o.etag, d->md5, 16);
     memcpy(o.sha256, d->sha256, 32);
+    memcpy(o.md5, d->md5, 16);
     o.mtime_ms = time_now_ms();
     if (meta) {
         o.content_type = meta->content_type;

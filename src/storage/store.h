@@ -45,6 +45,7 @@ typedef struct {
     uint64_t size;
     char etag[48];            /* without quotes: hex MD5, or hex-md5-of-md5s "-N" for multipart */
     uint8_t sha256[32];
+    uint8_t md5[16];          /* of the whole object (the ETag of a multipart one is not) */
     int64_t mtime_ms;
     const char *content_type; /* NULL when not given */
     const char *content_encoding;
@@ -68,8 +69,8 @@ typedef struct {
 /* A write in progress: bytes go to a temp file while every digest is computed. */
 typedef struct store_writer store_writer_t;
 
-/* hash_flags: HASH_* digests to compute besides SHA-256 (always computed); pass HASH_MD5
- * for a single-part ETag. */
+/* hash_flags: HASH_* digests to compute besides SHA-256 and MD5 (always computed, and
+ * kept for every object). */
 int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, tarn_err_t *err);
 int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err);
 /* Digests of everything written so far; call once, after the last write. */

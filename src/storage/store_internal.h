@@ -68,6 +68,6 @@ void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a);
 #define STORE_OBJECT_COLS                                                                  \
     "bucket, key, size, etag, sha256, mtime_ms, content_type, content_encoding,"          \
     " content_disposition, content_language, cache_control, expires, user_meta,"          \
-    " checksum_algo, checksum_value, parts, part_sizes"
+    " checksum_algo, checksum_value, parts, part_sizes, md5"
 
 #endif

@@ -129,6 +129,13 @@ static void test_put_get_overwrite_delete(void **state)
     assert_string_equal(o.etag, "5d41402abc4b2a76b9719d911017c592"); /* md5("hello") */
     assert_int_equal(o.size, 5);
     assert_string_equal(read_object(f, "raw", "db/t/a.csv"), "hello");
+    store_object_t h;
+    assert_int_equal(store_object_head(f->s, "raw", "db/t/a.csv", &h, f->a, &err), 0);
+    uint8_t want[32];
+    hash_md5(want, "hello", 5);
+    assert_memory_equal(h.md5, want, 16);
+    hash_sha256(want, "hello", 5);
+    assert_memory_equal(h.sha256, want, 32);
     assert_int_equal(put(f, "raw", "db/t/a.csv", "world!", &o, &err), 0);
     assert_string_equal(read_object(f, "raw", "db/t/a.csv"), "world!");
     /* The bytes sit at the documented path, and no temporary name is left beside them. */
@@ -246,6 +253,16 @@ static void test_multipart(void **state)
                      0);
     assert_int_equal(o.size, n1 + 4);
     assert_non_null(strstr(o.etag, "-2"));
+    /* The whole object's MD5 is kept too, though the ETag is not one. */
+    char *all = malloc(n1 + 4);
+    memcpy(all, p1, n1);
+    memcpy(all + n1, "tail", 4);
+    uint8_t md5[16];
+    hash_md5(md5, all, n1 + 4);
+    free(all);
+    store_object_t h;
+    assert_int_equal(store_object_head(f->s, "raw", "big.bin", &h, f->a, &err), 0);
+    assert_memory_equal(h.md5, md5, 16);
     uint64_t off, len;
     assert_int_equal(store_object_part_range(&o, 2, &off, &len, &err), 0);
     assert_int_equal(off, n1);
