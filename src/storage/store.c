@@ -715,7 +715,10 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
                          tarn_err_t *err)
 {
     char etag[48];
+    if (db_write_begin(s->db))
+        return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
     bool exists = row_etag(s, o->bucket, o->key, etag);
+    db_write_end(s->db);
     int rc = check_condition(w, exists, etag, o->key, err);
     if (rc)
         return rc;
@@ -751,7 +754,11 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
     *slash = '/';
     if (rc)
         return rc; /* bytes are in place; recovery completes an overwrite's index row */
-    return commit_row(s, w, o, !fast, err);
+    if (db_write_begin(s->db))
+        return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+    rc = commit_row(s, w, o, !fast, err);
+    db_write_end(s->db);
+    return rc;
 }
 
 int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,

@@ -102,9 +102,41 @@ static sqlite3 *conn_open(db_t *db)
     return h;
 }
 
+/* The connection the calling thread's statements go to right now (NULL if none yet). */
+static db_conn_t *current(db_t *db)
+{
+    if (db->writing && pthread_equal(db->writer_owner, pthread_self()))
+        return db->writer;
+    return pthread_getspecific(db->key);
+}
+
+int db_write_begin(db_t *db)
+{
+    pthread_mutex_lock(&db->wmu);
+    if (!db->writer) {
+        db_conn_t *c = calloc(1, sizeof *c);
+        if (!c || !(c->h = conn_open(db))) {
+            free(c);
+            pthread_mutex_unlock(&db->wmu);
+            return TARN_EIO;
+        }
+        c->db = db;
+        db->writer = c;
+    }
+    db->writer_owner = pthread_self();
+    db->writing = true;
+    return 0;
+}
+
+void db_write_end(db_t *db)
+{
+    db->writing = false;
+    pthread_mutex_unlock(&db->wmu);
+}
+
 sqlite3 *db_h(db_t *db)
 {
-    db_conn_t *c = pthread_getspecific(db->key);
+    db_conn_t *c = current(db);
     if (c)
         return c->h;
     c = calloc(1, sizeof *c);
@@ -134,6 +166,7 @@ int db_open(db_t **out, const char *path, tarn_err_t *err)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->wmu, NULL);
     if (pthread_key_create(&db->key, conn_release)) {
         pthread_mutex_destroy(&db->mu);
         free(db->path);
@@ -154,6 +187,9 @@ void db_close(db_t *db)
     if (!db)
         return;
     pthread_key_delete(db->key);
+    if (db->writer)
+        conn_free(db->writer);
+    pthread_mutex_destroy(&db->wmu);
     db_conn_t *c = db->conns;
     while (c) {
         db_conn_t *n = c->next;
@@ -194,7 +230,7 @@ int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err)
     sqlite3 *h = db_h(db);
     if (!h)
         return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
-    db_conn_t *c = pthread_getspecific(db->key);
+    db_conn_t *c = current(db);
     uint32_t hv = sql_hash(sql);
     cached_t *slot = &c->cache[hv % STMT_CACHE];
     if (slot->st && slot->hash == hv && !strcmp(slot->sql, sql)) {
@@ -219,7 +255,7 @@ void db_done(db_t *db, sqlite3_stmt *st)
 {
     if (!st)
         return;
-    db_conn_t *c = pthread_getspecific(db->key);
+    db_conn_t *c = current(db);
     for (int i = 0; c && i < STMT_CACHE; i++)
         if (c->cache[i].st == st) {
             sqlite3_reset(st);

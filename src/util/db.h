@@ -9,6 +9,7 @@
 #include "util/err.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 
 typedef struct db_conn db_conn_t;
@@ -18,7 +19,20 @@ typedef struct db {
     pthread_key_t key;
     pthread_mutex_t mu;
     db_conn_t *conns; /* every open connection, closed by db_close */
+    /* One connection shared by the hot write paths, one thread at a time: SQLite writes
+     * one transaction at a time anyway, and a connection that made the last changes
+     * keeps its page cache, where each thread's own would re-read the pages others
+     * changed. */
+    pthread_mutex_t wmu;
+    db_conn_t *writer;
+    pthread_t writer_owner;
+    bool writing;
 } db_t;
+
+/* Routes the calling thread's statements on db to the shared writer connection until
+ * db_write_end. Not re-entrant. */
+int db_write_begin(db_t *db);
+void db_write_end(db_t *db);
 
 /* The calling thread's connection, or NULL when it cannot be opened. */
 sqlite3 *db_h(db_t *db);
