@@ -2,6 +2,7 @@
 # `make run`: starts tarn on the embedded default (./tarn-data) and, on first run, lands
 # sample datasets in the raw zone with the AWS CLI, then keeps the server in the foreground.
 set -eu
+umask 027
 TARN=${1:-build/tarn}
 DATA=${2:-tarn-data}
 LISTEN=${TARN_LISTEN:-127.0.0.1:9470}

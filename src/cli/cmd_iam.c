@@ -92,7 +92,7 @@ int cmd_user(int argc, char **argv)
             printf("Created user %s.\n", a.pos[0]);
             const char *pw = json_string_value(json_object_get(out, "password"));
             if (pw)
-                printf("  password  %s   (shown once; used by the PostgreSQL port)\n", pw);
+                printf("  password  %s   (shown once)\n", pw);
             printf("Next: `tarn key create %s` gives the user an access key.\n", a.pos[0]);
         }
     } else if (!strcmp(sub, "delete") && a.npos == 1) {
