@@ -5,7 +5,6 @@
 static const char *const events_schema[] = {
     "CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
     " type TEXT NOT NULL, zone TEXT, key TEXT, payload TEXT NOT NULL DEFAULT '{}')",
-    "CREATE INDEX events_by_type ON events(type, id)",
 };
 
 int catalog_events_init(db_t *db, tarn_err_t *err)

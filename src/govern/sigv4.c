@@ -841,6 +841,21 @@ int sigv4_signing_key(uint8_t out[32], const char *secret, const char *date, con
     return 0;
 }
 
+/* Signs canonical request creq with key (sts is scratch): 0 when the signature matches
+ * auth's, 1 when it does not, TARN_ENOMEM. */
+static int signature_matches(const sigv4_auth_t *auth, const uint8_t key[32], const buf_t *creq,
+                             buf_t *sts, tarn_err_t *err)
+{
+    uint8_t mac[32];
+    char hex[65];
+    buf_reset(sts);
+    if (sigv4_string_to_sign(sts, auth, bstr(creq)))
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory computing the signature");
+    hash_hmac_sha256(mac, key, 32, sts->data, sts->len);
+    hash_hex(hex, mac, 32);
+    return hash_equal(hex, 64, auth->signature, strlen(auth->signature)) ? 0 : 1;
+}
+
 int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const char *secret,
                  const char *payload_hash, time_t now, int mode, tarn_err_t *err)
 {
@@ -848,7 +863,7 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
         auth->presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed";
     buf_t creq = BUF_INIT, sts = BUF_INIT;
     uint8_t key[32], mac[32];
-    char hex[65], cdigest[65];
+    char cdigest[65];
     int rc = 0;
     time_t t;
 
@@ -882,16 +897,12 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
                           auth->amz_date, (long long)(t > now ? t - now : now - t), SIGV4_MAX_SKEW);
     }
 
-    if ((rc = sigv4_canonical_request(&creq, req, auth, payload_hash, mode, err)))
-        goto done;
-    if (sigv4_string_to_sign(&sts, auth, bstr(&creq)) ||
-        sigv4_signing_key(key, secret, auth->date, auth->region, auth->service)) {
+    if (sigv4_signing_key(key, secret, auth->date, auth->region, auth->service)) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory computing the signature");
         goto done;
     }
-    hash_hmac_sha256(mac, key, 32, sts.data, sts.len);
-    hash_hex(hex, mac, 32);
-    if (hash_equal(hex, 64, auth->signature, strlen(auth->signature)))
+    if ((rc = sigv4_canonical_request(&creq, req, auth, payload_hash, mode, err)) ||
+        (rc = signature_matches(auth, key, &creq, &sts, err)) != 1)
         goto done;
     hash_sha256(mac, creq.data, creq.len);
     hash_hex(cdigest, mac, 32);
@@ -902,15 +913,8 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
     if (!auth->presigned && req->raw_query && *req->raw_query) {
         buf_reset(&creq);
         buf_reset(&sts);
-        if ((rc = build_canonical(&creq, req, auth, payload_hash, mode, true, err)))
-            goto done;
-        if (sigv4_string_to_sign(&sts, auth, bstr(&creq))) {
-            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory computing the signature");
-            goto done;
-        }
-        hash_hmac_sha256(mac, key, 32, sts.data, sts.len);
-        hash_hex(hex, mac, 32);
-        if (hash_equal(hex, 64, auth->signature, strlen(auth->signature)))
+        if ((rc = build_canonical(&creq, req, auth, payload_hash, mode, true, err)) ||
+            (rc = signature_matches(auth, key, &creq, &sts, err)) != 1)
             goto done;
     }
     rc = TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",

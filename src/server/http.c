@@ -262,7 +262,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         sigv4_chunked_free(r->chunked);
     if (r->resp)
         MHD_destroy_response(r->resp);
-    OPENSSL_cleanse(r->signing_key, sizeof r->signing_key);
     buf_free(&r->body);
     arena_free(r->arena);
     free(r);
@@ -308,6 +307,12 @@ static bool method_has_body(const req_t *r)
     return (cl && strcmp(cl, "0")) || te;
 }
 
+static int http_chunk_sink(void *ctx, const void *p, size_t n)
+{
+    req_t *r = ctx;
+    return r->sink ? r->sink(r, p, n) : 0;
+}
+
 /* S3 signs the path encoded once; other services (curl --aws-sigv4 for the REST API,
  * SDKs for Firehose) normalise and encode it twice. */
 static int sigv4_mode(const req_t *r)
@@ -343,16 +348,24 @@ static int authenticate(req_t *r)
         }
     }
     r->payload_hash = ph;
-    if (sigv4_signing_key(r->signing_key, secret.data, r->auth.date, r->auth.region,
-                          r->auth.service)) {
-        rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
-        goto done;
-    }
     if (!r->verify_after_body) {
         rc = sigv4_verify(&sreq, &r->auth, secret.data, ph, time(NULL), sigv4_mode(r), &r->err);
         if (rc)
             goto done;
         r->authenticated = true;
+    }
+    if (!strncmp(ph, "STREAMING-", 10)) {
+        /* An aws-chunked body: the decoder checks each chunk's signature, the declared
+         * checksum trailers and the decoded length as the body arrives. */
+        if (r->op->body != BODY_STREAM) {
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+                            "aws-chunked payloads are only accepted for uploads");
+            goto done;
+        }
+        rc = sigv4_chunked_create_for_request(&r->chunked, &sreq, &r->auth, secret.data,
+                                              http_chunk_sink, r, &r->err);
+        if (rc)
+            goto done;
     }
     r->principal.name = user.name;
     r->principal.admin = user.admin;
@@ -421,33 +434,11 @@ static int start_request(req_t *r)
             return rc;
     }
     r->body_limit = BODY_BUFFER_LIMIT;
-    const char *ph = r->payload_hash ? r->payload_hash : "";
-    if (!strncmp(ph, "STREAMING-", 10)) {
-        if (r->op->body != BODY_STREAM)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
-                              "aws-chunked payloads are only accepted for uploads");
-        bool sig = strcmp(ph, SIGV4_STREAMING_UNSIGNED_TRAILER) != 0;
-        rc = sigv4_chunked_create(&r->chunked, ph, sig ? r->signing_key : NULL, r->auth.amz_date,
-                                  r->auth.scope, r->auth.signature, http_chunk_sink, r, &r->err);
-        if (rc)
-            return rc;
-        /* Declared checksum trailers and the decoded length are checked by the decoder. */
-        const char *dl = req_header(r, "x-amz-decoded-content-length");
-        rc = sigv4_chunked_expect(r->chunked, req_header(r, "x-amz-trailer"),
-                                  dl ? strtoll(dl, NULL, 10) : -1, &r->err);
-        if (rc)
-            return rc;
-    }
     if (!r->verify_after_body && r->op->begin && (rc = r->op->begin(r)))
         return rc;
     return 0;
 }
 
-int http_chunk_sink(void *ctx, const void *p, size_t n)
-{
-    req_t *r = ctx;
-    return r->sink ? r->sink(r, p, n) : 0;
-}
 
 static int take_body(req_t *r, const char *data, size_t n)
 {

@@ -9,7 +9,6 @@
 
 int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err);
 char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space);
-int http_chunk_sink(void *ctx, const void *p, size_t n);
 int http_healthz(req_t *r);
 int http_metrics(req_t *r);
 /* Find the operation for r (sets r->op, r->resource and API-specific fields). */

@@ -55,11 +55,6 @@ int s3_upload_part(req_t *r)
     if (rc)
         return rc;
     const hash_digests_t *d = store_writer_digests(r->writer);
-    const char *dl = req_header(r, "x-amz-decoded-content-length");
-    if (dl && r->chunked && strtoull(dl, NULL, 10) != d->size)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "IncompleteBody",
-                          "you did not provide the number of bytes specified by "
-                          "x-amz-decoded-content-length");
     if ((rc = s3_check_payload(r, d)))
         return rc;
     store_part_t part;

@@ -170,14 +170,13 @@ static int check_checksum_support(req_t *r)
     return 0;
 }
 
+/* Checksums sent as headers are computed while the body is stored; ones sent as aws-chunked
+ * trailers are computed and checked by the chunk decoder. */
 unsigned s3_wanted_hashes(const req_t *r)
 {
-    unsigned f = HASH_MD5;
-    const char *trailer = req_header(r, "x-amz-trailer");
-    const char *sdk = req_header(r, "x-amz-sdk-checksum-algorithm");
+    unsigned f = 0;
     for (size_t i = 0; i < 3; i++)
-        if (req_header(r, checksums[i].header) || mentions(trailer, checksums[i].header) ||
-            (sdk && !strcasecmp(sdk, checksums[i].algo)))
+        if (req_header(r, checksums[i].header))
             f |= checksums[i].flag;
     return f;
 }
@@ -200,12 +199,9 @@ static void checksum_value(const hash_digests_t *d, unsigned flag, char out[64])
 /* Checks every digest the client sent; remembers the flexible checksum for the object. */
 static int check_payload(req_t *r, const hash_digests_t *d, store_meta_t *meta)
 {
-    const char *ph = r->payload_hash ? r->payload_hash : "";
-    if (strlen(ph) == 64 && strncmp(ph, "STREAMING", 9) && strcmp(ph, SIGV4_UNSIGNED_PAYLOAD)) {
-        int rc = sigv4_verify_payload(&r->auth, d->sha256, &r->err);
-        if (rc)
-            return rc;
-    }
+    int rc = sigv4_verify_payload(&r->auth, d->sha256, &r->err); /* a literal hash only */
+    if (rc)
+        return rc;
     const char *md5 = req_header(r, "Content-MD5");
     if (md5) {
         uint8_t want[16];
@@ -218,21 +214,20 @@ static int check_payload(req_t *r, const hash_digests_t *d, store_meta_t *meta)
     }
     for (size_t i = 0; i < 3; i++) {
         const char *want = req_header(r, checksums[i].header);
-        if (!want && r->chunked)
-            want = sigv4_chunked_trailer(r->chunked, checksums[i].header);
-        if (!want)
-            continue;
-        char got[64];
-        checksum_value(d, checksums[i].flag, got);
-        if (strcmp(got, want))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "BadDigest",
-                              "the %s you specified did not match the calculated checksum",
-                              checksums[i].algo);
-        if (meta) {
-            meta->checksum_algo = checksums[i].algo;
-            meta->checksum_value = arena_strdup(r->arena, got);
+        if (want) {
+            char got[64];
+            checksum_value(d, checksums[i].flag, got);
+            if (strcmp(got, want))
+                return TARN_ERR_R(&r->err, TARN_EINVAL, "BadDigest",
+                                  "the %s you specified did not match the calculated checksum",
+                                  checksums[i].algo);
+        } else if (r->chunked) {
+            want = sigv4_chunked_trailer(r->chunked, checksums[i].header); /* checked there */
         }
-        req_add_header(r, checksums[i].header, want);
+        if (want && meta) {
+            meta->checksum_algo = checksums[i].algo;
+            meta->checksum_value = arena_strdup(r->arena, want);
+        }
     }
     return 0;
 }
@@ -327,24 +322,11 @@ int s3_put_begin(req_t *r)
     return 0;
 }
 
-static int check_decoded_length(req_t *r, const hash_digests_t *d)
-{
-    const char *dl = req_header(r, "x-amz-decoded-content-length");
-    if (dl && r->chunked && strtoull(dl, NULL, 10) != d->size)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "IncompleteBody",
-                          "you did not provide the number of bytes specified by "
-                          "x-amz-decoded-content-length (%s, got %llu)",
-                          dl, (unsigned long long)d->size);
-    return 0;
-}
-
 int s3_put_object(req_t *r)
 {
     store_meta_t meta;
     const hash_digests_t *d = store_writer_digests(r->writer);
-    int rc = check_decoded_length(r, d);
-    if (!rc)
-        rc = s3_meta_from_headers(r, &meta);
+    int rc = s3_meta_from_headers(r, &meta);
     if (!rc)
         rc = check_payload(r, d, &meta);
     if (rc)
@@ -357,9 +339,7 @@ int s3_put_object(req_t *r)
     rc = store_writer_commit(w, r->bucket, r->key, &meta, &o, r->arena, &r->err);
     if (rc)
         return rc;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    /* Keep checksum headers added during the check: move them onto the new response. */
-    req_respond(r, 200, resp);
+    req_respond_bytes(r, 200, NULL, "", 0);
     req_add_header(r, "ETag", s3_quoted_etag(r, o.etag));
     if (meta.checksum_algo)
         req_add_header(r, arena_sprintf(r->arena, "x-amz-checksum-%s", meta.checksum_algo),
@@ -696,7 +676,7 @@ int s3_copy_object(req_t *r)
                               src.content_language, src.cache_control, src.expires,
                               src.user_meta, NULL, NULL};
     }
-    if ((rc = store_writer_begin(&w, r->srv->store, HASH_MD5, &r->err)))
+    if ((rc = store_writer_begin(&w, r->srv->store, 0, &r->err)))
         goto done;
     enum { CHUNK = 1 << 20 };
     chunk = malloc(CHUNK);

@@ -95,7 +95,6 @@ struct req {
     bool verify_after_body;
     char *deferred_secret; /* only while verify_after_body */
     bool authenticated;
-    uint8_t signing_key[32];
     /* body */
     int phase;             /* 0 new, 1 receiving, 2 done */
     bool failed;           /* an error response is prepared; the rest of the body is discarded */

@@ -153,7 +153,7 @@ static void sweep_tmp(store_t *s)
         return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!strncmp(e->d_name, "put-", 4) || !strncmp(e->d_name, "part-", 5)) {
+        if (!strncmp(e->d_name, "put-", 4)) {
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", s->tmp_dir, e->d_name);
             unlink(p);

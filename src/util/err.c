@@ -3,7 +3,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 int tarn_err_set(tarn_err_t *err, int code, const char *reason, const char *file, int line,
                  const char *fmt, ...)
@@ -19,11 +18,6 @@ int tarn_err_set(tarn_err_t *err, int code, const char *reason, const char *file
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
     return code;
-}
-
-void tarn_err_clear(tarn_err_t *err)
-{
-    memset(err, 0, sizeof *err);
 }
 
 const char *tarn_err_name(int code)

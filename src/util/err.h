@@ -33,7 +33,6 @@ typedef struct {
 
 int tarn_err_set(tarn_err_t *err, int code, const char *reason, const char *file, int line,
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-void tarn_err_clear(tarn_err_t *err);
 const char *tarn_err_name(int code);
 
 #endif

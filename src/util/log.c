@@ -1,4 +1,4 @@
-/* JSON-lines logger; see log.h. The level is set once at start-up. */
+/* JSON-lines logger; see log.h. */
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -8,17 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int min_level = LOG_INFO;
-
-void log_set_level(int level)
-{
-    min_level = level;
-}
+enum { MIN_LEVEL = LOG_INFO };
 
 void log_write(int level, const char *msg, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
-    if (level < min_level)
+    if (level < MIN_LEVEL)
         return;
     json_t *o = json_object();
     if (!o)

@@ -5,7 +5,6 @@
 
 enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
-void log_set_level(int level);
 /* Writes {"ts":..., "level":..., "msg": msg, k1: v1, ...}; the varargs are string
  * key/value pairs ended by NULL. Values are JSON-escaped; a NULL value becomes null. */
 void log_write(int level, const char *msg, ...) __attribute__((sentinel));
