@@ -47,6 +47,40 @@ static const command_t commands[] = {
      "before; each segment ends with a digest signed by the lake's audit key. `tail`\n"
      "prints the last N records (default 20); `verify` checks every hash and signature,\n"
      "exits 0 when the trail is intact, and otherwise names the first bad record.\n"},
+    {"tables", cmd_tables, "list the catalog's tables",
+     "usage: tarn tables [ZONE[.DATABASE]] [--json]\n\n"
+     "Lists the tables you may see, with format, files, rows (where known), size, schema\n"
+     "version, status and owner. Tables appear on their own when files land under\n"
+     "<zone>/<database>/<table>/ (hive folders such as dt=2024-01-01/ become partitions).\n"},
+    {"table", cmd_table, "show, create and describe a table",
+     "usage: tarn table show ZONE.DB.TABLE [--json]\n"
+     "       tarn table versions|files|partitions|snapshots ZONE.DB.TABLE [--json]\n"
+     "       tarn table create ZONE.DB.TABLE --format csv|tsv|jsonl|json|parquet\n"
+     "                         --schema 'id BIGINT NOT NULL, name VARCHAR, ...'\n"
+     "                         [--partition-keys 'dt DATE'] [--option delimiter=;]\n"
+     "                         [--description D] [--owner O] [--steward S] [--tag T]...\n"
+     "       tarn table set ZONE.DB.TABLE [--description D] [--owner O] [--steward S]\n"
+     "                      [--tag T]... [--untag T]...\n"
+     "                      [--column COL [--description D] [--sensitivity S] [--tag T]...]...\n\n"
+     "`show` prints the table's metadata and columns; `versions` the schema history with what\n"
+     "changed; `files` every file with its status and, for files that could not be\n"
+     "registered, the reason; `snapshots` the versions of the table's file list.\n"
+     "`create` declares a table with a fixed schema: files landing in its folder are then\n"
+     "checked against it instead of changing it. `set` edits business metadata; options\n"
+     "after --column COL apply to that column. Sensitivity is public, internal,\n"
+     "confidential or restricted. A two-part name (db.table) means the curated zone.\n"},
+    {"search", cmd_search, "find tables by words, tags, owners",
+     "usage: tarn search [WORDS...] [--zone Z] [--database D] [--tag T] [--owner O]\n"
+     "                   [--sensitivity S] [--limit N] [--json]\n\n"
+     "Full-text search over table names, descriptions, column names and descriptions,\n"
+     "tags, owners and stewards, best matches first. Words match as prefixes (cust finds\n"
+     "customer). Only tables you may describe are listed.\n"},
+    {"crawl", cmd_crawl, "register new, changed and removed files now",
+     "usage: tarn crawl [ZONE[/PREFIX]] [--force] [--json]\n\n"
+     "The catalog follows uploads on its own; a crawl re-checks a zone (raw, cleaned,\n"
+     "curated; default all) or a key prefix against what is stored: it registers new or\n"
+     "changed files, forgets removed ones, and evolves schemas. --force re-reads files\n"
+     "that did not change (after a classifier upgrade, say). Shows progress on a terminal.\n"},
     {"version", cmd_version, "print tarn's and DuckDB's versions",
      "usage: tarn version [--json]\n"},
 };

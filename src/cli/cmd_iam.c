@@ -12,30 +12,10 @@
 static const char *const common_valued[] = {"--endpoint", "--password", NULL};
 static const char *const common_flags[] = {"--json", "--admin", NULL};
 
-static void print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (s) {
-        printf("%s\n", s);
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 static int call(const char *cmd, const args_t *a, const char *method, const char *path,
                 json_t *body, json_t **out)
 {
-    client_t c;
-    tarn_err_t err = {0};
-    int rc = client_init(&c, args_get(a, "--endpoint"), &err);
-    if (!rc)
-        rc = client_call(&c, method, path, body, out, &err);
-    client_wipe(&c);
-    if (rc) {
-        cli_fail(cmd, err.msg);
-        return 1;
-    }
-    return 0;
+    return cli_call(cmd, args_get(a, "--endpoint"), method, path, body, out);
 }
 
 static int usage(const char *cmd, const char *text)
@@ -59,7 +39,7 @@ int cmd_user(int argc, char **argv)
         if ((rc = call("user list", &a, "GET", "/v1/users", NULL, &out)))
             return rc;
         if (json) {
-            print_json(out);
+            cli_print_json(out);
         } else {
             static const char *const h[] = {"USER", "ADMIN", "KEYS", "CREATED"};
             table_t *t = table_create(4, h);
@@ -87,7 +67,7 @@ int cmd_user(int argc, char **argv)
         if (rc)
             return rc;
         if (json) {
-            print_json(out);
+            cli_print_json(out);
         } else {
             printf("Created user %s.\n", a.pos[0]);
             const char *pw = json_string_value(json_object_get(out, "password"));
@@ -128,7 +108,7 @@ int cmd_key(int argc, char **argv)
         if ((rc = call("key create", &a, "POST", path, NULL, &out)))
             return rc;
         if (json) {
-            print_json(out);
+            cli_print_json(out);
         } else {
             printf("Created an access key for %s (the secret is shown only now):\n\n"
                    "  aws_access_key_id      %s\n  aws_secret_access_key  %s\n",
@@ -140,7 +120,7 @@ int cmd_key(int argc, char **argv)
         if ((rc = call("key list", &a, "GET", path, NULL, &out)))
             return rc;
         if (json) {
-            print_json(out);
+            cli_print_json(out);
         } else {
             static const char *const h[] = {"ACCESS KEY", "STATUS", "CREATED", "LAST USED"};
             table_t *t = table_create(4, h);

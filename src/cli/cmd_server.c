@@ -8,12 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int cli_fail(const char *cmd, const char *msg)
-{
-    fprintf(stderr, "tarn %s: %s\n", cmd, msg);
-    return 1;
-}
-
 int cmd_init(int argc, char **argv)
 {
     static const char *const valued[] = {"--data", NULL};

@@ -2,8 +2,177 @@
 #include "engine/engine.h"
 
 #include <duckdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct engine {
+    duckdb_database db;
+};
+
+struct engine_conn {
+    duckdb_connection c;
+};
 
 const char *engine_version(void)
 {
     return duckdb_library_version();
+}
+
+static int run(duckdb_connection c, const char *sql, tarn_err_t *err)
+{
+    duckdb_result r;
+    int rc = 0;
+    if (duckdb_query(c, sql, &r) == DuckDBError)
+        rc = TARN_ERR(err, TARN_EIO, "engine setup (%s): %s", sql, duckdb_result_error(&r));
+    duckdb_destroy_result(&r);
+    return rc;
+}
+
+int engine_open(engine_t **out, const char *read_dir, tarn_err_t *err)
+{
+    *out = NULL;
+    engine_t *e = calloc(1, sizeof *e);
+    duckdb_config cfg = NULL;
+    duckdb_connection c = NULL;
+    char *open_err = NULL;
+    int rc = 0;
+    if (!e)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (duckdb_create_config(&cfg) == DuckDBError) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Extensions the lake needs (parquet, json) are built in; nothing is fetched or
+     * loaded from elsewhere. */
+    duckdb_set_config(cfg, "autoinstall_known_extensions", "false");
+    duckdb_set_config(cfg, "autoload_known_extensions", "false");
+    if (duckdb_open_ext(":memory:", &e->db, cfg, &open_err) == DuckDBError) {
+        rc = TARN_ERR(err, TARN_EIO, "cannot start the SQL engine: %s",
+                      open_err ? open_err : "unknown error");
+        goto done;
+    }
+    if (duckdb_connect(e->db, &c) == DuckDBError) {
+        rc = TARN_ERR(err, TARN_EIO, "cannot connect to the SQL engine");
+        goto done;
+    }
+    /* Order matters: the allowed folder is set while external access is on, then access
+     * is narrowed to it and the configuration locked for every connection. */
+    arena_t *a = arena_create();
+    size_t n = strlen(read_dir);
+    const char *slash = n && read_dir[n - 1] == '/' ? "" : "/";
+    char *dir = a ? arena_sprintf(a, "%s%s", read_dir, slash) : NULL;
+    char *lit = dir ? engine_quote(a, dir) : NULL;
+    char *sql = lit ? arena_sprintf(a, "SET allowed_directories = [%s]", lit) : NULL;
+    rc = sql ? run(c, sql, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    arena_free(a);
+    if (rc || (rc = run(c, "SET enable_external_access = false", err)) ||
+        (rc = run(c, "SET lock_configuration = true", err)))
+        goto done;
+done:
+    if (c)
+        duckdb_disconnect(&c);
+    if (open_err)
+        duckdb_free(open_err);
+    if (cfg)
+        duckdb_destroy_config(&cfg);
+    if (rc) {
+        engine_close(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void engine_close(engine_t *e)
+{
+    if (!e)
+        return;
+    if (e->db)
+        duckdb_close(&e->db);
+    free(e);
+}
+
+int engine_connect(engine_t *e, engine_conn_t **out, tarn_err_t *err)
+{
+    engine_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (duckdb_connect(e->db, &c->c) == DuckDBError) {
+        free(c);
+        return TARN_ERR(err, TARN_EIO, "cannot connect to the SQL engine");
+    }
+    *out = c;
+    return 0;
+}
+
+void engine_disconnect(engine_conn_t *c)
+{
+    if (!c)
+        return;
+    duckdb_disconnect(&c->c);
+    free(c);
+}
+
+/* DuckDB messages carry the offending SQL and a caret on later lines; the first line
+ * says what went wrong. */
+static int engine_fail(const char *msg, tarn_err_t *err)
+{
+    if (!msg)
+        msg = "unknown engine error";
+    size_t n = strcspn(msg, "\n");
+    while (n && msg[n - 1] == ' ')
+        n--;
+    return TARN_ERR(err, TARN_EINVAL, "%.*s", (int)n, msg);
+}
+
+int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,
+                 arena_t *a, tarn_err_t *err)
+{
+    duckdb_result r;
+    memset(out, 0, sizeof *out);
+    if (duckdb_query(c->c, sql, &r) == DuckDBError) {
+        int rc = engine_fail(duckdb_result_error(&r), err);
+        duckdb_destroy_result(&r);
+        return rc;
+    }
+    size_t nc = (size_t)duckdb_column_count(&r), nr = (size_t)duckdb_row_count(&r);
+    if (nr > max_rows)
+        nr = max_rows;
+    out->ncols = nc;
+    out->nrows = nr;
+    out->names = arena_alloc(a, (nc ? nc : 1) * sizeof *out->names);
+    out->cells = arena_alloc(a, (nc * nr > 0 ? nc * nr : 1) * sizeof *out->cells);
+    int rc = (!out->names || !out->cells) ? TARN_ERR(err, TARN_ENOMEM, "out of memory") : 0;
+    for (size_t j = 0; !rc && j < nc; j++)
+        out->names[j] = arena_strdup(a, duckdb_column_name(&r, (idx_t)j));
+    for (size_t i = 0; !rc && i < nr; i++)
+        for (size_t j = 0; !rc && j < nc; j++) {
+            if (duckdb_value_is_null(&r, (idx_t)j, (idx_t)i))
+                continue;
+            char *v = duckdb_value_varchar(&r, (idx_t)j, (idx_t)i);
+            if (!v || !(out->cells[i * nc + j] = arena_strdup(a, v)))
+                rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            duckdb_free(v);
+        }
+    duckdb_destroy_result(&r);
+    return rc;
+}
+
+char *engine_quote(arena_t *a, const char *s)
+{
+    size_t n = 2, i = 0;
+    for (const char *p = s; *p; p++)
+        n += *p == '\'' ? 2 : 1;
+    char *q = arena_alloc(a, n + 1);
+    if (!q)
+        return NULL;
+    q[i++] = '\'';
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'')
+            q[i++] = '\'';
+        q[i++] = *p;
+    }
+    q[i++] = '\'';
+    q[i] = '\0';
+    return q;
 }

@@ -1,9 +1,45 @@
-/* The embedded DuckDB engine. For now it only reports the library's version; query
- * sessions come with the SQL layer. */
+/* The embedded DuckDB engine: one database per server, connections, running a statement
+ * and reading its (small) result. It knows nothing of tables, users or zones: callers
+ * hand it SQL. File access is confined to the folders named at open, and the
+ * configuration is locked, so no statement can widen what the engine may read. */
 #ifndef TARN_ENGINE_ENGINE_H
 #define TARN_ENGINE_ENGINE_H
 
+#include "util/arena.h"
+#include "util/err.h"
+
+#include <stddef.h>
+
+typedef struct engine engine_t;
+typedef struct engine_conn engine_conn_t;
+
 /* DuckDB's library version, e.g. "v1.4.4". Static string. */
 const char *engine_version(void);
+
+/* Opens an in-memory database that may read files only under read_dir (a folder path,
+ * with or without a trailing '/'); caller frees with engine_close after closing every
+ * connection. */
+int engine_open(engine_t **out, const char *read_dir, tarn_err_t *err);
+void engine_close(engine_t *e);
+
+/* A connection for one thread at a time; caller frees with engine_disconnect. */
+int engine_connect(engine_t *e, engine_conn_t **out, tarn_err_t *err);
+void engine_disconnect(engine_conn_t *c);
+
+/* A materialized result as text: cells[row * ncols + col], NULL for SQL NULL. Everything
+ * lives in the arena given to engine_query. */
+typedef struct {
+    size_t ncols, nrows;
+    const char **names;
+    const char **cells;
+} engine_rows_t;
+
+/* Runs sql (one statement) and materializes its result, at most max_rows rows. An engine
+ * error is TARN_EINVAL with DuckDB's message (first line) in err. */
+int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,
+                 arena_t *a, tarn_err_t *err);
+
+/* s as a SQL string literal ('...' with quotes doubled), in arena a. */
+char *engine_quote(arena_t *a, const char *s);
 
 #endif

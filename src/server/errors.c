@@ -43,7 +43,11 @@ static const err_map_t reasons[] = {
     {"MissingContentLength", 411},
     {"NoSuchBucket", 404},
     {"NoSuchEntity", 404},
+    {"NoSuchColumn", 404},
+    {"NoSuchCrawl", 404},
     {"NoSuchKey", 404},
+    {"NoSuchSnapshot", 404},
+    {"NoSuchTable", 404},
     {"NoSuchUpload", 404},
     {"NotFound", 404},
     {"NotImplemented", 501},
@@ -53,6 +57,7 @@ static const err_map_t reasons[] = {
     {"ServiceUnavailable", 503},
     {"SignatureDoesNotMatch", 403},
     {"SlowDown", 503},
+    {"TableExists", 409},
     {"XAmzContentSHA256Mismatch", 400},
 };
 

@@ -369,6 +369,7 @@ static int authenticate(req_t *r)
     }
     r->principal.name = user.name;
     r->principal.admin = user.admin;
+    r->principal.deny = r->srv->deny_rules;
     if (r->verify_after_body) {
         /* Keep the secret until the body is in; verify_deferred wipes it. */
         char *keep = arena_strdup(r->arena, secret.data);

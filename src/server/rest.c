@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int respond_json(req_t *r, int status, json_t *o)
+int rest_respond_json(req_t *r, int status, json_t *o)
 {
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
@@ -25,7 +25,7 @@ static int respond_json(req_t *r, int status, json_t *o)
     return 0;
 }
 
-static int body_json(req_t *r, json_t **out)
+int rest_body_json(req_t *r, json_t **out)
 {
     json_error_t je;
     if (!r->body.len) {
@@ -60,13 +60,13 @@ static int list_users(req_t *r)
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(a, user_json(&v[i]));
-    return respond_json(r, 200, json_pack("{s:o}", "users", a));
+    return rest_respond_json(r, 200, json_pack("{s:o}", "users", a));
 }
 
 static int create_user(req_t *r)
 {
     json_t *in;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "name"));
@@ -95,7 +95,7 @@ static int create_user(req_t *r)
     out = user_json(&u);
     if (password == generated)
         json_object_set_new(out, "password", json_string(generated));
-    rc = respond_json(r, 201, out);
+    rc = rest_respond_json(r, 201, out);
 done:
     OPENSSL_cleanse(generated, sizeof generated);
     json_decref(in);
@@ -106,7 +106,7 @@ static int get_user(req_t *r)
 {
     iam_user_t u;
     int rc = iam_user_get(r->srv->iam, r->params[0], &u, r->arena, &r->err);
-    return rc ? rc : respond_json(r, 200, user_json(&u));
+    return rc ? rc : rest_respond_json(r, 200, user_json(&u));
 }
 
 static int delete_user(req_t *r)
@@ -136,7 +136,7 @@ static int list_keys(req_t *r)
                                            v[i].status, "created", c, "last_used",
                                            v[i].last_used_ms ? u : NULL));
     }
-    return respond_json(r, 200, json_pack("{s:o}", "keys", a));
+    return rest_respond_json(r, 200, json_pack("{s:o}", "keys", a));
 }
 
 static int create_key(req_t *r)
@@ -145,7 +145,7 @@ static int create_key(req_t *r)
     int rc = iam_key_create(r->srv->iam, r->params[0], ak, sk, &r->err);
     if (rc)
         return rc;
-    rc = respond_json(r, 201, json_pack("{s:s, s:s, s:s}", "user", r->params[0], "access_key", ak,
+    rc = rest_respond_json(r, 201, json_pack("{s:s, s:s, s:s}", "user", r->params[0], "access_key", ak,
                                         "secret_key", sk));
     OPENSSL_cleanse(sk, sizeof sk);
     return rc;
@@ -162,7 +162,7 @@ static int delete_key(req_t *r)
 
 static int whoami(req_t *r)
 {
-    return respond_json(r, 200, json_pack("{s:s, s:b, s:s}", "user", r->principal.name, "admin",
+    return rest_respond_json(r, 200, json_pack("{s:s, s:b, s:s}", "user", r->principal.name, "admin",
                                           r->principal.admin, "access_key", r->auth.access_key));
 }
 
@@ -188,24 +188,51 @@ static int get_audit(req_t *r)
         json_decref(a);
         return rc;
     }
-    return respond_json(r, 200, json_pack("{s:o}", "records", a));
+    return rest_respond_json(r, 200, json_pack("{s:o}", "records", a));
 }
 
-#define R(n, act, m, route_, b, fin) \
-    {.name = n, .action = act, .method = m, .route = route_, .body = b, .finish = fin}
+#define R(n, act, m, route_, res_, b, fin) \
+    {.name = n, .action = act, .method = m, .route = route_, .res = res_, .body = b, .finish = fin}
+#define TABLE "/v1/tables/{}/{}/{}"
+#define TABLE_RES "table/{0}.{1}.{2}"
 
 const op_t rest_ops[] = {
-    R("WhoAmI", "iam:GetCallerIdentity", "GET", "/v1/whoami", BODY_NONE, whoami),
-    R("ListUsers", "iam:ListUsers", "GET", "/v1/users", BODY_NONE, list_users),
-    R("CreateUser", "iam:CreateUser", "POST", "/v1/users", BODY_BUFFER, create_user),
-    R("GetUser", "iam:GetUser", "GET", "/v1/users/{}", BODY_NONE, get_user),
-    R("DeleteUser", "iam:DeleteUser", "DELETE", "/v1/users/{}", BODY_NONE, delete_user),
-    R("ListAccessKeys", "iam:ListAccessKeys", "GET", "/v1/users/{}/keys", BODY_NONE, list_keys),
-    R("CreateAccessKey", "iam:CreateAccessKey", "POST", "/v1/users/{}/keys", BODY_BUFFER,
-      create_key),
-    R("DeleteAccessKey", "iam:DeleteAccessKey", "DELETE", "/v1/users/{}/keys/{}", BODY_NONE,
-      delete_key),
-    R("GetAuditRecords", "audit:Read", "GET", "/v1/audit", BODY_NONE, get_audit),
+    R("WhoAmI", "iam:GetCallerIdentity", "GET", "/v1/whoami", NULL, BODY_NONE, whoami),
+    R("ListUsers", "iam:ListUsers", "GET", "/v1/users", NULL, BODY_NONE, list_users),
+    R("CreateUser", "iam:CreateUser", "POST", "/v1/users", NULL, BODY_BUFFER, create_user),
+    R("GetUser", "iam:GetUser", "GET", "/v1/users/{}", "user/{0}", BODY_NONE, get_user),
+    R("DeleteUser", "iam:DeleteUser", "DELETE", "/v1/users/{}", "user/{0}", BODY_NONE,
+      delete_user),
+    R("ListAccessKeys", "iam:ListAccessKeys", "GET", "/v1/users/{}/keys", "user/{0}", BODY_NONE,
+      list_keys),
+    R("CreateAccessKey", "iam:CreateAccessKey", "POST", "/v1/users/{}/keys", "user/{0}",
+      BODY_BUFFER, create_key),
+    R("DeleteAccessKey", "iam:DeleteAccessKey", "DELETE", "/v1/users/{}/keys/{}", "user/{0}",
+      BODY_NONE, delete_key),
+    R("GetAuditRecords", "audit:Read", "GET", "/v1/audit", NULL, BODY_NONE, get_audit),
+    /* The catalog. Listing and search are filtered table by table inside. */
+    R("ListDatabases", "catalog:Describe", "GET", "/v1/databases", "database/*", BODY_NONE,
+      rest_list_databases),
+    R("ListTables", "catalog:Describe", "GET", "/v1/tables", "table/*", BODY_NONE,
+      rest_list_tables),
+    R("GetTable", "catalog:Describe", "GET", TABLE, TABLE_RES, BODY_NONE, rest_get_table),
+    R("CreateTable", "catalog:CreateTable", "POST", TABLE, TABLE_RES, BODY_BUFFER,
+      rest_create_table),
+    R("UpdateTable", "catalog:Alter", "PATCH", TABLE, TABLE_RES, BODY_BUFFER, rest_update_table),
+    R("GetTableVersions", "catalog:Describe", "GET", TABLE "/versions", TABLE_RES, BODY_NONE,
+      rest_table_versions),
+    R("GetTablePartitions", "catalog:Describe", "GET", TABLE "/partitions", TABLE_RES,
+      BODY_NONE, rest_table_partitions),
+    R("GetTableFiles", "catalog:Describe", "GET", TABLE "/files", TABLE_RES, BODY_NONE,
+      rest_table_files),
+    R("GetTableSnapshots", "catalog:Describe", "GET", TABLE "/snapshots", TABLE_RES, BODY_NONE,
+      rest_table_snapshots),
+    R("GetSnapshotFiles", "catalog:Describe", "GET", TABLE "/snapshots/{}", TABLE_RES,
+      BODY_NONE, rest_snapshot_files),
+    R("StartCrawl", "catalog:Crawl", "POST", "/v1/crawl", "*", BODY_BUFFER, rest_start_crawl),
+    R("GetCrawl", "catalog:Crawl", "GET", "/v1/crawl/{}", "crawl/{0}", BODY_NONE, rest_get_crawl),
+    R("SearchCatalog", "catalog:Describe", "GET", "/v1/search", "table/*", BODY_NONE,
+      rest_search),
 };
 const size_t rest_nops = sizeof rest_ops / sizeof *rest_ops;
 
@@ -240,6 +267,23 @@ static bool match(req_t *r, const char *route, const char *path, const char **ca
     return !*route && (!*path || !strcmp(path, "/"));
 }
 
+/* The resource a route names: template with {0}, {1}, ... replaced by the captures. */
+static const char *resource_of(req_t *r, const char *tmpl, const char **caps, size_t n)
+{
+    buf_t b = BUF_INIT;
+    for (const char *p = tmpl; *p; p++) {
+        if (p[0] == '{' && p[1] >= '0' && p[1] <= '9' && p[2] == '}' && (size_t)(p[1] - '0') < n) {
+            buf_puts(&b, caps[p[1] - '0']);
+            p += 2;
+        } else {
+            buf_putc(&b, *p);
+        }
+    }
+    const char *out = b.data ? arena_strdup(r->arena, b.data) : NULL;
+    buf_free(&b);
+    return out;
+}
+
 int rest_route(req_t *r)
 {
     const char **caps = arena_alloc(r->arena, 4 * sizeof *caps);
@@ -256,9 +300,9 @@ int rest_route(req_t *r)
         r->op = &rest_ops[i];
         r->params = caps;
         r->nparams = n;
-        r->resource = n ? arena_sprintf(r->arena, "user/%s", caps[0])
-                        : arena_strdup(r->arena, r->path + 4);
-        return 0;
+        r->resource = rest_ops[i].res ? resource_of(r, rest_ops[i].res, caps, n)
+                                      : arena_strdup(r->arena, r->path + 4);
+        return r->resource ? 0 : TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
     }
     r->op = &op_not_found;
     if (path_known)

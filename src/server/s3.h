@@ -36,6 +36,8 @@ int s3_meta_from_headers(req_t *r, store_meta_t *m);
 /* The commit hook through which a new object is recorded with the layers above (the
  * landing event for raw), in the same transaction as the object's index row. */
 store_hook_t s3_landing_hook(req_t *r);
+/* The hook that records an object leaving a table zone. */
+store_hook_t s3_removal_hook(req_t *r);
 /* "\"etag\"" in the arena. */
 const char *s3_quoted_etag(req_t *r, const char *etag);
 

@@ -145,8 +145,9 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
                             "invalid version id '%s': tarn keeps no object versions; the only "
                             "version id is 'null'",
                             d->version_id);
+        store_hook_t hook = s3_removal_hook(r);
         if (!rc)
-            rc = store_object_delete(r->srv->store, r->bucket, d->key, &e);
+            rc = store_object_delete(r->srv->store, r->bucket, d->key, &hook, &e);
         if (rc) {
             err_map_t m = errors_map(rc, e.reason);
             buf_puts(&d->out, "<Error>");

@@ -38,6 +38,17 @@ store_hook_t s3_landing_hook(req_t *r)
     return (store_hook_t){landed, r};
 }
 
+static int removed(void *ctx, const store_object_t *o, tarn_err_t *err)
+{
+    req_t *r = ctx;
+    return landing_note_removal(r->srv->db, o, r->principal.name, err);
+}
+
+store_hook_t s3_removal_hook(req_t *r)
+{
+    return (store_hook_t){removed, r};
+}
+
 /* ---- metadata ---- */
 
 static const char *content_encoding(req_t *r)
@@ -581,7 +592,8 @@ int s3_delete_object(req_t *r)
     int rc = s3_check_version_id(r, req_query(r, "versionId"));
     if (rc)
         return rc;
-    rc = store_object_delete(r->srv->store, r->bucket, r->key, &r->err);
+    store_hook_t hook = s3_removal_hook(r);
+    rc = store_object_delete(r->srv->store, r->bucket, r->key, &hook, &r->err);
     if (rc)
         return rc;
     req_respond_bytes(r, 204, NULL, "", 0);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -38,6 +39,24 @@ static int open_db(db_t **db, const char *data_dir, tarn_err_t *err)
         rc = TARN_ERR(err, TARN_EIO, "chmod %s: %s", p, strerror(errno));
     if (!rc)
         rc = catalog_events_init(*db, err);
+    return rc;
+}
+
+/* The engine reads only the objects folder, by its absolute path; the catalog and the
+ * crawler that follows the event queue start with it. */
+static int start_catalog(server_t *s, tarn_err_t *err)
+{
+    char objects[4200], abs[PATH_MAX];
+    path_join(objects, sizeof objects, s->data_dir, "objects");
+    if (!realpath(objects, abs))
+        return TARN_ERR(err, TARN_EIO, "%s: %s", objects, strerror(errno));
+    int rc = engine_open(&s->engine, abs, err);
+    if (!rc)
+        rc = catalog_open(&s->catalog, s->db, err);
+    crawler_opts_t co = {.objects_dir = abs, .store = s->store, .catalog = s->catalog,
+                         .engine = s->engine, .follow_events = true};
+    if (!rc)
+        rc = crawler_start(&s->crawler, &co, err);
     return rc;
 }
 
@@ -132,6 +151,10 @@ static void server_free(server_t *s)
 {
     if (!s)
         return;
+    crawler_stop(s->crawler);
+    catalog_close(s->catalog);
+    engine_close(s->engine);
+    free(s->deny_rules);
     audit_close(s->audit);
     metrics_free(s->metrics);
     iam_close(s->iam);
@@ -173,8 +196,14 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = open_db(&s->db, o->data_dir, err)) ||
         (rc = store_open(&s->store, o->data_dir, s->db, err)) ||
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
-        (rc = audit_open(&s->audit, audit_dir, s->keyring, err)))
+        (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
+        (rc = start_catalog(s, err)))
         goto done;
+    const char *deny = getenv("TARN_AUTHZ_DENY");
+    if (deny && *deny && !(s->deny_rules = strdup(deny))) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     s->metrics = metrics_create();
     if (!s->metrics) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");

@@ -4,6 +4,9 @@
 #ifndef TARN_SERVER_INTERNAL_H
 #define TARN_SERVER_INTERNAL_H
 
+#include "catalog/catalog.h"
+#include "catalog/crawler.h"
+#include "engine/engine.h"
 #include "govern/audit.h"
 #include "govern/authz.h"
 #include "govern/iam.h"
@@ -17,6 +20,7 @@
 #include "util/err.h"
 #include "util/hash.h"
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +37,10 @@ typedef struct server {
     iam_t *iam;
     audit_t *audit;
     metrics_t *metrics;
+    engine_t *engine;
+    catalog_t *catalog;
+    crawler_t *crawler;
+    char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */
     struct MHD_Daemon *daemon;
     atomic_int inflight;
     atomic_uint_fast64_t next_request;
@@ -52,6 +60,7 @@ typedef struct op {
     const char *query;    /* S3: a query parameter that must be present */
     const char *header;   /* S3: a header that must be present */
     const char *route;    /* REST: "/v1/users/{}/keys" ({} matches one segment) */
+    const char *res;      /* REST: resource template, "{0}" etc. are the captures */
     int body;             /* BODY_* */
     int (*begin)(req_t *r);  /* after authorization, before the body (may set r->sink) */
     int (*finish)(req_t *r); /* after the whole body: produce the response */
@@ -149,6 +158,24 @@ int s3_xml_error(req_t *r, int code);
 /* ---- rest ---- */
 extern const op_t rest_ops[];
 extern const size_t rest_nops;
+/* Responds with o (taking it) as JSON. */
+int rest_respond_json(req_t *r, int status, json_t *o);
+/* The request body as a JSON object ({} when empty); caller decrefs. */
+int rest_body_json(req_t *r, json_t **out);
+/* rest_catalog.c: handlers of /v1/databases, /v1/tables, /v1/crawl, /v1/search */
+int rest_list_databases(req_t *r);
+int rest_list_tables(req_t *r);
+int rest_get_table(req_t *r);
+int rest_create_table(req_t *r);
+int rest_update_table(req_t *r);
+int rest_table_versions(req_t *r);
+int rest_table_partitions(req_t *r);
+int rest_table_files(req_t *r);
+int rest_table_snapshots(req_t *r);
+int rest_snapshot_files(req_t *r);
+int rest_start_crawl(req_t *r);
+int rest_get_crawl(req_t *r);
+int rest_search(req_t *r);
 
 /* ---- metrics.c ---- */
 metrics_t *metrics_create(void);

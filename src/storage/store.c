@@ -905,7 +905,8 @@ static void prune_parents(const char *bucket_dir, char *path)
     }
 }
 
-int store_object_delete(store_t *s, const char *bucket, const char *key, tarn_err_t *err)
+int store_object_delete(store_t *s, const char *bucket, const char *key,
+                        const store_hook_t *hook, tarn_err_t *err)
 {
     char path[PATH_MAX];
     int rc = store_bucket_check(s, bucket, err);
@@ -915,23 +916,44 @@ int store_object_delete(store_t *s, const char *bucket, const char *key, tarn_er
         return rc;
     pthread_mutex_t *m = store_stripe(s, bucket, key);
     pthread_mutex_lock(m);
+    bool hooked = hook && hook->fn;
+    if (hooked && db_write_begin(s->db))
+        hooked = false, rc = TARN_ERR(err, TARN_EIO, "cannot reach the object index");
+    if (hooked)
+        rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
     sqlite3_stmt *st = NULL;
-    rc = db_prepare(s->db, &st, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2", err);
+    bool gone = false;
+    if (!rc)
+        rc = db_prepare(s->db, &st, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2", err);
     if (!rc) {
         sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step != SQLITE_DONE)
             rc = db_fail(s->db, step, err, "delete object");
-        else if (sqlite3_changes(db_h(s->db)) > 0 && key[strlen(key) - 1] != '/') {
-            /* The index row is gone first: a crash here leaves an invisible file that the
-             * next write of this key replaces. */
-            unlink(path);
-            char bdir[PATH_MAX];
-            snprintf(bdir, sizeof bdir, "%s/%s", s->objects_dir, bucket);
-            prune_parents(bdir, path);
-        }
+        else
+            gone = sqlite3_changes(db_h(s->db)) > 0;
         db_done(s->db, st);
+    }
+    /* The removal and what the layers above record about it commit together. */
+    if (!rc && gone && hooked) {
+        store_object_t o = {.bucket = bucket, .key = key};
+        rc = hook->fn(hook->ctx, &o, err);
+    }
+    if (hooked) {
+        if (!rc)
+            rc = db_exec(s->db, "COMMIT", err);
+        if (rc)
+            db_exec(s->db, "ROLLBACK", NULL);
+        db_write_end(s->db);
+    }
+    if (!rc && gone && key[strlen(key) - 1] != '/') {
+        /* The index row is gone first: a crash here leaves an invisible file that the
+         * next write of this key replaces. */
+        unlink(path);
+        char bdir[PATH_MAX];
+        snprintf(bdir, sizeof bdir, "%s/%s", s->objects_dir, bucket);
+        prune_parents(bdir, path);
     }
     pthread_mutex_unlock(m);
     return rc;

@@ -107,8 +107,11 @@ int store_object_head(store_t *s, const char *bucket, const char *key, store_obj
  * -1 for an empty object). A concurrent overwrite does not change what fd reads. */
 int store_object_open(store_t *s, const char *bucket, const char *key, store_object_t *out,
                       int *fd, arena_t *a, tarn_err_t *err);
-/* Removes an object; deleting a missing key is not an error (S3 semantics). */
-int store_object_delete(store_t *s, const char *bucket, const char *key, tarn_err_t *err);
+/* Removes an object; deleting a missing key is not an error (S3 semantics). When hook is
+ * not NULL and an object was removed, the hook runs inside the removal's transaction
+ * (with only bucket and key set in its object). */
+int store_object_delete(store_t *s, const char *bucket, const char *key,
+                        const store_hook_t *hook, tarn_err_t *err);
 
 /* ---- listing ---- */
 typedef struct {

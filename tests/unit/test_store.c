@@ -142,12 +142,12 @@ static void test_put_get_overwrite_delete(void **state)
     char p[256];
     snprintf(p, sizeof p, "%s/objects/raw/db/t/a.csv", f->dir);
     assert_true(fs_exists(p));
-    assert_int_equal(store_object_delete(f->s, "raw", "db/t/a.csv", &err), 0);
+    assert_int_equal(store_object_delete(f->s, "raw", "db/t/a.csv", NULL, &err), 0);
     assert_false(fs_exists(p));
     assert_int_equal(store_object_head(f->s, "raw", "db/t/a.csv", &o, f->a, &err), TARN_ENOTFOUND);
     assert_string_equal(err.reason, "NoSuchKey");
     /* Deleting what is not there is fine, as in S3. */
-    assert_int_equal(store_object_delete(f->s, "raw", "db/t/a.csv", &err), 0);
+    assert_int_equal(store_object_delete(f->s, "raw", "db/t/a.csv", NULL, &err), 0);
 }
 
 static void test_aborted_write_leaves_nothing(void **state)

@@ -1,0 +1,691 @@
+/* The catalog model: tables in SQLite, reads as the REST API's JSON, explicit tables and
+ * business metadata; see catalog.h. Files and snapshots are in catalog_files.c, search
+ * in search.c. */
+#include "catalog/catalog_internal.h"
+#include "util/timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const catalog_schema[] = {
+    "CREATE TABLE cat_databases(zone TEXT NOT NULL, name TEXT NOT NULL, description TEXT,"
+    " owner TEXT, created_ms INTEGER NOT NULL, PRIMARY KEY(zone, name)) WITHOUT ROWID",
+    "CREATE TABLE cat_tables(id INTEGER PRIMARY KEY, zone TEXT NOT NULL, db TEXT NOT NULL,"
+    " name TEXT NOT NULL, location TEXT NOT NULL, format TEXT NOT NULL DEFAULT '',"
+    " options TEXT NOT NULL DEFAULT '{}', partition_keys TEXT NOT NULL DEFAULT '[]',"
+    " schema_version INTEGER NOT NULL DEFAULT 0, declared INTEGER NOT NULL DEFAULT 0,"
+    " next_column_id INTEGER NOT NULL DEFAULT 1, snapshot INTEGER NOT NULL DEFAULT 0,"
+    " owner TEXT, steward TEXT, description TEXT, tags TEXT NOT NULL DEFAULT '[]',"
+    " status TEXT NOT NULL DEFAULT 'ok', status_reason TEXT,"
+    " files INTEGER NOT NULL DEFAULT 0, rows INTEGER, bytes INTEGER NOT NULL DEFAULT 0,"
+    " error_files INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, UNIQUE(zone, db, name))",
+    /* Versions are append-only: a schema change is a new row, never an update. */
+    "CREATE TABLE cat_versions(table_id INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " columns TEXT NOT NULL, changes TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(table_id, version)) WITHOUT ROWID",
+    /* Business metadata of columns, by name, outliving schema versions. */
+    "CREATE TABLE cat_columns(table_id INTEGER NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+    " description TEXT, sensitivity TEXT NOT NULL DEFAULT 'internal',"
+    " tags TEXT NOT NULL DEFAULT '[]', PRIMARY KEY(table_id, name)) WITHOUT ROWID",
+    "CREATE TABLE cat_partitions(table_id INTEGER NOT NULL, spec TEXT NOT NULL,"
+    " vals TEXT NOT NULL, location TEXT NOT NULL, files INTEGER NOT NULL DEFAULT 0,"
+    " bytes INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(table_id, spec)) WITHOUT ROWID",
+    "CREATE TABLE cat_files(zone TEXT NOT NULL, key TEXT NOT NULL, table_id INTEGER,"
+    " partition TEXT, size INTEGER NOT NULL, etag TEXT, sha256 TEXT, format TEXT,"
+    " options TEXT, columns TEXT, rows INTEGER, schema_version INTEGER, status TEXT NOT NULL,"
+    " reason TEXT, crawled_ms INTEGER NOT NULL, PRIMARY KEY(zone, key)) WITHOUT ROWID",
+    "CREATE INDEX cat_files_table ON cat_files(table_id, key)",
+    "CREATE TABLE cat_snapshots(table_id INTEGER NOT NULL, id INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, operation TEXT NOT NULL, added INTEGER NOT NULL,"
+    " removed INTEGER NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    " summary TEXT NOT NULL DEFAULT '{}', PRIMARY KEY(table_id, id)) WITHOUT ROWID",
+    /* A file is live in snapshot s when added <= s and (removed is NULL or removed > s). */
+    "CREATE TABLE cat_snapshot_files(table_id INTEGER NOT NULL, key TEXT NOT NULL,"
+    " added INTEGER NOT NULL, removed INTEGER, size INTEGER NOT NULL, rows INTEGER,"
+    " PRIMARY KEY(table_id, key, added)) WITHOUT ROWID",
+    "CREATE TABLE cat_cursors(name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+    "CREATE VIRTUAL TABLE cat_search USING fts5(name, description, columns, tags, owner,"
+    " steward, tokenize = 'unicode61 remove_diacritics 2')",
+};
+
+int catalog_open(catalog_t **out, db_t *db, tarn_err_t *err)
+{
+    int rc = db_migrate(db, "catalog", catalog_schema,
+                        (int)(sizeof catalog_schema / sizeof *catalog_schema), err);
+    if (rc)
+        return rc;
+    catalog_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    c->db = db;
+    *out = c;
+    return 0;
+}
+
+void catalog_close(catalog_t *c)
+{
+    free(c);
+}
+
+db_t *catalog_db(catalog_t *c)
+{
+    return c->db;
+}
+
+bool catalog_zone_valid(const char *zone)
+{
+    return zone && (!strcmp(zone, "raw") || !strcmp(zone, "cleaned") || !strcmp(zone, "curated"));
+}
+
+char *cat_json_text(const json_t *j)
+{
+    return j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+             : strdup("null");
+}
+
+int cat_exec_tx(catalog_t *c, const char *sql, tarn_err_t *err)
+{
+    return db_exec(c->db, sql, err);
+}
+
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    json_t *j = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+    return j ? j : json_null();
+}
+
+static json_t *col_str(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? json_string(t) : json_null();
+}
+
+static json_t *col_time(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    char t[32];
+    time_fmt_iso_ms(t, sqlite3_column_int64(st, i));
+    return json_string(t);
+}
+
+static json_t *col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                     : json_integer(sqlite3_column_int64(st, i));
+}
+
+void cat_table_release(cat_table_t *t)
+{
+    json_decref(t->options);
+    json_decref(t->partition_keys);
+    t->options = t->partition_keys = NULL;
+}
+
+#define ROW_COLS "id, zone, db, name, format, options, partition_keys, schema_version, snapshot," \
+                 " next_column_id, declared, files"
+
+static void table_from_row(cat_table_t *t, sqlite3_stmt *st)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(st, 0);
+    snprintf(t->zone, sizeof t->zone, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(t->db, sizeof t->db, "%s", (const char *)sqlite3_column_text(st, 2));
+    snprintf(t->name, sizeof t->name, "%s", (const char *)sqlite3_column_text(st, 3));
+    snprintf(t->format, sizeof t->format, "%s", (const char *)sqlite3_column_text(st, 4));
+    t->options = col_json(st, 5);
+    t->partition_keys = col_json(st, 6);
+    t->schema_version = sqlite3_column_int64(st, 7);
+    t->snapshot = sqlite3_column_int64(st, 8);
+    t->next_column_id = sqlite3_column_int64(st, 9);
+    t->declared = sqlite3_column_int(st, 10) != 0;
+    t->files = sqlite3_column_int64(st, 11);
+}
+
+int cat_table_load(catalog_t *c, const char *zone, const char *db, const char *name,
+                   cat_table_t *t, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT " ROW_COLS " FROM cat_tables WHERE zone = ?1 AND db = ?2 AND name = ?3",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, db, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        table_from_row(t, st);
+    else if (step == SQLITE_DONE)
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchTable",
+                        "no table %s.%s.%s (see `tarn tables`)", zone, db, name);
+    else
+        rc = db_fail(c->db, step, err, "load table");
+    db_done(c->db, st);
+    return rc;
+}
+
+int cat_schema_load(catalog_t *c, int64_t table_id, int64_t v, schema_t *s, tarn_err_t *err)
+{
+    memset(s, 0, sizeof *s);
+    if (v <= 0)
+        return 0;
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT columns FROM cat_versions WHERE table_id = ?1 AND version = ?2", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, table_id);
+    sqlite3_bind_int64(st, 2, v);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *j = col_json(st, 0);
+        rc = schema_from_json(s, j, err);
+        json_decref(j);
+    } else {
+        rc = TARN_ERR(err, TARN_EIO, "schema version %lld of table %lld is missing",
+                      (long long)v, (long long)table_id);
+    }
+    db_done(c->db, st);
+    return rc;
+}
+
+int cat_version_add(catalog_t *c, cat_table_t *t, schema_t *s, json_t *changes, tarn_err_t *err)
+{
+    schema_t old;
+    int rc = cat_schema_load(c, t->id, t->schema_version, &old, err);
+    if (rc)
+        return rc;
+    /* Columns keep their ids across versions; a new (or re-added) column gets a new one. */
+    for (size_t i = 0; i < s->n; i++) {
+        long k = schema_find(&old, s->cols[i].name);
+        s->cols[i].id = k >= 0 ? old.cols[k].id : t->next_column_id++;
+    }
+    schema_free(&old);
+    json_t *cols = schema_to_json(s);
+    char *ctext = cat_json_text(cols), *chtext = cat_json_text(changes);
+    json_decref(cols);
+    sqlite3_stmt *st = NULL;
+    int64_t now = time_now_ms();
+    if (!ctext || !chtext) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = db_prepare(c->db, &st,
+                         "INSERT INTO cat_versions(table_id, version, columns, changes, created_ms)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5)",
+                         err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, t->id);
+    sqlite3_bind_int64(st, 2, t->schema_version + 1);
+    sqlite3_bind_text(st, 3, ctext, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, chtext, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    int step = sqlite3_step(st);
+    db_done(c->db, st);
+    if (step != SQLITE_DONE) {
+        rc = db_fail(c->db, step, err, "add schema version");
+        goto done;
+    }
+    if ((rc = db_prepare(c->db, &st,
+                         "UPDATE cat_tables SET schema_version = ?2, next_column_id = ?3,"
+                         " updated_ms = ?4 WHERE id = ?1",
+                         err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, t->id);
+    sqlite3_bind_int64(st, 2, t->schema_version + 1);
+    sqlite3_bind_int64(st, 3, t->next_column_id);
+    sqlite3_bind_int64(st, 4, now);
+    step = sqlite3_step(st);
+    db_done(c->db, st);
+    if (step != SQLITE_DONE) {
+        rc = db_fail(c->db, step, err, "update table version");
+        goto done;
+    }
+    t->schema_version++;
+    for (size_t i = 0; !rc && i < s->n; i++) {
+        if ((rc = db_prepare(c->db, &st,
+                             "INSERT OR IGNORE INTO cat_columns(table_id, name) VALUES(?1, ?2)",
+                             err)))
+            break;
+        sqlite3_bind_int64(st, 1, t->id);
+        sqlite3_bind_text(st, 2, s->cols[i].name, -1, SQLITE_STATIC);
+        step = sqlite3_step(st);
+        db_done(c->db, st);
+        if (step != SQLITE_DONE)
+            rc = db_fail(c->db, step, err, "add column metadata");
+    }
+done:
+    free(ctext);
+    free(chtext);
+    return rc;
+}
+
+int cat_database_ensure(catalog_t *c, const char *zone, const char *db, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "INSERT OR IGNORE INTO cat_databases(zone, name, created_ms) VALUES(?1, ?2, ?3)",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, db, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, time_now_ms());
+    int step = sqlite3_step(st);
+    db_done(c->db, st);
+    return step == SQLITE_DONE ? 0 : db_fail(c->db, step, err, "add database");
+}
+
+int cat_table_insert(catalog_t *c, const char *zone, const char *db, const char *name,
+                     const char *format, const json_t *options, const json_t *partition_keys,
+                     bool declared, const char *owner, cat_table_t *t, tarn_err_t *err)
+{
+    int rc = cat_database_ensure(c, zone, db, err);
+    if (rc)
+        return rc;
+    char *opts = cat_json_text(options ? options : json_object());
+    char *pk = partition_keys ? cat_json_text(partition_keys) : strdup("[]");
+    char *loc = NULL;
+    if (!opts || !pk || asprintf(&loc, "%s/%s/", db, name) < 0) {
+        loc = NULL;
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    sqlite3_stmt *st;
+    if ((rc = db_prepare(c->db, &st,
+                         "INSERT INTO cat_tables(zone, db, name, location, format, options,"
+                         " partition_keys, declared, owner, created_ms, updated_ms)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                         err)))
+        goto done;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, db, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, loc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, format ? format : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, opts, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 8, declared);
+    if (owner)
+        sqlite3_bind_text(st, 9, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, time_now_ms());
+    int step = sqlite3_step(st);
+    db_done(c->db, st);
+    if (step == SQLITE_CONSTRAINT)
+        rc = TARN_ERR_R(err, TARN_EEXISTS, "TableExists", "table %s.%s.%s already exists", zone,
+                        db, name);
+    else if (step != SQLITE_DONE)
+        rc = db_fail(c->db, step, err, "add table");
+    else
+        rc = cat_table_load(c, zone, db, name, t, err);
+done:
+    free(opts);
+    free(pk);
+    free(loc);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+#define SUMMARY_COLS "t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows," \
+                     " t.bytes, t.schema_version, t.status, t.owner, t.description, t.tags," \
+                     " t.updated_ms, t.error_files"
+
+json_t *cat_summary_row(sqlite3_stmt *st)
+{
+    const char *zone = (const char *)sqlite3_column_text(st, 1);
+    const char *db = (const char *)sqlite3_column_text(st, 2);
+    const char *name = (const char *)sqlite3_column_text(st, 3);
+    const char *loc = (const char *)sqlite3_column_text(st, 4);
+    const char *fmt = (const char *)sqlite3_column_text(st, 5);
+    char full[300], url[600];
+    snprintf(full, sizeof full, "%s.%s.%s", zone, db, name);
+    snprintf(url, sizeof url, "s3://%s/%s", zone, loc);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "name", full, "zone", zone,
+                          "database", db, "table", name, "location", url, "format",
+                          fmt && *fmt ? json_string(fmt) : json_null());
+    json_object_set_new(o, "files", col_int(st, 6));
+    json_object_set_new(o, "rows", col_int(st, 7));
+    json_object_set_new(o, "bytes", col_int(st, 8));
+    json_object_set_new(o, "schema_version", col_int(st, 9));
+    json_object_set_new(o, "status", col_str(st, 10));
+    json_object_set_new(o, "error_files", col_int(st, 15));
+    json_object_set_new(o, "owner", col_str(st, 11));
+    json_object_set_new(o, "description", col_str(st, 12));
+    json_object_set_new(o, "tags", col_json(st, 13));
+    json_object_set_new(o, "updated", col_time(st, 14));
+    return o;
+}
+
+static bool may_describe(const authz_principal_t *p, const char *zone, const char *db,
+                         const char *name)
+{
+    char res[400];
+    snprintf(res, sizeof res, "table/%s.%s.%s", zone, db, name);
+    return authz_check(p, "catalog:Describe", res, NULL) == 0;
+}
+
+int catalog_tables_list(catalog_t *c, const authz_principal_t *p, const char *zone,
+                        const char *db, json_t **out, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT " SUMMARY_COLS " FROM cat_tables t WHERE (?1 IS NULL OR zone = ?1)"
+                        " AND (?2 IS NULL OR db = ?2) ORDER BY zone, db, name",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, db, -1, SQLITE_STATIC);
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (may_describe(p, (const char *)sqlite3_column_text(st, 1),
+                         (const char *)sqlite3_column_text(st, 2),
+                         (const char *)sqlite3_column_text(st, 3)))
+            json_array_append_new(a, cat_summary_row(st));
+    db_done(c->db, st);
+    *out = json_pack("{s:o}", "tables", a);
+    return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+/* A database whose tables are all hidden from the caller is hidden too. */
+static void flush_hidden(json_t *a, json_t *cur, size_t hidden)
+{
+    if (cur && hidden && !json_integer_value(json_object_get(cur, "tables")))
+        json_array_remove(a, json_array_size(a) - 1);
+}
+
+int catalog_databases_list(catalog_t *c, const authz_principal_t *p, const char *zone,
+                           json_t **out, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT d.zone, d.name, d.description, d.owner, d.created_ms, t.name,"
+                        " t.files, t.bytes FROM cat_databases d LEFT JOIN cat_tables t"
+                        " ON t.zone = d.zone AND t.db = d.name WHERE (?1 IS NULL OR d.zone = ?1)"
+                        " ORDER BY d.zone, d.name",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    json_t *a = json_array(), *cur = NULL;
+    char last[300] = "";
+    size_t hidden = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *z = (const char *)sqlite3_column_text(st, 0);
+        const char *d = (const char *)sqlite3_column_text(st, 1);
+        char full[300];
+        snprintf(full, sizeof full, "%s.%s", z, d);
+        if (strcmp(full, last)) {
+            flush_hidden(a, cur, hidden);
+            hidden = 0;
+            snprintf(last, sizeof last, "%s", full);
+            cur = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:i}", "name", full, "zone",
+                            z, "database", d, "description", col_str(st, 2), "owner",
+                            col_str(st, 3), "created", col_time(st, 4), "tables", 0, "files", 0,
+                            "bytes", 0);
+            json_array_append_new(a, cur);
+        }
+        const char *tn = (const char *)sqlite3_column_text(st, 5);
+        if (!tn)
+            continue;
+        if (!may_describe(p, z, d, tn)) {
+            hidden++;
+            continue;
+        }
+#define BUMP(k, v) json_object_set_new(cur, k, json_integer(json_integer_value(json_object_get(cur, k)) + (v)))
+        BUMP("tables", 1);
+        BUMP("files", sqlite3_column_int64(st, 6));
+        BUMP("bytes", sqlite3_column_int64(st, 7));
+#undef BUMP
+    }
+    db_done(c->db, st);
+    flush_hidden(a, cur, hidden);
+    *out = json_pack("{s:o}", "databases", a);
+    return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+/* Columns of the current version with their business metadata. */
+static int columns_json(catalog_t *c, int64_t table_id, int64_t version, json_t **out,
+                        tarn_err_t *err)
+{
+    schema_t s;
+    int rc = cat_schema_load(c, table_id, version, &s, err);
+    if (rc)
+        return rc;
+    json_t *a = json_array();
+    sqlite3_stmt *st = NULL;
+    for (size_t i = 0; !rc && i < s.n; i++) {
+        const schema_col_t *col = &s.cols[i];
+        json_t *o = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)col->id, "name",
+                              col->name, "type", col->type, "nullable", col->nullable);
+        if ((rc = db_prepare(c->db, &st,
+                             "SELECT description, sensitivity, tags FROM cat_columns"
+                             " WHERE table_id = ?1 AND name = ?2",
+                             err))) {
+            json_decref(o);
+            break;
+        }
+        sqlite3_bind_int64(st, 1, table_id);
+        sqlite3_bind_text(st, 2, col->name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            json_object_set_new(o, "description", col_str(st, 0));
+            json_object_set_new(o, "sensitivity", col_str(st, 1));
+            json_object_set_new(o, "tags", col_json(st, 2));
+        } else {
+            json_object_set_new(o, "description", json_null());
+            json_object_set_new(o, "sensitivity", json_string("internal"));
+            json_object_set_new(o, "tags", json_array());
+        }
+        db_done(c->db, st);
+        json_array_append_new(a, o);
+    }
+    schema_free(&s);
+    if (rc) {
+        json_decref(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char *name,
+                      json_t **out, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT " SUMMARY_COLS ", t.options, t.partition_keys, t.steward,"
+                        " t.status_reason, t.created_ms, t.snapshot, t.declared"
+                        " FROM cat_tables t WHERE zone = ?1 AND db = ?2 AND name = ?3",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, db, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    json_t *o = NULL;
+    int64_t id = 0, version = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        o = cat_summary_row(st);
+        id = sqlite3_column_int64(st, 0);
+        version = sqlite3_column_int64(st, 9);
+        json_object_set_new(o, "format_options", col_json(st, 16));
+        json_object_set_new(o, "partition_keys", col_json(st, 17));
+        json_object_set_new(o, "steward", col_str(st, 18));
+        json_object_set_new(o, "status_reason", col_str(st, 19));
+        json_object_set_new(o, "created", col_time(st, 20));
+        json_object_set_new(o, "snapshot", col_int(st, 21));
+        json_object_set_new(o, "schema_source",
+                            json_string(sqlite3_column_int(st, 22) ? "declared" : "inferred"));
+    }
+    db_done(c->db, st);
+    if (!o)
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchTable",
+                          "no table %s.%s.%s (see `tarn tables`)", zone, db, name);
+    json_t *cols;
+    if ((rc = columns_json(c, id, version, &cols, err))) {
+        json_decref(o);
+        return rc;
+    }
+    json_object_set_new(o, "columns", cols);
+    *out = o;
+    return 0;
+}
+
+static int table_id(catalog_t *c, const char *zone, const char *db, const char *name,
+                    int64_t *id, int64_t *snapshot, tarn_err_t *err)
+{
+    cat_table_t t;
+    int rc = cat_table_load(c, zone, db, name, &t, err);
+    if (rc)
+        return rc;
+    *id = t.id;
+    if (snapshot)
+        *snapshot = t.snapshot;
+    cat_table_release(&t);
+    return 0;
+}
+
+int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,
+                           json_t **out, tarn_err_t *err)
+{
+    int64_t id;
+    sqlite3_stmt *st;
+    int rc = table_id(c, zone, db, name, &id, NULL, err);
+    if (rc || (rc = db_prepare(c->db, &st,
+                               "SELECT version, created_ms, changes, columns FROM cat_versions"
+                               " WHERE table_id = ?1 ORDER BY version",
+                               err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o}", "version", col_int(st, 0),
+                                           "created", col_time(st, 1), "changes", col_json(st, 2),
+                                           "columns", col_json(st, 3)));
+    db_done(c->db, st);
+    *out = json_pack("{s:o}", "versions", a);
+    return 0;
+}
+
+int catalog_table_partitions(catalog_t *c, const char *zone, const char *db, const char *name,
+                             json_t **out, tarn_err_t *err)
+{
+    int64_t id;
+    sqlite3_stmt *st;
+    int rc = table_id(c, zone, db, name, &id, NULL, err);
+    if (rc || (rc = db_prepare(c->db, &st,
+                               "SELECT spec, vals, location, files, bytes, updated_ms FROM"
+                               " cat_partitions WHERE table_id = ?1 ORDER BY spec",
+                               err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char loc[1200];
+        snprintf(loc, sizeof loc, "s3://%s/%s", zone, (const char *)sqlite3_column_text(st, 2));
+        json_array_append_new(a, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "spec",
+                                           col_str(st, 0), "values", col_json(st, 1), "location",
+                                           loc, "files", col_int(st, 3), "bytes", col_int(st, 4),
+                                           "updated", col_time(st, 5)));
+    }
+    db_done(c->db, st);
+    *out = json_pack("{s:o}", "partitions", a);
+    return 0;
+}
+
+int catalog_table_files(catalog_t *c, const char *zone, const char *db, const char *name,
+                        const char *after, size_t limit, json_t **out, tarn_err_t *err)
+{
+    int64_t id;
+    sqlite3_stmt *st;
+    int rc = table_id(c, zone, db, name, &id, NULL, err);
+    if (rc || (rc = db_prepare(c->db, &st,
+                               "SELECT key, size, sha256, format, rows, schema_version, partition,"
+                               " status, reason, crawled_ms, etag FROM cat_files WHERE table_id = ?1"
+                               " AND key > ?2 ORDER BY key LIMIT ?3",
+                               err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
+    json_t *a = json_array();
+    json_t *next = json_null();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (json_array_size(a) == limit) {
+            json_decref(next);
+            next = json_string(json_string_value(
+                json_object_get(json_array_get(a, limit - 1), "key")));
+            break;
+        }
+        json_t *f = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key",
+                              col_str(st, 0), "size", col_int(st, 1), "sha256", col_str(st, 2),
+                              "etag", col_str(st, 10), "format", col_str(st, 3), "rows",
+                              col_int(st, 4), "schema_version", col_int(st, 5), "partition",
+                              col_str(st, 6), "status", col_str(st, 7), "reason", col_str(st, 8),
+                              "crawled", col_time(st, 9));
+        json_array_append_new(a, f);
+    }
+    db_done(c->db, st);
+    *out = json_pack("{s:o, s:o}", "files", a, "next", next);
+    return 0;
+}
+
+int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, const char *name,
+                            json_t **out, tarn_err_t *err)
+{
+    int64_t id, cur;
+    sqlite3_stmt *st;
+    int rc = table_id(c, zone, db, name, &id, &cur, err);
+    if (rc || (rc = db_prepare(c->db, &st,
+                               "SELECT id, created_ms, operation, added, removed, files, bytes,"
+                               " summary FROM cat_snapshots WHERE table_id = ?1 ORDER BY id",
+                               err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(
+            a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "snapshot",
+                         col_int(st, 0), "created", col_time(st, 1), "operation", col_str(st, 2),
+                         "added_files", col_int(st, 3), "removed_files", col_int(st, 4), "files",
+                         col_int(st, 5), "bytes", col_int(st, 6), "summary", col_json(st, 7),
+                         "current", sqlite3_column_int64(st, 0) == cur));
+    db_done(c->db, st);
+    *out = json_pack("{s:o, s:I}", "snapshots", a, "current", (json_int_t)cur);
+    return 0;
+}
+
+int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const char *name,
+                           int64_t snapshot, json_t **out, tarn_err_t *err)
+{
+    int64_t id, cur;
+    sqlite3_stmt *st;
+    int rc = table_id(c, zone, db, name, &id, &cur, err);
+    if (rc)
+        return rc;
+    if (snapshot <= 0)
+        snapshot = cur;
+    if (snapshot > cur)
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSnapshot",
+                          "table %s.%s.%s has no snapshot %lld (the latest is %lld)", zone, db,
+                          name, (long long)snapshot, (long long)cur);
+    if ((rc = db_prepare(c->db, &st,
+                         "SELECT key, size, rows FROM cat_snapshot_files WHERE table_id = ?1"
+                         " AND added <= ?2 AND (removed IS NULL OR removed > ?2) ORDER BY key",
+                         err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, snapshot);
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "key", col_str(st, 0), "size",
+                                           col_int(st, 1), "rows", col_int(st, 2)));
+    db_done(c->db, st);
+    *out = json_pack("{s:I, s:o}", "snapshot", (json_int_t)snapshot, "files", a);
+    return 0;
+}

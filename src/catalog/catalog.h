@@ -1,0 +1,112 @@
+/* The catalog: databases and tables of the lake (zone.database.table), their versioned
+ * schemas, partitions, files and snapshots, and business metadata, kept in the lake's
+ * SQLite database. Reads return the JSON shapes the REST API serves (docs/catalog.md);
+ * every write is one transaction. Listing and search show only what the principal may
+ * DESCRIBE (authz_check, action catalog:Describe on "table/zone.db.table"). */
+#ifndef TARN_CATALOG_CATALOG_H
+#define TARN_CATALOG_CATALOG_H
+
+#include "catalog/classify.h"
+#include "catalog/hive.h"
+#include "catalog/schema.h"
+#include "govern/authz.h"
+#include "util/db.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct catalog catalog_t;
+
+/* Creates or upgrades the catalog tables in db (borrowed until catalog_close). */
+int catalog_open(catalog_t **out, db_t *db, tarn_err_t *err);
+void catalog_close(catalog_t *c);
+db_t *catalog_db(catalog_t *c);
+
+/* Whether zone holds tables (raw, cleaned, curated). */
+bool catalog_zone_valid(const char *zone);
+
+/* ---- reading (caller frees the JSON) ---- */
+int catalog_databases_list(catalog_t *c, const authz_principal_t *p, const char *zone,
+                           json_t **out, tarn_err_t *err);
+/* Summaries of the tables in zone and db (either may be NULL for all). */
+int catalog_tables_list(catalog_t *c, const authz_principal_t *p, const char *zone,
+                        const char *db, json_t **out, tarn_err_t *err);
+/* The table with its columns and their metadata; TARN_ENOTFOUND (reason NoSuchTable). */
+int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char *name,
+                      json_t **out, tarn_err_t *err);
+int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,
+                           json_t **out, tarn_err_t *err);
+int catalog_table_partitions(catalog_t *c, const char *zone, const char *db, const char *name,
+                             json_t **out, tarn_err_t *err);
+/* Files in key order after `after` (NULL from the start), at most limit; "next" names the
+ * key to continue after when more follow. */
+int catalog_table_files(catalog_t *c, const char *zone, const char *db, const char *name,
+                        const char *after, size_t limit, json_t **out, tarn_err_t *err);
+int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, const char *name,
+                            json_t **out, tarn_err_t *err);
+/* The live files of snapshot (0: the current one) as {"snapshot":N, "files":[{key,size,
+ * rows}...]}. */
+int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const char *name,
+                           int64_t snapshot, json_t **out, tarn_err_t *err);
+
+/* ---- explicit tables and business metadata ---- */
+/* Creates a table with a declared schema; the crawler then registers its files and flags
+ * those that do not match. spec: {"format": "csv"|"tsv"|"jsonl"|"json"|"parquet",
+ * "schema": "id BIGINT, ...", "options": {...}, "partition_keys": "dt DATE, ...",
+ * "description", "owner", "steward", "tags": [...]}. */
+int catalog_table_create(catalog_t *c, const char *zone, const char *db, const char *name,
+                         const json_t *spec, const char *creator, json_t **out, tarn_err_t *err);
+/* Applies {"description", "owner", "steward", "tags": [...], "add_tags", "remove_tags",
+ * "columns": {"col": {"description", "sensitivity", "tags", ...}}}. */
+int catalog_table_update(catalog_t *c, const char *zone, const char *db, const char *name,
+                         const json_t *patch, json_t **out, tarn_err_t *err);
+
+/* ---- search ---- */
+typedef struct {
+    const char *zone, *db, *tag, *owner, *sensitivity; /* NULL: any */
+    size_t limit;                                       /* 0: 20 */
+} catalog_search_opts_t;
+/* Full-text search ranked by bm25: {"results": [summary + "score"], "query": q}. */
+int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
+                   const catalog_search_opts_t *o, json_t **out, tarn_err_t *err);
+
+/* ---- what the crawler writes ---- */
+enum { CATALOG_FILE_OK, CATALOG_FILE_ERROR, CATALOG_FILE_UNMAPPED, CATALOG_FILE_IGNORED };
+
+typedef struct {
+    const char *zone, *key;
+    uint64_t size;
+    const char *etag, *sha256;     /* hex */
+    int status;                    /* CATALOG_FILE_*: what the crawler found */
+    const char *reason;            /* when not OK */
+    const hive_key_t *hk;          /* when the key names a table */
+    const classify_result_t *cls;  /* when OK */
+} catalog_file_in_t;
+
+typedef struct {
+    const char *zone, *key;
+} catalog_file_ref_t;
+
+typedef struct {
+    size_t registered, failed, removed, tables_changed, versions_created;
+} catalog_apply_stats_t;
+
+/* In one transaction: registers files (replacing earlier registrations of the same
+ * keys), forgets removed ones, evolves schemas, recounts partitions and tables, commits
+ * one snapshot per changed table, and when cursor is not NULL records cursor_pos under
+ * that name (so a crash never applies an event twice or skips one). */
+int catalog_files_apply(catalog_t *c, const catalog_file_in_t *files, size_t n,
+                        const catalog_file_ref_t *removed, size_t nremoved, const char *cursor,
+                        int64_t cursor_pos, catalog_apply_stats_t *st, tarn_err_t *err);
+/* The recorded position of cursor (0 when none). */
+int catalog_cursor_get(catalog_t *c, const char *cursor, int64_t *pos, tarn_err_t *err);
+/* Whether (zone, key) is registered with this size and ETag (so a crawl may skip it). */
+bool catalog_file_unchanged(catalog_t *c, const char *zone, const char *key, uint64_t size,
+                            const char *etag);
+/* Calls cb for each registered key of zone starting with prefix, in key order. */
+int catalog_files_each(catalog_t *c, const char *zone, const char *prefix,
+                       int (*cb)(void *ctx, const char *key), void *ctx, tarn_err_t *err);
+
+#endif

@@ -1,0 +1,186 @@
+/* Full-text search over the catalog (SQLite FTS5, bm25 ranking): one entry per table
+ * holding its name, description, columns (names, descriptions, tags), tags, owner and
+ * steward, rewritten whenever any of them changes; see catalog.h. */
+#include "catalog/catalog_internal.h"
+#include "util/buf.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column weights of bm25, in the order of the FTS table: a word in the table's name
+ * counts most, then column names and descriptions, tags, the description, people. */
+#define BM25 "bm25(cat_search, 10.0, 2.0, 4.0, 3.0, 1.0, 1.0)"
+
+/* Appends a JSON array's strings, space separated. */
+static void put_words(buf_t *b, const char *json_array)
+{
+    json_t *a = json_array ? json_loads(json_array, 0, NULL) : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        buf_putc(b, ' ');
+        buf_puts(b, json_string_value(v));
+    }
+    json_decref(a);
+}
+
+int cat_search_refresh(catalog_t *c, int64_t id, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT zone, db, name, description, tags, owner, steward, schema_version"
+                        " FROM cat_tables WHERE id = ?1",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    buf_t name = BUF_INIT, desc = BUF_INIT, cols = BUF_INIT, tags = BUF_INIT, owner = BUF_INIT,
+          steward = BUF_INIT;
+    buf_t *parts[] = {&name, &desc, &cols, &tags, &owner, &steward};
+    int64_t version = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+#define TXT(i) ((const char *)sqlite3_column_text(st, i))
+        buf_printf(&name, "%s %s %s", TXT(0), TXT(1), TXT(2));
+        buf_puts(&desc, TXT(3) ? TXT(3) : "");
+        put_words(&tags, TXT(4));
+        buf_puts(&owner, TXT(5) ? TXT(5) : "");
+        buf_puts(&steward, TXT(6) ? TXT(6) : "");
+        version = sqlite3_column_int64(st, 7);
+#undef TXT
+    }
+    db_done(c->db, st);
+    schema_t s;
+    if ((rc = cat_schema_load(c, id, version, &s, err)))
+        goto done;
+    for (size_t i = 0; !rc && i < s.n; i++) {
+        buf_printf(&cols, "%s%s", i ? " " : "", s.cols[i].name);
+        if ((rc = db_prepare(c->db, &st,
+                             "SELECT description, tags FROM cat_columns WHERE table_id = ?1"
+                             " AND name = ?2",
+                             err)))
+            break;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, s.cols[i].name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(st, 0);
+            if (d)
+                buf_printf(&cols, " %s", d);
+            put_words(&tags, (const char *)sqlite3_column_text(st, 1));
+        }
+        db_done(c->db, st);
+    }
+    schema_free(&s);
+    if (rc || (rc = db_prepare(c->db, &st, "DELETE FROM cat_search WHERE rowid = ?1", err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    db_done(c->db, st);
+    if (step != SQLITE_DONE) {
+        rc = db_fail(c->db, step, err, "update search entry");
+        goto done;
+    }
+    if ((rc = db_prepare(c->db, &st,
+                         "INSERT INTO cat_search(rowid, name, description, columns, tags, owner,"
+                         " steward) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, id);
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_text(st, i + 2, parts[i]->data ? parts[i]->data : "", -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    db_done(c->db, st);
+    if (step != SQLITE_DONE)
+        rc = db_fail(c->db, step, err, "update search entry");
+done:
+    for (int i = 0; i < 6; i++)
+        buf_free(parts[i]);
+    return rc;
+}
+
+/* The user's words as an FTS5 query: every word must match, as a prefix, so "cust
+ * email" finds customer_email. Words are quoted, so FTS5 operators in the input are just
+ * text. Returns 0 words when the input has none. */
+static size_t fts_query(buf_t *q, const char *text)
+{
+    size_t words = 0;
+    for (const char *p = text; *p;) {
+        while (*p && !(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80))
+            p++;
+        const char *s = p;
+        while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80))
+            p++;
+        if (p > s) {
+            buf_printf(q, "%s\"%.*s\"*", words ? " " : "", (int)(p - s), s);
+            words++;
+        }
+    }
+    return words;
+}
+
+int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
+                   const catalog_search_opts_t *o, json_t **out, tarn_err_t *err)
+{
+    buf_t fq = BUF_INIT;
+    size_t words = fts_query(&fq, q ? q : "");
+    bool filtered = o->zone || o->db || o->tag || o->owner || o->sensitivity;
+    if (!words && !filtered) {
+        buf_free(&fq);
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "give words to search for (q=...) or a filter (zone, database, tag, "
+                          "owner, sensitivity)");
+    }
+    size_t limit = o->limit ? o->limit : 20;
+    const char *filters =
+        " AND (?2 IS NULL OR t.zone = ?2) AND (?3 IS NULL OR t.db = ?3)"
+        " AND (?4 IS NULL OR t.owner = ?4)"
+        " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = ?5)"
+        "  OR EXISTS (SELECT 1 FROM cat_columns k, json_each(k.tags) WHERE k.table_id = t.id"
+        "  AND value = ?5))"
+        " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM cat_columns k WHERE k.table_id = t.id"
+        "  AND k.sensitivity = ?6))";
+    char sql[2048];
+    if (words)
+        snprintf(sql, sizeof sql,
+                 "SELECT t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows,"
+                 " t.bytes, t.schema_version, t.status, t.owner, t.description, t.tags,"
+                 " t.updated_ms, t.error_files, " BM25 " AS score FROM cat_search"
+                 " JOIN cat_tables t ON t.id = cat_search.rowid WHERE cat_search MATCH ?1%s"
+                 " ORDER BY score",
+                 filters);
+    else
+        snprintf(sql, sizeof sql,
+                 "SELECT t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows,"
+                 " t.bytes, t.schema_version, t.status, t.owner, t.description, t.tags,"
+                 " t.updated_ms, t.error_files, 0 AS score FROM cat_tables t WHERE ?1 IS NULL%s"
+                 " ORDER BY t.zone, t.db, t.name",
+                 filters);
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st, sql, err);
+    if (rc) {
+        buf_free(&fq);
+        return rc;
+    }
+    if (words)
+        sqlite3_bind_text(st, 1, fq.data, -1, SQLITE_STATIC);
+    const char *binds[] = {o->zone, o->db, o->owner, o->tag, o->sensitivity};
+    for (int i = 0; i < 5; i++)
+        if (binds[i])
+            sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_STATIC);
+    json_t *a = json_array();
+    while (json_array_size(a) < limit && sqlite3_step(st) == SQLITE_ROW) {
+        char res[400];
+        snprintf(res, sizeof res, "table/%s.%s.%s", sqlite3_column_text(st, 1),
+                 sqlite3_column_text(st, 2), sqlite3_column_text(st, 3));
+        if (authz_check(p, "catalog:Describe", res, NULL))
+            continue;
+        json_t *row = cat_summary_row(st);
+        json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 16)));
+        json_array_append_new(a, row);
+    }
+    db_done(c->db, st);
+    *out = json_pack("{s:s, s:o}", "query", q ? q : "", "results", a);
+    buf_free(&fq);
+    return 0;
+}

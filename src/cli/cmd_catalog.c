@@ -1,0 +1,555 @@
+/* tarn tables, tarn table ..., tarn search, tarn crawl: browsing and curating the
+ * catalog through the REST API. */
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S(o, k) json_string_value(json_object_get((o), (k)))
+#define I(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+
+static const char *num(char *buf, size_t cap, json_t *v)
+{
+    if (!json_is_integer(v))
+        return "-";
+    snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    return buf;
+}
+
+/* "zone.db.table" (or "db.table" in curated, as in SQL) split into its parts. */
+static int parse_table(const char *cmd, const char *name, char *zone, char *db, char *t)
+{
+    char buf[400];
+    snprintf(buf, sizeof buf, "%s", name);
+    char *p[3] = {0};
+    int n = 0;
+    for (char *s = buf, *tok; n < 4 && (tok = strsep(&s, ".")); n++)
+        if (n < 3)
+            p[n] = tok;
+    if ((n != 2 && n != 3) || !*p[0] || !*p[1] || (n == 3 && !*p[2])) {
+        fprintf(stderr, "tarn %s: name a table as zone.database.table (e.g. raw.sales.orders), "
+                        "got '%s'\n", cmd, name);
+        return -1;
+    }
+    snprintf(zone, 16, "%s", n == 3 ? p[0] : "curated");
+    snprintf(db, 129, "%s", n == 3 ? p[1] : p[0]);
+    snprintf(t, 129, "%s", n == 3 ? p[2] : p[1]);
+    return 0;
+}
+
+static void print_tables(json_t *list, const char *key)
+{
+    static const char *const h[] = {"TABLE", "FORMAT", "FILES", "ROWS", "SIZE", "VERSION",
+                                    "STATUS", "OWNER", "UPDATED"};
+    table_t *t = table_create(9, h);
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(list, key), i, o)
+    {
+        char f[24], r[24], sz[24], v[24];
+        const char *upd = S(o, "updated");
+        const char *row[] = {S(o, "name"), S(o, "format"), num(f, sizeof f, json_object_get(o, "files")),
+                             num(r, sizeof r, json_object_get(o, "rows")),
+                             cli_size(sz, sizeof sz, I(o, "bytes")),
+                             num(v, sizeof v, json_object_get(o, "schema_version")),
+                             S(o, "status"), S(o, "owner"), upd ? upd : NULL};
+        table_add(t, row);
+    }
+    table_print(t, stdout);
+    table_free(t);
+}
+
+int cmd_tables(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, flags, "tables"))
+        return 2;
+    if (a.npos > 1) {
+        fprintf(stderr, "usage: tarn tables [ZONE[.DATABASE]]\n");
+        return 2;
+    }
+    char path[600] = "/v1/tables";
+    if (a.npos == 1) {
+        char zone[64] = "", db[256] = "";
+        sscanf(a.pos[0], "%63[^.].%255s", zone, db);
+        char *ez = cli_escape(zone), *ed = cli_escape(db);
+        snprintf(path, sizeof path, "/v1/tables?zone=%s%s%s", ez ? ez : "", *db ? "&database=" : "",
+                 *db && ed ? ed : "");
+        free(ez);
+        free(ed);
+    }
+    json_t *out = NULL;
+    if (cli_call("tables", args_get(&a, "--endpoint"), "GET", path, NULL, &out))
+        return 1;
+    if (args_flag(&a, "--json"))
+        cli_print_json(out);
+    else if (!json_array_size(json_object_get(out, "tables")))
+        printf("No tables yet. Upload files under <zone>/<database>/<table>/ (e.g. "
+               "s3://raw/sales/orders/part-0.csv) and they are catalogued on arrival.\n");
+    else
+        print_tables(out, "tables");
+    json_decref(out);
+    return 0;
+}
+
+/* ---- tarn table ... ---- */
+
+static void join_tags(char *buf, size_t cap, json_t *tags)
+{
+    size_t i;
+    json_t *v;
+    buf[0] = '\0';
+    json_array_foreach(tags, i, v)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", json_string_value(v));
+}
+
+static void show_table(json_t *o)
+{
+    char tags[512], sz[24], b[24];
+    join_tags(tags, sizeof tags, json_object_get(o, "tags"));
+    char *opts = json_dumps(json_object_get(o, "format_options"), JSON_COMPACT);
+    char *pk = NULL;
+    {
+        char buf[512] = "";
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(o, "partition_keys"), i, k)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s %s", i ? ", " : "",
+                     S(k, "name"), S(k, "type"));
+        pk = strdup(buf);
+    }
+    const char *fields[][2] = {
+        {"table", S(o, "name")},
+        {"location", S(o, "location")},
+        {"format", S(o, "format")},
+        {"options", opts},
+        {"partitioned by", pk && *pk ? pk : NULL},
+        {"schema", NULL},
+        {"files", num(b, sizeof b, json_object_get(o, "files"))},
+        {"size", cli_size(sz, sizeof sz, I(o, "bytes"))},
+        {"status", S(o, "status")},
+        {"owner", S(o, "owner")},
+        {"steward", S(o, "steward")},
+        {"description", S(o, "description")},
+        {"tags", tags[0] ? tags : NULL},
+        {"created", S(o, "created")},
+        {"updated", S(o, "updated")},
+    };
+    char schema[64], rows[24];
+    snprintf(schema, sizeof schema, "version %lld (%s), snapshot %lld", I(o, "schema_version"),
+             S(o, "schema_source"), I(o, "snapshot"));
+    fields[5][1] = schema;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        printf("%-15s %s\n", fields[i][0], fields[i][1] ? fields[i][1] : "-");
+        if (!strcmp(fields[i][0], "files"))
+            printf("%-15s %s\n", "rows", num(rows, sizeof rows, json_object_get(o, "rows")));
+    }
+    if (S(o, "status_reason"))
+        printf("%-15s %s\n", "problem", S(o, "status_reason"));
+    free(opts);
+    free(pk);
+    printf("\n");
+    static const char *const h[] = {"#", "COLUMN", "TYPE", "NULL", "SENSITIVITY", "TAGS",
+                                    "DESCRIPTION"};
+    table_t *t = table_create(7, h);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(o, "columns"), i, c)
+    {
+        char id[24], ct[256];
+        join_tags(ct, sizeof ct, json_object_get(c, "tags"));
+        const char *row[] = {num(id, sizeof id, json_object_get(c, "id")), S(c, "name"),
+                             S(c, "type"), json_is_true(json_object_get(c, "nullable")) ? "yes" : "no",
+                             S(c, "sensitivity"), ct[0] ? ct : NULL, S(c, "description")};
+        table_add(t, row);
+    }
+    table_print(t, stdout);
+    table_free(t);
+}
+
+/* "added d BIGINT; removed x; amount BIGINT -> VARCHAR" */
+static void change_summary(char *buf, size_t cap, json_t *ch)
+{
+    buf[0] = '\0';
+    static const char *const kinds[] = {"added", "removed", "changed"};
+    for (int k = 0; k < 3; k++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(ch, kinds[k]), i, c)
+        {
+            size_t n = strlen(buf);
+            if (k == 2)
+                snprintf(buf + n, cap - n, "%s%s %s -> %s", n ? "; " : "", S(c, "name"),
+                         S(c, "old_type"), S(c, "new_type"));
+            else
+                snprintf(buf + n, cap - n, "%s%s %s %s", n ? "; " : "", kinds[k], S(c, "name"),
+                         S(c, "type"));
+        }
+    }
+}
+
+static int table_list_view(const char *sub, json_t *out)
+{
+    size_t i;
+    json_t *o;
+    table_t *t = NULL;
+    if (!strcmp(sub, "versions")) {
+        static const char *const h[] = {"VERSION", "CREATED", "COLUMNS", "CHANGES"};
+        t = table_create(4, h);
+        json_array_foreach(json_object_get(out, "versions"), i, o)
+        {
+            char v[24], n[24], ch[2048];
+            snprintf(n, sizeof n, "%zu", json_array_size(json_object_get(o, "columns")));
+            change_summary(ch, sizeof ch, json_object_get(o, "changes"));
+            const char *row[] = {num(v, sizeof v, json_object_get(o, "version")), S(o, "created"),
+                                 n, ch};
+            table_add(t, row);
+        }
+    } else if (!strcmp(sub, "files")) {
+        static const char *const h[] = {"KEY", "SIZE", "FORMAT", "ROWS", "VERSION", "STATUS",
+                                        "REASON"};
+        t = table_create(7, h);
+        json_array_foreach(json_object_get(out, "files"), i, o)
+        {
+            char sz[24], r[24], v[24];
+            const char *row[] = {S(o, "key"), cli_size(sz, sizeof sz, I(o, "size")), S(o, "format"),
+                                 num(r, sizeof r, json_object_get(o, "rows")),
+                                 num(v, sizeof v, json_object_get(o, "schema_version")),
+                                 S(o, "status"), S(o, "reason")};
+            table_add(t, row);
+        }
+    } else if (!strcmp(sub, "partitions")) {
+        static const char *const h[] = {"PARTITION", "FILES", "SIZE", "UPDATED"};
+        t = table_create(4, h);
+        json_array_foreach(json_object_get(out, "partitions"), i, o)
+        {
+            char f[24], sz[24];
+            const char *row[] = {S(o, "spec"), num(f, sizeof f, json_object_get(o, "files")),
+                                 cli_size(sz, sizeof sz, I(o, "bytes")), S(o, "updated")};
+            table_add(t, row);
+        }
+    } else {
+        static const char *const h[] = {"SNAPSHOT", "CREATED", "OPERATION", "ADDED", "REMOVED",
+                                        "FILES", "SIZE", "CURRENT"};
+        t = table_create(8, h);
+        json_array_foreach(json_object_get(out, "snapshots"), i, o)
+        {
+            char s[24], ad[24], rm[24], f[24], sz[24];
+            const char *row[] = {num(s, sizeof s, json_object_get(o, "snapshot")), S(o, "created"),
+                                 S(o, "operation"), num(ad, sizeof ad, json_object_get(o, "added_files")),
+                                 num(rm, sizeof rm, json_object_get(o, "removed_files")),
+                                 num(f, sizeof f, json_object_get(o, "files")),
+                                 cli_size(sz, sizeof sz, I(o, "bytes")),
+                                 json_is_true(json_object_get(o, "current")) ? "*" : ""};
+            table_add(t, row);
+        }
+    }
+    table_print(t, stdout);
+    table_free(t);
+    return 0;
+}
+
+static int table_usage(void)
+{
+    fprintf(stderr, "usage: tarn table show|versions|files|partitions|snapshots ZONE.DB.TABLE\n"
+                    "       tarn table create ZONE.DB.TABLE --format F --schema 'COL TYPE, ...'\n"
+                    "       tarn table set ZONE.DB.TABLE [--description D] [--owner O] [--tag T]"
+                    " [--column C ...]\n(see `tarn help table`)\n");
+    return 2;
+}
+
+/* Every value of a repeatable option. */
+static json_t *all_values(const args_t *a, const char *name)
+{
+    json_t *v = json_array();
+    for (size_t i = 0; i < a->nopts; i++)
+        if (!strcmp(a->names[i], name) && a->values[i])
+            json_array_append_new(v, json_string(a->values[i]));
+    return v;
+}
+
+static json_t *create_body(const args_t *a)
+{
+    json_t *b = json_object();
+    static const char *const map[][2] = {{"--format", "format"}, {"--schema", "schema"},
+                                         {"--partition-keys", "partition_keys"},
+                                         {"--description", "description"},
+                                         {"--owner", "owner"}, {"--steward", "steward"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (args_get(a, map[i][0]))
+            json_object_set_new(b, map[i][1], json_string(args_get(a, map[i][0])));
+    json_t *tags = all_values(a, "--tag");
+    if (json_array_size(tags))
+        json_object_set(b, "tags", tags);
+    json_decref(tags);
+    json_t *opts = json_object();
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (strcmp(a->names[i], "--option") || !a->values[i])
+            continue;
+        const char *eq = strchr(a->values[i], '=');
+        char k[64];
+        if (!eq || eq == a->values[i] || (size_t)(eq - a->values[i]) >= sizeof k)
+            continue;
+        snprintf(k, sizeof k, "%.*s", (int)(eq - a->values[i]), a->values[i]);
+        const char *v = eq + 1;
+        if (!strcmp(v, "true") || !strcmp(v, "false"))
+            json_object_set_new(opts, k, json_boolean(!strcmp(v, "true")));
+        else
+            json_object_set_new(opts, k, json_string(v));
+    }
+    if (json_object_size(opts))
+        json_object_set(b, "options", opts);
+    json_decref(opts);
+    return b;
+}
+
+/* Options before the first --column apply to the table, after it to that column. */
+static json_t *set_body(const args_t *a)
+{
+    json_t *b = json_object(), *target = b, *cols = json_object();
+    for (size_t i = 0; i < a->nopts; i++) {
+        const char *n = a->names[i], *v = a->values[i];
+        if (!strcmp(n, "--column")) {
+            target = json_object();
+            json_object_set_new(cols, v, target);
+        } else if (!strcmp(n, "--tag") || !strcmp(n, "--untag")) {
+            const char *k = !strcmp(n, "--tag") ? "add_tags" : "remove_tags";
+            if (!json_object_get(target, k))
+                json_object_set_new(target, k, json_array());
+            json_array_append_new(json_object_get(target, k), json_string(v));
+        } else if (strcmp(n, "--endpoint") && strcmp(n, "--json") && v) {
+            json_object_set_new(target, n + 2, *v ? json_string(v) : json_null());
+        }
+    }
+    if (json_object_size(cols))
+        json_object_set(b, "columns", cols);
+    json_decref(cols);
+    return b;
+}
+
+int cmd_table(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", "--format", "--schema", "--partition-keys",
+                                         "--description", "--owner", "--steward", "--tag",
+                                         "--untag", "--column", "--sensitivity", "--option",
+                                         NULL};
+    static const char *const flags[] = {"--json", NULL};
+    if (argc < 2)
+        return table_usage();
+    const char *sub = argv[0];
+    args_t a;
+    if (args_parse(&a, argc - 1, argv + 1, valued, flags, "table"))
+        return 2;
+    if (a.npos != 1)
+        return table_usage();
+    char zone[16], db[129], name[129], path[600], cmd[64];
+    if (parse_table("table", a.pos[0], zone, db, name))
+        return 2;
+    snprintf(path, sizeof path, "/v1/tables/%s/%s/%s", zone, db, name);
+    snprintf(cmd, sizeof cmd, "table %s", sub);
+    bool json = args_flag(&a, "--json");
+    const char *ep = args_get(&a, "--endpoint");
+    json_t *out = NULL, *body = NULL;
+    int rc = 0;
+    if (!strcmp(sub, "show")) {
+        if (!(rc = cli_call(cmd, ep, "GET", path, NULL, &out)))
+            {
+            if (json)
+                cli_print_json(out);
+            else
+                show_table(out);
+        }
+    } else if (!strcmp(sub, "create")) {
+        body = create_body(&a);
+        if (!(rc = cli_call(cmd, ep, "POST", path, body, &out))) {
+            if (json)
+                cli_print_json(out);
+            else
+                printf("Created %s (%s, schema version 1). Files under %s are registered and "
+                       "checked against its schema.\n",
+                       S(out, "name"), S(out, "format"), S(out, "location"));
+        }
+    } else if (!strcmp(sub, "set")) {
+        body = set_body(&a);
+        if (!json_object_size(body)) {
+            json_decref(body);
+            return table_usage();
+        }
+        if (!(rc = cli_call(cmd, ep, "PATCH", path, body, &out)))
+            {
+            if (json)
+                cli_print_json(out);
+            else
+                printf("Updated %s.\n", S(out, "name"));
+        }
+    } else if (!strcmp(sub, "versions") || !strcmp(sub, "partitions") ||
+               !strcmp(sub, "snapshots")) {
+        snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", sub);
+        if (!(rc = cli_call(cmd, ep, "GET", path, NULL, &out)))
+            {
+            if (json)
+                cli_print_json(out);
+            else
+                table_list_view(sub, out);
+        }
+    } else if (!strcmp(sub, "files")) {
+        /* Follow "next" so every file is listed. */
+        json_t *all = json_array();
+        char *after = NULL;
+        do {
+            char p[1800];
+            snprintf(p, sizeof p, "%s/files?limit=10000%s%s", path, after ? "&after=" : "",
+                     after ? after : "");
+            free(after);
+            after = NULL;
+            json_decref(out);
+            out = NULL;
+            if ((rc = cli_call(cmd, ep, "GET", p, NULL, &out)))
+                break;
+            json_array_extend(all, json_object_get(out, "files"));
+            if (S(out, "next"))
+                after = cli_escape(S(out, "next"));
+        } while (after);
+        if (!rc) {
+            json_t *view = json_pack("{s:O}", "files", all);
+            if (json)
+                cli_print_json(view);
+            else
+                table_list_view(sub, view);
+            json_decref(view);
+        }
+        json_decref(all);
+    } else {
+        return table_usage();
+    }
+    json_decref(body);
+    json_decref(out);
+    return rc;
+}
+
+/* ---- tarn search ---- */
+
+int cmd_search(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", "--zone", "--database", "--tag", "--owner",
+                                         "--sensitivity", "--limit", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, flags, "search"))
+        return 2;
+    char q[1024] = "";
+    for (size_t i = 0; i < a.npos; i++)
+        snprintf(q + strlen(q), sizeof q - strlen(q), "%s%s", i ? " " : "", a.pos[i]);
+    char path[2048] = "/v1/search?q=";
+    char *e = cli_escape(q);
+    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", e ? e : "");
+    free(e);
+    static const char *const params[][2] = {{"--zone", "zone"}, {"--database", "database"},
+                                            {"--tag", "tag"}, {"--owner", "owner"},
+                                            {"--sensitivity", "sensitivity"}, {"--limit", "limit"}};
+    for (size_t i = 0; i < sizeof params / sizeof *params; i++) {
+        const char *v = args_get(&a, params[i][0]);
+        if (!v)
+            continue;
+        char *ev = cli_escape(v);
+        snprintf(path + strlen(path), sizeof path - strlen(path), "&%s=%s", params[i][1],
+                 ev ? ev : "");
+        free(ev);
+    }
+    json_t *out = NULL;
+    if (cli_call("search", args_get(&a, "--endpoint"), "GET", path, NULL, &out))
+        return 1;
+    if (args_flag(&a, "--json")) {
+        cli_print_json(out);
+    } else if (!json_array_size(json_object_get(out, "results"))) {
+        printf("No tables match.\n");
+    } else {
+        static const char *const h[] = {"TABLE", "FORMAT", "FILES", "OWNER", "DESCRIPTION"};
+        table_t *t = table_create(5, h);
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(out, "results"), i, o)
+        {
+            char f[24];
+            const char *row[] = {S(o, "name"), S(o, "format"),
+                                 num(f, sizeof f, json_object_get(o, "files")), S(o, "owner"),
+                                 S(o, "description")};
+            table_add(t, row);
+        }
+        table_print(t, stdout);
+        table_free(t);
+    }
+    json_decref(out);
+    return 0;
+}
+
+/* ---- tarn crawl ---- */
+
+int cmd_crawl(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", NULL};
+    static const char *const flags[] = {"--json", "--force", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, flags, "crawl"))
+        return 2;
+    if (a.npos > 1) {
+        fprintf(stderr, "usage: tarn crawl [ZONE[/PREFIX]] [--force]\n");
+        return 2;
+    }
+    json_t *body = json_pack("{s:b}", "force", args_flag(&a, "--force"));
+    char zone[64] = "";
+    if (a.npos) {
+        const char *slash = strchr(a.pos[0], '/');
+        snprintf(zone, sizeof zone, "%.*s", (int)(slash ? slash - a.pos[0] : (long)strlen(a.pos[0])),
+                 a.pos[0]);
+        json_object_set_new(body, "zone", json_string(zone));
+        if (slash && slash[1])
+            json_object_set_new(body, "prefix", json_string(slash + 1));
+    }
+    const char *ep = args_get(&a, "--endpoint");
+    json_t *job = NULL;
+    int rc = cli_call("crawl", ep, "POST", "/v1/crawl", body, &job);
+    json_decref(body);
+    if (rc)
+        return rc;
+    char path[64];
+    snprintf(path, sizeof path, "/v1/crawl/%lld", I(job, "id"));
+    bool tty = isatty(STDERR_FILENO) && !args_flag(&a, "--json");
+    const char *what = a.npos ? a.pos[0] : "all zones";
+    while (strcmp(S(job, "state"), "done") && strcmp(S(job, "state"), "failed")) {
+        if (tty) {
+            fprintf(stderr, "\rcrawling %s: %lld of %lld objects", what, I(job, "done"),
+                    I(job, "objects"));
+            fflush(stderr);
+        }
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        json_decref(job);
+        job = NULL;
+        if ((rc = cli_call("crawl", ep, "GET", path, NULL, &job)))
+            return rc;
+    }
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    if (args_flag(&a, "--json")) {
+        cli_print_json(job);
+    } else if (!strcmp(S(job, "state"), "failed")) {
+        rc = cli_fail("crawl", S(job, "error") ? S(job, "error") : "the crawl failed");
+    } else {
+        printf("Crawled %s: %lld objects (%lld unchanged).\n"
+               "  registered  %lld\n  failed      %lld%s\n  removed     %lld\n"
+               "  tables      %lld changed, %lld new schema versions\n",
+               what, I(job, "objects"), I(job, "unchanged"), I(job, "registered"), I(job, "failed"),
+               I(job, "failed") ? "   (see `tarn table files ZONE.DB.TABLE` for reasons)" : "",
+               I(job, "removed"), I(job, "tables_changed"), I(job, "versions_created"));
+    }
+    json_decref(job);
+    return rc;
+}
