@@ -14,7 +14,8 @@
 
 /* How much of a file the match functions see, after decompression. */
 #define HEAD_BYTES 65536
-/* Rows the engine's readers sample to infer types. */
+/* Rows the engine's readers sample to infer types. Partition folders are the catalog's to
+ * interpret, so the readers are told not to turn them into columns. */
 #define SAMPLE_ROWS 20480
 
 typedef struct {
@@ -111,7 +112,7 @@ static int infer_parquet(classify_result_t *out, engine_conn_t *c, const infer_c
                          arena_t *a, tarn_err_t *err)
 {
     engine_rows_t r;
-    char *sql = arena_sprintf(a, "DESCRIBE SELECT * FROM read_parquet(%s)", x->path);
+    char *sql = arena_sprintf(a, "DESCRIBE SELECT * FROM read_parquet(%s, hive_partitioning=false)", x->path);
     int rc = sql ? engine_query(c, sql, SCHEMA_MAX_COLUMNS + 1, &r, a, err)
                  : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (rc || (rc = columns_from_describe(&out->schema, &r, err)))
@@ -131,7 +132,7 @@ static int infer_json(classify_result_t *out, engine_conn_t *c, const infer_ctx_
     engine_rows_t r;
     char *sql = arena_sprintf(a,
                               "DESCRIBE SELECT * FROM read_json(%s, format='%s', "
-                              "compression='%s', sample_size=%d)",
+                              "compression='%s', sample_size=%d, hive_partitioning=false)",
                               x->path, layout,
                               /* the JSON reader spells "none" differently */
                               strcmp(x->compression, "none") ? x->compression : "uncompressed",

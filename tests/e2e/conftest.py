@@ -26,8 +26,9 @@ def free_port():
 class Server:
     """One tarn server process; restartable on the same data folder."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_env=None):
         self.data = str(data_dir)
+        self.extra_env = extra_env or {}
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -37,7 +38,7 @@ class Server:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}"],
-            stdout=log, stderr=log)
+            stdout=log, stderr=log, env={**os.environ, **self.extra_env})
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,9 +1,12 @@
 """Helpers shared by the end-to-end tests: asserting S3 errors raised by boto3, signing
-hand-made requests with botocore's own SigV4 signer (for inputs no client produces), and
-running a real client with a skewed clock."""
+hand-made requests with botocore's own SigV4 signer (for inputs no client produces),
+running a real client with a skewed clock, calling the REST API, and waiting for the
+catalog to catch up."""
 import contextlib
 import datetime
 import http.client
+import json
+import time
 import types
 import urllib.parse
 import uuid
@@ -157,3 +160,35 @@ def signed_chunked_put(server, path, data, chunk_size=65536, tamper=None, extra_
         body += b"%x;chunk-signature=%s\r\n%s\r\n" % (len(sent), prev.encode(), sent)
     h["Content-Length"] = str(len(body))
     return raw(server, "PUT", path, headers=h, body=body)
+
+
+def rest(server, method, path, body=None, keys=None):
+    """A REST call signed like any AWS SDK signs a JSON API (service "tarn"); returns
+    (status, parsed JSON or None)."""
+    ak, sk = keys if keys else server.admin_keys()
+    data = json.dumps(body).encode() if body is not None else b""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    req = AWSRequest(method=method, url=server.endpoint + path, data=data, headers=headers)
+    botocore.auth.SigV4Auth(Credentials(ak, sk), "tarn", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        target = prepared.url[len(server.endpoint):]
+        conn.request(method, target, body=data or None, headers=dict(prepared.headers))
+        r = conn.getresponse()
+        text = r.read()
+        return r.status, (json.loads(text) if text.strip() else None)
+    finally:
+        conn.close()
+
+
+def wait_for(fn, timeout=30, interval=0.1):
+    """Polls fn until it returns a truthy value; returns it, or fails with the last one."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
