@@ -47,14 +47,20 @@ static bool match_parquet(const uint8_t *p, size_t n)
     return n >= 4 && !memcmp(p, "PAR1", 4);
 }
 
+static bool is_text(const uint8_t *p, size_t n);
+
 static bool match_json_array(const uint8_t *p, size_t n)
 {
+    if (!is_text(p, n))
+        return false;
     size_t i = skip_bom_ws(p, n);
     return i < n && p[i] == '[';
 }
 
 static bool match_jsonl(const uint8_t *p, size_t n)
 {
+    if (!is_text(p, n))
+        return false;
     size_t i = skip_bom_ws(p, n);
     return i < n && p[i] == '{';
 }
@@ -240,7 +246,7 @@ static const classifier_t *find_classifier(const uint8_t *p, size_t n, bool comp
 
 const char *classify_match(const uint8_t *head, size_t n, const char **why)
 {
-    const classifier_t *c = find_classifier(head, n, false);
+    const classifier_t *c = n ? find_classifier(head, n, false) : NULL;
     if (!c && why)
         *why = n ? "binary content: not CSV, TSV, JSON, JSON Lines or Parquet" : "empty file";
     return c ? c->name : NULL;

@@ -146,6 +146,10 @@ const char *hive_value_type(const char *v)
         return "DATE";
     if (!strcasecmp(v, "true") || !strcasecmp(v, "false"))
         return "BOOLEAN";
+    /* A leading zero before another digit is an identifier (a zip code, "007"): text. */
+    const char *m = v + (v[0] == '-');
+    if (m[0] == '0' && isdigit((unsigned char)m[1]))
+        return "VARCHAR";
     (void)strtod(v, &end);
     if (digits && !*end && !strpbrk(v, "xXpPnN"))
         return "DOUBLE";

@@ -143,14 +143,8 @@ const char *schema_widen_type(const char *a, const char *b)
     if (!strcmp(b, "NULL"))
         return a;
     int ra = int_rank(a), rb = int_rank(b);
-    if (ra && rb) {
-        /* An unsigned type paired with a signed one of its own rank needs the next. */
-        int r = ra > rb ? ra : rb;
-        bool mixed = (a[0] == 'U') != (b[0] == 'U');
-        if (mixed && ra == rb && r < 5)
-            r++;
-        return rank_type(r);
-    }
+    if (ra && rb) /* unsigned types rank with the signed type that holds them */
+        return rank_type(ra > rb ? ra : rb);
     if ((ra || is_float(a)) && (rb || is_float(b)))
         return "DOUBLE";
     if (is_time(a) && is_time(b)) {
@@ -275,7 +269,7 @@ static int declared_type(char *out, size_t cap, char *t, const char *col, tarn_e
             space = j > 0;
             continue;
         }
-        if (space)
+        if (space && *p != '(' && *p != '[')
             up[j++] = ' ';
         space = false;
         up[j++] = (char)toupper((unsigned char)*p);
@@ -321,15 +315,23 @@ int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
     if (!copy)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     int rc = 0, depth = 0;
+    bool quoted = false;
     char *start = copy;
     for (char *p = copy;; p++) {
-        if (*p == '(')
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == '(' && !quoted)
             depth++;
-        else if (*p == ')')
+        else if (*p == ')' && !quoted)
             depth--;
-        if (*p && (*p != ',' || depth > 0))
+        if (*p && (*p != ',' || depth > 0 || quoted))
             continue;
         bool end = !*p;
+        if (end && (depth || quoted)) {
+            rc = TARN_ERR(err, TARN_EINVAL, quoted ? "schema: unterminated quoted name"
+                                                   : "schema: unbalanced parentheses");
+            break;
+        }
         *p = '\0';
         char *def = trim(start), *name = def, *type;
         if (!*def) {
@@ -393,8 +395,6 @@ int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
             break;
         start = p + 1;
     }
-    if (!rc && depth)
-        rc = TARN_ERR(err, TARN_EINVAL, "schema: unbalanced parentheses");
     if (!rc && !s->n)
         rc = TARN_ERR(err, TARN_EINVAL, "schema: no columns (e.g. 'id BIGINT, name VARCHAR')");
     free(copy);
