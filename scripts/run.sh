@@ -41,5 +41,6 @@ cat >&2 <<MSG
 tarn is running on $ENDPOINT with data in $DATA (Ctrl-C stops it).
   export AWS_SHARED_CREDENTIALS_FILE=$DATA/admin.credentials
   aws --endpoint-url $ENDPOINT s3 ls s3://raw/ --recursive
+  $TARN tables raw
 MSG
 wait $PID
