@@ -401,6 +401,8 @@ static void run_job(crawler_t *c, job_t *job)
     if (rc)
         snprintf(job->error, sizeof job->error, "%s", err.msg);
     pthread_mutex_unlock(&c->mu);
+    if (!job->objects && !job->removed && job->state == JOB_DONE)
+        return; /* nothing there (a table just declared, say): no news to log */
     char v[4][24];
     snprintf(v[0], sizeof v[0], "%lld", (long long)job->id);
     snprintf(v[1], sizeof v[1], "%zu", job->registered);
