@@ -52,7 +52,7 @@ struct crawler {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, poked;
-    job_t *jobs;
+    job_t **jobs; /* each job allocated on its own: the running one never moves */
     size_t njobs;
     int64_t next_job;
 };
@@ -400,23 +400,24 @@ static void run_job(crawler_t *c, job_t *job)
     job->finished_ms = time_now_ms();
     if (rc)
         snprintf(job->error, sizeof job->error, "%s", err.msg);
+    job_t j = *job; /* once done, a new request may forget the job */
     pthread_mutex_unlock(&c->mu);
-    if (!job->objects && !job->removed && job->state == JOB_DONE)
+    if (!j.objects && !j.removed && j.state == JOB_DONE)
         return; /* nothing there (a table just declared, say): no news to log */
     char v[4][24];
-    snprintf(v[0], sizeof v[0], "%lld", (long long)job->id);
-    snprintf(v[1], sizeof v[1], "%zu", job->registered);
-    snprintf(v[2], sizeof v[2], "%zu", job->failed);
-    snprintf(v[3], sizeof v[3], "%zu", job->removed);
-    log_info("crawl finished", "job", v[0], "zone", job->zone[0] ? job->zone : "*", "registered",
-             v[1], "failed", v[2], "removed", v[3], "state", job_states[job->state]);
+    snprintf(v[0], sizeof v[0], "%lld", (long long)j.id);
+    snprintf(v[1], sizeof v[1], "%zu", j.registered);
+    snprintf(v[2], sizeof v[2], "%zu", j.failed);
+    snprintf(v[3], sizeof v[3], "%zu", j.removed);
+    log_info("crawl finished", "job", v[0], "zone", j.zone[0] ? j.zone : "*", "registered",
+             v[1], "failed", v[2], "removed", v[3], "state", job_states[j.state]);
 }
 
 static job_t *next_queued(crawler_t *c)
 {
     for (size_t i = 0; i < c->njobs; i++)
-        if (c->jobs[i].state == JOB_QUEUED)
-            return &c->jobs[i];
+        if (c->jobs[i]->state == JOB_QUEUED)
+            return c->jobs[i];
     return NULL;
 }
 
@@ -516,8 +517,10 @@ void crawler_stop(crawler_t *c)
     pthread_join(c->thread, NULL);
     for (int i = 0; i < c->nworkers; i++)
         engine_disconnect(c->conns[i]);
-    for (size_t i = 0; i < c->njobs; i++)
-        free(c->jobs[i].prefix);
+    for (size_t i = 0; i < c->njobs; i++) {
+        free(c->jobs[i]->prefix);
+        free(c->jobs[i]);
+    }
     free(c->jobs);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -545,23 +548,26 @@ int crawler_request(crawler_t *c, const char *zone, const char *prefix, bool for
     /* Forget the oldest finished jobs beyond the ones kept for their progress. */
     if (c->njobs >= KEEP_JOBS) {
         size_t i = 0;
-        while (i < c->njobs && c->jobs[i].state < JOB_DONE)
+        while (i < c->njobs && c->jobs[i]->state < JOB_DONE)
             i++;
         if (i < c->njobs) {
-            free(c->jobs[i].prefix);
+            free(c->jobs[i]->prefix);
+            free(c->jobs[i]);
             memmove(&c->jobs[i], &c->jobs[i + 1], (c->njobs - i - 1) * sizeof *c->jobs);
             c->njobs--;
         }
     }
-    job_t *v = realloc(c->jobs, (c->njobs + 1) * sizeof *v);
-    if (!v) {
+    job_t **v = realloc(c->jobs, (c->njobs + 1) * sizeof *v);
+    job_t *j = calloc(1, sizeof *j);
+    if (v)
+        c->jobs = v;
+    if (!v || !j) {
+        free(j);
         pthread_mutex_unlock(&c->mu);
         free(pre);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
-    c->jobs = v;
-    job_t *j = &c->jobs[c->njobs++];
-    memset(j, 0, sizeof *j);
+    c->jobs[c->njobs++] = j;
     j->id = c->next_job++;
     snprintf(j->zone, sizeof j->zone, "%s", zone ? zone : "");
     j->prefix = pre;
@@ -577,8 +583,8 @@ int crawler_job(crawler_t *c, int64_t id, json_t **out, tarn_err_t *err)
     pthread_mutex_lock(&c->mu);
     job_t *j = NULL;
     for (size_t i = 0; i < c->njobs; i++)
-        if (c->jobs[i].id == id)
-            j = &c->jobs[i];
+        if (c->jobs[i]->id == id)
+            j = c->jobs[i];
     if (!j) {
         pthread_mutex_unlock(&c->mu);
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchCrawl", "no crawl %lld (crawls are kept "

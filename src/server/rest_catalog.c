@@ -55,6 +55,24 @@ int rest_get_table(req_t *r)
     return reply(r, rc, out);
 }
 
+static int count_entry(void *ctx, const store_entry_t *e)
+{
+    (void)e;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+static bool folder_has_objects(req_t *r, const char *zone, const char *prefix)
+{
+    size_t n = 0;
+    bool more;
+    const char *last;
+    tarn_err_t e = {0};
+    store_list_opts_t o = {.prefix = prefix, .max_keys = 1};
+    return !store_list(r->srv->store, zone, &o, count_entry, &n, &more, &last, r->arena, &e) &&
+           n > 0;
+}
+
 int rest_create_table(req_t *r)
 {
     json_t *in, *out = NULL;
@@ -68,7 +86,8 @@ int rest_create_table(req_t *r)
     /* Files already under the table's folder are registered (and checked) now. */
     int64_t job;
     char *prefix = arena_sprintf(r->arena, "%s/%s/", D, T);
-    if (prefix && !crawler_request(r->srv->crawler, Z, prefix, false, &job, &r->err))
+    if (prefix && folder_has_objects(r, Z, prefix) &&
+        !crawler_request(r->srv->crawler, Z, prefix, false, &job, &r->err))
         json_object_set_new(out, "crawl", json_integer(job));
     return rest_respond_json(r, 201, out);
 }
