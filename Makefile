@@ -32,6 +32,7 @@ fuzz: bootstrap
 
 bench: all
 	/usr/bin/python3 bench/s3_throughput.py --tarn $(BUILD)/tarn
+	/usr/bin/python3 bench/crawl.py --tarn $(BUILD)/tarn --baseline $(BUILD)/crawl_baseline
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
