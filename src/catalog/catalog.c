@@ -46,8 +46,9 @@ static const char *const catalog_schema[] = {
     " added INTEGER NOT NULL, removed INTEGER, size INTEGER NOT NULL, rows INTEGER,"
     " PRIMARY KEY(table_id, key, added)) WITHOUT ROWID",
     "CREATE TABLE cat_cursors(name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+    /* Prefix indexes serve short prefix words ("cu*", "cust*") without scanning terms. */
     "CREATE VIRTUAL TABLE cat_search USING fts5(name, description, columns, tags, owner,"
-    " steward, tokenize = 'unicode61 remove_diacritics 2')",
+    " steward, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4')",
 };
 
 int catalog_open(catalog_t **out, db_t *db, tarn_err_t *err)
@@ -331,9 +332,7 @@ done:
 
 /* ---- reading ---- */
 
-#define SUMMARY_COLS "t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows," \
-                     " t.bytes, t.schema_version, t.status, t.owner, t.description, t.tags," \
-                     " t.updated_ms, t.error_files"
+#define SUMMARY_COLS CAT_SUMMARY_COLS
 
 json_t *cat_summary_row(sqlite3_stmt *st)
 {

@@ -726,8 +726,10 @@ int catalog_files_each(catalog_t *c, const char *zone, const char *prefix,
 {
     sqlite3_stmt *st;
     int rc = db_prepare(c->db, &st,
-                        "SELECT key FROM cat_files WHERE zone = ?1 AND substr(key, 1, length(?2))"
-                        " = ?2 ORDER BY key",
+                        /* A key range the primary key serves: every key starting with the
+                         * prefix sorts below the prefix followed by U+10FFFF. */
+                        "SELECT key FROM cat_files WHERE zone = ?1 AND key >= ?2"
+                        " AND key < ?2 || char(1114111) ORDER BY key",
                         err);
     if (rc)
         return rc;

@@ -36,7 +36,12 @@ int cat_table_insert(catalog_t *c, const char *zone, const char *db, const char 
 /* Rewrites the table's search entry from its current metadata and schema. */
 int cat_search_refresh(catalog_t *c, int64_t table_id, tarn_err_t *err);
 int cat_exec_tx(catalog_t *c, const char *sql, tarn_err_t *err);
-/* A table summary from a row whose first 16 columns are SUMMARY_COLS of catalog.c. */
+/* The columns (of cat_tables t) a table summary is made of, in cat_summary_row's order. */
+#define CAT_SUMMARY_COLS                                                                     \
+    "t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows, t.bytes,"          \
+    " t.schema_version, t.status, t.owner, t.description, t.tags, t.updated_ms,"            \
+    " t.error_files"
+/* A table summary from a row whose first 16 columns are CAT_SUMMARY_COLS. */
 json_t *cat_summary_row(sqlite3_stmt *st);
 /* Text of a JSON value (caller frees), "null" for NULL. */
 char *cat_json_text(const json_t *j);

@@ -545,17 +545,31 @@ int crawler_request(crawler_t *c, const char *zone, const char *prefix, bool for
     if (!pre)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     pthread_mutex_lock(&c->mu);
-    /* Forget the oldest finished jobs beyond the ones kept for their progress. */
-    if (c->njobs >= KEEP_JOBS) {
-        size_t i = 0;
-        while (i < c->njobs && c->jobs[i]->state < JOB_DONE)
-            i++;
-        if (i < c->njobs) {
-            free(c->jobs[i]->prefix);
-            free(c->jobs[i]);
-            memmove(&c->jobs[i], &c->jobs[i + 1], (c->njobs - i - 1) * sizeof *c->jobs);
-            c->njobs--;
+    /* The same crawl already waiting covers this request. */
+    for (size_t i = 0; i < c->njobs; i++) {
+        job_t *q = c->jobs[i];
+        if (q->state == JOB_QUEUED && q->force == force && !strcmp(q->zone, zone ? zone : "") &&
+            !strcmp(q->prefix, pre)) {
+            *id = q->id;
+            pthread_mutex_unlock(&c->mu);
+            free(pre);
+            return 0;
         }
+    }
+    /* Forget the oldest finished jobs beyond the ones kept for their progress. */
+    size_t finished = 0;
+    for (size_t i = 0; i < c->njobs; i++)
+        finished += c->jobs[i]->state >= JOB_DONE;
+    for (size_t i = 0; i < c->njobs && finished >= KEEP_JOBS;) {
+        if (c->jobs[i]->state < JOB_DONE) {
+            i++;
+            continue;
+        }
+        free(c->jobs[i]->prefix);
+        free(c->jobs[i]);
+        memmove(&c->jobs[i], &c->jobs[i + 1], (c->njobs - i - 1) * sizeof *c->jobs);
+        c->njobs--;
+        finished--;
     }
     job_t **v = realloc(c->jobs, (c->njobs + 1) * sizeof *v);
     job_t *j = calloc(1, sizeof *j);

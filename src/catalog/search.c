@@ -99,6 +99,21 @@ done:
     return rc;
 }
 
+/* Whether the FTS query has a match beyond the first n. */
+static bool has_more_matches(catalog_t *c, const char *q, size_t n, int *rc, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    if ((*rc = db_prepare(c->db, &st,
+                          "SELECT 1 FROM cat_search WHERE cat_search MATCH ?1 LIMIT 1 OFFSET ?2",
+                          err)))
+        return false;
+    sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+    bool more = sqlite3_step(st) == SQLITE_ROW;
+    db_done(c->db, st);
+    return more;
+}
+
 /* The user's words as an FTS5 query: every word must match, as a prefix, so "cust
  * email" finds customer_email. Words are quoted, so FTS5 operators in the input are just
  * text. Returns 0 words when the input has none. */
@@ -140,46 +155,64 @@ int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
         "  AND value = ?5))"
         " AND (?6 IS NULL OR EXISTS (SELECT 1 FROM cat_columns k WHERE k.table_id = t.id"
         "  AND k.sensitivity = ?6))";
+    /* Ranking happens inside FTS5 on a page of the best matches, and only that page is
+     * joined with the tables: joining every match first costs a lookup per match, which
+     * for a common word is most of the catalog. Pages double until enough results pass
+     * the filters and the caller's DESCRIBE check. */
     char sql[2048];
     if (words)
         snprintf(sql, sizeof sql,
-                 "SELECT t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows,"
-                 " t.bytes, t.schema_version, t.status, t.owner, t.description, t.tags,"
-                 " t.updated_ms, t.error_files, " BM25 " AS score FROM cat_search"
-                 " JOIN cat_tables t ON t.id = cat_search.rowid WHERE cat_search MATCH ?1%s"
-                 " ORDER BY score",
+                 "SELECT " CAT_SUMMARY_COLS ", m.score FROM (SELECT rowid AS id, " BM25
+                 " AS score FROM cat_search WHERE cat_search MATCH ?1 ORDER BY score"
+                 " LIMIT ?7 OFFSET ?8) m JOIN cat_tables t ON t.id = m.id WHERE 1%s"
+                 " ORDER BY m.score",
                  filters);
     else
         snprintf(sql, sizeof sql,
-                 "SELECT t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows,"
-                 " t.bytes, t.schema_version, t.status, t.owner, t.description, t.tags,"
-                 " t.updated_ms, t.error_files, 0 AS score FROM cat_tables t WHERE ?1 IS NULL%s"
+                 "SELECT " CAT_SUMMARY_COLS ", 0 FROM cat_tables t WHERE ?1 IS NULL%s"
                  " ORDER BY t.zone, t.db, t.name",
                  filters);
-    sqlite3_stmt *st;
-    int rc = db_prepare(c->db, &st, sql, err);
+    json_t *a = json_array();
+    int rc = 0;
+    size_t page = limit, offset = 0;
+    for (;;) {
+        sqlite3_stmt *st;
+        if ((rc = db_prepare(c->db, &st, sql, err)))
+            break;
+        if (words)
+            sqlite3_bind_text(st, 1, fq.data, -1, SQLITE_STATIC);
+        const char *binds[] = {o->zone, o->db, o->owner, o->tag, o->sensitivity};
+        for (int i = 0; i < 5; i++)
+            if (binds[i])
+                sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_STATIC);
+        if (words) {
+            sqlite3_bind_int64(st, 7, (sqlite3_int64)page);
+            sqlite3_bind_int64(st, 8, (sqlite3_int64)offset);
+        }
+        while (json_array_size(a) < limit && sqlite3_step(st) == SQLITE_ROW) {
+            char res[400];
+            snprintf(res, sizeof res, "table/%s.%s.%s", sqlite3_column_text(st, 1),
+                     sqlite3_column_text(st, 2), sqlite3_column_text(st, 3));
+            if (authz_check(p, "catalog:Describe", res, NULL))
+                continue;
+            json_t *row = cat_summary_row(st);
+            json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 16)));
+            json_array_append_new(a, row);
+        }
+        db_done(c->db, st);
+        /* Done when enough results passed, or the ranking has no more pages. */
+        if (!words || json_array_size(a) >= limit)
+            break;
+        if (!has_more_matches(c, fq.data, offset + page, &rc, err))
+            break;
+        offset += page;
+        page *= 2;
+    }
     if (rc) {
+        json_decref(a);
         buf_free(&fq);
         return rc;
     }
-    if (words)
-        sqlite3_bind_text(st, 1, fq.data, -1, SQLITE_STATIC);
-    const char *binds[] = {o->zone, o->db, o->owner, o->tag, o->sensitivity};
-    for (int i = 0; i < 5; i++)
-        if (binds[i])
-            sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_STATIC);
-    json_t *a = json_array();
-    while (json_array_size(a) < limit && sqlite3_step(st) == SQLITE_ROW) {
-        char res[400];
-        snprintf(res, sizeof res, "table/%s.%s.%s", sqlite3_column_text(st, 1),
-                 sqlite3_column_text(st, 2), sqlite3_column_text(st, 3));
-        if (authz_check(p, "catalog:Describe", res, NULL))
-            continue;
-        json_t *row = cat_summary_row(st);
-        json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 16)));
-        json_array_append_new(a, row);
-    }
-    db_done(c->db, st);
     *out = json_pack("{s:s, s:o}", "query", q ? q : "", "results", a);
     buf_free(&fq);
     return 0;
