@@ -6,9 +6,12 @@
  *   DESCRIBE SELECT * FROM read_parquet('<path>')  .parquet
  * and prints {"files": N, "seconds": S, "files_per_s": R, "errors": E} on stdout.
  * The clock (CLOCK_MONOTONIC) covers the statements only, not opening the database.
+ * With THREADS, that many threads share the files, each on its own connection to the
+ * one database (DuckDB's default configuration), as the crawler's workers do.
  *
- * usage: crawl_baseline FOLDER LIST   (LIST: one path relative to FOLDER per line) */
+ * usage: crawl_baseline FOLDER LIST [THREADS]   (LIST: one path relative to FOLDER per line) */
 #include <duckdb.h>
+#include <pthread.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,10 +66,55 @@ static bool quote_into(char *out, size_t cap, const char *s)
     return true;
 }
 
+typedef struct {
+    duckdb_database db;
+    const char *folder;
+    char **paths;
+    size_t n, first, step, errors;
+} worker_t;
+
+/* Detects the schema of paths[first], paths[first + step], ... on its own connection. */
+static void *work(void *arg)
+{
+    worker_t *w = arg;
+    duckdb_connection con;
+    if (duckdb_connect(w->db, &con) == DuckDBError) {
+        w->errors = w->n;
+        return NULL;
+    }
+    char sql[16384];
+    size_t cap = sizeof sql;
+    for (size_t i = w->first; i < w->n; i += w->step) {
+        const char *reader = reader_for(w->paths[i]);
+        if (!reader) {
+            w->errors++;
+            continue;
+        }
+        snprintf(sql, cap, "DESCRIBE SELECT * FROM %s('", reader);
+        if (!quote_into(sql, cap - 3, w->folder) || !quote_into(sql, cap - 3, "/") ||
+            !quote_into(sql, cap - 3, w->paths[i])) {
+            w->errors++;
+            continue;
+        }
+        strcat(sql, "')");
+        duckdb_result res;
+        if (duckdb_query(con, sql, &res) == DuckDBError) {
+            if (w->errors < 5)
+                fprintf(stderr, "%s: %s\n", w->paths[i], duckdb_result_error(&res));
+            w->errors++;
+        } else if (duckdb_row_count(&res) == 0) {
+            w->errors++;
+        }
+        duckdb_destroy_result(&res);
+    }
+    duckdb_disconnect(&con);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s FOLDER LIST\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s FOLDER LIST [THREADS]\n", argv[0]);
         return 2;
     }
     const char *folder = argv[1];
@@ -100,47 +148,34 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    int threads = argc == 4 ? atoi(argv[3]) : 1;
+    if (threads < 1 || threads > 64) {
+        fprintf(stderr, "THREADS is 1 to 64\n");
+        return 2;
+    }
     duckdb_database db;
-    duckdb_connection con;
     if (duckdb_open(NULL, &db) == DuckDBError) {
         fprintf(stderr, "duckdb_open failed\n");
         return 1;
     }
-    if (duckdb_connect(db, &con) == DuckDBError) {
-        fprintf(stderr, "duckdb_connect failed\n");
-        duckdb_close(&db);
-        return 1;
-    }
-
+    worker_t w[64];
+    pthread_t th[64];
     size_t errors = 0;
-    char sql[16384];
     double t0 = now_s();
-    for (size_t i = 0; i < n; i++) {
-        const char *reader = reader_for(paths[i]);
-        if (!reader) {
-            errors++;
-            continue;
+    for (int i = 0; i < threads; i++) {
+        w[i] = (worker_t){db, folder, paths, n, (size_t)i, (size_t)threads, 0};
+        if (i && pthread_create(&th[i], NULL, work, &w[i])) {
+            fprintf(stderr, "pthread_create failed\n");
+            return 1;
         }
-        snprintf(sql, sizeof sql, "DESCRIBE SELECT * FROM %s('", reader);
-        if (!quote_into(sql, sizeof sql - 3, folder) || !quote_into(sql, sizeof sql - 3, "/") ||
-            !quote_into(sql, sizeof sql - 3, paths[i])) {
-            errors++;
-            continue;
-        }
-        strcat(sql, "')");
-        duckdb_result res;
-        if (duckdb_query(con, sql, &res) == DuckDBError) {
-            if (errors < 5)
-                fprintf(stderr, "%s: %s\n", paths[i], duckdb_result_error(&res));
-            errors++;
-        } else if (duckdb_row_count(&res) == 0) {
-            errors++;
-        }
-        duckdb_destroy_result(&res);
     }
+    work(&w[0]);
+    for (int i = 1; i < threads; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < threads; i++)
+        errors += w[i].errors;
     double secs = now_s() - t0;
 
-    duckdb_disconnect(&con);
     duckdb_close(&db);
     for (size_t i = 0; i < n; i++)
         free(paths[i]);

@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <duckdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static int run(duckdb_connection c, const char *sql, tarn_err_t *err)
     return rc;
 }
 
-int engine_open(engine_t **out, const char *read_dir, tarn_err_t *err)
+int engine_open(engine_t **out, const char *read_dir, int threads, tarn_err_t *err)
 {
     *out = NULL;
     engine_t *e = calloc(1, sizeof *e);
@@ -46,6 +47,10 @@ int engine_open(engine_t **out, const char *read_dir, tarn_err_t *err)
      * loaded from elsewhere. */
     duckdb_set_config(cfg, "autoinstall_known_extensions", "false");
     duckdb_set_config(cfg, "autoload_known_extensions", "false");
+    char nthreads[16];
+    snprintf(nthreads, sizeof nthreads, "%d", threads);
+    if (threads > 0)
+        duckdb_set_config(cfg, "threads", nthreads);
     if (duckdb_open_ext(":memory:", &e->db, cfg, &open_err) == DuckDBError) {
         rc = TARN_ERR(err, TARN_EIO, "cannot start the SQL engine: %s",
                       open_err ? open_err : "unknown error");

@@ -17,9 +17,9 @@ typedef struct engine_conn engine_conn_t;
 const char *engine_version(void);
 
 /* Opens an in-memory database that may read files only under read_dir (a folder path,
- * with or without a trailing '/'); caller frees with engine_close after closing every
- * connection. */
-int engine_open(engine_t **out, const char *read_dir, tarn_err_t *err);
+ * with or without a trailing '/'), running each statement on at most `threads` threads
+ * (0: one per core); caller frees with engine_close after closing every connection. */
+int engine_open(engine_t **out, const char *read_dir, int threads, tarn_err_t *err);
 void engine_close(engine_t *e);
 
 /* A connection for one thread at a time; caller frees with engine_disconnect. */

@@ -42,15 +42,18 @@ static int open_db(db_t **db, const char *data_dir, tarn_err_t *err)
     return rc;
 }
 
-/* The engine reads only the objects folder, by its absolute path; the catalog and the
- * crawler that follows the event queue start with it. */
+/* The catalog and the crawler that follows the event queue. The crawler infers schemas
+ * through an engine of its own that reads only the objects folder (by its absolute
+ * path) and runs each statement on one thread: inference is many tiny statements, which
+ * run fastest side by side on separate connections rather than each spread over every
+ * core, and it keeps crawling apart from the threads and memory of interactive SQL. */
 static int start_catalog(server_t *s, tarn_err_t *err)
 {
     char objects[4200], abs[PATH_MAX];
     path_join(objects, sizeof objects, s->data_dir, "objects");
     if (!realpath(objects, abs))
         return TARN_ERR(err, TARN_EIO, "%s: %s", objects, strerror(errno));
-    int rc = engine_open(&s->engine, abs, err);
+    int rc = engine_open(&s->engine, abs, 1, err);
     if (!rc)
         rc = catalog_open(&s->catalog, s->db, err);
     crawler_opts_t co = {.objects_dir = abs, .store = s->store, .catalog = s->catalog,

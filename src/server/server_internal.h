@@ -37,7 +37,7 @@ typedef struct server {
     iam_t *iam;
     audit_t *audit;
     metrics_t *metrics;
-    engine_t *engine;
+    engine_t *engine; /* the crawler's, for schema inference */
     catalog_t *catalog;
     crawler_t *crawler;
     char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */
