@@ -161,9 +161,10 @@ int rest_start_crawl(req_t *r)
     json_object_foreach(in, k, v)
     {
         if (strcmp(k, "zone") && strcmp(k, "prefix") && strcmp(k, "force")) {
-            json_decref(in);
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                              "unknown crawl field '%s' (valid: zone, prefix, force)", k);
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                            "unknown crawl field '%s' (valid: zone, prefix, force)", k);
+            json_decref(in); /* k is the body's: the message is written first */
+            return rc;
         }
     }
     if ((json_object_get(in, "zone") && !zone) || (json_object_get(in, "prefix") && !prefix) ||
