@@ -549,24 +549,93 @@ static int table_id(catalog_t *c, const char *zone, const char *db, const char *
     return 0;
 }
 
+/* One row of a per-table listing as JSON; ctx is the listing's. */
+typedef json_t *(*row_json_fn)(sqlite3_stmt *st, const void *ctx);
+
+/* Runs sql with ?1 the table's id, ?2 and ?3 the given values (text2 may be NULL), and
+ * collects the rows as JSON, at most max of them (*more tells whether one more exists). */
+static int collect_rows(catalog_t *c, const char *sql, int64_t id, const char *text2,
+                        int64_t int3, size_t max, row_json_fn fn, const void *ctx, json_t **out,
+                        bool *more, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st, sql, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if (text2)
+        sqlite3_bind_text(st, 2, text2, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, int3);
+    json_t *a = json_array();
+    bool extra = false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (json_array_size(a) == max) {
+            extra = true;
+            break;
+        }
+        json_array_append_new(a, fn(st, ctx));
+    }
+    db_done(c->db, st);
+    if (more)
+        *more = extra;
+    *out = a;
+    return 0;
+}
+
+static json_t *version_row(sqlite3_stmt *st, const void *ctx)
+{
+    (void)ctx;
+    return json_pack("{s:o, s:o, s:o, s:o}", "version", col_int(st, 0), "created",
+                     col_time(st, 1), "changes", col_json(st, 2), "columns", col_json(st, 3));
+}
+
+static json_t *partition_row(sqlite3_stmt *st, const void *zone)
+{
+    char loc[1200];
+    snprintf(loc, sizeof loc, "s3://%s/%s", (const char *)zone,
+             (const char *)sqlite3_column_text(st, 2));
+    return json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "spec", col_str(st, 0), "values",
+                     col_json(st, 1), "location", loc, "files", col_int(st, 3), "bytes",
+                     col_int(st, 4), "updated", col_time(st, 5));
+}
+
+static json_t *file_row(sqlite3_stmt *st, const void *ctx)
+{
+    (void)ctx;
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key",
+                     col_str(st, 0), "size", col_int(st, 1), "sha256", col_str(st, 2), "etag",
+                     col_str(st, 10), "format", col_str(st, 3), "rows", col_int(st, 4),
+                     "schema_version", col_int(st, 5), "partition", col_str(st, 6), "status",
+                     col_str(st, 7), "reason", col_str(st, 8), "crawled", col_time(st, 9));
+}
+
+static json_t *snapshot_row(sqlite3_stmt *st, const void *current)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "snapshot",
+                     col_int(st, 0), "created", col_time(st, 1), "operation", col_str(st, 2),
+                     "added_files", col_int(st, 3), "removed_files", col_int(st, 4), "files",
+                     col_int(st, 5), "bytes", col_int(st, 6), "summary", col_json(st, 7),
+                     "current", sqlite3_column_int64(st, 0) == *(const int64_t *)current);
+}
+
+static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
+{
+    (void)ctx;
+    return json_pack("{s:o, s:o, s:o}", "key", col_str(st, 0), "size", col_int(st, 1), "rows",
+                     col_int(st, 2));
+}
+
 int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,
                            json_t **out, tarn_err_t *err)
 {
     int64_t id;
-    sqlite3_stmt *st;
+    json_t *a;
     int rc = table_id(c, zone, db, name, &id, NULL, err);
-    if (rc || (rc = db_prepare(c->db, &st,
-                               "SELECT version, created_ms, changes, columns FROM cat_versions"
-                               " WHERE table_id = ?1 ORDER BY version",
-                               err)))
+    if (rc || (rc = collect_rows(c,
+                                 "SELECT version, created_ms, changes, columns FROM cat_versions"
+                                 " WHERE table_id = ?1 ORDER BY version",
+                                 id, NULL, 0, SIZE_MAX, version_row, NULL, &a, NULL, err)))
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    json_t *a = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o}", "version", col_int(st, 0),
-                                           "created", col_time(st, 1), "changes", col_json(st, 2),
-                                           "columns", col_json(st, 3)));
-    db_done(c->db, st);
     *out = json_pack("{s:o}", "versions", a);
     return 0;
 }
@@ -575,24 +644,13 @@ int catalog_table_partitions(catalog_t *c, const char *zone, const char *db, con
                              json_t **out, tarn_err_t *err)
 {
     int64_t id;
-    sqlite3_stmt *st;
+    json_t *a;
     int rc = table_id(c, zone, db, name, &id, NULL, err);
-    if (rc || (rc = db_prepare(c->db, &st,
-                               "SELECT spec, vals, location, files, bytes, updated_ms FROM"
-                               " cat_partitions WHERE table_id = ?1 ORDER BY spec",
-                               err)))
+    if (rc || (rc = collect_rows(c,
+                                 "SELECT spec, vals, location, files, bytes, updated_ms FROM"
+                                 " cat_partitions WHERE table_id = ?1 ORDER BY spec",
+                                 id, NULL, 0, SIZE_MAX, partition_row, zone, &a, NULL, err)))
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    json_t *a = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        char loc[1200];
-        snprintf(loc, sizeof loc, "s3://%s/%s", zone, (const char *)sqlite3_column_text(st, 2));
-        json_array_append_new(a, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "spec",
-                                           col_str(st, 0), "values", col_json(st, 1), "location",
-                                           loc, "files", col_int(st, 3), "bytes", col_int(st, 4),
-                                           "updated", col_time(st, 5)));
-    }
-    db_done(c->db, st);
     *out = json_pack("{s:o}", "partitions", a);
     return 0;
 }
@@ -601,35 +659,19 @@ int catalog_table_files(catalog_t *c, const char *zone, const char *db, const ch
                         const char *after, size_t limit, json_t **out, tarn_err_t *err)
 {
     int64_t id;
-    sqlite3_stmt *st;
+    json_t *a;
+    bool more;
     int rc = table_id(c, zone, db, name, &id, NULL, err);
-    if (rc || (rc = db_prepare(c->db, &st,
-                               "SELECT key, size, sha256, format, rows, schema_version, partition,"
-                               " status, reason, crawled_ms, etag FROM cat_files WHERE table_id = ?1"
-                               " AND key > ?2 ORDER BY key LIMIT ?3",
-                               err)))
+    if (rc || (rc = collect_rows(c,
+                                 "SELECT key, size, sha256, format, rows, schema_version,"
+                                 " partition, status, reason, crawled_ms, etag FROM cat_files"
+                                 " WHERE table_id = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+                                 id, after ? after : "", (int64_t)limit + 1, limit, file_row,
+                                 NULL, &a, &more, err)))
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
-    json_t *a = json_array();
-    json_t *next = json_null();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (json_array_size(a) == limit) {
-            json_decref(next);
-            next = json_string(json_string_value(
-                json_object_get(json_array_get(a, limit - 1), "key")));
-            break;
-        }
-        json_t *f = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key",
-                              col_str(st, 0), "size", col_int(st, 1), "sha256", col_str(st, 2),
-                              "etag", col_str(st, 10), "format", col_str(st, 3), "rows",
-                              col_int(st, 4), "schema_version", col_int(st, 5), "partition",
-                              col_str(st, 6), "status", col_str(st, 7), "reason", col_str(st, 8),
-                              "crawled", col_time(st, 9));
-        json_array_append_new(a, f);
-    }
-    db_done(c->db, st);
+    json_t *next = more ? json_string(json_string_value(
+                              json_object_get(json_array_get(a, limit - 1), "key")))
+                        : json_null();
     *out = json_pack("{s:o, s:o}", "files", a, "next", next);
     return 0;
 }
@@ -638,23 +680,13 @@ int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, cons
                             json_t **out, tarn_err_t *err)
 {
     int64_t id, cur;
-    sqlite3_stmt *st;
+    json_t *a;
     int rc = table_id(c, zone, db, name, &id, &cur, err);
-    if (rc || (rc = db_prepare(c->db, &st,
-                               "SELECT id, created_ms, operation, added, removed, files, bytes,"
-                               " summary FROM cat_snapshots WHERE table_id = ?1 ORDER BY id",
-                               err)))
+    if (rc || (rc = collect_rows(c,
+                                 "SELECT id, created_ms, operation, added, removed, files, bytes,"
+                                 " summary FROM cat_snapshots WHERE table_id = ?1 ORDER BY id",
+                                 id, NULL, 0, SIZE_MAX, snapshot_row, &cur, &a, NULL, err)))
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    json_t *a = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(
-            a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "snapshot",
-                         col_int(st, 0), "created", col_time(st, 1), "operation", col_str(st, 2),
-                         "added_files", col_int(st, 3), "removed_files", col_int(st, 4), "files",
-                         col_int(st, 5), "bytes", col_int(st, 6), "summary", col_json(st, 7),
-                         "current", sqlite3_column_int64(st, 0) == cur));
-    db_done(c->db, st);
     *out = json_pack("{s:o, s:I}", "snapshots", a, "current", (json_int_t)cur);
     return 0;
 }
@@ -663,7 +695,7 @@ int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const
                            int64_t snapshot, json_t **out, tarn_err_t *err)
 {
     int64_t id, cur;
-    sqlite3_stmt *st;
+    json_t *a;
     int rc = table_id(c, zone, db, name, &id, &cur, err);
     if (rc)
         return rc;
@@ -673,18 +705,11 @@ int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSnapshot",
                           "table %s.%s.%s has no snapshot %lld (the latest is %lld)", zone, db,
                           name, (long long)snapshot, (long long)cur);
-    if ((rc = db_prepare(c->db, &st,
-                         "SELECT key, size, rows FROM cat_snapshot_files WHERE table_id = ?1"
-                         " AND added <= ?2 AND (removed IS NULL OR removed > ?2) ORDER BY key",
-                         err)))
+    if ((rc = collect_rows(c,
+                           "SELECT key, size, rows FROM cat_snapshot_files WHERE table_id = ?1"
+                           " AND added <= ?3 AND (removed IS NULL OR removed > ?3) ORDER BY key",
+                           id, NULL, snapshot, SIZE_MAX, snapshot_file_row, NULL, &a, NULL, err)))
         return rc;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, snapshot);
-    json_t *a = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "key", col_str(st, 0), "size",
-                                           col_int(st, 1), "rows", col_int(st, 2)));
-    db_done(c->db, st);
     *out = json_pack("{s:I, s:o}", "snapshot", (json_int_t)snapshot, "files", a);
     return 0;
 }
