@@ -7,10 +7,7 @@ through the tarn CLI and the REST API."""
 import gzip
 import json
 import os
-import shutil
 import subprocess
-
-import pytest
 
 from conftest import ROOT, Server
 from s3util import rest, unique, wait_for
@@ -324,3 +321,19 @@ def test_help_documents_catalog_commands(server):
     assert r.returncode == 2 and "zone.database.table" in r.stderr
     r = server.tarn("table", "show", "raw.none.none", check=False)
     assert r.returncode == 1 and "no table raw.none.none" in r.stderr
+
+
+def test_zstd_and_latin1_files(server, s3):
+    db = unique("enc")
+    ndjson = b'{"sensor": "s1", "temp": 21.5}\n{"sensor": "s2", "temp": 19}\n'
+    packed = subprocess.run(["zstd", "-q", "-c"], input=ndjson, capture_output=True,
+                            check=True).stdout
+    s3.put_object(Bucket="raw", Key=f"{db}/readings/part-0.ndjson.zst", Body=packed)
+    s3.put_object(Bucket="raw", Key=f"{db}/names/a.csv", Body="name;city\nJosé;Málaga\n".encode("latin-1"))
+    t = wait_table(server, f"raw.{db}.readings", status="ok")
+    assert t["format"] == "jsonl" and columns(t) == [("sensor", "VARCHAR"), ("temp", "DOUBLE")]
+    f = rest(server, "GET", f"/v1/tables/raw/{db}/readings/files")[1]["files"][0]
+    assert f["status"] == "ok" and f["format"] == "jsonl"
+    t = wait_table(server, f"raw.{db}.names", status="ok")
+    assert t["format_options"]["delimiter"] == ";"
+    assert columns(t) == [("name", "VARCHAR"), ("city", "VARCHAR")]
