@@ -171,10 +171,12 @@ static void note_part(touched_t *t, const char *spec, json_t *values, const char
 }
 
 /* The registration of (zone, key) before this batch: its table (0 when none), whether it
- * was live, its partition. */
+ * was live, its partition, and the size and ETag it had. */
 typedef struct {
     bool found, ok;
     int64_t table_id;
+    uint64_t size;
+    char etag[48];
     char partition[1100];
 } prior_t;
 
@@ -184,7 +186,8 @@ static int prior_load(catalog_t *c, const char *zone, const char *key, prior_t *
     memset(p, 0, sizeof *p);
     sqlite3_stmt *st;
     int rc = db_prepare(c->db, &st,
-                        "SELECT table_id, status, partition FROM cat_files WHERE zone = ?1 AND key = ?2",
+                        "SELECT table_id, status, partition, size, etag FROM cat_files"
+                        " WHERE zone = ?1 AND key = ?2",
                         err);
     if (rc)
         return rc;
@@ -196,6 +199,9 @@ static int prior_load(catalog_t *c, const char *zone, const char *key, prior_t *
         p->ok = !strcmp((const char *)sqlite3_column_text(st, 1), "ok");
         const char *part = (const char *)sqlite3_column_text(st, 2);
         snprintf(p->partition, sizeof p->partition, "%s", part ? part : "");
+        p->size = (uint64_t)sqlite3_column_int64(st, 3);
+        const char *etag = (const char *)sqlite3_column_text(st, 4);
+        snprintf(p->etag, sizeof p->etag, "%s", etag ? etag : "");
     }
     db_done(c->db, st);
     return 0;
@@ -382,7 +388,11 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
 {
     prior_t p;
     int rc = prior_load(b->c, f->zone, f->key, &p, b->err);
-    if (rc || (rc = unregister_prior(b, f->key, &p)))
+    /* A re-read of the very bytes already live in the table (a forced crawl) leaves its
+     * snapshots alone, unless the file no longer fits. */
+    bool same = !rc && p.ok && f->status == CATALOG_FILE_OK && f->hk && f->etag &&
+                p.size == f->size && !strcmp(p.etag, f->etag);
+    if (rc || (!same && (rc = unregister_prior(b, f->key, &p))))
         return rc;
     if (!f->hk) {
         b->st->failed += f->status != CATALOG_FILE_IGNORED;
@@ -392,6 +402,11 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
     touched_t *t;
     if ((rc = touch_by_name(b, f->zone, f->hk->db, f->hk->table, &t)))
         return rc;
+    if (same && t->t.id != p.table_id) {
+        same = false;
+        if ((rc = unregister_prior(b, f->key, &p)))
+            return rc;
+    }
     note_part(t, f->hk->spec, NULL, f->hk->part_location);
     if (f->status != CATALOG_FILE_OK) {
         b->st->failed += f->status != CATALOG_FILE_IGNORED;
@@ -403,6 +418,8 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
     if (fit < 0)
         return b->err->code ? b->err->code : TARN_EIO;
     if (fit) {
+        if (same && (rc = unregister_prior(b, f->key, &p)))
+            return rc;
         b->st->failed++;
         return file_upsert(b, f, t->t.id, "mismatch", why);
     }
@@ -414,7 +431,7 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
     note_part(t, f->hk->spec, vals, f->hk->part_location);
     json_decref(vals);
     b->st->registered++;
-    if (note_add(t, f->key, f->size, f->cls->rows))
+    if (!same && note_add(t, f->key, f->size, f->cls->rows))
         return TARN_ERR(b->err, TARN_ENOMEM, "out of memory");
     return file_upsert(b, f, t->t.id, "ok", NULL);
 }
