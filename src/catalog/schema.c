@@ -264,7 +264,9 @@ static int declared_type(char *out, size_t cap, char *t, const char *col, tarn_e
     char up[128];
     size_t j = 0;
     bool space = false;
-    for (const char *p = t; *p && j + 1 < sizeof up; p++) {
+    if (strlen(t) >= sizeof up)
+        return TARN_ERR(err, TARN_EINVAL, "column %s: type '%.40s...' is too long", col, t);
+    for (const char *p = t; *p; p++) {
         if (isspace((unsigned char)*p)) {
             space = j > 0;
             continue;

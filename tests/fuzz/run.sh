@@ -12,7 +12,9 @@ clang $CFLAGS -o "$OUT/fuzz_sigv4" tests/fuzz/fuzz_sigv4.c src/govern/sigv4.c \
     src/govern/sigv4_chunked.c $UTIL -lcrypto -lz -lpthread
 clang $CFLAGS -o "$OUT/fuzz_keys" tests/fuzz/fuzz_keys.c src/storage/keys.c $UTIL \
     -lcrypto -lz -lpthread
-for t in fuzz_sigv4 fuzz_keys; do
+clang $CFLAGS -o "$OUT/fuzz_catalog" tests/fuzz/fuzz_catalog.c src/catalog/schema.c \
+    src/catalog/hive.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread
+for t in fuzz_sigv4 fuzz_keys fuzz_catalog; do
     mkdir -p "$OUT/corpus-$t"
     (cd "$OUT" && "./$t" -max_total_time="$SECONDS_EACH" -max_len=4096 "corpus-$t")
 done

@@ -382,6 +382,12 @@ static void test_parse_errors(void **state)
     expect_parse_error("a NOT NULL", "wants NAME TYPE");
     expect_parse_error("my-col INT", "double quotes");
     expect_parse_error("\"open INT", "unterminated");
+    /* A type longer than any real one (found by fuzzing: it overran a buffer). */
+    char longtype[400];
+    memset(longtype, 'X', sizeof longtype - 1);
+    longtype[sizeof longtype - 1] = '\0';
+    memcpy(longtype, "a ", 2);
+    expect_parse_error(longtype, "too long");
 }
 
 static void test_parse_max_columns(void **state)
