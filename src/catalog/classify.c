@@ -151,10 +151,20 @@ static int infer_json(classify_result_t *out, engine_conn_t *c, const infer_ctx_
     return 0;
 }
 
+/* An object first is JSON Lines, or else one JSON document spread over lines (GeoJSON,
+ * API dumps), which the JSON reader takes as "unstructured". */
 static int infer_jsonl(classify_result_t *out, engine_conn_t *c, const infer_ctx_t *x,
                        arena_t *a, tarn_err_t *err)
 {
-    return infer_json(out, c, x, "newline_delimited", a, err);
+    int rc = infer_json(out, c, x, "newline_delimited", a, err);
+    if (rc != TARN_EINVAL)
+        return rc;
+    tarn_err_t second = {0};
+    schema_free(&out->schema);
+    if (infer_json(out, c, x, "unstructured", a, &second))
+        return rc; /* the JSON Lines reason says more about a broken file */
+    out->format = "json";
+    return 0;
 }
 
 static int infer_json_array(classify_result_t *out, engine_conn_t *c, const infer_ctx_t *x,

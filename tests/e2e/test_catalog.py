@@ -326,8 +326,10 @@ def test_help_documents_catalog_commands(server):
     assert r.returncode == 1 and "no table raw.none.none" in r.stderr
 
 
-def test_zstd_and_latin1_files(server, s3):
+def test_zstd_latin1_and_json_documents(server, s3):
     db = unique("enc")
+    doc = b'{"type": "FeatureCollection",\n "count": 2,\n "features": [{"id": 1}, {"id": 2}]\n}\n'
+    s3.put_object(Bucket="raw", Key=f"{db}/geo/week.json", Body=doc)
     ndjson = b'{"sensor": "s1", "temp": 21.5}\n{"sensor": "s2", "temp": 19}\n'
     packed = subprocess.run(["zstd", "-q", "-c"], input=ndjson, capture_output=True,
                             check=True).stdout
@@ -340,3 +342,6 @@ def test_zstd_and_latin1_files(server, s3):
     t = wait_table(server, f"raw.{db}.names", status="ok")
     assert t["format_options"]["delimiter"] == ";"
     assert columns(t) == [("name", "VARCHAR"), ("city", "VARCHAR")]
+    t = wait_table(server, f"raw.{db}.geo", status="ok")
+    assert t["format"] == "json" and t["format_options"]["layout"] == "unstructured"
+    assert [c[0] for c in columns(t)] == ["type", "count", "features"]
