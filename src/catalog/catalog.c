@@ -713,3 +713,31 @@ int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const
     *out = json_pack("{s:I, s:o}", "snapshot", (json_int_t)snapshot, "files", a);
     return 0;
 }
+
+int catalog_metrics(catalog_t *c, void (*line)(void *ctx, const char *name, const char *labels,
+                                               long long value),
+                    void *ctx, tarn_err_t *err)
+{
+    static const struct {
+        const char *name, *sql;
+    } gauges[] = {
+        {"tarn_catalog_tables", "SELECT 'zone=\"' || zone || '\"', count(*) FROM cat_tables"
+                                " GROUP BY zone ORDER BY zone"},
+        {"tarn_catalog_files", "SELECT 'zone=\"' || zone || '\",status=\"' || status || '\"',"
+                               " count(*) FROM cat_files GROUP BY zone, status ORDER BY 1"},
+        {"tarn_crawler_lag_events", "SELECT '', (SELECT coalesce(max(id), 0) FROM events) -"
+                                    " coalesce((SELECT position FROM cat_cursors WHERE name ="
+                                    " 'crawler'), 0)"},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++) {
+        sqlite3_stmt *st;
+        int rc = db_prepare(c->db, &st, gauges[i].sql, err);
+        if (rc)
+            return rc;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            line(ctx, gauges[i].name, (const char *)sqlite3_column_text(st, 0),
+                 sqlite3_column_int64(st, 1));
+        db_done(c->db, st);
+    }
+    return 0;
+}

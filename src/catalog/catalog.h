@@ -72,6 +72,13 @@ typedef struct {
 int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
                    const catalog_search_opts_t *o, json_t **out, tarn_err_t *err);
 
+/* ---- for /metrics ---- */
+/* Calls line(ctx, name, labels, value) for each gauge: tarn_catalog_tables{zone},
+ * tarn_catalog_files{zone,status}, and tarn_crawler_lag_events (events not yet crawled). */
+int catalog_metrics(catalog_t *c, void (*line)(void *ctx, const char *name, const char *labels,
+                                               long long value),
+                    void *ctx, tarn_err_t *err);
+
 /* ---- what the crawler writes ---- */
 enum { CATALOG_FILE_OK, CATALOG_FILE_ERROR, CATALOG_FILE_UNMAPPED, CATALOG_FILE_IGNORED };
 

@@ -98,7 +98,13 @@ static int usage_line(void *ctx, const char *bucket, uint64_t objects, uint64_t 
     return 0;
 }
 
-int metrics_render(metrics_t *m, store_t *store, buf_t *b)
+static void gauge_line(void *ctx, const char *name, const char *labels, long long value)
+{
+    buf_printf(ctx, "%s%s%s%s %lld\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
+               value);
+}
+
+int metrics_render(metrics_t *m, store_t *store, catalog_t *catalog, buf_t *b)
 {
     pthread_mutex_lock(&m->mu);
     buf_puts(b, "# HELP tarn_requests_total Requests by API, operation and HTTP status.\n"
@@ -136,16 +142,26 @@ int metrics_render(metrics_t *m, store_t *store, buf_t *b)
                 "# TYPE tarn_bucket_objects gauge\n"
                 "# HELP tarn_bucket_bytes Bytes stored per bucket.\n"
                 "# TYPE tarn_bucket_bytes gauge\n");
-    return store_usage(store, usage_line, b, NULL);
+    int rc = store_usage(store, usage_line, b, NULL);
+    if (rc)
+        return rc;
+    buf_puts(b, "# HELP tarn_catalog_tables Tables in the catalog per zone.\n"
+                "# TYPE tarn_catalog_tables gauge\n"
+                "# HELP tarn_catalog_files Files registered per zone and status (ok, error,"
+                " mismatch, unmapped, ignored).\n"
+                "# TYPE tarn_catalog_files gauge\n"
+                "# HELP tarn_crawler_lag_events Landing events the crawler has not applied yet.\n"
+                "# TYPE tarn_crawler_lag_events gauge\n");
+    return catalog_metrics(catalog, gauge_line, b, NULL);
 }
 
 int http_metrics(req_t *r)
 {
     buf_t b = BUF_INIT;
-    int rc = metrics_render(r->srv->metrics, r->srv->store, &b);
+    int rc = metrics_render(r->srv->metrics, r->srv->store, r->srv->catalog, &b);
     if (rc) {
         buf_free(&b);
-        return TARN_ERR(&r->err, rc, "cannot read storage usage");
+        return TARN_ERR(&r->err, rc, "cannot read storage and catalog usage");
     }
     req_respond_buf(r, 200, "text/plain; version=0.0.4", &b);
     return 0;

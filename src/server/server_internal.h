@@ -182,6 +182,6 @@ metrics_t *metrics_create(void);
 void metrics_free(metrics_t *m);
 void metrics_observe(metrics_t *m, const char *api, const char *op, int status, double seconds,
                      uint64_t bytes_in, uint64_t bytes_out);
-int metrics_render(metrics_t *m, store_t *store, buf_t *out);
+int metrics_render(metrics_t *m, store_t *store, catalog_t *catalog, buf_t *out);
 
 #endif

@@ -1,9 +1,10 @@
 """GET /metrics (Prometheus text, admin only, SigV4-signed): request counters by API,
 operation and status (tarn_requests_total{op="PutObject"}), latency histograms, and the
-objects and bytes per bucket read from the store (tarn_bucket_objects{bucket="raw"})."""
+objects and bytes per bucket read from the store (tarn_bucket_objects{bucket="raw"}),
+and the catalog: tables, files by status, and how far the crawler lags behind uploads."""
 import re
 
-from s3util import raw, s3_error, signed
+from s3util import raw, s3_error, signed, wait_for
 
 
 def metrics(server):
@@ -58,3 +59,16 @@ def test_metrics_requires_admin(server):
     r = raw(server, "GET", "/metrics")
     assert r.status == 403
     assert "tarn_requests_total" not in r.body.decode(errors="replace")
+
+
+def test_metrics_show_the_catalog_and_crawler_lag(fresh_server):
+    s3 = fresh_server.s3()
+    s3.put_object(Bucket="raw", Key="shop/orders/a.csv", Body=b"id\n1\n")
+    s3.put_object(Bucket="raw", Key="shop/orders/b.csv", Body=b"")
+    s3.put_object(Bucket="raw", Key="loose.csv", Body=b"id\n1\n")
+    wait_for(lambda: "tarn_crawler_lag_events 0" in metrics(fresh_server))
+    text = metrics(fresh_server)
+    assert sample(text, "tarn_catalog_tables", zone="raw") == 1
+    assert sample(text, "tarn_catalog_files", zone="raw", status="ok") == 1
+    assert sample(text, "tarn_catalog_files", zone="raw", status="error") == 1
+    assert sample(text, "tarn_catalog_files", zone="raw", status="unmapped") == 1
