@@ -288,7 +288,7 @@ int cat_table_insert(catalog_t *c, const char *zone, const char *db, const char 
     int rc = cat_database_ensure(c, zone, db, err);
     if (rc)
         return rc;
-    char *opts = cat_json_text(options ? options : json_object());
+    char *opts = options ? cat_json_text(options) : strdup("{}");
     char *pk = partition_keys ? cat_json_text(partition_keys) : strdup("[]");
     char *loc = NULL;
     if (!opts || !pk || asprintf(&loc, "%s/%s/", db, name) < 0) {

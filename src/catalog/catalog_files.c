@@ -643,8 +643,8 @@ static int finish_table(batch_t *b, touched_t *t)
     snprintf(reason, sizeof reason,
              "%lld file%s could not be registered; see `tarn table files %s.%s.%s`",
              (long long)bad, bad == 1 ? "" : "s", t->t.zone, t->t.db, t->t.name);
-    char *opts = cat_json_text(t->t.options ? t->t.options : json_object());
-    char *pk = cat_json_text(t->t.partition_keys ? t->t.partition_keys : json_array());
+    char *opts = t->t.options ? cat_json_text(t->t.options) : strdup("{}");
+    char *pk = t->t.partition_keys ? cat_json_text(t->t.partition_keys) : strdup("[]");
     if ((rc = db_prepare(b->c->db, &st,
                          "UPDATE cat_tables SET format = ?2, options = ?3, partition_keys = ?4,"
                          " files = ?5, bytes = ?6, rows = ?7, error_files = ?8, status = ?9,"

@@ -66,7 +66,7 @@ static int tags_apply(json_t **tags, const json_t *patch, tarn_err_t *err)
         if (lists[i] && !json_is_array(lists[i]))
             return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
                               "tags, add_tags and remove_tags are arrays of strings");
-    json_t *out = set ? json_array() : json_deep_copy(*tags ? *tags : json_array());
+    json_t *out = set || !*tags ? json_array() : json_deep_copy(*tags);
     const json_t *adds[] = {set, add};
     size_t i;
     json_t *v;
@@ -336,7 +336,7 @@ int catalog_table_create(catalog_t *c, const char *zone, const char *db, const c
     schema_t empty = {0};
     json_t *changes = schema_diff(&empty, &s);
     const char *owner;
-    json_t *o = json_deep_copy(opts ? opts : json_object());
+    json_t *o = opts ? json_deep_copy(opts) : json_object();
     if (!json_object_get(o, "compression"))
         json_object_set_new(o, "compression", json_string("none"));
     if (!(rc = opt_string(spec, "owner", &owner, err)) &&
