@@ -1,0 +1,26 @@
+/* The SQL sandbox's statement check: before a user's SQL runs, its parse tree (DuckDB's
+ * json_serialize_sql) must be exactly one SELECT whose every table reference is a name
+ * the session was given, with no table function that could reach files or other data
+ * (only unnest, range and generate_series are allowed) and no string literal used as a
+ * table. Names bound to a WITH clause count only inside that clause's query. This is one
+ * of two walls: the engine itself can only read the objects folder. */
+#ifndef TARN_CONSUME_SANDBOX_H
+#define TARN_CONSUME_SANDBOX_H
+
+#include "engine/engine.h"
+#include "util/arena.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+
+/* Whether the session may read catalog.schema.table (parts may be ""). */
+typedef bool (*sandbox_allow_fn)(void *ctx, const char *catalog, const char *schema,
+                                 const char *table);
+
+/* 0 when sql may run. Otherwise TARN_EINVAL (reason "SyntaxError" or "NotReadOnly") for
+ * what is not one SELECT, or TARN_EDENIED (reason "AccessDenied") naming the table or
+ * function refused. */
+int sandbox_check_select(engine_conn_t *c, const char *sql, sandbox_allow_fn allow, void *ctx,
+                         arena_t *a, tarn_err_t *err);
+
+#endif

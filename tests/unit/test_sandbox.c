@@ -1,0 +1,128 @@
+/* Unit tests for the SQL sandbox's statement check: one SELECT over the session's names,
+ * CTE names only where their WITH clause reaches, no file-reading table functions, no
+ * string literals or paths as tables, no other statement kinds. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "consume/sandbox.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef struct {
+    engine_t *e;
+    engine_conn_t *c;
+    arena_t *a;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    tarn_err_t err = {0};
+    char dir[] = "/tmp/tarn-sandbox-XXXXXX";
+    if (!f || !mkdtemp(dir) || engine_open(&f->e, dir, 1, &err) ||
+        engine_connect(f->e, &f->c, &err) || !(f->a = arena_create()))
+        return -1;
+    rmdir(dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    engine_disconnect(f->c);
+    engine_close(f->e);
+    arena_free(f->a);
+    free(f);
+    return 0;
+}
+
+/* The session holds raw.sales.orders and curated.sales.orders (reachable as sales.orders). */
+static bool allow(void *ctx, const char *catalog, const char *schema, const char *table)
+{
+    (void)ctx;
+    if (strcasecmp(table, "orders"))
+        return false;
+    if (!*catalog)
+        return !strcasecmp(schema, "sales");
+    return (!strcasecmp(catalog, "raw") || !strcasecmp(catalog, "curated")) &&
+           !strcasecmp(schema, "sales");
+}
+
+static int check(fixture_t *f, const char *sql, tarn_err_t *err)
+{
+    memset(err, 0, sizeof *err);
+    return sandbox_check_select(f->c, sql, allow, NULL, f->a, err);
+}
+
+static void test_allowed_queries(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err;
+    const char *ok[] = {
+        "SELECT * FROM sales.orders",
+        "SELECT count(*) FROM raw.sales.orders o JOIN curated.sales.orders c USING (id)",
+        "SELECT 1",
+        "WITH x AS (SELECT * FROM sales.orders) SELECT * FROM x",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
+        "SELECT * FROM sales.orders WHERE id IN (SELECT id FROM raw.sales.orders)",
+        "SELECT v FROM unnest([1, 2, 3]) t(v)",
+        "SELECT * FROM range(10)",
+        "SELECT a FROM (VALUES (1), (2)) v(a) UNION ALL SELECT 3",
+        "SELECT * FROM sales.orders WHERE note = '/etc/passwd'",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (check(f, ok[i], &err))
+            fail_msg("refused %s: %s", ok[i], err.msg);
+}
+
+static void expect(fixture_t *f, const char *sql, int code, const char *reason, const char *needle)
+{
+    tarn_err_t err;
+    int rc = check(f, sql, &err);
+    if (rc != code || !err.reason || strcmp(err.reason, reason) || !strstr(err.msg, needle))
+        fail_msg("%s: got %d %s '%s', wanted %d %s '%s'", sql, rc, err.reason ? err.reason : "-",
+                 err.msg, code, reason, needle);
+}
+
+static void test_refused_queries(void **state)
+{
+    fixture_t *f = *state;
+    expect(f, "SELECT * FROM read_csv('/etc/passwd')", TARN_EDENIED, "AccessDenied", "read_csv");
+    expect(f, "SELECT * FROM '/etc/passwd'", TARN_EDENIED, "AccessDenied", "/etc/passwd");
+    expect(f, "SELECT * FROM 'data/objects/raw/hr/salaries/a.csv'", TARN_EDENIED, "AccessDenied",
+           "salaries");
+    expect(f, "SELECT * FROM sales.customers", TARN_EDENIED, "AccessDenied", "sales.customers");
+    expect(f, "SELECT * FROM sales.orders WHERE id IN (SELECT id FROM read_parquet('x'))",
+           TARN_EDENIED, "AccessDenied", "read_parquet");
+    expect(f, "SELECT * FROM duckdb_settings()", TARN_EDENIED, "AccessDenied", "duckdb_settings");
+    expect(f, "SELECT * FROM glob('/*')", TARN_EDENIED, "AccessDenied", "glob");
+    /* A CTE name counts only inside the query that defines it. */
+    expect(f,
+           "SELECT * FROM (WITH \"/tmp/x.csv\" AS (SELECT 1) SELECT 1) s, '/tmp/x.csv'",
+           TARN_EDENIED, "AccessDenied", "/tmp/x.csv");
+    expect(f, "WITH o AS (SELECT 1) SELECT * FROM raw.o", TARN_EDENIED, "AccessDenied", "raw.o");
+    /* Not one SELECT. */
+    expect(f, "SELECT 1; SELECT 2", TARN_EINVAL, "NotReadOnly", "exactly one statement");
+    expect(f, "COPY (SELECT 1) TO '/tmp/out.csv'", TARN_EINVAL, "NotReadOnly", "only a SELECT");
+    expect(f, "ATTACH '/tmp/x.db'", TARN_EINVAL, "NotReadOnly", "only a SELECT");
+    expect(f, "SET threads = 1", TARN_EINVAL, "NotReadOnly", "only a SELECT");
+    expect(f, "INSTALL httpfs", TARN_EINVAL, "NotReadOnly", "only a SELECT");
+    expect(f, "DELETE FROM sales.orders", TARN_EINVAL, "NotReadOnly", "only a SELECT");
+    expect(f, "SELEC 1", TARN_EINVAL, "SyntaxError", "syntax error");
+    expect(f, "", TARN_EINVAL, "NotReadOnly", "exactly one statement");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_allowed_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_queries, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
