@@ -1,7 +1,13 @@
 /* The statement check of the SQL sandbox; see sandbox.h. */
 #include "consume/sandbox.h"
 
+#include "util/buf.h"
+#include "util/hash.h"
+
+#include <ctype.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Table functions that only compute values. */
@@ -14,7 +20,8 @@ typedef struct scope {
 } scope_t;
 
 typedef struct {
-    sandbox_allow_fn allow;
+    sandbox_allow_fn allow; /* checking only, or */
+    sandbox_map_fn map;     /* checking and mapping names to the session's views */
     void *ctx;
     tarn_err_t *err;
 } walk_t;
@@ -40,9 +47,9 @@ static const char *str(const json_t *o, const char *k)
     return v ? v : "";
 }
 
-static int walk(const walk_t *w, const json_t *j, const scope_t *s);
+static int walk(const walk_t *w, json_t *j, const scope_t *s);
 
-static int check_node(const walk_t *w, const json_t *o, const scope_t *s)
+static int check_node(const walk_t *w, json_t *o, const scope_t *s)
 {
     const char *type = str(o, "type");
     if (!strcmp(type, "BASE_TABLE")) {
@@ -50,7 +57,17 @@ static int check_node(const walk_t *w, const json_t *o, const scope_t *s)
         const char *tab = str(o, "table_name");
         if (!*cat && !*sch && cte_visible(s, tab))
             return 0;
-        if (!w->allow(w->ctx, cat, sch, tab))
+        const char *view = w->map ? w->map(w->ctx, cat, sch, tab) : NULL;
+        if (view) {
+            /* Qualified column references (orders.id) keep working through the alias. */
+            if (!*str(o, "alias"))
+                json_object_set_new(o, "alias", json_string(tab));
+            json_object_set_new(o, "catalog_name", json_string("temp"));
+            json_object_set_new(o, "schema_name", json_string("main"));
+            json_object_set_new(o, "table_name", json_string(view));
+            return 0;
+        }
+        if (w->map || !w->allow(w->ctx, cat, sch, tab))
             return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
                               "no table %s%s%s%s%s in this session (tables are zone.database.table "
                               "names you may read; files and URLs cannot be read directly)",
@@ -68,7 +85,7 @@ static int check_node(const walk_t *w, const json_t *o, const scope_t *s)
     return 0;
 }
 
-static int walk(const walk_t *w, const json_t *j, const scope_t *s)
+static int walk(const walk_t *w, json_t *j, const scope_t *s)
 {
     if (json_is_array(j)) {
         size_t i;
@@ -89,7 +106,7 @@ static int walk(const walk_t *w, const json_t *j, const scope_t *s)
     int rc = check_node(w, j, s);
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)j, k, v)
+    json_object_foreach(j, k, v)
     {
         if (rc)
             break;
@@ -98,36 +115,155 @@ static int walk(const walk_t *w, const json_t *j, const scope_t *s)
     return rc;
 }
 
-int sandbox_check_select(engine_conn_t *c, const char *sql, sandbox_allow_fn allow, void *ctx,
-                         arena_t *a, tarn_err_t *err)
+/* ---- the parse tree, with integers JSON libraries cannot hold ---- */
+
+/* The tree holds unsigned 64-bit and larger integers (a location of UINT64_MAX for "none",
+ * big literals). Each integer token of more than 18 digits outside strings becomes the
+ * string "<mark><digits>", and back after the rewrite; the mark has a random part, so no
+ * string of the user's can pass for one. */
+static char *protect_ints(const char *in, const char *mark, arena_t *a)
 {
-    char *lit = engine_quote(a, sql);
-    char *q = lit ? arena_sprintf(a, "SELECT json_serialize_sql(%s)", lit) : NULL;
+    buf_t b = BUF_INIT;
+    bool in_str = false;
+    for (const char *p = in; *p;) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) {
+                buf_append(&b, p, 2);
+                p += 2;
+                continue;
+            }
+            in_str = *p != '"';
+            buf_putc(&b, *p++);
+            continue;
+        }
+        if (*p == '"') {
+            in_str = true;
+            buf_putc(&b, *p++);
+            continue;
+        }
+        if (*p == '-' || isdigit((unsigned char)*p)) {
+            size_t n = strspn(p + (*p == '-'), "0123456789") + (*p == '-');
+            bool integer = !strchr(".eE", p[n]) || !p[n];
+            if (integer && n > 18)
+                buf_printf(&b, "\"%s%.*s\"", mark, (int)n, p);
+            else
+                buf_append(&b, p, n);
+            p += n;
+            continue;
+        }
+        buf_putc(&b, *p++);
+    }
+    char *out = b.data ? arena_strdup(a, b.data) : NULL;
+    buf_free(&b);
+    return out;
+}
+
+static char *restore_ints(const char *in, const char *mark, arena_t *a)
+{
+    buf_t b = BUF_INIT;
+    size_t ml = strlen(mark);
+    for (const char *p = in; *p;) {
+        if (*p == '"' && !strncmp(p + 1, mark, ml)) {
+            const char *d = p + 1 + ml;
+            size_t n = strspn(d + (*d == '-'), "0123456789") + (*d == '-');
+            if (d[n] == '"') {
+                buf_append(&b, d, n);
+                p = d + n + 1;
+                continue;
+            }
+        }
+        buf_putc(&b, *p++);
+    }
+    char *out = b.data ? arena_strdup(a, b.data) : NULL;
+    buf_free(&b);
+    return out;
+}
+
+/* Runs SELECT fn(literal) and gives its one text cell. */
+static int one_text(engine_conn_t *c, const char *fn, const char *arg, const char **out,
+                    arena_t *a, tarn_err_t *err)
+{
+    char *lit = engine_quote(a, arg);
+    char *q = lit ? arena_sprintf(a, "SELECT %s(%s)", fn, lit) : NULL;
     engine_rows_t r;
     int rc = q ? engine_query(c, q, 1, &r, a, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!rc && (r.nrows != 1 || !r.cells[0]))
+        rc = TARN_ERR(err, TARN_EIO, "the SQL engine returned nothing for %s", fn);
+    if (!rc)
+        *out = r.cells[0];
+    return rc;
+}
+
+/* Parses sql into its tree and walks it with w; *tree (caller decrefs) on success. */
+static int check_tree(engine_conn_t *c, const char *sql, const walk_t *w, const char *mark,
+                      json_t **tree, arena_t *a, tarn_err_t *err)
+{
+    const char *text;
+    int rc = one_text(c, "json_serialize_sql", sql, &text, a, err);
     if (rc)
         return rc;
-    /* Locations are unsigned 64-bit (UINT64_MAX for none): read numbers as reals. */
-    json_t *tree = r.nrows == 1 && r.cells[0]
-                       ? json_loads(r.cells[0], JSON_DECODE_INT_AS_REAL, NULL)
-                       : NULL;
-    if (!tree)
-        return TARN_ERR(err, TARN_EIO, "the SQL engine returned no parse tree");
-    const json_t *stmts = json_object_get(tree, "statements");
-    if (json_is_true(json_object_get(tree, "error"))) {
-        const char *type = str(tree, "error_type"), *msg = str(tree, "error_message");
+    const char *safe = protect_ints(text, mark, a);
+    json_error_t je;
+    json_t *t = safe ? json_loads(safe, 0, &je) : NULL;
+    if (!t)
+        return TARN_ERR(err, TARN_EIO, "cannot read the parse tree: %s", safe ? je.text : "out of memory");
+    json_t *stmts = json_object_get(t, "statements");
+    if (json_is_true(json_object_get(t, "error"))) {
+        const char *type = str(t, "error_type"), *msg = str(t, "error_message");
         if (!strcmp(type, "parser"))
             rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "%s", msg);
         else
-            rc = TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly",
-                            "only a SELECT may run here (%s)", msg);
+            rc = TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "only a SELECT may run here (%s)",
+                            msg);
     } else if (json_array_size(stmts) != 1) {
         rc = TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly",
                         "send exactly one statement (got %zu)", json_array_size(stmts));
     } else {
-        walk_t w = {allow, ctx, err};
-        rc = walk(&w, stmts, NULL);
+        rc = walk(w, stmts, NULL);
     }
+    if (rc)
+        json_decref(t);
+    else
+        *tree = t;
+    return rc;
+}
+
+static void new_mark(char *mark, size_t cap)
+{
+    uint8_t r[8];
+    char hex[17];
+    hash_random(r, sizeof r);
+    hash_hex(hex, r, sizeof r);
+    snprintf(mark, cap, "tarn-int-%s:", hex);
+}
+
+int sandbox_check_select(engine_conn_t *c, const char *sql, sandbox_allow_fn allow, void *ctx,
+                         arena_t *a, tarn_err_t *err)
+{
+    char mark[40];
+    new_mark(mark, sizeof mark);
+    walk_t w = {.allow = allow, .ctx = ctx, .err = err};
+    json_t *tree = NULL;
+    int rc = check_tree(c, sql, &w, mark, &tree, a, err);
     json_decref(tree);
     return rc;
+}
+
+int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
+                       const char **out, arena_t *a, tarn_err_t *err)
+{
+    char mark[40];
+    new_mark(mark, sizeof mark);
+    walk_t w = {.map = map, .ctx = ctx, .err = err};
+    json_t *tree = NULL;
+    int rc = check_tree(c, sql, &w, mark, &tree, a, err);
+    if (rc)
+        return rc;
+    char *text = json_dumps(tree, JSON_COMPACT);
+    json_decref(tree);
+    const char *mapped = text ? restore_ints(text, mark, a) : NULL;
+    free(text);
+    if (!mapped)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    return one_text(c, "json_deserialize_sql", mapped, out, a, err);
 }

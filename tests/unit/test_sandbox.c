@@ -1,6 +1,7 @@
 /* Unit tests for the SQL sandbox's statement check: one SELECT over the session's names,
  * CTE names only where their WITH clause reaches, no file-reading table functions, no
- * string literals or paths as tables, no other statement kinds. */
+ * string literals or paths as tables, no other statement kinds; and the mapping of table
+ * names to the session's TEMP views, run against real views. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -118,11 +119,85 @@ static void test_refused_queries(void **state)
     expect(f, "", TARN_EINVAL, "NotReadOnly", "exactly one statement");
 }
 
+/* The session's views: raw.sales.orders, and curated.sales.orders (also as sales.orders). */
+static const char *map(void *ctx, const char *catalog, const char *schema, const char *table)
+{
+    (void)ctx;
+    if (strcasecmp(schema, "sales") || strcasecmp(table, "orders"))
+        return NULL;
+    if (!strcasecmp(catalog, "raw"))
+        return "raw.sales.orders";
+    if (!*catalog || !strcasecmp(catalog, "curated"))
+        return "curated.sales.orders";
+    return NULL;
+}
+
+/* Maps sql, runs the result, and gives the first cell of its first row. */
+static const char *run_mapped(fixture_t *f, const char *sql)
+{
+    tarn_err_t err = {0};
+    const char *mapped;
+    if (sandbox_map_select(f->c, sql, map, NULL, &mapped, f->a, &err))
+        fail_msg("refused %s: %s", sql, err.msg);
+    engine_rows_t r;
+    if (engine_query(f->c, mapped, 10, &r, f->a, &err))
+        fail_msg("%s mapped to %s, which fails: %s", sql, mapped, err.msg);
+    return r.nrows ? r.cells[0] : NULL;
+}
+
+static void test_map_to_session_views(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err = {0};
+    engine_rows_t r;
+    assert_int_equal(engine_query(f->c,
+                                  "CREATE TEMP VIEW \"raw.sales.orders\" AS SELECT * FROM"
+                                  " (VALUES (1, 10.5), (2, 20.0)) t(id, amount)",
+                                  1, &r, f->a, &err), 0);
+    assert_int_equal(engine_query(f->c,
+                                  "CREATE TEMP VIEW \"curated.sales.orders\" AS SELECT * FROM"
+                                  " (VALUES (7, 1.0)) t(id, amount)",
+                                  1, &r, f->a, &err), 0);
+    assert_string_equal(run_mapped(f, "SELECT sum(amount) FROM raw.sales.orders"), "30.5");
+    assert_string_equal(run_mapped(f, "SELECT o.id FROM sales.orders o"), "7");
+    assert_string_equal(run_mapped(f, "SELECT orders.id FROM curated.sales.orders"), "7");
+    assert_string_equal(run_mapped(f, "WITH x AS (SELECT * FROM raw.sales.orders) "
+                                      "SELECT count(*) FROM x"),
+                        "2");
+    assert_string_equal(run_mapped(f, "SELECT count(*) FROM raw.sales.orders r JOIN "
+                                      "sales.orders c ON r.id < c.id"),
+                        "2");
+    /* Integers beyond 64 bits and digits inside strings survive the round trip. */
+    assert_string_equal(run_mapped(f, "SELECT 18446744073709551615 FROM sales.orders"),
+                        "18446744073709551615");
+    assert_string_equal(run_mapped(f, "SELECT 170141183460469231731687303715884105727"),
+                        "170141183460469231731687303715884105727");
+    assert_string_equal(run_mapped(f, "SELECT -9223372036854775808"), "-9223372036854775808");
+    assert_string_equal(run_mapped(f, "SELECT '12345678901234567890123'"),
+                        "12345678901234567890123");
+    assert_string_equal(run_mapped(f, "SELECT 'tarn-int-0000000000000000:5'"),
+                        "tarn-int-0000000000000000:5");
+    assert_string_equal(run_mapped(f, "SELECT 1.5e300 > 1"), "true");
+    /* What the session lacks is refused, as by the check. */
+    const char *out;
+    assert_int_equal(sandbox_map_select(f->c, "SELECT * FROM raw.hr.salaries", map, NULL, &out,
+                                        f->a, &err),
+                     TARN_EDENIED);
+    assert_non_null(strstr(err.msg, "raw.hr.salaries"));
+    assert_int_equal(sandbox_map_select(f->c, "SELECT * FROM '/etc/passwd'", map, NULL, &out,
+                                        f->a, &err),
+                     TARN_EDENIED);
+    assert_int_equal(sandbox_map_select(f->c, "SELECT * FROM read_csv('x')", map, NULL, &out,
+                                        f->a, &err),
+                     TARN_EDENIED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_allowed_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_to_session_views, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
