@@ -81,6 +81,13 @@ static const command_t commands[] = {
      "curated; default all) or a key prefix against what is stored: it registers new or\n"
      "changed files, forgets removed ones, and evolves schemas. --force re-reads files\n"
      "that did not change (after a classifier upgrade, say). Shows progress on a terminal.\n"},
+    {"sql", cmd_sql, "run a SQL query over the lake's tables",
+     "usage: tarn sql \"SELECT ...\" [--format table|csv|json]\n\n"
+     "Runs one SELECT over the catalog's tables, named zone.database.table (database.table\n"
+     "means the curated zone), and prints the result as an aligned table (default), CSV or\n"
+     "JSON. Tables read their files in their catalog schema. Only SELECT runs: table\n"
+     "functions that read files, paths or URLs as tables, COPY, ATTACH, SET and the like\n"
+     "are refused with the reason. Options: --endpoint URL (or TARN_ENDPOINT).\n"},
     {"version", cmd_version, "print tarn's and DuckDB's versions",
      "usage: tarn version [--json]\n"},
 };

@@ -18,6 +18,7 @@ int cmd_tables(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
 
 /* ---- common.c ---- */
 /* Prints "tarn CMD: message" (and a hint) to stderr; returns 1. */

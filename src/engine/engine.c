@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <duckdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,113 @@ char *engine_quote(arena_t *a, const char *s)
     q[i++] = '\'';
     q[i] = '\0';
     return q;
+}
+
+struct engine_stream {
+    duckdb_prepared_statement ps;
+    duckdb_pending_result pending;
+    duckdb_result result;
+    bool have_result;
+    duckdb_data_chunk chunk;
+    const char **rows;
+    char *text; /* the chunk's texts, NUL-separated */
+    size_t cap_rows, cap_text;
+};
+
+int engine_stream_open(engine_conn_t *c, const char *sql, engine_stream_t **out,
+                       tarn_err_t *err)
+{
+    engine_stream_t *s = calloc(1, sizeof *s);
+    int rc = 0;
+    if (!s)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (duckdb_prepare(c->c, sql, &s->ps) == DuckDBError) {
+        rc = engine_fail(duckdb_prepare_error(s->ps), err);
+    } else if (duckdb_pending_prepared_streaming(s->ps, &s->pending) == DuckDBError) {
+        rc = engine_fail(duckdb_pending_error(s->pending), err);
+    } else if (duckdb_execute_pending(s->pending, &s->result) == DuckDBError) {
+        s->have_result = true;
+        rc = engine_fail(duckdb_result_error(&s->result), err);
+    } else {
+        s->have_result = true;
+        if (duckdb_column_count(&s->result) < 1 ||
+            duckdb_column_type(&s->result, 0) != DUCKDB_TYPE_VARCHAR)
+            rc = TARN_ERR(err, TARN_EINVAL, "a streamed query must start with a text column");
+    }
+    if (rc) {
+        engine_stream_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_err_t *err)
+{
+    *n = 0;
+    if (s->chunk)
+        duckdb_destroy_data_chunk(&s->chunk);
+    s->chunk = duckdb_fetch_chunk(s->result);
+    if (!s->chunk) {
+        const char *e = duckdb_result_error(&s->result);
+        return e && *e ? engine_fail(e, err) : 0;
+    }
+    size_t cnt = (size_t)duckdb_data_chunk_get_size(s->chunk);
+    duckdb_vector v = duckdb_data_chunk_get_vector(s->chunk, 0);
+    duckdb_string_t *data = duckdb_vector_get_data(v);
+    uint64_t *valid = duckdb_vector_get_validity(v);
+    size_t need = 0;
+    for (size_t i = 0; i < cnt; i++)
+        need += duckdb_string_t_length(data[i]) + 1;
+    if (cnt > s->cap_rows) {
+        const char **r = realloc(s->rows, cnt * sizeof *r);
+        if (!r)
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        s->rows = r;
+        s->cap_rows = cnt;
+    }
+    if (need > s->cap_text) {
+        char *t = realloc(s->text, need);
+        if (!t)
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        s->text = t;
+        s->cap_text = need;
+    }
+    char *p = s->text;
+    for (size_t i = 0; i < cnt; i++) {
+        if (valid && !duckdb_validity_row_is_valid(valid, (idx_t)i)) {
+            s->rows[i] = NULL;
+            continue;
+        }
+        uint32_t len = duckdb_string_t_length(data[i]);
+        memcpy(p, duckdb_string_t_data(&data[i]), len);
+        p[len] = '\0';
+        s->rows[i] = p;
+        p += len + 1;
+    }
+    *rows = s->rows;
+    *n = cnt;
+    return 0;
+}
+
+void engine_stream_close(engine_stream_t *s)
+{
+    if (!s)
+        return;
+    if (s->chunk)
+        duckdb_destroy_data_chunk(&s->chunk);
+    if (s->have_result)
+        duckdb_destroy_result(&s->result);
+    if (s->pending)
+        duckdb_destroy_pending(&s->pending);
+    if (s->ps)
+        duckdb_destroy_prepare(&s->ps);
+    free(s->rows);
+    free(s->text);
+    free(s);
+}
+
+void engine_interrupt(engine_conn_t *c)
+{
+    duckdb_interrupt(c->c);
 }

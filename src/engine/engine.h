@@ -39,6 +39,20 @@ typedef struct {
 int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,
                  arena_t *a, tarn_err_t *err);
 
+/* A query whose rows are fetched chunk by chunk as the engine produces them, so a large
+ * result is never held whole. Its first column must be text (VARCHAR). */
+typedef struct engine_stream engine_stream_t;
+
+int engine_stream_open(engine_conn_t *c, const char *sql, engine_stream_t **out,
+                       tarn_err_t *err);
+/* The next rows' first-column texts: *rows gets up to about 2,048 of them (NULL for SQL
+ * NULL), valid until the next call; *n is 0 at the end. */
+int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_err_t *err);
+void engine_stream_close(engine_stream_t *s);
+/* Stops the connection's running statement (from another thread); it fails with an
+ * "interrupted" error. */
+void engine_interrupt(engine_conn_t *c);
+
 /* s as a SQL string literal ('...' with quotes doubled), in arena a. */
 char *engine_quote(arena_t *a, const char *s);
 

@@ -1,8 +1,8 @@
 /* Authorization rules; see authz.h. Until grants exist the rules are: the admin may do
  * everything; any other authenticated user may use the storage API (s3:*) on every
- * bucket and browse the catalog (catalog:Describe), unless a deny rule configured for
- * the server matches; everything else (identities, audit, metrics, catalog changes,
- * crawls) is admin-only. */
+ * bucket, browse the catalog (catalog:Describe) and query its tables (sql:Select), unless
+ * a deny rule configured for the server matches; everything else (identities, audit,
+ * metrics, catalog changes, crawls) is admin-only. */
 #include "govern/authz.h"
 #include "util/err.h"
 
@@ -42,7 +42,7 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
         d.rule = "deny-rule";
     } else if (!strncmp(action, "s3:", 3)) {
         d = (authz_decision_t){true, "storage-open"};
-    } else if (!strcmp(action, "catalog:Describe")) {
+    } else if (!strcmp(action, "catalog:Describe") || !strcmp(action, "sql:Select")) {
         d = (authz_decision_t){true, "catalog-open"};
     } else if (!strcmp(action, "iam:GetCallerIdentity")) {
         d = (authz_decision_t){true, "self"};

@@ -52,11 +52,13 @@ static const err_map_t reasons[] = {
     {"NotFound", 404},
     {"NotImplemented", 501},
     {"NotModified", 304},
+    {"NotReadOnly", 400},
     {"PreconditionFailed", 412},
     {"RequestTimeTooSkewed", 403},
     {"ServiceUnavailable", 503},
     {"SignatureDoesNotMatch", 403},
     {"SlowDown", 503},
+    {"SyntaxError", 400},
     {"TableExists", 409},
     {"XAmzContentSHA256Mismatch", 400},
 };

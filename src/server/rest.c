@@ -233,6 +233,8 @@ const op_t rest_ops[] = {
     R("GetCrawl", "catalog:Crawl", "GET", "/v1/crawl/{}", "crawl/{0}", BODY_NONE, rest_get_crawl),
     R("SearchCatalog", "catalog:Describe", "GET", "/v1/search", "table/*", BODY_NONE,
       rest_search),
+    /* Queries; each table a query names is checked again (sql:Select) as its view is made. */
+    R("RunQuery", "sql:Select", "POST", "/v1/sql", "table/*", BODY_BUFFER, rest_sql),
 };
 const size_t rest_nops = sizeof rest_ops / sizeof *rest_ops;
 

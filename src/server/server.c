@@ -53,7 +53,10 @@ static int start_catalog(server_t *s, tarn_err_t *err)
     path_join(objects, sizeof objects, s->data_dir, "objects");
     if (!realpath(objects, abs))
         return TARN_ERR(err, TARN_EIO, "%s: %s", objects, strerror(errno));
+    snprintf(s->objects_dir, sizeof s->objects_dir, "%s", abs);
     int rc = engine_open(&s->engine, abs, 1, err);
+    if (!rc)
+        rc = engine_open(&s->sql_engine, abs, 0, err);
     if (!rc)
         rc = catalog_open(&s->catalog, s->db, err);
     crawler_opts_t co = {.objects_dir = abs, .store = s->store, .catalog = s->catalog,
@@ -157,6 +160,7 @@ static void server_free(server_t *s)
     crawler_stop(s->crawler);
     catalog_close(s->catalog);
     engine_close(s->engine);
+    engine_close(s->sql_engine);
     free(s->deny_rules);
     audit_close(s->audit);
     metrics_free(s->metrics);

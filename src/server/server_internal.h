@@ -38,6 +38,8 @@ typedef struct server {
     audit_t *audit;
     metrics_t *metrics;
     engine_t *engine; /* the crawler's, for schema inference */
+    engine_t *sql_engine; /* query sessions' (parallel statements) */
+    char objects_dir[4096]; /* absolute path of <data>/objects */
     catalog_t *catalog;
     crawler_t *crawler;
     char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */
@@ -176,6 +178,8 @@ int rest_snapshot_files(req_t *r);
 int rest_start_crawl(req_t *r);
 int rest_get_crawl(req_t *r);
 int rest_search(req_t *r);
+/* rest_sql.c */
+int rest_sql(req_t *r);
 
 /* ---- metrics.c ---- */
 metrics_t *metrics_create(void);

@@ -1,0 +1,108 @@
+/* tarn sql: one query through POST /v1/sql, printed as an aligned table, CSV or JSON. */
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A cell as text: strings as they are, NULL as "NULL" (table) or empty (CSV), anything
+ * else as JSON. Caller frees. */
+static char *cell_text(json_t *v, bool csv)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_null(v))
+        return strdup(csv ? "" : "NULL");
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static void put_csv(const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+int cmd_sql(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", "--format", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, flags, "sql"))
+        return 2;
+    const char *format = args_get(&a, "--format");
+    if (args_flag(&a, "--json"))
+        format = "json";
+    if (!format)
+        format = "table";
+    if (a.npos != 1 || (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))) {
+        fprintf(stderr, "usage: tarn sql \"SELECT ...\" [--format table|csv|json]\n"
+                        "(see `tarn help sql`)\n");
+        return 2;
+    }
+    json_t *body = json_pack("{s:s}", "sql", a.pos[0]), *out = NULL;
+    int rc = cli_call("sql", args_get(&a, "--endpoint"), "POST", "/v1/sql", body, &out);
+    json_decref(body);
+    if (rc)
+        return rc;
+    json_t *cols = json_object_get(out, "columns"), *rows = json_object_get(out, "rows");
+    json_t *error = json_object_get(out, "error");
+    size_t nc = json_array_size(cols), i, j;
+    json_t *row, *c;
+    if (!strcmp(format, "json")) {
+        cli_print_json(out);
+    } else if (!strcmp(format, "csv")) {
+        json_array_foreach(cols, j, c)
+        {
+            if (j)
+                putchar(',');
+            put_csv(json_string_value(json_object_get(c, "name")));
+        }
+        putchar('\n');
+        json_array_foreach(rows, i, row)
+        {
+            for (j = 0; j < nc; j++) {
+                char *t = cell_text(json_array_get(row, j), true);
+                if (j)
+                    putchar(',');
+                put_csv(t ? t : "");
+                free(t);
+            }
+            putchar('\n');
+        }
+    } else {
+        const char **h = calloc(nc ? nc : 1, sizeof *h);
+        char **cells = calloc(nc ? nc : 1, sizeof *cells);
+        json_array_foreach(cols, j, c)
+            h[j] = json_string_value(json_object_get(c, "name"));
+        table_t *t = table_create(nc, h);
+        json_array_foreach(rows, i, row)
+        {
+            for (j = 0; j < nc; j++)
+                cells[j] = cell_text(json_array_get(row, j), false);
+            table_add(t, (const char *const *)cells);
+            for (j = 0; j < nc; j++)
+                free(cells[j]);
+        }
+        table_print(t, stdout);
+        table_free(t);
+        free(h);
+        free(cells);
+        size_t n = json_array_size(rows);
+        printf("(%zu row%s)\n", n, n == 1 ? "" : "s");
+    }
+    if (error)
+        rc = cli_fail("sql", json_string_value(json_object_get(error, "message")));
+    json_decref(out);
+    return rc;
+}

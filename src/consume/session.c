@@ -1,0 +1,251 @@
+/* Query sessions and the views they are given; see session.h. */
+#include "consume/session.h"
+#include "consume/sandbox.h"
+#include "util/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct session {
+    engine_conn_t *conn;
+    catalog_t *cat;
+    const char *objects_dir;
+    const authz_principal_t *p;
+    arena_t *a;
+    json_t *views; /* names of the views built so far */
+    int rc;        /* the first failure while building a view, */
+    tarn_err_t view_err; /* and its detail */
+};
+
+int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objects_dir,
+                 const authz_principal_t *p, tarn_err_t *err)
+{
+    session_t *s = calloc(1, sizeof *s);
+    if (!s || !(s->a = arena_create()) || !(s->views = json_object())) {
+        session_close(s);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    int rc = engine_connect(e, &s->conn, err);
+    if (rc) {
+        session_close(s);
+        return rc;
+    }
+    s->cat = cat;
+    s->objects_dir = objects_dir;
+    s->p = p;
+    *out = s;
+    return 0;
+}
+
+void session_close(session_t *s)
+{
+    if (!s)
+        return;
+    engine_disconnect(s->conn);
+    arena_free(s->a);
+    json_decref(s->views);
+    free(s);
+}
+
+void session_interrupt(session_t *s)
+{
+    engine_interrupt(s->conn);
+}
+
+/* "name" quoted as an identifier. */
+static void put_ident(buf_t *b, const char *name)
+{
+    buf_putc(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            buf_putc(b, '"');
+        buf_putc(b, *p);
+    }
+    buf_putc(b, '"');
+}
+
+static void put_literal(buf_t *b, arena_t *a, const char *s)
+{
+    char *q = engine_quote(a, s);
+    buf_puts(b, q ? q : "''");
+}
+
+/* {'name': 'TYPE', ...} of an array of {"name","type"}. */
+static void put_types(buf_t *b, arena_t *a, const json_t *cols)
+{
+    size_t i;
+    json_t *c;
+    buf_putc(b, '{');
+    json_array_foreach(cols, i, c)
+    {
+        if (i)
+            buf_puts(b, ", ");
+        put_literal(b, a, json_string_value(json_object_get(c, "name")));
+        buf_puts(b, ": ");
+        put_literal(b, a, json_string_value(json_object_get(c, "type")));
+    }
+    buf_putc(b, '}');
+}
+
+/* The SELECT a view runs: the reader over the snapshot's files with the catalog's schema. */
+static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files)
+{
+    const char *zone = json_string_value(json_object_get(t, "zone"));
+    const char *format = json_string_value(json_object_get(t, "format"));
+    const json_t *cols = json_object_get(t, "columns");
+    const json_t *pks = json_object_get(t, "partition_keys");
+    const json_t *opts = json_object_get(t, "format_options");
+    size_t i;
+    json_t *c;
+    if (!json_array_size(files) || !format) {
+        /* No files yet: the columns, and no rows. */
+        buf_puts(b, "SELECT ");
+        const json_t *lists[] = {cols, pks};
+        size_t n = 0;
+        for (int l = 0; l < 2; l++)
+            json_array_foreach(lists[l], i, c)
+            {
+                buf_printf(b, "%sCAST(NULL AS %s) AS ", n++ ? ", " : "",
+                           json_string_value(json_object_get(c, "type")));
+                put_ident(b, json_string_value(json_object_get(c, "name")));
+            }
+        if (!n)
+            buf_puts(b, "NULL AS empty");
+        buf_puts(b, " WHERE false");
+        return 0;
+    }
+    /* Files are read by name (union_by_name: a file without a later column gives NULLs)
+     * and every column cast to the catalog's type, so every reader sees one schema. */
+    bool csv = !strcmp(format, "csv") || !strcmp(format, "tsv");
+    buf_puts(b, "SELECT ");
+    json_array_foreach(cols, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        buf_printf(b, "%sCAST(", i ? ", " : "");
+        put_ident(b, name);
+        buf_printf(b, " AS %s) AS ", json_string_value(json_object_get(c, "type")));
+        put_ident(b, name);
+    }
+    json_array_foreach(pks, i, c)
+    {
+        buf_puts(b, ", ");
+        put_ident(b, json_string_value(json_object_get(c, "name")));
+    }
+    buf_printf(b, " FROM %s([", !strcmp(format, "parquet") ? "read_parquet"
+                                : csv                      ? "read_csv"
+                                                           : "read_json");
+    json_array_foreach(files, i, c)
+    {
+        char *path = arena_sprintf(s->a, "%s/%s/%s", s->objects_dir, zone,
+                                   json_string_value(json_object_get(c, "key")));
+        if (i)
+            buf_puts(b, ", ");
+        put_literal(b, s->a, path ? path : "");
+    }
+    buf_puts(b, "], union_by_name = true");
+    if (csv) {
+        static const char *const text_opts[][2] = {
+            {"delimiter", "delim"}, {"quote", "quote"}, {"escape", "escape"}};
+        for (int k = 0; k < 3; k++) {
+            const char *v = json_string_value(json_object_get(opts, text_opts[k][0]));
+            if (!v || !*v)
+                continue;
+            buf_printf(b, ", %s = ", text_opts[k][1]);
+            put_literal(b, s->a, v);
+        }
+        buf_printf(b, ", header = %s, skip = %lld",
+                   json_is_false(json_object_get(opts, "header")) ? "false" : "true",
+                   (long long)json_integer_value(json_object_get(opts, "skip")));
+    } else if (strcmp(format, "parquet")) {
+        const char *layout = json_string_value(json_object_get(opts, "layout"));
+        buf_puts(b, ", format = ");
+        put_literal(b, s->a, layout ? layout : "auto");
+    }
+    if (json_array_size(pks)) {
+        buf_puts(b, ", hive_partitioning = true, hive_types = ");
+        put_types(b, s->a, pks);
+    } else {
+        buf_puts(b, ", hive_partitioning = false");
+    }
+    buf_puts(b, ")");
+    return 0;
+}
+
+/* The sandbox's map: the view for what the query names, built on first use. */
+static const char *session_map(void *ctx, const char *catalog, const char *schema,
+                               const char *table)
+{
+    session_t *s = ctx;
+    if (s->rc || !*schema)
+        return NULL;
+    const char *zone = *catalog ? catalog : "curated";
+    if (!catalog_zone_valid(zone))
+        return NULL;
+    char *name = arena_sprintf(s->a, "%s.%s.%s", zone, schema, table);
+    if (!name)
+        return NULL;
+    if (json_object_get(s->views, name))
+        return name;
+    char *res = arena_sprintf(s->a, "table/%s", name);
+    if (!res || authz_check(s->p, "sql:Select", res, NULL))
+        return NULL;
+    json_t *t = NULL, *snap = NULL;
+    tarn_err_t e = {0};
+    if (catalog_table_get(s->cat, zone, schema, table, &t, &e) ||
+        catalog_snapshot_files(s->cat, zone, schema, table, 0, &snap, &e)) {
+        json_decref(t);
+        return NULL; /* no such table: the sandbox names it */
+    }
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "CREATE OR REPLACE TEMP VIEW ");
+    put_ident(&b, name);
+    buf_puts(&b, " AS ");
+    view_sql(s, &b, t, json_object_get(snap, "files"));
+    engine_rows_t r;
+    int rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
+                    : TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+    buf_free(&b);
+    json_decref(t);
+    json_decref(snap);
+    if (rc) {
+        s->rc = rc;
+        return NULL;
+    }
+    json_object_set_new(s->views, name, json_true());
+    return name;
+}
+
+int session_query_json(session_t *s, const char *sql, json_t **columns,
+                       engine_stream_t **stream, tarn_err_t *err)
+{
+    const char *mapped;
+    s->rc = 0;
+    int rc = sandbox_map_select(s->conn, sql, session_map, s, &mapped, s->a, err);
+    if (s->rc) {
+        /* A view could not be built: its error, not "no such table". */
+        *err = s->view_err;
+        return s->rc;
+    }
+    if (rc)
+        return rc;
+    engine_rows_t d;
+    char *q = arena_sprintf(s->a, "DESCRIBE %s", mapped);
+    if ((rc = q ? engine_query(s->conn, q, 100000, &d, s->a, err)
+                : TARN_ERR(err, TARN_ENOMEM, "out of memory")))
+        return rc;
+    json_t *cols = json_array();
+    for (size_t i = 0; i < d.nrows; i++)
+        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", d.cells[i * d.ncols],
+                                              "type", d.cells[i * d.ncols + 1]));
+    /* Each row as one JSON array, encoded by the engine. */
+    q = arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q", mapped);
+    rc = q ? engine_stream_open(s->conn, q, stream, err)
+           : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (rc) {
+        json_decref(cols);
+        return rc;
+    }
+    *columns = cols;
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* A query session: one engine connection for one principal, whose TEMP views hold exactly
+ * the catalog tables the principal may read (authz_check, action sql:Select), created on
+ * demand as a query names them: each view reads the files of the table's current
+ * snapshot with the table's format options, its catalog schema (explicit names and
+ * types) and hive partitions. Names are zone.database.table; database.table means the
+ * curated zone. User SQL runs only after the sandbox has checked it and mapped its names
+ * to these views. */
+#ifndef TARN_CONSUME_SESSION_H
+#define TARN_CONSUME_SESSION_H
+
+#include "catalog/catalog.h"
+#include "engine/engine.h"
+#include "govern/authz.h"
+#include "util/arena.h"
+#include "util/err.h"
+
+#include <jansson.h>
+
+typedef struct session session_t;
+
+/* objects_dir: absolute path of <data>/objects (borrowed, like the rest, until
+ * session_close). */
+int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objects_dir,
+                 const authz_principal_t *p, tarn_err_t *err);
+void session_close(session_t *s);
+
+/* Checks sql, builds the views it names, and starts it: *columns gets [{"name","type"}]
+ * (caller decrefs) and *stream the rows, each a JSON array text (caller closes). */
+int session_query_json(session_t *s, const char *sql, json_t **columns,
+                       engine_stream_t **stream, tarn_err_t *err);
+/* Stops the running statement, from another thread. */
+void session_interrupt(session_t *s);
+
+#endif

@@ -1,0 +1,164 @@
+/* POST /v1/sql: a query over the lake's tables, answered as JSON streamed while the engine
+ * produces rows, so a large result is never held whole:
+ *   {"columns": [{"name", "type"}...], "rows": [[...]...], "stats": {"rows", "elapsed_ms"}}
+ * A failure after the first bytes ends the document with "error" in place of "stats". */
+#include "consume/session.h"
+#include "server/server_internal.h"
+#include "util/timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    session_t *session;
+    engine_stream_t *stream;
+    json_t *columns;
+    buf_t out;     /* produced, not yet sent */
+    size_t sent;   /* of out */
+    int phase;     /* 0 head, 1 rows, 2 tail written, 3 done */
+    uint64_t rows;
+    int64_t start_ns;
+} sql_reply_t;
+
+static void reply_free(void *cls)
+{
+    sql_reply_t *q = cls;
+    engine_stream_close(q->stream);
+    session_close(q->session);
+    json_decref(q->columns);
+    buf_free(&q->out);
+    free(q);
+}
+
+/* Appends a row as the engine encoded it, except that the bare Infinity, -Infinity and
+ * NaN it writes for such doubles (not JSON) become the strings "Infinity", ... */
+static void put_row(buf_t *b, const char *row)
+{
+    bool in_str = false;
+    for (const char *p = row; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1]) {
+                buf_append(b, p, 2);
+                p++;
+                continue;
+            }
+            in_str = *p != '"';
+        } else if (*p == '"') {
+            in_str = true;
+        } else if (!strncmp(p, "-Infinity", 9) || !strncmp(p, "Infinity", 8) ||
+                   !strncmp(p, "NaN", 3)) {
+            size_t n = *p == '-' ? 9 : *p == 'I' ? 8 : 3;
+            buf_printf(b, "\"%.*s\"", (int)n, p);
+            p += n - 1;
+            continue;
+        }
+        buf_putc(b, *p);
+    }
+}
+
+/* Appends the next piece of the document to q->out. */
+static void produce(sql_reply_t *q)
+{
+    if (q->phase == 0) {
+        char *cols = json_dumps(q->columns, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        buf_printf(&q->out, "{\"columns\":%s,\"rows\":[", cols ? cols : "[]");
+        free(cols);
+        q->phase = 1;
+        return;
+    }
+    const char **rows;
+    size_t n;
+    tarn_err_t err = {0};
+    int rc = engine_stream_next(q->stream, &rows, &n, &err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (q->rows++)
+            buf_putc(&q->out, ',');
+        if (rows[i])
+            put_row(&q->out, rows[i]);
+        else
+            buf_puts(&q->out, "null");
+    }
+    if (!rc && n)
+        return;
+    if (rc) {
+        json_t *e = json_pack("{s:s, s:s}", "code", "QueryFailed", "message", err.msg);
+        char *t = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        buf_printf(&q->out, "],\"error\":%s}\n", t ? t : "{}");
+        free(t);
+        json_decref(e);
+    } else {
+        buf_printf(&q->out, "],\"stats\":{\"rows\":%llu,\"elapsed_ms\":%.3f}}\n",
+                   (unsigned long long)q->rows, (double)(time_mono_ns() - q->start_ns) / 1e6);
+    }
+    q->phase = 2;
+}
+
+static ssize_t reply_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    sql_reply_t *q = cls;
+    while (q->sent == q->out.len) {
+        if (q->phase >= 2)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        buf_reset(&q->out);
+        q->sent = 0;
+        produce(q);
+    }
+    size_t n = q->out.len - q->sent;
+    if (n > max)
+        n = max;
+    memcpy(buf, q->out.data + q->sent, n);
+    q->sent += n;
+    return (ssize_t)n;
+}
+
+int rest_sql(req_t *r)
+{
+    json_t *in;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *sql = json_string_value(json_object_get(in, "sql"));
+    const char *format = json_string_value(json_object_get(in, "format"));
+    const json_t *params = json_object_get(in, "params");
+    sql_reply_t *q = NULL;
+    if (!sql) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "the body names the query: {\"sql\": \"SELECT ...\"}");
+        goto done;
+    }
+    if (format && strcmp(format, "json")) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "format '%s' is not available yet; use json", format);
+        goto done;
+    }
+    if (json_array_size(params)) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "query parameters are not available yet");
+        goto done;
+    }
+    if (!(q = calloc(1, sizeof *q))) {
+        rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    q->start_ns = time_mono_ns();
+    server_t *srv = r->srv;
+    if ((rc = session_open(&q->session, srv->sql_engine, srv->catalog, srv->objects_dir,
+                           &r->principal, &r->err)) ||
+        (rc = session_query_json(q->session, sql, &q->columns, &q->stream, &r->err)))
+        goto done;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reply_read, q, reply_free);
+    if (!resp) {
+        rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    q = NULL; /* the response owns it now */
+    req_respond(r, 200, resp);
+    req_add_header(r, "Content-Type", "application/json");
+done:
+    if (q)
+        reply_free(q);
+    json_decref(in);
+    return rc;
+}
