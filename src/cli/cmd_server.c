@@ -23,11 +23,24 @@ int cmd_init(int argc, char **argv)
 
 int cmd_serve(int argc, char **argv)
 {
-    static const char *const valued[] = {"--data", "--listen", NULL};
+    static const char *const valued[] = {"--data", "--listen", "--query-slots",
+                                         "--query-timeout", "--queue-wait", NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
-    server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen")};
+    server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0};
+    static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
+    int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
+    for (int i = 0; i < 3; i++) {
+        const char *v = args_get(&a, nums[i]);
+        char *end;
+        long n = v ? strtol(v, &end, 10) : 0;
+        if (v && (!*v || *end || n < 1 || n > 86400)) {
+            fprintf(stderr, "tarn serve: %s wants a number from 1 to 86400 (got '%s')\n", nums[i], v);
+            return 2;
+        }
+        *dst[i] = (int)n;
+    }
     if (!o.data_dir)
         o.data_dir = "tarn-data";
     if (!o.listen)

@@ -235,6 +235,12 @@ const op_t rest_ops[] = {
       rest_search),
     /* Queries; each table a query names is checked again (sql:Select) as its view is made. */
     R("RunQuery", "sql:Select", "POST", "/v1/sql", "table/*", BODY_BUFFER, rest_sql),
+    /* Everyone sees and cancels their own queries; the admin everyone's. */
+    R("ListQueries", "sql:Select", "GET", "/v1/queries", "query/*", BODY_NONE,
+      rest_list_queries),
+    R("GetQuery", "sql:Select", "GET", "/v1/queries/{}", "query/{0}", BODY_NONE, rest_get_query),
+    R("CancelQuery", "sql:Select", "DELETE", "/v1/queries/{}", "query/{0}", BODY_NONE,
+      rest_cancel_query),
 };
 const size_t rest_nops = sizeof rest_ops / sizeof *rest_ops;
 

@@ -6,24 +6,31 @@
 #include "server/server_internal.h"
 #include "util/timeutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
+    workload_t *workload;
+    int64_t id;           /* in the workload, when admitted (else 0) */
     session_t *session;
     engine_stream_t *stream;
     json_t *columns;
     buf_t out;     /* produced, not yet sent */
     size_t sent;   /* of out */
     int phase;     /* 0 head, 1 rows, 2 tail written, 3 done */
-    uint64_t rows;
+    uint64_t rows, bytes;
     int64_t start_ns;
+    char error[480];      /* why the query failed, once it did */
 } sql_reply_t;
 
 static void reply_free(void *cls)
 {
     sql_reply_t *q = cls;
     engine_stream_close(q->stream);
+    q->stream = NULL;
+    if (q->id)
+        workload_finish(q->workload, q->id, q->rows, q->bytes, q->error[0] ? q->error : NULL);
     session_close(q->session);
     json_decref(q->columns);
     buf_free(&q->out);
@@ -81,7 +88,17 @@ static void produce(sql_reply_t *q)
     if (!rc && n)
         return;
     if (rc) {
-        json_t *e = json_pack("{s:s, s:s}", "code", "QueryFailed", "message", err.msg);
+        const char *why = workload_interruption(q->workload, q->id), *code = "QueryFailed";
+        if (why && !strcmp(why, "cancelled")) {
+            code = "QueryCancelled";
+            snprintf(err.msg, sizeof err.msg, "query %lld was cancelled", (long long)q->id);
+        } else if (why) {
+            code = "QueryTimeout";
+            snprintf(err.msg, sizeof err.msg, "query %lld ran longer than its time limit",
+                     (long long)q->id);
+        }
+        snprintf(q->error, sizeof q->error, "%s", err.msg);
+        json_t *e = json_pack("{s:s, s:s}", "code", code, "message", err.msg);
         char *t = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         buf_printf(&q->out, "],\"error\":%s}\n", t ? t : "{}");
         free(t);
@@ -109,6 +126,7 @@ static ssize_t reply_read(void *cls, uint64_t pos, char *buf, size_t max)
         n = max;
     memcpy(buf, q->out.data + q->sent, n);
     q->sent += n;
+    q->bytes += n;
     return (ssize_t)n;
 }
 
@@ -143,10 +161,25 @@ int rest_sql(req_t *r)
     }
     q->start_ns = time_mono_ns();
     server_t *srv = r->srv;
+    q->workload = srv->workload;
+    int64_t id = 0;
     if ((rc = session_open(&q->session, srv->sql_engine, srv->catalog, srv->objects_dir,
                            &r->principal, &r->err)) ||
-        (rc = session_query_json(q->session, sql, &q->columns, &q->stream, &r->err)))
+        (rc = workload_admit(srv->workload, r->principal.name, sql, q->session, &id, &r->err)))
         goto done;
+    q->id = id;
+    if ((rc = session_query_json(q->session, sql, &q->columns, &q->stream, &r->err))) {
+        const char *why = workload_interruption(srv->workload, id);
+        if (why && !strcmp(why, "cancelled"))
+            rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
+                            (long long)id);
+        else if (why)
+            rc = TARN_ERR_R(&r->err, TARN_EBUSY, "QueryTimeout",
+                            "query %lld ran longer than its time limit and was stopped",
+                            (long long)id);
+        snprintf(q->error, sizeof q->error, "%s", r->err.msg);
+        goto done;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reply_read, q, reply_free);
     if (!resp) {
@@ -156,9 +189,52 @@ int rest_sql(req_t *r)
     q = NULL; /* the response owns it now */
     req_respond(r, 200, resp);
     req_add_header(r, "Content-Type", "application/json");
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+    req_add_header(r, "x-tarn-query-id", idtext);
 done:
     if (q)
         reply_free(q);
     json_decref(in);
     return rc;
+}
+
+static int query_id(req_t *r, int64_t *id)
+{
+    char *end;
+    long long v = strtoll(r->params[0], &end, 10);
+    if (*end || v < 1)
+        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, "NoSuchQuery", "no query '%s'", r->params[0]);
+    *id = v;
+    return 0;
+}
+
+int rest_list_queries(req_t *r)
+{
+    return rest_respond_json(r, 200, workload_list(r->srv->workload, r->principal.name,
+                                                   r->principal.admin));
+}
+
+int rest_get_query(req_t *r)
+{
+    int64_t id;
+    json_t *out = NULL;
+    int rc = query_id(r, &id);
+    if (!rc)
+        rc = workload_get(r->srv->workload, id, r->principal.name, r->principal.admin, &out,
+                          &r->err);
+    return rc ? rc : rest_respond_json(r, 200, out);
+}
+
+int rest_cancel_query(req_t *r)
+{
+    int64_t id;
+    int rc = query_id(r, &id);
+    if (!rc)
+        rc = workload_cancel(r->srv->workload, id, r->principal.name, r->principal.admin,
+                             &r->err);
+    if (rc)
+        return rc;
+    req_respond_bytes(r, 204, NULL, "", 0);
+    return 0;
 }

@@ -47,7 +47,7 @@ static int open_db(db_t **db, const char *data_dir, tarn_err_t *err)
  * path) and runs each statement on one thread: inference is many tiny statements, which
  * run fastest side by side on separate connections rather than each spread over every
  * core, and it keeps crawling apart from the threads and memory of interactive SQL. */
-static int start_catalog(server_t *s, tarn_err_t *err)
+static int start_catalog(server_t *s, const server_opts_t *o, tarn_err_t *err)
 {
     char objects[4200], abs[PATH_MAX];
     path_join(objects, sizeof objects, s->data_dir, "objects");
@@ -57,6 +57,11 @@ static int start_catalog(server_t *s, tarn_err_t *err)
     int rc = engine_open(&s->engine, abs, 1, err);
     if (!rc)
         rc = engine_open(&s->sql_engine, abs, 0, err);
+    workload_opts_t wo = {.slots = o->query_slots,
+                          .timeout_ms = (o->query_timeout_s > 0 ? o->query_timeout_s : 300) * 1000,
+                          .max_wait_ms = (o->queue_wait_s > 0 ? o->queue_wait_s : 30) * 1000};
+    if (!rc)
+        rc = workload_create(&s->workload, &wo, err);
     if (!rc)
         rc = catalog_open(&s->catalog, s->db, err);
     crawler_opts_t co = {.objects_dir = abs, .store = s->store, .catalog = s->catalog,
@@ -158,6 +163,7 @@ static void server_free(server_t *s)
     if (!s)
         return;
     crawler_stop(s->crawler);
+    workload_free(s->workload);
     catalog_close(s->catalog);
     engine_close(s->engine);
     engine_close(s->sql_engine);
@@ -204,7 +210,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = store_open(&s->store, o->data_dir, s->db, err)) ||
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
-        (rc = start_catalog(s, err)))
+        (rc = start_catalog(s, o, err)))
         goto done;
     const char *deny = getenv("TARN_AUTHZ_DENY");
     if (deny && *deny && !(s->deny_rules = strdup(deny))) {

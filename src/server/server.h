@@ -7,6 +7,9 @@
 typedef struct {
     const char *data_dir; /* the lake; initialised when missing */
     const char *listen;   /* "127.0.0.1:9470" */
+    int query_slots;      /* queries running at once; 0: one per core */
+    int query_timeout_s;  /* longest a query may run */
+    int queue_wait_s;     /* longest a query may wait for a slot */
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/crawler.h"
+#include "consume/workload.h"
 #include "engine/engine.h"
 #include "govern/audit.h"
 #include "govern/authz.h"
@@ -40,6 +41,7 @@ typedef struct server {
     engine_t *engine; /* the crawler's, for schema inference */
     engine_t *sql_engine; /* query sessions' (parallel statements) */
     char objects_dir[4096]; /* absolute path of <data>/objects */
+    workload_t *workload;   /* query slots, deadlines, history */
     catalog_t *catalog;
     crawler_t *crawler;
     char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */
@@ -180,6 +182,9 @@ int rest_get_crawl(req_t *r);
 int rest_search(req_t *r);
 /* rest_sql.c */
 int rest_sql(req_t *r);
+int rest_list_queries(req_t *r);
+int rest_get_query(req_t *r);
+int rest_cancel_query(req_t *r);
 
 /* ---- metrics.c ---- */
 metrics_t *metrics_create(void);

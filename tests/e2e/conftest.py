@@ -26,9 +26,10 @@ def free_port():
 class Server:
     """One tarn server process; restartable on the same data folder."""
 
-    def __init__(self, data_dir, extra_env=None):
+    def __init__(self, data_dir, extra_env=None, extra_args=()):
         self.data = str(data_dir)
         self.extra_env = extra_env or {}
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -37,7 +38,8 @@ class Server:
     def start(self):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}"],
+            [TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
+             *self.extra_args],
             stdout=log, stderr=log, env={**os.environ, **self.extra_env})
         deadline = time.time() + 30
         while time.time() < deadline:

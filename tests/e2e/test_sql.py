@@ -1,9 +1,11 @@
 """SQL over the lake as users meet it (the first part of the SQL layer): files landed with
 boto3 are queried by their catalog names through POST /v1/sql and `tarn sql`, in their
 catalog schema with hive partitions; every bypass of the sandbox is refused with the
-reason; a user denied a table cannot read it through SQL either."""
+reason; a user denied a table cannot read it through SQL either; query slots, the queue,
+the time limit, cancellation and each user's query history."""
 import json
 import os
+import threading
 
 from conftest import ROOT, Server
 from s3util import rest, unique, wait_for
@@ -125,5 +127,55 @@ def test_denied_table_is_not_readable_through_sql(tmp_path):
         assert status == 403
         status, body = sql(s, "SELECT sum(salary) FROM raw.hr.salaries")
         assert status == 200 and body["rows"] == [[1]]
+    finally:
+        s.stop()
+
+
+SLOW = "SELECT count(*) FROM range(100000000000) a"
+
+
+def queries(server, keys=None):
+    return rest(server, "GET", "/v1/queries", keys=keys)[1]["queries"]
+
+
+def test_timeout_queue_cancel_and_history(tmp_path):
+    # One slot, a one-second queue and a two-second limit make each rule visible.
+    s = Server(tmp_path / "data", extra_args=["--query-slots", "1", "--query-timeout", "2",
+                                               "--queue-wait", "1"]).start()
+    try:
+        status, body = sql(s, SLOW)
+        assert status == 408 and body["error"]["code"] == "QueryTimeout", body
+        q = queries(s)[0]
+        assert q["state"] == "timeout" and q["sql"] == SLOW and q["duration_ms"] >= 1900
+
+        # While one query holds the only slot, another waits one second, then gets 503.
+        got = {}
+        t = threading.Thread(target=lambda: got.update(r=sql(s, SLOW)))
+        t.start()
+        running = wait_for(lambda: [x for x in queries(s) if x["state"] == "running"])
+        status, body = sql(s, "SELECT 1")
+        assert status == 503 and body["error"]["code"] == "SlowDown"
+        # Another user sees none of it and cannot cancel it.
+        s.tarn("user", "create", "bob")
+        keys = json.loads(s.tarn("key", "create", "bob", "--json").stdout)
+        bob = (keys["access_key"], keys["secret_key"])
+        assert queries(s, keys=bob) == []
+        status, body = rest(s, "DELETE", f"/v1/queries/{running[0]['id']}", keys=bob)
+        assert status == 404 and body["error"]["code"] == "NoSuchQuery"
+        # Its owner cancels it.
+        status, _ = rest(s, "DELETE", f"/v1/queries/{running[0]['id']}")
+        assert status == 204
+        t.join(30)
+        status, body = got["r"]
+        assert status == 409 and body["error"]["code"] == "QueryCancelled"
+        assert rest(s, "GET", f"/v1/queries/{running[0]['id']}")[1]["state"] == "cancelled"
+        # The slot is free again; the finished query's rows and bytes are in the history.
+        status, body = sql(s, "SELECT 42 AS answer")
+        assert status == 200 and body["rows"] == [[42]]
+        done = queries(s)[0]
+        assert done["state"] == "done" and done["rows"] == 1 and done["bytes"] > 0
+        status, body = sql(s, "SELECT 1", keys=bob)
+        assert status == 200
+        assert [x["sql"] for x in queries(s, keys=bob)] == ["SELECT 1"]
     finally:
         s.stop()
