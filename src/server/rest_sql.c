@@ -1,7 +1,8 @@
-/* POST /v1/sql: a query over the lake's tables, answered as JSON streamed while the engine
- * produces rows, so a large result is never held whole:
+/* POST /v1/sql: a query over the lake's tables, answered as JSON (or CSV) streamed while
+ * the engine produces rows, so a large result is never held whole:
  *   {"columns": [{"name", "type"}...], "rows": [[...]...], "stats": {"rows", "elapsed_ms"}}
- * A failure after the first bytes ends the document with "error" in place of "stats". */
+ * A failure after the first bytes ends the document with "error" in place of "stats".
+ * Also the query history and cancellation: /v1/queries. */
 #include "consume/session.h"
 #include "server/server_internal.h"
 #include "util/timeutil.h"
@@ -18,7 +19,8 @@ typedef struct {
     json_t *columns;
     buf_t out;     /* produced, not yet sent */
     size_t sent;   /* of out */
-    int phase;     /* 0 head, 1 rows, 2 tail written, 3 done */
+    int phase;     /* 0 head, 1 rows, 2 tail written, 3 failed (CSV: cut the stream) */
+    bool csv;      /* text/csv instead of the JSON document */
     uint64_t rows, bytes;
     int64_t start_ns;
     char error[480];      /* why the query failed, once it did */
@@ -63,9 +65,63 @@ static void put_row(buf_t *b, const char *row)
     }
 }
 
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+static void put_csv_field(buf_t *b, const char *s, size_t n)
+{
+    if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) && !memchr(s, '\r', n)) {
+        buf_append(b, s, n);
+        return;
+    }
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            buf_putc(b, '"');
+        buf_putc(b, s[i]);
+    }
+    buf_putc(b, '"');
+}
+
+/* A row the engine encoded as a JSON array, as a CSV line: NULL is an empty field,
+ * strings are their text, anything else its JSON. */
+static void put_csv_row(buf_t *b, const char *row)
+{
+    json_t *a = json_loads(row, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (i)
+            buf_putc(b, ',');
+        if (json_is_string(v)) {
+            put_csv_field(b, json_string_value(v), json_string_length(v));
+        } else if (!json_is_null(v)) {
+            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (t)
+                put_csv_field(b, t, strlen(t));
+            free(t);
+        }
+    }
+    buf_puts(b, "\r\n");
+    json_decref(a);
+}
+
 /* Appends the next piece of the document to q->out. */
 static void produce(sql_reply_t *q)
 {
+    if (q->phase == 0 && q->csv) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(q->columns, i, c)
+        {
+            const char *name = json_string_value(json_object_get(c, "name"));
+            if (i)
+                buf_putc(&q->out, ',');
+            put_csv_field(&q->out, name, strlen(name));
+        }
+        buf_puts(&q->out, "\r\n");
+        q->phase = 1;
+        return;
+    }
     if (q->phase == 0) {
         char *cols = json_dumps(q->columns, JSON_COMPACT | JSON_PRESERVE_ORDER);
         buf_printf(&q->out, "{\"columns\":%s,\"rows\":[", cols ? cols : "[]");
@@ -77,7 +133,9 @@ static void produce(sql_reply_t *q)
     size_t n;
     tarn_err_t err = {0};
     int rc = engine_stream_next(q->stream, &rows, &n, &err);
-    for (size_t i = 0; !rc && i < n; i++) {
+    for (size_t i = 0; !rc && q->csv && i < n; i++, q->rows++)
+        put_csv_row(&q->out, rows[i] ? rows[i] : "[]");
+    for (size_t i = 0; !rc && !q->csv && i < n; i++) {
         if (q->rows++)
             buf_putc(&q->out, ',');
         if (rows[i])
@@ -98,12 +156,19 @@ static void produce(sql_reply_t *q)
                      (long long)q->id);
         }
         snprintf(q->error, sizeof q->error, "%s", err.msg);
+        if (q->csv) {
+            /* CSV has no place for an error: the chunked answer is cut off without its last
+             * chunk, which every HTTP client reports as an incomplete transfer; the
+             * query history says why. */
+            q->phase = 3;
+            return;
+        }
         json_t *e = json_pack("{s:s, s:s}", "code", code, "message", err.msg);
         char *t = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         buf_printf(&q->out, "],\"error\":%s}\n", t ? t : "{}");
         free(t);
         json_decref(e);
-    } else {
+    } else if (!q->csv) {
         buf_printf(&q->out, "],\"stats\":{\"rows\":%llu,\"elapsed_ms\":%.3f}}\n",
                    (unsigned long long)q->rows, (double)(time_mono_ns() - q->start_ns) / 1e6);
     }
@@ -115,7 +180,9 @@ static ssize_t reply_read(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pos;
     sql_reply_t *q = cls;
     while (q->sent == q->out.len) {
-        if (q->phase >= 2)
+        if (q->phase == 3)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (q->phase == 2)
             return MHD_CONTENT_READER_END_OF_STREAM;
         buf_reset(&q->out);
         q->sent = 0;
@@ -145,9 +212,9 @@ int rest_sql(req_t *r)
                         "the body names the query: {\"sql\": \"SELECT ...\"}");
         goto done;
     }
-    if (format && strcmp(format, "json")) {
+    if (format && strcmp(format, "json") && strcmp(format, "csv")) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                        "format '%s' is not available yet; use json", format);
+                        "format is json or csv (got '%s'; parquet is not available yet)", format);
         goto done;
     }
     if (json_array_size(params)) {
@@ -160,6 +227,7 @@ int rest_sql(req_t *r)
         goto done;
     }
     q->start_ns = time_mono_ns();
+    q->csv = format && !strcmp(format, "csv");
     server_t *srv = r->srv;
     q->workload = srv->workload;
     int64_t id = 0;
@@ -186,9 +254,10 @@ int rest_sql(req_t *r)
         rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
         goto done;
     }
+    bool csv = q->csv;
     q = NULL; /* the response owns it now */
     req_respond(r, 200, resp);
-    req_add_header(r, "Content-Type", "application/json");
+    req_add_header(r, "Content-Type", csv ? "text/csv; charset=utf-8" : "application/json");
     char idtext[24];
     snprintf(idtext, sizeof idtext, "%lld", (long long)id);
     req_add_header(r, "x-tarn-query-id", idtext);

@@ -162,9 +162,9 @@ def signed_chunked_put(server, path, data, chunk_size=65536, tamper=None, extra_
     return raw(server, "PUT", path, headers=h, body=body)
 
 
-def rest(server, method, path, body=None, keys=None):
+def rest(server, method, path, body=None, keys=None, text=False):
     """A REST call signed like any AWS SDK signs a JSON API (service "tarn"); returns
-    (status, parsed JSON or None)."""
+    (status, parsed JSON or None), or with text=True (status, body text, content type)."""
     ak, sk = keys if keys else server.admin_keys()
     data = json.dumps(body).encode() if body is not None else b""
     headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -176,8 +176,10 @@ def rest(server, method, path, body=None, keys=None):
         target = prepared.url[len(server.endpoint):]
         conn.request(method, target, body=data or None, headers=dict(prepared.headers))
         r = conn.getresponse()
-        text = r.read()
-        return r.status, (json.loads(text) if text.strip() else None)
+        payload = r.read()
+        if text:
+            return r.status, payload.decode(), r.getheader("Content-Type")
+        return r.status, (json.loads(payload) if payload.strip() else None)
     finally:
         conn.close()
 

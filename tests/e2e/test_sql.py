@@ -53,6 +53,12 @@ def test_aggregate_through_rest_and_cli(server, s3):
     assert csv == ["region,n,total,coupons", "eu,3,112.0,1", "us,1,20.0,0"]
     js = json.loads(server.tarn("sql", q, "--format", "json").stdout)
     assert js["rows"][1] == ["us", 1, 20.0, 0]
+    # CSV (RFC 4180) through REST, streamed the same way.
+    status, text, ctype = rest(server, "POST", "/v1/sql",
+                               {"sql": "SELECT 'a,b' AS s, NULL AS n, [1, 2] AS l, "
+                                       "'say \"hi\"' AS q", "format": "csv"}, text=True)
+    assert status == 200 and ctype.startswith("text/csv")
+    assert text == 's,n,l,q\r\n"a,b",,"[1,2]","say ""hi"""\r\n'
     # Doubles JSON cannot spell arrive as strings, so strict parsers read every answer.
     status, body = sql(server, "SELECT 1/0, -1/0, 0/0")
     assert body["rows"] == [["Infinity", "-Infinity", "NaN"]]
@@ -107,7 +113,7 @@ def test_every_bypass_is_refused(server, s3):
     status, body = sql(server, f"SELECT count(*) FROM raw.\"{db}\".ok")
     assert status == 200 and body["rows"] == [[1]]
     status, body = rest(server, "POST", "/v1/sql", {"sql": "SELECT 1", "format": "xml"})
-    assert status == 400 and "json" in body["error"]["message"]
+    assert status == 400 and "json or csv" in body["error"]["message"]
     r = server.tarn("sql", "SELECT * FROM read_text('/etc/passwd')", check=False)
     assert r.returncode == 1 and "read_text is not allowed" in r.stderr
 
