@@ -216,7 +216,7 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
     return name;
 }
 
-int session_query_json(session_t *s, const char *sql, json_t **columns,
+int session_query_json(session_t *s, const char *sql, const json_t *params, json_t **columns,
                        engine_stream_t **stream, tarn_err_t *err)
 {
     const char *mapped;
@@ -229,18 +229,13 @@ int session_query_json(session_t *s, const char *sql, json_t **columns,
     }
     if (rc)
         return rc;
-    engine_rows_t d;
-    char *q = arena_sprintf(s->a, "DESCRIBE %s", mapped);
-    if ((rc = q ? engine_query(s->conn, q, 100000, &d, s->a, err)
-                : TARN_ERR(err, TARN_ENOMEM, "out of memory")))
+    json_t *cols;
+    if ((rc = engine_describe(s->conn, mapped, params, &cols, err)))
         return rc;
-    json_t *cols = json_array();
-    for (size_t i = 0; i < d.nrows; i++)
-        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", d.cells[i * d.ncols],
-                                              "type", d.cells[i * d.ncols + 1]));
     /* Each row as one JSON array, encoded by the engine. */
-    q = arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q", mapped);
-    rc = q ? engine_stream_open(s->conn, q, stream, err)
+    char *q = arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q",
+                            mapped);
+    rc = q ? engine_stream_open(s->conn, q, params, stream, err)
            : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (rc) {
         json_decref(cols);

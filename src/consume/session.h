@@ -24,9 +24,10 @@ int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objec
                  const authz_principal_t *p, tarn_err_t *err);
 void session_close(session_t *s);
 
-/* Checks sql, builds the views it names, and starts it: *columns gets [{"name","type"}]
- * (caller decrefs) and *stream the rows, each a JSON array text (caller closes). */
-int session_query_json(session_t *s, const char *sql, json_t **columns,
+/* Checks sql, builds the views it names, and starts it with params bound to $1, $2, ...
+ * (a JSON array, or NULL): *columns gets [{"name","type"}] (caller decrefs) and *stream
+ * the rows, each a JSON array text (caller closes). */
+int session_query_json(session_t *s, const char *sql, const json_t *params, json_t **columns,
                        engine_stream_t **stream, tarn_err_t *err);
 /* Stops the running statement, from another thread. */
 void session_interrupt(session_t *s);

@@ -1,5 +1,6 @@
 /* DuckDB engine entry points; see engine.h. */
 #include "engine/engine.h"
+#include "util/buf.h"
 
 #include <duckdb.h>
 #include <stdbool.h>
@@ -194,8 +195,40 @@ struct engine_stream {
     size_t cap_rows, cap_text;
 };
 
-int engine_stream_open(engine_conn_t *c, const char *sql, engine_stream_t **out,
-                       tarn_err_t *err)
+/* Binds a JSON array to $1, $2, ...; the count must match the statement's. */
+static int bind_params(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *err)
+{
+    size_t want = (size_t)duckdb_nparams(ps), got = json_array_size(params);
+    if (want != got)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "the query has %zu parameter%s ($1...), %zu given", want,
+                          want == 1 ? "" : "s", got);
+    for (size_t i = 0; i < got; i++) {
+        const json_t *v = json_array_get(params, i);
+        idx_t k = (idx_t)i + 1;
+        duckdb_state st;
+        if (json_is_string(v))
+            st = duckdb_bind_varchar_length(ps, k, json_string_value(v), json_string_length(v));
+        else if (json_is_integer(v))
+            st = duckdb_bind_int64(ps, k, (int64_t)json_integer_value(v));
+        else if (json_is_real(v))
+            st = duckdb_bind_double(ps, k, json_real_value(v));
+        else if (json_is_boolean(v))
+            st = duckdb_bind_boolean(ps, k, json_is_true(v));
+        else if (json_is_null(v))
+            st = duckdb_bind_null(ps, k);
+        else
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "parameter $%zu must be a string, number, boolean or null", i + 1);
+        if (st == DuckDBError)
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "parameter $%zu does not fit where the query uses it", i + 1);
+    }
+    return 0;
+}
+
+int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
+                       engine_stream_t **out, tarn_err_t *err)
 {
     engine_stream_t *s = calloc(1, sizeof *s);
     int rc = 0;
@@ -203,6 +236,7 @@ int engine_stream_open(engine_conn_t *c, const char *sql, engine_stream_t **out,
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (duckdb_prepare(c->c, sql, &s->ps) == DuckDBError) {
         rc = engine_fail(duckdb_prepare_error(s->ps), err);
+    } else if ((rc = bind_params(s->ps, params, err))) {
     } else if (duckdb_pending_prepared_streaming(s->ps, &s->pending) == DuckDBError) {
         rc = engine_fail(duckdb_pending_error(s->pending), err);
     } else if (duckdb_execute_pending(s->pending, &s->result) == DuckDBError) {
@@ -290,4 +324,123 @@ void engine_stream_close(engine_stream_t *s)
 void engine_interrupt(engine_conn_t *c)
 {
     duckdb_interrupt(c->c);
+}
+
+/* DuckDB's spelling of a logical type, appended to b. */
+static void type_name(buf_t *b, duckdb_logical_type t)
+{
+    static const char *const names[] = {
+        [DUCKDB_TYPE_BOOLEAN] = "BOOLEAN",   [DUCKDB_TYPE_TINYINT] = "TINYINT",
+        [DUCKDB_TYPE_SMALLINT] = "SMALLINT", [DUCKDB_TYPE_INTEGER] = "INTEGER",
+        [DUCKDB_TYPE_BIGINT] = "BIGINT",     [DUCKDB_TYPE_UTINYINT] = "UTINYINT",
+        [DUCKDB_TYPE_USMALLINT] = "USMALLINT", [DUCKDB_TYPE_UINTEGER] = "UINTEGER",
+        [DUCKDB_TYPE_UBIGINT] = "UBIGINT",   [DUCKDB_TYPE_FLOAT] = "FLOAT",
+        [DUCKDB_TYPE_DOUBLE] = "DOUBLE",     [DUCKDB_TYPE_TIMESTAMP] = "TIMESTAMP",
+        [DUCKDB_TYPE_DATE] = "DATE",         [DUCKDB_TYPE_TIME] = "TIME",
+        [DUCKDB_TYPE_INTERVAL] = "INTERVAL", [DUCKDB_TYPE_HUGEINT] = "HUGEINT",
+        [DUCKDB_TYPE_UHUGEINT] = "UHUGEINT", [DUCKDB_TYPE_VARCHAR] = "VARCHAR",
+        [DUCKDB_TYPE_BLOB] = "BLOB",         [DUCKDB_TYPE_TIMESTAMP_S] = "TIMESTAMP_S",
+        [DUCKDB_TYPE_TIMESTAMP_MS] = "TIMESTAMP_MS", [DUCKDB_TYPE_TIMESTAMP_NS] = "TIMESTAMP_NS",
+        [DUCKDB_TYPE_ENUM] = "ENUM",         [DUCKDB_TYPE_UUID] = "UUID",
+        [DUCKDB_TYPE_BIT] = "BIT",           [DUCKDB_TYPE_TIME_TZ] = "TIME WITH TIME ZONE",
+        [DUCKDB_TYPE_TIMESTAMP_TZ] = "TIMESTAMP WITH TIME ZONE",
+        [DUCKDB_TYPE_BIGNUM] = "BIGNUM",     [DUCKDB_TYPE_SQLNULL] = "NULL",
+        [DUCKDB_TYPE_TIME_NS] = "TIME_NS",
+    };
+    duckdb_type id = duckdb_get_type_id(t);
+    duckdb_logical_type child = NULL, key = NULL;
+    switch (id) {
+    case DUCKDB_TYPE_DECIMAL:
+        buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
+        return;
+    case DUCKDB_TYPE_LIST:
+        child = duckdb_list_type_child_type(t);
+        type_name(b, child);
+        buf_puts(b, "[]");
+        break;
+    case DUCKDB_TYPE_ARRAY:
+        child = duckdb_array_type_child_type(t);
+        type_name(b, child);
+        buf_printf(b, "[%llu]", (unsigned long long)duckdb_array_type_array_size(t));
+        break;
+    case DUCKDB_TYPE_MAP:
+        key = duckdb_map_type_key_type(t);
+        child = duckdb_map_type_value_type(t);
+        buf_puts(b, "MAP(");
+        type_name(b, key);
+        buf_puts(b, ", ");
+        type_name(b, child);
+        buf_putc(b, ')');
+        break;
+    case DUCKDB_TYPE_STRUCT:
+    case DUCKDB_TYPE_UNION: {
+        bool uni = id == DUCKDB_TYPE_UNION;
+        idx_t n = uni ? duckdb_union_type_member_count(t) : duckdb_struct_type_child_count(t);
+        buf_puts(b, uni ? "UNION(" : "STRUCT(");
+        for (idx_t i = 0; i < n; i++) {
+            char *name = uni ? duckdb_union_type_member_name(t, i)
+                             : duckdb_struct_type_child_name(t, i);
+            duckdb_logical_type ct = uni ? duckdb_union_type_member_type(t, i)
+                                         : duckdb_struct_type_child_type(t, i);
+            buf_printf(b, "%s\"%s\" ", i ? ", " : "", name ? name : "");
+            type_name(b, ct);
+            duckdb_free(name);
+            duckdb_destroy_logical_type(&ct);
+        }
+        buf_putc(b, ')');
+        break;
+    }
+    default:
+        buf_puts(b, (size_t)id < sizeof names / sizeof *names && names[id] ? names[id]
+                                                                         : "UNKNOWN");
+    }
+    if (child)
+        duckdb_destroy_logical_type(&child);
+    if (key)
+        duckdb_destroy_logical_type(&key);
+}
+
+int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, json_t **out,
+                    tarn_err_t *err)
+{
+    /* A statement's column types can depend on its parameters' values (SELECT $1), so the
+     * types are read from running it, bound, with no rows. */
+    size_t n = strlen(sql);
+    char *q = malloc(n + 64);
+    duckdb_prepared_statement ps = NULL;
+    duckdb_result res;
+    bool have_res = false;
+    int rc = 0;
+    if (!q)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    snprintf(q, n + 64, "SELECT * FROM (%s) AS q LIMIT 0", sql);
+    if (duckdb_prepare(c->c, q, &ps) == DuckDBError)
+        rc = engine_fail(duckdb_prepare_error(ps), err);
+    else if (!(rc = bind_params(ps, params, err))) {
+        have_res = true;
+        if (duckdb_execute_prepared(ps, &res) == DuckDBError)
+            rc = engine_fail(duckdb_result_error(&res), err);
+    }
+    free(q);
+    json_t *cols = json_array();
+    idx_t nc = rc ? 0 : duckdb_column_count(&res);
+    for (idx_t i = 0; i < nc; i++) {
+        duckdb_logical_type t = duckdb_column_logical_type(&res, i);
+        buf_t b = BUF_INIT;
+        type_name(&b, t);
+        duckdb_destroy_logical_type(&t);
+        const char *name = duckdb_column_name(&res, i);
+        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", name ? name : "", "type",
+                                              b.data ? b.data : "UNKNOWN"));
+        buf_free(&b);
+    }
+    if (have_res)
+        duckdb_destroy_result(&res);
+    duckdb_destroy_prepare(&ps);
+    if (rc) {
+        json_decref(cols);
+        return rc;
+    }
+    *out = cols;
+    return 0;
 }

@@ -8,6 +8,7 @@
 #include "util/arena.h"
 #include "util/err.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 typedef struct engine engine_t;
@@ -43,8 +44,10 @@ int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows
  * result is never held whole. Its first column must be text (VARCHAR). */
 typedef struct engine_stream engine_stream_t;
 
-int engine_stream_open(engine_conn_t *c, const char *sql, engine_stream_t **out,
-                       tarn_err_t *err);
+/* params: a JSON array of strings, numbers, booleans and nulls bound to $1, $2, ... (NULL
+ * for none). */
+int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
+                       engine_stream_t **out, tarn_err_t *err);
 /* The next rows' first-column texts: *rows gets up to about 2,048 of them (NULL for SQL
  * NULL), valid until the next call; *n is 0 at the end. */
 int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_err_t *err);
@@ -52,6 +55,12 @@ void engine_stream_close(engine_stream_t *s);
 /* Stops the connection's running statement (from another thread); it fails with an
  * "interrupted" error. */
 void engine_interrupt(engine_conn_t *c);
+
+/* The result columns sql has with params bound, as [{"name", "type"}] with DuckDB's type
+ * names ("BIGINT", "DECIMAL(10,2)", "VARCHAR[]", "STRUCT("a" INTEGER)"), read by running
+ * it for no rows. Caller decrefs. */
+int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, json_t **out,
+                    tarn_err_t *err);
 
 /* s as a SQL string literal ('...' with quotes doubled), in arena a. */
 char *engine_quote(arena_t *a, const char *s);

@@ -217,9 +217,9 @@ int rest_sql(req_t *r)
                         "format is json or csv (got '%s'; parquet is not available yet)", format);
         goto done;
     }
-    if (json_array_size(params)) {
+    if (params && !json_is_array(params)) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                        "query parameters are not available yet");
+                        "params is an array of values for $1, $2, ...");
         goto done;
     }
     if (!(q = calloc(1, sizeof *q))) {
@@ -236,7 +236,7 @@ int rest_sql(req_t *r)
         (rc = workload_admit(srv->workload, r->principal.name, sql, q->session, &id, &r->err)))
         goto done;
     q->id = id;
-    if ((rc = session_query_json(q->session, sql, &q->columns, &q->stream, &r->err))) {
+    if ((rc = session_query_json(q->session, sql, params, &q->columns, &q->stream, &r->err))) {
         const char *why = workload_interruption(srv->workload, id);
         if (why && !strcmp(why, "cancelled"))
             rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",

@@ -53,6 +53,17 @@ def test_aggregate_through_rest_and_cli(server, s3):
     assert csv == ["region,n,total,coupons", "eu,3,112.0,1", "us,1,20.0,0"]
     js = json.loads(server.tarn("sql", q, "--format", "json").stdout)
     assert js["rows"][1] == ["us", 1, 20.0, 0]
+    # Parameters bind to $1, $2, ... and must all be given.
+    status, body = rest(server, "POST", "/v1/sql", {
+        "sql": f"SELECT count(*) FROM raw.\"{db}\".orders WHERE region = $1 AND amount > $2",
+        "params": ["eu", 5]})
+    assert status == 200 and body["rows"] == [[2]]
+    status, body = rest(server, "POST", "/v1/sql", {"sql": "SELECT $1 AS p", "params": ["x"]})
+    assert body["columns"] == [{"name": "p", "type": "VARCHAR"}] and body["rows"] == [["x"]]
+    status, body = rest(server, "POST", "/v1/sql", {"sql": "SELECT $1 + $2", "params": [1]})
+    assert status == 400 and "2 parameters" in body["error"]["message"]
+    status, body = rest(server, "POST", "/v1/sql", {"sql": "SELECT $1", "params": [[1]]})
+    assert status == 400 and "string, number, boolean or null" in body["error"]["message"]
     # CSV (RFC 4180) through REST, streamed the same way.
     status, text, ctype = rest(server, "POST", "/v1/sql",
                                {"sql": "SELECT 'a,b' AS s, NULL AS n, [1, 2] AS l, "
