@@ -1,11 +1,19 @@
-/* tarn sql: one query through POST /v1/sql, printed as an aligned table, CSV or JSON. */
+/* tarn sql: queries through POST /v1/sql, printed as an aligned table, CSV or JSON; one
+ * from the command line, or statements from an interactive prompt (libedit: line
+ * editing, history in ~/.tarn_history) or from a pipe. */
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 
+#include "util/buf.h"
+
+#include <ctype.h>
+#include <editline/readline.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A cell as text: strings as they are, NULL as "NULL" (table) or empty (CSV), anything
  * else as JSON. Caller frees. */
@@ -33,25 +41,11 @@ static void put_csv(const char *s)
     putchar('"');
 }
 
-int cmd_sql(int argc, char **argv)
+/* Runs one query and prints its answer; returns the exit status. */
+static int run_query(const char *endpoint, const char *sql, const char *format)
 {
-    static const char *const valued[] = {"--endpoint", "--format", NULL};
-    static const char *const flags[] = {"--json", NULL};
-    args_t a;
-    if (args_parse(&a, argc, argv, valued, flags, "sql"))
-        return 2;
-    const char *format = args_get(&a, "--format");
-    if (args_flag(&a, "--json"))
-        format = "json";
-    if (!format)
-        format = "table";
-    if (a.npos != 1 || (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))) {
-        fprintf(stderr, "usage: tarn sql \"SELECT ...\" [--format table|csv|json]\n"
-                        "(see `tarn help sql`)\n");
-        return 2;
-    }
-    json_t *body = json_pack("{s:s}", "sql", a.pos[0]), *out = NULL;
-    int rc = cli_call("sql", args_get(&a, "--endpoint"), "POST", "/v1/sql", body, &out);
+    json_t *body = json_pack("{s:s}", "sql", sql), *out = NULL;
+    int rc = cli_call("sql", endpoint, "POST", "/v1/sql", body, &out);
     json_decref(body);
     if (rc)
         return rc;
@@ -105,4 +99,93 @@ int cmd_sql(int argc, char **argv)
         rc = cli_fail("sql", json_string_value(json_object_get(error, "message")));
     json_decref(out);
     return rc;
+}
+
+/* Reads statements (ended by ';' at the end of a line) from a terminal with line editing
+ * and history, or from a pipe, and runs each; \q or end of input stops. */
+static int run_statements(const char *endpoint, const char *format)
+{
+    bool tty = isatty(STDIN_FILENO);
+    char hist[4200] = "";
+    const char *home = getenv("HOME");
+    if (tty) {
+        if (home)
+            snprintf(hist, sizeof hist, "%s/.tarn_history", home);
+        using_history();
+        if (*hist)
+            read_history(hist);
+        printf("tarn sql: end each statement with ';'. \\q quits.\n");
+    }
+    buf_t stmt = BUF_INIT;
+    int rc = 0;
+    for (;;) {
+        char *line = NULL;
+        if (tty) {
+            line = readline(stmt.len ? "   ...> " : "lake> ");
+        } else {
+            char chunk[4096];
+            buf_t l = BUF_INIT;
+            while (fgets(chunk, sizeof chunk, stdin)) {
+                buf_puts(&l, chunk);
+                if (strchr(chunk, '\n'))
+                    break;
+            }
+            line = l.len ? buf_steal(&l) : NULL;
+            buf_free(&l);
+        }
+        if (!line)
+            break;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *t = line;
+        while (isspace((unsigned char)*t))
+            t++;
+        if (!stmt.len && (!strcmp(t, "\\q") || !strcmp(t, "quit") || !strcmp(t, "exit"))) {
+            free(line);
+            break;
+        }
+        if (*t) {
+            if (stmt.len)
+                buf_putc(&stmt, '\n');
+            buf_puts(&stmt, line);
+        }
+        free(line);
+        size_t n = stmt.len;
+        while (n && isspace((unsigned char)stmt.data[n - 1]))
+            n--;
+        if (!n || stmt.data[n - 1] != ';')
+            continue;
+        stmt.data[n - 1] = '\0';
+        if (tty)
+            add_history(stmt.data);
+        rc = run_query(endpoint, stmt.data, format) ? 1 : rc;
+        buf_reset(&stmt);
+    }
+    if (stmt.len) /* a last statement without its ';' */
+        rc = run_query(endpoint, stmt.data, format) ? 1 : rc;
+    buf_free(&stmt);
+    if (tty && *hist)
+        write_history(hist);
+    return rc;
+}
+
+int cmd_sql(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", "--format", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, flags, "sql"))
+        return 2;
+    const char *format = args_get(&a, "--format");
+    if (args_flag(&a, "--json"))
+        format = "json";
+    if (!format)
+        format = "table";
+    if (a.npos > 1 || (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))) {
+        fprintf(stderr, "usage: tarn sql [\"SELECT ...\"] [--format table|csv|json]\n"
+                        "(see `tarn help sql`)\n");
+        return 2;
+    }
+    if (!a.npos)
+        return run_statements(args_get(&a, "--endpoint"), format);
+    return run_query(args_get(&a, "--endpoint"), a.pos[0], format);
 }

@@ -51,6 +51,13 @@ def test_aggregate_through_rest_and_cli(server, s3):
     assert out[1].split() == ["eu", "3", "112.0", "1"] and out[-1] == "(2 rows)"
     csv = server.tarn("sql", q, "--format", "csv").stdout.splitlines()
     assert csv == ["region,n,total,coupons", "eu,3,112.0,1", "us,1,20.0,0"]
+    # Statements from a pipe, each ended by ';' (possibly over several lines).
+    r = server.tarn("sql", "--format", "csv", check=False,
+                    input=f"SELECT 1 AS a;\n{q.replace(' FROM', chr(10) + 'FROM')};\n"
+                          "SELECT * FROM read_csv('/etc/passwd');\nSELECT 3 AS c\n")
+    assert r.returncode == 1 and "read_csv is not allowed" in r.stderr
+    assert r.stdout.splitlines() == ["a", "1", "region,n,total,coupons", "eu,3,112.0,1",
+                                     "us,1,20.0,0", "c", "3"]
     js = json.loads(server.tarn("sql", q, "--format", "json").stdout)
     assert js["rows"][1] == ["us", 1, 20.0, 0]
     # Parameters bind to $1, $2, ... and must all be given.
