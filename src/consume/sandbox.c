@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Table functions that only compute values. */
 static const char *const safe_table_functions[] = {"unnest", "range", "generate_series", NULL};
@@ -266,4 +267,57 @@ int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, vo
     if (!mapped)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     return one_text(c, "json_deserialize_sql", mapped, out, a, err);
+}
+
+/* Skips blanks and SQL comments. */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool word_is(const char *p, size_t n, const char *w)
+{
+    return strlen(w) == n && !strncasecmp(p, w, n);
+}
+
+int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
+                          const char **out, arena_t *a, tarn_err_t *err)
+{
+    const char *p = skip_blank(sql);
+    size_t n = 0;
+    while (isalpha((unsigned char)p[n]))
+        n++;
+    const char *kind = word_is(p, n, "DESCRIBE") || word_is(p, n, "DESC") ? "DESCRIBE"
+                       : word_is(p, n, "SUMMARIZE")                      ? "SUMMARIZE"
+                                                                         : NULL;
+    if (!kind)
+        return sandbox_map_select(c, sql, map, ctx, out, a, err);
+    const char *rest = skip_blank(p + n);
+    size_t m = 0;
+    while (isalpha((unsigned char)rest[m]))
+        m++;
+    if (!*rest || *rest == ';')
+        return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "%s needs a table or a query", kind);
+    /* DESCRIBE t is DESCRIBE of SELECT * FROM t: one kind of inner query to check. */
+    bool query = *rest == '(' || word_is(rest, m, "SELECT") || word_is(rest, m, "WITH") ||
+                 word_is(rest, m, "FROM") || word_is(rest, m, "VALUES");
+    const char *inner = query ? rest : arena_sprintf(a, "SELECT * FROM %s", rest);
+    const char *mapped;
+    int rc = inner ? sandbox_map_select(c, inner, map, ctx, &mapped, a, err)
+                   : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (rc)
+        return rc;
+    *out = arena_sprintf(a, "%s %s", kind, mapped);
+    return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
 }

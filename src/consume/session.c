@@ -221,7 +221,7 @@ int session_query_json(session_t *s, const char *sql, const json_t *params, json
 {
     const char *mapped;
     s->rc = 0;
-    int rc = sandbox_map_select(s->conn, sql, session_map, s, &mapped, s->a, err);
+    int rc = sandbox_map_statement(s->conn, sql, session_map, s, &mapped, s->a, err);
     if (s->rc) {
         /* A view could not be built: its error, not "no such table". */
         *err = s->view_err;

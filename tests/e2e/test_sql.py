@@ -60,6 +60,15 @@ def test_aggregate_through_rest_and_cli(server, s3):
                                      "us,1,20.0,0", "c", "3"]
     js = json.loads(server.tarn("sql", q, "--format", "json").stdout)
     assert js["rows"][1] == ["us", 1, 20.0, 0]
+    # DESCRIBE and SUMMARIZE of a table or a query go through the same check.
+    status, body = sql(server, f"DESCRIBE raw.\"{db}\".orders")
+    assert [r[:2] for r in body["rows"]] == [["id", "BIGINT"], ["region", "VARCHAR"],
+                                             ["amount", "DOUBLE"], ["coupon", "VARCHAR"],
+                                             ["dt", "DATE"]]
+    status, body = sql(server, f"SUMMARIZE SELECT amount FROM raw.\"{db}\".orders")
+    assert status == 200 and body["rows"][0][0] == "amount"
+    status, body = sql(server, "DESCRIBE read_csv('/etc/passwd')")
+    assert status == 403 and "read_csv" in body["error"]["message"]
     # Parameters bind to $1, $2, ... and must all be given.
     status, body = rest(server, "POST", "/v1/sql", {
         "sql": f"SELECT count(*) FROM raw.\"{db}\".orders WHERE region = $1 AND amount > $2",
