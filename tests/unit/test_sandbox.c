@@ -178,8 +178,28 @@ static void test_map_to_session_views(void **state)
     assert_string_equal(run_mapped(f, "SELECT 'tarn-int-0000000000000000:5'"),
                         "tarn-int-0000000000000000:5");
     assert_string_equal(run_mapped(f, "SELECT 1.5e300 > 1"), "true");
-    /* What the session lacks is refused, as by the check. */
+    /* DESCRIBE and SUMMARIZE: of a table name or of a query, mapped like a SELECT. */
     const char *out;
+    assert_int_equal(sandbox_map_statement(f->c, " describe raw.sales.orders", map, NULL, &out,
+                                           f->a, &err),
+                     0);
+    assert_non_null(strstr(out, "DESCRIBE SELECT"));
+    assert_non_null(strstr(out, "\"raw.sales.orders\""));
+    assert_int_equal(engine_query(f->c, out, 10, &r, f->a, &err), 0);
+    assert_int_equal(r.nrows, 2);
+    assert_int_equal(sandbox_map_statement(f->c, "/* c */ SUMMARIZE SELECT id FROM sales.orders",
+                                           map, NULL, &out, f->a, &err),
+                     0);
+    assert_int_equal(sandbox_map_statement(f->c, "DESCRIBE read_csv('/etc/passwd')", map, NULL,
+                                           &out, f->a, &err),
+                     TARN_EDENIED);
+    assert_int_equal(sandbox_map_statement(f->c, "DESC '/etc/passwd'", map, NULL, &out, f->a,
+                                           &err),
+                     TARN_EDENIED);
+    assert_int_equal(sandbox_map_statement(f->c, "DESCRIBE", map, NULL, &out, f->a, &err),
+                     TARN_EINVAL);
+    assert_int_equal(sandbox_map_statement(f->c, "SELECT 7", map, NULL, &out, f->a, &err), 0);
+    /* What the session lacks is refused, as by the check. */
     assert_int_equal(sandbox_map_select(f->c, "SELECT * FROM raw.hr.salaries", map, NULL, &out,
                                         f->a, &err),
                      TARN_EDENIED);
