@@ -300,6 +300,7 @@ int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map,
         n++;
     const char *kind = word_is(p, n, "DESCRIBE") || word_is(p, n, "DESC") ? "DESCRIBE"
                        : word_is(p, n, "SUMMARIZE")                      ? "SUMMARIZE"
+                       : word_is(p, n, "EXPLAIN")                        ? "EXPLAIN"
                                                                          : NULL;
     if (!kind)
         return sandbox_map_select(c, sql, map, ctx, out, a, err);
@@ -307,9 +308,20 @@ int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map,
     size_t m = 0;
     while (isalpha((unsigned char)rest[m]))
         m++;
+    if (!strcmp(kind, "EXPLAIN") && word_is(rest, m, "ANALYZE")) {
+        kind = "EXPLAIN ANALYZE";
+        rest = skip_blank(rest + m);
+        for (m = 0; isalpha((unsigned char)rest[m]);)
+            m++;
+    }
     if (!*rest || *rest == ';')
         return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "%s needs a table or a query", kind);
-    /* DESCRIBE t is DESCRIBE of SELECT * FROM t: one kind of inner query to check. */
+    /* DESCRIBE t is DESCRIBE of SELECT * FROM t: one kind of inner query to check. EXPLAIN
+     * only explains queries. */
+    if (kind[0] == 'E' && !(*rest == '(' || word_is(rest, m, "SELECT") ||
+                            word_is(rest, m, "WITH") || word_is(rest, m, "FROM") ||
+                            word_is(rest, m, "VALUES")))
+        return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "only a query can be explained here");
     bool query = *rest == '(' || word_is(rest, m, "SELECT") || word_is(rest, m, "WITH") ||
                  word_is(rest, m, "FROM") || word_is(rest, m, "VALUES");
     const char *inner = query ? rest : arena_sprintf(a, "SELECT * FROM %s", rest);

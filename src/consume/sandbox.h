@@ -37,8 +37,8 @@ typedef const char *(*sandbox_map_fn)(void *ctx, const char *catalog, const char
 int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
                        const char **out, arena_t *a, tarn_err_t *err);
 
-/* Like sandbox_map_select, and also DESCRIBE / SUMMARIZE of a table or a query, whose
- * inner query is checked and mapped the same way. */
+/* Like sandbox_map_select, and also DESCRIBE / SUMMARIZE of a table or a query and
+ * EXPLAIN [ANALYZE] of a query, whose inner query is checked and mapped the same way. */
 int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
                           const char **out, arena_t *a, tarn_err_t *err);
 

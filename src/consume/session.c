@@ -229,6 +229,31 @@ int session_query_json(session_t *s, const char *sql, const json_t *params, json
     }
     if (rc)
         return rc;
+    if (!strncmp(mapped, "EXPLAIN", 7)) {
+        /* EXPLAIN cannot be a subquery: its few rows are read whole and served as VALUES. */
+        engine_rows_t e;
+        if ((rc = engine_query(s->conn, mapped, 100000, &e, s->a, err)))
+            return rc;
+        buf_t b = BUF_INIT;
+        buf_puts(&b, "SELECT json_array(explain_key, explain_value)::VARCHAR FROM (VALUES ");
+        for (size_t i = 0; i < e.nrows && e.ncols >= 2; i++) {
+            buf_puts(&b, i ? ", (" : "(");
+            put_literal(&b, s->a, e.cells[i * e.ncols] ? e.cells[i * e.ncols] : "");
+            buf_puts(&b, ", ");
+            put_literal(&b, s->a, e.cells[i * e.ncols + 1] ? e.cells[i * e.ncols + 1] : "");
+            buf_putc(&b, ')');
+        }
+        if (!e.nrows)
+            buf_puts(&b, "('', '')");
+        buf_puts(&b, ") AS t(explain_key, explain_value)");
+        rc = b.data ? engine_stream_open(s->conn, b.data, NULL, stream, err)
+                    : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        buf_free(&b);
+        if (!rc)
+            *columns = json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "explain_key", "type",
+                                 "VARCHAR", "name", "explain_value", "type", "VARCHAR");
+        return rc;
+    }
     json_t *cols;
     if ((rc = engine_describe(s->conn, mapped, params, &cols, err)))
         return rc;

@@ -69,6 +69,15 @@ def test_aggregate_through_rest_and_cli(server, s3):
     assert status == 200 and body["rows"][0][0] == "amount"
     status, body = sql(server, "DESCRIBE read_csv('/etc/passwd')")
     assert status == 403 and "read_csv" in body["error"]["message"]
+    status, body = sql(server, f"EXPLAIN SELECT count(*) FROM raw.\"{db}\".orders")
+    assert status == 200 and body["rows"][0][0] == "physical_plan"
+    assert "AGGREGATE" in body["rows"][0][1]
+    status, body = sql(server, f"EXPLAIN ANALYZE SELECT count(*) FROM raw.\"{db}\".orders")
+    assert status == 200 and body["rows"][0][0] == "analyzed_plan"
+    status, body = sql(server, "EXPLAIN SELECT * FROM glob('/*')")
+    assert status == 403
+    status, body = sql(server, "EXPLAIN COPY (SELECT 1) TO '/tmp/x.csv'")
+    assert status == 400 and body["error"]["code"] == "NotReadOnly"
     # Parameters bind to $1, $2, ... and must all be given.
     status, body = rest(server, "POST", "/v1/sql", {
         "sql": f"SELECT count(*) FROM raw.\"{db}\".orders WHERE region = $1 AND amount > $2",
