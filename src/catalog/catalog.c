@@ -621,8 +621,10 @@ static json_t *snapshot_row(sqlite3_stmt *st, const void *current)
 static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
 {
     (void)ctx;
-    return json_pack("{s:o, s:o, s:o}", "key", col_str(st, 0), "size", col_int(st, 1), "rows",
-                     col_int(st, 2));
+    json_t *opts = col_json(st, 3);
+    return json_pack("{s:o, s:o, s:o, s:o}", "key", col_str(st, 0), "size", col_int(st, 1),
+                     "rows", col_int(st, 2), "options",
+                     json_is_object(opts) ? opts : (json_decref(opts), json_object()));
 }
 
 int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,
@@ -706,9 +708,11 @@ int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const
                           "table %s.%s.%s has no snapshot %lld (the latest is %lld)", zone, db,
                           name, (long long)snapshot, (long long)cur);
     if ((rc = collect_rows(c,
-                           "SELECT key, size, rows FROM cat_snapshot_files WHERE table_id = ?1"
-                           " AND added <= ?3 AND (removed IS NULL OR removed > ?3) ORDER BY key",
-                           id, NULL, snapshot, SIZE_MAX, snapshot_file_row, NULL, &a, NULL, err)))
+                           "SELECT s.key, s.size, s.rows, f.options FROM cat_snapshot_files s"
+                           " LEFT JOIN cat_files f ON f.zone = ?2 AND f.key = s.key"
+                           " WHERE s.table_id = ?1 AND s.added <= ?3"
+                           " AND (s.removed IS NULL OR s.removed > ?3) ORDER BY s.key",
+                           id, zone, snapshot, SIZE_MAX, snapshot_file_row, NULL, &a, NULL, err)))
         return rc;
     *out = json_pack("{s:I, s:o}", "snapshot", (json_int_t)snapshot, "files", a);
     return 0;

@@ -47,7 +47,7 @@ int catalog_table_files(catalog_t *c, const char *zone, const char *db, const ch
 int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, const char *name,
                             json_t **out, tarn_err_t *err);
 /* The live files of snapshot (0: the current one) as {"snapshot":N, "files":[{key,size,
- * rows}...]}. */
+ * rows, options}...]}; options are the file's own (compression, encoding, layout). */
 int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const char *name,
                            int64_t snapshot, json_t **out, tarn_err_t *err);
 

@@ -88,6 +88,61 @@ static void put_types(buf_t *b, arena_t *a, const json_t *cols)
     buf_putc(b, '}');
 }
 
+/* One reader call over files that share their reader options; group is
+ * "compression|encoding". */
+static void put_reader(session_t *s, buf_t *b, const char *format, const char *zone,
+                       const json_t *files, const char *group, const json_t *opts,
+                       const json_t *pks)
+{
+    bool csv = !strcmp(format, "csv") || !strcmp(format, "tsv");
+    size_t i;
+    json_t *c;
+    buf_printf(b, "%s([", !strcmp(format, "parquet") ? "read_parquet"
+                          : csv                      ? "read_csv"
+                                                     : "read_json");
+    json_array_foreach(files, i, c)
+    {
+        char *path = arena_sprintf(s->a, "%s/%s/%s", s->objects_dir, zone,
+                                   json_string_value(json_object_get(c, "key")));
+        if (i)
+            buf_puts(b, ", ");
+        put_literal(b, s->a, path ? path : "");
+    }
+    buf_puts(b, "], union_by_name = true");
+    char comp[16] = "none", enc[16] = "utf-8";
+    sscanf(group, "%15[^|]|%15s", comp, enc);
+    if (csv) {
+        static const char *const text_opts[][2] = {
+            {"delimiter", "delim"}, {"quote", "quote"}, {"escape", "escape"}};
+        for (int k = 0; k < 3; k++) {
+            const char *v = json_string_value(json_object_get(opts, text_opts[k][0]));
+            if (!v || !*v)
+                continue;
+            buf_printf(b, ", %s = ", text_opts[k][1]);
+            put_literal(b, s->a, v);
+        }
+        buf_printf(b, ", header = %s, skip = %lld, compression = ",
+                   json_is_false(json_object_get(opts, "header")) ? "false" : "true",
+                   (long long)json_integer_value(json_object_get(opts, "skip")));
+        put_literal(b, s->a, comp);
+        buf_puts(b, ", encoding = ");
+        put_literal(b, s->a, enc);
+    } else if (strcmp(format, "parquet")) {
+        const char *layout = json_string_value(json_object_get(opts, "layout"));
+        buf_puts(b, ", format = ");
+        put_literal(b, s->a, layout ? layout : "auto");
+        buf_puts(b, ", compression = ");
+        put_literal(b, s->a, strcmp(comp, "none") ? comp : "uncompressed");
+    }
+    if (json_array_size(pks)) {
+        buf_puts(b, ", hive_partitioning = true, hive_types = ");
+        put_types(b, s->a, pks);
+    } else {
+        buf_puts(b, ", hive_partitioning = false");
+    }
+    buf_puts(b, ")");
+}
+
 /* The SELECT a view runs: the reader over the snapshot's files with the catalog's schema. */
 static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files)
 {
@@ -117,7 +172,6 @@ static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files
     }
     /* Files are read by name (union_by_name: a file without a later column gives NULLs)
      * and every column cast to the catalog's type, so every reader sees one schema. */
-    bool csv = !strcmp(format, "csv") || !strcmp(format, "tsv");
     buf_puts(b, "SELECT ");
     json_array_foreach(cols, i, c)
     {
@@ -132,43 +186,35 @@ static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files
         buf_puts(b, ", ");
         put_ident(b, json_string_value(json_object_get(c, "name")));
     }
-    buf_printf(b, " FROM %s([", !strcmp(format, "parquet") ? "read_parquet"
-                                : csv                      ? "read_csv"
-                                                           : "read_json");
+    /* Files that need other reader options (compression, encoding) are read apart and
+     * united by name. */
+    json_t *groups = json_object();
     json_array_foreach(files, i, c)
     {
-        char *path = arena_sprintf(s->a, "%s/%s/%s", s->objects_dir, zone,
-                                   json_string_value(json_object_get(c, "key")));
-        if (i)
-            buf_puts(b, ", ");
-        put_literal(b, s->a, path ? path : "");
+        const json_t *fo = json_object_get(c, "options");
+        const char *comp = json_string_value(json_object_get(fo, "compression"));
+        const char *enc = json_string_value(json_object_get(fo, "encoding"));
+        char *gk = arena_sprintf(s->a, "%s|%s", comp ? comp : "none", enc ? enc : "utf-8");
+        if (!gk)
+            continue;
+        if (!json_object_get(groups, gk))
+            json_object_set_new(groups, gk, json_array());
+        json_array_append(json_object_get(groups, gk), (json_t *)c);
     }
-    buf_puts(b, "], union_by_name = true");
-    if (csv) {
-        static const char *const text_opts[][2] = {
-            {"delimiter", "delim"}, {"quote", "quote"}, {"escape", "escape"}};
-        for (int k = 0; k < 3; k++) {
-            const char *v = json_string_value(json_object_get(opts, text_opts[k][0]));
-            if (!v || !*v)
-                continue;
-            buf_printf(b, ", %s = ", text_opts[k][1]);
-            put_literal(b, s->a, v);
-        }
-        buf_printf(b, ", header = %s, skip = %lld",
-                   json_is_false(json_object_get(opts, "header")) ? "false" : "true",
-                   (long long)json_integer_value(json_object_get(opts, "skip")));
-    } else if (strcmp(format, "parquet")) {
-        const char *layout = json_string_value(json_object_get(opts, "layout"));
-        buf_puts(b, ", format = ");
-        put_literal(b, s->a, layout ? layout : "auto");
+    bool many = json_object_size(groups) > 1;
+    buf_puts(b, many ? " FROM (" : " FROM ");
+    const char *gk;
+    json_t *g;
+    size_t ng = 0;
+    json_object_foreach(groups, gk, g)
+    {
+        if (many)
+            buf_puts(b, ng++ ? " UNION ALL BY NAME SELECT * FROM " : "SELECT * FROM ");
+        put_reader(s, b, format, zone, g, gk, opts, pks);
     }
-    if (json_array_size(pks)) {
-        buf_puts(b, ", hive_partitioning = true, hive_types = ");
-        put_types(b, s->a, pks);
-    } else {
-        buf_puts(b, ", hive_partitioning = false");
-    }
-    buf_puts(b, ")");
+    if (many)
+        buf_puts(b, ") AS f");
+    json_decref(groups);
     return 0;
 }
 

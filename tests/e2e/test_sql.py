@@ -221,3 +221,19 @@ def test_timeout_queue_cancel_and_history(tmp_path):
         assert [x["sql"] for x in queries(s, keys=bob)] == ["SELECT 1"]
     finally:
         s.stop()
+
+
+def test_files_with_their_own_encoding_and_compression(server, s3):
+    """One table whose files differ in encoding and compression reads as one."""
+    import gzip
+    db = unique("enc")
+    s3.put_object(Bucket="raw", Key=f"{db}/people/a.csv",
+                  Body="name;city\nJosé;Málaga\n".encode("latin-1"))
+    s3.put_object(Bucket="raw", Key=f"{db}/people/b.csv", Body=b"name;city\nAnna;Oslo\n")
+    # gzip without a .gz name: the catalog knows it by its bytes.
+    s3.put_object(Bucket="raw", Key=f"{db}/people/c.csv",
+                  Body=gzip.compress(b"name;city\nBo;Bergen\n"))
+    ready(server, f"raw.{db}.people", 3)
+    status, body = sql(server, f"SELECT name, city FROM raw.\"{db}\".people ORDER BY name")
+    assert status == 200, body
+    assert body["rows"] == [["Anna", "Oslo"], ["Bo", "Bergen"], ["José", "Málaga"]]
