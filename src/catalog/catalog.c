@@ -621,10 +621,16 @@ static json_t *snapshot_row(sqlite3_stmt *st, const void *current)
 static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
 {
     (void)ctx;
-    json_t *opts = col_json(st, 3);
-    return json_pack("{s:o, s:o, s:o, s:o}", "key", col_str(st, 0), "size", col_int(st, 1),
+    json_t *opts = col_json(st, 3), *cols = col_json(st, 4), *names = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c)
+        json_array_append(names, json_object_get(c, "name"));
+    json_decref(cols);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "key", col_str(st, 0), "size", col_int(st, 1),
                      "rows", col_int(st, 2), "options",
-                     json_is_object(opts) ? opts : (json_decref(opts), json_object()));
+                     json_is_object(opts) ? opts : (json_decref(opts), json_object()), "columns",
+                     names);
 }
 
 int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,
@@ -708,7 +714,7 @@ int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const
                           "table %s.%s.%s has no snapshot %lld (the latest is %lld)", zone, db,
                           name, (long long)snapshot, (long long)cur);
     if ((rc = collect_rows(c,
-                           "SELECT s.key, s.size, s.rows, f.options FROM cat_snapshot_files s"
+                           "SELECT s.key, s.size, s.rows, f.options, f.columns FROM cat_snapshot_files s"
                            " LEFT JOIN cat_files f ON f.zone = ?2 AND f.key = s.key"
                            " WHERE s.table_id = ?1 AND s.added <= ?3"
                            " AND (s.removed IS NULL OR s.removed > ?3) ORDER BY s.key",

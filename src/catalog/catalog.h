@@ -47,7 +47,8 @@ int catalog_table_files(catalog_t *c, const char *zone, const char *db, const ch
 int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, const char *name,
                             json_t **out, tarn_err_t *err);
 /* The live files of snapshot (0: the current one) as {"snapshot":N, "files":[{key,size,
- * rows, options}...]}; options are the file's own (compression, encoding, layout). */
+ * rows, options, columns}...]}; options are the file's own (compression, encoding,
+ * layout), columns the names its schema has. */
 int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const char *name,
                            int64_t snapshot, json_t **out, tarn_err_t *err);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct session {
     engine_conn_t *conn;
@@ -143,6 +144,18 @@ static void put_reader(session_t *s, buf_t *b, const char *format, const char *z
     buf_puts(b, ")");
 }
 
+/* Whether one of the files has a column of this name (names compare without case). */
+static bool in_some_file(const json_t *files, const char *name)
+{
+    size_t i, j;
+    json_t *f, *n;
+    json_array_foreach(files, i, f)
+        json_array_foreach(json_object_get(f, "columns"), j, n)
+            if (!strcasecmp(json_string_value(n), name))
+                return true;
+    return false;
+}
+
 /* The SELECT a view runs: the reader over the snapshot's files with the catalog's schema. */
 static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files)
 {
@@ -177,7 +190,11 @@ static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files
     {
         const char *name = json_string_value(json_object_get(c, "name"));
         buf_printf(b, "%sCAST(", i ? ", " : "");
-        put_ident(b, name);
+        /* A declared column no file has yet is NULL, not an error. */
+        if (in_some_file(files, name))
+            put_ident(b, name);
+        else
+            buf_puts(b, "NULL");
         buf_printf(b, " AS %s) AS ", json_string_value(json_object_get(c, "type")));
         put_ident(b, name);
     }
