@@ -459,13 +459,7 @@ static void *crawler_main(void *p)
             continue;
         pthread_mutex_lock(&c->mu);
         if (!c->stop && !c->poked && !next_queued(c)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = time_after_ms(100);
             pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         }
         c->poked = false;

@@ -57,13 +57,7 @@ static void *watchdog_main(void *p)
                 q->state = Q_TIMEOUT;
                 session_interrupt(q->session);
             }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = time_after_ms(50);
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     pthread_mutex_unlock(&w->mu);
@@ -157,14 +151,7 @@ int workload_admit(workload_t *w, const char *principal, const char *sql, sessio
     w->nqueries++;
     *id = q->id;
     q->waiting = true;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += w->o.max_wait_ms / 1000;
-    until.tv_nsec += (long)(w->o.max_wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = time_after_ms(w->o.max_wait_ms);
     int rc = 0;
     while (q->state == Q_QUEUED && (w->running >= w->o.slots || !first_in_line(w, q))) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until)) {

@@ -78,3 +78,16 @@ int time_parse_http(time_t *out, const char *s)
         return 0;
     return parse_with(out, s, "%Y-%m-%dT%H:%M:%SZ");
 }
+
+struct timespec time_after_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}

@@ -8,6 +8,8 @@
 
 int64_t time_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t time_mono_ns(void);      /* monotonic clock, for durations */
+/* The wall-clock time ms milliseconds from now, as pthread_cond_timedwait wants it. */
+struct timespec time_after_ms(int64_t ms);
 
 /* "20261125T185630Z" (ISO 8601 basic, as in X-Amz-Date); out holds 17 bytes. */
 void time_fmt_amz(char out[17], time_t t);
