@@ -73,6 +73,12 @@ static int check_node(const walk_t *w, json_t *o, const scope_t *s)
                               "no table %s%s%s%s%s in this session (tables are zone.database.table "
                               "names you may read; files and URLs cannot be read directly)",
                               cat, *cat ? "." : "", sch, *sch ? "." : "", tab);
+    } else if (!strcmp(type, "SHOW_REF") && !json_is_object(json_object_get(o, "query"))) {
+        /* SHOW of the engine's own catalog: the lake's tables are SHOW TABLES (answered
+         * from the catalog before this check), and the engine's are nobody's business. */
+        return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
+                          "only SHOW TABLES is available: it lists the lake's tables you may "
+                          "read");
     } else if (!strcmp(type, "TABLE_FUNCTION")) {
         const char *fn = str(json_object_get(o, "function"), "function_name");
         bool safe = false;

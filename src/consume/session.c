@@ -279,9 +279,69 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
     return name;
 }
 
+/* Whether sql is SHOW [ALL] TABLES (any case, blanks, an optional ';'). */
+static bool is_show_tables(const char *sql)
+{
+    char words[3][16] = {"", "", ""};
+    int n = sscanf(sql, " %15[A-Za-z] %15[A-Za-z] %15[A-Za-z;]", words[0], words[1], words[2]);
+    if (n < 2 || strcasecmp(words[0], "SHOW"))
+        return false;
+    int k = !strcasecmp(words[1], "ALL") ? 2 : 1;
+    if (n <= k || strncasecmp(words[k], "TABLES", 6))
+        return false;
+    const char *rest = strcasestr(sql, "TABLES") + 6;
+    while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == ';')
+        rest++;
+    return !*rest;
+}
+
+/* SHOW TABLES: the catalog tables this session may read, from the catalog. */
+static int show_tables(session_t *s, json_t **columns, engine_stream_t **stream, tarn_err_t *err)
+{
+    json_t *list = NULL;
+    int rc = catalog_tables_list(s->cat, s->p, NULL, NULL, &list, err);
+    if (rc)
+        return rc;
+    buf_t b = BUF_INIT;
+    size_t i, n = 0;
+    json_t *t;
+    buf_puts(&b, "SELECT json_array(name, format, files, bytes)::VARCHAR FROM (VALUES ");
+    json_array_foreach(json_object_get(list, "tables"), i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        char *res = arena_sprintf(s->a, "table/%s", name);
+        if (!res || authz_check(s->p, "sql:Select", res, NULL))
+            continue;
+        const char *fmt = json_string_value(json_object_get(t, "format"));
+        buf_puts(&b, n++ ? ", (" : "(");
+        put_literal(&b, s->a, name);
+        buf_puts(&b, ", ");
+        if (fmt)
+            put_literal(&b, s->a, fmt);
+        else
+            buf_puts(&b, "NULL");
+        buf_printf(&b, ", %lld, %lld)", (long long)json_integer_value(json_object_get(t, "files")),
+                   (long long)json_integer_value(json_object_get(t, "bytes")));
+    }
+    if (!n)
+        buf_puts(&b, "(NULL, NULL, 0, 0)");
+    buf_printf(&b, ") AS t(name, format, files, bytes)%s ORDER BY name", n ? "" : " WHERE false");
+    json_decref(list);
+    rc = b.data ? engine_stream_open(s->conn, b.data, NULL, stream, err)
+                : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    buf_free(&b);
+    if (!rc)
+        *columns = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "name",
+                             "type", "VARCHAR", "name", "format", "type", "VARCHAR", "name",
+                             "files", "type", "BIGINT", "name", "bytes", "type", "BIGINT");
+    return rc;
+}
+
 int session_query_json(session_t *s, const char *sql, const json_t *params, json_t **columns,
                        engine_stream_t **stream, tarn_err_t *err)
 {
+    if (is_show_tables(sql))
+        return show_tables(s, columns, stream, err);
     const char *mapped;
     s->rc = 0;
     int rc = sandbox_map_statement(s->conn, sql, session_map, s, &mapped, s->a, err);

@@ -76,6 +76,11 @@ def test_aggregate_through_rest_and_cli(server, s3):
     assert status == 200 and body["rows"][0][0] == "analyzed_plan"
     status, body = sql(server, "EXPLAIN SELECT * FROM glob('/*')")
     assert status == 403
+    # SHOW TABLES answers from the catalog: the lake's tables the caller may read.
+    status, body = sql(server, "show tables;")
+    assert status == 200 and [f"raw.{db}.orders", "csv", 2] in [r[:3] for r in body["rows"]]
+    status, body = sql(server, "SHOW TABLES FROM main")
+    assert status == 403 and "only SHOW TABLES" in body["error"]["message"]
     status, body = sql(server, "EXPLAIN COPY (SELECT 1) TO '/tmp/x.csv'")
     assert status == 400 and body["error"]["code"] == "NotReadOnly"
     # Parameters bind to $1, $2, ... and must all be given.

@@ -103,6 +103,11 @@ static void test_refused_queries(void **state)
            TARN_EDENIED, "AccessDenied", "read_parquet");
     expect(f, "SELECT * FROM duckdb_settings()", TARN_EDENIED, "AccessDenied", "duckdb_settings");
     expect(f, "SELECT * FROM glob('/*')", TARN_EDENIED, "AccessDenied", "glob");
+    expect(f, "SHOW ALL TABLES", TARN_EDENIED, "AccessDenied", "only SHOW TABLES");
+    expect(f, "SELECT * FROM (SHOW TABLES FROM main)", TARN_EDENIED, "AccessDenied",
+           "only SHOW TABLES");
+    expect(f, "SELECT * FROM (SUMMARIZE '/etc/passwd')", TARN_EDENIED, "AccessDenied",
+           "/etc/passwd");
     /* A CTE name counts only inside the query that defines it. */
     expect(f,
            "SELECT * FROM (WITH \"/tmp/x.csv\" AS (SELECT 1) SELECT 1) s, '/tmp/x.csv'",
