@@ -86,11 +86,6 @@ char *cat_json_text(const json_t *j)
              : strdup("null");
 }
 
-int cat_exec_tx(catalog_t *c, const char *sql, tarn_err_t *err)
-{
-    return db_exec(c->db, sql, err);
-}
-
 static json_t *col_json(sqlite3_stmt *st, int i)
 {
     const char *t = (const char *)sqlite3_column_text(st, i);
@@ -265,7 +260,7 @@ done:
     return rc;
 }
 
-int cat_database_ensure(catalog_t *c, const char *zone, const char *db, tarn_err_t *err)
+static int cat_database_ensure(catalog_t *c, const char *zone, const char *db, tarn_err_t *err)
 {
     sqlite3_stmt *st;
     int rc = db_prepare(c->db, &st,

@@ -27,15 +27,12 @@ int cat_table_load(catalog_t *c, const char *zone, const char *db, const char *n
 int cat_schema_load(catalog_t *c, int64_t table_id, int64_t v, schema_t *s, tarn_err_t *err);
 /* Records version current+1 of table t with schema s (ids assigned here) and changes. */
 int cat_version_add(catalog_t *c, cat_table_t *t, schema_t *s, json_t *changes, tarn_err_t *err);
-/* Creates the database row if missing. */
-int cat_database_ensure(catalog_t *c, const char *zone, const char *db, tarn_err_t *err);
 /* Inserts a table row and fills t. */
 int cat_table_insert(catalog_t *c, const char *zone, const char *db, const char *name,
                      const char *format, const json_t *options, const json_t *partition_keys,
                      bool declared, const char *owner, cat_table_t *t, tarn_err_t *err);
 /* Rewrites the table's search entry from its current metadata and schema. */
 int cat_search_refresh(catalog_t *c, int64_t table_id, tarn_err_t *err);
-int cat_exec_tx(catalog_t *c, const char *sql, tarn_err_t *err);
 /* The columns (of cat_tables t) a table summary is made of, in cat_summary_row's order. */
 #define CAT_SUMMARY_COLS                                                                     \
     "t.id, t.zone, t.db, t.name, t.location, t.format, t.files, t.rows, t.bytes,"          \

@@ -51,7 +51,7 @@ struct crawler {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop, poked;
+    bool stop;
     job_t **jobs; /* each job allocated on its own: the running one never moves */
     size_t njobs;
     int64_t next_job;
@@ -458,11 +458,10 @@ static void *crawler_main(void *p)
         if (got > 0)
             continue;
         pthread_mutex_lock(&c->mu);
-        if (!c->stop && !c->poked && !next_queued(c)) {
+        if (!c->stop && !next_queued(c)) {
             struct timespec ts = time_after_ms(100);
             pthread_cond_timedwait(&c->cv, &c->mu, &ts);
         }
-        c->poked = false;
         pthread_mutex_unlock(&c->mu);
     }
     return NULL;
@@ -519,14 +518,6 @@ void crawler_stop(crawler_t *c)
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);
-}
-
-void crawler_poke(crawler_t *c)
-{
-    pthread_mutex_lock(&c->mu);
-    c->poked = true;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
 }
 
 int crawler_request(crawler_t *c, const char *zone, const char *prefix, bool force,

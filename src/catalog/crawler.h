@@ -39,7 +39,5 @@ int crawler_request(crawler_t *c, const char *zone, const char *prefix, bool for
  * "objects", "done", "registered", "failed", "removed", "unchanged", "tables_changed",
  * "versions_created", "started", "finished", "error"}. TARN_ENOTFOUND when unknown. */
 int crawler_job(crawler_t *c, int64_t id, json_t **out, tarn_err_t *err);
-/* Wakes the event follower (something just landed). */
-void crawler_poke(crawler_t *c);
 
 #endif

@@ -21,8 +21,7 @@ typedef struct scope {
 } scope_t;
 
 typedef struct {
-    sandbox_allow_fn allow; /* checking only, or */
-    sandbox_map_fn map;     /* checking and mapping names to the session's views */
+    sandbox_map_fn map; /* the session's view for a table name, or NULL: refused */
     void *ctx;
     tarn_err_t *err;
 } walk_t;
@@ -58,7 +57,7 @@ static int check_node(const walk_t *w, json_t *o, const scope_t *s)
         const char *tab = str(o, "table_name");
         if (!*cat && !*sch && cte_visible(s, tab))
             return 0;
-        const char *view = w->map ? w->map(w->ctx, cat, sch, tab) : NULL;
+        const char *view = w->map(w->ctx, cat, sch, tab);
         if (view) {
             /* Qualified column references (orders.id) keep working through the alias. */
             if (!*str(o, "alias"))
@@ -68,11 +67,10 @@ static int check_node(const walk_t *w, json_t *o, const scope_t *s)
             json_object_set_new(o, "table_name", json_string(view));
             return 0;
         }
-        if (w->map || !w->allow(w->ctx, cat, sch, tab))
-            return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
-                              "no table %s%s%s%s%s in this session (tables are zone.database.table "
-                              "names you may read; files and URLs cannot be read directly)",
-                              cat, *cat ? "." : "", sch, *sch ? "." : "", tab);
+        return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
+                          "no table %s%s%s%s%s in this session (tables are zone.database.table "
+                          "names you may read; files and URLs cannot be read directly)",
+                          cat, *cat ? "." : "", sch, *sch ? "." : "", tab);
     } else if (!strcmp(type, "SHOW_REF") && !json_is_object(json_object_get(o, "query"))) {
         /* SHOW of the engine's own catalog: the lake's tables are SHOW TABLES (answered
          * from the catalog before this check), and the engine's are nobody's business. */
@@ -242,18 +240,6 @@ static void new_mark(char *mark, size_t cap)
     hash_random(r, sizeof r);
     hash_hex(hex, r, sizeof r);
     snprintf(mark, cap, "tarn-int-%s:", hex);
-}
-
-int sandbox_check_select(engine_conn_t *c, const char *sql, sandbox_allow_fn allow, void *ctx,
-                         arena_t *a, tarn_err_t *err)
-{
-    char mark[40];
-    new_mark(mark, sizeof mark);
-    walk_t w = {.allow = allow, .ctx = ctx, .err = err};
-    json_t *tree = NULL;
-    int rc = check_tree(c, sql, &w, mark, &tree, a, err);
-    json_decref(tree);
-    return rc;
 }
 
 int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,

@@ -13,16 +13,6 @@
 
 #include <stdbool.h>
 
-/* Whether the session may read catalog.schema.table (parts may be ""). */
-typedef bool (*sandbox_allow_fn)(void *ctx, const char *catalog, const char *schema,
-                                 const char *table);
-
-/* 0 when sql may run. Otherwise TARN_EINVAL (reason "SyntaxError" or "NotReadOnly") for
- * what is not one SELECT, or TARN_EDENIED (reason "AccessDenied") naming the table or
- * function refused. */
-int sandbox_check_select(engine_conn_t *c, const char *sql, sandbox_allow_fn allow, void *ctx,
-                         arena_t *a, tarn_err_t *err);
-
 /* The session's name for a table the user wrote as catalog.schema.table (parts may be
  * ""): the TEMP view holding it, e.g. "raw.sales.orders" for raw.sales.orders or for
  * sales.orders, or NULL when the session has no such table. The string must live until
@@ -30,10 +20,12 @@ int sandbox_check_select(engine_conn_t *c, const char *sql, sandbox_allow_fn all
 typedef const char *(*sandbox_map_fn)(void *ctx, const char *catalog, const char *schema,
                                       const char *table);
 
-/* Checks sql like sandbox_check_select and, when it may run, gives in *out (arena a) the
- * same query with every table reference replaced by the session's TEMP view
- * (temp.main."<view>", aliased with the table's own name unless it had an alias), printed
- * by DuckDB from the checked parse tree: what runs is exactly what was checked. */
+/* Checks sql and, when it may run, gives in *out (arena a) the same query with every table
+ * reference replaced by the session's TEMP view (temp.main."<view>", aliased with the
+ * table's own name unless it had an alias), printed by DuckDB from the checked parse tree:
+ * what runs is exactly what was checked. Otherwise TARN_EINVAL (reason "SyntaxError" or
+ * "NotReadOnly") for what is not one SELECT, or TARN_EDENIED (reason "AccessDenied")
+ * naming the table or function refused. */
 int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
                        const char **out, arena_t *a, tarn_err_t *err);
 

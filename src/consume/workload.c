@@ -31,7 +31,6 @@ struct workload {
     int running;
     int64_t next_id;
     query_t *queries;
-    size_t nqueries;
     pthread_t watchdog;
     bool stop;
 };
@@ -117,7 +116,6 @@ static void trim(workload_t *w)
         if (q->state >= Q_DONE && ++kept > (size_t)w->o.history) {
             *pp = q->next;
             query_free(q);
-            w->nqueries--;
             continue;
         }
         pp = &q->next;
@@ -148,7 +146,6 @@ int workload_admit(workload_t *w, const char *principal, const char *sql, sessio
     q->id = w->next_id++;
     q->next = w->queries;
     w->queries = q;
-    w->nqueries++;
     *id = q->id;
     q->waiting = true;
     struct timespec until = time_after_ms(w->o.max_wait_ms);
