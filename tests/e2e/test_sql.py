@@ -186,14 +186,18 @@ def queries(server, keys=None):
 
 
 def test_timeout_queue_cancel_and_history(tmp_path):
-    # One slot, a one-second queue and a two-second limit make each rule visible.
-    s = Server(tmp_path / "data", extra_args=["--query-slots", "1", "--query-timeout", "2",
+    # One slot, a one-second queue and a four-second limit make each rule visible; the
+    # limit leaves the cancel below time to happen before it.
+    s = Server(tmp_path / "data", extra_args=["--query-slots", "1", "--query-timeout", "4",
                                                "--queue-wait", "1"]).start()
     try:
+        s.tarn("user", "create", "bob")
+        keys = json.loads(s.tarn("key", "create", "bob", "--json").stdout)
+        bob = (keys["access_key"], keys["secret_key"])
         status, body = sql(s, SLOW)
         assert status == 408 and body["error"]["code"] == "QueryTimeout", body
         q = queries(s)[0]
-        assert q["state"] == "timeout" and q["sql"] == SLOW and q["duration_ms"] >= 1900
+        assert q["state"] == "timeout" and q["sql"] == SLOW and q["duration_ms"] >= 3900
 
         # While one query holds the only slot, another waits one second, then gets 503.
         got = {}
@@ -203,9 +207,6 @@ def test_timeout_queue_cancel_and_history(tmp_path):
         status, body = sql(s, "SELECT 1")
         assert status == 503 and body["error"]["code"] == "SlowDown"
         # Another user sees none of it and cannot cancel it.
-        s.tarn("user", "create", "bob")
-        keys = json.loads(s.tarn("key", "create", "bob", "--json").stdout)
-        bob = (keys["access_key"], keys["secret_key"])
         assert queries(s, keys=bob) == []
         status, body = rest(s, "DELETE", f"/v1/queries/{running[0]['id']}", keys=bob)
         assert status == 404 and body["error"]["code"] == "NoSuchQuery"
