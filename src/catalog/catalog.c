@@ -443,46 +443,58 @@ int catalog_databases_list(catalog_t *c, const authz_principal_t *p, const char 
     return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
 }
 
-/* Columns of the current version with their business metadata. */
-static int columns_json(catalog_t *c, int64_t table_id, int64_t version, json_t **out,
-                        tarn_err_t *err)
+/* ASCII lower case, as the NOCASE collation of cat_columns.name compares. */
+static void lower_ascii(char *out, size_t cap, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++)
+        out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+    out[i] = '\0';
+}
+
+int cat_columns_json(catalog_t *c, int64_t table_id, int64_t version, json_t **out,
+                     tarn_err_t *err)
 {
     schema_t s;
     int rc = cat_schema_load(c, table_id, version, &s, err);
     if (rc)
         return rc;
-    json_t *a = json_array();
+    /* The metadata of every column in one query, matched to the schema by name. */
     sqlite3_stmt *st = NULL;
-    for (size_t i = 0; !rc && i < s.n; i++) {
-        const schema_col_t *col = &s.cols[i];
-        json_t *o = json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)col->id, "name",
-                              col->name, "type", col->type, "nullable", col->nullable);
-        if ((rc = db_prepare(c->db, &st,
-                             "SELECT description, sensitivity, tags FROM cat_columns"
-                             " WHERE table_id = ?1 AND name = ?2",
-                             err))) {
-            json_decref(o);
-            break;
-        }
-        sqlite3_bind_int64(st, 1, table_id);
-        sqlite3_bind_text(st, 2, col->name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            json_object_set_new(o, "description", col_str(st, 0));
-            json_object_set_new(o, "sensitivity", col_str(st, 1));
-            json_object_set_new(o, "tags", col_json(st, 2));
-        } else {
-            json_object_set_new(o, "description", json_null());
-            json_object_set_new(o, "sensitivity", json_string("internal"));
-            json_object_set_new(o, "tags", json_array());
-        }
-        db_done(c->db, st);
-        json_array_append_new(a, o);
-    }
-    schema_free(&s);
-    if (rc) {
-        json_decref(a);
+    json_t *meta = json_object();
+    if ((rc = db_prepare(c->db, &st,
+                         "SELECT name, description, sensitivity, tags FROM cat_columns"
+                         " WHERE table_id = ?1",
+                         err))) {
+        json_decref(meta);
+        schema_free(&s);
         return rc;
     }
+    sqlite3_bind_int64(st, 1, table_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char key[512];
+        lower_ascii(key, sizeof key, (const char *)sqlite3_column_text(st, 0));
+        json_object_set_new(meta, key, json_pack("{s:o, s:o, s:o}", "description",
+                                                 col_str(st, 1), "sensitivity", col_str(st, 2),
+                                                 "tags", col_json(st, 3)));
+    }
+    db_done(c->db, st);
+    json_t *a = json_array();
+    for (size_t i = 0; i < s.n; i++) {
+        const schema_col_t *col = &s.cols[i];
+        char key[512];
+        lower_ascii(key, sizeof key, col->name);
+        json_t *m = json_object_get(meta, key);
+        json_t *desc = m ? json_incref(json_object_get(m, "description")) : json_null();
+        json_t *sens = m ? json_incref(json_object_get(m, "sensitivity")) : json_string("internal");
+        json_t *tags = m ? json_incref(json_object_get(m, "tags")) : json_array();
+        json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:b, s:o, s:o, s:o}", "id",
+                                           (json_int_t)col->id, "name", col->name, "type",
+                                           col->type, "nullable", col->nullable, "description",
+                                           desc, "sensitivity", sens, "tags", tags));
+    }
+    json_decref(meta);
+    schema_free(&s);
     *out = a;
     return 0;
 }
@@ -521,7 +533,7 @@ int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchTable",
                           "no table %s.%s.%s (see `tarn tables`)", zone, db, name);
     json_t *cols;
-    if ((rc = columns_json(c, id, version, &cols, err))) {
+    if ((rc = cat_columns_json(c, id, version, &cols, err))) {
         json_decref(o);
         return rc;
     }

@@ -31,6 +31,10 @@ int cat_version_add(catalog_t *c, cat_table_t *t, schema_t *s, json_t *changes, 
 int cat_table_insert(catalog_t *c, const char *zone, const char *db, const char *name,
                      const char *format, const json_t *options, const json_t *partition_keys,
                      bool declared, const char *owner, cat_table_t *t, tarn_err_t *err);
+/* The columns of version v of table id with their business metadata:
+ * [{"id", "name", "type", "nullable", "description", "sensitivity", "tags"}]. */
+int cat_columns_json(catalog_t *c, int64_t table_id, int64_t version, json_t **out,
+                     tarn_err_t *err);
 /* Rewrites the table's search entry from its current metadata and schema. */
 int cat_search_refresh(catalog_t *c, int64_t table_id, tarn_err_t *err);
 /* The columns (of cat_tables t) a table summary is made of, in cat_summary_row's order. */

@@ -12,18 +12,16 @@
  * counts most, then column names and descriptions, tags, the description, people. */
 #define BM25 "bm25(cat_search, 10.0, 2.0, 4.0, 3.0, 1.0, 1.0)"
 
-/* Appends a JSON array's strings, space separated. */
-static void put_words(buf_t *b, const char *json_array)
+/* Appends a JSON array's strings, each after a space. */
+static void put_words(buf_t *b, const json_t *words)
 {
-    json_t *a = json_array ? json_loads(json_array, 0, NULL) : NULL;
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v)
+    json_array_foreach(words, i, v)
     {
         buf_putc(b, ' ');
         buf_puts(b, json_string_value(v));
     }
-    json_decref(a);
 }
 
 int cat_search_refresh(catalog_t *c, int64_t id, tarn_err_t *err)
@@ -44,34 +42,29 @@ int cat_search_refresh(catalog_t *c, int64_t id, tarn_err_t *err)
 #define TXT(i) ((const char *)sqlite3_column_text(st, i))
         buf_printf(&name, "%s %s %s", TXT(0), TXT(1), TXT(2));
         buf_puts(&desc, TXT(3) ? TXT(3) : "");
-        put_words(&tags, TXT(4));
+        json_t *t = TXT(4) ? json_loads(TXT(4), 0, NULL) : NULL;
+        put_words(&tags, t);
+        json_decref(t);
         buf_puts(&owner, TXT(5) ? TXT(5) : "");
         buf_puts(&steward, TXT(6) ? TXT(6) : "");
         version = sqlite3_column_int64(st, 7);
 #undef TXT
     }
     db_done(c->db, st);
-    schema_t s;
-    if ((rc = cat_schema_load(c, id, version, &s, err)))
+    json_t *columns = NULL;
+    if ((rc = cat_columns_json(c, id, version, &columns, err)))
         goto done;
-    for (size_t i = 0; !rc && i < s.n; i++) {
-        buf_printf(&cols, "%s%s", i ? " " : "", s.cols[i].name);
-        if ((rc = db_prepare(c->db, &st,
-                             "SELECT description, tags FROM cat_columns WHERE table_id = ?1"
-                             " AND name = ?2",
-                             err)))
-            break;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, s.cols[i].name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            const char *d = (const char *)sqlite3_column_text(st, 0);
-            if (d)
-                buf_printf(&cols, " %s", d);
-            put_words(&tags, (const char *)sqlite3_column_text(st, 1));
-        }
-        db_done(c->db, st);
+    size_t i;
+    json_t *col;
+    json_array_foreach(columns, i, col)
+    {
+        const char *d = json_string_value(json_object_get(col, "description"));
+        buf_printf(&cols, "%s%s", i ? " " : "", json_string_value(json_object_get(col, "name")));
+        if (d)
+            buf_printf(&cols, " %s", d);
+        put_words(&tags, json_object_get(col, "tags"));
     }
-    schema_free(&s);
+    json_decref(columns);
     if (rc || (rc = db_prepare(c->db, &st, "DELETE FROM cat_search WHERE rowid = ?1", err)))
         goto done;
     sqlite3_bind_int64(st, 1, id);
