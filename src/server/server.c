@@ -43,32 +43,36 @@ static int open_db(db_t **db, const char *data_dir, tarn_err_t *err)
 }
 
 /* The catalog and the crawler that follows the event queue. The crawler infers schemas
- * through an engine of its own that reads only the objects folder (by its absolute
- * path) and runs each statement on one thread: inference is many tiny statements, which
- * run fastest side by side on separate connections rather than each spread over every
- * core, and it keeps crawling apart from the threads and memory of interactive SQL. */
-static int start_catalog(server_t *s, const server_opts_t *o, tarn_err_t *err)
+ * through an engine of its own that reads only the objects folder and runs each statement
+ * on one thread: inference is many tiny statements, which run fastest side by side on
+ * separate connections rather than each spread over every core, and it keeps crawling
+ * apart from the threads and memory of interactive SQL. */
+static int start_catalog(server_t *s, tarn_err_t *err)
 {
-    char objects[4200], abs[PATH_MAX];
+    _Static_assert(sizeof s->objects_dir >= PATH_MAX, "realpath writes up to PATH_MAX bytes");
+    char objects[4200];
     path_join(objects, sizeof objects, s->data_dir, "objects");
-    if (!realpath(objects, abs))
+    if (!realpath(objects, s->objects_dir))
         return TARN_ERR(err, TARN_EIO, "%s: %s", objects, strerror(errno));
-    snprintf(s->objects_dir, sizeof s->objects_dir, "%s", abs);
-    int rc = engine_open(&s->engine, abs, 1, err);
-    if (!rc)
-        rc = engine_open(&s->sql_engine, abs, 0, err);
-    workload_opts_t wo = {.slots = o->query_slots,
-                          .timeout_ms = (o->query_timeout_s > 0 ? o->query_timeout_s : 300) * 1000,
-                          .max_wait_ms = (o->queue_wait_s > 0 ? o->queue_wait_s : 30) * 1000};
-    if (!rc)
-        rc = workload_create(&s->workload, &wo, err);
+    int rc = engine_open(&s->engine, s->objects_dir, 1, err);
     if (!rc)
         rc = catalog_open(&s->catalog, s->db, err);
-    crawler_opts_t co = {.objects_dir = abs, .store = s->store, .catalog = s->catalog,
-                         .engine = s->engine, .follow_events = true};
+    crawler_opts_t co = {.objects_dir = s->objects_dir, .store = s->store,
+                         .catalog = s->catalog, .engine = s->engine, .follow_events = true};
     if (!rc)
         rc = crawler_start(&s->crawler, &co, err);
     return rc;
+}
+
+/* Query sessions: their engine (parallel statements, the same objects folder) and the
+ * workload that bounds them. */
+static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
+{
+    workload_opts_t wo = {.slots = o->query_slots,
+                          .timeout_ms = (o->query_timeout_s > 0 ? o->query_timeout_s : 300) * 1000,
+                          .max_wait_ms = (o->queue_wait_s > 0 ? o->queue_wait_s : 30) * 1000};
+    int rc = engine_open(&s->sql_engine, s->objects_dir, 0, err);
+    return rc ? rc : workload_create(&s->workload, &wo, err);
 }
 
 int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err)
@@ -210,7 +214,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = store_open(&s->store, o->data_dir, s->db, err)) ||
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
-        (rc = start_catalog(s, o, err)))
+        (rc = start_catalog(s, err)) || (rc = start_sql(s, o, err)))
         goto done;
     const char *deny = getenv("TARN_AUTHZ_DENY");
     if (deny && *deny && !(s->deny_rules = strdup(deny))) {
