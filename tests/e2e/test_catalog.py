@@ -205,6 +205,9 @@ def test_removal_and_snapshots(server, s3):
     assert keys(3) == [f"{db}/t/dt=2024-01-02/b.csv"]
     parts = rest(server, "GET", f"/v1/tables/raw/{db}/t/partitions")[1]["partitions"]
     assert [p["spec"] for p in parts] == ["dt=2024-01-02"]
+    out = server.tarn("table", "partitions", f"raw.{db}.t").stdout.splitlines()
+    assert out[0].split() == ["PARTITION", "FILES", "SIZE", "UPDATED"]
+    assert out[1].split()[:2] == ["dt=2024-01-02", "1"] and len(out) == 2
     status, body = rest(server, "GET", f"/v1/tables/raw/{db}/t/snapshots/9")
     assert status == 404 and body["error"]["code"] == "NoSuchSnapshot"
     # DeleteObjects removes from the catalog too.

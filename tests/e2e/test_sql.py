@@ -259,3 +259,20 @@ def test_declared_table_reads_in_its_declared_schema(server, s3):
                                {"name": "amount", "type": "DOUBLE"},
                                {"name": "note", "type": "VARCHAR"}]
     assert body["rows"] == [[1, 2.0, None], [2, 3.5, None]]
+
+
+def test_interactive_prompt_on_a_terminal(server, tmp_path):
+    """`tarn sql` on a terminal: a prompt, statements over lines, history kept, \\q quits."""
+    import shutil
+    import subprocess
+    script = shutil.which("script")
+    if not script:
+        raise AssertionError("the script tool (util-linux) is needed to give tarn a terminal")
+    env = {**server.env(), "HOME": str(tmp_path)}
+    from conftest import TARN
+    p = subprocess.run([script, "-qc", f"{TARN} sql", "/dev/null"], env=env, text=True,
+                       input="SELECT 40 +\n 2 AS answer;\n\\q\n", capture_output=True,
+                       timeout=60)
+    out = p.stdout.replace("\r", "")
+    assert "lake> " in out and "answer" in out and "\n42\n" in out and "(1 row)" in out
+    assert "SELECT 40" in (tmp_path / ".tarn_history").read_text().replace("\\040", " ")
