@@ -1,5 +1,6 @@
 /* Query sessions and the views they are given; see session.h. */
 #include "consume/session.h"
+#include "consume/pgtype.h"
 #include "consume/sandbox.h"
 #include "util/buf.h"
 
@@ -295,8 +296,9 @@ static bool is_show_tables(const char *sql)
     return !*rest;
 }
 
-/* SHOW TABLES: the catalog tables this session may read, from the catalog. */
-static int show_tables(session_t *s, json_t **columns, engine_stream_t **stream, tarn_err_t *err)
+/* SHOW TABLES: the catalog tables this session may read, from the catalog, as a
+ * relation's SQL in *inner. */
+static int show_tables(session_t *s, json_t **columns, const char **inner, tarn_err_t *err)
 {
     json_t *list = NULL;
     int rc = catalog_tables_list(s->cat, s->p, NULL, NULL, &list, err);
@@ -305,7 +307,7 @@ static int show_tables(session_t *s, json_t **columns, engine_stream_t **stream,
     buf_t b = BUF_INIT;
     size_t i, n = 0;
     json_t *t;
-    buf_puts(&b, "SELECT json_array(name, format, files, bytes)::VARCHAR FROM (VALUES ");
+    buf_puts(&b, "SELECT * FROM (VALUES ");
     json_array_foreach(json_object_get(list, "tables"), i, t)
     {
         const char *name = json_string_value(json_object_get(t, "name"));
@@ -327,8 +329,8 @@ static int show_tables(session_t *s, json_t **columns, engine_stream_t **stream,
         buf_puts(&b, "(NULL, NULL, 0, 0)");
     buf_printf(&b, ") AS t(name, format, files, bytes)%s ORDER BY name", n ? "" : " WHERE false");
     json_decref(list);
-    rc = b.data ? engine_stream_open(s->conn, b.data, NULL, stream, err)
-                : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!b.data || !(*inner = arena_strdup(s->a, b.data)))
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
     buf_free(&b);
     if (!rc)
         *columns = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "name",
@@ -337,52 +339,96 @@ static int show_tables(session_t *s, json_t **columns, engine_stream_t **stream,
     return rc;
 }
 
-int session_query_json(session_t *s, const char *sql, const json_t *params, json_t **columns,
-                       engine_stream_t **stream, tarn_err_t *err)
+/* EXPLAIN cannot be a subquery: its few rows are read whole and served as VALUES. */
+static int explain(session_t *s, const char *mapped, json_t **columns, const char **inner,
+                   tarn_err_t *err)
 {
-    if (is_show_tables(sql))
-        return show_tables(s, columns, stream, err);
-    const char *mapped;
+    engine_rows_t e;
+    int rc = engine_query(s->conn, mapped, 100000, &e, s->a, err);
+    if (rc)
+        return rc;
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "SELECT * FROM (VALUES ");
+    for (size_t i = 0; i < e.nrows && e.ncols >= 2; i++) {
+        buf_puts(&b, i ? ", (" : "(");
+        put_literal(&b, s->a, e.cells[i * e.ncols] ? e.cells[i * e.ncols] : "");
+        buf_puts(&b, ", ");
+        put_literal(&b, s->a, e.cells[i * e.ncols + 1] ? e.cells[i * e.ncols + 1] : "");
+        buf_putc(&b, ')');
+    }
+    if (!e.nrows)
+        buf_puts(&b, "('', '')");
+    buf_puts(&b, ") AS t(explain_key, explain_value)");
+    if (!b.data || !(*inner = arena_strdup(s->a, b.data)))
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    buf_free(&b);
+    if (!rc)
+        *columns = json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "explain_key", "type",
+                             "VARCHAR", "name", "explain_value", "type", "VARCHAR");
+    return rc;
+}
+
+/* The query that streams inner's rows in the requested encoding. */
+static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, session_rows_t rows)
+{
+    if (rows == SESSION_ROWS_JSON)
+        /* Each row as one JSON array, encoded by the engine. */
+        return arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q",
+                             inner);
+    /* One text column per result column, in PostgreSQL's text format; columns are renamed
+     * by position, so duplicate or odd names do not matter. */
+    buf_t b = BUF_INIT, alias = BUF_INIT;
+    size_t i;
+    json_t *c;
+    buf_puts(&b, "SELECT ");
+    json_array_foreach(cols, i, c)
+    {
+        char ident[32];
+        snprintf(ident, sizeof ident, "\"c%zu\"", i);
+        if (i) {
+            buf_puts(&b, ", ");
+            buf_putc(&alias, ',');
+        }
+        pgtype_put_text_sql(&b, json_string_value(json_object_get(c, "type")), ident);
+        buf_puts(&alias, ident);
+    }
+    buf_printf(&b, " FROM (%s) AS q(%s)", inner, alias.data ? alias.data : "");
+    char *q = b.data ? arena_strdup(s->a, b.data) : NULL;
+    buf_free(&b);
+    buf_free(&alias);
+    return q;
+}
+
+int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
+                  json_t **columns, engine_stream_t **stream, tarn_err_t *err)
+{
+    const char *mapped, *inner;
+    json_t *cols = NULL;
+    int rc;
     s->rc = 0;
-    int rc = sandbox_map_statement(s->conn, sql, session_map, s, &mapped, s->a, err);
-    if (s->rc) {
-        /* A view could not be built: its error, not "no such table". */
-        *err = s->view_err;
-        return s->rc;
+    if (is_show_tables(sql)) {
+        rc = show_tables(s, &cols, &inner, err);
+        params = NULL;
+    } else {
+        rc = sandbox_map_statement(s->conn, sql, session_map, s, &mapped, s->a, err);
+        if (s->rc) {
+            /* A view could not be built: its error, not "no such table". */
+            *err = s->view_err;
+            return s->rc;
+        }
+        if (rc)
+            return rc;
+        if (!strncmp(mapped, "EXPLAIN", 7)) {
+            rc = explain(s, mapped, &cols, &inner, err);
+            params = NULL;
+        } else {
+            inner = mapped;
+            rc = engine_describe(s->conn, mapped, params, &cols, err);
+        }
     }
     if (rc)
         return rc;
-    if (!strncmp(mapped, "EXPLAIN", 7)) {
-        /* EXPLAIN cannot be a subquery: its few rows are read whole and served as VALUES. */
-        engine_rows_t e;
-        if ((rc = engine_query(s->conn, mapped, 100000, &e, s->a, err)))
-            return rc;
-        buf_t b = BUF_INIT;
-        buf_puts(&b, "SELECT json_array(explain_key, explain_value)::VARCHAR FROM (VALUES ");
-        for (size_t i = 0; i < e.nrows && e.ncols >= 2; i++) {
-            buf_puts(&b, i ? ", (" : "(");
-            put_literal(&b, s->a, e.cells[i * e.ncols] ? e.cells[i * e.ncols] : "");
-            buf_puts(&b, ", ");
-            put_literal(&b, s->a, e.cells[i * e.ncols + 1] ? e.cells[i * e.ncols + 1] : "");
-            buf_putc(&b, ')');
-        }
-        if (!e.nrows)
-            buf_puts(&b, "('', '')");
-        buf_puts(&b, ") AS t(explain_key, explain_value)");
-        rc = b.data ? engine_stream_open(s->conn, b.data, NULL, stream, err)
-                    : TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        buf_free(&b);
-        if (!rc)
-            *columns = json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "explain_key", "type",
-                                 "VARCHAR", "name", "explain_value", "type", "VARCHAR");
-        return rc;
-    }
-    json_t *cols;
-    if ((rc = engine_describe(s->conn, mapped, params, &cols, err)))
-        return rc;
-    /* Each row as one JSON array, encoded by the engine. */
-    char *q = arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q",
-                            mapped);
+    char *q = wrap_rows(s, inner, cols, rows);
     rc = q ? engine_stream_open(s->conn, q, params, stream, err)
            : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (rc) {

@@ -24,11 +24,18 @@ int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objec
                  const authz_principal_t *p, tarn_err_t *err);
 void session_close(session_t *s);
 
+/* How a query's rows are streamed. */
+typedef enum {
+    SESSION_ROWS_JSON, /* one text column: each row as a JSON array */
+    SESSION_ROWS_PG,   /* one text column per result column, in PostgreSQL's text format
+                        * for the column's pgtype_of type (NULL stays NULL) */
+} session_rows_t;
+
 /* Checks sql, builds the views it names, and starts it with params bound to $1, $2, ...
- * (a JSON array, or NULL): *columns gets [{"name","type"}] (caller decrefs) and *stream
- * the rows, each a JSON array text (caller closes). */
-int session_query_json(session_t *s, const char *sql, const json_t *params, json_t **columns,
-                       engine_stream_t **stream, tarn_err_t *err);
+ * (a JSON array, or NULL): *columns gets [{"name","type"}] with DuckDB's type names
+ * (caller decrefs) and *stream the rows encoded as `rows` says (caller closes). */
+int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
+                  json_t **columns, engine_stream_t **stream, tarn_err_t *err);
 /* Stops the running statement, from another thread. */
 void session_interrupt(session_t *s);
 

@@ -193,6 +193,9 @@ struct engine_stream {
     const char **rows;
     char *text; /* the chunk's texts, NUL-separated */
     size_t cap_rows, cap_text;
+    size_t ncols;
+    engine_cell_t *cells; /* the chunk's cells, row by row */
+    size_t cap_cells;
 };
 
 /* Binds a JSON array to $1, $2, ...; the count must match the statement's. */
@@ -244,9 +247,12 @@ int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
         rc = engine_fail(duckdb_result_error(&s->result), err);
     } else {
         s->have_result = true;
-        if (duckdb_column_count(&s->result) < 1 ||
-            duckdb_column_type(&s->result, 0) != DUCKDB_TYPE_VARCHAR)
-            rc = TARN_ERR(err, TARN_EINVAL, "a streamed query must start with a text column");
+        s->ncols = (size_t)duckdb_column_count(&s->result);
+        for (size_t i = 0; !rc && i < s->ncols; i++)
+            if (duckdb_column_type(&s->result, (idx_t)i) != DUCKDB_TYPE_VARCHAR)
+                rc = TARN_ERR(err, TARN_EINVAL, "a streamed query's columns must all be text");
+        if (!s->ncols)
+            rc = TARN_ERR(err, TARN_EINVAL, "a streamed query needs a column");
     }
     if (rc) {
         engine_stream_close(s);
@@ -304,6 +310,51 @@ int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_e
     return 0;
 }
 
+size_t engine_stream_ncols(const engine_stream_t *s)
+{
+    return s->ncols;
+}
+
+int engine_stream_next_cells(engine_stream_t *s, const engine_cell_t **cells, size_t *n,
+                             tarn_err_t *err)
+{
+    *n = 0;
+    if (s->chunk)
+        duckdb_destroy_data_chunk(&s->chunk);
+    s->chunk = duckdb_fetch_chunk(s->result);
+    if (!s->chunk) {
+        const char *e = duckdb_result_error(&s->result);
+        return e && *e ? engine_fail(e, err) : 0;
+    }
+    size_t cnt = (size_t)duckdb_data_chunk_get_size(s->chunk), nc = s->ncols;
+    if (cnt * nc > s->cap_cells) {
+        engine_cell_t *c = realloc(s->cells, cnt * nc * sizeof *c);
+        if (!c)
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        s->cells = c;
+        s->cap_cells = cnt * nc;
+    }
+    /* The cells point into the chunk's vectors: nothing is copied. */
+    for (size_t j = 0; j < nc; j++) {
+        duckdb_vector v = duckdb_data_chunk_get_vector(s->chunk, (idx_t)j);
+        duckdb_string_t *data = duckdb_vector_get_data(v);
+        uint64_t *valid = duckdb_vector_get_validity(v);
+        for (size_t i = 0; i < cnt; i++) {
+            engine_cell_t *c = &s->cells[i * nc + j];
+            if (valid && !duckdb_validity_row_is_valid(valid, (idx_t)i)) {
+                c->data = NULL;
+                c->len = 0;
+                continue;
+            }
+            c->len = duckdb_string_t_length(data[i]);
+            c->data = duckdb_string_t_data(&data[i]);
+        }
+    }
+    *cells = s->cells;
+    *n = cnt;
+    return 0;
+}
+
 void engine_stream_close(engine_stream_t *s)
 {
     if (!s)
@@ -318,6 +369,7 @@ void engine_stream_close(engine_stream_t *s)
         duckdb_destroy_prepare(&s->ps);
     free(s->rows);
     free(s->text);
+    free(s->cells);
     free(s);
 }
 

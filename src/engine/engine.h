@@ -41,7 +41,7 @@ int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows
                  arena_t *a, tarn_err_t *err);
 
 /* A query whose rows are fetched chunk by chunk as the engine produces them, so a large
- * result is never held whole. Its first column must be text (VARCHAR). */
+ * result is never held whole. Its columns must all be text (VARCHAR). */
 typedef struct engine_stream engine_stream_t;
 
 /* params: a JSON array of strings, numbers, booleans and nulls bound to $1, $2, ... (NULL
@@ -51,6 +51,17 @@ int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
 /* The next rows' first-column texts: *rows gets up to about 2,048 of them (NULL for SQL
  * NULL), valid until the next call; *n is 0 at the end. */
 int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_err_t *err);
+/* One value of a streamed row: its bytes (not NUL-terminated), or data NULL for SQL NULL. */
+typedef struct {
+    const char *data;
+    size_t len;
+} engine_cell_t;
+
+size_t engine_stream_ncols(const engine_stream_t *s);
+/* The next rows, all columns: *cells gets *n rows of engine_stream_ncols cells each, row
+ * by row, valid until the next call; *n is 0 at the end. */
+int engine_stream_next_cells(engine_stream_t *s, const engine_cell_t **cells, size_t *n,
+                             tarn_err_t *err);
 void engine_stream_close(engine_stream_t *s);
 /* Stops the connection's running statement (from another thread); it fails with an
  * "interrupted" error. */

@@ -236,7 +236,8 @@ int rest_sql(req_t *r)
         (rc = workload_admit(srv->workload, r->principal.name, sql, q->session, &id, &r->err)))
         goto done;
     q->id = id;
-    if ((rc = session_query_json(q->session, sql, params, &q->columns, &q->stream, &r->err))) {
+    if ((rc = session_query(q->session, sql, params, SESSION_ROWS_JSON, &q->columns, &q->stream,
+                            &r->err))) {
         const char *why = workload_interruption(srv->workload, id);
         if (why && !strcmp(why, "cancelled"))
             rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",

@@ -1,0 +1,71 @@
+/* PostgreSQL's view of the engine's types: which PostgreSQL type (OID, name, length,
+ * type modifier) a DuckDB column type is shown as, the SQL that renders a value in
+ * PostgreSQL's text format, and the conversions between that text and PostgreSQL's
+ * binary format for values sent to and received from drivers. */
+#ifndef TARN_CONSUME_PGTYPE_H
+#define TARN_CONSUME_PGTYPE_H
+
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    PGTYPE_BOOL = 16,
+    PGTYPE_BYTEA = 17,
+    PGTYPE_NAME = 19,
+    PGTYPE_INT8 = 20,
+    PGTYPE_INT2 = 21,
+    PGTYPE_INT4 = 23,
+    PGTYPE_TEXT = 25,
+    PGTYPE_OID = 26,
+    PGTYPE_JSON = 114,
+    PGTYPE_FLOAT4 = 700,
+    PGTYPE_FLOAT8 = 701,
+    PGTYPE_UNKNOWN = 705,
+    PGTYPE_BPCHAR = 1042,
+    PGTYPE_VARCHAR = 1043,
+    PGTYPE_DATE = 1082,
+    PGTYPE_TIME = 1083,
+    PGTYPE_TIMESTAMP = 1114,
+    PGTYPE_TIMESTAMPTZ = 1184,
+    PGTYPE_INTERVAL = 1186,
+    PGTYPE_TIMETZ = 1266,
+    PGTYPE_NUMERIC = 1700,
+    PGTYPE_UUID = 2950,
+};
+
+typedef struct {
+    uint32_t oid;
+    const char *name; /* PostgreSQL's name: "int4", "numeric", "timestamptz" */
+    int16_t len;      /* typlen: bytes, or -1 for variable length */
+    int32_t typmod;   /* -1, or numeric's ((precision << 16) | scale) + 4 */
+} pgtype_t;
+
+/* The PostgreSQL type a DuckDB type name (as engine_describe spells it: "INTEGER",
+ * "DECIMAL(10,2)", "VARCHAR[]") is shown as. Nested and unknown types are text. */
+pgtype_t pgtype_of(const char *duckdb_type);
+/* The entry for a PostgreSQL OID, or NULL for an OID this table does not know. */
+const pgtype_t *pgtype_by_oid(uint32_t oid);
+
+/* Appends an expression rendering column `ident` (already quoted) of DuckDB type
+ * duckdb_type as PostgreSQL's text output of pgtype_of(duckdb_type): a VARCHAR, NULL for
+ * NULL ('t'/'f' for booleans, '\x..' for bytea, Infinity/NaN for floats). */
+void pgtype_put_text_sql(buf_t *b, const char *duckdb_type, const char *ident);
+
+/* Converts a value in PostgreSQL's text format to its binary format (appended to out).
+ * TARN_EINVAL (reason "FeatureNotSupported") when the type has no binary form here, or
+ * "InvalidTextRepresentation" when text is not a value of the type. */
+int pgtype_text_to_binary(uint32_t oid, const char *text, size_t len, buf_t *out,
+                          tarn_err_t *err);
+
+/* A parameter value from a driver (format 0 text, 1 binary; declared type oid, 0 when
+ * unspecified) as the JSON value the engine binds: integers and floats as numbers,
+ * booleans as booleans, everything else as its text (the engine casts it to the type the
+ * query needs). Caller decrefs *out. */
+int pgtype_param_to_json(uint32_t oid, int format, const char *data, size_t len, json_t **out,
+                         tarn_err_t *err);
+
+#endif
