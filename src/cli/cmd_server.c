@@ -23,12 +23,14 @@ int cmd_init(int argc, char **argv)
 
 int cmd_serve(int argc, char **argv)
 {
-    static const char *const valued[] = {"--data", "--listen", "--query-slots",
-                                         "--query-timeout", "--queue-wait", NULL};
+    static const char *const valued[] = {"--data",       "--listen",     "--query-slots",
+                                         "--query-timeout", "--queue-wait", "--pg-listen",
+                                         NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
-    server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0};
+    server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0,
+                       args_get(&a, "--pg-listen")};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {

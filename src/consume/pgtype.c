@@ -86,10 +86,9 @@ void pgtype_put_text_sql(buf_t *b, const char *t, const char *c)
                    c, c, c, c);
         return;
     default:
-        if (!strcmp(t, "VARCHAR"))
-            buf_puts(b, c);
-        else
-            buf_printf(b, "%s::VARCHAR", c);
+        /* Also for VARCHAR columns: the binder drops a cast to the same type, and a column
+         * of the NULL type (SELECT NULL) becomes text. */
+        buf_printf(b, "%s::VARCHAR", c);
     }
 }
 

@@ -405,6 +405,10 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
     const char *mapped, *inner;
     json_t *cols = NULL;
     int rc;
+    /* A long-lived session (a PostgreSQL connection) runs many queries: each starts from
+     * an empty arena and rebuilds its views, so they read the tables' current snapshots. */
+    arena_reset(s->a);
+    json_object_clear(s->views);
     s->rc = 0;
     if (is_show_tables(sql)) {
         rc = show_tables(s, &cols, &inner, err);
@@ -428,6 +432,10 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
     }
     if (rc)
         return rc;
+    if (!stream) {
+        *columns = cols;
+        return 0;
+    }
     char *q = wrap_rows(s, inner, cols, rows);
     rc = q ? engine_stream_open(s->conn, q, params, stream, err)
            : TARN_ERR(err, TARN_ENOMEM, "out of memory");

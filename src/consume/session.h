@@ -33,7 +33,9 @@ typedef enum {
 
 /* Checks sql, builds the views it names, and starts it with params bound to $1, $2, ...
  * (a JSON array, or NULL): *columns gets [{"name","type"}] with DuckDB's type names
- * (caller decrefs) and *stream the rows encoded as `rows` says (caller closes). */
+ * (caller decrefs) and *stream the rows encoded as `rows` says (caller closes). With stream
+ * NULL, only the columns (the query runs for no rows). Each call starts afresh: views are
+ * rebuilt from the tables' current snapshots. */
 int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
                   json_t **columns, engine_stream_t **stream, tarn_err_t *err);
 /* Stops the running statement, from another thread. */

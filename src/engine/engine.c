@@ -122,6 +122,37 @@ void engine_disconnect(engine_conn_t *c)
 
 /* DuckDB messages carry the offending SQL and a caret on later lines; the first line
  * says what went wrong. */
+/* DuckDB's error classes (the prefix of its messages) as protocol-neutral reasons, which
+ * the edges turn into REST codes or SQLSTATEs. */
+static const char *error_reason(const char *msg)
+{
+    static const struct {
+        const char *prefix, *within, *reason;
+    } classes[] = {
+        {"Parser Error", NULL, "SyntaxError"},
+        {"Catalog Error", "Table with name", "UndefinedTable"},
+        {"Catalog Error", "Function with name", "UndefinedFunction"},
+        {"Catalog Error", NULL, "UndefinedObject"},
+        {"Binder Error", "column", "UndefinedColumn"},
+        {"Binder Error", "function", "UndefinedFunction"},
+        {"Binder Error", NULL, "InvalidQuery"},
+        {"Conversion Error", NULL, "InvalidTextRepresentation"},
+        {"Invalid Input Error", NULL, "InvalidTextRepresentation"},
+        {"Out of Range Error", NULL, "NumericValueOutOfRange"},
+        {"Out of Memory Error", NULL, "QueryOutOfMemory"},
+    };
+    for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
+        size_t n = strlen(classes[i].prefix);
+        const char *eol = strchr(msg, '\n');
+        if (strncmp(msg, classes[i].prefix, n))
+            continue;
+        const char *hit = classes[i].within ? strstr(msg, classes[i].within) : msg;
+        if (hit && (!eol || hit < eol))
+            return classes[i].reason;
+    }
+    return NULL;
+}
+
 static int engine_fail(const char *msg, tarn_err_t *err)
 {
     if (!msg)
@@ -129,7 +160,7 @@ static int engine_fail(const char *msg, tarn_err_t *err)
     size_t n = strcspn(msg, "\n");
     while (n && msg[n - 1] == ' ')
         n--;
-    return TARN_ERR(err, TARN_EINVAL, "%.*s", (int)n, msg);
+    return TARN_ERR_R(err, TARN_EINVAL, error_reason(msg), "%.*s", (int)n, msg);
 }
 
 int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,

@@ -170,6 +170,24 @@ int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn
     return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user '%s' does not exist", name);
 }
 
+int iam_user_scram(iam_t *iam, const char *name, iam_user_t *out, buf_t *verifier, arena_t *a,
+                   tarn_err_t *err)
+{
+    int rc = iam_user_get(iam, name, out, a, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if ((rc = db_prepare(iam->db, &st, "SELECT scram_verifier FROM users WHERE name = ?1", err)))
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    const char *v = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (v && buf_puts(verifier, v))
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    db_done(iam->db, st);
+    return rc;
+}
+
 int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err)
 {
     arena_t *a = arena_create();

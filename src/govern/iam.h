@@ -42,6 +42,11 @@ int iam_user_create(iam_t *iam, const char *name, bool admin, const char *passwo
 /* Deletes the user and all its keys; the last admin cannot be deleted. */
 int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err);
 int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn_err_t *err);
+/* For the PostgreSQL protocol's SCRAM: the user and its SCRAM-SHA-256 verifier, appended to
+ * verifier (nothing appended when the user has no password). TARN_ENOTFOUND when no such
+ * user. */
+int iam_user_scram(iam_t *iam, const char *name, iam_user_t *out, buf_t *verifier, arena_t *a,
+                   tarn_err_t *err);
 int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_t *err);
 
 /* Creates an access key for user; writes the new id and secret (shown once). */

@@ -1,5 +1,6 @@
 /* The edge table: one place that maps a TARN_E* code and its precise reason to what each
- * protocol sends (S3 XML error code and HTTP status, REST JSON error). */
+ * protocol sends (S3 XML error code and HTTP status, REST JSON error, PostgreSQL
+ * SQLSTATE). */
 #include "server/server_internal.h"
 
 #include "util/log.h"
@@ -81,6 +82,64 @@ err_map_t errors_map(int code, const char *reason)
     case TARN_ENOMEM: return (err_map_t){"ServiceUnavailable", 503};
     case TARN_EBUSY: return (err_map_t){"SlowDown", 503};
     default: return (err_map_t){"InternalError", 500};
+    }
+}
+
+/* Reasons as PostgreSQL's SQLSTATEs (its errcodes.txt); a reason not listed falls back to
+ * the code's class. */
+static const struct {
+    const char *reason, *state;
+} sqlstates[] = {
+    {"AccessDenied", "42501"},
+    {"CantChangeRuntimeParam", "55P02"},
+    {"ConnectionFailure", "08006"},
+    {"DuplicateCursor", "42P03"},
+    {"DuplicatePreparedStatement", "42P05"},
+    {"FeatureNotSupported", "0A000"},
+    {"InFailedSqlTransaction", "25P02"},
+    {"InsufficientPrivilege", "42501"},
+    {"InvalidArgument", "22023"},
+    {"InvalidCursorName", "34000"},
+    {"InvalidCursorState", "24000"},
+    {"InvalidParameterValue", "22023"},
+    {"InvalidPassword", "28P01"},
+    {"InvalidQuery", "42000"},
+    {"InvalidSqlStatementName", "26000"},
+    {"InvalidTextRepresentation", "22P02"},
+    {"NoActiveSqlTransaction", "25P01"},
+    {"NoSuchColumn", "42703"},
+    {"NoSuchTable", "42P01"},
+    {"NotReadOnly", "25006"},
+    {"NumericValueOutOfRange", "22003"},
+    {"ProtocolViolation", "08P01"},
+    {"QueryCancelled", "57014"},
+    {"QueryOutOfMemory", "53200"},
+    {"QueryTimeout", "57014"},
+    {"ReadOnlySqlTransaction", "25006"},
+    {"SlowDown", "53000"},
+    {"SyntaxError", "42601"},
+    {"UndefinedColumn", "42703"},
+    {"UndefinedFunction", "42883"},
+    {"UndefinedObject", "42704"},
+    {"UndefinedTable", "42P01"},
+};
+
+const char *errors_sqlstate(int code, const char *reason)
+{
+    if (reason)
+        for (size_t i = 0; i < sizeof sqlstates / sizeof *sqlstates; i++)
+            if (!strcmp(sqlstates[i].reason, reason))
+                return sqlstates[i].state;
+    switch (code) {
+    case TARN_ENOTFOUND: return "42704";
+    case TARN_EEXISTS: return "42710";
+    case TARN_EDENIED: return "42501";
+    case TARN_EINVAL: return "42000";
+    case TARN_ECONFLICT: return "40001";
+    case TARN_ENOMEM: return "53200";
+    case TARN_EBUSY: return "53000";
+    case TARN_EIO: return "58030";
+    default: return "XX000";
     }
 }
 

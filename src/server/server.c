@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "govern/password.h"
 #include "server/http.h"
+#include "server/pg.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -235,8 +236,11 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     signal(SIGPIPE, SIG_IGN);
     if ((rc = http_start(s, ai->ai_addr, err)))
         goto done;
-    log_info("tarn ready", "listen", o->listen, "data", o->data_dir, "version", TARN_VERSION,
-             "duckdb", engine_version());
+    const char *pg_listen = o->pg_listen ? o->pg_listen : "127.0.0.1:5470";
+    if (strcmp(pg_listen, "off") && (rc = pg_start(&s->pg, s, pg_listen, err)))
+        goto done;
+    log_info("tarn ready", "listen", o->listen, "pg_listen", pg_listen, "data", o->data_dir,
+             "version", TARN_VERSION, "duckdb", engine_version());
     for (;;) {
         struct timespec one = {1, 0};
         int sig = sigtimedwait(&set, NULL, &one);
@@ -247,6 +251,8 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         audit_sync(s->audit, NULL); /* bound the audit records a power loss could take */
         db_checkpoint(s->db);
     }
+    pg_stop(s->pg);
+    s->pg = NULL;
     int lfd = MHD_quiesce_daemon(s->daemon); /* stop accepting; the caller owns the socket */
     if (lfd >= 0)
         close(lfd);
@@ -256,6 +262,8 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     s->daemon = NULL;
     log_info("stopped");
 done:
+    if (s)
+        pg_stop(s->pg);
     if (s && s->daemon)
         MHD_stop_daemon(s->daemon);
     server_free(s);

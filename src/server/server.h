@@ -1,4 +1,5 @@
-/* `tarn serve`: the HTTP listener for S3, REST /v1 and /metrics on one port. */
+/* `tarn serve`: the HTTP listener for S3, REST /v1 and /metrics on one port, and the
+ * PostgreSQL protocol listener on another. */
 #ifndef TARN_SERVER_SERVER_H
 #define TARN_SERVER_SERVER_H
 
@@ -10,6 +11,7 @@ typedef struct {
     int query_slots;      /* queries running at once; 0: one per core */
     int query_timeout_s;  /* longest a query may run */
     int queue_wait_s;     /* longest a query may wait for a slot */
+    const char *pg_listen; /* PostgreSQL protocol: "127.0.0.1:5470", or "off" */
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -46,6 +46,7 @@ typedef struct server {
     crawler_t *crawler;
     char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */
     struct MHD_Daemon *daemon;
+    struct pg_server *pg; /* the PostgreSQL listener, when on */
     atomic_int inflight;
     atomic_uint_fast64_t next_request;
     uint64_t boot_id;
@@ -146,6 +147,8 @@ typedef struct {
     int status;
 } err_map_t;
 err_map_t errors_map(int code, const char *reason);
+/* The PostgreSQL SQLSTATE for a code and reason ("42P01", ...). Static string. */
+const char *errors_sqlstate(int code, const char *reason);
 /* Maps code for r and returns the message to send: r's own, or for a server fault a
  * generic one (the fault is logged with the request id). */
 const char *errors_describe(req_t *r, int code, err_map_t *m);

@@ -31,6 +31,7 @@ class Server:
         self.extra_env = extra_env or {}
         self.extra_args = list(extra_args)
         self.port = free_port()
+        self.pg_port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.log_path = os.path.join(os.path.dirname(self.data), f"server-{self.port}.log")
@@ -39,7 +40,7 @@ class Server:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
-             *self.extra_args],
+             "--pg-listen", f"127.0.0.1:{self.pg_port}", *self.extra_args],
             stdout=log, stderr=log, env={**os.environ, **self.extra_env})
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -71,6 +72,17 @@ class Server:
         cp = configparser.ConfigParser()
         cp.read(self.credentials_file)
         return cp["default"]["aws_access_key_id"], cp["default"]["aws_secret_access_key"]
+
+    def admin_password(self):
+        cp = configparser.ConfigParser()
+        cp.read(self.credentials_file)
+        return cp["default"]["tarn_password"]
+
+    def pg_params(self, user="admin", password=None, dbname="lake"):
+        """Connection parameters for the PostgreSQL protocol (psycopg2/psycopg keywords)."""
+        return {"host": "127.0.0.1", "port": self.pg_port, "user": user,
+                "password": self.admin_password() if password is None else password,
+                "dbname": dbname}
 
     def s3(self, access_key=None, secret_key=None, **cfg):
         ak, sk = self.admin_keys()

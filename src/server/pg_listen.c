@@ -1,0 +1,195 @@
+/* The PostgreSQL listener: accepts connections, runs each on its own thread, keeps the
+ * registry CancelRequest looks connections up in, and ends them all on shutdown. */
+#include "server/pg_internal.h"
+#include "util/hash.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void *conn_thread(void *arg)
+{
+    pg_conn_t *c = arg;
+    pg_server_t *pg = c->pg;
+    pg_conn_serve(c);
+    pthread_mutex_lock(&pg->mu);
+    for (pg_conn_t **pp = &pg->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    pg->nconns--;
+    pthread_cond_broadcast(&pg->cv);
+    pthread_mutex_unlock(&pg->mu);
+    close(c->fd);
+    free(c);
+    return NULL;
+}
+
+static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        port = ntohs(s4->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(out, cap, "%s:%d", host, port);
+}
+
+static void *accept_loop(void *arg)
+{
+    pg_server_t *pg = arg;
+    while (!atomic_load(&pg->stopping)) {
+        struct pollfd pfd = {.fd = pg->lfd, .events = POLLIN};
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(pg->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        pg_conn_t *c = calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->pg = pg;
+        c->fd = fd;
+        source_of(&ss, c->source, sizeof c->source);
+        uint8_t rnd[4];
+        hash_random(rnd, sizeof rnd);
+        memcpy(&c->key, rnd, sizeof c->key);
+        pthread_mutex_lock(&pg->mu);
+        c->pid = pg->next_pid++;
+        if (pg->next_pid <= 0)
+            pg->next_pid = 1000;
+        c->next = pg->conns;
+        pg->conns = c;
+        pg->nconns++;
+        pthread_mutex_unlock(&pg->mu);
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, conn_thread, c)) {
+            pthread_mutex_lock(&pg->mu);
+            pg->conns = c->next;
+            pg->nconns--;
+            pthread_mutex_unlock(&pg->mu);
+            close(fd);
+            free(c);
+        }
+        pthread_attr_destroy(&attr);
+    }
+    return NULL;
+}
+
+void pg_cancel(pg_server_t *pg, int32_t pid, int32_t key)
+{
+    pthread_mutex_lock(&pg->mu);
+    for (pg_conn_t *c = pg->conns; c; c = c->next) {
+        if (c->pid != pid || !hash_equal(&c->key, sizeof c->key, &key, sizeof key))
+            continue;
+        long long id = atomic_load(&c->query_id);
+        if (id) {
+            atomic_store(&c->cancel_requested, true);
+            tarn_err_t err = {0};
+            workload_cancel(pg->srv->workload, id, NULL, true, &err);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&pg->mu);
+}
+
+int pg_start(pg_server_t **out, server_t *srv, const char *addr, tarn_err_t *err)
+{
+    char host[128];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || !colon[1])
+        return TARN_ERR(err, TARN_EINVAL, "--pg-listen takes ADDR:PORT (got '%s')", addr);
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
+                    *ai = NULL;
+    int g = getaddrinfo(h, colon + 1, &hints, &ai);
+    if (g)
+        return TARN_ERR(err, TARN_EINVAL, "cannot use --pg-listen address '%s': %s", addr,
+                        gai_strerror(g));
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return TARN_ERR(err, TARN_EIO, "cannot listen for PostgreSQL clients on %s: %s", addr,
+                        strerror(e));
+    }
+    freeaddrinfo(ai);
+    pg_server_t *pg = calloc(1, sizeof *pg);
+    if (!pg) {
+        close(fd);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    pg->srv = srv;
+    pg->lfd = fd;
+    pg->next_pid = 1000 + (int32_t)(getpid() % 20000);
+    snprintf(pg->addr, sizeof pg->addr, "%s", addr);
+    pthread_mutex_init(&pg->mu, NULL);
+    pthread_cond_init(&pg->cv, NULL);
+    if (pthread_create(&pg->accept_thread, NULL, accept_loop, pg)) {
+        close(fd);
+        free(pg);
+        return TARN_ERR(err, TARN_EIO, "cannot start the PostgreSQL listener");
+    }
+    *out = pg;
+    return 0;
+}
+
+void pg_stop(pg_server_t *pg)
+{
+    if (!pg)
+        return;
+    atomic_store(&pg->stopping, true);
+    pthread_join(pg->accept_thread, NULL);
+    close(pg->lfd);
+    /* Wake every connection: a blocked read returns, a running query is interrupted. */
+    pthread_mutex_lock(&pg->mu);
+    for (pg_conn_t *c = pg->conns; c; c = c->next) {
+        long long id = atomic_load(&c->query_id);
+        if (id) {
+            tarn_err_t err = {0};
+            workload_cancel(pg->srv->workload, id, NULL, true, &err);
+        }
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    while (pg->nconns > 0)
+        pthread_cond_wait(&pg->cv, &pg->mu);
+    pthread_mutex_unlock(&pg->mu);
+    pthread_mutex_destroy(&pg->mu);
+    pthread_cond_destroy(&pg->cv);
+    free(pg);
+}

@@ -1,0 +1,488 @@
+/* Statement splitting and session-command parsing for the PostgreSQL edge; see pgsql.h.
+ * One small tokenizer knows PostgreSQL's lexical rules: '...' with '' (and E'...' with
+ * backslashes), "identifiers", $tag$ dollar quotes $tag$, -- and nested block comments. */
+#include "server/pgsql.h"
+#include "util/buf.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { TOK_END, TOK_WORD, TOK_QIDENT, TOK_STRING, TOK_NUMBER, TOK_PARAM, TOK_OP } tok_kind_t;
+
+typedef struct {
+    tok_kind_t kind;
+    const char *s; /* the token's text in the statement */
+    size_t len;
+} tok_t;
+
+typedef struct {
+    const char *p, *end;
+} scan_t;
+
+static void skip_blank(scan_t *s)
+{
+    for (;;) {
+        while (s->p < s->end && isspace((unsigned char)*s->p))
+            s->p++;
+        if (s->end - s->p >= 2 && s->p[0] == '-' && s->p[1] == '-') {
+            while (s->p < s->end && *s->p != '\n')
+                s->p++;
+        } else if (s->end - s->p >= 2 && s->p[0] == '/' && s->p[1] == '*') {
+            int depth = 0;
+            while (s->p < s->end) {
+                if (s->end - s->p >= 2 && s->p[0] == '/' && s->p[1] == '*') {
+                    depth++;
+                    s->p += 2;
+                } else if (s->end - s->p >= 2 && s->p[0] == '*' && s->p[1] == '/') {
+                    s->p += 2;
+                    if (--depth == 0)
+                        break;
+                } else {
+                    s->p++;
+                }
+            }
+        } else {
+            return;
+        }
+    }
+}
+
+static bool word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* The end of a quoted run starting at p (on its opening quote q); backslash escapes when
+ * escapes is set. Unterminated runs end at end. */
+static const char *quoted_end(const char *p, const char *end, char q, bool escapes)
+{
+    for (p++; p < end; p++) {
+        if (escapes && *p == '\\' && p + 1 < end) {
+            p++;
+        } else if (*p == q) {
+            if (p + 1 < end && p[1] == q) {
+                p++;
+                continue;
+            }
+            return p + 1;
+        }
+    }
+    return end;
+}
+
+static tok_t next_tok(scan_t *s)
+{
+    skip_blank(s);
+    tok_t t = {TOK_END, s->p, 0};
+    if (s->p >= s->end)
+        return t;
+    const char *p = s->p, *e = p + 1;
+    char c = *p;
+    if ((c == 'E' || c == 'e') && e < s->end && *e == '\'') {
+        t.kind = TOK_STRING;
+        e = quoted_end(e, s->end, '\'', true);
+    } else if (c == '\'') {
+        t.kind = TOK_STRING;
+        e = quoted_end(p, s->end, '\'', false);
+    } else if (c == '"') {
+        t.kind = TOK_QIDENT;
+        e = quoted_end(p, s->end, '"', false);
+    } else if (c == '$' && e < s->end && isdigit((unsigned char)*e)) {
+        t.kind = TOK_PARAM;
+        while (e < s->end && isdigit((unsigned char)*e))
+            e++;
+    } else if (c == '$') {
+        /* $tag$ ... $tag$ (the tag may be empty) */
+        const char *tag_end = e;
+        while (tag_end < s->end && (isalnum((unsigned char)*tag_end) || *tag_end == '_'))
+            tag_end++;
+        if (tag_end < s->end && *tag_end == '$') {
+            size_t tl = (size_t)(tag_end - p + 1);
+            t.kind = TOK_STRING;
+            e = tag_end + 1;
+            while (e < s->end && !((size_t)(s->end - e) >= tl && !memcmp(e, p, tl)))
+                e++;
+            e = e < s->end ? e + tl : s->end;
+        } else {
+            t.kind = TOK_OP;
+        }
+    } else if (isdigit((unsigned char)c)) {
+        t.kind = TOK_NUMBER;
+        while (e < s->end && (isalnum((unsigned char)*e) || *e == '.'))
+            e++;
+    } else if (word_char(c)) {
+        t.kind = TOK_WORD;
+        while (e < s->end && word_char(*e))
+            e++;
+    } else {
+        t.kind = TOK_OP;
+    }
+    t.len = (size_t)(e - p);
+    s->p = e;
+    return t;
+}
+
+static bool is_word(const tok_t *t, const char *w)
+{
+    return t->kind == TOK_WORD && strlen(w) == t->len && !strncasecmp(t->s, w, t->len);
+}
+
+static bool is_op(const tok_t *t, char c)
+{
+    return t->kind == TOK_OP && t->len == 1 && *t->s == c;
+}
+
+bool pgsql_next(const char **p, const char **stmt, size_t *len)
+{
+    const char *start = *p;
+    if (!*start)
+        return false;
+    scan_t s = {start, start + strlen(start)};
+    for (;;) {
+        const char *before = s.p;
+        tok_t t = next_tok(&s);
+        if (t.kind == TOK_END) {
+            *stmt = start;
+            *len = (size_t)(s.end - start);
+            *p = s.end;
+            return true;
+        }
+        if (is_op(&t, ';')) {
+            (void)before;
+            *stmt = start;
+            *len = (size_t)(t.s - start);
+            *p = t.s + 1;
+            return true;
+        }
+    }
+}
+
+pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
+{
+    scan_t s = {stmt, stmt + len};
+    tok_t t = next_tok(&s);
+    if (t.kind == TOK_END)
+        return PGSQL_EMPTY;
+    static const struct {
+        const char *word;
+        pgsql_kind_t kind;
+    } words[] = {
+        {"begin", PGSQL_BEGIN},       {"start", PGSQL_BEGIN},       {"commit", PGSQL_COMMIT},
+        {"end", PGSQL_COMMIT},        {"rollback", PGSQL_ROLLBACK}, {"abort", PGSQL_ROLLBACK},
+        {"set", PGSQL_SET},           {"reset", PGSQL_RESET},       {"copy", PGSQL_COPY},
+        {"discard", PGSQL_DISCARD},   {"deallocate", PGSQL_DEALLOCATE},
+        {"savepoint", PGSQL_SAVEPOINT}, {"release", PGSQL_SAVEPOINT},
+    };
+    if (is_word(&t, "show")) {
+        tok_t n = next_tok(&s);
+        if (is_word(&n, "all"))
+            n = next_tok(&s);
+        return is_word(&n, "tables") ? PGSQL_QUERY : PGSQL_SHOW;
+    }
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (is_word(&t, words[i].word))
+            return words[i].kind;
+    return PGSQL_QUERY;
+}
+
+static char *dup_lower(arena_t *a, const char *s, size_t n)
+{
+    char *d = arena_alloc(a, n + 1);
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        d[i] = (char)tolower((unsigned char)s[i]);
+    d[n] = '\0';
+    return d;
+}
+
+/* A token's value: a string or quoted identifier without its quotes (doubled quotes
+ * undone), anything else as written. */
+static char *tok_value(arena_t *a, const tok_t *t)
+{
+    if (t->kind != TOK_STRING && t->kind != TOK_QIDENT)
+        return arena_strndup(a, t->s, t->len);
+    const char *s = t->s;
+    size_t n = t->len;
+    bool esc = *s == 'E' || *s == 'e';
+    if (esc)
+        s++, n--;
+    if (*s == '$') {
+        const char *close = memchr(s + 1, '$', n - 1);
+        size_t tl = close ? (size_t)(close - s + 1) : 1;
+        return n >= 2 * tl ? arena_strndup(a, s + tl, n - 2 * tl) : arena_strdup(a, "");
+    }
+    char q = *s, *d = arena_alloc(a, n + 1), *o = d;
+    if (!d)
+        return NULL;
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (s[i] == q && s[i + 1] == q)
+            i++;
+        else if (esc && s[i] == '\\' && i + 2 < n)
+            i++;
+        *o++ = s[i];
+    }
+    *o = '\0';
+    return d;
+}
+
+/* The rest of the statement from s, trimmed; a lone string or word is unquoted. */
+static const char *rest_value(scan_t *s, arena_t *a)
+{
+    scan_t probe = *s;
+    tok_t first = next_tok(&probe), second = next_tok(&probe);
+    if (first.kind == TOK_END)
+        return NULL;
+    if (second.kind == TOK_END)
+        return is_word(&first, "default") ? "DEFAULT" : tok_value(a, &first);
+    const char *b = first.s, *e = s->end;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    return arena_strndup(a, b, (size_t)(e - b));
+}
+
+int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value,
+                    arena_t *a, tarn_err_t *err)
+{
+    scan_t s = {stmt, stmt + len};
+    tok_t t = next_tok(&s);
+    bool reset = is_word(&t, "reset");
+    t = next_tok(&s);
+    if (!reset && (is_word(&t, "session") || is_word(&t, "local"))) {
+        scan_t probe = s;
+        tok_t n = next_tok(&probe);
+        if (is_word(&t, "session") && is_word(&n, "characteristics")) {
+            *name = "transaction";
+            *value = rest_value(&probe, a);
+            return 0;
+        }
+        t = next_tok(&s);
+    }
+    if (!reset && is_word(&t, "transaction")) {
+        *name = "transaction";
+        *value = rest_value(&s, a);
+        return 0;
+    }
+    if (!reset && is_word(&t, "time")) {
+        tok_t z = next_tok(&s);
+        if (!is_word(&z, "zone"))
+            goto bad;
+        *name = "timezone";
+        *value = rest_value(&s, a);
+        return *value ? 0 : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "SET TIME ZONE needs a value");
+    }
+    if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
+        goto bad;
+    /* name, or a dotted custom name */
+    buf_t nb = BUF_INIT;
+    for (;;) {
+        char *part = t.kind == TOK_QIDENT ? tok_value(a, &t) : dup_lower(a, t.s, t.len);
+        buf_puts(&nb, part ? part : "");
+        scan_t probe = s;
+        tok_t dot = next_tok(&probe);
+        if (!is_op(&dot, '.'))
+            break;
+        s = probe;
+        t = next_tok(&s);
+        buf_putc(&nb, '.');
+    }
+    *name = nb.data ? arena_strdup(a, nb.data) : NULL;
+    buf_free(&nb);
+    if (!*name)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (reset) {
+        *value = NULL;
+        return next_tok(&s).kind == TOK_END ? 0 : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+                                                            "syntax error in RESET");
+    }
+    t = next_tok(&s);
+    if (!is_word(&t, "to") && !is_op(&t, '='))
+        goto bad;
+    *value = rest_value(&s, a);
+    if (!*value)
+        goto bad;
+    return 0;
+bad:
+    return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+                      "syntax error in SET: expected SET name TO value");
+}
+
+int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a,
+                     tarn_err_t *err)
+{
+    scan_t s = {stmt, stmt + len};
+    next_tok(&s); /* SHOW */
+    tok_t t = next_tok(&s);
+    if (is_word(&t, "transaction")) {
+        *name = "transaction_isolation"; /* SHOW TRANSACTION ISOLATION LEVEL */
+        return 0;
+    }
+    if (is_word(&t, "time")) {
+        *name = "timezone";
+        return 0;
+    }
+    if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "syntax error in SHOW: expected SHOW name");
+    *name = t.kind == TOK_QIDENT ? tok_value(a, &t) : dup_lower(a, t.s, t.len);
+    return *name ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+/* One COPY option (name already read) and its value, if it takes one. */
+static int copy_option(scan_t *s, const tok_t *name, pgsql_copy_t *c, bool in_list, arena_t *a,
+                       tarn_err_t *err)
+{
+    scan_t probe = *s;
+    tok_t v = next_tok(&probe);
+    bool has_value = v.kind != TOK_END && !is_op(&v, ',') && !is_op(&v, ')');
+    if (has_value && is_word(&v, "as")) {
+        *s = probe;
+        v = next_tok(&probe);
+    }
+    char *val = has_value ? tok_value(a, &v) : NULL;
+    if (is_word(name, "format")) {
+        if (!val || (strcasecmp(val, "csv") && strcasecmp(val, "text")))
+            return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                              "COPY FORMAT is text or csv (binary COPY is not supported)");
+        c->csv = !strcasecmp(val, "csv");
+    } else if (is_word(name, "csv")) {
+        c->csv = true;
+        has_value = false;
+    } else if (is_word(name, "binary")) {
+        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                          "binary COPY is not supported; use FORMAT csv or text");
+    } else if (is_word(name, "header")) {
+        c->header = !val || !in_list || (strcasecmp(val, "false") && strcasecmp(val, "off") &&
+                                          strcmp(val, "0"));
+        has_value = in_list && val;
+    } else if (is_word(name, "delimiter")) {
+        if (!val || strlen(val) != 1)
+            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+                              "COPY delimiter must be a single one-byte character");
+        c->delimiter = val[0];
+    } else if (is_word(name, "null")) {
+        if (!val)
+            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY NULL needs a string");
+        c->null = val;
+    } else if (is_word(name, "encoding")) {
+        if (!val || (strcasecmp(val, "utf8") && strcasecmp(val, "utf-8")))
+            return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported", "COPY ENCODING is UTF8");
+    } else {
+        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                          "COPY option \"%.*s\" is not supported (FORMAT, HEADER, DELIMITER, "
+                          "NULL and ENCODING are)",
+                          (int)name->len, name->s);
+    }
+    if (has_value)
+        *s = probe;
+    return 0;
+}
+
+int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    scan_t s = {stmt, stmt + len};
+    next_tok(&s); /* COPY */
+    tok_t t = next_tok(&s);
+    if (is_op(&t, '(')) {
+        const char *q = s.p;
+        int depth = 1;
+        tok_t u;
+        do {
+            u = next_tok(&s);
+            depth += is_op(&u, '(') - is_op(&u, ')');
+        } while (u.kind != TOK_END && depth > 0);
+        if (u.kind == TOK_END)
+            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: unbalanced parentheses");
+        c->query = arena_strndup(a, q, (size_t)(u.s - q));
+    } else if (t.kind == TOK_WORD || t.kind == TOK_QIDENT) {
+        /* COPY table [(columns)] TO STDOUT */
+        const char *b = t.s, *e = t.s + t.len, *cols = "*";
+        for (;;) {
+            scan_t probe = s;
+            tok_t d = next_tok(&probe);
+            if (!is_op(&d, '.'))
+                break;
+            tok_t n = next_tok(&probe);
+            if (n.kind != TOK_WORD && n.kind != TOK_QIDENT)
+                return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: bad table name");
+            e = n.s + n.len;
+            s = probe;
+        }
+        scan_t probe = s;
+        tok_t p = next_tok(&probe);
+        if (is_op(&p, '(')) {
+            const char *cb = probe.p;
+            tok_t u;
+            do
+                u = next_tok(&probe);
+            while (u.kind != TOK_END && !is_op(&u, ')'));
+            cols = arena_strndup(a, cb, (size_t)(u.s - cb));
+            s = probe;
+        }
+        c->query = arena_sprintf(a, "SELECT %s FROM %.*s", cols, (int)(e - b), b);
+    } else {
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: expected (query) or a table");
+    }
+    if (!c->query)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    t = next_tok(&s);
+    if (is_word(&t, "from"))
+        return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly",
+                          "COPY FROM cannot run here: the lake's SQL is read-only; land files "
+                          "with the S3 API instead");
+    if (!is_word(&t, "to"))
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: expected TO STDOUT");
+    t = next_tok(&s);
+    if (!is_word(&t, "stdout"))
+        return TARN_ERR_R(err, TARN_EINVAL, "InsufficientPrivilege",
+                          "COPY to a file or program is not allowed; use COPY ... TO STDOUT");
+    t = next_tok(&s);
+    if (is_word(&t, "with"))
+        t = next_tok(&s);
+    if (is_op(&t, '(')) {
+        for (;;) {
+            t = next_tok(&s);
+            if (t.kind != TOK_WORD)
+                return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: bad option list");
+            int rc = copy_option(&s, &t, c, true, a, err);
+            if (rc)
+                return rc;
+            t = next_tok(&s);
+            if (is_op(&t, ')'))
+                break;
+            if (!is_op(&t, ','))
+                return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: bad option list");
+        }
+        t = next_tok(&s);
+    } else {
+        while (t.kind == TOK_WORD) {
+            int rc = copy_option(&s, &t, c, false, a, err);
+            if (rc)
+                return rc;
+            t = next_tok(&s);
+        }
+    }
+    if (t.kind != TOK_END)
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: unexpected \"%.*s\"",
+                          (int)t.len, t.s);
+    if (!c->delimiter)
+        c->delimiter = c->csv ? ',' : '\t';
+    if (!c->null)
+        c->null = c->csv ? "" : "\\N";
+    return 0;
+}
+
+int pgsql_count_params(const char *stmt, size_t len)
+{
+    scan_t s = {stmt, stmt + len};
+    int max = 0;
+    for (tok_t t = next_tok(&s); t.kind != TOK_END; t = next_tok(&s))
+        if (t.kind == TOK_PARAM) {
+            int n = atoi(t.s + 1);
+            if (n > max)
+                max = n;
+        }
+    return max;
+}

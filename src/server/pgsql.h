@@ -1,0 +1,63 @@
+/* What the PostgreSQL edge must understand of SQL text before the engine sees it:
+ * splitting a simple Query into statements (quotes, dollar quotes and comments
+ * respected), telling session commands (BEGIN, SET, SHOW, COPY ... TO STDOUT, ...) from
+ * queries, and reading their arguments. Queries themselves go to the session untouched. */
+#ifndef TARN_SERVER_PGSQL_H
+#define TARN_SERVER_PGSQL_H
+
+#include "util/arena.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    PGSQL_EMPTY,      /* only blanks and comments */
+    PGSQL_QUERY,      /* anything for the session (SELECT, WITH, EXPLAIN, ...) */
+    PGSQL_BEGIN,      /* BEGIN, START TRANSACTION */
+    PGSQL_COMMIT,     /* COMMIT, END */
+    PGSQL_ROLLBACK,   /* ROLLBACK, ABORT */
+    PGSQL_SET,        /* SET ... */
+    PGSQL_RESET,      /* RESET name | ALL */
+    PGSQL_SHOW,       /* SHOW name (SHOW TABLES is a query) */
+    PGSQL_COPY,       /* COPY ... */
+    PGSQL_DISCARD,    /* DISCARD ALL | PLANS | ... */
+    PGSQL_DEALLOCATE, /* DEALLOCATE [PREPARE] name | ALL */
+    PGSQL_SAVEPOINT,  /* SAVEPOINT / RELEASE */
+} pgsql_kind_t;
+
+/* The next statement from *p: *stmt and *len span it (without its ';'); *p moves past it.
+ * Returns false when nothing is left. */
+bool pgsql_next(const char **p, const char **stmt, size_t *len);
+
+pgsql_kind_t pgsql_classify(const char *stmt, size_t len);
+
+/* SET [SESSION|LOCAL] name {TO|=} value, SET TIME ZONE value, RESET name: the parameter's
+ * name (lowercase) and value (quotes removed; "DEFAULT" for DEFAULT; NULL for RESET),
+ * both in arena a. SET TRANSACTION / SESSION CHARACTERISTICS give name "transaction".
+ * TARN_EINVAL (reason "SyntaxError") when it does not parse. */
+int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value,
+                    arena_t *a, tarn_err_t *err);
+/* SHOW name: the name, lowercase ("all" for SHOW ALL). */
+int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a,
+                     tarn_err_t *err);
+
+typedef struct {
+    const char *query; /* the SELECT to run: the inner query, or SELECT * FROM table */
+    bool csv;
+    bool header;
+    char delimiter;
+    const char *null; /* NULL's spelling: "\\N" in text, "" in CSV */
+} pgsql_copy_t;
+
+/* COPY (query) TO STDOUT [WITH] [(options)] and COPY table [(cols)] TO STDOUT, with
+ * FORMAT text|csv, HEADER, DELIMITER, NULL (new and old option spellings). COPY FROM,
+ * COPY to a file or program and binary COPY are refused: TARN_EINVAL with reason
+ * "NotReadOnly", "InsufficientPrivilege" or "FeatureNotSupported". */
+int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *out, arena_t *a,
+                     tarn_err_t *err);
+
+/* The highest $n the statement uses (0 for none), outside quotes and comments. */
+int pgsql_count_params(const char *stmt, size_t len);
+
+#endif
