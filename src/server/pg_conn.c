@@ -285,12 +285,23 @@ static bool binary_col(const portal_t *p, size_t i)
     return p->nformats == 1 ? p->formats[0] == 1 : (int)i < p->nformats && p->formats[i] == 1;
 }
 
+/* The length of a cell's text as PostgreSQL writes it: floats drop DuckDB's ".0" on
+ * whole numbers ("20", not "20.0"), as PostgreSQL's shortest-exact output does. */
+static size_t cell_len(const portal_t *p, size_t j, const engine_cell_t *c)
+{
+    if ((p->oids[j] == PGTYPE_FLOAT8 || p->oids[j] == PGTYPE_FLOAT4) && c->len > 2 &&
+        !memcmp(c->data + c->len - 2, ".0", 2))
+        return c->len - 2;
+    return c->len;
+}
+
 /* One DataRow from the current chunk's row r. */
 static int put_data_row(conn_t *k, portal_t *p, const engine_cell_t *row, tarn_err_t *err)
 {
     size_t need = 7;
     for (size_t j = 0; j < p->ncols; j++)
         need += 4 + row[j].len;
+    /* Room for the whole row up front: the loop below appends without reallocating. */
     if (buf_reserve(&k->out, need))
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     size_t m = pgmsg_begin(&k->out, 'D');
@@ -301,7 +312,8 @@ static int put_data_row(conn_t *k, portal_t *p, const engine_cell_t *row, tarn_e
         } else if (binary_col(p, j)) {
             size_t at = k->out.len;
             pgmsg_put_i32(&k->out, 0);
-            int rc = pgtype_text_to_binary(p->oids[j], row[j].data, row[j].len, &k->out, err);
+            int rc = pgtype_text_to_binary(p->oids[j], row[j].data, cell_len(p, j, &row[j]),
+                                           &k->out, err);
             if (rc) {
                 k->out.len = m; /* drop the half-written row */
                 return rc;
@@ -311,16 +323,17 @@ static int put_data_row(conn_t *k, portal_t *p, const engine_cell_t *row, tarn_e
             q[0] = (unsigned char)(n >> 24), q[1] = (unsigned char)(n >> 16);
             q[2] = (unsigned char)(n >> 8), q[3] = (unsigned char)n;
         } else {
-            pgmsg_put_i32(&k->out, (int32_t)row[j].len);
-            buf_append(&k->out, row[j].data, row[j].len);
+            size_t n = cell_len(p, j, &row[j]);
+            pgmsg_put_i32(&k->out, (int32_t)n);
+            buf_append(&k->out, row[j].data, n);
         }
     }
     pgmsg_end(&k->out, m);
     return 0;
 }
 
-/* One COPY line (text or CSV) as a CopyData message. */
-static void put_copy_row(conn_t *k, const portal_t *p, const engine_cell_t *row)
+/* One COPY line (text or CSV) as a CopyData message; header: row holds column names. */
+static void put_copy_row(conn_t *k, const portal_t *p, const engine_cell_t *row, bool header)
 {
     const pgsql_copy_t *o = &p->copy;
     size_t m = pgmsg_begin(&k->out, 'd');
@@ -328,7 +341,7 @@ static void put_copy_row(conn_t *k, const portal_t *p, const engine_cell_t *row)
         if (j)
             buf_putc(&k->out, o->delimiter);
         const char *s = row[j].data;
-        size_t n = row[j].len;
+        size_t n = s && !header ? cell_len(p, j, &row[j]) : row[j].len;
         if (!s) {
             buf_puts(&k->out, o->null);
             continue;
@@ -470,7 +483,7 @@ static int portal_rows(conn_t *k, portal_t *p, int32_t max, tarn_err_t *err)
         size_t before = k->out.len;
         const engine_cell_t *row = p->cells + p->pos * p->ncols;
         if (p->kind == PGSQL_COPY)
-            put_copy_row(k, p, row);
+            put_copy_row(k, p, row, false);
         else if ((rc = put_data_row(k, p, row, err)))
             break;
         p->bytes += k->out.len - before;
@@ -515,7 +528,7 @@ static void put_copy_out_response(conn_t *k, const portal_t *p)
             names[i].len = strlen(names[i].data);
         }
         if (names)
-            put_copy_row(k, p, names);
+            put_copy_row(k, p, names, true);
         free(names);
     }
 }
