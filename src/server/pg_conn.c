@@ -47,6 +47,7 @@ typedef struct portal {
     size_t chunk_rows, pos;
     uint64_t rows, bytes;
     pgsql_copy_t copy;
+    bool cursor; /* made by DECLARE, read by FETCH */
     struct portal *next;
 } portal_t;
 
@@ -463,11 +464,17 @@ static int portal_start(conn_t *k, portal_t *p, tarn_err_t *err)
 }
 
 /* Streams up to max rows (0: all) of a started portal. 0 when the portal completed (its
- * CommandComplete written), 1 when suspended, or an error. */
-static int portal_rows(conn_t *k, portal_t *p, int32_t max, tarn_err_t *err)
+ * CommandComplete written), 1 when suspended, or an error. A cursor's FETCH (fetch) always
+ * completes, with "FETCH n", and keeps the rest for the next FETCH. */
+static int portal_rows(conn_t *k, portal_t *p, long max, bool fetch, tarn_err_t *err)
 {
-    int32_t sent = 0;
+    long sent = 0;
     int rc = 0;
+    char tag[48];
+    if (p->done && fetch) {
+        pgmsg_put_command_complete(&k->out, "FETCH 0");
+        return 0;
+    }
     for (;;) {
         if (p->pos == p->chunk_rows) {
             if ((rc = engine_stream_next_cells(p->stream, &p->cells, &p->chunk_rows, err)))
@@ -478,8 +485,13 @@ static int portal_rows(conn_t *k, portal_t *p, int32_t max, tarn_err_t *err)
                 break;
             }
         }
-        if (max > 0 && sent == max)
-            return 1;
+        if (max > 0 && sent == max) {
+            if (!fetch)
+                return 1;
+            snprintf(tag, sizeof tag, "FETCH %ld", sent);
+            pgmsg_put_command_complete(&k->out, tag);
+            return 0;
+        }
         size_t before = k->out.len;
         const engine_cell_t *row = p->cells + p->pos * p->ncols;
         if (p->kind == PGSQL_COPY)
@@ -500,8 +512,9 @@ static int portal_rows(conn_t *k, portal_t *p, int32_t max, tarn_err_t *err)
         portal_stop(k, p, err->msg);
         return rc;
     }
-    char tag[48];
-    if (p->kind == PGSQL_COPY) {
+    if (fetch) {
+        snprintf(tag, sizeof tag, "FETCH %ld", sent);
+    } else if (p->kind == PGSQL_COPY) {
         size_t m = pgmsg_begin(&k->out, 'c');
         pgmsg_end(&k->out, m);
         snprintf(tag, sizeof tag, "COPY %llu", (unsigned long long)p->rows);
@@ -569,6 +582,109 @@ static int run_show(conn_t *k, const char *sql, size_t len, bool describe, bool 
     return 0;
 }
 
+static portal_t **portal_find(conn_t *k, const char *name)
+{
+    portal_t **pp = &k->portals;
+    while (*pp && strcmp((*pp)->name, name))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void close_portals(conn_t *k, bool cursors_only)
+{
+    for (portal_t **pp = &k->portals; *pp;) {
+        portal_t *p = *pp;
+        if (cursors_only && !p->cursor) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        portal_free(k, p);
+    }
+}
+
+/* DECLARE name CURSOR FOR query: a named portal that FETCH reads forward; it keeps the
+ * parameters bound to the DECLARE. */
+static int run_declare(conn_t *k, const char *sql, json_t *params, tarn_err_t *err)
+{
+    const char *name, *query;
+    bool binary;
+    int rc = pgsql_parse_declare(sql, strlen(sql), &name, &query, &binary, k->a, err);
+    if (rc)
+        return rc;
+    if (k->txn == 'I')
+        return TARN_ERR_R(err, TARN_EINVAL, "NoActiveSqlTransaction",
+                          "DECLARE CURSOR can only be used in transaction blocks");
+    if (*portal_find(k, name))
+        return TARN_ERR_R(err, TARN_EINVAL, "DuplicateCursor", "cursor \"%s\" already exists",
+                          name);
+    portal_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->name = strdup(name)) || !(p->sql = strdup(query)) ||
+        !(p->formats = calloc(1, sizeof *p->formats))) {
+        portal_free(k, p);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    p->kind = pgsql_classify(query, strlen(query)) == PGSQL_QUERY ? PGSQL_QUERY : PGSQL_EMPTY;
+    if (p->kind != PGSQL_QUERY) {
+        portal_free(k, p);
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE CURSOR needs a query");
+    }
+    p->cursor = true;
+    p->params = json_incref(params);
+    p->formats[0] = binary ? 1 : 0;
+    p->nformats = 1;
+    p->next = k->portals;
+    k->portals = p;
+    pgmsg_put_command_complete(&k->out, "DECLARE CURSOR");
+    return 0;
+}
+
+/* FETCH n FROM cursor; rows: the rows and CommandComplete, describe: the RowDescription
+ * (both in the simple protocol). */
+static int run_fetch(conn_t *k, const char *sql, bool describe, bool rows, tarn_err_t *err)
+{
+    const char *name;
+    long count;
+    int rc = pgsql_parse_fetch(sql, strlen(sql), &name, &count, k->a, err);
+    if (rc)
+        return rc;
+    portal_t *p = *portal_find(k, name);
+    if (!p || !p->cursor)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "cursor \"%s\" does not exist",
+                          name);
+    if (!p->started && (rc = portal_start(k, p, err)))
+        return rc;
+    if (!p->columns)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the cursor has failed");
+    if (describe)
+        put_row_description(k, p);
+    if (!rows)
+        return 0;
+    if (count == 0)
+        count = -1; /* FETCH 0 re-reads the current row in PostgreSQL; read the rest here */
+    return portal_rows(k, p, count < 0 ? 0 : count, true, err);
+}
+
+static int run_close(conn_t *k, const char *sql, tarn_err_t *err)
+{
+    const char *name;
+    int rc = pgsql_parse_close(sql, strlen(sql), &name, k->a, err);
+    if (rc)
+        return rc;
+    if (!name) {
+        close_portals(k, true);
+    } else {
+        portal_t **pp = portal_find(k, name), *p = *pp;
+        if (!p || !p->cursor)
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName",
+                              "cursor \"%s\" does not exist", name);
+        *pp = p->next;
+        portal_free(k, p);
+    }
+    pgmsg_put_command_complete(&k->out, "CLOSE CURSOR");
+    return 0;
+}
+
 /* Runs a statement that is not a query (BEGIN, SET, SHOW...): writes its CommandComplete
  * (and SHOW's row). */
 static int run_command(conn_t *k, portal_t *p, bool simple, tarn_err_t *err)
@@ -590,6 +706,7 @@ static int run_command(conn_t *k, portal_t *p, bool simple, tarn_err_t *err)
                             "there is no transaction in progress", NULL);
         pgmsg_put_command_complete(&k->out, k->txn == 'E' ? "ROLLBACK" : "COMMIT");
         k->txn = 'I';
+        close_portals(k, true); /* cursors end with their transaction */
         break;
     case PGSQL_ROLLBACK:
         if (k->txn == 'I')
@@ -597,6 +714,7 @@ static int run_command(conn_t *k, portal_t *p, bool simple, tarn_err_t *err)
                             "there is no transaction in progress", NULL);
         pgmsg_put_command_complete(&k->out, "ROLLBACK");
         k->txn = 'I';
+        close_portals(k, true);
         break;
     case PGSQL_SET:
     case PGSQL_RESET:
@@ -611,6 +729,15 @@ static int run_command(conn_t *k, portal_t *p, bool simple, tarn_err_t *err)
         break;
     case PGSQL_SHOW:
         rc = run_show(k, p->sql, len, simple, true, err);
+        break;
+    case PGSQL_DECLARE:
+        rc = run_declare(k, p->sql, p->params, err);
+        break;
+    case PGSQL_FETCH:
+        rc = run_fetch(k, p->sql, simple, true, err);
+        break;
+    case PGSQL_CLOSE:
+        rc = run_close(k, p->sql, err);
         break;
     case PGSQL_DISCARD:
         pgmsg_put_command_complete(&k->out, "DISCARD ALL");
@@ -667,7 +794,7 @@ static int portal_execute(conn_t *k, portal_t *p, int32_t max, bool simple, tarn
     } else if (!p->stream) {
         return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the portal has failed");
     }
-    return portal_rows(k, p, p->kind == PGSQL_COPY ? 0 : max, err);
+    return portal_rows(k, p, p->kind == PGSQL_COPY ? 0 : max, false, err);
 }
 
 /* ---- simple query ---- */
@@ -721,14 +848,6 @@ static void simple_query(conn_t *k, const pgmsg_t *m)
 static stmt_t **stmt_find(conn_t *k, const char *name)
 {
     stmt_t **pp = &k->stmts;
-    while (*pp && strcmp((*pp)->name, name))
-        pp = &(*pp)->next;
-    return pp;
-}
-
-static portal_t **portal_find(conn_t *k, const char *name)
-{
-    portal_t **pp = &k->portals;
     while (*pp && strcmp((*pp)->name, name))
         pp = &(*pp)->next;
     return pp;
@@ -924,6 +1043,8 @@ static int ext_describe(conn_t *k, const pgmsg_t *m, tarn_err_t *err)
         pgmsg_end(&k->out, b);
         if (s->kind == PGSQL_SHOW)
             return run_show(k, s->sql, strlen(s->sql), true, false, err);
+        if (s->kind == PGSQL_FETCH)
+            return run_fetch(k, s->sql, true, false, err);
         if (s->kind != PGSQL_QUERY) {
             put_no_data(k);
             return 0;
@@ -947,6 +1068,8 @@ static int ext_describe(conn_t *k, const pgmsg_t *m, tarn_err_t *err)
                           name);
     if (p->kind == PGSQL_SHOW)
         return run_show(k, p->sql, strlen(p->sql), true, false, err);
+    if (p->kind == PGSQL_FETCH)
+        return run_fetch(k, p->sql, true, false, err);
     if (p->kind != PGSQL_QUERY) {
         put_no_data(k);
         return 0;
@@ -1021,11 +1144,7 @@ static void ext_sync(conn_t *k)
 {
     k->skip_to_sync = false;
     if (k->txn != 'T')
-        while (k->portals) {
-            portal_t *p = k->portals;
-            k->portals = p->next;
-            portal_free(k, p);
-        }
+        close_portals(k, false);
     pgmsg_put_ready(&k->out, k->txn);
 }
 
@@ -1327,11 +1446,7 @@ void pg_conn_serve(pg_conn_t *c)
     }
     serve(&k);
     conn_flush(&k);
-    while (k.portals) {
-        portal_t *p = k.portals;
-        k.portals = p->next;
-        portal_free(&k, p);
-    }
+    close_portals(&k, false);
     while (k.stmts) {
         stmt_t *s = k.stmts;
         k.stmts = s->next;

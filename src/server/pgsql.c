@@ -174,6 +174,7 @@ pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
         {"set", PGSQL_SET},           {"reset", PGSQL_RESET},       {"copy", PGSQL_COPY},
         {"discard", PGSQL_DISCARD},   {"deallocate", PGSQL_DEALLOCATE},
         {"savepoint", PGSQL_SAVEPOINT}, {"release", PGSQL_SAVEPOINT},
+        {"declare", PGSQL_DECLARE},   {"fetch", PGSQL_FETCH},       {"close", PGSQL_CLOSE},
     };
     if (is_word(&t, "show")) {
         tok_t n = next_tok(&s);
@@ -471,6 +472,87 @@ int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, 
         c->delimiter = c->csv ? ',' : '\t';
     if (!c->null)
         c->null = c->csv ? "" : "\\N";
+    return 0;
+}
+
+/* A cursor name token's value: a quoted name as written inside its quotes, a bare one in
+ * lowercase (PostgreSQL folds unquoted names). */
+static const char *cursor_name(const tok_t *t, arena_t *a)
+{
+    if (t->kind == TOK_QIDENT)
+        return tok_value(a, t);
+    return t->kind == TOK_WORD ? dup_lower(a, t->s, t->len) : NULL;
+}
+
+int pgsql_parse_declare(const char *stmt, size_t len, const char **name, const char **query,
+                        bool *binary, arena_t *a, tarn_err_t *err)
+{
+    scan_t s = {stmt, stmt + len};
+    next_tok(&s); /* DECLARE */
+    tok_t t = next_tok(&s);
+    if (!(*name = cursor_name(&t, a)))
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: expected a cursor name");
+    *binary = false;
+    tok_t prev = {TOK_END, "", 0};
+    for (t = next_tok(&s); t.kind == TOK_WORD && !is_word(&t, "for"); prev = t, t = next_tok(&s)) {
+        if (is_word(&t, "binary"))
+            *binary = true;
+        else if ((is_word(&t, "scroll") && !is_word(&prev, "no")) ||
+                 (is_word(&t, "hold") && !is_word(&prev, "without")))
+            return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                              "only NO SCROLL, WITHOUT HOLD cursors are supported");
+        else if (!is_word(&t, "no") && !is_word(&t, "cursor") && !is_word(&t, "with") &&
+                 !is_word(&t, "without") && !is_word(&t, "asensitive") &&
+                 !is_word(&t, "insensitive") && !is_word(&t, "scroll") && !is_word(&t, "hold"))
+            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: unexpected \"%.*s\"",
+                              (int)t.len, t.s);
+    }
+    if (!is_word(&t, "for"))
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: expected CURSOR FOR query");
+    skip_blank(&s);
+    *query = arena_strndup(a, s.p, (size_t)(s.end - s.p));
+    return *query ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *count, arena_t *a,
+                      tarn_err_t *err)
+{
+    scan_t s = {stmt, stmt + len};
+    next_tok(&s); /* FETCH */
+    tok_t t = next_tok(&s);
+    *count = 1;
+    if (is_word(&t, "next")) {
+        t = next_tok(&s);
+    } else if (is_word(&t, "forward")) {
+        t = next_tok(&s);
+        if (t.kind == TOK_NUMBER || is_word(&t, "all")) {
+            *count = t.kind == TOK_NUMBER ? strtol(t.s, NULL, 10) : -1;
+            t = next_tok(&s);
+        }
+    } else if (t.kind == TOK_NUMBER || is_word(&t, "all")) {
+        *count = t.kind == TOK_NUMBER ? strtol(t.s, NULL, 10) : -1;
+        t = next_tok(&s);
+    } else if (is_word(&t, "prior") || is_word(&t, "backward") || is_word(&t, "first") ||
+               is_word(&t, "last") || is_word(&t, "absolute") || is_word(&t, "relative")) {
+        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                          "cursors only move forward: FETCH [FORWARD] n | ALL");
+    }
+    if (is_word(&t, "from") || is_word(&t, "in"))
+        t = next_tok(&s);
+    if (!(*name = cursor_name(&t, a)) || next_tok(&s).kind != TOK_END)
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "FETCH: expected FETCH n FROM cursor");
+    return 0;
+}
+
+int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a,
+                      tarn_err_t *err)
+{
+    scan_t s = {stmt, stmt + len};
+    next_tok(&s); /* CLOSE */
+    tok_t t = next_tok(&s);
+    *name = is_word(&t, "all") ? NULL : cursor_name(&t, a);
+    if ((!*name && !is_word(&t, "all")) || next_tok(&s).kind != TOK_END)
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "CLOSE: expected CLOSE cursor | ALL");
     return 0;
 }
 

@@ -24,6 +24,9 @@ typedef enum {
     PGSQL_DISCARD,    /* DISCARD ALL | PLANS | ... */
     PGSQL_DEALLOCATE, /* DEALLOCATE [PREPARE] name | ALL */
     PGSQL_SAVEPOINT,  /* SAVEPOINT / RELEASE */
+    PGSQL_DECLARE,    /* DECLARE name CURSOR FOR query */
+    PGSQL_FETCH,      /* FETCH [FORWARD] [n | ALL] [FROM] name */
+    PGSQL_CLOSE,      /* CLOSE name | ALL */
 } pgsql_kind_t;
 
 /* The next statement from *p: *stmt and *len span it (without its ';'); *p moves past it.
@@ -56,6 +59,17 @@ typedef struct {
  * "NotReadOnly", "InsufficientPrivilege" or "FeatureNotSupported". */
 int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *out, arena_t *a,
                      tarn_err_t *err);
+
+/* DECLARE name [BINARY] [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR query: the cursor's name
+ * and its query (arena a). SCROLL and WITH HOLD are refused (reason FeatureNotSupported). */
+int pgsql_parse_declare(const char *stmt, size_t len, const char **name, const char **query,
+                        bool *binary, arena_t *a, tarn_err_t *err);
+/* FETCH [NEXT | FORWARD [n | ALL] | n | ALL] [FROM | IN] name: *count is -1 for ALL. */
+int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *count, arena_t *a,
+                      tarn_err_t *err);
+/* CLOSE name | ALL: *name is NULL for ALL. */
+int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a,
+                      tarn_err_t *err);
 
 /* The highest $n the statement uses (0 for none), outside quotes and comments. */
 int pgsql_count_params(const char *stmt, size_t len);

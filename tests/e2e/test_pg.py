@@ -398,3 +398,32 @@ def test_types_round_trip(server):
     assert bin_row[12].days == 3 and bin_row[12].seconds == 4 * 3600
     assert str(bin_row[13]) == "6f1c0d6e-3f3a-4c1b-9d7e-1a2b3c4d5e6f"
     assert bin_row[14] is True and bin_row[15] is None and bin_row[16] == float("inf")
+
+
+def test_server_side_cursors_stream_in_batches(server):
+    q = "SELECT x AS id, 'r' || (x % 7)::VARCHAR AS region FROM range(25000) t(x) ORDER BY x"
+    with psycopg2.connect(**server.pg_params()) as c:
+        cur = c.cursor(name="big")  # DECLARE "big" CURSOR WITHOUT HOLD FOR ...; FETCH FORWARD n
+        cur.itersize = 1000
+        cur.execute(q)
+        n = 0
+        for row in cur:
+            assert row[0] == n
+            n += 1
+        assert n == 25000
+        cur.close()  # CLOSE "big"
+    with psycopg.connect(**server.pg_params()) as c:
+        with c.cursor(name="pgcur") as cur:  # DECLARE + FETCH over the extended protocol
+            cur.execute("SELECT x FROM range(10) t(x) WHERE x > %s ORDER BY x", (4,))
+            assert cur.fetchmany(2) == [(5,), (6,)]
+            assert cur.fetchall() == [(7,), (8,), (9,)]
+    c = psycopg2.connect(**server.pg_params())
+    c.autocommit = True  # (a `with` block would open a transaction even so)
+    cur = c.cursor()
+    with pytest.raises(psycopg2.Error) as e:
+        cur.execute("DECLARE c CURSOR FOR SELECT 1")
+    assert e.value.pgcode == "25P01"
+    with pytest.raises(psycopg2.Error) as e:
+        cur.execute("FETCH 1 FROM nosuch")
+    assert e.value.pgcode == "34000"
+    c.close()
