@@ -580,16 +580,20 @@ static json_t *binary_param(uint32_t oid, const char *d, size_t len)
     case PGTYPE_INT8:
         return len == 8 ? json_integer((json_int_t)(int64_t)get_be(d, 8)) : NULL;
     case PGTYPE_FLOAT4: {
+        if (len != 4)
+            return NULL;
         uint32_t bits = (uint32_t)get_be(d, 4);
         float f;
         memcpy(&f, &bits, 4);
-        return len != 4 ? NULL : special_float(f);
+        return special_float(f);
     }
     case PGTYPE_FLOAT8: {
+        if (len != 8)
+            return NULL;
         uint64_t bits = get_be(d, 8);
         double v;
         memcpy(&v, &bits, 8);
-        return len != 8 ? NULL : special_float(v);
+        return special_float(v);
     }
     case PGTYPE_TEXT:
     case PGTYPE_VARCHAR:

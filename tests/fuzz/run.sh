@@ -14,7 +14,9 @@ clang $CFLAGS -o "$OUT/fuzz_keys" tests/fuzz/fuzz_keys.c src/storage/keys.c $UTI
     -lcrypto -lz -lpthread
 clang $CFLAGS -o "$OUT/fuzz_catalog" tests/fuzz/fuzz_catalog.c src/catalog/schema.c \
     src/catalog/hive.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread
-for t in fuzz_sigv4 fuzz_keys fuzz_catalog; do
+clang $CFLAGS -o "$OUT/fuzz_pgwire" tests/fuzz/fuzz_pgwire.c src/server/pgmsg.c src/server/pgsql.c \
+    src/consume/pgtype.c src/govern/scram.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
+for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire; do
     mkdir -p "$OUT/corpus-$t"
     (cd "$OUT" && "./$t" -max_total_time="$SECONDS_EACH" -max_len=4096 "corpus-$t")
 done
