@@ -23,12 +23,14 @@ static const command_t commands[] = {
      "(mode 0600, AWS shared-credentials format, so AWS_SHARED_CREDENTIALS_FILE can use it).\n"},
     {"serve", cmd_serve, "run the server (S3, REST, PostgreSQL, metrics) on a lake",
      "usage: tarn serve [--data DIR] [--listen ADDR:PORT] [--pg-listen ADDR:PORT|off]\n"
-     "                  [--query-slots N] [--query-timeout SECONDS] [--queue-wait SECONDS]\n\n"
+     "                  [--tls-cert PEM --tls-key PEM] [--query-slots N]\n"
+     "                  [--query-timeout SECONDS] [--queue-wait SECONDS]\n\n"
      "Serves the lake in DIR (default ./tarn-data, created if missing) on ADDR:PORT\n"
      "(default 127.0.0.1:9470): the S3 API (path-style, SigV4), the REST API under /v1,\n"
      "/metrics (Prometheus) and /healthz; and the PostgreSQL wire protocol on\n"
      "--pg-listen (default 127.0.0.1:5470; `off` to not listen) for psql, drivers and BI\n"
-     "tools, which log in with a tarn user's password (SCRAM-SHA-256). Stops on SIGINT or\n"
+     "tools, which log in with a tarn user's password (SCRAM-SHA-256); with --tls-cert and\n"
+     "--tls-key, PostgreSQL clients may ask for TLS (sslmode=require/verify-full). Stops on SIGINT or\n"
      "SIGTERM after in-flight requests finish. Logs are JSON lines on stderr. SQL queries\n"
      "run N at a time (default: one per core), wait for a slot at most --queue-wait\n"
      "(default 30 s) and run at most --query-timeout (default 300 s).\n"},

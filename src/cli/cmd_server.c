@@ -25,12 +25,13 @@ int cmd_serve(int argc, char **argv)
 {
     static const char *const valued[] = {"--data",       "--listen",     "--query-slots",
                                          "--query-timeout", "--queue-wait", "--pg-listen",
-                                         NULL};
+                                         "--tls-cert",   "--tls-key",    NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
     server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0,
-                       args_get(&a, "--pg-listen")};
+                       args_get(&a, "--pg-listen"), args_get(&a, "--tls-cert"),
+                       args_get(&a, "--tls-key")};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {

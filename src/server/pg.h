@@ -9,8 +9,11 @@
 struct server;
 typedef struct pg_server pg_server_t;
 
-/* Listens on addr ("127.0.0.1:5470") and serves until pg_stop. */
-int pg_start(pg_server_t **out, struct server *srv, const char *addr, tarn_err_t *err);
+/* Listens on addr ("127.0.0.1:5470") and serves until pg_stop. With tls_cert and tls_key
+ * (PEM files; NULL for none) an SSLRequest is answered 'S' and the connection goes on in
+ * TLS; without, it is answered 'N'. */
+int pg_start(pg_server_t **out, struct server *srv, const char *addr, const char *tls_cert,
+             const char *tls_key, tarn_err_t *err);
 /* Stops accepting, ends every connection (their running queries are interrupted) and
  * waits for their threads. */
 void pg_stop(pg_server_t *pg);

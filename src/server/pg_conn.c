@@ -12,6 +12,7 @@
 #include "util/timeutil.h"
 
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ typedef struct portal {
 typedef struct {
     pg_conn_t *c;
     server_t *srv;
+    SSL *ssl; /* after a TLS handshake, every byte goes through it */
     buf_t in;
     size_t in_off;
     buf_t out;
@@ -77,7 +79,9 @@ static int conn_flush(conn_t *k)
 {
     size_t off = 0;
     while (!k->dead && off < k->out.len) {
-        ssize_t n = send(k->c->fd, k->out.data + off, k->out.len - off, MSG_NOSIGNAL);
+        size_t want = k->out.len - off;
+        ssize_t n = k->ssl ? SSL_write(k->ssl, k->out.data + off, want > INT32_MAX ? INT32_MAX : (int)want)
+                           : send(k->c->fd, k->out.data + off, want, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -112,7 +116,8 @@ static int conn_read(conn_t *k, bool startup, pgmsg_t *m)
         }
         if (buf_reserve(&k->in, READ_CHUNK))
             return TARN_ERR(&k->err, TARN_ENOMEM, "out of memory");
-        ssize_t n = recv(k->c->fd, k->in.data + k->in.len, READ_CHUNK, 0);
+        ssize_t n = k->ssl ? SSL_read(k->ssl, k->in.data + k->in.len, READ_CHUNK)
+                           : recv(k->c->fd, k->in.data + k->in.len, READ_CHUNK, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -1237,8 +1242,22 @@ static int startup(conn_t *k, json_t *params)
         pgmsg_reader_t r;
         pgmsg_reader_init(&r, &m);
         int32_t code = pgmsg_get_i32(&r);
+        if (code == PGMSG_SSL_REQUEST && k->c->pg->tls && !k->ssl) {
+            /* Bytes sent before the handshake could be injected by a man in the middle
+             * (CVE-2021-23214): refuse them. */
+            if (k->in.len > k->in_off) {
+                fatal(k, "08P01", "received unencrypted data after SSL request%s", "");
+                return CONN_EOF;
+            }
+            buf_putc(&k->out, 'S');
+            if (conn_flush(k) || !(k->ssl = SSL_new(k->c->pg->tls)) ||
+                SSL_set_fd(k->ssl, k->c->fd) != 1 || SSL_accept(k->ssl) != 1)
+                return CONN_EOF;
+            continue;
+        }
         if (code == PGMSG_SSL_REQUEST || code == PGMSG_GSSENC_REQUEST) {
-            /* No TLS certificate is configured: the client may go on in plain text. */
+            /* No TLS certificate is configured (or TLS is already on; GSSAPI never is):
+             * the client may go on as it is. */
             buf_putc(&k->out, 'N');
             if (conn_flush(k))
                 return CONN_EOF;
@@ -1451,6 +1470,10 @@ void pg_conn_serve(pg_conn_t *c)
         stmt_t *s = k.stmts;
         k.stmts = s->next;
         stmt_free(s);
+    }
+    if (k.ssl) {
+        SSL_shutdown(k.ssl);
+        SSL_free(k.ssl);
     }
     session_close(k.session);
     json_decref(k.settings);

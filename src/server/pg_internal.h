@@ -18,6 +18,7 @@ typedef struct pg_conn pg_conn_t;
 struct pg_server {
     server_t *srv;
     int lfd;
+    struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured, else NULL */
     char addr[128];
     pthread_t accept_thread;
     atomic_bool stopping;

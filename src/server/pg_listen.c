@@ -9,6 +9,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +121,51 @@ void pg_cancel(pg_server_t *pg, int32_t pid, int32_t key)
     pthread_mutex_unlock(&pg->mu);
 }
 
-int pg_start(pg_server_t **out, server_t *srv, const char *addr, tarn_err_t *err)
+/* A TLS context for the certificate chain and key (PEM), TLS 1.2 or later. */
+static int tls_context(SSL_CTX **out, const char *cert, const char *key, tarn_err_t *err)
 {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return TARN_ERR(err, TARN_ENOMEM, "cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    const char *what = NULL;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+        what = "read the certificate";
+    else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+        what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                   ? "use the key: it does not match the certificate"
+                   : "read the private key";
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        what = "use the key: it does not match the certificate";
+    if (what) {
+        char detail[256];
+        ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
+        SSL_CTX_free(ctx);
+        return TARN_ERR(err, TARN_EINVAL, "TLS: cannot %s (%s, %s): %s", what, cert, key, detail);
+    }
+    *out = ctx;
+    return 0;
+}
+
+static bool loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls_cert,
+             const char *tls_key, tarn_err_t *err)
+{
+    SSL_CTX *tls = NULL;
+    if ((tls_cert || tls_key) && !(tls_cert && tls_key))
+        return TARN_ERR(err, TARN_EINVAL, "TLS needs both --tls-cert and --tls-key");
+    int trc = tls_cert ? tls_context(&tls, tls_cert, tls_key, err) : 0;
+    if (trc)
+        return trc;
     char host[128];
     const char *colon = strrchr(addr, ':');
     if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || !colon[1])
@@ -135,9 +181,16 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, tarn_err_t *err
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
                     *ai = NULL;
     int g = getaddrinfo(h, colon + 1, &hints, &ai);
-    if (g)
+    if (g) {
+        SSL_CTX_free(tls);
         return TARN_ERR(err, TARN_EINVAL, "cannot use --pg-listen address '%s': %s", addr,
                         gai_strerror(g));
+    }
+    if (!tls && !loopback(ai->ai_addr))
+        log_warn("PostgreSQL clients reach this server from the network without TLS: "
+                 "passwords are protected by SCRAM but queries and results travel in plain text; "
+                 "give --tls-cert and --tls-key",
+                 "pg_listen", addr);
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
@@ -145,6 +198,7 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, tarn_err_t *err
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
+        SSL_CTX_free(tls);
         return TARN_ERR(err, TARN_EIO, "cannot listen for PostgreSQL clients on %s: %s", addr,
                         strerror(e));
     }
@@ -152,9 +206,11 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, tarn_err_t *err
     pg_server_t *pg = calloc(1, sizeof *pg);
     if (!pg) {
         close(fd);
+        SSL_CTX_free(tls);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
     pg->srv = srv;
+    pg->tls = tls;
     pg->lfd = fd;
     pg->next_pid = 1000 + (int32_t)(getpid() % 20000);
     snprintf(pg->addr, sizeof pg->addr, "%s", addr);
@@ -162,6 +218,7 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, tarn_err_t *err
     pthread_cond_init(&pg->cv, NULL);
     if (pthread_create(&pg->accept_thread, NULL, accept_loop, pg)) {
         close(fd);
+        SSL_CTX_free(tls);
         free(pg);
         return TARN_ERR(err, TARN_EIO, "cannot start the PostgreSQL listener");
     }
@@ -191,5 +248,6 @@ void pg_stop(pg_server_t *pg)
     pthread_mutex_unlock(&pg->mu);
     pthread_mutex_destroy(&pg->mu);
     pthread_cond_destroy(&pg->cv);
+    SSL_CTX_free(pg->tls);
     free(pg);
 }

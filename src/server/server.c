@@ -237,7 +237,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     if ((rc = http_start(s, ai->ai_addr, err)))
         goto done;
     const char *pg_listen = o->pg_listen ? o->pg_listen : "127.0.0.1:5470";
-    if (strcmp(pg_listen, "off") && (rc = pg_start(&s->pg, s, pg_listen, err)))
+    if (strcmp(pg_listen, "off") && (rc = pg_start(&s->pg, s, pg_listen, o->tls_cert, o->tls_key, err)))
         goto done;
     log_info("tarn ready", "listen", o->listen, "pg_listen", pg_listen, "data", o->data_dir,
              "version", TARN_VERSION, "duckdb", engine_version());

@@ -12,6 +12,8 @@ typedef struct {
     int query_timeout_s;  /* longest a query may run */
     int queue_wait_s;     /* longest a query may wait for a slot */
     const char *pg_listen; /* PostgreSQL protocol: "127.0.0.1:5470", or "off" */
+    const char *tls_cert;  /* PEM certificate chain and key for TLS, or NULL */
+    const char *tls_key;
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -427,3 +427,35 @@ def test_server_side_cursors_stream_in_batches(server):
         cur.execute("FETCH 1 FROM nosuch")
     assert e.value.pgcode == "34000"
     c.close()
+
+
+def test_tls_when_a_certificate_is_configured(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    s = Server(tmp_path / "data", extra_args=["--tls-cert", str(cert), "--tls-key", str(key)]).start()
+    try:
+        params = dict(s.pg_params(), host="localhost", sslmode="verify-full", sslrootcert=str(cert))
+        with psycopg2.connect(**params) as c:
+            cur = c.cursor()
+            cur.execute("SELECT count(*) FROM range(100000)")
+            assert cur.fetchone() == (100000,)
+            assert c.info.ssl_in_use
+        r = psql(s, "-A", "-t", "-c", "SELECT 'over tls'", dbname=f"sslmode=verify-full sslrootcert={cert} dbname=lake")
+        assert r.stdout.strip() == "over tls"
+        # a certificate the client does not trust is refused by the client
+        other = tmp_path / "other.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        str(tmp_path / "k2.pem"), "-out", str(other), "-days", "2", "-subj", "/CN=x"],
+                       check=True, capture_output=True)
+        with pytest.raises(psycopg2.OperationalError):
+            psycopg2.connect(**dict(params, sslrootcert=str(other)))
+    finally:
+        s.stop()
+    # a key that does not match the certificate stops the server at start, with the reason
+    r = subprocess.run([s.proc.args[0], "serve", "--data", str(tmp_path / "data"), "--listen",
+                        "127.0.0.1:0", "--pg-listen", "127.0.0.1:0", "--tls-cert", str(other),
+                        "--tls-key", str(key)], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "does not match the certificate" in r.stderr
