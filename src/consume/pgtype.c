@@ -13,17 +13,17 @@
 #include <strings.h>
 
 static const pgtype_t types[] = {
-    {PGTYPE_BOOL, "bool", 1, -1},          {PGTYPE_BYTEA, "bytea", -1, -1},
-    {PGTYPE_NAME, "name", 64, -1},         {PGTYPE_INT8, "int8", 8, -1},
-    {PGTYPE_INT2, "int2", 2, -1},          {PGTYPE_INT4, "int4", 4, -1},
-    {PGTYPE_TEXT, "text", -1, -1},         {PGTYPE_OID, "oid", 4, -1},
-    {PGTYPE_JSON, "json", -1, -1},         {PGTYPE_FLOAT4, "float4", 4, -1},
-    {PGTYPE_FLOAT8, "float8", 8, -1},      {PGTYPE_UNKNOWN, "unknown", -2, -1},
-    {PGTYPE_BPCHAR, "bpchar", -1, -1},     {PGTYPE_VARCHAR, "varchar", -1, -1},
-    {PGTYPE_DATE, "date", 4, -1},          {PGTYPE_TIME, "time", 8, -1},
+    {PGTYPE_BOOL, "bool", 1, -1},           {PGTYPE_BYTEA, "bytea", -1, -1},
+    {PGTYPE_NAME, "name", 64, -1},          {PGTYPE_INT8, "int8", 8, -1},
+    {PGTYPE_INT2, "int2", 2, -1},           {PGTYPE_INT4, "int4", 4, -1},
+    {PGTYPE_TEXT, "text", -1, -1},          {PGTYPE_OID, "oid", 4, -1},
+    {PGTYPE_JSON, "json", -1, -1},          {PGTYPE_FLOAT4, "float4", 4, -1},
+    {PGTYPE_FLOAT8, "float8", 8, -1},       {PGTYPE_UNKNOWN, "unknown", -2, -1},
+    {PGTYPE_BPCHAR, "bpchar", -1, -1},      {PGTYPE_VARCHAR, "varchar", -1, -1},
+    {PGTYPE_DATE, "date", 4, -1},           {PGTYPE_TIME, "time", 8, -1},
     {PGTYPE_TIMESTAMP, "timestamp", 8, -1}, {PGTYPE_TIMESTAMPTZ, "timestamptz", 8, -1},
-    {PGTYPE_INTERVAL, "interval", 16, -1}, {PGTYPE_TIMETZ, "timetz", 12, -1},
-    {PGTYPE_NUMERIC, "numeric", -1, -1},   {PGTYPE_UUID, "uuid", 16, -1},
+    {PGTYPE_INTERVAL, "interval", 16, -1},  {PGTYPE_TIMETZ, "timetz", 12, -1},
+    {PGTYPE_NUMERIC, "numeric", -1, -1},    {PGTYPE_UUID, "uuid", 16, -1},
 };
 
 const pgtype_t *pgtype_by_oid(uint32_t oid)
@@ -40,21 +40,36 @@ pgtype_t pgtype_of(const char *t)
         const char *duck;
         uint32_t oid;
     } map[] = {
-        {"BOOLEAN", PGTYPE_BOOL},      {"TINYINT", PGTYPE_INT2},
-        {"SMALLINT", PGTYPE_INT2},     {"UTINYINT", PGTYPE_INT2},
-        {"INTEGER", PGTYPE_INT4},      {"USMALLINT", PGTYPE_INT4},
-        {"BIGINT", PGTYPE_INT8},       {"UINTEGER", PGTYPE_INT8},
-        {"UBIGINT", PGTYPE_NUMERIC},   {"HUGEINT", PGTYPE_NUMERIC},
-        {"UHUGEINT", PGTYPE_NUMERIC},  {"BIGNUM", PGTYPE_NUMERIC},
-        {"FLOAT", PGTYPE_FLOAT4},      {"DOUBLE", PGTYPE_FLOAT8},
-        {"VARCHAR", PGTYPE_TEXT},      {"BLOB", PGTYPE_BYTEA},
-        {"DATE", PGTYPE_DATE},         {"TIME", PGTYPE_TIME},
-        {"TIME_NS", PGTYPE_TIME},      {"TIMESTAMP", PGTYPE_TIMESTAMP},
-        {"TIMESTAMP_S", PGTYPE_TIMESTAMP}, {"TIMESTAMP_MS", PGTYPE_TIMESTAMP},
-        {"TIMESTAMP_NS", PGTYPE_TIMESTAMP}, {"TIMESTAMP WITH TIME ZONE", PGTYPE_TIMESTAMPTZ},
-        {"TIME WITH TIME ZONE", PGTYPE_TIMETZ}, {"INTERVAL", PGTYPE_INTERVAL},
-        {"UUID", PGTYPE_UUID},         {"JSON", PGTYPE_JSON},
-        {"NULL", PGTYPE_TEXT},         {"ENUM", PGTYPE_TEXT},
+        {"BOOLEAN", PGTYPE_BOOL},
+        {"TINYINT", PGTYPE_INT2},
+        {"SMALLINT", PGTYPE_INT2},
+        {"UTINYINT", PGTYPE_INT2},
+        {"INTEGER", PGTYPE_INT4},
+        {"USMALLINT", PGTYPE_INT4},
+        {"BIGINT", PGTYPE_INT8},
+        {"UINTEGER", PGTYPE_INT8},
+        {"UBIGINT", PGTYPE_NUMERIC},
+        {"HUGEINT", PGTYPE_NUMERIC},
+        {"UHUGEINT", PGTYPE_NUMERIC},
+        {"BIGNUM", PGTYPE_NUMERIC},
+        {"FLOAT", PGTYPE_FLOAT4},
+        {"DOUBLE", PGTYPE_FLOAT8},
+        {"VARCHAR", PGTYPE_TEXT},
+        {"BLOB", PGTYPE_BYTEA},
+        {"DATE", PGTYPE_DATE},
+        {"TIME", PGTYPE_TIME},
+        {"TIME_NS", PGTYPE_TIME},
+        {"TIMESTAMP", PGTYPE_TIMESTAMP},
+        {"TIMESTAMP_S", PGTYPE_TIMESTAMP},
+        {"TIMESTAMP_MS", PGTYPE_TIMESTAMP},
+        {"TIMESTAMP_NS", PGTYPE_TIMESTAMP},
+        {"TIMESTAMP WITH TIME ZONE", PGTYPE_TIMESTAMPTZ},
+        {"TIME WITH TIME ZONE", PGTYPE_TIMETZ},
+        {"INTERVAL", PGTYPE_INTERVAL},
+        {"UUID", PGTYPE_UUID},
+        {"JSON", PGTYPE_JSON},
+        {"NULL", PGTYPE_TEXT},
+        {"ENUM", PGTYPE_TEXT},
     };
     unsigned p, s;
     if (sscanf(t, "DECIMAL(%u,%u)", &p, &s) == 2) {
@@ -197,7 +212,8 @@ static bool numeric_to_binary(const char *t, size_t len, buf_t *out)
         put_be(out, 0, 2), put_be(out, 0, 2), put_be(out, 0xC000, 2), put_be(out, 0, 2);
         return true;
     }
-    if ((len == 8 && !strncasecmp(t, "Infinity", 8)) || (len == 9 && !strncasecmp(t, "-Infinity", 9))) {
+    if ((len == 8 && !strncasecmp(t, "Infinity", 8)) ||
+        (len == 9 && !strncasecmp(t, "-Infinity", 9))) {
         put_be(out, 0, 2), put_be(out, 0, 2), put_be(out, *t == '-' ? 0xF000 : 0xD000, 2);
         put_be(out, 0, 2);
         return true;
@@ -304,7 +320,7 @@ static bool interval_to_binary(const char *t, size_t len, buf_t *out)
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
+    return c >= '0' && c <= '9'   ? c - '0'
            : c >= 'a' && c <= 'f' ? c - 'a' + 10
            : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                   : -1;
@@ -480,8 +496,8 @@ static json_t *datetime_text(int64_t us, bool date_only, bool tz)
     if (date_only)
         snprintf(s, sizeof s, "%04lld-%02u-%02u", (long long)y, m, d);
     else
-        snprintf(s, sizeof s, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%06lld%s", (long long)y, m,
-                 d, (long long)(rem / 3600000000LL), (long long)(rem / 60000000 % 60),
+        snprintf(s, sizeof s, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%06lld%s", (long long)y, m, d,
+                 (long long)(rem / 3600000000LL), (long long)(rem / 60000000 % 60),
                  (long long)(rem / 1000000 % 60), (long long)(rem % 1000000), tz ? "+00" : "");
     return json_string(s);
 }
@@ -618,9 +634,9 @@ static json_t *binary_param(uint32_t oid, const char *d, size_t len)
         char s[37];
         const unsigned char *u = (const unsigned char *)d;
         snprintf(s, sizeof s,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-                 u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-                 u[14], u[15]);
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+                 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+                 u[15]);
         return json_string(s);
     }
     default:
@@ -641,8 +657,8 @@ int pgtype_param_to_json(uint32_t oid, int format, const char *data, size_t len,
                                 "text",
                                 pt ? pt->name : "?")
                    : TARN_ERR_R(err, TARN_EINVAL, "InvalidTextRepresentation",
-                                "invalid input syntax for type %s: \"%.*s\"",
-                                pt ? pt->name : "?", (int)(len > 60 ? 60 : len), data);
+                                "invalid input syntax for type %s: \"%.*s\"", pt ? pt->name : "?",
+                                (int)(len > 60 ? 60 : len), data);
     *out = v;
     return 0;
 }

@@ -58,8 +58,7 @@ void pgtype_put_text_sql(buf_t *b, const char *duckdb_type, const char *ident);
 /* Converts a value in PostgreSQL's text format to its binary format (appended to out).
  * TARN_EINVAL (reason "FeatureNotSupported") when the type has no binary form here, or
  * "InvalidTextRepresentation" when text is not a value of the type. */
-int pgtype_text_to_binary(uint32_t oid, const char *text, size_t len, buf_t *out,
-                          tarn_err_t *err);
+int pgtype_text_to_binary(uint32_t oid, const char *text, size_t len, buf_t *out, tarn_err_t *err);
 
 /* A parameter value from a driver (format 0 text, 1 binary; declared type oid, 0 when
  * unspecified) as the JSON value the engine binds: integers and floats as numbers,

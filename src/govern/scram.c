@@ -36,8 +36,9 @@ static int parse_verifier(const char *v, unsigned *iter, char *salt64, size_t sa
                           uint8_t stored[32], uint8_t server[32])
 {
     char stored64[64], server64[64];
-    if (!v || sscanf(v, "SCRAM-SHA-256$%u:%127[^$]$%63[^:]:%63s", iter, salt64, stored64,
-                     server64) != 4 ||
+    if (!v ||
+        sscanf(v, "SCRAM-SHA-256$%u:%127[^$]$%63[^:]:%63s", iter, salt64, stored64, server64) !=
+            4 ||
         strlen(salt64) >= salt_cap)
         return -1;
     if (hash_unb64(stored, 32, stored64) != 32 || hash_unb64(server, 32, server64) != 32)
@@ -68,8 +69,8 @@ int scram_start(scram_t *s, const char *verifier, const char *cf, size_t len,
         goto done;
     }
     bare++;
-    s->known = parse_verifier(verifier, &iter, salt64, sizeof salt64, s->stored_key,
-                              s->server_key) == 0;
+    s->known =
+        parse_verifier(verifier, &iter, salt64, sizeof salt64, s->stored_key, s->server_key) == 0;
     if (!s->known) {
         /* A stand-in: random keys and salt, PostgreSQL's iteration count. */
         uint8_t salt[16];

@@ -177,7 +177,8 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls
         h[strlen(h) - 1] = '\0';
         h++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
                     *ai = NULL;
     int g = getaddrinfo(h, colon + 1, &hints, &ai);

@@ -13,9 +13,9 @@
 #include <sys/types.h>
 
 enum {
-    PGMSG_STARTUP_MAX = 10000,   /* PostgreSQL's own bound on a startup packet */
-    PGMSG_MAX = 256 << 20,       /* a larger message is refused, never buffered */
-    PGMSG_PROTOCOL_3 = 196608,   /* 3.0 */
+    PGMSG_STARTUP_MAX = 10000, /* PostgreSQL's own bound on a startup packet */
+    PGMSG_MAX = 256 << 20,     /* a larger message is refused, never buffered */
+    PGMSG_PROTOCOL_3 = 196608, /* 3.0 */
     PGMSG_SSL_REQUEST = 80877103,
     PGMSG_GSSENC_REQUEST = 80877104,
     PGMSG_CANCEL_REQUEST = 80877102,

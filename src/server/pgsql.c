@@ -9,7 +9,15 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { TOK_END, TOK_WORD, TOK_QIDENT, TOK_STRING, TOK_NUMBER, TOK_PARAM, TOK_OP } tok_kind_t;
+typedef enum {
+    TOK_END,
+    TOK_WORD,
+    TOK_QIDENT,
+    TOK_STRING,
+    TOK_NUMBER,
+    TOK_PARAM,
+    TOK_OP
+} tok_kind_t;
 
 typedef struct {
     tok_kind_t kind;
@@ -169,12 +177,22 @@ pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
         const char *word;
         pgsql_kind_t kind;
     } words[] = {
-        {"begin", PGSQL_BEGIN},       {"start", PGSQL_BEGIN},       {"commit", PGSQL_COMMIT},
-        {"end", PGSQL_COMMIT},        {"rollback", PGSQL_ROLLBACK}, {"abort", PGSQL_ROLLBACK},
-        {"set", PGSQL_SET},           {"reset", PGSQL_RESET},       {"copy", PGSQL_COPY},
-        {"discard", PGSQL_DISCARD},   {"deallocate", PGSQL_DEALLOCATE},
-        {"savepoint", PGSQL_SAVEPOINT}, {"release", PGSQL_SAVEPOINT},
-        {"declare", PGSQL_DECLARE},   {"fetch", PGSQL_FETCH},       {"close", PGSQL_CLOSE},
+        {"begin", PGSQL_BEGIN},
+        {"start", PGSQL_BEGIN},
+        {"commit", PGSQL_COMMIT},
+        {"end", PGSQL_COMMIT},
+        {"rollback", PGSQL_ROLLBACK},
+        {"abort", PGSQL_ROLLBACK},
+        {"set", PGSQL_SET},
+        {"reset", PGSQL_RESET},
+        {"copy", PGSQL_COPY},
+        {"discard", PGSQL_DISCARD},
+        {"deallocate", PGSQL_DEALLOCATE},
+        {"savepoint", PGSQL_SAVEPOINT},
+        {"release", PGSQL_SAVEPOINT},
+        {"declare", PGSQL_DECLARE},
+        {"fetch", PGSQL_FETCH},
+        {"close", PGSQL_CLOSE},
     };
     if (is_word(&t, "show")) {
         tok_t n = next_tok(&s);
@@ -244,8 +262,8 @@ static const char *rest_value(scan_t *s, arena_t *a)
     return arena_strndup(a, b, (size_t)(e - b));
 }
 
-int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value,
-                    arena_t *a, tarn_err_t *err)
+int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value, arena_t *a,
+                    tarn_err_t *err)
 {
     scan_t s = {stmt, stmt + len};
     tok_t t = next_tok(&s);
@@ -272,7 +290,8 @@ int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char 
             goto bad;
         *name = "timezone";
         *value = rest_value(&s, a);
-        return *value ? 0 : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "SET TIME ZONE needs a value");
+        return *value ? 0
+                      : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "SET TIME ZONE needs a value");
     }
     if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
         goto bad;
@@ -295,8 +314,9 @@ int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char 
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (reset) {
         *value = NULL;
-        return next_tok(&s).kind == TOK_END ? 0 : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
-                                                            "syntax error in RESET");
+        return next_tok(&s).kind == TOK_END
+                   ? 0
+                   : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "syntax error in RESET");
     }
     t = next_tok(&s);
     if (!is_word(&t, "to") && !is_op(&t, '='))
@@ -310,8 +330,7 @@ bad:
                       "syntax error in SET: expected SET name TO value");
 }
 
-int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a,
-                     tarn_err_t *err)
+int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err)
 {
     scan_t s = {stmt, stmt + len};
     next_tok(&s); /* SHOW */
@@ -325,7 +344,8 @@ int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a
         return 0;
     }
     if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "syntax error in SHOW: expected SHOW name");
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+                          "syntax error in SHOW: expected SHOW name");
     *name = t.kind == TOK_QIDENT ? tok_value(a, &t) : dup_lower(a, t.s, t.len);
     return *name ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
 }
@@ -354,8 +374,8 @@ static int copy_option(scan_t *s, const tok_t *name, pgsql_copy_t *c, bool in_li
         return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
                           "binary COPY is not supported; use FORMAT csv or text");
     } else if (is_word(name, "header")) {
-        c->header = !val || !in_list || (strcasecmp(val, "false") && strcasecmp(val, "off") &&
-                                          strcmp(val, "0"));
+        c->header = !val || !in_list ||
+                    (strcasecmp(val, "false") && strcasecmp(val, "off") && strcmp(val, "0"));
         has_value = in_list && val;
     } else if (is_word(name, "delimiter")) {
         if (!val || strlen(val) != 1)
@@ -466,8 +486,8 @@ int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, 
         }
     }
     if (t.kind != TOK_END)
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: unexpected \"%.*s\"",
-                          (int)t.len, t.s);
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: unexpected \"%.*s\"", (int)t.len,
+                          t.s);
     if (!c->delimiter)
         c->delimiter = c->csv ? ',' : '\t';
     if (!c->null)
@@ -544,8 +564,7 @@ int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *cou
     return 0;
 }
 
-int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a,
-                      tarn_err_t *err)
+int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err)
 {
     scan_t s = {stmt, stmt + len};
     next_tok(&s); /* CLOSE */

@@ -39,11 +39,10 @@ pgsql_kind_t pgsql_classify(const char *stmt, size_t len);
  * name (lowercase) and value (quotes removed; "DEFAULT" for DEFAULT; NULL for RESET),
  * both in arena a. SET TRANSACTION / SESSION CHARACTERISTICS give name "transaction".
  * TARN_EINVAL (reason "SyntaxError") when it does not parse. */
-int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value,
-                    arena_t *a, tarn_err_t *err);
+int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value, arena_t *a,
+                    tarn_err_t *err);
 /* SHOW name: the name, lowercase ("all" for SHOW ALL). */
-int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a,
-                     tarn_err_t *err);
+int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err);
 
 typedef struct {
     const char *query; /* the SELECT to run: the inner query, or SELECT * FROM table */
@@ -57,8 +56,7 @@ typedef struct {
  * FORMAT text|csv, HEADER, DELIMITER, NULL (new and old option spellings). COPY FROM,
  * COPY to a file or program and binary COPY are refused: TARN_EINVAL with reason
  * "NotReadOnly", "InsufficientPrivilege" or "FeatureNotSupported". */
-int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *out, arena_t *a,
-                     tarn_err_t *err);
+int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *out, arena_t *a, tarn_err_t *err);
 
 /* DECLARE name [BINARY] [NO SCROLL] CURSOR [WITH[OUT] HOLD] FOR query: the cursor's name
  * and its query (arena a). SCROLL and WITH HOLD are refused (reason FeatureNotSupported). */
@@ -68,8 +66,7 @@ int pgsql_parse_declare(const char *stmt, size_t len, const char **name, const c
 int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *count, arena_t *a,
                       tarn_err_t *err);
 /* CLOSE name | ALL: *name is NULL for ALL. */
-int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a,
-                      tarn_err_t *err);
+int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err);
 
 /* The highest $n the statement uses (0 for none), outside quotes and comments. */
 int pgsql_count_params(const char *stmt, size_t len);

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint32_t oids[] = {0,    16,   17,   19,   20,   21,   23,   25,   26,   114,
-                                700,  701,  705,  1042, 1043, 1082, 1083, 1114, 1184, 1186,
-                                1266, 1700, 2950, 99999};
+static const uint32_t oids[] = {0,    16,   17,   19,   20,   21,   23,   25,
+                                26,   114,  700,  701,  705,  1042, 1043, 1082,
+                                1083, 1114, 1184, 1186, 1266, 1700, 2950, 99999};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,7 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pgtype_of(s);
     scram_t sc;
     buf_t out = BUF_INIT;
-    if (!scram_start(&sc, "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+    if (!scram_start(&sc,
+                     "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$"
+                     "WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:"
+                     "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
                      s, size, NULL, &out, &err)) {
         buf_reset(&out);
         scram_finish(&sc, s, size, &out, &err);

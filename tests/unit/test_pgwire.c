@@ -100,12 +100,18 @@ static void test_split(void **state)
         const char *sql;
         pgsql_kind_t kind;
     } cases[] = {
-        {"select 1", PGSQL_QUERY},         {"BEGIN", PGSQL_BEGIN},
-        {"start transaction", PGSQL_BEGIN}, {"COMMIT", PGSQL_COMMIT},
-        {"rollback", PGSQL_ROLLBACK},      {"SET x = 1", PGSQL_SET},
-        {"show tables", PGSQL_QUERY},      {"SHOW ALL TABLES", PGSQL_QUERY},
-        {"show DateStyle", PGSQL_SHOW},    {"copy (select 1) to stdout", PGSQL_COPY},
-        {"/* c */ discard all", PGSQL_DISCARD}, {"insert into t values (1)", PGSQL_QUERY},
+        {"select 1", PGSQL_QUERY},
+        {"BEGIN", PGSQL_BEGIN},
+        {"start transaction", PGSQL_BEGIN},
+        {"COMMIT", PGSQL_COMMIT},
+        {"rollback", PGSQL_ROLLBACK},
+        {"SET x = 1", PGSQL_SET},
+        {"show tables", PGSQL_QUERY},
+        {"SHOW ALL TABLES", PGSQL_QUERY},
+        {"show DateStyle", PGSQL_SHOW},
+        {"copy (select 1) to stdout", PGSQL_COPY},
+        {"/* c */ discard all", PGSQL_DISCARD},
+        {"insert into t values (1)", PGSQL_QUERY},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         assert_int_equal(pgsql_classify(cases[i].sql, strlen(cases[i].sql)), cases[i].kind);
@@ -127,12 +133,14 @@ static void test_set_show(void **state)
         {"SET search_path TO \"$user\", public", "search_path", "\"$user\", public"},
         {"SET TIME ZONE 'UTC'", "timezone", "UTC"},
         {"SET statement_timeout TO DEFAULT", "statement_timeout", "DEFAULT"},
-        {"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", "transaction", "AS TRANSACTION READ ONLY"},
+        {"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", "transaction",
+         "AS TRANSACTION READ ONLY"},
         {"SET my.custom = 'x'", "my.custom", "x"},
         {"SET x = E'a\\'b'", "x", "a'b"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        assert_int_equal(pgsql_parse_set(cases[i].sql, strlen(cases[i].sql), &name, &value, a, &err), 0);
+        assert_int_equal(
+            pgsql_parse_set(cases[i].sql, strlen(cases[i].sql), &name, &value, a, &err), 0);
         assert_string_equal(name, cases[i].name);
         assert_string_equal(value, cases[i].value);
     }
@@ -182,7 +190,8 @@ static void test_copy(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&err, 0, sizeof err);
-        assert_int_equal(pgsql_parse_copy(bad[i].sql, strlen(bad[i].sql), &c, a, &err), TARN_EINVAL);
+        assert_int_equal(pgsql_parse_copy(bad[i].sql, strlen(bad[i].sql), &c, a, &err),
+                         TARN_EINVAL);
         assert_string_equal(err.reason, bad[i].reason);
     }
     arena_free(a);
@@ -197,13 +206,26 @@ static void test_type_oids(void **state)
         int16_t len;
         int32_t typmod;
     } cases[] = {
-        {"BOOLEAN", 16, 1, -1},       {"SMALLINT", 21, 2, -1},     {"TINYINT", 21, 2, -1},
-        {"INTEGER", 23, 4, -1},       {"BIGINT", 20, 8, -1},       {"HUGEINT", 1700, -1, -1},
-        {"FLOAT", 700, 4, -1},        {"DOUBLE", 701, 8, -1},      {"DECIMAL(10,2)", 1700, -1, (10 << 16 | 2) + 4},
-        {"VARCHAR", 25, -1, -1},      {"BLOB", 17, -1, -1},        {"DATE", 1082, 4, -1},
-        {"TIME", 1083, 8, -1},        {"TIMESTAMP", 1114, 8, -1},  {"TIMESTAMP_MS", 1114, 8, -1},
-        {"TIMESTAMP WITH TIME ZONE", 1184, 8, -1}, {"INTERVAL", 1186, 16, -1},
-        {"UUID", 2950, 16, -1},       {"JSON", 114, -1, -1},       {"INTEGER[]", 25, -1, -1},
+        {"BOOLEAN", 16, 1, -1},
+        {"SMALLINT", 21, 2, -1},
+        {"TINYINT", 21, 2, -1},
+        {"INTEGER", 23, 4, -1},
+        {"BIGINT", 20, 8, -1},
+        {"HUGEINT", 1700, -1, -1},
+        {"FLOAT", 700, 4, -1},
+        {"DOUBLE", 701, 8, -1},
+        {"DECIMAL(10,2)", 1700, -1, (10 << 16 | 2) + 4},
+        {"VARCHAR", 25, -1, -1},
+        {"BLOB", 17, -1, -1},
+        {"DATE", 1082, 4, -1},
+        {"TIME", 1083, 8, -1},
+        {"TIMESTAMP", 1114, 8, -1},
+        {"TIMESTAMP_MS", 1114, 8, -1},
+        {"TIMESTAMP WITH TIME ZONE", 1184, 8, -1},
+        {"INTERVAL", 1186, 16, -1},
+        {"UUID", 2950, 16, -1},
+        {"JSON", 114, -1, -1},
+        {"INTEGER[]", 25, -1, -1},
         {"STRUCT(\"a\" INTEGER)", 25, -1, -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -243,8 +265,7 @@ static void test_text_to_binary(void **state)
     check_binary(PGTYPE_UUID, "00112233-4455-6677-8899-aabbccddeeff",
                  "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16);
     /* numeric 12345.678: digits 1, 2345, 6780; weight 1; dscale 3. */
-    check_binary(PGTYPE_NUMERIC, "12345.678",
-                 "\0\x03\0\x01\0\0\0\x03\0\x01\x09\x29\x1a\x7c", 14);
+    check_binary(PGTYPE_NUMERIC, "12345.678", "\0\x03\0\x01\0\0\0\x03\0\x01\x09\x29\x1a\x7c", 14);
     check_binary(PGTYPE_NUMERIC, "-0.5", "\0\x01\xff\xff\x40\0\0\x01\x13\x88", 10);
     check_binary(PGTYPE_NUMERIC, "0", "\0\0\0\0\0\0\0\0", 8);
     /* interval 1 year 2 months 3 days 04:05:06 */
@@ -294,10 +315,10 @@ static void test_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_framing),        cmocka_unit_test(test_reader_bounds),
-        cmocka_unit_test(test_writers),        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_set_show),       cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_type_oids),      cmocka_unit_test(test_text_to_binary),
+        cmocka_unit_test(test_framing),   cmocka_unit_test(test_reader_bounds),
+        cmocka_unit_test(test_writers),   cmocka_unit_test(test_split),
+        cmocka_unit_test(test_set_show),  cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_type_oids), cmocka_unit_test(test_text_to_binary),
         cmocka_unit_test(test_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,11 @@
 
 #define CLIENT_FIRST "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
 #define SERVER_NONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define SERVER_FIRST "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define CLIENT_FINAL "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define SERVER_FIRST                                                                               \
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define CLIENT_FINAL                                                                               \
+    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"               \
+    "Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define SERVER_FINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static char *verifier(const char *password)
@@ -36,9 +39,8 @@ static void test_rfc7677_vector(void **state)
     scram_t s;
     buf_t out = BUF_INIT;
     tarn_err_t err = {0};
-    assert_int_equal(scram_start(&s, v, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE, &out,
-                                 &err),
-                     0);
+    assert_int_equal(
+        scram_start(&s, v, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE, &out, &err), 0);
     assert_string_equal(out.data, SERVER_FIRST);
     buf_reset(&out);
     assert_int_equal(scram_finish(&s, CLIENT_FINAL, strlen(CLIENT_FINAL), &out, &err), 0);
@@ -55,9 +57,8 @@ static void test_wrong_password(void **state)
     scram_t s;
     buf_t out = BUF_INIT;
     tarn_err_t err = {0};
-    assert_int_equal(scram_start(&s, v, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE, &out,
-                                 &err),
-                     0);
+    assert_int_equal(
+        scram_start(&s, v, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE, &out, &err), 0);
     buf_reset(&out);
     assert_int_equal(scram_finish(&s, CLIENT_FINAL, strlen(CLIENT_FINAL), &out, &err),
                      TARN_EDENIED);
@@ -74,9 +75,8 @@ static void test_unknown_user_looks_the_same(void **state)
     scram_t s;
     buf_t out = BUF_INIT;
     tarn_err_t err = {0};
-    assert_int_equal(scram_start(&s, NULL, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE,
-                                 &out, &err),
-                     0);
+    assert_int_equal(
+        scram_start(&s, NULL, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE, &out, &err), 0);
     /* Same shape as a real server-first-message: nonce, a 16-byte salt, 4096 rounds. */
     assert_non_null(strstr(out.data, "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s="));
     assert_non_null(strstr(out.data, ",i=4096"));
@@ -91,8 +91,8 @@ static void test_bad_messages(void **state)
 {
     (void)state;
     char *v = verifier("pencil");
-    const char *bad_first[] = {"", "x", "p=tls-server-end-point,,n=user,r=abc", "n,,n=user",
-                               "n,,n=user,r=", "n", "n,"};
+    const char *bad_first[] = {
+        "", "x", "p=tls-server-end-point,,n=user,r=abc", "n,,n=user", "n,,n=user,r=", "n", "n,"};
     for (size_t i = 0; i < sizeof bad_first / sizeof *bad_first; i++) {
         scram_t s;
         buf_t out = BUF_INIT;
@@ -106,16 +106,16 @@ static void test_bad_messages(void **state)
         "",
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
         "c=biws,r=other,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-        "c=cD10bHM=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+        "c=cD10bHM=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"
+        "Ute9ytag9zjfMHgsqmmiz7AndVQ=",
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=short",
     };
     for (size_t i = 0; i < sizeof bad_final / sizeof *bad_final; i++) {
         scram_t s;
         buf_t out = BUF_INIT;
         tarn_err_t err = {0};
-        assert_int_equal(scram_start(&s, v, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE,
-                                     &out, &err),
-                         0);
+        assert_int_equal(
+            scram_start(&s, v, CLIENT_FIRST, strlen(CLIENT_FIRST), SERVER_NONCE, &out, &err), 0);
         buf_reset(&out);
         assert_int_equal(scram_finish(&s, bad_final[i], strlen(bad_final[i]), &out, &err),
                          TARN_EINVAL);
@@ -137,8 +137,7 @@ static void test_random_nonce(void **state)
     assert_string_not_equal(oa.data, ob.data);
     /* The vector's proof was made for another server nonce. */
     buf_reset(&oa);
-    assert_int_equal(scram_finish(&a, CLIENT_FINAL, strlen(CLIENT_FINAL), &oa, &err),
-                     TARN_EINVAL);
+    assert_int_equal(scram_finish(&a, CLIENT_FINAL, strlen(CLIENT_FINAL), &oa, &err), TARN_EINVAL);
     scram_done(&a);
     scram_done(&b);
     buf_free(&oa);

@@ -1,0 +1,691 @@
+/* Running statements for the PostgreSQL protocol: session parameters (SET / SHOW), rows
+ * as DataRow or COPY lines, portals whose queries run under the workload, cursors
+ * (DECLARE / FETCH / CLOSE), transaction status, and the simple Query message. */
+#include "consume/pgtype.h"
+#include "server/pg_internal.h"
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- settings ---- */
+
+const pg_setting_t pg_settings_known[] = {
+    {"application_name", "application_name", ""},
+    {"client_encoding", "client_encoding", "UTF8"},
+    {"datestyle", "DateStyle", "ISO, MDY"},
+    {"default_transaction_read_only", "default_transaction_read_only", "on"},
+    {"in_hot_standby", "in_hot_standby", "off"},
+    {"integer_datetimes", "integer_datetimes", "on"},
+    {"intervalstyle", "IntervalStyle", "postgres"},
+    {"is_superuser", "is_superuser", "off"},
+    {"server_encoding", "server_encoding", "UTF8"},
+    {"server_version", "server_version", "15.0 (tarn " TARN_VERSION ")"},
+    {"session_authorization", "session_authorization", ""},
+    {"standard_conforming_strings", "standard_conforming_strings", "on"},
+    {"timezone", "TimeZone", "UTC"},
+    {"extra_float_digits", NULL, "1"},
+    {"search_path", NULL, "\"$user\", public"},
+    {"transaction_isolation", NULL, "read committed"},
+    {"transaction_read_only", NULL, "on"},
+    {"default_transaction_isolation", NULL, "read committed"},
+    {"statement_timeout", NULL, "0"},
+    {"lock_timeout", NULL, "0"},
+    {"idle_in_transaction_session_timeout", NULL, "0"},
+    {"max_identifier_length", NULL, "63"},
+    {"server_version_num", NULL, "150000"},
+    {"lc_collate", NULL, "C"},
+    {"lc_ctype", NULL, "C"},
+    {"bytea_output", NULL, "hex"},
+    {"client_min_messages", NULL, "notice"},
+    {"jit", NULL, "off"},
+    {"row_security", NULL, "on"},
+    {"geqo", NULL, "on"},
+};
+const size_t pg_settings_count = sizeof pg_settings_known / sizeof *pg_settings_known;
+
+const char *pg_setting_get(pg_client_t *k, const char *name)
+{
+    if (!strcmp(name, "is_superuser"))
+        return k->principal.admin ? "on" : "off";
+    if (!strcmp(name, "session_authorization"))
+        return k->user;
+    const char *v = json_string_value(json_object_get(k->settings, name));
+    if (v)
+        return v;
+    for (size_t i = 0; i < pg_settings_count; i++)
+        if (!strcmp(pg_settings_known[i].name, name))
+            return pg_settings_known[i].value;
+    return NULL;
+}
+
+/* Applies SET name = value (NULL: RESET). Values tarn cannot honour are refused rather
+ * than silently ignored; the rest only change what SHOW answers. */
+int pg_setting_set(pg_client_t *k, const char *name, const char *value, tarn_err_t *err)
+{
+    static const char *const fixed[] = {
+        "server_version", "server_encoding",       "integer_datetimes",
+        "is_superuser",   "server_version_num",    "lc_collate",
+        "lc_ctype",       "max_identifier_length", "in_hot_standby"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (!strcmp(name, fixed[i]))
+            return TARN_ERR_R(err, TARN_EINVAL, "CantChangeRuntimeParam",
+                              "parameter \"%s\" cannot be changed", name);
+    bool dflt = !value || !strcasecmp(value, "DEFAULT");
+    if (!dflt && !strcmp(name, "client_encoding") && strcasecmp(value, "UTF8") &&
+        strcasecmp(value, "UTF-8") && strcasecmp(value, "UNICODE"))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidParameterValue",
+                          "client_encoding must be UTF8 (tarn sends and receives UTF-8 only)");
+    if (!dflt && !strcmp(name, "datestyle") && strncasecmp(value, "ISO", 3))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidParameterValue",
+                          "DateStyle must start with ISO (dates are always written in ISO 8601)");
+    if (!dflt && !strcmp(name, "standard_conforming_strings") && strcasecmp(value, "on"))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidParameterValue",
+                          "standard_conforming_strings is always on");
+    if (!dflt && !strcmp(name, "transaction") && strcasestr(value, "read write"))
+        return TARN_ERR_R(err, TARN_EINVAL, "ReadOnlySqlTransaction",
+                          "the lake's SQL sessions are read-only");
+    /* Client encoding and DateStyle keep their canonical spelling. */
+    if (dflt)
+        json_object_del(k->settings, name);
+    else if (!strcmp(name, "client_encoding"))
+        json_object_set_new(k->settings, name, json_string("UTF8"));
+    else if (!strcmp(name, "timezone"))
+        ; /* times are always shown in UTC, with their offset, so any zone reads right */
+    else if (strcmp(name, "transaction"))
+        json_object_set_new(k->settings, name, json_string(value));
+    for (size_t i = 0; i < pg_settings_count; i++)
+        if (!strcmp(pg_settings_known[i].name, name) && pg_settings_known[i].report)
+            pgmsg_put_param_status(&k->out, pg_settings_known[i].report, pg_setting_get(k, name));
+    return 0;
+}
+
+/* ---- rows ---- */
+
+void pg_put_row_description(pg_client_t *k, const portal_t *p)
+{
+    size_t m = pgmsg_begin(&k->out, 'T');
+    pgmsg_put_i16(&k->out, (int16_t)p->ncols);
+    size_t i;
+    json_t *c;
+    json_array_foreach(p->columns, i, c)
+    {
+        pgtype_t t = pgtype_of(json_string_value(json_object_get(c, "type")));
+        int16_t fmt = p->nformats == 1 ? p->formats[0] : (int)i < p->nformats ? p->formats[i] : 0;
+        pgmsg_put_str(&k->out, json_string_value(json_object_get(c, "name")));
+        pgmsg_put_i32(&k->out, 0);
+        pgmsg_put_i16(&k->out, 0);
+        pgmsg_put_i32(&k->out, (int32_t)t.oid);
+        pgmsg_put_i16(&k->out, t.len);
+        pgmsg_put_i32(&k->out, t.typmod);
+        pgmsg_put_i16(&k->out, fmt);
+    }
+    pgmsg_end(&k->out, m);
+}
+
+static bool binary_col(const portal_t *p, size_t i)
+{
+    return p->nformats == 1 ? p->formats[0] == 1 : (int)i < p->nformats && p->formats[i] == 1;
+}
+
+/* The length of a cell's text as PostgreSQL writes it: floats drop DuckDB's ".0" on
+ * whole numbers ("20", not "20.0"), as PostgreSQL's shortest-exact output does. */
+static size_t cell_len(const portal_t *p, size_t j, const engine_cell_t *c)
+{
+    if ((p->oids[j] == PGTYPE_FLOAT8 || p->oids[j] == PGTYPE_FLOAT4) && c->len > 2 &&
+        !memcmp(c->data + c->len - 2, ".0", 2))
+        return c->len - 2;
+    return c->len;
+}
+
+/* One DataRow from the current chunk's row r. */
+static int put_data_row(pg_client_t *k, portal_t *p, const engine_cell_t *row, tarn_err_t *err)
+{
+    size_t need = 7;
+    for (size_t j = 0; j < p->ncols; j++)
+        need += 4 + row[j].len;
+    /* Room for the whole row up front: the loop below appends without reallocating. */
+    if (buf_reserve(&k->out, need))
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    size_t m = pgmsg_begin(&k->out, 'D');
+    pgmsg_put_i16(&k->out, (int16_t)p->ncols);
+    for (size_t j = 0; j < p->ncols; j++) {
+        if (!row[j].data) {
+            pgmsg_put_i32(&k->out, -1);
+        } else if (binary_col(p, j)) {
+            size_t at = k->out.len;
+            pgmsg_put_i32(&k->out, 0);
+            int rc = pgtype_text_to_binary(p->oids[j], row[j].data, cell_len(p, j, &row[j]),
+                                           &k->out, err);
+            if (rc) {
+                k->out.len = m; /* drop the half-written row */
+                return rc;
+            }
+            uint32_t n = (uint32_t)(k->out.len - at - 4);
+            unsigned char *q = (unsigned char *)k->out.data + at;
+            q[0] = (unsigned char)(n >> 24), q[1] = (unsigned char)(n >> 16);
+            q[2] = (unsigned char)(n >> 8), q[3] = (unsigned char)n;
+        } else {
+            size_t n = cell_len(p, j, &row[j]);
+            pgmsg_put_i32(&k->out, (int32_t)n);
+            buf_append(&k->out, row[j].data, n);
+        }
+    }
+    pgmsg_end(&k->out, m);
+    return 0;
+}
+
+/* One COPY line (text or CSV) as a CopyData message; header: row holds column names. */
+static void put_copy_row(pg_client_t *k, const portal_t *p, const engine_cell_t *row, bool header)
+{
+    const pgsql_copy_t *o = &p->copy;
+    size_t m = pgmsg_begin(&k->out, 'd');
+    for (size_t j = 0; j < p->ncols; j++) {
+        if (j)
+            buf_putc(&k->out, o->delimiter);
+        const char *s = row[j].data;
+        size_t n = s && !header ? cell_len(p, j, &row[j]) : row[j].len;
+        if (!s) {
+            buf_puts(&k->out, o->null);
+            continue;
+        }
+        if (o->csv) {
+            bool quote = !n && !*o->null ? false : (n == strlen(o->null) && !memcmp(s, o->null, n));
+            for (size_t i = 0; !quote && i < n; i++)
+                quote = s[i] == o->delimiter || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+            if (!n && !*o->null)
+                quote = true; /* an empty string is "" so it differs from NULL */
+            if (!quote) {
+                buf_append(&k->out, s, n);
+                continue;
+            }
+            buf_putc(&k->out, '"');
+            for (size_t i = 0; i < n; i++) {
+                if (s[i] == '"')
+                    buf_putc(&k->out, '"');
+                buf_putc(&k->out, s[i]);
+            }
+            buf_putc(&k->out, '"');
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            const char *esc = c == '\\'   ? "\\\\"
+                              : c == '\n' ? "\\n"
+                              : c == '\r' ? "\\r"
+                              : c == '\t' ? "\\t"
+                                          : NULL;
+            if (esc)
+                buf_puts(&k->out, esc);
+            else if (c == o->delimiter)
+                buf_putc(&k->out, '\\'), buf_putc(&k->out, c);
+            else
+                buf_putc(&k->out, c);
+        }
+    }
+    buf_putc(&k->out, '\n');
+    pgmsg_end(&k->out, m);
+}
+
+/* ---- running a query ---- */
+
+static void portal_stop(pg_client_t *k, portal_t *p, const char *error)
+{
+    engine_stream_close(p->stream);
+    p->stream = NULL;
+    if (p->qid) {
+        workload_finish(k->srv->workload, p->qid, p->rows, p->bytes, error);
+        atomic_store(&k->c->query_id, 0);
+        p->qid = 0;
+    }
+}
+
+/* Ends the portal's query (if running) and frees what it owns, not p itself. */
+static void portal_clear(pg_client_t *k, portal_t *p, const char *error)
+{
+    portal_stop(k, p, error);
+    json_decref(p->columns);
+    json_decref(p->params);
+    free(p->oids);
+    free(p->formats);
+    free(p->name);
+    free(p->sql);
+}
+
+void pg_portal_free(pg_client_t *k, portal_t *p)
+{
+    if (!p)
+        return;
+    portal_clear(k, p, NULL);
+    free(p);
+}
+
+/* The error of a query that failed while running: a cancel or a timeout is 57014. */
+static int query_failed(pg_client_t *k, portal_t *p, int rc, tarn_err_t *err)
+{
+    const char *why = p->qid ? workload_interruption(k->srv->workload, p->qid) : NULL;
+    if (why && !strcmp(why, "cancelled"))
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled",
+                        "canceling statement due to user request");
+    else if (why)
+        rc = TARN_ERR_R(err, TARN_EBUSY, "QueryTimeout",
+                        "canceling statement due to statement timeout (the server's "
+                        "--query-timeout)");
+    return rc;
+}
+
+/* Admits the portal's query to the workload and starts it; its columns are then known. */
+int pg_portal_start(pg_client_t *k, portal_t *p, tarn_err_t *err)
+{
+    const char *sql = p->kind == PGSQL_COPY ? p->copy.query : p->sql;
+    int64_t id = 0;
+    p->started = true;
+    atomic_store(&k->c->cancel_requested, false);
+    int rc = workload_admit(k->srv->workload, k->principal.name, sql, k->session, &id, err);
+    if (rc) {
+        if (id)
+            workload_finish(k->srv->workload, id, 0, 0, err->msg);
+        return rc;
+    }
+    p->qid = id;
+    atomic_store(&k->c->query_id, id);
+    rc = session_query(k->session, sql, p->params, SESSION_ROWS_PG, &p->columns, &p->stream, err);
+    if (rc) {
+        rc = query_failed(k, p, rc, err);
+        portal_stop(k, p, err->msg);
+        return rc;
+    }
+    p->ncols = json_array_size(p->columns);
+    p->oids = calloc(p->ncols ? p->ncols : 1, sizeof *p->oids);
+    if (!p->oids) {
+        portal_stop(k, p, "out of memory");
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < p->ncols; i++)
+        p->oids[i] =
+            pgtype_of(json_string_value(json_object_get(json_array_get(p->columns, i), "type")))
+                .oid;
+    return 0;
+}
+
+/* Streams up to max rows (0: all) of a started portal. 0 when the portal completed (its
+ * CommandComplete written), 1 when suspended, or an error. A cursor's FETCH (fetch) always
+ * completes, with "FETCH n", and keeps the rest for the next FETCH. */
+static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_err_t *err)
+{
+    long sent = 0;
+    int rc = 0;
+    char tag[48];
+    if (p->done && fetch) {
+        pgmsg_put_command_complete(&k->out, "FETCH 0");
+        return 0;
+    }
+    for (;;) {
+        if (p->pos == p->chunk_rows) {
+            if ((rc = engine_stream_next_cells(p->stream, &p->cells, &p->chunk_rows, err)))
+                break;
+            p->pos = 0;
+            if (!p->chunk_rows) {
+                p->done = true;
+                break;
+            }
+        }
+        if (max > 0 && sent == max) {
+            if (!fetch)
+                return 1;
+            snprintf(tag, sizeof tag, "FETCH %ld", sent);
+            pgmsg_put_command_complete(&k->out, tag);
+            return 0;
+        }
+        size_t before = k->out.len;
+        const engine_cell_t *row = p->cells + p->pos * p->ncols;
+        if (p->kind == PGSQL_COPY)
+            put_copy_row(k, p, row, false);
+        else if ((rc = put_data_row(k, p, row, err)))
+            break;
+        p->bytes += k->out.len - before;
+        p->pos++;
+        p->rows++;
+        sent++;
+        if (k->out.len >= PG_FLUSH_AT && pg_flush(k)) {
+            rc = TARN_ERR_R(err, TARN_EIO, "ConnectionFailure", "the client went away");
+            break;
+        }
+    }
+    if (rc) {
+        rc = query_failed(k, p, rc, err);
+        portal_stop(k, p, err->msg);
+        return rc;
+    }
+    if (fetch) {
+        snprintf(tag, sizeof tag, "FETCH %ld", sent);
+    } else if (p->kind == PGSQL_COPY) {
+        size_t m = pgmsg_begin(&k->out, 'c');
+        pgmsg_end(&k->out, m);
+        snprintf(tag, sizeof tag, "COPY %llu", (unsigned long long)p->rows);
+    } else {
+        snprintf(tag, sizeof tag, "SELECT %llu", (unsigned long long)p->rows);
+    }
+    pgmsg_put_command_complete(&k->out, tag);
+    portal_stop(k, p, NULL);
+    return 0;
+}
+
+static void put_copy_out_response(pg_client_t *k, const portal_t *p)
+{
+    size_t m = pgmsg_begin(&k->out, 'H');
+    buf_putc(&k->out, 0);
+    pgmsg_put_i16(&k->out, (int16_t)p->ncols);
+    for (size_t i = 0; i < p->ncols; i++)
+        pgmsg_put_i16(&k->out, 0);
+    pgmsg_end(&k->out, m);
+    if (p->copy.header) {
+        engine_cell_t *names = calloc(p->ncols ? p->ncols : 1, sizeof *names);
+        for (size_t i = 0; names && i < p->ncols; i++) {
+            names[i].data =
+                json_string_value(json_object_get(json_array_get(p->columns, i), "name"));
+            names[i].len = strlen(names[i].data);
+        }
+        if (names)
+            put_copy_row(k, p, names, true);
+        free(names);
+    }
+}
+
+/* SHOW name: one row of one text column. describe: only its RowDescription; rows: only
+ * the row and CommandComplete (the extended protocol's Execute); both for a simple Query. */
+int pg_run_show(pg_client_t *k, const char *sql, size_t len, bool describe, bool rows,
+                tarn_err_t *err)
+{
+    const char *name;
+    int rc = pgsql_parse_show(sql, len, &name, k->a, err);
+    if (rc)
+        return rc;
+    if (!strcmp(name, "all"))
+        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                          "SHOW ALL is not supported; SHOW one parameter by name");
+    const char *v = pg_setting_get(k, name);
+    if (!v)
+        return TARN_ERR_R(err, TARN_EINVAL, "UndefinedObject",
+                          "unrecognized configuration parameter \"%s\"", name);
+    if (describe) {
+        size_t m = pgmsg_begin(&k->out, 'T');
+        pgmsg_put_i16(&k->out, 1);
+        pgmsg_put_str(&k->out, name);
+        pgmsg_put_i32(&k->out, 0), pgmsg_put_i16(&k->out, 0);
+        pgmsg_put_i32(&k->out, PGTYPE_TEXT), pgmsg_put_i16(&k->out, -1);
+        pgmsg_put_i32(&k->out, -1), pgmsg_put_i16(&k->out, 0);
+        pgmsg_end(&k->out, m);
+    }
+    if (!rows)
+        return 0;
+    size_t m = pgmsg_begin(&k->out, 'D');
+    pgmsg_put_i16(&k->out, 1);
+    pgmsg_put_i32(&k->out, (int32_t)strlen(v));
+    buf_puts(&k->out, v);
+    pgmsg_end(&k->out, m);
+    pgmsg_put_command_complete(&k->out, "SHOW");
+    return 0;
+}
+
+portal_t **pg_portal_find(pg_client_t *k, const char *name)
+{
+    portal_t **pp = &k->portals;
+    while (*pp && strcmp((*pp)->name, name))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+void pg_portals_close(pg_client_t *k, bool cursors_only)
+{
+    for (portal_t **pp = &k->portals; *pp;) {
+        portal_t *p = *pp;
+        if (cursors_only && !p->cursor) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        pg_portal_free(k, p);
+    }
+}
+
+/* DECLARE name CURSOR FOR query: a named portal that FETCH reads forward; it keeps the
+ * parameters bound to the DECLARE. */
+static int run_declare(pg_client_t *k, const char *sql, json_t *params, tarn_err_t *err)
+{
+    const char *name, *query;
+    bool binary;
+    int rc = pgsql_parse_declare(sql, strlen(sql), &name, &query, &binary, k->a, err);
+    if (rc)
+        return rc;
+    if (k->txn == 'I')
+        return TARN_ERR_R(err, TARN_EINVAL, "NoActiveSqlTransaction",
+                          "DECLARE CURSOR can only be used in transaction blocks");
+    if (*pg_portal_find(k, name))
+        return TARN_ERR_R(err, TARN_EINVAL, "DuplicateCursor", "cursor \"%s\" already exists",
+                          name);
+    portal_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->name = strdup(name)) || !(p->sql = strdup(query)) ||
+        !(p->formats = calloc(1, sizeof *p->formats))) {
+        pg_portal_free(k, p);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    p->kind = pgsql_classify(query, strlen(query)) == PGSQL_QUERY ? PGSQL_QUERY : PGSQL_EMPTY;
+    if (p->kind != PGSQL_QUERY) {
+        pg_portal_free(k, p);
+        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE CURSOR needs a query");
+    }
+    p->cursor = true;
+    p->params = json_incref(params);
+    p->formats[0] = binary ? 1 : 0;
+    p->nformats = 1;
+    p->next = k->portals;
+    k->portals = p;
+    pgmsg_put_command_complete(&k->out, "DECLARE CURSOR");
+    return 0;
+}
+
+/* FETCH n FROM cursor; rows: the rows and CommandComplete, describe: the RowDescription
+ * (both in the simple protocol). */
+int pg_run_fetch(pg_client_t *k, const char *sql, bool describe, bool rows, tarn_err_t *err)
+{
+    const char *name;
+    long count;
+    int rc = pgsql_parse_fetch(sql, strlen(sql), &name, &count, k->a, err);
+    if (rc)
+        return rc;
+    portal_t *p = *pg_portal_find(k, name);
+    if (!p || !p->cursor)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "cursor \"%s\" does not exist",
+                          name);
+    if (!p->started && (rc = pg_portal_start(k, p, err)))
+        return rc;
+    if (!p->columns)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the cursor has failed");
+    if (describe)
+        pg_put_row_description(k, p);
+    if (!rows)
+        return 0;
+    if (count == 0)
+        count = -1; /* FETCH 0 re-reads the current row in PostgreSQL; read the rest here */
+    return portal_rows(k, p, count < 0 ? 0 : count, true, err);
+}
+
+static int run_close(pg_client_t *k, const char *sql, tarn_err_t *err)
+{
+    const char *name;
+    int rc = pgsql_parse_close(sql, strlen(sql), &name, k->a, err);
+    if (rc)
+        return rc;
+    if (!name) {
+        pg_portals_close(k, true);
+    } else {
+        portal_t **pp = pg_portal_find(k, name), *p = *pp;
+        if (!p || !p->cursor)
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "cursor \"%s\" does not exist",
+                              name);
+        *pp = p->next;
+        pg_portal_free(k, p);
+    }
+    pgmsg_put_command_complete(&k->out, "CLOSE CURSOR");
+    return 0;
+}
+
+/* Runs a statement that is not a query (BEGIN, SET, SHOW...): writes its CommandComplete
+ * (and SHOW's row). */
+static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err)
+{
+    size_t len = strlen(p->sql);
+    const char *name, *value;
+    int rc = 0;
+    switch (p->kind) {
+    case PGSQL_BEGIN:
+        if (k->txn != 'I')
+            pgmsg_put_error(&k->out, 'N', "WARNING", "25001",
+                            "there is already a transaction in progress", NULL);
+        k->txn = 'T';
+        pgmsg_put_command_complete(&k->out, "BEGIN");
+        break;
+    case PGSQL_COMMIT:
+        if (k->txn == 'I')
+            pgmsg_put_error(&k->out, 'N', "WARNING", "25P01", "there is no transaction in progress",
+                            NULL);
+        pgmsg_put_command_complete(&k->out, k->txn == 'E' ? "ROLLBACK" : "COMMIT");
+        k->txn = 'I';
+        pg_portals_close(k, true); /* cursors end with their transaction */
+        break;
+    case PGSQL_ROLLBACK:
+        if (k->txn == 'I')
+            pgmsg_put_error(&k->out, 'N', "WARNING", "25P01", "there is no transaction in progress",
+                            NULL);
+        pgmsg_put_command_complete(&k->out, "ROLLBACK");
+        k->txn = 'I';
+        pg_portals_close(k, true);
+        break;
+    case PGSQL_SET:
+    case PGSQL_RESET:
+        if ((rc = pgsql_parse_set(p->sql, len, &name, &value, k->a, err)))
+            break;
+        if (p->kind == PGSQL_RESET && !strcmp(name, "all")) {
+            json_object_clear(k->settings);
+        } else if ((rc = pg_setting_set(k, name, value, err))) {
+            break;
+        }
+        pgmsg_put_command_complete(&k->out, p->kind == PGSQL_SET ? "SET" : "RESET");
+        break;
+    case PGSQL_SHOW:
+        rc = pg_run_show(k, p->sql, len, simple, true, err);
+        break;
+    case PGSQL_DECLARE:
+        rc = run_declare(k, p->sql, p->params, err);
+        break;
+    case PGSQL_FETCH:
+        rc = pg_run_fetch(k, p->sql, simple, true, err);
+        break;
+    case PGSQL_CLOSE:
+        rc = run_close(k, p->sql, err);
+        break;
+    case PGSQL_DISCARD:
+        pgmsg_put_command_complete(&k->out, "DISCARD ALL");
+        break;
+    case PGSQL_DEALLOCATE:
+        pgmsg_put_command_complete(&k->out, "DEALLOCATE");
+        break;
+    case PGSQL_SAVEPOINT:
+        if (k->txn == 'I')
+            rc = TARN_ERR_R(err, TARN_EINVAL, "NoActiveSqlTransaction",
+                            "SAVEPOINT can only be used in transaction blocks");
+        else
+            pgmsg_put_command_complete(
+                &k->out, strncasecmp(p->sql + strspn(p->sql, " \t\r\n"), "release", 7) ? "SAVEPOINT"
+                                                                                       : "RELEASE");
+        break;
+    default:
+        break;
+    }
+    return rc;
+}
+
+/* Executes a bound portal: up to max rows (0: all). In the simple protocol (simple), a
+ * query's RowDescription goes first. 1 when suspended. */
+int pg_portal_execute(pg_client_t *k, portal_t *p, int32_t max, bool simple, tarn_err_t *err)
+{
+    if (k->txn == 'E' && p->kind != PGSQL_COMMIT && p->kind != PGSQL_ROLLBACK)
+        return TARN_ERR_R(err, TARN_EINVAL, "InFailedSqlTransaction",
+                          "current transaction is aborted, commands ignored until end of "
+                          "transaction block");
+    if (p->kind == PGSQL_EMPTY) {
+        size_t m = pgmsg_begin(&k->out, 'I');
+        pgmsg_end(&k->out, m);
+        return 0;
+    }
+    if (p->kind != PGSQL_QUERY && p->kind != PGSQL_COPY)
+        return run_command(k, p, simple, err);
+    if (p->done) {
+        pgmsg_put_command_complete(&k->out, "SELECT 0");
+        return 0;
+    }
+    int rc;
+    if (!p->started) {
+        if (p->kind == PGSQL_COPY &&
+            (rc = pgsql_parse_copy(p->sql, strlen(p->sql), &p->copy, k->a, err)))
+            return rc;
+        if ((rc = pg_portal_start(k, p, err)))
+            return rc;
+        if (p->kind == PGSQL_COPY)
+            put_copy_out_response(k, p);
+        else if (simple)
+            pg_put_row_description(k, p);
+    } else if (!p->stream) {
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the portal has failed");
+    }
+    return portal_rows(k, p, p->kind == PGSQL_COPY ? 0 : max, false, err);
+}
+
+/* ---- simple query ---- */
+
+void pg_simple_query(pg_client_t *k, const pgmsg_t *m)
+{
+    pgmsg_reader_t r;
+    pgmsg_reader_init(&r, m);
+    const char *sql = pgmsg_get_str(&r);
+    if (!pgmsg_reader_done(&r)) {
+        k->err = (tarn_err_t){0};
+        TARN_ERR_R(&k->err, TARN_EINVAL, "ProtocolViolation", "malformed Query message");
+        pg_send_error(k, "ERROR", &k->err);
+        pgmsg_put_ready(&k->out, k->txn);
+        return;
+    }
+    const char *p = sql, *stmt;
+    size_t len;
+    int n = 0;
+    while (pgsql_next(&p, &stmt, &len)) {
+        pgsql_kind_t kind = pgsql_classify(stmt, len);
+        if (kind == PGSQL_EMPTY)
+            continue;
+        n++;
+        portal_t q = {.kind = kind, .sql = strndup(stmt, len)};
+        int64_t start = time_mono_ns();
+        tarn_err_t err = {0};
+        int rc = q.sql ? pg_portal_execute(k, &q, 0, true, &err)
+                       : TARN_ERR(&err, TARN_ENOMEM, "out of memory");
+        pg_audit_statement(k, kind == PGSQL_QUERY || kind == PGSQL_COPY ? "pg:Query" : "pg:Command",
+                           rc ? (err.code == TARN_EDENIED ? "deny" : "error") : "allow",
+                           rc ? errors_sqlstate(err.code, err.reason) : NULL, q.bytes,
+                           (double)(time_mono_ns() - start) / 1e9);
+        portal_clear(k, &q, rc ? err.msg : NULL);
+        if (rc) {
+            pg_send_error(k, "ERROR", &err);
+            if (k->txn == 'T')
+                k->txn = 'E';
+            break;
+        }
+    }
+    if (!n) {
+        size_t e = pgmsg_begin(&k->out, 'I');
+        pgmsg_end(&k->out, e);
+    }
+    pgmsg_put_ready(&k->out, k->txn);
+}
