@@ -106,8 +106,9 @@ static void test_bad_messages(void **state)
         "",
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
         "c=biws,r=other,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-        "c=cD10bHM=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"
-        "Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+        /* channel binding data where none was agreed */
+        ("c=cD10bHM=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+"
+         "Ute9ytag9zjfMHgsqmmiz7AndVQ="),
         "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=short",
     };
     for (size_t i = 0; i < sizeof bad_final / sizeof *bad_final; i++) {
