@@ -261,6 +261,23 @@ int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, vo
     return one_text(c, "json_deserialize_sql", mapped, out, a, err);
 }
 
+int sandbox_check_syntax(engine_conn_t *c, const char *sql, arena_t *a, tarn_err_t *err)
+{
+    char mark[40];
+    new_mark(mark, sizeof mark);
+    const char *text;
+    int rc = one_text(c, "json_serialize_sql", sql, &text, a, err);
+    if (rc)
+        return rc;
+    const char *safe = protect_ints(text, mark, a);
+    json_t *t = safe ? json_loads(safe, 0, NULL) : NULL;
+    if (t && json_is_true(json_object_get(t, "error")) &&
+        !strcmp(str(t, "error_type"), "parser"))
+        rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "%s", str(t, "error_message"));
+    json_decref(t);
+    return rc;
+}
+
 /* Skips blanks and SQL comments. */
 static const char *skip_blank(const char *p)
 {

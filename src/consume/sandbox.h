@@ -34,4 +34,8 @@ int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, vo
 int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
                           const char **out, arena_t *a, tarn_err_t *err);
 
+/* Only whether sql parses: TARN_EINVAL (reason "SyntaxError") with the parser's message
+ * when it does not. Names and statement kinds are checked later, when it runs. */
+int sandbox_check_syntax(engine_conn_t *c, const char *sql, arena_t *a, tarn_err_t *err);
+
 #endif

@@ -446,3 +446,9 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
     *columns = cols;
     return 0;
 }
+
+int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err)
+{
+    arena_reset(s->a);
+    return sandbox_check_syntax(s->conn, sql, s->a, err);
+}

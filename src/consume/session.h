@@ -38,6 +38,9 @@ typedef enum {
  * rebuilt from the tables' current snapshots. */
 int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
                   json_t **columns, engine_stream_t **stream, tarn_err_t *err);
+/* Whether sql parses (a prepared statement's syntax is checked when it is prepared, as
+ * PostgreSQL does); TARN_EINVAL with reason "SyntaxError" otherwise. */
+int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);
 /* Stops the running statement, from another thread. */
 void session_interrupt(session_t *s);
 

@@ -273,9 +273,7 @@ static int begin_session(pg_client_t *k, json_t *params)
         fatal(k, "53000", "cannot open a query session: %s", k->err.msg);
         return rc;
     }
-    /* Startup parameters are applied like SETs, but their ParameterStatus messages are
-     * dropped: every reported value is sent below, once. */
-    size_t mark = k->out.len;
+    /* Startup parameters are applied like SETs; every reported value is sent below. */
     const char *key;
     json_t *v;
     json_object_foreach(params, key, v)
@@ -295,7 +293,6 @@ static int begin_session(pg_client_t *k, json_t *params)
                 return TARN_EINVAL;
             }
     }
-    k->out.len = mark;
     /* What every driver expects to hear about before the first query. */
     size_t b = pgmsg_begin(&k->out, 'R');
     pgmsg_put_i32(&k->out, 0);

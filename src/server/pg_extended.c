@@ -67,6 +67,10 @@ int pg_ext_parse(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
         return rc;
     }
     s->kind = pgsql_classify(sql, strlen(sql));
+    if (s->kind == PGSQL_QUERY && (rc = session_check_syntax(k->session, sql, err))) {
+        pg_stmt_free(s);
+        return rc;
+    }
     s->nparams = pgsql_count_params(sql, strlen(sql));
     if (s->nparams < n)
         s->nparams = n;

@@ -124,7 +124,7 @@ void pg_audit_statement(pg_client_t *k, const char *action, const char *outcome,
 
 /* pg_query.c */
 const char *pg_setting_get(pg_client_t *k, const char *name);
-/* SET name = value (NULL: RESET); reported parameters also get a ParameterStatus. */
+/* SET name = value (NULL: RESET); values tarn cannot honour are refused. */
 int pg_setting_set(pg_client_t *k, const char *name, const char *value, tarn_err_t *err);
 void pg_put_row_description(pg_client_t *k, const portal_t *p);
 /* Admits a portal's query to the workload and starts it: its columns are then known. */

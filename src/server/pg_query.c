@@ -96,10 +96,16 @@ int pg_setting_set(pg_client_t *k, const char *name, const char *value, tarn_err
         ; /* times are always shown in UTC, with their offset, so any zone reads right */
     else if (strcmp(name, "transaction"))
         json_object_set_new(k->settings, name, json_string(value));
+    return 0;
+}
+
+/* ParameterStatus for a parameter drivers track (after the SET's CommandComplete, in the
+ * order PostgreSQL sends them). */
+static void report_setting(pg_client_t *k, const char *name)
+{
     for (size_t i = 0; i < pg_settings_count; i++)
         if (!strcmp(pg_settings_known[i].name, name) && pg_settings_known[i].report)
             pgmsg_put_param_status(&k->out, pg_settings_known[i].report, pg_setting_get(k, name));
-    return 0;
 }
 
 /* ---- rows ---- */
@@ -366,7 +372,7 @@ static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_e
         pgmsg_end(&k->out, m);
         snprintf(tag, sizeof tag, "COPY %llu", (unsigned long long)p->rows);
     } else {
-        snprintf(tag, sizeof tag, "SELECT %llu", (unsigned long long)p->rows);
+        snprintf(tag, sizeof tag, "SELECT %ld", sent); /* the rows of this Execute */
     }
     pgmsg_put_command_complete(&k->out, tag);
     portal_stop(k, p, NULL);
@@ -570,10 +576,15 @@ static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err
             break;
         if (p->kind == PGSQL_RESET && !strcmp(name, "all")) {
             json_object_clear(k->settings);
-        } else if ((rc = pg_setting_set(k, name, value, err))) {
+            pgmsg_put_command_complete(&k->out, "RESET");
+            for (size_t i = 0; i < pg_settings_count; i++)
+                report_setting(k, pg_settings_known[i].name);
             break;
         }
+        if ((rc = pg_setting_set(k, name, value, err)))
+            break;
         pgmsg_put_command_complete(&k->out, p->kind == PGSQL_SET ? "SET" : "RESET");
+        report_setting(k, name);
         break;
     case PGSQL_SHOW:
         rc = pg_run_show(k, p->sql, len, simple, true, err);

@@ -459,3 +459,59 @@ def test_tls_when_a_certificate_is_configured(tmp_path):
                         "127.0.0.1:0", "--pg-listen", "127.0.0.1:0", "--tls-cert", str(other),
                         "--tls-key", str(key)], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "does not match the certificate" in r.stderr
+
+
+# What PostgreSQL 15.18 (Debian 12) answers to each exchange below, message by message
+# (type letters; CommandComplete with its tag, errors and notices with their SQLSTATE),
+# recorded with tests/e2e/pgraw.py. tarn must answer the same.
+POSTGRES_15 = {
+    'simple': ['T', 'D', 'C:SELECT 1', 'Z'],
+    'empty': ['I', 'Z'],
+    'two': ['T', 'D', 'C:SELECT 1', 'T', 'D', 'C:SELECT 1', 'Z'],
+    'syntax': ['E:42601', 'Z'],
+    'ext': ['1', '2', 'T', 'D', 'C:SELECT 1', 'Z'],
+    'ext_limit': ['1', '2', 'T', 'D', 'D', 's', 'D', 'C:SELECT 1', 'Z'],
+    'describe_stmt': ['1', 't', 'T', 'Z'],
+    'close_stmt': ['3', 'Z'],
+    'block': ['C:BEGIN', 'Z', 'E:42601', 'Z', 'E:25P02', 'Z', 'C:ROLLBACK', 'Z'],
+    'ext_error': ['E:42601', 'Z'],
+    'set': ['C:SET', 'S', 'Z'],
+    'show': ['T', 'D', 'C:SHOW', 'Z'],
+    'copy': ['H', 'd', 'c', 'C:COPY 1', 'Z'],
+    'commit_idle': ['N:25P01', 'C:COMMIT', 'Z'],
+    'bad_stmt': ['E:26000', 'Z'],
+    'params': ['DateStyle', 'IntervalStyle', 'TimeZone', 'application_name', 'client_encoding', 'default_transaction_read_only', 'in_hot_standby', 'integer_datetimes', 'is_superuser', 'server_encoding', 'server_version', 'session_authorization', 'standard_conforming_strings'],
+}
+
+
+def test_messages_match_postgresql_15(server):
+    from pgraw import RawClient, bind, close, describe, execute, fields, parse, query, sync
+    c = RawClient(server.pg_port, "admin", server.admin_password())
+    got = {}
+
+    def run(name, *messages, until=1):
+        c.send(*messages)
+        answers = []
+        for _ in range(until):
+            answers += c.until_ready()
+        got[name] = [k.decode() + (":" + fields(b)["C"] if k in (b"E", b"N") else "") +
+                     (":" + b.rstrip(b"\0").decode() if k == b"C" else "") for k, b in answers]
+    run("simple", query("SELECT 1 AS a"))
+    run("empty", query(""))
+    run("two", query("SELECT 1 AS a; SELECT 2 AS b"))
+    run("syntax", query("SELEC 1"))
+    run("ext", parse("SELECT $1::int AS a"), bind([b"5"]), describe(b"P"), execute(), sync())
+    run("ext_limit", parse("SELECT * FROM (VALUES (1),(2),(3)) t(x)"), bind(), describe(b"P"),
+        execute("", 2), execute("", 2), sync())
+    run("describe_stmt", parse("SELECT $1::int AS a, 'x' AS b", "s1"), describe(b"S", "s1"), sync())
+    run("close_stmt", close(b"S", "s1"), sync())
+    run("block", query("BEGIN"), query("SELEC 1"), query("SELECT 1"), query("ROLLBACK"), until=4)
+    run("ext_error", parse("SELEC 1"), bind(), execute(), sync())
+    run("set", query("SET application_name = 'x'"))
+    run("show", query("SHOW application_name"))
+    run("copy", query("COPY (SELECT 1 AS a) TO STDOUT"))
+    run("commit_idle", query("COMMIT"))
+    run("bad_stmt", bind(stmt="nosuch"), sync())
+    got["params"] = sorted(c.params)
+    c.close()
+    assert got == POSTGRES_15
