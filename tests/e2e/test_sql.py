@@ -220,8 +220,8 @@ def test_timeout_queue_cancel_and_history(tmp_path):
         # The slot is free again; the finished query's rows and bytes are in the history.
         status, body = sql(s, "SELECT 42 AS answer")
         assert status == 200 and body["rows"] == [[42]]
-        done = queries(s)[0]
-        assert done["state"] == "done" and done["rows"] == 1 and done["bytes"] > 0
+        done = wait_for(lambda: [x for x in queries(s)[:1] if x["state"] == "done"])[0]
+        assert done["rows"] == 1 and done["bytes"] > 0
         status, body = sql(s, "SELECT 1", keys=bob)
         assert status == 200
         assert [x["sql"] for x in queries(s, keys=bob)] == ["SELECT 1"]
