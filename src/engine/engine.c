@@ -31,7 +31,35 @@ static int run(duckdb_connection c, const char *sql, tarn_err_t *err)
     return rc;
 }
 
-int engine_open(engine_t **out, const char *read_dir, int threads, tarn_err_t *err)
+/* SET allowed_directories = ['<dir>/', ...]: each folder with its trailing '/', so that a
+ * sibling sharing its name as a prefix (objects-old/) is not allowed with it. */
+static int allow_dirs(duckdb_connection c, const char *const *dirs, tarn_err_t *err)
+{
+    arena_t *a = arena_create();
+    buf_t b = BUF_INIT;
+    int rc = 0;
+    buf_puts(&b, "SET allowed_directories = [");
+    for (size_t i = 0; a && dirs[i]; i++) {
+        size_t n = strlen(dirs[i]);
+        char *dir = arena_sprintf(a, "%s%s", dirs[i], n && dirs[i][n - 1] == '/' ? "" : "/");
+        char *lit = dir ? engine_quote(a, dir) : NULL;
+        if (!lit) {
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            break;
+        }
+        buf_printf(&b, "%s%s", i ? ", " : "", lit);
+    }
+    buf_putc(&b, ']');
+    if (!a || !b.data)
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = run(c, b.data, err);
+    buf_free(&b);
+    arena_free(a);
+    return rc;
+}
+
+int engine_open(engine_t **out, const engine_opts_t *o, tarn_err_t *err)
 {
     *out = NULL;
     engine_t *e = calloc(1, sizeof *e);
@@ -49,10 +77,19 @@ int engine_open(engine_t **out, const char *read_dir, int threads, tarn_err_t *e
      * loaded from elsewhere. */
     duckdb_set_config(cfg, "autoinstall_known_extensions", "false");
     duckdb_set_config(cfg, "autoload_known_extensions", "false");
-    char nthreads[16];
-    snprintf(nthreads, sizeof nthreads, "%d", threads);
-    if (threads > 0)
-        duckdb_set_config(cfg, "threads", nthreads);
+    char num[32];
+    if (o->threads > 0) {
+        snprintf(num, sizeof num, "%d", o->threads);
+        duckdb_set_config(cfg, "threads", num);
+    }
+    if (o->memory_limit) {
+        snprintf(num, sizeof num, "%lluB", (unsigned long long)o->memory_limit);
+        duckdb_set_config(cfg, "memory_limit", num);
+    }
+    /* The spill folder needs no place in allowed_directories: DuckDB's own temporary
+     * files are not subject to it. */
+    if (o->spill_dir)
+        duckdb_set_config(cfg, "temp_directory", o->spill_dir);
     if (duckdb_open_ext(":memory:", &e->db, cfg, &open_err) == DuckDBError) {
         rc = TARN_ERR(err, TARN_EIO, "cannot start the SQL engine: %s",
                       open_err ? open_err : "unknown error");
@@ -62,17 +99,10 @@ int engine_open(engine_t **out, const char *read_dir, int threads, tarn_err_t *e
         rc = TARN_ERR(err, TARN_EIO, "cannot connect to the SQL engine");
         goto done;
     }
-    /* Order matters: the allowed folder is set while external access is on, then access
-     * is narrowed to it and the configuration locked for every connection. */
-    arena_t *a = arena_create();
-    size_t n = strlen(read_dir);
-    const char *slash = n && read_dir[n - 1] == '/' ? "" : "/";
-    char *dir = a ? arena_sprintf(a, "%s%s", read_dir, slash) : NULL;
-    char *lit = dir ? engine_quote(a, dir) : NULL;
-    char *sql = lit ? arena_sprintf(a, "SET allowed_directories = [%s]", lit) : NULL;
-    rc = sql ? run(c, sql, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    arena_free(a);
-    if (rc || (rc = run(c, "SET enable_external_access = false", err)) ||
+    /* Order matters: the allowed folders are set while external access is on, then access
+     * is narrowed to them and the configuration locked for every connection. */
+    if ((rc = allow_dirs(c, o->dirs, err)) ||
+        (rc = run(c, "SET enable_external_access = false", err)) ||
         (rc = run(c, "SET lock_configuration = true", err)))
         goto done;
 done:
@@ -88,6 +118,34 @@ done:
     }
     *out = e;
     return 0;
+}
+
+uint64_t engine_memory_limit(engine_t *e)
+{
+    /* DuckDB spells the limit for people ("18.8 GiB", "61.0 MiB", "1000 bytes"). */
+    static const struct {
+        const char *unit;
+        double bytes;
+    } units[] = {{"bytes", 1}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+                 {"TiB", 1099511627776.0}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}};
+    duckdb_connection c = NULL;
+    duckdb_result r;
+    uint64_t bytes = 0;
+    if (duckdb_connect(e->db, &c) == DuckDBError)
+        return 0;
+    if (duckdb_query(c, "SELECT current_setting('memory_limit')", &r) == DuckDBSuccess) {
+        char *v = duckdb_value_varchar(&r, 0, 0);
+        double n;
+        char unit[16];
+        if (v && sscanf(v, "%lf %15s", &n, unit) == 2)
+            for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+                if (!strcmp(unit, units[i].unit))
+                    bytes = (uint64_t)(n * units[i].bytes);
+        duckdb_free(v);
+    }
+    duckdb_destroy_result(&r);
+    duckdb_disconnect(&c);
+    return bytes;
 }
 
 void engine_close(engine_t *e)
@@ -160,7 +218,10 @@ static int engine_fail(const char *msg, tarn_err_t *err)
     size_t n = strcspn(msg, "\n");
     while (n && msg[n - 1] == ' ')
         n--;
-    return TARN_ERR_R(err, TARN_EINVAL, error_reason(msg), "%.*s", (int)n, msg);
+    const char *reason = error_reason(msg);
+    /* Running out of memory is no fault of the statement's text: callers tell it apart. */
+    int code = reason && !strcmp(reason, "QueryOutOfMemory") ? TARN_ENOMEM : TARN_EINVAL;
+    return TARN_ERR_R(err, code, reason, "%.*s", (int)n, msg);
 }
 
 int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,
@@ -193,6 +254,36 @@ int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows
             duckdb_free(v);
         }
     duckdb_destroy_result(&r);
+    return rc;
+}
+
+static int bind_params(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *err);
+
+int engine_exec(engine_conn_t *c, const char *sql, const json_t *params, int64_t *count,
+                tarn_err_t *err)
+{
+    duckdb_prepared_statement ps = NULL;
+    duckdb_result r;
+    bool have_result = false;
+    int rc = 0;
+    *count = 0;
+    if (duckdb_prepare(c->c, sql, &ps) == DuckDBError) {
+        rc = engine_fail(duckdb_prepare_error(ps), err);
+        goto done;
+    }
+    if ((rc = bind_params(ps, params, err)))
+        goto done;
+    have_result = true;
+    if (duckdb_execute_prepared(ps, &r) == DuckDBError) {
+        rc = engine_fail(duckdb_result_error(&r), err);
+        goto done;
+    }
+    if (duckdb_column_count(&r) && duckdb_row_count(&r))
+        *count = duckdb_value_int64(&r, 0, 0);
+done:
+    if (have_result)
+        duckdb_destroy_result(&r);
+    duckdb_destroy_prepare(&ps);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct engine engine_t;
 typedef struct engine_conn engine_conn_t;
@@ -17,11 +18,24 @@ typedef struct engine_conn engine_conn_t;
 /* DuckDB's library version, e.g. "v1.4.4". Static string. */
 const char *engine_version(void);
 
-/* Opens an in-memory database that may read files only under read_dir (a folder path,
- * with or without a trailing '/'), running each statement on at most `threads` threads
- * (0: one per core); caller frees with engine_close after closing every connection. */
-int engine_open(engine_t **out, const char *read_dir, int threads, tarn_err_t *err);
+typedef struct {
+    /* The only folders statements may read or write (paths, with or without a trailing
+     * '/'), ended by NULL. */
+    const char *const *dirs;
+    int threads;           /* per statement at most; 0: one per core */
+    /* Memory all statements together may hold, in bytes (0: DuckDB's default, 80% of
+     * the RAM); what does not fit goes to spill_dir (NULL: DuckDB's default). */
+    uint64_t memory_limit;
+    const char *spill_dir;
+} engine_opts_t;
+
+/* Opens an in-memory database confined to o->dirs; caller frees with engine_close after
+ * closing every connection. */
+int engine_open(engine_t **out, const engine_opts_t *o, tarn_err_t *err);
 void engine_close(engine_t *e);
+/* The memory all statements together may hold, in bytes (as DuckDB reports it, to
+ * a tenth of its unit). */
+uint64_t engine_memory_limit(engine_t *e);
 
 /* A connection for one thread at a time; caller frees with engine_disconnect. */
 int engine_connect(engine_t *e, engine_conn_t **out, tarn_err_t *err);
@@ -36,9 +50,15 @@ typedef struct {
 } engine_rows_t;
 
 /* Runs sql (one statement) and materializes its result, at most max_rows rows. An engine
- * error is TARN_EINVAL with DuckDB's message (first line) in err. */
+ * error is TARN_EINVAL with DuckDB's message (first line) in err; running out of memory
+ * (after spilling what could be) is TARN_ENOMEM with reason "QueryOutOfMemory". */
 int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,
                  arena_t *a, tarn_err_t *err);
+/* Runs sql (one statement, such as a COPY) with params bound like engine_stream_open's;
+ * *count gets the first value of its result as an integer (a COPY's rows written), 0
+ * when there is none. */
+int engine_exec(engine_conn_t *c, const char *sql, const json_t *params, int64_t *count,
+                tarn_err_t *err);
 
 /* A query whose rows are fetched chunk by chunk as the engine produces them, so a large
  * result is never held whole. Its columns must all be text (VARCHAR). */

@@ -55,7 +55,8 @@ static int start_catalog(server_t *s, tarn_err_t *err)
     path_join(objects, sizeof objects, s->data_dir, "objects");
     if (!realpath(objects, s->objects_dir))
         return TARN_ERR(err, TARN_EIO, "%s: %s", objects, strerror(errno));
-    int rc = engine_open(&s->engine, s->objects_dir, 1, err);
+    const char *dirs[] = {s->objects_dir, NULL};
+    int rc = engine_open(&s->engine, &(engine_opts_t){.dirs = dirs, .threads = 1}, err);
     if (!rc)
         rc = catalog_open(&s->catalog, s->db, err);
     crawler_opts_t co = {.objects_dir = s->objects_dir, .store = s->store,
@@ -72,7 +73,8 @@ static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
     workload_opts_t wo = {.slots = o->query_slots,
                           .timeout_ms = (o->query_timeout_s > 0 ? o->query_timeout_s : 300) * 1000,
                           .max_wait_ms = (o->queue_wait_s > 0 ? o->queue_wait_s : 30) * 1000};
-    int rc = engine_open(&s->sql_engine, s->objects_dir, 0, err);
+    const char *dirs[] = {s->objects_dir, NULL};
+    int rc = engine_open(&s->sql_engine, &(engine_opts_t){.dirs = dirs}, err);
     return rc ? rc : workload_create(&s->workload, &wo, err);
 }
 

@@ -85,7 +85,8 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/tarn-classify-XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    if (engine_open(&f->e, f->dir, 1, &err) || engine_connect(f->e, &f->c, &err)) {
+    const char *dirs[] = {f->dir, NULL};
+    if (engine_open(&f->e, &(engine_opts_t){.dirs = dirs, .threads = 1}, &err) || engine_connect(f->e, &f->c, &err)) {
         fprintf(stderr, "engine: %s\n", err.msg);
         return -1;
     }

@@ -25,7 +25,8 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof *f);
     tarn_err_t err = {0};
     char dir[] = "/tmp/tarn-sandbox-XXXXXX";
-    if (!f || !mkdtemp(dir) || engine_open(&f->e, dir, 1, &err) ||
+    const char *dirs[] = {dir, NULL};
+    if (!f || !mkdtemp(dir) || engine_open(&f->e, &(engine_opts_t){.dirs = dirs, .threads = 1}, &err) ||
         engine_connect(f->e, &f->c, &err) || !(f->a = arena_create()))
         return -1;
     rmdir(dir);
