@@ -399,11 +399,13 @@ static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, sess
     return q;
 }
 
-int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
-                  json_t **columns, engine_stream_t **stream, tarn_err_t *err)
+/* Checks sql and builds the views it names: *inner gets a relation's SQL that answers it
+ * (in the session's arena), *cols its columns (caller decrefs), and *params what to bind
+ * to it (NULL for SHOW TABLES and EXPLAIN, whose rows are already values). */
+static int session_inner(session_t *s, const char *sql, const json_t **params, json_t **cols,
+                         const char **inner, tarn_err_t *err)
 {
-    const char *mapped, *inner;
-    json_t *cols = NULL;
+    const char *mapped;
     int rc;
     /* A long-lived session (a PostgreSQL connection) runs many queries: each starts from
      * an empty arena and rebuilds its views, so they read the tables' current snapshots. */
@@ -411,8 +413,8 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
     json_object_clear(s->views);
     s->rc = 0;
     if (is_show_tables(sql)) {
-        rc = show_tables(s, &cols, &inner, err);
-        params = NULL;
+        rc = show_tables(s, cols, inner, err);
+        *params = NULL;
     } else {
         rc = sandbox_map_statement(s->conn, sql, session_map, s, &mapped, s->a, err);
         if (s->rc) {
@@ -423,13 +425,22 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
         if (rc)
             return rc;
         if (!strncmp(mapped, "EXPLAIN", 7)) {
-            rc = explain(s, mapped, &cols, &inner, err);
-            params = NULL;
+            rc = explain(s, mapped, cols, inner, err);
+            *params = NULL;
         } else {
-            inner = mapped;
-            rc = engine_describe(s->conn, mapped, params, &cols, err);
+            *inner = mapped;
+            rc = engine_describe(s->conn, mapped, *params, cols, err);
         }
     }
+    return rc;
+}
+
+int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
+                  json_t **columns, engine_stream_t **stream, tarn_err_t *err)
+{
+    const char *inner;
+    json_t *cols = NULL;
+    int rc = session_inner(s, sql, &params, &cols, &inner, err);
     if (rc)
         return rc;
     if (!stream) {
@@ -451,4 +462,41 @@ int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err)
 {
     arena_reset(s->a);
     return sandbox_check_syntax(s->conn, sql, s->a, err);
+}
+
+int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
+                          uint64_t *rows, tarn_err_t *err)
+{
+    const char *inner;
+    json_t *cols = NULL;
+    buf_t b = BUF_INIT;
+    int64_t n = 0;
+    int rc = session_inner(s, sql, &params, &cols, &inner, err);
+    if (rc)
+        goto done;
+    /* Columns keep their DuckDB types in the file, but for the 128-bit integers (what
+     * sum() of BIGINT gives), which DuckDB would write as DOUBLE: as DECIMAL(38,0) they
+     * stay exact. Columns go by position, as names may repeat. */
+    buf_puts(&b, "COPY (SELECT ");
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        bool wide = !strcmp(type, "HUGEINT") || !strcmp(type, "UHUGEINT");
+        buf_printf(&b, wide ? "%sCAST(#%zu AS DECIMAL(38,0)) AS " : "%s#%zu AS ", i ? ", " : "",
+                   i + 1);
+        put_ident(&b, json_string_value(json_object_get(c, "name")));
+    }
+    buf_printf(&b, " FROM (%s) AS q) TO ", inner);
+    put_literal(&b, s->a, path);
+    buf_puts(&b, " (FORMAT parquet, COMPRESSION zstd)");
+    rc = b.data ? engine_exec(s->conn, b.data, params, &n, err)
+                : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!rc)
+        *rows = (uint64_t)n;
+done:
+    buf_free(&b);
+    json_decref(cols);
+    return rc;
 }

@@ -15,6 +15,7 @@
 #include "util/err.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 typedef struct session session_t;
 
@@ -41,6 +42,11 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
 /* Whether sql parses (a prepared statement's syntax is checked when it is prepared, as
  * PostgreSQL does); TARN_EINVAL with reason "SyntaxError" otherwise. */
 int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);
+/* Checks and maps sql as session_query does, runs it and writes its whole result to path
+ * as one Parquet file (zstd), each column of the result's DuckDB type; *rows gets the
+ * rows written. path must be in a folder the engine may write. */
+int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
+                          uint64_t *rows, tarn_err_t *err);
 /* Stops the running statement, from another thread. */
 void session_interrupt(session_t *s);
 
