@@ -2,14 +2,22 @@
  * the engine produces rows, so a large result is never held whole:
  *   {"columns": [{"name", "type"}...], "rows": [[...]...], "stats": {"rows", "elapsed_ms"}}
  * A failure after the first bytes ends the document with "error" in place of "stats".
- * Also the query history and cancellation: /v1/queries. */
+ * A Parquet answer is written whole by the engine to a file first (DuckDB writes Parquet
+ * only to files) and sent from there. Also the query history and cancellation:
+ * /v1/queries. */
 #include "consume/session.h"
 #include "server/server_internal.h"
 #include "util/timeutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { FORMAT_JSON, FORMAT_CSV, FORMAT_PARQUET };
 
 typedef struct {
     workload_t *workload;
@@ -20,7 +28,9 @@ typedef struct {
     buf_t out;     /* produced, not yet sent */
     size_t sent;   /* of out */
     int phase;     /* 0 head, 1 rows, 2 tail written, 3 failed (CSV: cut the stream) */
-    bool csv;      /* text/csv instead of the JSON document */
+    int format;    /* FORMAT_* */
+    int fd;        /* Parquet: the answer's file (its name already removed), or -1 */
+    uint64_t size; /* of that file */
     uint64_t rows, bytes;
     int64_t start_ns;
     char error[480];      /* why the query failed, once it did */
@@ -34,6 +44,8 @@ static void reply_free(void *cls)
     if (q->id)
         workload_finish(q->workload, q->id, q->rows, q->bytes, q->error[0] ? q->error : NULL);
     session_close(q->session);
+    if (q->fd >= 0)
+        close(q->fd);
     json_decref(q->columns);
     buf_free(&q->out);
     free(q);
@@ -108,7 +120,7 @@ static void put_csv_row(buf_t *b, const char *row)
 /* Appends the next piece of the document to q->out. */
 static void produce(sql_reply_t *q)
 {
-    if (q->phase == 0 && q->csv) {
+    if (q->phase == 0 && q->format == FORMAT_CSV) {
         size_t i;
         json_t *c;
         json_array_foreach(q->columns, i, c)
@@ -133,9 +145,10 @@ static void produce(sql_reply_t *q)
     size_t n;
     tarn_err_t err = {0};
     int rc = engine_stream_next(q->stream, &rows, &n, &err);
-    for (size_t i = 0; !rc && q->csv && i < n; i++, q->rows++)
+    bool csv = q->format == FORMAT_CSV;
+    for (size_t i = 0; !rc && csv && i < n; i++, q->rows++)
         put_csv_row(&q->out, rows[i] ? rows[i] : "[]");
-    for (size_t i = 0; !rc && !q->csv && i < n; i++) {
+    for (size_t i = 0; !rc && !csv && i < n; i++) {
         if (q->rows++)
             buf_putc(&q->out, ',');
         if (rows[i])
@@ -156,7 +169,7 @@ static void produce(sql_reply_t *q)
                      (long long)q->id);
         }
         snprintf(q->error, sizeof q->error, "%s", err.msg);
-        if (q->csv) {
+        if (csv) {
             /* CSV has no place for an error: the chunked answer is cut off without its last
              * chunk, which every HTTP client reports as an incomplete transfer; the
              * query history says why. */
@@ -168,7 +181,7 @@ static void produce(sql_reply_t *q)
         buf_printf(&q->out, "],\"error\":%s}\n", t ? t : "{}");
         free(t);
         json_decref(e);
-    } else if (!q->csv) {
+    } else if (!csv) {
         buf_printf(&q->out, "],\"stats\":{\"rows\":%llu,\"elapsed_ms\":%.3f}}\n",
                    (unsigned long long)q->rows, (double)(time_mono_ns() - q->start_ns) / 1e6);
     }
@@ -197,6 +210,54 @@ static ssize_t reply_read(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
+/* Sends the Parquet answer from its file, a piece at a time. The query keeps its slot
+ * until the last byte, as a streamed one does, so a cancel or the time limit cuts it. */
+static ssize_t file_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    sql_reply_t *q = cls;
+    if (pos >= q->size)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    const char *why = workload_interruption(q->workload, q->id);
+    if (why) {
+        snprintf(q->error, sizeof q->error, "query %lld was %s while its answer was sent",
+                 (long long)q->id, !strcmp(why, "cancelled") ? "cancelled" : "stopped at its time limit");
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    if (max > q->size - pos)
+        max = (size_t)(q->size - pos);
+    ssize_t n = pread(q->fd, buf, max, (off_t)pos);
+    if (n <= 0) {
+        /* The Content-Length promised more: the client sees the answer cut short. */
+        snprintf(q->error, sizeof q->error, "reading the Parquet answer: %s",
+                 n ? strerror(errno) : "the file ended early");
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    q->bytes += (uint64_t)n;
+    return n;
+}
+
+/* Runs the query into a Parquet file of its own in <data>/tmp/sql and opens it. The name is
+ * removed at once, whatever happened: the open file lives until the response closes it,
+ * and nothing is left behind even if the process dies mid-answer. */
+static int write_parquet(sql_reply_t *q, const char *dir, const char *sql, const json_t *params,
+                         tarn_err_t *err)
+{
+    uint8_t rnd[8];
+    char hex[2 * sizeof rnd + 1], path[4200];
+    if (hash_random(rnd, sizeof rnd))
+        return TARN_ERR(err, TARN_EIO, "no randomness for the answer's file name");
+    hash_hex(hex, rnd, sizeof rnd);
+    snprintf(path, sizeof path, "%s/%lld-%s.parquet", dir, (long long)q->id, hex);
+    int rc = session_query_parquet(q->session, sql, params, path, &q->rows, err);
+    struct stat st;
+    if (!rc && ((q->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(q->fd, &st)))
+        rc = TARN_ERR(err, TARN_EIO, "cannot open the Parquet answer: %s", strerror(errno));
+    if (!rc)
+        q->size = (uint64_t)st.st_size;
+    unlink(path); /* a failed COPY may have left part of a file */
+    return rc;
+}
+
 int rest_sql(req_t *r)
 {
     json_t *in;
@@ -212,9 +273,14 @@ int rest_sql(req_t *r)
                         "the body names the query: {\"sql\": \"SELECT ...\"}");
         goto done;
     }
-    if (format && strcmp(format, "json") && strcmp(format, "csv")) {
+    static const char *const formats[] = {"json", "csv", "parquet"};
+    int fmt = format ? -1 : FORMAT_JSON;
+    for (int i = 0; format && i < 3; i++)
+        if (!strcmp(format, formats[i]))
+            fmt = i;
+    if (fmt < 0) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                        "format is json or csv (got '%s'; parquet is not available yet)", format);
+                        "format is json, csv or parquet (got '%s')", format);
         goto done;
     }
     if (params && !json_is_array(params)) {
@@ -227,7 +293,8 @@ int rest_sql(req_t *r)
         goto done;
     }
     q->start_ns = time_mono_ns();
-    q->csv = format && !strcmp(format, "csv");
+    q->format = fmt;
+    q->fd = -1;
     server_t *srv = r->srv;
     q->workload = srv->workload;
     int64_t id = 0;
@@ -236,8 +303,10 @@ int rest_sql(req_t *r)
         (rc = workload_admit(srv->workload, r->principal.name, sql, q->session, &id, &r->err)))
         goto done;
     q->id = id;
-    if ((rc = session_query(q->session, sql, params, SESSION_ROWS_JSON, &q->columns, &q->stream,
-                            &r->err))) {
+    rc = fmt == FORMAT_PARQUET ? write_parquet(q, srv->sql_dir, sql, params, &r->err)
+                               : session_query(q->session, sql, params, SESSION_ROWS_JSON,
+                                               &q->columns, &q->stream, &r->err);
+    if (rc) {
         const char *why = workload_interruption(srv->workload, id);
         if (why && !strcmp(why, "cancelled"))
             rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
@@ -249,19 +318,28 @@ int rest_sql(req_t *r)
         snprintf(q->error, sizeof q->error, "%s", r->err.msg);
         goto done;
     }
+    /* Parquet's length is known, so a cut answer is one shorter than its Content-Length. */
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reply_read, q, reply_free);
+        fmt == FORMAT_PARQUET
+            ? MHD_create_response_from_callback(q->size, 64 * 1024, file_read, q, reply_free)
+            : MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, reply_read, q,
+                                                reply_free);
     if (!resp) {
         rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
         goto done;
     }
-    bool csv = q->csv;
     q = NULL; /* the response owns it now */
+    static const char *const types[] = {"application/json", "text/csv; charset=utf-8",
+                                        "application/vnd.apache.parquet"};
     req_respond(r, 200, resp);
-    req_add_header(r, "Content-Type", csv ? "text/csv; charset=utf-8" : "application/json");
-    char idtext[24];
-    snprintf(idtext, sizeof idtext, "%lld", (long long)id);
-    req_add_header(r, "x-tarn-query-id", idtext);
+    req_add_header(r, "Content-Type", types[fmt]);
+    char text[64];
+    snprintf(text, sizeof text, "%lld", (long long)id);
+    req_add_header(r, "x-tarn-query-id", text);
+    if (fmt == FORMAT_PARQUET) {
+        snprintf(text, sizeof text, "attachment; filename=\"query-%lld.parquet\"", (long long)id);
+        req_add_header(r, "Content-Disposition", text);
+    }
 done:
     if (q)
         reply_free(q);

@@ -66,15 +66,23 @@ static int start_catalog(server_t *s, tarn_err_t *err)
     return rc;
 }
 
-/* Query sessions: their engine (parallel statements, the same objects folder) and the
- * workload that bounds them. */
+/* Query sessions: their engine (parallel statements; it reads the objects folder and
+ * writes Parquet answers in <data>/tmp/sql) and the workload that bounds them. Files a
+ * previous run left in tmp/sql belong to answers that are gone. */
 static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
 {
     workload_opts_t wo = {.slots = o->query_slots,
                           .timeout_ms = (o->query_timeout_s > 0 ? o->query_timeout_s : 300) * 1000,
                           .max_wait_ms = (o->queue_wait_s > 0 ? o->queue_wait_s : 30) * 1000};
-    const char *dirs[] = {s->objects_dir, NULL};
-    int rc = engine_open(&s->sql_engine, &(engine_opts_t){.dirs = dirs}, err);
+    char p[4200];
+    path_join(p, sizeof p, s->data_dir, "tmp/sql");
+    fs_remove_tree(p);
+    int rc = fs_mkdir_p(p, 0700, err);
+    if (!rc && !realpath(p, s->sql_dir))
+        rc = TARN_ERR(err, TARN_EIO, "%s: %s", p, strerror(errno));
+    const char *dirs[] = {s->objects_dir, s->sql_dir, NULL};
+    if (!rc)
+        rc = engine_open(&s->sql_engine, &(engine_opts_t){.dirs = dirs}, err);
     return rc ? rc : workload_create(&s->workload, &wo, err);
 }
 

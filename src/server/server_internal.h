@@ -41,6 +41,7 @@ typedef struct server {
     engine_t *engine; /* the crawler's, for schema inference */
     engine_t *sql_engine; /* query sessions' (parallel statements) */
     char objects_dir[4096]; /* absolute path of <data>/objects */
+    char sql_dir[4096];     /* absolute path of <data>/tmp/sql: Parquet answers being made */
     workload_t *workload;   /* query slots, deadlines, history */
     catalog_t *catalog;
     crawler_t *crawler;

@@ -162,9 +162,10 @@ def signed_chunked_put(server, path, data, chunk_size=65536, tamper=None, extra_
     return raw(server, "PUT", path, headers=h, body=body)
 
 
-def rest(server, method, path, body=None, keys=None, text=False):
+def rest(server, method, path, body=None, keys=None, text=False, binary=False):
     """A REST call signed like any AWS SDK signs a JSON API (service "tarn"); returns
-    (status, parsed JSON or None), or with text=True (status, body text, content type)."""
+    (status, parsed JSON or None), or with text=True (status, body text, content type),
+    or with binary=True (status, body bytes, headers with lowercase names)."""
     ak, sk = keys if keys else server.admin_keys()
     data = json.dumps(body).encode() if body is not None else b""
     headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -177,6 +178,8 @@ def rest(server, method, path, body=None, keys=None, text=False):
         conn.request(method, target, body=data or None, headers=dict(prepared.headers))
         r = conn.getresponse()
         payload = r.read()
+        if binary:
+            return r.status, payload, {k.lower(): v for k, v in r.getheaders()}
         if text:
             return r.status, payload.decode(), r.getheader("Content-Type")
         return r.status, (json.loads(payload) if payload.strip() else None)
