@@ -24,7 +24,8 @@ static const command_t commands[] = {
     {"serve", cmd_serve, "run the server (S3, REST, PostgreSQL, metrics) on a lake",
      "usage: tarn serve [--data DIR] [--listen ADDR:PORT] [--pg-listen ADDR:PORT|off]\n"
      "                  [--tls-cert PEM --tls-key PEM] [--query-slots N]\n"
-     "                  [--query-timeout SECONDS] [--queue-wait SECONDS]\n\n"
+     "                  [--query-timeout SECONDS] [--queue-wait SECONDS]\n"
+     "                  [--query-memory SIZE]\n\n"
      "Serves the lake in DIR (default ./tarn-data, created if missing) on ADDR:PORT\n"
      "(default 127.0.0.1:9470): the S3 API (path-style, SigV4), the REST API under /v1,\n"
      "/metrics (Prometheus) and /healthz; and the PostgreSQL wire protocol on\n"
@@ -33,7 +34,10 @@ static const command_t commands[] = {
      "--tls-key, PostgreSQL clients may ask for TLS (sslmode=require/verify-full). Stops on SIGINT or\n"
      "SIGTERM after in-flight requests finish. Logs are JSON lines on stderr. SQL queries\n"
      "run N at a time (default: one per core), wait for a slot at most --queue-wait\n"
-     "(default 30 s) and run at most --query-timeout (default 300 s).\n"},
+     "(default 30 s) and run at most --query-timeout (default 300 s). --query-memory\n"
+     "(512MB, 2GB) is each slot's share of the engine's memory, whose limit is N times it\n"
+     "(default: DuckDB's, 80% of the RAM, shared by the slots); what does not fit spills\n"
+     "to DIR/tmp/duckdb.\n"},
     {"user", cmd_user, "create, list and delete users",
      "usage: tarn user create NAME [--admin] [--password PW] [--json]\n"
      "       tarn user list [--json]\n"

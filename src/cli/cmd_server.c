@@ -5,8 +5,10 @@
 #include "server/server.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 int cmd_init(int argc, char **argv)
 {
@@ -21,17 +23,40 @@ int cmd_init(int argc, char **argv)
     return 0;
 }
 
+/* A size such as 512MB, 2GB or 1.5GiB in bytes, 0 when s is none: KB, MB, GB and TB are
+ * powers of 1000, KiB, MiB, GiB and TiB of 1024, as DuckDB reads them. */
+static uint64_t parse_size(const char *s)
+{
+    static const struct {
+        const char *unit;
+        double bytes;
+    } units[] = {{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+                 {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+                 {"TiB", 1099511627776.0}};
+    char *end;
+    double n = strtod(s, &end);
+    if (end == s || !(n > 0 && n < 1e6))
+        return 0;
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (!strcasecmp(end, units[i].unit))
+            return (uint64_t)(n * units[i].bytes);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    static const char *const valued[] = {"--data",       "--listen",     "--query-slots",
+    static const char *const valued[] = {"--data",          "--listen",     "--query-slots",
                                          "--query-timeout", "--queue-wait", "--pg-listen",
-                                         "--tls-cert",   "--tls-key",    NULL};
+                                         "--tls-cert",      "--tls-key",    "--query-memory",
+                                         NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
     server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0,
                        args_get(&a, "--pg-listen"), args_get(&a, "--tls-cert"),
-                       args_get(&a, "--tls-key")};
+                       args_get(&a, "--tls-key"), 0};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {
@@ -43,6 +68,13 @@ int cmd_serve(int argc, char **argv)
             return 2;
         }
         *dst[i] = (int)n;
+    }
+    const char *mem = args_get(&a, "--query-memory");
+    /* Below some megabytes DuckDB cannot run even a small query on a few threads. */
+    if (mem && (o.query_memory = parse_size(mem)) < 16000000) {
+        fprintf(stderr, "tarn serve: --query-memory wants a size of at least 16MB, such as "
+                        "512MB or 2GB (got '%s')\n", mem);
+        return 2;
     }
     if (!o.data_dir)
         o.data_dir = "tarn-data";

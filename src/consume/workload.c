@@ -107,6 +107,11 @@ void workload_free(workload_t *w)
     free(w);
 }
 
+int workload_slots(const workload_t *w)
+{
+    return w->o.slots;
+}
+
 /* Forgets the oldest finished queries beyond the history size. */
 static void trim(workload_t *w)
 {

@@ -24,6 +24,9 @@ typedef struct {
 int workload_create(workload_t **out, const workload_opts_t *o, tarn_err_t *err);
 void workload_free(workload_t *w);
 
+/* How many queries run at once (the slots given, or one per core). */
+int workload_slots(const workload_t *w);
+
 /* Waits for a slot for sql run by principal on session s (which the workload may
  * interrupt until workload_finish). TARN_EBUSY (reason "SlowDown") when the wait is over;
  * *id gets the query's id either way it is recorded. */

@@ -57,6 +57,7 @@ static const err_map_t reasons[] = {
     {"NotReadOnly", 400},
     {"PreconditionFailed", 412},
     {"QueryCancelled", 409},
+    {"QueryOutOfMemory", 503},
     {"QueryTimeout", 408},
     {"RequestTimeTooSkewed", 403},
     {"ServiceUnavailable", 503},

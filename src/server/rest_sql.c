@@ -20,6 +20,7 @@
 enum { FORMAT_JSON, FORMAT_CSV, FORMAT_PARQUET };
 
 typedef struct {
+    server_t *srv;
     workload_t *workload;
     int64_t id;           /* in the workload, when admitted (else 0) */
     session_t *session;
@@ -117,6 +118,47 @@ static void put_csv_row(buf_t *b, const char *row)
     json_decref(a);
 }
 
+/* n bytes for people: "61.0 MiB". */
+static const char *size_text(char *out, size_t cap, uint64_t n)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return out;
+}
+
+/* Says in err why query id failed, as its answer tells it: cancelled or stopped at its
+ * time limit (the engine itself only says it was interrupted), or out of memory, with
+ * the limit and what to do about it; else the engine's own words. Returns the code. */
+static int explain_failure(const server_t *srv, int64_t id, int rc, tarn_err_t *err)
+{
+    const char *why = workload_interruption(srv->workload, id);
+    if (why && !strcmp(why, "cancelled"))
+        return TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
+                          (long long)id);
+    if (why)
+        return TARN_ERR_R(err, TARN_EBUSY, "QueryTimeout",
+                          "query %lld ran longer than its time limit and was stopped",
+                          (long long)id);
+    if (rc != TARN_ENOMEM || !err->reason || strcmp(err->reason, "QueryOutOfMemory"))
+        return rc;
+    char engine[sizeof err->msg], each[32], all[32];
+    int slots = workload_slots(srv->workload);
+    snprintf(engine, sizeof engine, "%s", err->msg);
+    return TARN_ERR_R(err, TARN_ENOMEM, "QueryOutOfMemory",
+                      "query %lld ran out of memory: the %d query slots share %s (%s each, "
+                      "tarn serve --query-memory) and what did not fit could not be spilled to "
+                      "disk. Add a LIMIT or a narrower WHERE, run fewer queries at once, or "
+                      "raise --query-memory. (%s)",
+                      (long long)id, slots, size_text(all, sizeof all, srv->query_memory * (uint64_t)slots),
+                      size_text(each, sizeof each, srv->query_memory), engine);
+}
+
 /* Appends the next piece of the document to q->out. */
 static void produce(sql_reply_t *q)
 {
@@ -159,15 +201,13 @@ static void produce(sql_reply_t *q)
     if (!rc && n)
         return;
     if (rc) {
-        const char *why = workload_interruption(q->workload, q->id), *code = "QueryFailed";
-        if (why && !strcmp(why, "cancelled")) {
-            code = "QueryCancelled";
-            snprintf(err.msg, sizeof err.msg, "query %lld was cancelled", (long long)q->id);
-        } else if (why) {
-            code = "QueryTimeout";
-            snprintf(err.msg, sizeof err.msg, "query %lld ran longer than its time limit",
-                     (long long)q->id);
-        }
+        explain_failure(q->srv, q->id, rc, &err);
+        /* The engine's finer reasons (NumericValueOutOfRange, ...) are for SQLSTATEs. */
+        static const char *const own[] = {"QueryCancelled", "QueryTimeout", "QueryOutOfMemory"};
+        const char *code = "QueryFailed";
+        for (size_t i = 0; err.reason && i < sizeof own / sizeof *own; i++)
+            if (!strcmp(err.reason, own[i]))
+                code = own[i];
         snprintf(q->error, sizeof q->error, "%s", err.msg);
         if (csv) {
             /* CSV has no place for an error: the chunked answer is cut off without its last
@@ -296,6 +336,7 @@ int rest_sql(req_t *r)
     q->format = fmt;
     q->fd = -1;
     server_t *srv = r->srv;
+    q->srv = srv;
     q->workload = srv->workload;
     int64_t id = 0;
     if ((rc = session_open(&q->session, srv->sql_engine, srv->catalog, srv->objects_dir,
@@ -307,14 +348,7 @@ int rest_sql(req_t *r)
                                : session_query(q->session, sql, params, SESSION_ROWS_JSON,
                                                &q->columns, &q->stream, &r->err);
     if (rc) {
-        const char *why = workload_interruption(srv->workload, id);
-        if (why && !strcmp(why, "cancelled"))
-            rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
-                            (long long)id);
-        else if (why)
-            rc = TARN_ERR_R(&r->err, TARN_EBUSY, "QueryTimeout",
-                            "query %lld ran longer than its time limit and was stopped",
-                            (long long)id);
+        rc = explain_failure(srv, id, rc, &r->err);
         snprintf(q->error, sizeof q->error, "%s", r->err.msg);
         goto done;
     }

@@ -66,24 +66,43 @@ static int start_catalog(server_t *s, tarn_err_t *err)
     return rc;
 }
 
-/* Query sessions: their engine (parallel statements; it reads the objects folder and
- * writes Parquet answers in <data>/tmp/sql) and the workload that bounds them. Files a
- * previous run left in tmp/sql belong to answers that are gone. */
+/* An empty folder <data>/tmp/<name>, its absolute path in out (PATH_MAX bytes): what a
+ * previous run left there belonged to queries that are gone. */
+static int fresh_tmp_dir(const server_t *s, const char *name, char *out, tarn_err_t *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/tmp/%s", s->data_dir, name);
+    fs_remove_tree(p);
+    int rc = fs_mkdir_p(p, 0700, err);
+    if (!rc && !realpath(p, out))
+        rc = TARN_ERR(err, TARN_EIO, "%s: %s", p, strerror(errno));
+    return rc;
+}
+
+/* Query sessions: the workload that bounds them and their engine (parallel statements; it
+ * reads the objects folder and writes Parquet answers in <data>/tmp/sql). The engine's
+ * memory limit is one budget for the whole database, so it is sized as the slots times
+ * each query's share; sorts and joins that outgrow it spill to <data>/tmp/duckdb. */
 static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
 {
     workload_opts_t wo = {.slots = o->query_slots,
                           .timeout_ms = (o->query_timeout_s > 0 ? o->query_timeout_s : 300) * 1000,
                           .max_wait_ms = (o->queue_wait_s > 0 ? o->queue_wait_s : 30) * 1000};
-    char p[4200];
-    path_join(p, sizeof p, s->data_dir, "tmp/sql");
-    fs_remove_tree(p);
-    int rc = fs_mkdir_p(p, 0700, err);
-    if (!rc && !realpath(p, s->sql_dir))
-        rc = TARN_ERR(err, TARN_EIO, "%s: %s", p, strerror(errno));
+    char spill[PATH_MAX];
+    int rc = workload_create(&s->workload, &wo, err);
+    if (rc || (rc = fresh_tmp_dir(s, "sql", s->sql_dir, err)) ||
+        (rc = fresh_tmp_dir(s, "duckdb", spill, err)))
+        return rc;
+    uint64_t slots = (uint64_t)workload_slots(s->workload);
+    if (o->query_memory > UINT64_MAX / slots)
+        return TARN_ERR(err, TARN_EINVAL, "--query-memory times %llu query slots is too large",
+                        (unsigned long long)slots);
     const char *dirs[] = {s->objects_dir, s->sql_dir, NULL};
-    if (!rc)
-        rc = engine_open(&s->sql_engine, &(engine_opts_t){.dirs = dirs}, err);
-    return rc ? rc : workload_create(&s->workload, &wo, err);
+    engine_opts_t eo = {.dirs = dirs, .memory_limit = o->query_memory * slots, .spill_dir = spill};
+    if ((rc = engine_open(&s->sql_engine, &eo, err)))
+        return rc;
+    s->query_memory = o->query_memory ? o->query_memory : engine_memory_limit(s->sql_engine) / slots;
+    return 0;
 }
 
 int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err)

@@ -5,6 +5,8 @@
 
 #include "util/err.h"
 
+#include <stdint.h>
+
 typedef struct {
     const char *data_dir; /* the lake; initialised when missing */
     const char *listen;   /* "127.0.0.1:9470" */
@@ -14,6 +16,9 @@ typedef struct {
     const char *pg_listen; /* PostgreSQL protocol: "127.0.0.1:5470", or "off" */
     const char *tls_cert;  /* PEM certificate chain and key for TLS, or NULL */
     const char *tls_key;
+    /* Memory per query slot, in bytes; the engine's limit is this times the slots.
+     * 0: DuckDB's default limit (80% of the RAM) shared by the slots. */
+    uint64_t query_memory;
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -43,6 +43,7 @@ typedef struct server {
     char objects_dir[4096]; /* absolute path of <data>/objects */
     char sql_dir[4096];     /* absolute path of <data>/tmp/sql: Parquet answers being made */
     workload_t *workload;   /* query slots, deadlines, history */
+    uint64_t query_memory;  /* each slot's share of the query engine's memory, in bytes */
     catalog_t *catalog;
     crawler_t *crawler;
     char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */

@@ -291,6 +291,10 @@ def test_timeout_queue_cancel_and_history(tmp_path):
         assert status == 408 and body["error"]["code"] == "QueryTimeout", body
         q = queries(s)[0]
         assert q["state"] == "timeout" and q["sql"] == SLOW and q["duration_ms"] >= 3900
+        # A Parquet answer is stopped the same way, before its first byte.
+        status, data, _ = parquet(s, SLOW)
+        assert status == 408 and json.loads(data)["error"]["code"] == "QueryTimeout"
+        assert queries(s)[0]["state"] == "timeout" and answer_files(s) == []
 
         # While one query holds the only slot, another waits one second, then gets 503.
         got = {}
@@ -369,3 +373,43 @@ def test_interactive_prompt_on_a_terminal(server, tmp_path):
     out = p.stdout.replace("\r", "")
     assert "lake> " in out and "answer" in out and "\n42\n" in out and "(1 row)" in out
     assert "SELECT 40" in (tmp_path / ".tarn_history").read_text().replace("\\040", " ")
+
+
+def test_query_memory_limit(tmp_path):
+    """--query-memory sizes the engine's memory as the slots times each query's share: a
+    sort larger than that spills to disk and completes; what cannot spill fails with a
+    503 that names the limit and what to do. Files an earlier run left in the folders of
+    Parquet answers and spilled data are gone at start."""
+    import subprocess
+    from conftest import TARN
+    r = subprocess.run([TARN, "serve", "--data", str(tmp_path / "x"), "--query-memory", "512"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "512MB or 2GB" in r.stderr
+    data = tmp_path / "data"
+    for folder in ("sql", "duckdb"):
+        (data / "tmp" / folder).mkdir(parents=True)
+        (data / "tmp" / folder / "left-over").write_bytes(b"x")
+    s = Server(data, extra_args=["--query-memory", "32MB", "--query-slots", "2"]).start()
+    try:
+        assert answer_files(s) == [] and os.listdir(data / "tmp" / "duckdb") == []
+        # One list of 50 million numbers must be whole in memory: it cannot spill.
+        big = "SELECT max(len(l)) FROM (SELECT list(range) AS l FROM range(50000000))"
+        for fmt in ("json", "csv", "parquet"):
+            status, body = rest(s, "POST", "/v1/sql", {"sql": big, "format": fmt})
+            assert status == 503, body
+            err = body["error"]
+            assert err["code"] == "QueryOutOfMemory"
+            assert "the 2 query slots share 61.0 MiB (30.5 MiB each" in err["message"], err
+            assert "--query-memory" in err["message"] and "LIMIT" in err["message"]
+        q = queries(s)[0]
+        assert q["state"] == "failed" and "ran out of memory" in q["error"]
+        # A sort of several times the limit spills to disk and completes.
+        status, data_, _ = parquet(s, "SELECT range AS x, random() AS r FROM range(6000000) "
+                                      "ORDER BY r")
+        assert status == 200 and data_[:4] == b"PAR1" and len(data_) > 30_000_000
+        status, body = sql(s, "SELECT count(*) FROM (SELECT range AS x, random() AS r "
+                              "FROM range(5000000) ORDER BY r LIMIT 4000000)")
+        assert status == 200 and body["rows"] == [[4000000]], body
+        assert answer_files(s) == []
+    finally:
+        s.stop()
