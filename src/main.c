@@ -93,14 +93,16 @@ static const command_t commands[] = {
      "changed files, forgets removed ones, and evolves schemas. --force re-reads files\n"
      "that did not change (after a classifier upgrade, say). Shows progress on a terminal.\n"},
     {"sql", cmd_sql, "run a SQL query over the lake's tables",
-     "usage: tarn sql \"SELECT ...\" [--format table|csv|json]\n"
+     "usage: tarn sql \"SELECT ...\" [--format table|csv|json|parquet]\n"
      "       tarn sql                 (a prompt; or statements from a pipe: tarn sql < q.sql)\n\n"
      "Runs one SELECT over the catalog's tables, named zone.database.table (database.table\n"
      "means the curated zone), and prints the result as an aligned table (default), CSV or\n"
-     "JSON. Tables read their files in their catalog schema. Only SELECT runs: table\n"
-     "functions that read files, paths or URLs as tables, COPY, ATTACH, SET and the like\n"
-     "are refused with the reason. Without a query it reads statements ended by ';' from\n"
-     "a prompt with line editing and history (~/.tarn_history; \\q quits) or from a pipe.\n"
+     "JSON, or writes it as a Parquet file to stdout, which must then be a file or a pipe\n"
+     "(tarn sql \"...\" --format parquet > answer.parquet). Tables read their files in their\n"
+     "catalog schema. Only SELECT runs: table functions that read files, paths or URLs as\n"
+     "tables, COPY, ATTACH, SET and the like are refused with the reason. Without a query it\n"
+     "reads statements ended by ';' from a prompt with line editing and history\n"
+     "(~/.tarn_history; \\q quits) or from a pipe.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
     {"version", cmd_version, "print tarn's and DuckDB's versions",
      "usage: tarn version [--json]\n"},

@@ -4,7 +4,9 @@
 #include "util/hash.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,16 +91,32 @@ void client_wipe(client_t *c)
     OPENSSL_cleanse(c->secret_key, sizeof c->secret_key);
 }
 
+typedef struct {
+    CURL *h;
+    buf_t resp;  /* the body, unless it goes to sink */
+    FILE *sink;  /* where a 2xx body goes as it arrives, or NULL */
+    bool failed; /* writing to sink failed */
+} reply_t;
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    buf_t *b = ud;
-    return buf_append(b, p, size * n) ? 0 : size * n;
+    reply_t *r = ud;
+    long status = 0;
+    if (r->sink)
+        curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+        r->failed = fwrite(p, size, n, r->sink) != n;
+        return r->failed ? 0 : size * n;
+    }
+    return buf_append(&r->resp, p, size * n) ? 0 : size * n;
 }
 
-int client_call(client_t *c, const char *method, const char *path, json_t *body, json_t **out,
-                tarn_err_t *err)
+/* Sends the request; a 2xx body goes to sink when there is one, else into *out as JSON. */
+static int perform(client_t *c, const char *method, const char *path, json_t *body, FILE *sink,
+                   json_t **out, tarn_err_t *err)
 {
-    *out = NULL;
+    if (out)
+        *out = NULL;
     CURL *h = curl_easy_init();
     if (!h)
         return TARN_ERR(err, TARN_ENOMEM, "cannot start libcurl");
@@ -106,7 +124,8 @@ int client_call(client_t *c, const char *method, const char *path, json_t *body,
     snprintf(url, sizeof url, "%s%s", c->endpoint, path);
     snprintf(userpwd, sizeof userpwd, "%s:%s", c->access_key, c->secret_key);
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    buf_t resp = BUF_INIT;
+    reply_t reply = {.h = h, .sink = sink};
+    buf_t *resp = &reply.resp;
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -114,7 +133,7 @@ int client_call(client_t *c, const char *method, const char *path, json_t *body,
     curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     if (payload)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
@@ -122,6 +141,16 @@ int client_call(client_t *c, const char *method, const char *path, json_t *body,
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     int rc = 0;
+    if (reply.failed) {
+        rc = TARN_ERR(err, TARN_EIO, "cannot write the answer: %s", strerror(errno));
+        goto done;
+    }
+    if (cc == CURLE_PARTIAL_FILE) {
+        rc = TARN_ERR(err, TARN_EUPSTREAM,
+                      "the answer was cut off before its end (for a query, GET /v1/queries "
+                      "says why)");
+        goto done;
+    }
     if (cc != CURLE_OK) {
         rc = TARN_ERR(err, TARN_EUPSTREAM,
                       "cannot reach the tarn server at %s: %s (is `tarn serve` running? set "
@@ -129,9 +158,12 @@ int client_call(client_t *c, const char *method, const char *path, json_t *body,
                       c->endpoint, curl_easy_strerror(cc));
         goto done;
     }
-    json_t *j = resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+    json_t *j = resp->len ? json_loadb(resp->data, resp->len, 0, NULL) : NULL;
     if (status >= 200 && status < 300) {
-        *out = j;
+        if (out)
+            *out = j;
+        else
+            json_decref(j);
         goto done;
     }
     const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
@@ -153,10 +185,22 @@ done:
         free(payload);
     }
     OPENSSL_cleanse(userpwd, sizeof userpwd);
-    if (resp.data)
-        OPENSSL_cleanse(resp.data, resp.len);
-    buf_free(&resp);
+    if (resp->data)
+        OPENSSL_cleanse(resp->data, resp->len);
+    buf_free(resp);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     return rc;
+}
+
+int client_call(client_t *c, const char *method, const char *path, json_t *body, json_t **out,
+                tarn_err_t *err)
+{
+    return perform(c, method, path, body, NULL, out, err);
+}
+
+int client_download(client_t *c, const char *method, const char *path, json_t *body, FILE *out,
+                    tarn_err_t *err)
+{
+    return perform(c, method, path, body, out, NULL, err);
 }

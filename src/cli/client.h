@@ -8,6 +8,7 @@
 #include "util/err.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 typedef struct {
     char endpoint[512];
@@ -23,6 +24,11 @@ void client_wipe(client_t *c);
  * for an empty body). On an error status the server's message is in err. */
 int client_call(client_t *c, const char *method, const char *path, json_t *body, json_t **out,
                 tarn_err_t *err);
+
+/* Like client_call, but a 2xx answer's body is written to out as it arrives, whatever it
+ * is (a Parquet file, say); an error answer is read as client_call reads it. */
+int client_download(client_t *c, const char *method, const char *path, json_t *body, FILE *out,
+                    tarn_err_t *err);
 
 /* Reads key = value from [section] of an INI file (AWS credentials format). */
 int client_ini_get(const char *path, const char *section, const char *key, char *out, size_t cap);

@@ -1,6 +1,7 @@
 /* tarn sql: queries through POST /v1/sql, printed as an aligned table, CSV or JSON; one
  * from the command line, or statements from an interactive prompt (libedit: line
- * editing, history in ~/.tarn_history) or from a pipe. */
+ * editing, history in ~/.tarn_history) or from a pipe. A Parquet answer goes to stdout
+ * as the server sends it. */
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/table.h"
@@ -9,6 +10,7 @@
 
 #include <ctype.h>
 #include <editline/readline.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +103,25 @@ static int run_query(const char *endpoint, const char *sql, const char *format)
     return rc;
 }
 
+/* One query's Parquet answer, its bytes copied to stdout, which must not be a terminal. */
+static int run_parquet(const char *endpoint, const char *sql)
+{
+    if (isatty(STDOUT_FILENO))
+        return cli_fail("sql", "a Parquet answer is binary; send it to a file: "
+                               "tarn sql \"SELECT ...\" --format parquet > answer.parquet");
+    client_t c;
+    tarn_err_t err = {0};
+    json_t *body = json_pack("{s:s, s:s}", "sql", sql, "format", "parquet");
+    int rc = client_init(&c, endpoint, &err);
+    if (!rc)
+        rc = client_download(&c, "POST", "/v1/sql", body, stdout, &err);
+    if (!rc && fflush(stdout))
+        rc = TARN_ERR(&err, TARN_EIO, "cannot write the answer: %s", strerror(errno));
+    client_wipe(&c);
+    json_decref(body);
+    return rc ? cli_fail("sql", err.msg) : 0;
+}
+
 /* Reads statements (ended by ';' at the end of a line) from a terminal with line editing
  * and history, or from a pipe, and runs each; \q or end of input stops. */
 static int run_statements(const char *endpoint, const char *format)
@@ -180,10 +201,18 @@ int cmd_sql(int argc, char **argv)
         format = "json";
     if (!format)
         format = "table";
-    if (a.npos > 1 || (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))) {
-        fprintf(stderr, "usage: tarn sql [\"SELECT ...\"] [--format table|csv|json]\n"
+    if (a.npos > 1 || (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json") &&
+                       strcmp(format, "parquet"))) {
+        fprintf(stderr, "usage: tarn sql [\"SELECT ...\"] [--format table|csv|json|parquet]\n"
                         "(see `tarn help sql`)\n");
         return 2;
+    }
+    if (!strcmp(format, "parquet")) {
+        /* Answers one after another would not make one Parquet file. */
+        if (!a.npos)
+            return cli_fail("sql", "--format parquet answers one query given on the command "
+                                   "line: tarn sql \"SELECT ...\" --format parquet > answer.parquet");
+        return run_parquet(args_get(&a, "--endpoint"), a.pos[0]);
     }
     if (!a.npos)
         return run_statements(args_get(&a, "--endpoint"), format);

@@ -413,3 +413,33 @@ def test_query_memory_limit(tmp_path):
         assert answer_files(s) == []
     finally:
         s.stop()
+
+
+def test_cli_parquet_answer_to_a_file(server, tmp_path):
+    """`tarn sql ... --format parquet > file` writes the answer's bytes; on a terminal it
+    refuses, and a failing query leaves stdout empty and says why."""
+    import shutil
+    import subprocess
+    from conftest import TARN
+    q = "SELECT range AS n, range * 1.5 AS x, DATE '2024-01-01' + range::INTEGER AS d " \
+        "FROM range(100000) ORDER BY n"
+    out = tmp_path / "answer.parquet"
+    with open(out, "wb") as f:
+        r = subprocess.run([TARN, "sql", q, "--format", "parquet"], env=server.env(), stdout=f,
+                           stderr=subprocess.PIPE, text=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    data = out.read_bytes()
+    assert data[:4] == b"PAR1" and data[-4:] == b"PAR1"
+    status, rest_data, _ = parquet(server, q)
+    assert status == 200 and len(rest_data) == len(data)
+    with open(out, "wb") as f:
+        r = subprocess.run([TARN, "sql", "SELECT nope FROM range(1)", "--format", "parquet"],
+                           env=server.env(), stdout=f, stderr=subprocess.PIPE, text=True,
+                           timeout=120)
+    assert r.returncode == 1 and "nope" in r.stderr and out.read_bytes() == b""
+    r = server.tarn("sql", "--format", "parquet", check=False, input="SELECT 1;\n")
+    assert r.returncode == 1 and "one query given on the command line" in r.stderr
+    script = shutil.which("script")
+    p = subprocess.run([script, "-qc", f"{TARN} sql 'SELECT 1' --format parquet", "/dev/null"],
+                       env=server.env(), text=True, capture_output=True, timeout=60)
+    assert "a Parquet answer is binary" in p.stdout.replace("\r", "")
