@@ -403,6 +403,14 @@ def test_query_memory_limit(tmp_path):
             assert "--query-memory" in err["message"] and "LIMIT" in err["message"]
         q = queries(s)[0]
         assert q["state"] == "failed" and "ran out of memory" in q["error"]
+        # PostgreSQL clients share the budget; theirs is SQLSTATE 53200.
+        import psycopg2
+        with psycopg2.connect(**s.pg_params()) as c, c.cursor() as cur:
+            try:
+                cur.execute(big)
+                raise AssertionError("the query should have run out of memory")
+            except psycopg2.Error as e:
+                assert e.pgcode == "53200" and "Out of Memory" in str(e), e
         # A sort of several times the limit spills to disk and completes.
         status, data_, _ = parquet(s, "SELECT range AS x, random() AS r FROM range(6000000) "
                                       "ORDER BY r")
