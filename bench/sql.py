@@ -8,17 +8,18 @@ files and against PostgreSQL 15 holding the same rows.
    four lines per order, in --files Parquet files, zstd), orders (rows / 4), customer
    (rows / 40) and part (rows / 30), each uploaded with boto3 to the curated zone as
    curated/tpch/<table>/part-NN.parquet; the crawler registers them as tpch.<table>.
-2. Four ways to run the same SQL text (tables named tpch.<table> in each):
+2. The same SQL text (tables named tpch.<table>) run five ways:
      direct      build/sql_baseline: the DuckDB C API in-process on the files on disk (the
                  server's objects folder), one view per table over read_parquet([...])
                  with the reader options of tarn's own views (union_by_name = true,
                  hive_partitioning = false), every chunk of the result fetched; as many
                  threads as tarn's engine. The ratios and targets are against it.
      plain       the same with plain read_parquet([...]), as a DuckDB user would first
-                 write it (for reference: it reads only the first file's footer when a
-                 query is bound, so the planner lacks the columns' statistics)
+                 write it; for reference only (without union_by_name, DuckDB binds from
+                 the first file alone and has fewer statistics to plan with)
      REST        POST /v1/sql {"sql": ..., "format": "json"} on one keep-alive connection,
-                 signed off the clock; the answer is read whole and parsed (json.loads)
+                 signed off the clock; the answer is read whole and parsed (json.loads).
+                 The server's own stats.elapsed_ms is shown beside it ("REST srv").
      PG          tarn serve --pg-listen: psycopg2, cursor.execute + fetchall (autocommit)
      PostgreSQL  PostgreSQL 15 from Debian in a throwaway cluster (initdb in a temporary
                  folder, its own port, run as the postgres user when we are root), the
@@ -34,7 +35,7 @@ files and against PostgreSQL 15 holding the same rows.
    (UNION ALL of the table with itself as often as needed, then LIMIT) over the PG
    protocol with psycopg2: a server-side (named) cursor, itersize 10,000, every row
    parsed into Python values; and COPY (SELECT ...) TO STDOUT into a sink that counts
-   lines. Target: >= 1,000,000 rows/s. For reference, the same through REST JSON (the
+   lines. Target: >= 1,000,000 rows/s by the faster of the two. For reference, the same through REST JSON (the
    body read whole, rows counted, not parsed) and from PostgreSQL with the same client.
 
 Until tarn serve accepts --pg-listen (or when psycopg2 cannot connect to it), PG is
