@@ -14,7 +14,7 @@
 #define STMT_CACHE 64
 
 typedef struct {
-    const char *sql; /* the caller's string (a literal), compared by content */
+    char *sql; /* a copy of the statement's text (callers may pass a buffer of theirs) */
     uint32_t hash;
     sqlite3_stmt *st;
     bool busy; /* handed out and not yet given back with db_done */
@@ -42,8 +42,10 @@ int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what)
 
 static void conn_free(db_conn_t *c)
 {
-    for (int i = 0; i < STMT_CACHE; i++)
+    for (int i = 0; i < STMT_CACHE; i++) {
         sqlite3_finalize(c->cache[i].st);
+        free(c->cache[i].sql);
+    }
     sqlite3_close_v2(c->h);
     free(c);
 }
@@ -244,9 +246,11 @@ int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err)
     int rc = sqlite3_prepare_v3(h, sql, -1, slot ? SQLITE_PREPARE_PERSISTENT : 0, out, NULL);
     if (rc != SQLITE_OK)
         return db_fail(db, rc, err, "prepare");
-    if (slot && !slot->busy) {
+    char *copy = slot && !slot->busy ? strdup(sql) : NULL;
+    if (copy) {
         sqlite3_finalize(slot->st); /* evict whatever hashed here before */
-        *slot = (cached_t){sql, hv, *out, true};
+        free(slot->sql);
+        *slot = (cached_t){copy, hv, *out, true};
     }
     return 0;
 }
