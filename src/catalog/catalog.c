@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define GENERATION_TRIGGER(table, event)                                                     \
+    "CREATE TRIGGER " table "_" event "_generation AFTER " event " ON " table                 \
+    " BEGIN UPDATE cat_generation SET n = n + 1; END"
+#define GENERATION_TRIGGERS(table)                                                            \
+    GENERATION_TRIGGER(table, "INSERT"), GENERATION_TRIGGER(table, "UPDATE"),                \
+        GENERATION_TRIGGER(table, "DELETE")
+
 static const char *const catalog_schema[] = {
     "CREATE TABLE cat_databases(zone TEXT NOT NULL, name TEXT NOT NULL, description TEXT,"
     " owner TEXT, created_ms INTEGER NOT NULL, PRIMARY KEY(zone, name)) WITHOUT ROWID",
@@ -49,6 +56,17 @@ static const char *const catalog_schema[] = {
     /* Prefix indexes serve short prefix words ("cu*", "cust*") without scanning terms. */
     "CREATE VIRTUAL TABLE cat_search USING fts5(name, description, columns, tags, owner,"
     " steward, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4')",
+    /* Databases get a stable number, never reused (SQL clients see it as a schema's oid). */
+    "ALTER TABLE cat_databases ADD COLUMN id INTEGER",
+    "UPDATE cat_databases SET id = (SELECT count(*) FROM cat_databases d WHERE d.zone < "
+    "cat_databases.zone OR (d.zone = cat_databases.zone AND d.name <= cat_databases.name))",
+    "CREATE UNIQUE INDEX cat_databases_id ON cat_databases(id)",
+    /* A change counter for readers that keep a copy of tables, columns and databases. */
+    "CREATE TABLE cat_generation(n INTEGER NOT NULL)",
+    "INSERT INTO cat_generation(n) VALUES (0)",
+    GENERATION_TRIGGERS("cat_tables"),
+    GENERATION_TRIGGERS("cat_columns"),
+    GENERATION_TRIGGERS("cat_databases"),
 };
 
 int catalog_open(catalog_t **out, db_t *db, tarn_err_t *err)
@@ -264,7 +282,8 @@ static int cat_database_ensure(catalog_t *c, const char *zone, const char *db, t
 {
     sqlite3_stmt *st;
     int rc = db_prepare(c->db, &st,
-                        "INSERT OR IGNORE INTO cat_databases(zone, name, created_ms) VALUES(?1, ?2, ?3)",
+                        "INSERT OR IGNORE INTO cat_databases(zone, name, created_ms, id)"
+                        " VALUES(?1, ?2, ?3, (SELECT coalesce(max(id), 0) + 1 FROM cat_databases))",
                         err);
     if (rc)
         return rc;
@@ -450,6 +469,134 @@ static void lower_ascii(char *out, size_t cap, const char *s)
     for (; s[i] && i + 1 < cap; i++)
         out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
     out[i] = '\0';
+}
+
+int catalog_generation(catalog_t *c, int64_t *out, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st, "SELECT n FROM cat_generation", err);
+    if (rc)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        rc = db_fail(c->db, step, err, "read the catalog's generation");
+    db_done(c->db, st);
+    return rc;
+}
+
+/* {"<table id>": {"<lower-case column>": "description"}} of every described column. */
+static int column_descriptions(catalog_t *c, json_t **out, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT table_id, name, description FROM cat_columns"
+                        " WHERE description IS NOT NULL",
+                        err);
+    if (rc)
+        return rc;
+    json_t *all = json_object();
+    while (all && sqlite3_step(st) == SQLITE_ROW) {
+        char id[24], key[512];
+        snprintf(id, sizeof id, "%lld", (long long)sqlite3_column_int64(st, 0));
+        lower_ascii(key, sizeof key, (const char *)sqlite3_column_text(st, 1));
+        json_t *t = json_object_get(all, id);
+        if (!t)
+            json_object_set_new(all, id, t = json_object());
+        json_object_set_new(t, key, col_str(st, 2));
+    }
+    db_done(c->db, st);
+    *out = all;
+    return all ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+/* Calls fn for each partition key of the table in col (a row of the schema's columns). */
+static int partition_keys_each(const char *text, int ncols, catalog_column_t col,
+                               int (*fn)(void *ctx, const catalog_column_t *col), void *ctx)
+{
+    json_t *pks = text && strcmp(text, "[]") ? json_loads(text, 0, NULL) : NULL;
+    size_t i;
+    json_t *k;
+    int rc = 0;
+    json_array_foreach(pks, i, k)
+    {
+        col.position = ncols + (int)i + 1;
+        col.name = json_string_value(json_object_get(k, "name"));
+        col.type = json_string_value(json_object_get(k, "type"));
+        col.description = NULL;
+        col.partition_key = true;
+        if (col.name && col.type && (rc = fn(ctx, &col)))
+            break;
+    }
+    json_decref(pks);
+    return rc;
+}
+
+int catalog_columns_each(catalog_t *c, const authz_principal_t *p,
+                         int (*fn)(void *ctx, const catalog_column_t *col), void *ctx,
+                         tarn_err_t *err)
+{
+    json_t *descs = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = column_descriptions(c, &descs, err);
+    /* One query over every table's current schema, taken apart by SQLite: a thousand
+     * tables cost one statement (in the index's order, so nothing is sorted) and no JSON
+     * parsed here. */
+    if (rc || (rc = db_prepare(c->db, &st,
+                               "SELECT t.id, t.zone, t.db, t.name, t.description, t.rows,"
+                               " t.bytes, t.partition_keys, d.id, d.description,"
+                               " json_array_length(v.columns), j.key,"
+                               " json_extract(j.value, '$.name'), json_extract(j.value, '$.type')"
+                               " FROM cat_tables t JOIN cat_databases d ON d.zone = t.zone"
+                               " AND d.name = t.db LEFT JOIN cat_versions v ON v.table_id = t.id"
+                               " AND v.version = t.schema_version LEFT JOIN json_each(v.columns) j"
+                               " ORDER BY t.zone, t.db, t.name",
+                               err)))
+        goto done;
+    int64_t last = 0;
+    bool may = false;
+    const json_t *td = NULL;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        catalog_column_t col = {
+            .table_id = sqlite3_column_int64(st, 0),
+            .zone = (const char *)sqlite3_column_text(st, 1),
+            .database = (const char *)sqlite3_column_text(st, 2),
+            .table = (const char *)sqlite3_column_text(st, 3),
+            .table_description = (const char *)sqlite3_column_text(st, 4),
+            .rows = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5),
+            .bytes = sqlite3_column_int64(st, 6),
+            .database_id = sqlite3_column_int64(st, 8),
+            .database_description = (const char *)sqlite3_column_text(st, 9),
+            .name = (const char *)sqlite3_column_text(st, 12),
+            .type = (const char *)sqlite3_column_text(st, 13),
+        };
+        if (col.table_id != last) {
+            char id[24];
+            snprintf(id, sizeof id, "%lld", (long long)col.table_id);
+            td = json_object_get(descs, id);
+            last = col.table_id;
+            may = may_describe(p, col.zone, col.database, col.table);
+            /* The partition keys come after the schema's columns (by position). */
+            if (may && (rc = partition_keys_each((const char *)sqlite3_column_text(st, 7),
+                                                 sqlite3_column_int(st, 10), col, fn, ctx)))
+                break;
+        }
+        if (!may)
+            continue;
+        if (col.name) {
+            char key[512];
+            lower_ascii(key, sizeof key, col.name);
+            col.description = json_string_value(json_object_get(td, key));
+            col.position = sqlite3_column_int(st, 11) + 1;
+        }
+        rc = fn(ctx, &col);
+    }
+done:
+    if (st)
+        db_done(c->db, st);
+    json_decref(descs);
+    return rc;
 }
 
 int cat_columns_json(catalog_t *c, int64_t table_id, int64_t version, json_t **out,

@@ -33,6 +33,28 @@ int catalog_databases_list(catalog_t *c, const authz_principal_t *p, const char 
 /* Summaries of the tables in zone and db (either may be NULL for all). */
 int catalog_tables_list(catalog_t *c, const authz_principal_t *p, const char *zone,
                         const char *db, json_t **out, tarn_err_t *err);
+/* One column of a table, as catalog_columns_each gives it (strings valid during the call;
+ * descriptions may be NULL). */
+typedef struct {
+    int64_t table_id, database_id; /* stable, never reused */
+    const char *zone, *database, *table, *table_description, *database_description;
+    int64_t rows; /* -1 when unknown */
+    int64_t bytes;
+    const char *name, *type; /* NULL for a table without columns */
+    const char *description;
+    int position;       /* from 1: the schema's columns, then the partition keys */
+    bool partition_key;
+} catalog_column_t;
+/* Calls fn for each column of every table the principal may describe, in one read (for
+ * SQL clients' catalogs): table by table in name order (a table's columns in no set
+ * order), a table without columns once with name NULL. Stops at fn's first nonzero
+ * return, which it returns. */
+int catalog_columns_each(catalog_t *c, const authz_principal_t *p,
+                         int (*fn)(void *ctx, const catalog_column_t *col), void *ctx,
+                         tarn_err_t *err);
+/* A number that changes with every change to the catalog's tables, columns' metadata and
+ * databases, so a reader keeping a copy of catalog_columns_each knows when to read again. */
+int catalog_generation(catalog_t *c, int64_t *out, tarn_err_t *err);
 /* The table with its columns and their metadata; TARN_ENOTFOUND (reason NoSuchTable). */
 int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char *name,
                       json_t **out, tarn_err_t *err);
