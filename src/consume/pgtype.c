@@ -34,6 +34,11 @@ const pgtype_t *pgtype_by_oid(uint32_t oid)
     return NULL;
 }
 
+const pgtype_t *pgtype_at(size_t i)
+{
+    return i < sizeof types / sizeof *types ? &types[i] : NULL;
+}
+
 pgtype_t pgtype_of(const char *t)
 {
     static const struct {

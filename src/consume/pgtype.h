@@ -49,6 +49,8 @@ typedef struct {
 pgtype_t pgtype_of(const char *duckdb_type);
 /* The entry for a PostgreSQL OID, or NULL for an OID this table does not know. */
 const pgtype_t *pgtype_by_oid(uint32_t oid);
+/* The i-th type this table knows, or NULL past the last (to list them all). */
+const pgtype_t *pgtype_at(size_t i);
 
 /* Appends an expression rendering column `ident` (already quoted) of DuckDB type
  * duckdb_type as PostgreSQL's text output of pgtype_of(duckdb_type): a VARCHAR, NULL for

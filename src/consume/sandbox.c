@@ -1,5 +1,6 @@
 /* The statement check of the SQL sandbox; see sandbox.h. */
 #include "consume/sandbox.h"
+#include "consume/pgdialect.h"
 
 #include "util/buf.h"
 #include "util/hash.h"
@@ -24,6 +25,8 @@ typedef struct {
     sandbox_map_fn map; /* the session's view for a table name, or NULL: refused */
     void *ctx;
     tarn_err_t *err;
+    bool pg;          /* PostgreSQL's dialect: nodes are rewritten before they are checked */
+    const char *text; /* what was parsed (node locations point into it) */
 } walk_t;
 
 static bool cte_visible(const scope_t *s, const char *name)
@@ -90,6 +93,18 @@ static int check_node(const walk_t *w, json_t *o, const scope_t *s)
     return 0;
 }
 
+/* PostgreSQL's meaning of the node; a function that reads one of the session's catalogs
+ * asks for it like a table reference would, so it is there and up to date. */
+static int pg_node(const walk_t *w, json_t *j)
+{
+    const char *reads;
+    int rc = pgdialect_rewrite_node(j, w->text, &reads, w->err);
+    if (!rc && reads && !w->map(w->ctx, "", "pg_catalog", reads))
+        rc = TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied", "pg_catalog.%s is not available",
+                        reads);
+    return rc;
+}
+
 static int walk(const walk_t *w, json_t *j, const scope_t *s)
 {
     if (json_is_array(j)) {
@@ -108,7 +123,9 @@ static int walk(const walk_t *w, json_t *j, const scope_t *s)
     scope_t inner = {json_object_get(json_object_get(j, "cte_map"), "map"), s};
     if (json_array_size(inner.ctes))
         s = &inner;
-    int rc = check_node(w, j, s);
+    int rc = w->pg ? pg_node(w, j) : 0;
+    if (!rc)
+        rc = check_node(w, j, s);
     const char *k;
     json_t *v;
     json_object_foreach(j, k, v)
@@ -242,12 +259,12 @@ static void new_mark(char *mark, size_t cap)
     snprintf(mark, cap, "tarn-int-%s:", hex);
 }
 
-int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
-                       const char **out, arena_t *a, tarn_err_t *err)
+static int map_select(engine_conn_t *c, bool pg, const char *sql, sandbox_map_fn map,
+                      void *ctx, const char **out, arena_t *a, tarn_err_t *err)
 {
     char mark[40];
     new_mark(mark, sizeof mark);
-    walk_t w = {.map = map, .ctx = ctx, .err = err};
+    walk_t w = {.map = map, .ctx = ctx, .err = err, .pg = pg, .text = sql};
     json_t *tree = NULL;
     int rc = check_tree(c, sql, &w, mark, &tree, a, err);
     if (rc)
@@ -278,6 +295,12 @@ int sandbox_check_syntax(engine_conn_t *c, const char *sql, arena_t *a, tarn_err
     return rc;
 }
 
+int sandbox_map_select(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
+                       const char **out, arena_t *a, tarn_err_t *err)
+{
+    return map_select(c, false, sql, map, ctx, out, a, err);
+}
+
 /* Skips blanks and SQL comments. */
 static const char *skip_blank(const char *p)
 {
@@ -300,9 +323,12 @@ static bool word_is(const char *p, size_t n, const char *w)
     return strlen(w) == n && !strncasecmp(p, w, n);
 }
 
-int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
-                          const char **out, arena_t *a, tarn_err_t *err)
+static int map_statement(engine_conn_t *c, bool pg, const char *sql, sandbox_map_fn map,
+                         void *ctx, const char **out, arena_t *a, tarn_err_t *err)
 {
+    int rc = pg ? pgdialect_rewrite_text(sql, &sql, a, err) : 0;
+    if (rc)
+        return rc;
     const char *p = skip_blank(sql);
     size_t n = 0;
     while (isalpha((unsigned char)p[n]))
@@ -312,7 +338,7 @@ int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map,
                        : word_is(p, n, "EXPLAIN")                        ? "EXPLAIN"
                                                                          : NULL;
     if (!kind)
-        return sandbox_map_select(c, sql, map, ctx, out, a, err);
+        return map_select(c, pg, sql, map, ctx, out, a, err);
     const char *rest = skip_blank(p + n);
     size_t m = 0;
     while (isalpha((unsigned char)rest[m]))
@@ -335,10 +361,22 @@ int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map,
                  word_is(rest, m, "FROM") || word_is(rest, m, "VALUES");
     const char *inner = query ? rest : arena_sprintf(a, "SELECT * FROM %s", rest);
     const char *mapped;
-    int rc = inner ? sandbox_map_select(c, inner, map, ctx, &mapped, a, err)
-                   : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    rc = inner ? map_select(c, pg, inner, map, ctx, &mapped, a, err)
+               : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (rc)
         return rc;
     *out = arena_sprintf(a, "%s %s", kind, mapped);
     return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
+                          const char **out, arena_t *a, tarn_err_t *err)
+{
+    return map_statement(c, false, sql, map, ctx, out, a, err);
+}
+
+int sandbox_map_pg_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,
+                             const char **out, arena_t *a, tarn_err_t *err)
+{
+    return map_statement(c, true, sql, map, ctx, out, a, err);
 }

@@ -1,5 +1,7 @@
 /* Query sessions and the views they are given; see session.h. */
 #include "consume/session.h"
+#include "consume/pgcatalog.h"
+#include "consume/pgdialect.h"
 #include "consume/pgtype.h"
 #include "consume/sandbox.h"
 #include "util/buf.h"
@@ -18,6 +20,7 @@ struct session {
     json_t *views; /* names of the views built so far */
     int rc;        /* the first failure while building a view, */
     tarn_err_t view_err; /* and its detail */
+    pgcatalog_t *pg; /* PostgreSQL's dialect and catalogs, once enabled */
 };
 
 int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objects_dir,
@@ -44,6 +47,7 @@ void session_close(session_t *s)
 {
     if (!s)
         return;
+    pgcatalog_close(s->pg);
     engine_disconnect(s->conn);
     arena_free(s->a);
     json_decref(s->views);
@@ -241,7 +245,19 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
                                const char *table)
 {
     session_t *s = ctx;
-    if (s->rc || !*schema)
+    if (s->rc)
+        return NULL;
+    if (s->pg && !*catalog) {
+        const char *rel;
+        s->rc = pgcatalog_map(s->pg, schema, table, &rel, &s->view_err);
+        if (s->rc || rel)
+            return rel;
+    }
+    /* "raw.sales" as a schema is the zone and the database (PostgreSQL clients' name). */
+    const char *dot = *catalog ? NULL : strchr(schema, '.');
+    if (dot && (catalog = arena_strndup(s->a, schema, (size_t)(dot - schema))))
+        schema = dot + 1;
+    if (!catalog || !*schema)
         return NULL;
     const char *zone = *catalog ? catalog : "curated";
     if (!catalog_zone_valid(zone))
@@ -412,11 +428,14 @@ static int session_inner(session_t *s, const char *sql, const json_t **params, j
     arena_reset(s->a);
     json_object_clear(s->views);
     s->rc = 0;
+    if (s->pg)
+        pgcatalog_statement(s->pg);
     if (is_show_tables(sql)) {
         rc = show_tables(s, cols, inner, err);
         *params = NULL;
     } else {
-        rc = sandbox_map_statement(s->conn, sql, session_map, s, &mapped, s->a, err);
+        rc = (s->pg ? sandbox_map_pg_statement : sandbox_map_statement)(
+            s->conn, sql, session_map, s, &mapped, s->a, err);
         if (s->rc) {
             /* A view could not be built: its error, not "no such table". */
             *err = s->view_err;
@@ -461,7 +480,10 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
 int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err)
 {
     arena_reset(s->a);
-    return sandbox_check_syntax(s->conn, sql, s->a, err);
+    /* PostgreSQL's syntax that the engine's parser lacks is rewritten first, as it is
+     * before a query runs. */
+    int rc = s->pg ? pgdialect_rewrite_text(sql, &sql, s->a, err) : 0;
+    return rc ? rc : sandbox_check_syntax(s->conn, sql, s->a, err);
 }
 
 int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
@@ -499,4 +521,9 @@ done:
     buf_free(&b);
     json_decref(cols);
     return rc;
+}
+
+int session_enable_pg(session_t *s, const char *database, const char *user, tarn_err_t *err)
+{
+    return s->pg ? 0 : pgcatalog_open(&s->pg, s->conn, s->cat, s->p, database, user, err);
 }

@@ -3,8 +3,8 @@
  * demand as a query names them: each view reads the files of the table's current
  * snapshot with the table's format options, its catalog schema (explicit names and
  * types) and hive partitions. Names are zone.database.table; database.table means the
- * curated zone. User SQL runs only after the sandbox has checked it and mapped its names
- * to these views. */
+ * curated zone, and "zone.database".table is the same as zone.database.table. User SQL
+ * runs only after the sandbox has checked it and mapped its names to these views. */
 #ifndef TARN_CONSUME_SESSION_H
 #define TARN_CONSUME_SESSION_H
 
@@ -47,6 +47,13 @@ int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);
  * rows written. path must be in a folder the engine may write. */
 int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
                           uint64_t *rows, tarn_err_t *err);
+/* Switches the session to PostgreSQL's dialect for PostgreSQL clients: queries may use
+ * PostgreSQL's syntax and functions (current_database() is `database`, current_user is
+ * `user`; both are copied) and read pg_catalog and information_schema, which list the
+ * tables the session may read (consume/pgcatalog.h). Everything still goes through the
+ * sandbox. */
+int session_enable_pg(session_t *s, const char *database, const char *user, tarn_err_t *err);
+
 /* Stops the running statement, from another thread. */
 void session_interrupt(session_t *s);
 

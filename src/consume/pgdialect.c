@@ -1,0 +1,423 @@
+/* PostgreSQL's dialect: the text rewrite before parsing (a small scanner that knows SQL's
+ * strings, quoted names and comments) and the parse tree rewrite; see pgdialect.h. */
+#include "consume/pgdialect.h"
+#include "consume/pgcatalog.h"
+
+#include "util/buf.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- the text ---- */
+
+typedef enum { TOK_WORD, TOK_QUOTED, TOK_STRING, TOK_NUMBER, TOK_OP, TOK_PUNCT } tok_kind_t;
+
+typedef struct {
+    tok_kind_t kind;
+    size_t at, len;
+} tok_t;
+
+static bool word_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+static bool op_char(char c)
+{
+    return c && strchr("+-*/<>=~!@#%^&|`?", c);
+}
+
+/* Length of the comment at p (0 when none); block comments nest, as in PostgreSQL. */
+static size_t comment_len(const char *p)
+{
+    if (p[0] == '-' && p[1] == '-')
+        return strcspn(p, "\n");
+    if (p[0] != '/' || p[1] != '*')
+        return 0;
+    size_t i = 2;
+    int depth = 1;
+    while (p[i] && depth) {
+        if (p[i] == '/' && p[i + 1] == '*')
+            depth++, i += 2;
+        else if (p[i] == '*' && p[i + 1] == '/')
+            depth--, i += 2;
+        else
+            i++;
+    }
+    return i;
+}
+
+/* Length of the quoted token at p (opening q, doubled q inside; backslash escapes too when
+ * `escapes`), up to the end of the text when it is not closed. */
+static size_t quoted_len(const char *p, char q, bool escapes)
+{
+    size_t i = 1;
+    while (p[i]) {
+        if (escapes && p[i] == '\\' && p[i + 1]) {
+            i += 2;
+        } else if (p[i] == q) {
+            if (p[i + 1] != q)
+                return i + 1;
+            i += 2;
+        } else {
+            i++;
+        }
+    }
+    return i;
+}
+
+/* Length of the dollar-quoted string at p ($$...$$ or $tag$...$tag$), 0 when p is not one
+ * (a parameter $1). */
+static size_t dollar_len(const char *p)
+{
+    size_t t = 1;
+    if (isdigit((unsigned char)p[1]))
+        return 0;
+    while (p[t] && p[t] != '$' && (isalnum((unsigned char)p[t]) || p[t] == '_'))
+        t++;
+    if (p[t] != '$')
+        return 0;
+    const char *end = p + t + 1;
+    for (;;) {
+        end = strchr(end, '$');
+        if (!end)
+            return strlen(p);
+        if (!strncmp(end, p, t + 1))
+            return (size_t)(end - p) + t + 1;
+        end++;
+    }
+}
+
+/* The tokens of sql, comments and blanks left out; *n gets their count. */
+static tok_t *tokenize(const char *sql, size_t *n, arena_t *a)
+{
+    size_t cap = strlen(sql) + 1, k = 0;
+    tok_t *t = arena_alloc(a, cap * sizeof *t);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; sql[i];) {
+        const char *p = sql + i;
+        size_t len = comment_len(p);
+        if (isspace((unsigned char)*p)) {
+            i++;
+            continue;
+        }
+        if (len) {
+            i += len;
+            continue;
+        }
+        tok_kind_t kind;
+        if (*p == '\'') {
+            kind = TOK_STRING, len = quoted_len(p, '\'', false);
+        } else if ((*p == 'E' || *p == 'e') && p[1] == '\'') {
+            kind = TOK_STRING, len = 1 + quoted_len(p + 1, '\'', true);
+        } else if (*p == '"') {
+            kind = TOK_QUOTED, len = quoted_len(p, '"', false);
+        } else if (*p == '$' && (len = dollar_len(p))) {
+            kind = TOK_STRING;
+        } else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+            kind = TOK_NUMBER;
+            for (len = 1; isalnum((unsigned char)p[len]) || p[len] == '.' || p[len] == '_';)
+                len++;
+        } else if (word_char((unsigned char)*p)) {
+            kind = TOK_WORD;
+            for (len = 1; word_char((unsigned char)p[len]);)
+                len++;
+        } else if (op_char(*p)) {
+            /* An operator ends where a comment starts. */
+            kind = TOK_OP;
+            for (len = 1; op_char(p[len]) && !comment_len(p + len);)
+                len++;
+        } else {
+            kind = TOK_PUNCT;
+            len = (p[0] == ':' && p[1] == ':') ? 2 : 1;
+        }
+        t[k++] = (tok_t){kind, i, len};
+        i += len;
+    }
+    *n = k;
+    return t;
+}
+
+static bool tok_is(const char *sql, const tok_t *t, const char *s)
+{
+    return t->len == strlen(s) && !strncasecmp(sql + t->at, s, t->len) &&
+           (t->kind == TOK_WORD || t->kind == TOK_PUNCT || t->kind == TOK_OP);
+}
+
+/* Whether t is the name of a collation PostgreSQL clients ask for that means the engine's
+ * default order: default, "default", C, "C", POSIX, "POSIX", ucs_basic. */
+static bool default_collation(const char *sql, const tok_t *t)
+{
+    static const char *const names[] = {"default", "C", "POSIX", "ucs_basic"};
+    const char *s = sql + t->at;
+    size_t len = t->len;
+    if (t->kind == TOK_QUOTED && len >= 2)
+        s++, len -= 2;
+    else if (t->kind != TOK_WORD)
+        return false;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (len == strlen(names[i]) && !strncasecmp(s, names[i], len))
+            return true;
+    return false;
+}
+
+int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_err_t *err)
+{
+    size_t n;
+    tok_t *t = tokenize(sql, &n, a);
+    if (!t)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    buf_t b = BUF_INIT;
+    size_t copied = 0; /* sql before this offset is in b */
+    bool changed = false;
+    for (size_t i = 0; i < n; i++) {
+        size_t from = t[i].at, to = 0; /* the span [from, to) to replace */
+        const char *with = "";
+        size_t with_len = 0;
+        if (tok_is(sql, &t[i], "OPERATOR") && i + 1 < n && tok_is(sql, &t[i + 1], "(")) {
+            /* OPERATOR(schema.op) is the bare operator. */
+            size_t j = i + 2;
+            while (j + 1 < n && (t[j].kind == TOK_WORD || t[j].kind == TOK_QUOTED) &&
+                   tok_is(sql, &t[j + 1], "."))
+                j += 2;
+            if (j + 1 < n && t[j].kind == TOK_OP && tok_is(sql, &t[j + 1], ")")) {
+                to = t[j + 1].at + 1;
+                with = sql + t[j].at;
+                with_len = t[j].len;
+                i = j + 1;
+            }
+        } else if (tok_is(sql, &t[i], "COLLATE") && i + 1 < n) {
+            /* The default collations are the engine's default order: dropped. */
+            size_t j = i + 1;
+            if (j + 2 < n && tok_is(sql, &t[j], "pg_catalog") && tok_is(sql, &t[j + 1], "."))
+                j += 2;
+            if (default_collation(sql, &t[j])) {
+                to = t[j].at + t[j].len;
+                i = j;
+            }
+        } else if ((tok_is(sql, &t[i], "::") || tok_is(sql, &t[i], "AS")) && i + 3 < n &&
+                   tok_is(sql, &t[i + 1], "pg_catalog") && tok_is(sql, &t[i + 2], ".")) {
+            /* ::pg_catalog.text: the type's own name, which the engine's parser takes. */
+            from = t[i + 1].at;
+            to = t[i + 3].at;
+            i += 2;
+        }
+        if (!to)
+            continue;
+        buf_append(&b, sql + copied, from - copied);
+        buf_putc(&b, ' ');
+        buf_append(&b, with, with_len);
+        buf_putc(&b, ' ');
+        copied = to;
+        changed = true;
+    }
+    if (!changed) {
+        *out = sql;
+        buf_free(&b);
+        return 0;
+    }
+    buf_puts(&b, sql + copied);
+    *out = b.data ? arena_strdup(a, b.data) : NULL;
+    buf_free(&b);
+    return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+/* ---- the parse tree ---- */
+
+static const char *str(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* Whether the node's query_location points at s in text (locations the tree cannot hold
+ * as integers are no location). */
+static bool located_at(const json_t *node, const char *text, const char *s)
+{
+    const json_t *l = json_object_get(node, "query_location");
+    if (!json_is_integer(l) || json_integer_value(l) < 0 ||
+        (size_t)json_integer_value(l) >= strlen(text))
+        return false;
+    return !strncmp(text + json_integer_value(l), s, strlen(s));
+}
+
+static json_t *constant_text(const char *s)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:{s:{s:s, s:n}, s:b, s:s}}", "class", "CONSTANT",
+                     "type", "VALUE_CONSTANT", "alias", "", "query_location", (json_int_t)0,
+                     "value", "type", "id", "VARCHAR", "type_info", "is_null", 0, "value", s);
+}
+
+/* A call of `name` with `children` (stolen), shaped as the parser shapes them. */
+static json_t *function_call(const char *name, json_t *children)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:n, s:{s:s, s:[]}, s:b, s:b, s:b, "
+                     "s:s}",
+                     "class", "FUNCTION", "type", "FUNCTION", "alias", "", "query_location",
+                     (json_int_t)0, "function_name", name, "schema", "", "children", children,
+                     "filter", "order_bys", "type", "ORDER_MODIFIER", "orders", "distinct", 0,
+                     "is_operator", 0, "export_state", 0, "catalog", "");
+}
+
+/* Replaces the contents of node with those of repl (stolen), keeping node's alias. */
+static int replace_node(json_t *node, json_t *repl, tarn_err_t *err)
+{
+    if (!repl)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    json_t *alias = json_incref(json_object_get(node, "alias"));
+    json_object_clear(node);
+    json_object_update(node, repl);
+    if (alias)
+        json_object_set_new(node, "alias", alias);
+    json_decref(repl);
+    return 0;
+}
+
+/* The PostgreSQL types the engine lacks, as the engine type that holds their values. */
+static const struct {
+    const char *name, *as; /* as: VARCHAR, BIGINT, or a list of one of them */
+} pg_only_types[] = {
+    {"name", "VARCHAR"},          {"char", "VARCHAR"},         {"bpchar", "VARCHAR"},
+    {"pg_node_tree", "VARCHAR"},  {"aclitem", "VARCHAR"},      {"regproc", "VARCHAR"},
+    {"regprocedure", "VARCHAR"},  {"oid", "BIGINT"},           {"xid", "BIGINT"},
+    {"xid8", "BIGINT"},           {"cid", "BIGINT"},           {"tid", "BIGINT"},
+    {"regclass", "BIGINT"},       {"regtype", "BIGINT"},       {"regnamespace", "BIGINT"},
+    {"regrole", "BIGINT"},        {"regoper", "BIGINT"},       {"regoperator", "BIGINT"},
+    {"regconfig", "BIGINT"},      {"regdictionary", "BIGINT"}, {"regcollation", "BIGINT"},
+    {"int2vector", "SMALLINT[]"}, {"oidvector", "BIGINT[]"},
+};
+
+/* Casts to these call the session's function of the same name (a name has to be looked
+ * up, so they cannot be plain casts). */
+static const char *const reg_functions[] = {
+    "regclass", "regtype", "regnamespace", "regrole", "regproc", "regprocedure", NULL};
+
+static json_t *engine_type(const char *as)
+{
+    size_t n = strcspn(as, "[");
+    json_t *base = json_pack("{s:s%, s:n}", "id", as, n, "type_info");
+    if (!as[n])
+        return base;
+    return json_pack("{s:s, s:{s:s, s:s, s:n, s:o}}", "id", "LIST", "type_info", "type",
+                     "LIST_TYPE_INFO", "alias", "", "extension_info", "child_type", base);
+}
+
+/* The engine's type for cast type ty (NULL: keep it); lists are mapped element-wise. */
+static json_t *map_type(const json_t *ty)
+{
+    const json_t *info = json_object_get(ty, "type_info");
+    if (!strcmp(str(ty, "id"), "LIST")) {
+        json_t *child = map_type(json_object_get(info, "child_type"));
+        if (!child)
+            return NULL;
+        json_t *copy = json_deep_copy(ty);
+        json_object_set_new(json_object_get(copy, "type_info"), "child_type", child);
+        return copy;
+    }
+    if (strcmp(str(ty, "id"), "USER"))
+        return NULL;
+    const char *name = str(info, "user_type_name"), *schema = str(info, "schema");
+    /* Unqualified "char" is the engine's VARCHAR already; qualified, it is the
+     * PostgreSQL one-byte type, held as text all the same. */
+    for (size_t i = 0; i < sizeof pg_only_types / sizeof *pg_only_types; i++)
+        if (!strcasecmp(name, pg_only_types[i].name))
+            return engine_type(pg_only_types[i].as);
+    if (!strcmp(schema, "pg_catalog")) {
+        json_t *copy = json_deep_copy(ty);
+        json_object_set_new(json_object_get(copy, "type_info"), "schema", json_string(""));
+        return copy;
+    }
+    return NULL;
+}
+
+static int rewrite_cast(json_t *node, const char **reads, tarn_err_t *err)
+{
+    const json_t *ty = json_object_get(node, "cast_type");
+    const json_t *info = json_object_get(ty, "type_info");
+    if (!strcmp(str(ty, "id"), "USER") && !json_is_true(json_object_get(node, "try_cast")))
+        for (const char *const *f = reg_functions; *f; f++)
+            if (!strcasecmp(str(info, "user_type_name"), *f)) {
+                json_t *child = json_incref(json_object_get(node, "child"));
+                *reads = pgcatalog_function_reads(*f);
+                return replace_node(node, function_call(*f, json_pack("[o]", child)), err);
+            }
+    json_t *mapped = map_type(ty);
+    if (mapped)
+        json_object_set_new(node, "cast_type", mapped);
+    return 0;
+}
+
+/* '{1,2}' as [1,2]: PostgreSQL's array literal, in the engine's spelling. */
+static void array_literal(json_t *side)
+{
+    if (strcmp(str(side, "class"), "CONSTANT"))
+        return;
+    json_t *v = json_object_get(side, "value");
+    const char *s = str(v, "value");
+    size_t n = strlen(s);
+    if (strcmp(str(json_object_get(v, "type"), "id"), "VARCHAR") || n < 2 || s[0] != '{' ||
+        s[n - 1] != '}' || strcspn(s + 1, "{}\"'\\") != n - 2)
+        return;
+    char *copy = strdup(s);
+    if (!copy)
+        return;
+    copy[0] = '[';
+    copy[n - 1] = ']';
+    json_object_set_new(v, "value", json_string(copy));
+    free(copy);
+}
+
+static int rewrite_function(json_t *node, const char *text, const char **reads, tarn_err_t *err)
+{
+    const char *name = str(node, "function_name");
+    if (!strcmp(str(node, "schema"), "pg_catalog") &&
+        (!*str(node, "catalog") || !strcmp(str(node, "catalog"), "system")))
+        json_object_set_new(node, "schema", json_string(""));
+    if (!strcmp(name, "regexp_full_match") && located_at(node, text, "~")) {
+        json_object_set_new(node, "function_name", json_string("regexp_matches"));
+    } else if (json_is_true(json_object_get(node, "is_operator")) &&
+               (!strcmp(name, "~*") || !strcmp(name, "!~*"))) {
+        json_t *args = json_deep_copy(json_object_get(node, "children"));
+        if (!args || json_array_append_new(args, constant_text("i")))
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        json_t *call = function_call("regexp_matches", args);
+        if (name[0] == '~')
+            return replace_node(node, call, err);
+        return replace_node(node,
+                            json_pack("{s:s, s:s, s:s, s:I, s:[o]}", "class", "OPERATOR", "type",
+                                      "OPERATOR_NOT", "alias", "", "query_location", (json_int_t)0,
+                                      "children", call),
+                            err);
+    }
+    *reads = pgcatalog_function_reads(str(node, "function_name"));
+    return 0;
+}
+
+int pgdialect_rewrite_node(json_t *node, const char *text, const char **reads, tarn_err_t *err)
+{
+    const char *cls = str(node, "class"), *type = str(node, "type");
+    *reads = NULL;
+    if (!strcmp(cls, "FUNCTION"))
+        return rewrite_function(node, text, reads, err);
+    if (!strcmp(cls, "CAST"))
+        return rewrite_cast(node, reads, err);
+    if (!strcmp(cls, "COMPARISON")) {
+        array_literal(json_object_get(node, "left"));
+        array_literal(json_object_get(node, "right"));
+    } else if (!strcmp(type, "OPERATOR_NOT") && located_at(node, text, "!~") &&
+               !located_at(node, text, "!~~")) {
+        /* a !~ b is NOT regexp_full_match(a, b). */
+        json_t *f = json_array_get(json_object_get(node, "children"), 0);
+        if (!strcmp(str(f, "function_name"), "regexp_full_match"))
+            json_object_set_new(f, "function_name", json_string("regexp_matches"));
+    } else if (!strcmp(type, "TABLE_FUNCTION") && *str(node, "alias") &&
+               !json_array_size(json_object_get(node, "column_name_alias"))) {
+        const char *fn = str(json_object_get(node, "function"), "function_name");
+        if (!strcmp(fn, "unnest") || !strcmp(fn, "generate_series"))
+            json_object_set_new(node, "column_name_alias", json_pack("[s]", str(node, "alias")));
+    }
+    return 0;
+}
