@@ -369,6 +369,10 @@ const pgcat_fn_t pgcat_fns[] = {
     {"pg_get_function_arguments", NULL, "(fn_oid) AS " NO_TEXT},
     {"pg_get_function_identity_arguments", NULL, "(fn_oid) AS " NO_TEXT},
     {"pg_relation_is_publishable", NULL, "(rel_oid) AS false"},
+    /* information_schema's: an array's elements and their positions, a row each. */
+    {"_pg_expandarray", NULL,
+     "(arr) AS unnest(list_transform(range(1, len(arr) + 1), lambda i: {'x': arr[i], 'n': "
+     "i}))"},
     {"array_upper", NULL, "(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN len(arr) END"},
     {"array_lower", NULL, "(arr, dim) AS CASE WHEN dim = 1 AND len(arr) > 0 THEN 1 END"},
     {"pg_encoding_to_char", NULL,

@@ -373,7 +373,8 @@ static void array_literal(json_t *side)
 static int rewrite_function(json_t *node, const char *text, const char **reads, tarn_err_t *err)
 {
     const char *name = str(node, "function_name");
-    if (!strcmp(str(node, "schema"), "pg_catalog") &&
+    if ((!strcmp(str(node, "schema"), "pg_catalog") ||
+         !strcmp(str(node, "schema"), "information_schema")) &&
         (!*str(node, "catalog") || !strcmp(str(node, "catalog"), "system")))
         json_object_set_new(node, "schema", json_string(""));
     if (!strcmp(name, "regexp_full_match") && located_at(node, text, "~")) {
@@ -404,7 +405,14 @@ int pgdialect_rewrite_node(json_t *node, const char *text, const char **reads, t
         return rewrite_function(node, text, reads, err);
     if (!strcmp(cls, "CAST"))
         return rewrite_cast(node, reads, err);
-    if (!strcmp(cls, "COMPARISON")) {
+    if (!strcmp(cls, "COLUMN_REF")) {
+        /* pg_catalog.pg_class.relname: the session's pg_class goes by its name alone. */
+        json_t *names = json_object_get(node, "column_names");
+        const char *first = json_string_value(json_array_get(names, 0));
+        if (json_array_size(names) >= 3 && first &&
+            (!strcasecmp(first, "pg_catalog") || !strcasecmp(first, "information_schema")))
+            json_array_remove(names, 0);
+    } else if (!strcmp(cls, "COMPARISON")) {
         array_literal(json_object_get(node, "left"));
         array_literal(json_object_get(node, "right"));
     } else if (!strcmp(type, "OPERATOR_NOT") && located_at(node, text, "!~") &&

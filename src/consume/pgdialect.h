@@ -18,8 +18,8 @@ int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_e
 
 /* Rewrites node, one object of DuckDB's parse tree (json_serialize_sql) of text, in place,
  * before the walk goes down to its children:
- * - a function call qualified pg_catalog. resolves through the search path (the session's
- *   functions first, then the engine's);
+ * - a function call qualified pg_catalog. or information_schema. resolves through the
+ *   search path (the session's functions first, then the engine's);
  * - a ~ b, a !~ b, a ~* b, a !~* b search (regexp_matches), as PostgreSQL's do, where
  *   DuckDB's ~ matches the whole string;
  * - casts to regclass, regtype, regnamespace, regrole, regproc become calls of the
@@ -27,7 +27,9 @@ int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_e
  *   PostgreSQL-only types, the engine type that holds them;
  * - a function in FROM with a table alias and no column names names its one column
  *   after the alias (unnest(a) x: column x);
- * - a comparison with an array literal '{1,2}' compares with [1,2].
+ * - a comparison with an array literal '{1,2}' compares with [1,2];
+ * - a column named with its relation's schema (pg_catalog.pg_class.relname) is named
+ *   with the relation alone, as the sandbox names the relation.
  * *reads gets the pg_catalog relation a rewritten function reads (NULL for none), so the
  * caller can make sure it is there. */
 int pgdialect_rewrite_node(json_t *node, const char *text, const char **reads, tarn_err_t *err);

@@ -419,7 +419,40 @@ static const char *const jdbc_get_schemas =
     "replace((pg_catalog.current_schemas(true))[1], 'pg_temp_', 'pg_toast_temp_'))  ORDER BY "
     "TABLE_SCHEM";
 
-/* ---- what psycopg2 users send to list tables and columns ---- */
+static const char *const jdbc_get_primary_keys =
+    "SELECT        result.TABLE_CAT,        result.TABLE_SCHEM,        result.TABLE_NAME,   "
+    "     result.COLUMN_NAME,        result.KEY_SEQ,        result.PK_NAME FROM      (SELECT"
+    " NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM,   ct.relname AS TABLE_NAME, a.attname AS"
+    " COLUMN_NAME,   (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, ci.relname"
+    " AS PK_NAME,   information_schema._pg_expandarray(i.indkey) AS KEYS, a.attnum AS"
+    " A_ATTNUM FROM pg_catalog.pg_class ct   JOIN pg_catalog.pg_attribute a ON (ct.oid ="
+    " a.attrelid)   JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid)   JOIN"
+    " pg_catalog.pg_index i ON ( a.attrelid = i.indrelid)   JOIN pg_catalog.pg_class ci ON"
+    " (ci.oid = i.indexrelid) WHERE true  AND n.nspname = 'sales' AND ct.relname = 'orders'"
+    " AND i.indisprimary  ) result where  result.A_ATTNUM = (result.KEYS).x  ORDER BY"
+    " result.table_name, result.pk_name, result.key_seq";
+
+static const char *const jdbc_get_index_info =
+    "SELECT     tmp.TABLE_CAT,     tmp.TABLE_SCHEM,     tmp.TABLE_NAME,     tmp.NON_UNIQUE, "
+    "    tmp.INDEX_QUALIFIER,     tmp.INDEX_NAME,     tmp.TYPE,     tmp.ORDINAL_POSITION,   "
+    "  trim(both '\"' from pg_catalog.pg_get_indexdef(tmp.CI_OID, tmp.ORDINAL_POSITION,"
+    " false)) AS COLUMN_NAME,   CASE tmp.AM_NAME     WHEN 'btree' THEN CASE"
+    " tmp.I_INDOPTION[tmp.ORDINAL_POSITION - 1] & 1::smallint       WHEN 1 THEN 'D'      "
+    " ELSE 'A'     END     ELSE NULL   END AS ASC_OR_DESC,     tmp.CARDINALITY,    "
+    " tmp.PAGES,     tmp.FILTER_CONDITION FROM (SELECT NULL AS TABLE_CAT, n.nspname AS"
+    " TABLE_SCHEM,   ct.relname AS TABLE_NAME, NOT i.indisunique AS NON_UNIQUE,   NULL AS"
+    " INDEX_QUALIFIER, ci.relname AS INDEX_NAME,   CASE i.indisclustered     WHEN true THEN"
+    " 1    ELSE CASE am.amname       WHEN 'hash' THEN 2      ELSE 3    END   END AS TYPE,  "
+    " (information_schema._pg_expandarray(i.indkey)).n AS ORDINAL_POSITION,   ci.reltuples"
+    " AS CARDINALITY,   ci.relpages AS PAGES,   pg_catalog.pg_get_expr(i.indpred,"
+    " i.indrelid) AS FILTER_CONDITION,   ci.oid AS CI_OID,   i.indoption AS I_INDOPTION,  "
+    " am.amname AS AM_NAME FROM pg_catalog.pg_class ct   JOIN pg_catalog.pg_namespace n ON"
+    " (ct.relnamespace = n.oid)   JOIN pg_catalog.pg_index i ON (ct.oid = i.indrelid)   JOIN"
+    " pg_catalog.pg_class ci ON (ci.oid = i.indexrelid)   JOIN pg_catalog.pg_am am ON"
+    " (ci.relam = am.oid) WHERE true  AND n.nspname = 'sales' AND ct.relname = 'orders') AS"
+    " tmp ORDER BY NON_UNIQUE, TYPE, INDEX_NAME, ORDINAL_POSITION ";
+
+/* ---- what Python users send (psycopg2, SQLAlchemy) to list tables and columns ---- */
 
 static const char *const py_tables =
     "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN "
@@ -428,6 +461,13 @@ static const char *const py_columns =
     "SELECT column_name, data_type, is_nullable, ordinal_position, numeric_precision, "
     "numeric_scale, character_maximum_length FROM information_schema.columns WHERE "
     "table_schema = 'sales' AND table_name = 'orders' ORDER BY ordinal_position";
+/* SQLAlchemy's has_table, which names columns with their relation's schema. */
+static const char *const py_has_table =
+    "SELECT pg_catalog.pg_class.relname FROM pg_catalog.pg_class JOIN pg_catalog.pg_namespace "
+    "ON pg_catalog.pg_namespace.oid = pg_catalog.pg_class.relnamespace WHERE "
+    "pg_catalog.pg_class.relname = 'orders' AND pg_catalog.pg_class.relkind = ANY (ARRAY['r', "
+    "'p', 'f', 'v', 'm']) AND pg_catalog.pg_table_is_visible(pg_catalog.pg_class.oid) AND "
+    "pg_catalog.pg_namespace.nspname != 'pg_catalog'";
 static const char *const py_schemata =
     "SELECT schema_name FROM information_schema.schemata ORDER BY 1";
 
@@ -760,6 +800,9 @@ static void test_jdbc_metadata(void **state)
                               "sales|orders|ts|1114|f|-1|8|-1|4|-|-|-|-|0|b\n"
                               "sales|orders|region|25|f|-1|-1|-1|5|-|-|-|-|0|b\n");
     free(cols);
+    /* Tables have no keys or indexes: these only have to run. */
+    expect_rows(f->user, jdbc_get_primary_keys, "");
+    expect_rows(f->user, jdbc_get_index_info, "");
     expect_rows(f->user, jdbc_get_schemas,
                 "information_schema|-\npg_catalog|-\nraw.sales|-\nsales|-\n");
 }
@@ -775,6 +818,7 @@ static void test_psycopg_information_schema(void **state)
                 "ts|timestamp without time zone|YES|4|-|-|-\n"
                 "region|text|YES|5|-|-|-\n");
     expect_rows(f->user, py_schemata, "information_schema\npg_catalog\nraw.sales\nsales\n");
+    expect_rows(f->user, py_has_table, "orders\norders\n");
 }
 
 static void test_psql_more_commands(void **state)
