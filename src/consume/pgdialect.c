@@ -90,55 +90,51 @@ static size_t dollar_len(const char *p)
     }
 }
 
-/* The tokens of sql, comments and blanks left out; *n gets their count. */
-static tok_t *tokenize(const char *sql, size_t *n, arena_t *a)
+/* The token at or after *pos (blanks and comments skipped) in t, and *pos past it; false
+ * at the end of sql. */
+static bool next_token(const char *sql, size_t *pos, tok_t *t)
 {
-    size_t cap = strlen(sql) + 1, k = 0;
-    tok_t *t = arena_alloc(a, cap * sizeof *t);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; sql[i];) {
-        const char *p = sql + i;
-        size_t len = comment_len(p);
-        if (isspace((unsigned char)*p)) {
+    size_t i = *pos, len;
+    for (;;) {
+        if (isspace((unsigned char)sql[i]))
             i++;
-            continue;
-        }
-        if (len) {
+        else if ((len = comment_len(sql + i)))
             i += len;
-            continue;
-        }
-        tok_kind_t kind;
-        if (*p == '\'') {
-            kind = TOK_STRING, len = quoted_len(p, '\'', false);
-        } else if ((*p == 'E' || *p == 'e') && p[1] == '\'') {
-            kind = TOK_STRING, len = 1 + quoted_len(p + 1, '\'', true);
-        } else if (*p == '"') {
-            kind = TOK_QUOTED, len = quoted_len(p, '"', false);
-        } else if (*p == '$' && (len = dollar_len(p))) {
-            kind = TOK_STRING;
-        } else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
-            kind = TOK_NUMBER;
-            for (len = 1; isalnum((unsigned char)p[len]) || p[len] == '.' || p[len] == '_';)
-                len++;
-        } else if (word_char((unsigned char)*p)) {
-            kind = TOK_WORD;
-            for (len = 1; word_char((unsigned char)p[len]);)
-                len++;
-        } else if (op_char(*p)) {
-            /* An operator ends where a comment starts. */
-            kind = TOK_OP;
-            for (len = 1; op_char(p[len]) && !comment_len(p + len);)
-                len++;
-        } else {
-            kind = TOK_PUNCT;
-            len = (p[0] == ':' && p[1] == ':') ? 2 : 1;
-        }
-        t[k++] = (tok_t){kind, i, len};
-        i += len;
+        else
+            break;
     }
-    *n = k;
-    return t;
+    const char *p = sql + i;
+    if (!*p)
+        return false;
+    tok_kind_t kind;
+    if (*p == '\'') {
+        kind = TOK_STRING, len = quoted_len(p, '\'', false);
+    } else if ((*p == 'E' || *p == 'e') && p[1] == '\'') {
+        kind = TOK_STRING, len = 1 + quoted_len(p + 1, '\'', true);
+    } else if (*p == '"') {
+        kind = TOK_QUOTED, len = quoted_len(p, '"', false);
+    } else if (*p == '$' && (len = dollar_len(p))) {
+        kind = TOK_STRING;
+    } else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+        kind = TOK_NUMBER;
+        for (len = 1; isalnum((unsigned char)p[len]) || p[len] == '.' || p[len] == '_';)
+            len++;
+    } else if (word_char((unsigned char)*p)) {
+        kind = TOK_WORD;
+        for (len = 1; word_char((unsigned char)p[len]);)
+            len++;
+    } else if (op_char(*p)) {
+        /* An operator ends where a comment starts. */
+        kind = TOK_OP;
+        for (len = 1; op_char(p[len]) && !comment_len(p + len);)
+            len++;
+    } else {
+        kind = TOK_PUNCT;
+        len = (p[0] == ':' && p[1] == ':') ? 2 : 1;
+    }
+    *t = (tok_t){kind, i, len};
+    *pos = i + len;
+    return true;
 }
 
 static bool tok_is(const char *sql, const tok_t *t, const char *s)
@@ -164,46 +160,52 @@ static bool default_collation(const char *sql, const tok_t *t)
     return false;
 }
 
+/* Whether a rewrite can start at t (only then are the tokens after it looked at). */
+static bool starts_rewrite(const char *sql, const tok_t *t)
+{
+    return tok_is(sql, t, "OPERATOR") || tok_is(sql, t, "COLLATE") || tok_is(sql, t, "::") ||
+           tok_is(sql, t, "AS");
+}
+
 int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_err_t *err)
 {
-    size_t n;
-    tok_t *t = tokenize(sql, &n, a);
-    if (!t)
-        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     buf_t b = BUF_INIT;
-    size_t copied = 0; /* sql before this offset is in b */
+    size_t copied = 0, pos = 0; /* sql before copied is in b; pos: where to scan next */
     bool changed = false;
-    for (size_t i = 0; i < n; i++) {
-        size_t from = t[i].at, to = 0; /* the span [from, to) to replace */
+    tok_t w[8]; /* the token at hand and the ones after it */
+    while (next_token(sql, &pos, &w[0])) {
+        if (!starts_rewrite(sql, &w[0]))
+            continue;
+        size_t n = 1, ahead = pos;
+        while (n < sizeof w / sizeof *w && next_token(sql, &ahead, &w[n]))
+            n++;
+        size_t from = w[0].at, to = 0; /* the span [from, to) to replace */
         const char *with = "";
         size_t with_len = 0;
-        if (tok_is(sql, &t[i], "OPERATOR") && i + 1 < n && tok_is(sql, &t[i + 1], "(")) {
+        if (tok_is(sql, &w[0], "OPERATOR") && n > 1 && tok_is(sql, &w[1], "(")) {
             /* OPERATOR(schema.op) is the bare operator. */
-            size_t j = i + 2;
-            while (j + 1 < n && (t[j].kind == TOK_WORD || t[j].kind == TOK_QUOTED) &&
-                   tok_is(sql, &t[j + 1], "."))
+            size_t j = 2;
+            while (j + 1 < n && (w[j].kind == TOK_WORD || w[j].kind == TOK_QUOTED) &&
+                   tok_is(sql, &w[j + 1], "."))
                 j += 2;
-            if (j + 1 < n && t[j].kind == TOK_OP && tok_is(sql, &t[j + 1], ")")) {
-                to = t[j + 1].at + 1;
-                with = sql + t[j].at;
-                with_len = t[j].len;
-                i = j + 1;
+            if (j + 1 < n && w[j].kind == TOK_OP && tok_is(sql, &w[j + 1], ")")) {
+                to = w[j + 1].at + 1;
+                with = sql + w[j].at;
+                with_len = w[j].len;
             }
-        } else if (tok_is(sql, &t[i], "COLLATE") && i + 1 < n) {
+        } else if (tok_is(sql, &w[0], "COLLATE") && n > 1) {
             /* The default collations are the engine's default order: dropped. */
-            size_t j = i + 1;
-            if (j + 2 < n && tok_is(sql, &t[j], "pg_catalog") && tok_is(sql, &t[j + 1], "."))
+            size_t j = 1;
+            if (j + 2 < n && tok_is(sql, &w[j], "pg_catalog") && tok_is(sql, &w[j + 1], "."))
                 j += 2;
-            if (default_collation(sql, &t[j])) {
-                to = t[j].at + t[j].len;
-                i = j;
-            }
-        } else if ((tok_is(sql, &t[i], "::") || tok_is(sql, &t[i], "AS")) && i + 3 < n &&
-                   tok_is(sql, &t[i + 1], "pg_catalog") && tok_is(sql, &t[i + 2], ".")) {
-            /* ::pg_catalog.text: the type's own name, which the engine's parser takes. */
-            from = t[i + 1].at;
-            to = t[i + 3].at;
-            i += 2;
+            if (default_collation(sql, &w[j]))
+                to = w[j].at + w[j].len;
+        } else if ((tok_is(sql, &w[0], "::") || tok_is(sql, &w[0], "AS")) && n > 3 &&
+                   tok_is(sql, &w[1], "pg_catalog") && tok_is(sql, &w[2], ".")) {
+            /* ::pg_catalog.text (or AS pg_catalog.text in a CAST): the type's own name,
+             * which the engine's parser takes. */
+            from = w[1].at;
+            to = w[3].at;
         }
         if (!to)
             continue;
@@ -211,7 +213,7 @@ int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_e
         buf_putc(&b, ' ');
         buf_append(&b, with, with_len);
         buf_putc(&b, ' ');
-        copied = to;
+        copied = pos = to;
         changed = true;
     }
     if (!changed) {

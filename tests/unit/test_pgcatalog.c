@@ -991,6 +991,17 @@ static void test_text_rewrite_leaves_literals(void **state)
     expect_rows(f->user, "SELECT 'b' COLLATE \"default\" < 'c' COLLATE pg_catalog.\"C\"", "t\n");
     expect_rows(f->user, "SELECT x FROM pg_catalog.unnest(['p', 'q']) x ORDER BY x DESC", "q\np\n");
     expect_rows(f->user, "SELECT [1, 2] = '{1,2}', CAST([] AS BIGINT[]) <> '{0}'", "t|t\n");
+    /* Half-written text is the parser's to refuse. */
+    const char *const broken[] = {"SELECT 'abc",
+                                  "SELECT 1 OPERATOR(",
+                                  "SELECT 'a' COLLATE",
+                                  "SELECT 1::pg_catalog",
+                                  "SELECT 1::pg_catalog.",
+                                  "SELECT $$x",
+                                  "SELECT \"x",
+                                  "SELECT 1 /* OPERATOR(pg_catalog.~)"};
+    for (size_t i = 0; i < sizeof broken / sizeof *broken; i++)
+        expect_error(f->user, broken[i], TARN_EINVAL, "");
 }
 
 /* PostgreSQL's dialect opens no door the sandbox closes. */
