@@ -269,6 +269,9 @@ static int begin_session(pg_client_t *k, json_t *params)
     server_t *srv = k->srv;
     int rc = session_open(&k->session, srv->sql_engine, srv->catalog, srv->objects_dir,
                           &k->principal, &k->err);
+    /* PostgreSQL's dialect and catalogs, for psql's \d and drivers' introspection. */
+    if (!rc)
+        rc = session_enable_pg(k->session, k->database, k->user, &k->err);
     if (rc) {
         fatal(k, "53000", "cannot open a query session: %s", k->err.msg);
         return rc;

@@ -515,3 +515,78 @@ def test_messages_match_postgresql_15(server):
     got["params"] = sorted(c.params)
     c.close()
     assert got == POSTGRES_15
+
+
+def test_psql_describes_the_lake(tmp_path):
+    s = Server(tmp_path / "data", extra_env={"TARN_AUTHZ_DENY": "sql:Select table/raw.pghr.*"}).start()
+    try:
+        s3 = s.s3()
+        s3.put_object(Bucket="raw", Key="pgmeta/orders/a.csv", Body=b"id,region,amount\n1,eu,2.5\n")
+        s3.put_object(Bucket="curated", Key="pgmeta/orders/a.csv", Body=b"id,note\n1,x\n")
+        s3.put_object(Bucket="raw", Key="pghr/salaries/a.csv", Body=b"name,salary\nann,1\n")
+        for t in ("raw/pgmeta/orders", "curated/pgmeta/orders", "raw/pghr/salaries"):
+            wait_for(lambda t=t: rest(s, "GET", f"/v1/tables/{t}")[0] == 200, timeout=30)
+        s.tarn("table", "set", "curated.pgmeta.orders", "--description", "Orders, cleaned up")
+        s.tarn("user", "create", "viewer", "--password", "viewer-pass-1")
+        r = psql(s, "-c", "\\dt")
+        lines = [l.split("|") for l in r.stdout.splitlines() if "|" in l]
+        rows = [[c.strip() for c in l] for l in lines[1:]]
+        assert ["raw.pghr", "salaries", "table", "admin"] in rows
+        assert ["raw.pgmeta", "orders", "table", "admin"] in rows
+        assert ["pgmeta", "orders", "table", "admin"] in rows
+        r = psql(s, "-c", "\\dn")
+        assert "raw.pgmeta" in r.stdout and " pgmeta " in r.stdout
+        r = psql(s, "-c", "\\d \"raw.pgmeta\".orders")
+        assert 'Table "raw.pgmeta.orders"' in r.stdout
+        cols = {l.split("|")[0].strip(): l.split("|")[1].strip() for l in r.stdout.splitlines()
+                if l.count("|") >= 4}
+        assert cols == {"Column": "Type", "id": "bigint", "region": "text",
+                        "amount": "double precision"}
+        r = psql(s, "-c", "\\dt+ pgmeta.orders")
+        assert "Orders, cleaned up" in r.stdout
+        # a user who may not read raw.pghr sees it nowhere
+        r = psql(s, "-c", "\\dt", user="viewer", password="viewer-pass-1")
+        assert "pgmeta" in r.stdout and "pghr" not in r.stdout and "salaries" not in r.stdout
+        r = psql(s, "-A", "-t", "-c",
+                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'salaries'",
+                 user="viewer", password="viewer-pass-1")
+        assert r.stdout.strip() == "0"
+        r = psql(s, "-c", "SELECT * FROM \"raw.pghr\".salaries", user="viewer",
+                 password="viewer-pass-1", check=False)
+        assert r.returncode != 0 and "raw.pghr.salaries" in r.stderr
+        # pgJDBC's DatabaseMetaData, as BI tools use it
+        if not (shutil.which("javac") and os.path.exists(JDBC_JAR)):
+            return
+        src = tmp_path / "Meta.java"
+        src.write_text("""
+import java.sql.*;
+public class Meta {
+  public static void main(String[] a) throws Exception {
+    try (Connection c = DriverManager.getConnection(a[0], a[1], a[2])) {
+      DatabaseMetaData md = c.getMetaData();
+      try (ResultSet rs = md.getTables(null, null, "%", new String[]{"TABLE"})) {
+        while (rs.next()) System.out.println("T " + rs.getString("TABLE_SCHEM") + " " + rs.getString("TABLE_NAME"));
+      }
+      try (ResultSet rs = md.getColumns(null, "raw.pgmeta", "orders", "%")) {
+        while (rs.next()) System.out.println("C " + rs.getString("COLUMN_NAME") + " " + rs.getString("TYPE_NAME"));
+      }
+      try (ResultSet rs = md.getSchemas()) {
+        while (rs.next()) System.out.println("S " + rs.getString("TABLE_SCHEM"));
+      }
+    }
+  }
+}
+""")
+        subprocess.run(["javac", "-d", str(tmp_path), str(src)], check=True, timeout=120)
+        r = subprocess.run(["java", "-cp", f"{tmp_path}:{JDBC_JAR}", "Meta",
+                            f"jdbc:postgresql://127.0.0.1:{s.pg_port}/lake", "viewer", "viewer-pass-1"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.splitlines()
+        assert "T raw.pgmeta orders" in out and "T pgmeta orders" in out
+        assert not [l for l in out if "pghr" in l]
+        assert [l for l in out if l.startswith("C ")] == ["C id int8", "C region text",
+                                                          "C amount float8"]
+        assert "S raw.pgmeta" in out
+    finally:
+        s.stop()
