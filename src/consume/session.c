@@ -391,8 +391,9 @@ static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, sess
         /* Each row as one JSON array, encoded by the engine. */
         return arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q",
                              inner);
-    /* One text column per result column, in PostgreSQL's text format; columns are renamed
-     * by position, so duplicate or odd names do not matter. */
+    /* One text column per result column (PostgreSQL's text format, or for CSV the value's
+     * text with nested values as JSON); columns are renamed by position, so duplicate or
+     * odd names do not matter. */
     buf_t b = BUF_INIT, alias = BUF_INIT;
     size_t i;
     json_t *c;
@@ -405,7 +406,14 @@ static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, sess
             buf_puts(&b, ", ");
             buf_putc(&alias, ',');
         }
-        pgtype_put_text_sql(&b, json_string_value(json_object_get(c, "type")), ident);
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (rows == SESSION_ROWS_PG)
+            pgtype_put_text_sql(&b, type, ident);
+        else if (strchr(type, '[') || !strncmp(type, "STRUCT", 6) || !strncmp(type, "MAP", 3) ||
+                 !strncmp(type, "UNION", 5))
+            buf_printf(&b, "to_json(%s)::VARCHAR", ident);
+        else
+            buf_printf(&b, "%s::VARCHAR", ident);
         buf_puts(&alias, ident);
     }
     buf_printf(&b, " FROM (%s) AS q(%s)", inner, alias.data ? alias.data : "");

@@ -30,6 +30,8 @@ typedef enum {
     SESSION_ROWS_JSON, /* one text column: each row as a JSON array */
     SESSION_ROWS_PG,   /* one text column per result column, in PostgreSQL's text format
                         * for the column's pgtype_of type (NULL stays NULL) */
+    SESSION_ROWS_TEXT, /* one text column per result column: the value as text, lists,
+                        * structs and maps as JSON (NULL stays NULL); for CSV */
 } session_rows_t;
 
 /* Checks sql, builds the views it names, and starts it with params bound to $1, $2, ...

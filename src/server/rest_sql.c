@@ -52,30 +52,47 @@ static void reply_free(void *cls)
     free(q);
 }
 
-/* Appends a row as the engine encoded it, except that the bare Infinity, -Infinity and
- * NaN it writes for such doubles (not JSON) become the strings "Infinity", ... */
-static void put_row(buf_t *b, const char *row)
+/* Appends a row as the engine encoded it (len bytes), except that the bare Infinity,
+ * -Infinity and NaN it writes for such doubles (not JSON) become the strings "Infinity",
+ * ... Runs between those are copied whole: outside strings, JSON has no other capital I
+ * or N. */
+static void put_row(buf_t *b, const char *row, size_t len)
 {
+    const char *p = row, *end = row + len, *run = row;
     bool in_str = false;
-    for (const char *p = row; *p; p++) {
+    while (p < end) {
         if (in_str) {
-            if (*p == '\\' && p[1]) {
-                buf_append(b, p, 2);
+            while (p < end && *p != '"' && *p != '\\')
                 p++;
-                continue;
-            }
-            in_str = *p != '"';
-        } else if (*p == '"') {
-            in_str = true;
-        } else if (!strncmp(p, "-Infinity", 9) || !strncmp(p, "Infinity", 8) ||
-                   !strncmp(p, "NaN", 3)) {
-            size_t n = *p == '-' ? 9 : *p == 'I' ? 8 : 3;
-            buf_printf(b, "\"%.*s\"", (int)n, p);
-            p += n - 1;
+            if (p < end && *p == '\\')
+                p += 2;
+            else if (p < end)
+                in_str = false, p++;
             continue;
         }
-        buf_putc(b, *p);
+        while (p < end && *p != '"' && *p != 'I' && *p != 'N')
+            p++;
+        if (p >= end)
+            break;
+        if (*p == '"') {
+            in_str = true;
+            p++;
+            continue;
+        }
+        const char *word = *p == 'I' ? "Infinity" : "NaN";
+        size_t n = strlen(word);
+        if ((size_t)(end - p) < n || memcmp(p, word, n)) {
+            p++;
+            continue;
+        }
+        const char *start = p > row && p[-1] == '-' ? p - 1 : p;
+        buf_append(b, run, (size_t)(start - run));
+        buf_putc(b, '"');
+        buf_append(b, start, (size_t)(p + n - start));
+        buf_putc(b, '"');
+        run = p = p + n;
     }
+    buf_append(b, run, (size_t)(end - run));
 }
 
 /* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -94,28 +111,16 @@ static void put_csv_field(buf_t *b, const char *s, size_t n)
     buf_putc(b, '"');
 }
 
-/* A row the engine encoded as a JSON array, as a CSV line: NULL is an empty field,
- * strings are their text, anything else its JSON. */
-static void put_csv_row(buf_t *b, const char *row)
+/* A row of text cells as a CSV line: NULL is an empty field. */
+static void put_csv_row(buf_t *b, const engine_cell_t *row, size_t ncols)
 {
-    json_t *a = json_loads(row, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v)
-    {
-        if (i)
+    for (size_t j = 0; j < ncols; j++) {
+        if (j)
             buf_putc(b, ',');
-        if (json_is_string(v)) {
-            put_csv_field(b, json_string_value(v), json_string_length(v));
-        } else if (!json_is_null(v)) {
-            char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            if (t)
-                put_csv_field(b, t, strlen(t));
-            free(t);
-        }
+        if (row[j].data)
+            put_csv_field(b, row[j].data, row[j].len);
     }
     buf_puts(b, "\r\n");
-    json_decref(a);
 }
 
 /* n bytes for people: "61.0 MiB". */
@@ -183,18 +188,19 @@ static void produce(sql_reply_t *q)
         q->phase = 1;
         return;
     }
-    const char **rows;
+    const engine_cell_t *cells;
     size_t n;
     tarn_err_t err = {0};
-    int rc = engine_stream_next(q->stream, &rows, &n, &err);
+    int rc = engine_stream_next_cells(q->stream, &cells, &n, &err);
     bool csv = q->format == FORMAT_CSV;
+    size_t nc = engine_stream_ncols(q->stream);
     for (size_t i = 0; !rc && csv && i < n; i++, q->rows++)
-        put_csv_row(&q->out, rows[i] ? rows[i] : "[]");
+        put_csv_row(&q->out, cells + i * nc, nc);
     for (size_t i = 0; !rc && !csv && i < n; i++) {
         if (q->rows++)
             buf_putc(&q->out, ',');
-        if (rows[i])
-            put_row(&q->out, rows[i]);
+        if (cells[i].data)
+            put_row(&q->out, cells[i].data, cells[i].len);
         else
             buf_puts(&q->out, "null");
     }
@@ -345,7 +351,8 @@ int rest_sql(req_t *r)
         goto done;
     q->id = id;
     rc = fmt == FORMAT_PARQUET ? write_parquet(q, srv->sql_dir, sql, params, &r->err)
-                               : session_query(q->session, sql, params, SESSION_ROWS_JSON,
+                               : session_query(q->session, sql, params,
+                                               fmt == FORMAT_CSV ? SESSION_ROWS_TEXT : SESSION_ROWS_JSON,
                                                &q->columns, &q->stream, &r->err);
     if (rc) {
         rc = explain_failure(srv, id, rc, &r->err);
