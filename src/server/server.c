@@ -263,10 +263,13 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if ((rc = http_start(s, ai->ai_addr, err)))
-        goto done;
+    /* The PostgreSQL port listens before the HTTP one, so a server that answers /healthz
+     * takes PostgreSQL clients too. */
     const char *pg_listen = o->pg_listen ? o->pg_listen : "127.0.0.1:5470";
-    if (strcmp(pg_listen, "off") && (rc = pg_start(&s->pg, s, pg_listen, o->tls_cert, o->tls_key, err)))
+    if (strcmp(pg_listen, "off") &&
+        (rc = pg_start(&s->pg, s, pg_listen, o->tls_cert, o->tls_key, err)))
+        goto done;
+    if ((rc = http_start(s, ai->ai_addr, err)))
         goto done;
     log_info("tarn ready", "listen", o->listen, "pg_listen", pg_listen, "data", o->data_dir,
              "version", TARN_VERSION, "duckdb", engine_version());
