@@ -899,6 +899,11 @@ def report(a, base, systems, med, srv_ms, stream, failures, mismatches):
         good = r != "-" and float(r) <= 1.15
         ok &= good
         checks.append((f"{s} total / direct total", r, "<= 1.15", yes(good)))
+    if srv_ms and len(srv_ms) == len(QUERIES) and isinstance(totals.get("direct"), float):
+        # The server's own time (its elapsed_ms): what tarn adds to the engine's work,
+        # without the client's decoding of the answer, which direct does not pay.
+        r = fmt_ratio(sum(srv_ms.values()), totals["direct"])
+        checks.append(("  REST server time / direct total", r, "(reference)", ""))
     for s in ("PG", "REST"):
         if "PostgreSQL" not in names or s not in names:
             checks.append((f"PostgreSQL total / {s} total", "not available", ">= 10", "-"))
