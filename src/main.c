@@ -104,6 +104,51 @@ static const command_t commands[] = {
      "reads statements ended by ';' from a prompt with line editing and history\n"
      "(~/.tarn_history; \\q quits) or from a pipe.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"grant", cmd_grant, "give a user, group or role a permission",
+     "usage: tarn grant PERMISSION[,PERMISSION] ON KIND NAME [(COLUMNS) | EXCLUDING (COLUMNS)]\n"
+     "                  TO PRINCIPAL [WITH GRANT OPTION] [--json]\n\n"
+     "Grants follow the Lake Formation model. KIND NAME is one of\n"
+     "  TABLE zone.db.table (or zone.db.*)  SELECT, INSERT, DESCRIBE, ALTER, DROP, ALL\n"
+     "  DATABASE zone.db                    CREATE_TABLE, DESCRIBE, ALTER, DROP, ALL\n"
+     "  FILTER zone.db.table.filter         SELECT (the filter's rows and columns)\n"
+     "  LOCATION bucket[/prefix]            READ, WRITE, ALL (the S3 API)\n"
+     "  IAM                                 ALL (manage users, groups, roles, grants)\n"
+     "PRINCIPAL is user:NAME, group:NAME or role:NAME. SELECT on a table may name its\n"
+     "columns, or the columns it leaves out. WITH GRANT OPTION lets the grantee grant it on.\n"
+     "Example: tarn grant SELECT ON TABLE curated.sales.orders (order_id, amount) TO user:alice\n"
+     "Users other than the admin may do only what a grant to them, their groups or their\n"
+     "roles allows; a change counts from their next request.\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"revoke", cmd_revoke, "take a permission back",
+     "usage: tarn revoke PERMISSION[,PERMISSION] ON KIND NAME FROM PRINCIPAL [--json]\n\n"
+     "Removes grants made with `tarn grant` (see `tarn help grant`); the principal's next\n"
+     "request is refused. Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"grants", cmd_grants, "list grants",
+     "usage: tarn grants [PRINCIPAL | RESOURCE] [--json]\n\n"
+     "Lists every grant (the admin, or a holder of ALL on IAM), or one principal's\n"
+     "(user:alice) or one resource's (table:curated.sales.orders). Other users see their\n"
+     "own. Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"group", cmd_group, "create groups and manage their members",
+     "usage: tarn group create|delete NAME\n"
+     "       tarn group add|remove NAME USER\n"
+     "       tarn group list [--json]\n\n"
+     "A group's grants apply to each of its members. Deleting a group deletes its grants.\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"role", cmd_role, "create roles and give them to users or groups",
+     "usage: tarn role create|delete NAME\n"
+     "       tarn role assign|unassign NAME user:USER|group:GROUP\n"
+     "       tarn role list [--json]\n\n"
+     "A role is a named set of grants (grant to role:NAME) held by users and groups.\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"filter", cmd_filter, "define data filters: rows and columns of a table",
+     "usage: tarn filter create ZONE.DB.TABLE NAME [--row-filter SQL]\n"
+     "                          [--columns a,b | --exclude c,d]\n"
+     "       tarn filter delete ZONE.DB.TABLE NAME\n"
+     "       tarn filter list [--json]\n\n"
+     "A data filter is a row predicate (SQL over the table's columns) and a column set,\n"
+     "granted with `tarn grant SELECT ON FILTER zone.db.table.NAME TO ...`. Its holders'\n"
+     "queries see only those rows and columns, through aggregates and joins alike.\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
     {"version", cmd_version, "print tarn's and DuckDB's versions",
      "usage: tarn version [--json]\n"},
 };

@@ -20,6 +20,13 @@ int cmd_search(int argc, char **argv);
 int cmd_crawl(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 
+int cmd_grant(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_grants(int argc, char **argv);
+int cmd_group(int argc, char **argv);
+int cmd_role(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
+
 /* ---- common.c ---- */
 /* Prints "tarn CMD: message" (and a hint) to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *msg);

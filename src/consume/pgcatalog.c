@@ -25,6 +25,7 @@ struct pgcatalog {
     bool fresh;  /* the lake's tables were looked at during this statement */
     bool loaded; /* the tables hold the catalog as of generation */
     int64_t generation;
+    uint64_t grants_generation; /* and the grants as of this one */
     buf_t system_rows[3]; /* pg_catalog's and information_schema's own rows */
 };
 
@@ -254,6 +255,7 @@ typedef struct {
     buf_t j[3];
     int64_t table;   /* the table being read */
     bool readable;   /* whether the principal may read it */
+    grants_access_t access; /* and which of its columns */
     int natts;       /* its columns so far */
     size_t natts_at; /* where its pg_class row's column count goes */
     long long last_ns;
@@ -268,6 +270,22 @@ static void end_table(reader_t *r)
         memcpy(r->j[J_REL].data + r->natts_at, n, 4);
 }
 
+/* Whether the grant shows column name (names compare without case, as the engine's do). */
+static bool column_granted(const grants_access_t *a, const char *name)
+{
+    if (a->all_columns)
+        return true;
+    const json_t *list = a->columns ? a->columns : a->excluded;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (!strcasecmp(json_string_value(v), name))
+            return a->columns != NULL;
+    }
+    return a->columns == NULL;
+}
+
 /* One lake column; its table's row (and its schema's) come with the table's first. */
 static int read_column(void *ctx, const catalog_column_t *c)
 {
@@ -279,6 +297,12 @@ static int read_column(void *ctx, const catalog_column_t *c)
         snprintf(res, sizeof res, "table/%s.%s.%s", c->zone, c->database, c->table);
         /* Exactly what the session's queries may name (session_map checks the same). */
         r->readable = !authz_check(r->g->p, "sql:Select", res, NULL);
+        grants_access_free(&r->access);
+        if (r->readable) {
+            tarn_err_t e = {0};
+            snprintf(res, sizeof res, "%s.%s.%s", c->zone, c->database, c->table);
+            r->readable = !authz_table_access(r->g->p, res, &r->access, &e) && r->access.allowed;
+        }
         r->table = c->table_id;
         r->natts = 0;
         if (!r->readable)
@@ -295,6 +319,9 @@ static int read_column(void *ctx, const catalog_column_t *c)
         }
         put_rel(&r->j[J_REL], oid, c->table, ns, 'r', 0, c->rows, c->bytes, c->table_description,
                 &r->natts_at);
+    }
+    if (r->readable && c->name && !column_granted(&r->access, c->name)) {
+        return 0; /* a column the user may not read is not listed either */
     }
     if (r->readable && c->name) {
         put_att(&r->j[J_ATT], oid, c->name, c->type, c->position, c->description);
@@ -329,7 +356,9 @@ static int refresh(pgcatalog_t *g, tarn_err_t *err)
     buf_t sql = BUF_INIT;
     int64_t gen;
     int rc = catalog_generation(g->cat, &gen, err);
-    if (rc || (g->loaded && gen == g->generation))
+    /* Grants change what a session lists as much as the catalog does. */
+    uint64_t ggen = g->p->grants ? grants_generation(g->p->grants) : 0;
+    if (rc || (g->loaded && gen == g->generation && ggen == g->grants_generation))
         goto done;
     if ((rc = catalog_columns_each(g->cat, g->p, read_column, &r, err)))
         goto done;
@@ -347,8 +376,10 @@ static int refresh(pgcatalog_t *g, tarn_err_t *err)
         goto done;
     }
     g->generation = gen;
+    g->grants_generation = ggen;
     g->loaded = true;
 done:
+    grants_access_free(&r.access);
     if (!rc)
         g->fresh = true;
     for (int k = 0; k < 3; k++)

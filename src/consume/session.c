@@ -17,7 +17,7 @@ struct session {
     const char *objects_dir;
     const authz_principal_t *p;
     arena_t *a;
-    json_t *views; /* names of the views built so far */
+    json_t *views; /* the views built so far: name -> the columns it hides (not granted) */
     int rc;        /* the first failure while building a view, */
     tarn_err_t view_err; /* and its detail */
     pgcatalog_t *pg; /* PostgreSQL's dialect and catalogs, once enabled */
@@ -240,6 +240,76 @@ static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files
     return 0;
 }
 
+/* Whether column name is granted by acc. */
+static bool granted(const grants_access_t *acc, const char *name)
+{
+    if (acc->all_columns)
+        return true;
+    const json_t *list = acc->columns ? acc->columns : acc->excluded;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (!strcasecmp(json_string_value(v), name)) return acc->columns != NULL;
+    return acc->columns == NULL;
+}
+
+/* A view showing only what acc grants: the granted columns of the table's view, and the
+ * rows its row filter keeps; the names of the columns left out go to hidden. */
+static void restricted_view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files,
+                                const grants_access_t *acc, json_t *hidden)
+{
+    const json_t *lists[] = {json_object_get(t, "columns"), json_object_get(t, "partition_keys")};
+    size_t i, n = 0;
+    json_t *c;
+    buf_puts(b, "SELECT ");
+    for (int l = 0; l < 2; l++)
+        json_array_foreach(lists[l], i, c)
+        {
+            const char *name = json_string_value(json_object_get(c, "name"));
+            if (!granted(acc, name)) {
+                json_array_append_new(hidden, json_string(name));
+                continue;
+            }
+            if (n++)
+                buf_puts(b, ", ");
+            put_ident(b, name);
+        }
+    if (!n)
+        buf_puts(b, "NULL AS no_granted_columns");
+    buf_puts(b, " FROM (");
+    view_sql(s, b, t, files);
+    buf_puts(b, ") AS granted");
+    if (acc->row_filter)
+        buf_printf(b, " WHERE %s", acc->row_filter);
+}
+
+/* A query failed on a column it could not find: when that column is one a view hid, the
+ * error says so (permission, not a typo). */
+static int hidden_column_error(session_t *s, int rc, tarn_err_t *err)
+{
+    const char *q = err->reason && !strcmp(err->reason, "UndefinedColumn")
+                        ? strstr(err->msg, "column \"")
+                        : NULL;
+    if (!q)
+        return rc;
+    q += 8;
+    const char *end = strchr(q, '"');
+    if (!end)
+        return rc;
+    char col[256];
+    snprintf(col, sizeof col, "%.*s", (int)(end - q), q);
+    const char *view;
+    json_t *hidden;
+    json_object_foreach(s->views, view, hidden)
+    {
+        size_t i;
+        json_t *h;
+        json_array_foreach(hidden, i, h) if (!strcasecmp(json_string_value(h), col)) return TARN_ERR_R(
+            err, TARN_EDENIED, "AccessDenied", "you may not read the column %s of %s", col,
+            view);
+    }
+    return rc;
+}
+
 /* The sandbox's map: the view for what the query names, built on first use. */
 static const char *session_map(void *ctx, const char *catalog, const char *schema,
                                const char *table)
@@ -272,27 +342,42 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
         return NULL;
     json_t *t = NULL, *snap = NULL;
     tarn_err_t e = {0};
+    grants_access_t acc;
+    if (authz_table_access(s->p, name, &acc, &e) || !acc.allowed) {
+        grants_access_free(&acc);
+        return NULL;
+    }
     if (catalog_table_get(s->cat, zone, schema, table, &t, &e) ||
         catalog_snapshot_files(s->cat, zone, schema, table, 0, &snap, &e)) {
         json_decref(t);
+        grants_access_free(&acc);
         return NULL; /* no such table: the sandbox names it */
     }
     buf_t b = BUF_INIT;
+    json_t *hidden = json_array();
     buf_puts(&b, "CREATE OR REPLACE TEMP VIEW ");
     put_ident(&b, name);
     buf_puts(&b, " AS ");
-    view_sql(s, &b, t, json_object_get(snap, "files"));
+    if (acc.all_columns && !acc.row_filter) {
+        view_sql(s, &b, t, json_object_get(snap, "files"));
+    } else {
+        /* Only the granted columns, only the rows of the filter: applied inside the view,
+         * so no query over it (aggregates, joins) can see past them. */
+        restricted_view_sql(s, &b, t, json_object_get(snap, "files"), &acc, hidden);
+    }
     engine_rows_t r;
     int rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
                     : TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
     buf_free(&b);
     json_decref(t);
     json_decref(snap);
+    grants_access_free(&acc);
     if (rc) {
+        json_decref(hidden);
         s->rc = rc;
         return NULL;
     }
-    json_object_set_new(s->views, name, json_true());
+    json_object_set_new(s->views, name, hidden);
     return name;
 }
 
@@ -459,7 +544,7 @@ static int session_inner(session_t *s, const char *sql, const json_t **params, j
             rc = engine_describe(s->conn, mapped, *params, cols, err);
         }
     }
-    return rc;
+    return rc ? hidden_column_error(s, rc, err) : 0;
 }
 
 int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,

@@ -1,53 +1,187 @@
-/* Authorization rules; see authz.h. Until grants exist the rules are: the admin may do
- * everything; any other authenticated user may use the storage API (s3:*) on every
- * bucket, browse the catalog (catalog:Describe) and query its tables (sql:Select), unless
- * a deny rule configured for the server matches; everything else (identities, audit,
- * metrics, catalog changes, crawls) is admin-only. */
+/* Authorization: actions mapped to the permissions grants give; see authz.h. The storage
+ * API needs READ or WRITE on the object's location; reading a file of a curated table
+ * also needs an unrestricted SELECT on the table, because a file cannot hide columns or
+ * rows. The catalog needs DESCRIBE, CREATE_TABLE or ALTER; SQL needs SELECT; managing
+ * identities and grants needs ALL on iam. Everything else is the admin's. */
 #include "govern/authz.h"
 #include "util/err.h"
 
-#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Whether one of the ';'-separated "ACTION RESOURCE" patterns matches. */
-static bool denied(const char *rules, const char *action, const char *resource)
+static const char *const s3_reads[] = {
+    "GetObject",     "HeadObject",           "ListObjects",       "ListObjectsV2",
+    "ListParts",     "ListMultipartUploads", "ListObjectVersions", "GetBucketLocation",
+    "GetBucketVersioning", "HeadBucket",
+};
+static const char *const s3_writes[] = {
+    "PutObject",     "CopyObject",      "DeleteObject",           "DeleteObjects",
+    "UploadPart",    "UploadPartCopy",  "CreateMultipartUpload",  "CompleteMultipartUpload",
+    "AbortMultipartUpload", "CreateBucket", "DeleteBucket",
+};
+
+static bool in(const char *s, const char *const *list, size_t n)
 {
-    for (const char *p = rules; p && *p;) {
-        const char *end = strchr(p, ';');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        char rule[512];
-        if (n < sizeof rule) {
-            memcpy(rule, p, n);
-            rule[n] = '\0';
-            char act[256], res[256];
-            if (sscanf(rule, " %255s %255s", act, res) == 2 && !fnmatch(act, action, 0) &&
-                !fnmatch(res, resource, 0))
-                return true;
-        }
-        p = end ? end + 1 : p + n;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, list[i]))
+            return true;
     return false;
+}
+
+static int decide(authz_decision_t *d, bool allowed, const char *rule, int64_t grant)
+{
+    d->allowed = allowed;
+    if (grant)
+        snprintf(d->rule, sizeof d->rule, "grant:%lld", (long long)grant);
+    else
+        snprintf(d->rule, sizeof d->rule, "%s", rule);
+    return 0;
+}
+
+/* A curated object's table ("curated/db/t/..." is curated.db.t), or false. */
+static bool curated_table(const char *res, char *out, size_t cap)
+{
+    if (strncmp(res, "curated/", 8))
+        return false;
+    const char *db = res + 8, *t = strchr(db, '/'), *end = t ? strchr(t + 1, '/') : NULL;
+    if (!t || !end || t == db || end == t + 1)
+        return false;
+    snprintf(out, cap, "curated.%.*s.%.*s", (int)(t - db), db, (int)(end - t - 1), t + 1);
+    return true;
+}
+
+static void check_s3(const authz_principal_t *p, const char *op, const char *res,
+                     authz_decision_t *d)
+{
+    char loc[1200];
+    int64_t id = 0;
+    if (!strcmp(op, "ListBuckets")) {
+        decide(d, true, "bucket-names", 0);
+        return;
+    }
+    bool read = in(op, s3_reads, sizeof s3_reads / sizeof *s3_reads);
+    bool write = in(op, s3_writes, sizeof s3_writes / sizeof *s3_writes);
+    if (!read && !write) {
+        decide(d, false, "admin-only", 0);
+        return;
+    }
+    snprintf(loc, sizeof loc, "location:%s", res);
+    if (!grants_allows(p->grants, p->name, read ? GRANT_READ : GRANT_WRITE, loc, false, &id)) {
+        decide(d, false, "no-location-grant", 0);
+        return;
+    }
+    char table[600];
+    if (read && (!strcmp(op, "GetObject") || !strcmp(op, "HeadObject")) &&
+        curated_table(res, table, sizeof table)) {
+        grants_access_t a;
+        tarn_err_t e = {0};
+        bool whole = !grants_table_access(p->grants, p->name, table, &a, &e) && a.allowed &&
+                     a.all_columns && !a.row_filter;
+        grants_access_free(&a);
+        if (!whole) {
+            decide(d, false, "needs-unrestricted-select", 0);
+            return;
+        }
+    }
+    decide(d, true, NULL, id);
+}
+
+/* "table/zone.db.t" -> "zone.db" into out. */
+static bool database_of(const char *table, char *out, size_t cap)
+{
+    const char *last = strrchr(table, '.');
+    if (!last)
+        return false;
+    snprintf(out, cap, "%.*s", (int)(last - table), table);
+    return true;
+}
+
+static void check_catalog(const authz_principal_t *p, const char *op, const char *res,
+                          authz_decision_t *d)
+{
+    char r[700], db[600];
+    int64_t id = 0;
+    if (!strcmp(res, "table/*") || !strcmp(res, "database/*")) {
+        decide(d, true, "listing", 0); /* each table or database listed is checked */
+        return;
+    }
+    const char *table = !strncmp(res, "table/", 6) ? res + 6 : NULL;
+    const char *database = !strncmp(res, "database/", 9) ? res + 9 : NULL;
+    bool ok = false;
+    if (!strcmp(op, "Describe") && table) {
+        snprintf(r, sizeof r, "table:%s", table);
+        ok = grants_allows(p->grants, p->name, GRANT_DESCRIBE, r, false, &id);
+    } else if (!strcmp(op, "Describe") && database) {
+        snprintf(r, sizeof r, "database:%s", database);
+        ok = grants_allows(p->grants, p->name, GRANT_DESCRIBE, r, false, &id);
+    } else if (!strcmp(op, "CreateTable") && table && database_of(table, db, sizeof db)) {
+        snprintf(r, sizeof r, "database:%s", db);
+        ok = grants_allows(p->grants, p->name, GRANT_CREATE_TABLE, r, false, &id);
+    } else if (!strcmp(op, "Alter") && table) {
+        snprintf(r, sizeof r, "table:%s", table);
+        ok = grants_allows(p->grants, p->name, GRANT_ALTER, r, false, &id);
+        if (!ok && database_of(table, db, sizeof db)) {
+            snprintf(r, sizeof r, "database:%s", db);
+            ok = grants_allows(p->grants, p->name, GRANT_ALTER, r, false, &id);
+        }
+    }
+    decide(d, ok, ok ? NULL : "no-catalog-grant", id);
 }
 
 int authz_check(const authz_principal_t *p, const char *action, const char *resource,
                 authz_decision_t *out)
 {
-    authz_decision_t d = {false, "default-deny"};
+    authz_decision_t d;
+    decide(&d, false, "default-deny", 0);
+    if (!resource)
+        resource = "*";
     if (!p || !p->name) {
-        d.rule = "anonymous";
+        decide(&d, false, "anonymous", 0);
     } else if (p->admin) {
-        d = (authz_decision_t){true, "admin"};
-    } else if (denied(p->deny, action, resource ? resource : "*")) {
-        d.rule = "deny-rule";
-    } else if (!strncmp(action, "s3:", 3)) {
-        d = (authz_decision_t){true, "storage-open"};
-    } else if (!strcmp(action, "catalog:Describe") || !strcmp(action, "sql:Select")) {
-        d = (authz_decision_t){true, "catalog-open"};
+        decide(&d, true, "admin", 0);
     } else if (!strcmp(action, "iam:GetCallerIdentity")) {
-        d = (authz_decision_t){true, "self"};
+        decide(&d, true, "self", 0);
+    } else if (!p->grants) {
+        decide(&d, false, "no-grants", 0);
+    } else if (!strncmp(action, "s3:", 3)) {
+        check_s3(p, action + 3, resource, &d);
+    } else if (!strncmp(action, "catalog:", 8) && strcmp(action, "catalog:Crawl")) {
+        check_catalog(p, action + 8, resource, &d);
+    } else if (!strcmp(action, "sql:Select")) {
+        if (!strcmp(resource, "table/*") || !strncmp(resource, "query/", 6)) {
+            decide(&d, true, "listing", 0); /* each table a query names is checked */
+        } else if (!strncmp(resource, "table/", 6)) {
+            grants_access_t a;
+            tarn_err_t e = {0};
+            if (!grants_table_access(p->grants, p->name, resource + 6, &a, &e) && a.allowed)
+                decide(&d, true, NULL, a.grant_id);
+            else
+                decide(&d, false, "no-select-grant", 0);
+            grants_access_free(&a);
+        }
+    } else if (!strncmp(action, "iam:", 4) || !strncmp(action, "grants:", 7)) {
+        int64_t id = 0;
+        if (grants_allows(p->grants, p->name, GRANT_ALL, "iam", false, &id))
+            decide(&d, true, NULL, id);
+        else if (!strncmp(action, "grants:", 7))
+            decide(&d, true, "grant-option", 0); /* the handler checks WITH GRANT OPTION */
+        else
+            decide(&d, false, "no-iam-grant", 0);
     }
     if (out)
         *out = d;
     return d.allowed ? 0 : TARN_EDENIED;
+}
+
+int authz_table_access(const authz_principal_t *p, const char *table, grants_access_t *out,
+                       tarn_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    if (p && p->admin) {
+        out->allowed = out->all_columns = true;
+        return 0;
+    }
+    if (!p || !p->name || !p->grants)
+        return 0;
+    return grants_table_access(p->grants, p->name, table, out, err);
 }

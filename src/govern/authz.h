@@ -1,29 +1,36 @@
 /* The one authorization decision every interface asks: may this principal perform this
  * action on this resource? Handlers never decide access themselves; the dispatchers call
- * authz_check before any handler runs, and the decision (with the rule that made it) goes
- * into the audit trail. Grants plug in here. */
+ * authz_check before any handler runs, and the decision (with the rule or grant that made
+ * it) goes into the audit trail. The admin may do everything; anyone else only what a
+ * grant (govern/grants.h) gives, through the user, its groups or their roles. */
 #ifndef TARN_GOVERN_AUTHZ_H
 #define TARN_GOVERN_AUTHZ_H
+
+#include "govern/grants.h"
 
 #include <stdbool.h>
 
 typedef struct {
     const char *name; /* user name */
     bool admin;
-    /* Deny rules for non-admins until grants exist: "ACTION RESOURCE" patterns (fnmatch)
-     * separated by ';', e.g. "catalog:Describe table/raw.hr.*". NULL for none. */
-    const char *deny;
+    grants_t *grants; /* the lake's grants (borrowed); NULL: nothing is granted */
 } authz_principal_t;
 
 typedef struct {
     bool allowed;
-    const char *rule; /* static: the rule that decided, e.g. "admin", "storage-open" */
+    char rule[48]; /* what decided: "admin", "grant:17", "default-deny", ... */
 } authz_decision_t;
 
-/* action: "s3:GetObject", "iam:CreateUser", "catalog:Describe", ...; resource:
- * "raw/sales/x.csv", "user/alice", "table/raw.sales.orders", "*". Returns 0 when allowed,
- * TARN_EDENIED otherwise; out gets the rule. */
+/* action: "s3:GetObject", "iam:CreateUser", "catalog:Describe", "sql:Select", ...;
+ * resource: "raw/sales/x.csv" (S3: bucket/key, or bucket), "table/raw.sales.orders",
+ * "database/raw.sales", "user/alice", or a listing's wildcard ("table/" and a star; each item is checked
+ * again). Returns 0 when allowed, TARN_EDENIED otherwise; out gets the rule. */
 int authz_check(const authz_principal_t *p, const char *action, const char *resource,
                 authz_decision_t *out);
+
+/* What the principal may SELECT of table ("zone.db.table"): for the admin, everything.
+ * Caller frees with grants_access_free. */
+int authz_table_access(const authz_principal_t *p, const char *table, grants_access_t *out,
+                       tarn_err_t *err);
 
 #endif

@@ -369,7 +369,7 @@ static int authenticate(req_t *r)
     }
     r->principal.name = user.name;
     r->principal.admin = user.admin;
-    r->principal.deny = r->srv->deny_rules;
+    r->principal.grants = r->srv->grants;
     if (r->verify_after_body) {
         /* Keep the secret until the body is in; verify_deferred wipes it. */
         char *keep = arena_strdup(r->arena, secret.data);
@@ -427,7 +427,7 @@ static int start_request(req_t *r)
     if (r->op->public_) {
         r->authenticated = true;
         r->decision.allowed = true;
-        r->decision.rule = "public";
+        snprintf(r->decision.rule, sizeof r->decision.rule, "public");
     } else {
         if ((rc = authenticate(r)))
             return rc;

@@ -176,7 +176,7 @@ static int authenticate(pg_client_t *k)
     pgmsg_end(&k->out, b);
     k->principal.name = k->user;
     k->principal.admin = u.admin;
-    k->principal.deny = k->srv->deny_rules;
+    k->principal.grants = k->srv->grants;
 done:
     if (started)
         scram_done(&sc);

@@ -299,19 +299,26 @@ int rest_route(req_t *r)
     bool path_known = false;
     if (!caps)
         return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < rest_nops; i++) {
-        if (!match(r, rest_ops[i].route, r->path, caps, &n))
-            continue;
-        path_known = true;
-        if (strcmp(rest_ops[i].method, r->method))
-            continue;
-        r->op = &rest_ops[i];
-        r->params = caps;
-        r->nparams = n;
-        r->resource = rest_ops[i].res ? resource_of(r, rest_ops[i].res, caps, n)
-                                      : arena_strdup(r->arena, r->path + 4);
-        return r->resource ? 0 : TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
-    }
+    /* Every table of REST operations, in order. */
+    const struct {
+        const op_t *ops;
+        size_t n;
+    } tables[] = {{rest_ops, rest_nops}, {rest_grant_ops, rest_grant_nops}};
+    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
+        for (size_t i = 0; i < tables[t].n; i++) {
+            const op_t *op = &tables[t].ops[i];
+            if (!match(r, op->route, r->path, caps, &n))
+                continue;
+            path_known = true;
+            if (strcmp(op->method, r->method))
+                continue;
+            r->op = op;
+            r->params = caps;
+            r->nparams = n;
+            r->resource = op->res ? resource_of(r, op->res, caps, n)
+                                  : arena_strdup(r->arena, r->path + 4);
+            return r->resource ? 0 : TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+        }
     r->op = &op_not_found;
     if (path_known)
         return TARN_ERR_R(&r->err, TARN_EINVAL, "MethodNotAllowed",

@@ -95,7 +95,13 @@ int s3_route(req_t *r)
         if (op->header && !req_header(r, op->header))
             continue;
         r->op = op;
-        return 0;
+        /* A listing reads the keys under its prefix: that location is what it needs. */
+        const char *prefix = target == TARGET_BUCKET && strstr(op->name, "List")
+                                 ? req_query(r, "prefix")
+                                 : NULL;
+        if (prefix && *prefix)
+            r->resource = arena_sprintf(r->arena, "%s/%s", r->bucket, prefix);
+        return r->resource ? 0 : TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
     }
     r->op = &op_not_allowed;
     return 0;

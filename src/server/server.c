@@ -201,7 +201,7 @@ static void server_free(server_t *s)
     catalog_close(s->catalog);
     engine_close(s->engine);
     engine_close(s->sql_engine);
-    free(s->deny_rules);
+    grants_close(s->grants);
     audit_close(s->audit);
     metrics_free(s->metrics);
     iam_close(s->iam);
@@ -243,14 +243,10 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = open_db(&s->db, o->data_dir, err)) ||
         (rc = store_open(&s->store, o->data_dir, s->db, err)) ||
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
+        (rc = grants_open(&s->grants, s->db, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
         (rc = start_catalog(s, err)) || (rc = start_sql(s, o, err)))
         goto done;
-    const char *deny = getenv("TARN_AUTHZ_DENY");
-    if (deny && *deny && !(s->deny_rules = strdup(deny))) {
-        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        goto done;
-    }
     s->metrics = metrics_create();
     if (!s->metrics) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");

@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "govern/audit.h"
 #include "govern/authz.h"
+#include "govern/grants.h"
 #include "govern/iam.h"
 #include "govern/keyring.h"
 #include "govern/sigv4.h"
@@ -46,7 +47,7 @@ typedef struct server {
     uint64_t query_memory;  /* each slot's share of the query engine's memory, in bytes */
     catalog_t *catalog;
     crawler_t *crawler;
-    char *deny_rules; /* TARN_AUTHZ_DENY: interim deny rules for non-admins */
+    grants_t *grants; /* groups, roles, filters and grants: what non-admins may do */
     struct MHD_Daemon *daemon;
     struct pg_server *pg; /* the PostgreSQL listener, when on */
     atomic_int inflight;
@@ -167,6 +168,8 @@ int s3_xml_error(req_t *r, int code);
 /* ---- rest ---- */
 extern const op_t rest_ops[];
 extern const size_t rest_nops;
+extern const op_t rest_grant_ops[]; /* groups, roles, data filters, grants */
+extern const size_t rest_grant_nops;
 /* Responds with o (taking it) as JSON. */
 int rest_respond_json(req_t *r, int status, json_t *o);
 /* The request body as a JSON object ({} when empty); caller decrefs. */

@@ -39,6 +39,8 @@ def user(server):
     assert keys["user"] == name
     assert len(keys["access_key"]) == 20 and len(keys["secret_key"]) == 40
     keys["name"] = name
+    # Non-admins may do only what they are granted: here, the raw zone through S3.
+    server.tarn("grant", "READ,WRITE", "ON", "LOCATION", "raw", "TO", f"user:{name}")
     return keys
 
 

@@ -518,7 +518,7 @@ def test_messages_match_postgresql_15(server):
 
 
 def test_psql_describes_the_lake(tmp_path):
-    s = Server(tmp_path / "data", extra_env={"TARN_AUTHZ_DENY": "sql:Select table/raw.pghr.*"}).start()
+    s = Server(tmp_path / "data").start()
     try:
         s3 = s.s3()
         s3.put_object(Bucket="raw", Key="pgmeta/orders/a.csv", Body=b"id,region,amount\n1,eu,2.5\n")
@@ -528,6 +528,9 @@ def test_psql_describes_the_lake(tmp_path):
             wait_for(lambda t=t: rest(s, "GET", f"/v1/tables/{t}")[0] == 200, timeout=30)
         s.tarn("table", "set", "curated.pgmeta.orders", "--description", "Orders, cleaned up")
         s.tarn("user", "create", "viewer", "--password", "viewer-pass-1")
+        # viewer may read the pgmeta tables, not raw.pghr
+        for t in ("raw.pgmeta.*", "curated.pgmeta.*"):
+            s.tarn("grant", "SELECT", "ON", "TABLE", t, "TO", "user:viewer")
         r = psql(s, "-c", "\\dt")
         lines = [l.split("|") for l in r.stdout.splitlines() if "|" in l]
         rows = [[c.strip() for c in l] for l in lines[1:]]

@@ -11,6 +11,8 @@
 
 #include "consume/pgcatalog_defs.h"
 #include "consume/session.h"
+#include "govern/grants.h"
+#include "govern/iam.h"
 #include "util/buf.h"
 #include "util/db.h"
 #include "util/fs.h"
@@ -26,10 +28,13 @@ typedef struct {
     catalog_t *cat;
     engine_t *e;
     session_t *admin, *user, *rest;
+    iam_t *iam;
+    grants_t *grants;
 } fixture_t;
 
 static const authz_principal_t admin = {.name = "admin", .admin = true};
-static const authz_principal_t alice = {.name = "alice", .deny = "sql:Select table/raw.hr.*"};
+/* alice may read the sales tables, not raw.hr. */
+static authz_principal_t alice = {.name = "alice"};
 
 static void create_table(catalog_t *cat, const char *zone, const char *db, const char *name,
                          const char *spec)
@@ -79,6 +84,18 @@ static int setup(void **state)
                  "{\"format\": \"csv\", \"schema\": \"id BIGINT, amount DOUBLE, note VARCHAR\"}");
     create_table(f->cat, "raw", "hr", "salaries",
                  "{\"format\": \"csv\", \"schema\": \"name VARCHAR, salary DECIMAL(12,2)\"}");
+    if (iam_open(&f->iam, f->db, NULL, &err) || grants_open(&f->grants, f->db, &err) ||
+        iam_user_create(f->iam, "alice", false, NULL, &err))
+        return -1;
+    const char *tables[] = {"table:curated.sales.orders", "table:raw.sales.orders",
+                            "table:curated.crm.*"};
+    for (int i = 0; i < 3; i++)
+        if (grants_grant(f->grants,
+                         &(grant_spec_t){.principal = "user:alice", .permission = "SELECT",
+                                         .resource = tables[i]},
+                         "admin", NULL, &err))
+            return -1;
+    alice.grants = f->grants;
     if (session_open(&f->admin, f->e, f->cat, f->dir, &admin, &err) ||
         session_enable_pg(f->admin, "lake", "admin", &err) ||
         session_open(&f->user, f->e, f->cat, f->dir, &alice, &err) ||
@@ -98,6 +115,8 @@ static int teardown(void **state)
     session_close(f->user);
     session_close(f->rest);
     engine_close(f->e);
+    grants_close(f->grants);
+    iam_close(f->iam);
     catalog_close(f->cat);
     db_close(f->db);
     fs_remove_tree(f->dir);

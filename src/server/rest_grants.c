@@ -1,0 +1,319 @@
+/* REST for the permission model: /v1/groups, /v1/roles, /v1/filters and /v1/grants.
+ * Groups, roles and filters are managed by the admin or a holder of ALL on iam (the
+ * dispatcher checks it). Granting and revoking is also open to a principal that holds the
+ * permission WITH GRANT OPTION, which these handlers check against the grant store. */
+#include "server/http.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int bad(req_t *r, const char *msg)
+{
+    return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "%s", msg);
+}
+
+/* ---- groups and roles ---- */
+
+static int list_groups(req_t *r)
+{
+    json_t *out;
+    int rc = grants_groups_list(r->srv->grants, &out, &r->err);
+    return rc ? rc : rest_respond_json(r, 200, out);
+}
+
+static int create_group(req_t *r)
+{
+    json_t *in;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *name = str(in, "name");
+    rc = name ? grants_group_create(r->srv->grants, name, &r->err)
+              : bad(r, "the body names the group: {\"name\": \"analysts\"}");
+    if (!rc)
+        rc = rest_respond_json(r, 201, json_pack("{s:s, s:[]}", "name", name, "members"));
+    json_decref(in);
+    return rc;
+}
+
+static int delete_group(req_t *r)
+{
+    int rc = grants_group_delete(r->srv->grants, r->params[0], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+static int add_member(req_t *r)
+{
+    int rc = grants_group_add(r->srv->grants, r->params[0], r->params[1], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+static int remove_member(req_t *r)
+{
+    int rc = grants_group_remove(r->srv->grants, r->params[0], r->params[1], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+static int list_roles(req_t *r)
+{
+    json_t *out;
+    int rc = grants_roles_list(r->srv->grants, &out, &r->err);
+    return rc ? rc : rest_respond_json(r, 200, out);
+}
+
+static int create_role(req_t *r)
+{
+    json_t *in;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *name = str(in, "name");
+    rc = name ? grants_role_create(r->srv->grants, name, &r->err)
+              : bad(r, "the body names the role: {\"name\": \"reader\"}");
+    if (!rc)
+        rc = rest_respond_json(r, 201, json_pack("{s:s, s:[]}", "name", name, "holders"));
+    json_decref(in);
+    return rc;
+}
+
+static int delete_role(req_t *r)
+{
+    int rc = grants_role_delete(r->srv->grants, r->params[0], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+static int assign_role(req_t *r)
+{
+    int rc = grants_role_assign(r->srv->grants, r->params[0], r->params[1], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+static int unassign_role(req_t *r)
+{
+    int rc = grants_role_unassign(r->srv->grants, r->params[0], r->params[1], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+/* ---- data filters ---- */
+
+static int list_filters(req_t *r)
+{
+    json_t *out;
+    int rc = grants_filters_list(r->srv->grants, &out, &r->err);
+    return rc ? rc : rest_respond_json(r, 200, out);
+}
+
+static int create_filter(req_t *r)
+{
+    json_t *in;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *table = str(in, "table"), *name = str(in, "name");
+    if (!table || !name)
+        rc = bad(r, "the body has the filter's table and name: {\"table\": "
+                    "\"curated.sales.orders\", \"name\": \"eu_only\", \"row_filter\": "
+                    "\"region = 'eu'\", \"columns\": [...]}");
+    else
+        rc = grants_filter_create(r->srv->grants, table, name, str(in, "row_filter"),
+                                  json_object_get(in, "columns"), json_object_get(in, "excluded"),
+                                  &r->err);
+    if (!rc)
+        rc = rest_respond_json(r, 201, json_incref(in));
+    json_decref(in);
+    return rc;
+}
+
+static int delete_filter(req_t *r)
+{
+    /* /v1/filters/{zone.db.table}/{name} */
+    int rc = grants_filter_delete(r->srv->grants, r->params[0], r->params[1], &r->err);
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    return rc;
+}
+
+/* ---- grants ---- */
+
+/* Whether the caller may give or take permission on resource: the admin, a holder of ALL
+ * on iam, or a holder of the permission (or ALL) WITH GRANT OPTION. */
+static int may_grant(req_t *r, const char *permission, const char *resource)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } bits[] = {{"SELECT", GRANT_SELECT},     {"INSERT", GRANT_INSERT},
+                {"DESCRIBE", GRANT_DESCRIBE}, {"ALTER", GRANT_ALTER},
+                {"DROP", GRANT_DROP},         {"CREATE_TABLE", GRANT_CREATE_TABLE},
+                {"READ", GRANT_READ},         {"WRITE", GRANT_WRITE},
+                {"ALL", GRANT_ALL}};
+    if (r->principal.admin)
+        return 0;
+    int64_t id;
+    if (grants_allows(r->srv->grants, r->principal.name, GRANT_ALL, "iam", false, &id))
+        return 0;
+    for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
+        if (!strcasecmp(bits[i].name, permission) &&
+            grants_allows(r->srv->grants, r->principal.name, bits[i].bit, resource, true, &id))
+            return 0;
+    return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+                      "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
+                      "OPTION (or the admin)",
+                      r->principal.name, permission, resource, permission);
+}
+
+static int list_grants(req_t *r)
+{
+    const char *principal = req_query(r, "principal"), *resource = req_query(r, "resource");
+    int64_t id;
+    char self[80];
+    snprintf(self, sizeof self, "user:%s", r->principal.name);
+    /* Everyone may list their own grants; all of them needs the admin or ALL on iam. */
+    if (!r->principal.admin &&
+        !grants_allows(r->srv->grants, r->principal.name, GRANT_ALL, "iam", false, &id)) {
+        if (principal && strcmp(principal, self))
+            return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+                              "%s may list only its own grants", r->principal.name);
+        principal = self;
+    }
+    json_t *out;
+    int rc = grants_list(r->srv->grants, principal, resource, &out, &r->err);
+    return rc ? rc : rest_respond_json(r, 200, out);
+}
+
+/* The permissions of a body: "permission": "SELECT" or "permissions": ["SELECT", ...]. */
+static json_t *permissions(const json_t *in)
+{
+    const json_t *many = json_object_get(in, "permissions");
+    if (json_is_array(many))
+        return json_incref((json_t *)many);
+    const char *one = str(in, "permission");
+    return one ? json_pack("[s]", one) : NULL;
+}
+
+static int create_grant(req_t *r)
+{
+    json_t *in, *perms = NULL, *ids = json_array();
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        goto done;
+    const char *principal = str(in, "principal"), *resource = str(in, "resource");
+    perms = permissions(in);
+    if (!principal || !resource || !json_array_size(perms)) {
+        rc = bad(r, "a grant is {\"principal\": \"user:alice\", \"permission\": \"SELECT\", "
+                    "\"resource\": \"table:curated.sales.orders\"} (and optionally \"columns\", "
+                    "\"excluded\", \"grant_option\")");
+        goto done;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(perms, i, p)
+    {
+        const char *perm = json_string_value(p);
+        if (!perm) {
+            rc = bad(r, "permissions are strings: SELECT, INSERT, DESCRIBE, ...");
+            goto done;
+        }
+        if ((rc = may_grant(r, perm, resource)))
+            goto done;
+    }
+    json_array_foreach(perms, i, p)
+    {
+        grant_spec_t s = {.principal = principal,
+                          .permission = json_string_value(p),
+                          .resource = resource,
+                          .columns = json_object_get(in, "columns"),
+                          .excluded = json_object_get(in, "excluded"),
+                          .grant_option = json_is_true(json_object_get(in, "grant_option"))};
+        int64_t id = 0;
+        if ((rc = grants_grant(r->srv->grants, &s, r->principal.name, &id, &r->err)))
+            goto done;
+        json_array_append_new(ids, json_integer(id));
+    }
+    rc = rest_respond_json(r, 201, json_pack("{s:O}", "ids", ids));
+done:
+    json_decref(in);
+    json_decref(perms);
+    json_decref(ids);
+    return rc;
+}
+
+static int revoke_grant(req_t *r)
+{
+    json_t *in, *perms = NULL;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *principal = str(in, "principal"), *resource = str(in, "resource");
+    perms = permissions(in);
+    if (!principal || !resource || !json_array_size(perms)) {
+        rc = bad(r, "a revoke is {\"principal\": \"user:alice\", \"permission\": \"SELECT\", "
+                    "\"resource\": \"table:curated.sales.orders\"}");
+    } else {
+        size_t i;
+        json_t *p;
+        json_array_foreach(perms, i, p)
+        {
+            const char *perm = json_string_value(p);
+            if ((rc = perm ? may_grant(r, perm, resource) : bad(r, "permissions are strings")) ||
+                (rc = grants_revoke(r->srv->grants, principal, perm, resource, &r->err)))
+                break;
+        }
+    }
+    if (!rc)
+        req_respond_bytes(r, 204, NULL, "", 0);
+    json_decref(in);
+    json_decref(perms);
+    return rc;
+}
+
+#define R(n, act, m, route_, res_, b, fin) \
+    {.name = n, .action = act, .method = m, .route = route_, .res = res_, .body = b, .finish = fin}
+
+const op_t rest_grant_ops[] = {
+    R("ListGroups", "iam:ListGroups", "GET", "/v1/groups", NULL, BODY_NONE, list_groups),
+    R("CreateGroup", "iam:CreateGroup", "POST", "/v1/groups", NULL, BODY_BUFFER, create_group),
+    R("DeleteGroup", "iam:DeleteGroup", "DELETE", "/v1/groups/{}", "group/{0}", BODY_NONE,
+      delete_group),
+    R("AddUserToGroup", "iam:AddUserToGroup", "PUT", "/v1/groups/{}/members/{}", "group/{0}",
+      BODY_NONE, add_member),
+    R("RemoveUserFromGroup", "iam:RemoveUserFromGroup", "DELETE", "/v1/groups/{}/members/{}",
+      "group/{0}", BODY_NONE, remove_member),
+    R("ListRoles", "iam:ListRoles", "GET", "/v1/roles", NULL, BODY_NONE, list_roles),
+    R("CreateRole", "iam:CreateRole", "POST", "/v1/roles", NULL, BODY_BUFFER, create_role),
+    R("DeleteRole", "iam:DeleteRole", "DELETE", "/v1/roles/{}", "role/{0}", BODY_NONE,
+      delete_role),
+    R("AssignRole", "iam:AssignRole", "PUT", "/v1/roles/{}/holders/{}", "role/{0}", BODY_NONE,
+      assign_role),
+    R("UnassignRole", "iam:UnassignRole", "DELETE", "/v1/roles/{}/holders/{}", "role/{0}",
+      BODY_NONE, unassign_role),
+    R("ListDataFilters", "iam:ListDataFilters", "GET", "/v1/filters", NULL, BODY_NONE,
+      list_filters),
+    R("CreateDataFilter", "iam:CreateDataFilter", "POST", "/v1/filters", NULL, BODY_BUFFER,
+      create_filter),
+    R("DeleteDataFilter", "iam:DeleteDataFilter", "DELETE", "/v1/filters/{}/{}", "filter/{0}",
+      BODY_NONE, delete_filter),
+    R("ListGrants", "grants:List", "GET", "/v1/grants", NULL, BODY_NONE, list_grants),
+    R("Grant", "grants:Grant", "POST", "/v1/grants", NULL, BODY_BUFFER, create_grant),
+    R("Revoke", "grants:Revoke", "POST", "/v1/grants/revoke", NULL, BODY_BUFFER, revoke_grant),
+};
+const size_t rest_grant_nops = sizeof rest_grant_ops / sizeof *rest_grant_ops;
