@@ -1,0 +1,286 @@
+/* Unit tests for grants and authz_check: what each grant allows and nothing more,
+ * through users, groups and roles; table wildcards; location prefixes; the union of
+ * column sets and row filters; the grant option; revocation and deletion taking effect at
+ * once; validation of what is granted; and the mapping of actions to permissions. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "govern/authz.h"
+#include "govern/grants.h"
+#include "govern/iam.h"
+#include "util/fs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char dir[64];
+    db_t *db;
+    iam_t *iam;
+    grants_t *g;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    tarn_err_t err = {0};
+    char path[128];
+    snprintf(f->dir, sizeof f->dir, "/tmp/tarn-grants-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/tarn.db", f->dir);
+    if (db_open(&f->db, path, &err) || iam_open(&f->iam, f->db, NULL, &err) ||
+        grants_open(&f->g, f->db, &err))
+        return -1;
+    const char *users[] = {"alice", "bob", "carol", "dan"};
+    for (int i = 0; i < 4; i++)
+        if (iam_user_create(f->iam, users[i], false, NULL, &err))
+            return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    grants_close(f->g);
+    iam_close(f->iam);
+    db_close(f->db);
+    fs_remove_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static int64_t grant(fixture_t *f, const char *principal, const char *perm, const char *res,
+                     const char *columns, const char *excluded, bool option)
+{
+    tarn_err_t err = {0};
+    json_t *c = columns ? json_loads(columns, 0, NULL) : NULL;
+    json_t *x = excluded ? json_loads(excluded, 0, NULL) : NULL;
+    grant_spec_t s = {principal, perm, res, c, x, option};
+    int64_t id = 0;
+    int rc = grants_grant(f->g, &s, "admin", &id, &err);
+    json_decref(c);
+    json_decref(x);
+    if (rc)
+        fail_msg("grant %s %s %s: %s", principal, perm, res, err.msg);
+    return id;
+}
+
+static bool may(fixture_t *f, const char *user, const char *action, const char *res)
+{
+    authz_principal_t p = {.name = user, .grants = f->g};
+    return authz_check(&p, action, res, NULL) == 0;
+}
+
+static void test_nothing_is_open(void **state)
+{
+    fixture_t *f = *state;
+    assert_false(may(f, "alice", "s3:GetObject", "raw/x.csv"));
+    assert_false(may(f, "alice", "s3:PutObject", "raw/x.csv"));
+    assert_false(may(f, "alice", "sql:Select", "table/curated.sales.orders"));
+    assert_false(may(f, "alice", "catalog:Describe", "table/curated.sales.orders"));
+    assert_false(may(f, "alice", "iam:CreateUser", "*"));
+    assert_false(may(f, "alice", "audit:Read", "*"));
+    assert_true(may(f, "alice", "iam:GetCallerIdentity", "*"));
+    authz_principal_t admin = {.name = "root", .admin = true};
+    authz_decision_t d;
+    assert_int_equal(authz_check(&admin, "audit:Read", "*", &d), 0);
+    assert_string_equal(d.rule, "admin");
+    authz_principal_t anon = {0};
+    assert_int_equal(authz_check(&anon, "s3:GetObject", "raw/x", &d), TARN_EDENIED);
+}
+
+static void test_tables_wildcards_and_describe(void **state)
+{
+    fixture_t *f = *state;
+    int64_t id = grant(f, "user:alice", "SELECT", "table:curated.sales.orders", NULL, NULL, false);
+    grant(f, "user:alice", "SELECT", "table:raw.web.*", NULL, NULL, false);
+    authz_principal_t p = {.name = "alice", .grants = f->g};
+    authz_decision_t d;
+    assert_int_equal(authz_check(&p, "sql:Select", "table/curated.sales.orders", &d), 0);
+    char want[48];
+    snprintf(want, sizeof want, "grant:%lld", (long long)id);
+    assert_string_equal(d.rule, want);
+    assert_true(may(f, "alice", "sql:Select", "table/raw.web.clicks"));
+    assert_false(may(f, "alice", "sql:Select", "table/raw.webx.clicks"));
+    assert_false(may(f, "alice", "sql:Select", "table/curated.sales.customers"));
+    /* DESCRIBE comes with SELECT; the database is describable through its table */
+    assert_true(may(f, "alice", "catalog:Describe", "table/curated.sales.orders"));
+    assert_true(may(f, "alice", "catalog:Describe", "database/curated.sales"));
+    assert_false(may(f, "alice", "catalog:Describe", "database/curated.hr"));
+    assert_false(may(f, "alice", "catalog:Alter", "table/curated.sales.orders"));
+    grant(f, "user:bob", "DESCRIBE", "database:curated.hr", NULL, NULL, false);
+    assert_true(may(f, "bob", "catalog:Describe", "table/curated.hr.salaries"));
+    assert_false(may(f, "bob", "sql:Select", "table/curated.hr.salaries"));
+    grant(f, "user:bob", "CREATE_TABLE", "database:curated.hr", NULL, NULL, false);
+    assert_true(may(f, "bob", "catalog:CreateTable", "table/curated.hr.new_one"));
+    assert_false(may(f, "bob", "catalog:CreateTable", "table/curated.sales.new_one"));
+}
+
+static void test_locations(void **state)
+{
+    fixture_t *f = *state;
+    grant(f, "user:carol", "READ", "location:raw/clicks/", NULL, NULL, false);
+    grant(f, "user:carol", "WRITE", "location:raw/clicks/2024", NULL, NULL, false);
+    assert_true(may(f, "carol", "s3:GetObject", "raw/clicks/a.json"));
+    assert_true(may(f, "carol", "s3:ListObjectsV2", "raw/clicks/"));
+    assert_false(may(f, "carol", "s3:ListObjectsV2", "raw"));
+    assert_false(may(f, "carol", "s3:GetObject", "raw/clicksx/a.json"));
+    assert_false(may(f, "carol", "s3:PutObject", "raw/clicks/a.json"));
+    assert_true(may(f, "carol", "s3:PutObject", "raw/clicks/2024/a.json"));
+    assert_false(may(f, "carol", "s3:PutObject", "raw/clicks/20245/a.json"));
+    assert_false(may(f, "carol", "s3:DeleteBucket", "raw"));
+    assert_true(may(f, "carol", "s3:ListBuckets", "*"));
+    /* a curated file needs an unrestricted SELECT on its table as well */
+    grant(f, "user:carol", "READ", "location:curated", NULL, NULL, false);
+    assert_false(may(f, "carol", "s3:GetObject", "curated/sales/orders/p1.parquet"));
+    grant(f, "user:carol", "SELECT", "table:curated.sales.orders", "[\"id\"]", NULL, false);
+    assert_false(may(f, "carol", "s3:GetObject", "curated/sales/orders/p1.parquet"));
+    grant(f, "user:carol", "SELECT", "table:curated.sales.orders", NULL, NULL, false);
+    assert_true(may(f, "carol", "s3:GetObject", "curated/sales/orders/p1.parquet"));
+    assert_true(may(f, "carol", "s3:GetObject", "curated/README"));
+}
+
+static void test_groups_roles_and_revocation(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err = {0};
+    assert_int_equal(grants_group_create(f->g, "analysts", &err), 0);
+    assert_int_equal(grants_group_add(f->g, "analysts", "dan", &err), 0);
+    assert_int_equal(grants_role_create(f->g, "reader", &err), 0);
+    assert_int_equal(grants_role_assign(f->g, "reader", "group:analysts", &err), 0);
+    grant(f, "role:reader", "SELECT", "table:curated.hr.salaries", NULL, NULL, false);
+    assert_true(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    assert_false(may(f, "alice", "sql:Select", "table/curated.hr.salaries"));
+    assert_int_equal(grants_group_remove(f->g, "analysts", "dan", &err), 0);
+    assert_false(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    assert_int_equal(grants_role_assign(f->g, "reader", "user:dan", &err), 0);
+    assert_true(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    assert_int_equal(grants_revoke(f->g, "role:reader", "SELECT", "table:curated.hr.salaries", &err),
+                     0);
+    assert_false(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    assert_int_equal(grants_revoke(f->g, "role:reader", "SELECT", "table:curated.hr.salaries", &err),
+                     TARN_ENOTFOUND);
+    grant(f, "role:reader", "SELECT", "table:curated.hr.salaries", NULL, NULL, false);
+    assert_int_equal(grants_role_delete(f->g, "reader", &err), 0);
+    assert_false(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    /* deleting a user takes its grants with it */
+    grant(f, "user:dan", "SELECT", "table:curated.hr.salaries", NULL, NULL, false);
+    assert_int_equal(iam_user_delete(f->iam, "dan", &err), 0);
+    json_t *list;
+    assert_int_equal(grants_list(f->g, "user:dan", NULL, &list, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "grants")), 0);
+    json_decref(list);
+}
+
+static void test_columns_and_filters_add_up(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err = {0};
+    grants_access_t a;
+    grant(f, "user:bob", "SELECT", "table:curated.shop.orders", "[\"id\", \"amount\"]", NULL, false);
+    assert_int_equal(grants_table_access(f->g, "bob", "curated.shop.orders", &a, &err), 0);
+    assert_true(a.allowed);
+    assert_false(a.all_columns);
+    assert_int_equal(json_array_size(a.columns), 2);
+    assert_null(a.row_filter);
+    grants_access_free(&a);
+    json_t *cols = json_pack("[s, s]", "id", "region");
+    assert_int_equal(grants_filter_create(f->g, "curated.shop.orders", "eu", "region = 'eu'", cols,
+                                          NULL, &err),
+                     0);
+    json_decref(cols);
+    assert_int_equal(grants_filter_create(f->g, "curated.shop.orders", "big", "amount > 100",
+                                          NULL, NULL, &err),
+                     0);
+    assert_int_equal(grants_group_create(f->g, "eu_team", &err), 0);
+    assert_int_equal(grants_group_add(f->g, "eu_team", "alice", &err), 0);
+    grant(f, "group:eu_team", "SELECT", "filter:curated.shop.orders.eu", NULL, NULL, false);
+    grant(f, "user:alice", "SELECT", "filter:curated.shop.orders.big", NULL, NULL, false);
+    assert_int_equal(grants_table_access(f->g, "alice", "curated.shop.orders", &a, &err), 0);
+    assert_true(a.allowed);
+    /* the big filter shows every column; the rows of either filter */
+    assert_true(a.all_columns);
+    assert_non_null(a.row_filter);
+    assert_non_null(strstr(a.row_filter, "(region = 'eu')"));
+    assert_non_null(strstr(a.row_filter, " OR "));
+    assert_non_null(strstr(a.row_filter, "(amount > 100)"));
+    grants_access_free(&a);
+    /* exclusions intersect */
+    grant(f, "user:carol", "SELECT", "table:curated.shop.items", NULL, "[\"cost\", \"margin\"]",
+          false);
+    grant(f, "user:carol", "SELECT", "table:curated.shop.*", NULL, "[\"margin\"]", false);
+    assert_int_equal(grants_table_access(f->g, "carol", "curated.shop.items", &a, &err), 0);
+    assert_false(a.all_columns);
+    assert_int_equal(json_array_size(a.excluded), 1);
+    assert_string_equal(json_string_value(json_array_get(a.excluded, 0)), "margin");
+    grants_access_free(&a);
+    /* deleting a filter deletes its grants */
+    assert_int_equal(grants_filter_delete(f->g, "curated.shop.orders", "big", &err), 0);
+    assert_int_equal(grants_table_access(f->g, "alice", "curated.shop.orders", &a, &err), 0);
+    assert_false(a.all_columns);
+    assert_string_equal(a.row_filter, "(region = 'eu')");
+    grants_access_free(&a);
+}
+
+static void test_grant_option_and_iam(void **state)
+{
+    fixture_t *f = *state;
+    grant(f, "user:alice", "SELECT", "table:curated.a.b", NULL, NULL, true);
+    grant(f, "user:bob", "SELECT", "table:curated.a.b", NULL, NULL, false);
+    int64_t id;
+    assert_true(grants_allows(f->g, "alice", GRANT_SELECT, "table:curated.a.b", true, &id));
+    assert_false(grants_allows(f->g, "bob", GRANT_SELECT, "table:curated.a.b", true, &id));
+    assert_false(may(f, "bob", "iam:CreateUser", "*"));
+    grant(f, "user:bob", "ALL", "iam", NULL, NULL, false);
+    assert_true(may(f, "bob", "iam:CreateUser", "*"));
+    assert_true(may(f, "bob", "iam:ListGroups", "*"));
+}
+
+static void test_bad_grants_are_refused(void **state)
+{
+    fixture_t *f = *state;
+    const struct {
+        const char *principal, *perm, *res, *cols, *why;
+    } bad[] = {
+        {"user:nobody", "SELECT", "table:curated.a.b", NULL, "does not exist"},
+        {"alice", "SELECT", "table:curated.a.b", NULL, "user:NAME"},
+        {"user:alice", "READ", "table:curated.a.b", NULL, "cannot be granted"},
+        {"user:alice", "SELECT", "location:raw", NULL, "cannot be granted"},
+        {"user:alice", "SELECT", "table:curated.a", NULL, "not a"},
+        {"user:alice", "SELECT", "table:curated.*.b", NULL, "not a"},
+        {"user:alice", "SELECT", "bucket:raw", NULL, "a resource is"},
+        {"user:alice", "INSERT", "table:curated.a.b", "[\"x\"]", "only with SELECT"},
+        {"user:alice", "SELECT", "filter:curated.a.b.none", NULL, "no filter"},
+        {"user:alice", "SELECT", "table:curated.a.b", "[]", "list of column names"},
+        {"user:alice", "FLY", "table:curated.a.b", NULL, "cannot be granted"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        tarn_err_t err = {0};
+        json_t *c = bad[i].cols ? json_loads(bad[i].cols, 0, NULL) : NULL;
+        grant_spec_t s = {bad[i].principal, bad[i].perm, bad[i].res, c, NULL, false};
+        assert_int_not_equal(grants_grant(f->g, &s, "admin", NULL, &err), 0);
+        if (!strstr(err.msg, bad[i].why))
+            fail_msg("%s %s %s: '%s' does not say '%s'", bad[i].principal, bad[i].perm,
+                     bad[i].res, err.msg, bad[i].why);
+        json_decref(c);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_nothing_is_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tables_wildcards_and_describe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_roles_and_revocation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_columns_and_filters_add_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grant_option_and_iam, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_grants_are_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
