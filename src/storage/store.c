@@ -47,6 +47,8 @@ static const char *const store_schema[] = {
     /* The MD5 of every object's bytes (a multipart ETag is not one). */
     "ALTER TABLE objects ADD COLUMN md5 TEXT",
     "ALTER TABLE object_intents ADD COLUMN md5 TEXT",
+    /* Finding an object by its bytes (promotion refuses a byte-for-byte duplicate). */
+    "CREATE INDEX objects_sha256 ON objects(bucket, sha256)",
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key)
@@ -908,6 +910,12 @@ static void prune_parents(const char *bucket_dir, char *path)
 int store_object_delete(store_t *s, const char *bucket, const char *key,
                         const store_hook_t *hook, tarn_err_t *err)
 {
+    return store_object_delete_if(s, bucket, key, NULL, hook, err);
+}
+
+int store_object_delete_if(store_t *s, const char *bucket, const char *key, const char *if_etag,
+                           const store_hook_t *hook, tarn_err_t *err)
+{
     char path[PATH_MAX];
     int rc = store_bucket_check(s, bucket, err);
     if (!rc)
@@ -924,10 +932,15 @@ int store_object_delete(store_t *s, const char *bucket, const char *key,
     sqlite3_stmt *st = NULL;
     bool gone = false;
     if (!rc)
-        rc = db_prepare(s->db, &st, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2", err);
+        rc = db_prepare(s->db, &st,
+                        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2"
+                        " AND (?3 IS NULL OR etag = ?3)",
+                        err);
     if (!rc) {
         sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if (if_etag)
+            sqlite3_bind_text(st, 3, if_etag, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step != SQLITE_DONE)
             rc = db_fail(s->db, step, err, "delete object");
@@ -957,6 +970,26 @@ int store_object_delete(store_t *s, const char *bucket, const char *key,
     }
     pthread_mutex_unlock(m);
     return rc;
+}
+
+int store_object_find_sha256(store_t *s, const char *bucket, const uint8_t sha256[32],
+                             const char **key, arena_t *a, tarn_err_t *err)
+{
+    char sha[65];
+    hash_hex(sha, sha256, 32);
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st,
+                        "SELECT key FROM objects WHERE bucket = ?1 AND sha256 = ?2 LIMIT 1", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    *key = step == SQLITE_ROW ? arena_strdup(a, (const char *)sqlite3_column_text(st, 0)) : NULL;
+    db_done(s->db, st);
+    if (step == SQLITE_ROW)
+        return *key ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    return step == SQLITE_DONE ? TARN_ENOTFOUND : db_fail(s->db, step, err, "object by digest");
 }
 
 int store_usage(store_t *s, store_usage_cb cb, void *ctx, tarn_err_t *err)

@@ -113,6 +113,16 @@ int store_object_open(store_t *s, const char *bucket, const char *key, store_obj
 int store_object_delete(store_t *s, const char *bucket, const char *key,
                         const store_hook_t *hook, tarn_err_t *err);
 
+/* Removes an object only while its ETag is if_etag (NULL: any), checked under the key's
+ * lock, so a newer object written meanwhile is never removed; otherwise as
+ * store_object_delete (nothing removed is not an error; the hook then does not run). */
+int store_object_delete_if(store_t *s, const char *bucket, const char *key, const char *if_etag,
+                           const store_hook_t *hook, tarn_err_t *err);
+/* The key of some object of bucket whose bytes have this SHA-256 (in arena a), or
+ * TARN_ENOTFOUND (without a message) when none has. */
+int store_object_find_sha256(store_t *s, const char *bucket, const uint8_t sha256[32],
+                             const char **key, arena_t *a, tarn_err_t *err);
+
 /* ---- listing ---- */
 typedef struct {
     const char *key;      /* the key, or the common prefix when is_prefix */
