@@ -67,6 +67,13 @@ static const char *const catalog_schema[] = {
     GENERATION_TRIGGERS("cat_tables"),
     GENERATION_TRIGGERS("cat_columns"),
     GENERATION_TRIGGERS("cat_databases"),
+    /* Promotion (raw -> cleaned) per database.table: the policy the promoter applies and
+     * how many of the table's objects sit in quarantine. */
+    "CREATE TABLE cat_promotion(db TEXT NOT NULL, name TEXT NOT NULL,"
+    " mode TEXT NOT NULL DEFAULT 'additive', required_columns TEXT NOT NULL DEFAULT '[]',"
+    " not_null_keys TEXT NOT NULL DEFAULT '[]', raw_retention_s INTEGER,"
+    " quarantined INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(db, name)) WITHOUT ROWID",
 };
 
 int catalog_open(catalog_t **out, db_t *db, tarn_err_t *err)
@@ -685,6 +692,17 @@ int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char
         return rc;
     }
     json_object_set_new(o, "columns", cols);
+    json_t *promo = NULL;
+    if ((!strcmp(zone, "raw") || !strcmp(zone, "cleaned")) &&
+        !(rc = catalog_promotion_get(c, db, name, &promo, err))) {
+        json_object_set(o, "quarantined", json_object_get(promo, "quarantined"));
+        json_object_del(promo, "quarantined");
+        json_object_set_new(o, "promotion", promo);
+    }
+    if (rc) {
+        json_decref(o);
+        return rc;
+    }
     *out = o;
     return 0;
 }

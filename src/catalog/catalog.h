@@ -86,6 +86,17 @@ int catalog_table_create(catalog_t *c, const char *zone, const char *db, const c
 int catalog_table_update(catalog_t *c, const char *zone, const char *db, const char *name,
                          const json_t *patch, json_t **out, tarn_err_t *err);
 
+/* ---- promotion policies (raw -> cleaned), one per database.table ---- */
+/* {"mode": "additive"|"strict"|"any", "required_columns": [...], "not_null_keys": [...],
+ * "raw_retention_s": N or null (the server's default), "quarantined": N}; the defaults
+ * when none was set. PATCH of a raw or cleaned table changes it ("promotion": {...}). */
+int catalog_promotion_get(catalog_t *c, const char *db, const char *name, json_t **out,
+                          tarn_err_t *err);
+/* Records how many objects of db.name sit in quarantine. Runs inside the caller's
+ * transaction (the promoter's, together with the quarantine change itself). */
+int catalog_promotion_quarantined_set(catalog_t *c, const char *db, const char *name,
+                                      int64_t n, tarn_err_t *err);
+
 /* ---- search ---- */
 typedef struct {
     const char *zone, *db, *tag, *owner, *sensitivity; /* NULL: any */
@@ -130,6 +141,9 @@ typedef struct {
 int catalog_files_apply(catalog_t *c, const catalog_file_in_t *files, size_t n,
                         const catalog_file_ref_t *removed, size_t nremoved, const char *cursor,
                         int64_t cursor_pos, catalog_apply_stats_t *st, tarn_err_t *err);
+/* Records pos as the position of cursor, inside the caller's transaction (so a consumer
+ * of the event queue commits its work and its position together). */
+int catalog_cursor_set(catalog_t *c, const char *cursor, int64_t pos, tarn_err_t *err);
 /* The recorded position of cursor (0 when none). */
 int catalog_cursor_get(catalog_t *c, const char *cursor, int64_t *pos, tarn_err_t *err);
 /* Whether (zone, key) is registered with this size and ETag (so a crawl may skip it). */

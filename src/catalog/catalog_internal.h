@@ -44,6 +44,10 @@ int cat_search_refresh(catalog_t *c, int64_t table_id, tarn_err_t *err);
     " t.error_files"
 /* A table summary from a row whose first 16 columns are CAT_SUMMARY_COLS. */
 json_t *cat_summary_row(sqlite3_stmt *st);
+/* Applies a table patch's "promotion" object to the policy of db.name (zone raw or
+ * cleaned), inside the caller's transaction. */
+int cat_promotion_apply(catalog_t *c, const char *zone, const char *db, const char *name,
+                        const json_t *patch, tarn_err_t *err);
 /* Text of a JSON value (caller frees), "null" for NULL. */
 char *cat_json_text(const json_t *j);
 

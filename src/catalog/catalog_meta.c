@@ -255,7 +255,7 @@ int catalog_table_update(catalog_t *c, const char *zone, const char *db, const c
                          const json_t *patch, json_t **out, tarn_err_t *err)
 {
     static const char *const valid[] = {"description", "owner", "steward", "tags", "add_tags",
-                                        "remove_tags", "columns", NULL};
+                                        "remove_tags", "columns", "promotion", NULL};
     int rc = check_keys(patch, valid, "table", err);
     if (rc)
         return rc;
@@ -278,6 +278,9 @@ int catalog_table_update(catalog_t *c, const char *zone, const char *db, const c
         if ((rc = column_apply(c, t.id, &s, col, cp, err)))
             goto done;
     }
+    if (json_object_get(patch, "promotion") &&
+        (rc = cat_promotion_apply(c, zone, db, name, json_object_get(patch, "promotion"), err)))
+        goto done;
     rc = cat_search_refresh(c, t.id, err);
 done:
     rc = rc ? (db_exec(c->db, "ROLLBACK", NULL), rc) : db_exec(c->db, "COMMIT", err);
