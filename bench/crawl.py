@@ -136,14 +136,16 @@ def free_port():
 # ---- the server ----
 
 class Server:
-    def __init__(self, binary, data, log_path):
+    def __init__(self, binary, data, log_path, promotion=False):
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.endpoint = f"http://{self.host}"
         self.data = data
         self.log_path = log_path
         self.logf = open(log_path, "ab")
-        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host],
+        # Without promotion raw keeps what lands, which is what a crawl of raw measures.
+        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host,
+                                      "--promotion", "on" if promotion else "off"],
                                      stdout=self.logf, stderr=self.logf)
         deadline = time.time() + 60
         while True:

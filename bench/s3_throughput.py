@@ -60,7 +60,8 @@ class Tarn:
         self.host = f"127.0.0.1:{self.port}"
         self.data = data
         self.log = open(os.path.join(os.path.dirname(os.path.dirname(data)), "tarn-bench.log"), "ab")
-        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host],
+        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host,
+                                      "--promotion", "off"],
                                      stdout=self.log, stderr=self.log)
         for _ in range(300):
             try:

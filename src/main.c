@@ -25,7 +25,8 @@ static const command_t commands[] = {
      "usage: tarn serve [--data DIR] [--listen ADDR:PORT] [--pg-listen ADDR:PORT|off]\n"
      "                  [--tls-cert PEM --tls-key PEM] [--query-slots N]\n"
      "                  [--query-timeout SECONDS] [--queue-wait SECONDS]\n"
-     "                  [--query-memory SIZE]\n\n"
+     "                  [--query-memory SIZE] [--promotion on|off]\n"
+     "                  [--raw-retention SECONDS]\n\n"
      "Serves the lake in DIR (default ./tarn-data, created if missing) on ADDR:PORT\n"
      "(default 127.0.0.1:9470): the S3 API (path-style, SigV4), the REST API under /v1,\n"
      "/metrics (Prometheus) and /healthz; and the PostgreSQL wire protocol on\n"
@@ -37,7 +38,10 @@ static const command_t commands[] = {
      "(default 30 s) and run at most --query-timeout (default 300 s). --query-memory\n"
      "(512MB, 2GB) is each slot's share of the engine's memory, whose limit is N times it\n"
      "(default: DuckDB's, 80% of the RAM, shared by the slots); what does not fit spills\n"
-     "to DIR/tmp/duckdb.\n"},
+     "to DIR/tmp/duckdb. Objects landing in raw are promoted to cleaned or quarantine\n"
+     "(see `tarn help quarantine`); --promotion off leaves raw as it is. --raw-retention\n"
+     "keeps a promoted object in raw that long (default 0: removed at once) for tables\n"
+     "whose policy does not say.\n"},
     {"user", cmd_user, "create, list and delete users",
      "usage: tarn user create NAME [--admin] [--password PW] [--json]\n"
      "       tarn user list [--json]\n"
@@ -72,14 +76,22 @@ static const command_t commands[] = {
      "                         [--description D] [--owner O] [--steward S] [--tag T]...\n"
      "       tarn table set ZONE.DB.TABLE [--description D] [--owner O] [--steward S]\n"
      "                      [--tag T]... [--untag T]...\n"
-     "                      [--column COL [--description D] [--sensitivity S] [--tag T]...]...\n\n"
+     "                      [--column COL [--description D] [--sensitivity S] [--tag T]...]...\n"
+     "                      [--promotion-mode additive|strict|any] [--required-columns A,B]\n"
+     "                      [--not-null-keys ID] [--raw-retention SECONDS]\n\n"
      "`show` prints the table's metadata and columns; `versions` the schema history with what\n"
      "changed; `files` every file with its status and, for files that could not be\n"
      "registered, the reason; `snapshots` the versions of the table's file list.\n"
      "`create` declares a table with a fixed schema: files landing in its folder are then\n"
      "checked against it instead of changing it. `set` edits business metadata; options\n"
      "after --column COL apply to that column. Sensitivity is public, internal,\n"
-     "confidential or restricted. A two-part name (db.table) means the curated zone.\n"},
+     "confidential or restricted. A two-part name (db.table) means the curated zone.\n"
+     "The promotion options set the policy objects landing in raw.DB.TABLE must pass to\n"
+     "move to cleaned.DB.TABLE (set on the raw or the cleaned table alike): the schema mode\n"
+     "(additive, the default: new columns allowed, no type change or removed column;\n"
+     "strict: the same columns and types; any), columns every file must have, key columns\n"
+     "that must never be NULL, and how long raw keeps a promoted object (empty: the\n"
+     "server's --raw-retention).\n"},
     {"search", cmd_search, "find tables by words, tags, owners",
      "usage: tarn search [WORDS...] [--zone Z] [--database D] [--tag T] [--owner O]\n"
      "                   [--sensitivity S] [--limit N] [--json]\n\n"
@@ -149,6 +161,19 @@ static const command_t commands[] = {
      "granted with `tarn grant SELECT ON FILTER zone.db.table.NAME TO ...`. Its holders'\n"
      "queries see only those rows and columns, through aggregates and joins alike.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"quarantine", cmd_quarantine, "list and release objects that failed promotion",
+     "usage: tarn quarantine list [ZONE.DB.TABLE] [--json]\n"
+     "       tarn quarantine release KEY [--json]\n\n"
+     "Objects landing in raw are checked by their table's promotion policy: they must read\n"
+     "fully in their format, have a schema the table's mode allows, not be empty, and not\n"
+     "repeat the bytes of a file already in cleaned (and have the required columns and no\n"
+     "NULL keys, when the policy names them). Those that pass move to cleaned under the\n"
+     "same key; the others move to the quarantine zone with KEY.reason.json beside them\n"
+     "(the check, the detail, the line or row where known, the table and the policy).\n"
+     "`list` prints them (key, table, check, line, detail, time); `release` sends KEY\n"
+     "through promotion again once the table's policy or schema is fixed (`tarn table set\n"
+     "... --promotion-mode any`): it moves to cleaned if it passes, else stays with a new\n"
+     "reason. Admins only. Options: --endpoint URL (or TARN_ENDPOINT).\n"},
     {"version", cmd_version, "print tarn's and DuckDB's versions",
      "usage: tarn version [--json]\n"},
 };
@@ -158,8 +183,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "tarn: a data lake in one binary\n\nusage: tarn COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-8s %s\n", "help", "show help for a command (tarn help CMD)");
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "help", "show help for a command (tarn help CMD)");
     fprintf(out, "\nClient commands find the server in --endpoint or TARN_ENDPOINT (default\n"
                  "http://127.0.0.1:9470) and credentials in TARN_ACCESS_KEY/TARN_SECRET_KEY,\n"
                  "TARN_CREDENTIALS_FILE, or ./tarn-data/admin.credentials.\n");

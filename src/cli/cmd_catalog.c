@@ -153,6 +153,17 @@ static void show_table(json_t *o)
     }
     if (S(o, "status_reason"))
         printf("%-15s %s\n", "problem", S(o, "status_reason"));
+    json_t *promo = json_object_get(o, "promotion");
+    if (promo) {
+        char req[300] = "", nn[300] = "", keep[40] = "server default";
+        join_tags(req, sizeof req, json_object_get(promo, "required_columns"));
+        join_tags(nn, sizeof nn, json_object_get(promo, "not_null_keys"));
+        if (json_is_integer(json_object_get(promo, "raw_retention_s")))
+            snprintf(keep, sizeof keep, "%llds", I(promo, "raw_retention_s"));
+        printf("%-15s mode %s; required columns %s; not-null keys %s; raw kept %s\n",
+               "promotion", S(promo, "mode"), *req ? req : "-", *nn ? nn : "-", keep);
+        printf("%-15s %lld\n", "quarantined", I(o, "quarantined"));
+    }
     free(opts);
     free(pk);
     printf("\n");
@@ -261,7 +272,10 @@ static int table_usage(void)
     fprintf(stderr, "usage: tarn table show|versions|files|partitions|snapshots ZONE.DB.TABLE\n"
                     "       tarn table create ZONE.DB.TABLE --format F --schema 'COL TYPE, ...'\n"
                     "       tarn table set ZONE.DB.TABLE [--description D] [--owner O] [--tag T]"
-                    " [--column C ...]\n(see `tarn help table`)\n");
+                    " [--column C ...]\n"
+                    "                      [--promotion-mode additive|strict|any]"
+                    " [--required-columns a,b] [--not-null-keys id] [--raw-retention S]\n"
+                    "(see `tarn help table`)\n");
     return 2;
 }
 
@@ -310,13 +324,55 @@ static json_t *create_body(const args_t *a)
     return b;
 }
 
+/* "a,b" as ["a", "b"] (empty names dropped). */
+static json_t *name_list(const char *v)
+{
+    json_t *l = json_array();
+    char part[256];
+    for (const char *p = v; p && *p;) {
+        size_t n = strcspn(p, ",");
+        snprintf(part, sizeof part, "%.*s", (int)(n < sizeof part ? n : sizeof part - 1), p);
+        if (*part)
+            json_array_append_new(l, json_string(part));
+        p += n + (p[n] == ',');
+    }
+    return l;
+}
+
+/* The promotion policy options of `table set` as the PATCH's "promotion" object. */
+static bool promotion_option(json_t *b, const char *n, const char *v)
+{
+    static const char *const names[] = {"--promotion-mode", "--required-columns",
+                                        "--not-null-keys", "--raw-retention"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        known = known || !strcmp(n, names[i]);
+    if (!known)
+        return false;
+    json_t *p = json_object_get(b, "promotion");
+    if (!p)
+        json_object_set_new(b, "promotion", p = json_object());
+    if (!strcmp(n, "--promotion-mode"))
+        json_object_set_new(p, "mode", json_string(v));
+    else if (!strcmp(n, "--required-columns"))
+        json_object_set_new(p, "required_columns", name_list(v));
+    else if (!strcmp(n, "--not-null-keys"))
+        json_object_set_new(p, "not_null_keys", name_list(v));
+    else
+        json_object_set_new(p, "raw_retention_s",
+                            *v ? json_integer(strtoll(v, NULL, 10)) : json_null());
+    return true;
+}
+
 /* Options before the first --column apply to the table, after it to that column. */
 static json_t *set_body(const args_t *a)
 {
     json_t *b = json_object(), *target = b, *cols = json_object();
     for (size_t i = 0; i < a->nopts; i++) {
         const char *n = a->names[i], *v = a->values[i];
-        if (!strcmp(n, "--column")) {
+        if (v && promotion_option(b, n, v)) {
+            continue;
+        } else if (!strcmp(n, "--column")) {
             target = json_object();
             json_object_set_new(cols, v, target);
         } else if (!strcmp(n, "--tag") || !strcmp(n, "--untag")) {
@@ -339,7 +395,8 @@ int cmd_table(int argc, char **argv)
     static const char *const valued[] = {"--endpoint", "--format", "--schema", "--partition-keys",
                                          "--description", "--owner", "--steward", "--tag",
                                          "--untag", "--column", "--sensitivity", "--option",
-                                         NULL};
+                                         "--promotion-mode", "--required-columns",
+                                         "--not-null-keys", "--raw-retention", NULL};
     static const char *const flags[] = {"--json", NULL};
     if (argc < 2)
         return table_usage();

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 int cmd_init(int argc, char **argv)
@@ -50,13 +51,13 @@ int cmd_serve(int argc, char **argv)
     static const char *const valued[] = {"--data",          "--listen",     "--query-slots",
                                          "--query-timeout", "--queue-wait", "--pg-listen",
                                          "--tls-cert",      "--tls-key",    "--query-memory",
-                                         NULL};
+                                         "--promotion",     "--raw-retention", NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
     server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0,
                        args_get(&a, "--pg-listen"), args_get(&a, "--tls-cert"),
-                       args_get(&a, "--tls-key"), 0};
+                       args_get(&a, "--tls-key"), 0, false, 0};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {
@@ -75,6 +76,23 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "tarn serve: --query-memory wants a size of at least 16MB, such as "
                         "512MB or 2GB (got '%s')\n", mem);
         return 2;
+    }
+    const char *promo = args_get(&a, "--promotion");
+    if (promo && strcmp(promo, "on") && strcmp(promo, "off")) {
+        fprintf(stderr, "tarn serve: --promotion is on or off (got '%s')\n", promo);
+        return 2;
+    }
+    o.promotion_off = promo && !strcmp(promo, "off");
+    const char *ret = args_get(&a, "--raw-retention");
+    if (ret) {
+        char *end;
+        long long n = strtoll(ret, &end, 10);
+        if (!*ret || *end || n < 0 || n > 100LL * 365 * 86400) {
+            fprintf(stderr, "tarn serve: --raw-retention wants seconds, 0 or more (got '%s')\n",
+                    ret);
+            return 2;
+        }
+        o.raw_retention_s = n;
     }
     if (!o.data_dir)
         o.data_dir = "tarn-data";

@@ -152,7 +152,18 @@ int metrics_render(metrics_t *m, store_t *store, catalog_t *catalog, buf_t *b)
                 "# TYPE tarn_catalog_files gauge\n"
                 "# HELP tarn_crawler_lag_events Landing events the crawler has not applied yet.\n"
                 "# TYPE tarn_crawler_lag_events gauge\n");
-    return catalog_metrics(catalog, gauge_line, b, NULL);
+    if ((rc = catalog_metrics(catalog, gauge_line, b, NULL)))
+        return rc;
+    buf_puts(b, "# HELP tarn_promotions_total Objects moved out of raw (or released from"
+                " quarantine) by outcome: cleaned or quarantined.\n"
+                "# TYPE tarn_promotions_total counter\n"
+                "# HELP tarn_promoter_lag_events Events the promoter has not taken in yet.\n"
+                "# TYPE tarn_promoter_lag_events gauge\n"
+                "# HELP tarn_promotions_pending Objects taken in and not yet through, by state.\n"
+                "# TYPE tarn_promotions_pending gauge\n"
+                "# HELP tarn_quarantine_objects Objects in quarantine.\n"
+                "# TYPE tarn_quarantine_objects gauge\n");
+    return promote_metrics(catalog, gauge_line, b, NULL);
 }
 
 int http_metrics(req_t *r)

@@ -233,6 +233,11 @@ const op_t rest_ops[] = {
     R("GetCrawl", "catalog:Crawl", "GET", "/v1/crawl/{}", "crawl/{0}", BODY_NONE, rest_get_crawl),
     R("SearchCatalog", "catalog:Describe", "GET", "/v1/search", "table/*", BODY_NONE,
       rest_search),
+    /* Promotion's quarantine (admins only until grants exist). */
+    R("ListQuarantine", "process:ListQuarantine", "GET", "/v1/quarantine", "quarantine/*",
+      BODY_NONE, rest_list_quarantine),
+    R("ReleaseQuarantine", "process:ReleaseQuarantine", "POST", "/v1/quarantine/release",
+      "quarantine/*", BODY_BUFFER, rest_release_quarantine),
     /* Queries; each table a query names is checked again (sql:Select) as its view is made. */
     R("RunQuery", "sql:Select", "POST", "/v1/sql", "table/*", BODY_BUFFER, rest_sql),
     /* Everyone sees and cancels their own queries; the admin everyone's. */

@@ -66,6 +66,21 @@ static int start_catalog(server_t *s, tarn_err_t *err)
     return rc;
 }
 
+/* Promotion raw -> cleaned. It classifies and reads each object itself through the
+ * crawler's engine (a connection of its own) rather than waiting for the crawler: it must
+ * read the whole file, where the crawler samples, and it must not depend on how far
+ * behind the crawler is. */
+static int start_promotion(server_t *s, const server_opts_t *o, tarn_err_t *err)
+{
+    int rc = promote_init(s->db, err);
+    if (rc || o->promotion_off)
+        return rc;
+    promote_opts_t po = {.objects_dir = s->objects_dir, .store = s->store,
+                         .catalog = s->catalog, .engine = s->engine,
+                         .raw_retention_s = o->raw_retention_s};
+    return promote_start(&s->promoter, &po, err);
+}
+
 /* An empty folder <data>/tmp/<name>, its absolute path in out (PATH_MAX bytes): what a
  * previous run left there belonged to queries that are gone. */
 static int fresh_tmp_dir(const server_t *s, const char *name, char *out, tarn_err_t *err)
@@ -196,6 +211,7 @@ static void server_free(server_t *s)
 {
     if (!s)
         return;
+    promote_stop(s->promoter);
     crawler_stop(s->crawler);
     workload_free(s->workload);
     catalog_close(s->catalog);
@@ -245,7 +261,8 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
         (rc = grants_open(&s->grants, s->db, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
-        (rc = start_catalog(s, err)) || (rc = start_sql(s, o, err)))
+        (rc = start_catalog(s, err)) || (rc = start_promotion(s, o, err)) ||
+        (rc = start_sql(s, o, err)))
         goto done;
     s->metrics = metrics_create();
     if (!s->metrics) {

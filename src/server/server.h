@@ -5,6 +5,7 @@
 
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
@@ -19,6 +20,8 @@ typedef struct {
     /* Memory per query slot, in bytes; the engine's limit is this times the slots.
      * 0: DuckDB's default limit (80% of the RAM) shared by the slots. */
     uint64_t query_memory;
+    bool promotion_off;      /* no promotion raw -> cleaned: raw keeps what lands */
+    int64_t raw_retention_s; /* how long raw keeps a promoted object (0: removed at once) */
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "catalog/crawler.h"
 #include "consume/workload.h"
+#include "process/promote.h"
 #include "engine/engine.h"
 #include "govern/audit.h"
 #include "govern/authz.h"
@@ -48,6 +49,7 @@ typedef struct server {
     catalog_t *catalog;
     crawler_t *crawler;
     grants_t *grants; /* groups, roles, filters and grants: what non-admins may do */
+    promoter_t *promoter; /* NULL when promotion is off */
     struct MHD_Daemon *daemon;
     struct pg_server *pg; /* the PostgreSQL listener, when on */
     atomic_int inflight;
@@ -188,6 +190,9 @@ int rest_snapshot_files(req_t *r);
 int rest_start_crawl(req_t *r);
 int rest_get_crawl(req_t *r);
 int rest_search(req_t *r);
+/* rest_quarantine.c */
+int rest_list_quarantine(req_t *r);
+int rest_release_quarantine(req_t *r);
 /* rest_sql.c */
 int rest_sql(req_t *r);
 int rest_list_queries(req_t *r);

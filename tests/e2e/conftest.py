@@ -26,10 +26,12 @@ def free_port():
 class Server:
     """One tarn server process; restartable on the same data folder."""
 
-    def __init__(self, data_dir, extra_env=None, extra_args=()):
+    def __init__(self, data_dir, extra_env=None, extra_args=(), promotion=False):
         self.data = str(data_dir)
         self.extra_env = extra_env or {}
-        self.extra_args = list(extra_args)
+        # Promotion moves what lands in raw to cleaned; tests of raw tables, S3 and SQL
+        # keep raw as it is, and the promotion tests turn it on.
+        self.extra_args = list(extra_args) + ([] if promotion else ["--promotion", "off"])
         self.port = free_port()
         self.pg_port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"

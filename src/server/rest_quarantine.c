@@ -1,0 +1,40 @@
+/* REST for promotion's quarantine: GET /v1/quarantine[?table=zone.db.t] lists what
+ * failed and why, POST /v1/quarantine/release {"key"} sends an object through promotion
+ * again. Shapes are in docs/processing.md. */
+#include "server/server_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int rest_list_quarantine(req_t *r)
+{
+    const char *t = req_query(r, "table");
+    char zone[16] = "", db[130] = "", name[130] = "";
+    if (t && (sscanf(t, "%15[^.].%129[^.].%129s", zone, db, name) != 3 ||
+              (strcmp(zone, "raw") && strcmp(zone, "cleaned"))))
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "table is raw.db.t or cleaned.db.t (got '%s')", t);
+    json_t *out = NULL;
+    int rc = promote_quarantine_list(r->srv->catalog, t ? db : NULL, t ? name : NULL, &out,
+                                     &r->err);
+    return rc ? rc : rest_respond_json(r, 200, out);
+}
+
+int rest_release_quarantine(req_t *r)
+{
+    json_t *in, *out = NULL;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *key = json_string_value(json_object_get(in, "key"));
+    if (!key || json_object_size(in) != 1)
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "the body names the quarantined object: {\"key\": \"db/table/file.csv\"}");
+    else if (!r->srv->promoter)
+        rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "PromotionOff",
+                        "promotion is off on this server (tarn serve --promotion on)");
+    else
+        rc = promote_quarantine_release(r->srv->catalog, r->srv->store, key, &out, &r->err);
+    json_decref(in);
+    return rc ? rc : rest_respond_json(r, 202, out);
+}
