@@ -33,6 +33,7 @@ fuzz: bootstrap
 bench: all
 	/usr/bin/python3 bench/s3_throughput.py --tarn $(BUILD)/tarn
 	/usr/bin/python3 bench/crawl.py --tarn $(BUILD)/tarn --baseline $(BUILD)/crawl_baseline
+	/usr/bin/python3 bench/promote.py --tarn $(BUILD)/tarn
 	/usr/bin/python3 bench/sql.py --tarn $(BUILD)/tarn --baseline $(BUILD)/sql_baseline
 
 clean:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # `make run`: starts tarn on the embedded default (./tarn-data) and, on first run, lands
-# sample datasets in the raw zone with the AWS CLI, then keeps the server in the foreground.
+# sample datasets in the raw zone with the AWS CLI (promotion moves them to cleaned), then
+# keeps the server in the foreground.
 set -eu
 umask 027
 TARN=${1:-build/tarn}
@@ -40,7 +41,7 @@ cat >&2 <<MSG
 
 tarn is running on $ENDPOINT with data in $DATA (Ctrl-C stops it).
   export AWS_SHARED_CREDENTIALS_FILE=$DATA/admin.credentials
-  aws --endpoint-url $ENDPOINT s3 ls s3://raw/ --recursive
-  $TARN tables raw
+  aws --endpoint-url $ENDPOINT s3 ls s3://cleaned/ --recursive
+  $TARN tables cleaned
 MSG
 wait $PID
