@@ -45,6 +45,7 @@ typedef struct {
 /* What the checks found out about one object. */
 typedef struct {
     bool gone;          /* the object is no longer the one the row names */
+    bool unchanged;     /* cleaned already holds these bytes under this key (a re-upload) */
     bool pass;
     bool mapped, hidden;
     const char *check;  /* failing check */
@@ -388,6 +389,14 @@ static int decide(promoter_t *p, const row_t *row, verdict_t *v, arena_t *a, tar
         return rc;
     }
     v->pass = true;
+    store_object_t c;
+    if (!strcmp(row->source, "raw") &&
+        !store_object_head(p->o.store, "cleaned", row->key, &c, a, &e) &&
+        !memcmp(c.sha256, v->o.sha256, 32)) {
+        v->unchanged = true; /* a client's retry of an upload that was promoted already */
+        return 0;
+    }
+    e = (tarn_err_t){0};
     if (hive_parse_key(&v->hk, row->key, a, &e)) {
         fail(v, "table", 0, 0, "the key names no table: %s", e.msg);
         return 0;
@@ -682,13 +691,21 @@ static int process_row(promoter_t *p, const row_t *row, arena_t *a, tarn_err_t *
             rc = row_delete(catalog_db(p->o.catalog), row->id, err);
             goto done;
         }
+        if (v.unchanged) {
+            db_t *db = catalog_db(p->o.catalog);
+            if ((rc = db_exec(db, "BEGIN IMMEDIATE", err)))
+                goto done;
+            rc = row_set_moved(db, row->id, "unchanged", err);
+            if ((rc = rc ? (db_exec(db, "ROLLBACK", NULL), rc) : db_exec(db, "COMMIT", err)))
+                goto done;
+        }
         /* A release that fails again has renewed its reason and is through. */
-        if ((rc = move(p, row, &v, a, err)) || v.gone ||
+        if ((!v.unchanged && (rc = move(p, row, &v, a, err))) || v.gone ||
             (!v.pass && !strcmp(row->source, "quarantine")))
             goto done;
         row_t moved = *row;
         moved.state = "moved";
-        moved.outcome = v.pass ? "cleaned" : "quarantined";
+        moved.outcome = v.unchanged ? "unchanged" : v.pass ? "cleaned" : "quarantined";
         rc = finish(p, &moved, &v, false, a, err);
         goto done;
     }

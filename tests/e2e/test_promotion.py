@@ -121,6 +121,11 @@ def test_header_only_csv_is_empty_and_duplicates_are_refused(lake):
     wait_moved(s3, f"{db}/t/two.csv", "quarantine")
     r = reason(s3, f"{db}/t/two.csv")
     assert r["check"] == "duplicate" and f"{db}/t/one.csv" in r["detail"]
+    # The same key with the same bytes again (a client's retry) is already promoted.
+    s3.put_object(Bucket="raw", Key=f"{db}/t/one.csv", Body=data)
+    wait_for(lambda: not keys(s3, "raw", f"{db}/t/one.csv"))
+    assert body(s3, "cleaned", f"{db}/t/one.csv") == data
+    assert not keys(s3, "quarantine", f"{db}/t/one.csv")
     s3.put_object(Bucket="raw", Key=f"{db}/t/three.csv", Body=b"k,v\n")
     wait_moved(s3, f"{db}/t/three.csv", "quarantine")
     assert reason(s3, f"{db}/t/three.csv")["check"] == "empty"
