@@ -112,8 +112,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 /* Sends the request; a 2xx body goes to sink when there is one, else into *out as JSON. */
-static int perform(client_t *c, const char *method, const char *path, json_t *body, FILE *sink,
-                   json_t **out, tarn_err_t *err)
+static int perform(client_t *c, const char *method, const char *path, const char *ctype,
+                   char *payload, size_t plen, FILE *sink, json_t **out, tarn_err_t *err)
 {
     if (out)
         *out = NULL;
@@ -123,10 +123,11 @@ static int perform(client_t *c, const char *method, const char *path, json_t *bo
     char url[2048], userpwd[300];
     snprintf(url, sizeof url, "%s%s", c->endpoint, path);
     snprintf(userpwd, sizeof userpwd, "%s:%s", c->access_key, c->secret_key);
-    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char ctype_hdr[128];
+    snprintf(ctype_hdr, sizeof ctype_hdr, "Content-Type: %s", ctype);
     reply_t reply = {.h = h, .sink = sink};
     buf_t *resp = &reply.resp;
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hdrs = curl_slist_append(NULL, ctype_hdr);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:tarn");
@@ -135,8 +136,10 @@ static int perform(client_t *c, const char *method, const char *path, json_t *bo
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (payload)
+    if (payload) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)plen);
+    }
     CURLcode cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -180,10 +183,6 @@ static int perform(client_t *c, const char *method, const char *path, json_t *bo
                  "; credentials from %s", c->cred_source);
     json_decref(j);
 done:
-    if (payload) {
-        OPENSSL_cleanse(payload, strlen(payload));
-        free(payload);
-    }
     OPENSSL_cleanse(userpwd, sizeof userpwd);
     if (resp->data)
         OPENSSL_cleanse(resp->data, resp->len);
@@ -193,14 +192,34 @@ done:
     return rc;
 }
 
+/* A JSON body may hold a secret (a password being set): wiped after sending. */
+static int perform_json(client_t *c, const char *method, const char *path, json_t *body,
+                        FILE *sink, json_t **out, tarn_err_t *err)
+{
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    size_t n = payload ? strlen(payload) : 0;
+    int rc = perform(c, method, path, "application/json", payload, n, sink, out, err);
+    if (payload) {
+        OPENSSL_cleanse(payload, n);
+        free(payload);
+    }
+    return rc;
+}
+
 int client_call(client_t *c, const char *method, const char *path, json_t *body, json_t **out,
                 tarn_err_t *err)
 {
-    return perform(c, method, path, body, NULL, out, err);
+    return perform_json(c, method, path, body, NULL, out, err);
 }
 
 int client_download(client_t *c, const char *method, const char *path, json_t *body, FILE *out,
                     tarn_err_t *err)
 {
-    return perform(c, method, path, body, out, NULL, err);
+    return perform_json(c, method, path, body, out, NULL, err);
+}
+
+int client_send(client_t *c, const char *method, const char *path, const char *content_type,
+                const void *data, size_t n, json_t **out, tarn_err_t *err)
+{
+    return perform(c, method, path, content_type, (char *)data, n, NULL, out, err);
 }

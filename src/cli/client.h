@@ -30,6 +30,10 @@ int client_call(client_t *c, const char *method, const char *path, json_t *body,
 int client_download(client_t *c, const char *method, const char *path, json_t *body, FILE *out,
                     tarn_err_t *err);
 
+/* Like client_call with a body of any type (NDJSON records, say), sent as it is. */
+int client_send(client_t *c, const char *method, const char *path, const char *content_type,
+                const void *data, size_t n, json_t **out, tarn_err_t *err);
+
 /* Reads key = value from [section] of an INI file (AWS credentials format). */
 int client_ini_get(const char *path, const char *section, const char *key, char *out, size_t cap);
 

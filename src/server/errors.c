@@ -49,6 +49,7 @@ static const err_map_t reasons[] = {
     {"NoSuchKey", 404},
     {"NoSuchQuery", 404},
     {"NoSuchSnapshot", 404},
+    {"NoSuchStream", 404},
     {"NoSuchTable", 404},
     {"NoSuchUpload", 404},
     {"NotFound", 404},
@@ -63,8 +64,10 @@ static const err_map_t reasons[] = {
     {"ServiceUnavailable", 503},
     {"SignatureDoesNotMatch", 403},
     {"SlowDown", 503},
+    {"StreamExists", 409},
     {"SyntaxError", 400},
     {"TableExists", 409},
+    {"UnknownOperation", 400},
     {"XAmzContentSHA256Mismatch", 400},
 };
 
@@ -144,6 +147,63 @@ const char *errors_sqlstate(int code, const char *reason)
     }
 }
 
+/* Firehose's error types (JSON 1.1 "__type"): its API reference answers client errors
+ * with 400 and ServiceUnavailableException with 500; authentication failures use the
+ * types every JSON service shares. */
+static const struct {
+    const char *reason, *type;
+    int status;
+} firehose_types[] = {
+    {"AccessDenied", "AccessDeniedException", 400},
+    {"InvalidAccessKeyId", "UnrecognizedClientException", 400},
+    {"SignatureDoesNotMatch", "InvalidSignatureException", 400},
+    {"RequestTimeTooSkewed", "InvalidSignatureException", 400},
+    {"AuthorizationHeaderMalformed", "IncompleteSignatureException", 400},
+    {"MalformedJSON", "SerializationException", 400},
+    {"MaxMessageLengthExceeded", "InvalidArgumentException", 400},
+    {"NoSuchStream", "ResourceNotFoundException", 400},
+    {"NoSuchBucket", "InvalidArgumentException", 400},
+    {"StreamExists", "ResourceInUseException", 400},
+    {"UnknownOperation", "UnknownOperationException", 400},
+    {"SlowDown", "ServiceUnavailableException", 500},
+};
+
+err_map_t errors_firehose(int code, const char *reason)
+{
+    if (reason)
+        for (size_t i = 0; i < sizeof firehose_types / sizeof *firehose_types; i++)
+            if (!strcmp(firehose_types[i].reason, reason))
+                return (err_map_t){firehose_types[i].type, firehose_types[i].status};
+    switch (code) {
+    case TARN_ENOTFOUND: return (err_map_t){"ResourceNotFoundException", 400};
+    case TARN_EEXISTS: return (err_map_t){"ResourceInUseException", 400};
+    case TARN_EDENIED: return (err_map_t){"AccessDeniedException", 400};
+    case TARN_EINVAL:
+    case TARN_ECONFLICT: return (err_map_t){"InvalidArgumentException", 400};
+    case TARN_ENOMEM:
+    case TARN_EBUSY: return (err_map_t){"ServiceUnavailableException", 500};
+    default: return (err_map_t){"InternalFailure", 500};
+    }
+}
+
+static void respond_firehose_error(req_t *r, int code)
+{
+    err_map_t m;
+    const char *msg = errors_describe(r, code, &m);
+    m = errors_firehose(code, r->err.reason);
+    json_t *o = json_pack("{s:s, s:s}", "__type", m.code, "message", msg);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    buf_t b = BUF_INIT;
+    if (text) {
+        buf_puts(&b, text);
+        free(text);
+    }
+    req_respond_buf(r, m.status, "application/x-amz-json-1.1", &b);
+    req_add_header(r, "x-amzn-RequestId", r->id);
+    req_add_header(r, "x-amzn-ErrorType", m.code);
+}
+
 static void respond_json_error(req_t *r, err_map_t m, const char *msg)
 {
     json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", m.code, "message", msg,
@@ -176,6 +236,10 @@ void req_respond_error(req_t *r, int code)
 {
     if (r->api == API_S3) {
         s3_xml_error(r, code);
+        return;
+    }
+    if (r->api == API_FIREHOSE) {
+        respond_firehose_error(r, code);
         return;
     }
     err_map_t m;

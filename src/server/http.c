@@ -219,7 +219,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static const char *api_name(const req_t *r)
 {
-    return r->api == API_S3 ? "s3" : r->api == API_REST ? "rest" : "http";
+    return r->api == API_S3         ? "s3"
+           : r->api == API_REST     ? "rest"
+           : r->api == API_FIREHOSE ? "firehose"
+                                    : "http";
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -290,6 +293,8 @@ static int route(req_t *r)
         r->resource = "metrics";
         return 0;
     }
+    if (firehose_is_request(r))
+        return firehose_route(r);
     if (!strncmp(p, "/v1/", 4) || !strcmp(p, "/v1")) {
         r->api = API_REST;
         return rest_route(r);
@@ -424,6 +429,7 @@ static int start_request(req_t *r)
         return rc;
     if ((rc = route(r)))
         return rc;
+    r->body_limit = r->op->body_max ? r->op->body_max : BODY_BUFFER_LIMIT;
     if (r->op->public_) {
         r->authenticated = true;
         r->decision.allowed = true;
@@ -434,7 +440,6 @@ static int start_request(req_t *r)
         if (!r->verify_after_body && (rc = authorize(r)))
             return rc;
     }
-    r->body_limit = BODY_BUFFER_LIMIT;
     if (!r->verify_after_body && r->op->begin && (rc = r->op->begin(r)))
         return rc;
     return 0;

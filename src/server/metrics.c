@@ -174,6 +174,8 @@ int http_metrics(req_t *r)
         buf_free(&b);
         return TARN_ERR(&r->err, rc, "cannot read storage and catalog usage");
     }
+    if (r->srv->streams)
+        stream_mgr_metrics(r->srv->streams, &b);
     req_respond_buf(r, 200, "text/plain; version=0.0.4", &b);
     return 0;
 }

@@ -238,6 +238,18 @@ const op_t rest_ops[] = {
       BODY_NONE, rest_list_quarantine),
     R("ReleaseQuarantine", "process:ReleaseQuarantine", "POST", "/v1/quarantine/release",
       "quarantine/*", BODY_BUFFER, rest_release_quarantine),
+    /* Delivery streams (the Firehose API's operations, for clients without an SDK). */
+    R("ListDeliveryStreams", "firehose:ListDeliveryStreams", "GET", "/v1/streams",
+      "deliverystream/*", BODY_NONE, rest_list_streams),
+    R("CreateDeliveryStream", "firehose:CreateDeliveryStream", "POST", "/v1/streams",
+      "deliverystream/*", BODY_BUFFER, rest_create_stream),
+    R("DescribeDeliveryStream", "firehose:DescribeDeliveryStream", "GET", "/v1/streams/{}",
+      "deliverystream/{0}", BODY_NONE, rest_get_stream),
+    R("DeleteDeliveryStream", "firehose:DeleteDeliveryStream", "DELETE", "/v1/streams/{}",
+      "deliverystream/{0}", BODY_NONE, rest_delete_stream),
+    {.name = "PutRecordBatch", .action = "firehose:PutRecordBatch", .method = "POST",
+     .route = "/v1/streams/{}/records", .res = "deliverystream/{0}", .body = BODY_BUFFER,
+     .finish = rest_put_stream_records, .body_max = STREAM_BATCH_BYTES + (64u << 10)},
     /* Queries; each table a query names is checked again (sql:Select) as its view is made. */
     R("RunQuery", "sql:Select", "POST", "/v1/sql", "table/*", BODY_BUFFER, rest_sql),
     /* Everyone sees and cancels their own queries; the admin everyone's. */

@@ -120,6 +120,27 @@ static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
     return 0;
 }
 
+/* Delivery streams: their logs are recovered before the HTTP port opens, so a put never
+ * races recovery. Parquet conversion gets an engine of its own that reads and writes
+ * only <data>/tmp/streams (emptied at start: staging of batches that are rebuilt from
+ * the logs). */
+static int start_streams(server_t *s, uint64_t wal_limit, tarn_err_t *err)
+{
+    char tmp[PATH_MAX];
+    int rc = fresh_tmp_dir(s, "streams", tmp, err);
+    if (rc)
+        return rc;
+    const char *dirs[] = {tmp, NULL};
+    if ((rc = engine_open(&s->stream_engine, &(engine_opts_t){.dirs = dirs, .threads = 1}, err)))
+        return rc;
+    stream_opts_t so = {.data_dir = s->data_dir, .db = s->db, .store = s->store,
+                        .catalog = s->catalog, .engine = s->stream_engine, .tmp_dir = tmp,
+                        .wal_limit = wal_limit};
+    if ((rc = stream_mgr_open(&s->streams, &so, err)))
+        return rc;
+    return stream_mgr_start(s->streams, err);
+}
+
 int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err)
 {
     FILE *out = out_file;
@@ -212,6 +233,8 @@ static void server_free(server_t *s)
     if (!s)
         return;
     promote_stop(s->promoter);
+    stream_mgr_close(s->streams); /* before the store and catalog it delivers into */
+    engine_close(s->stream_engine);
     crawler_stop(s->crawler);
     workload_free(s->workload);
     catalog_close(s->catalog);
@@ -263,6 +286,9 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
         (rc = start_catalog(s, err)) || (rc = start_promotion(s, o, err)) ||
         (rc = start_sql(s, o, err)))
+        goto done;
+    const char *wl = getenv("TARN_STREAM_WAL_LIMIT"); /* bytes; for tests of backpressure */
+    if ((rc = start_streams(s, wl ? strtoull(wl, NULL, 10) : 0, err)))
         goto done;
     s->metrics = metrics_create();
     if (!s->metrics) {

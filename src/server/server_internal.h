@@ -16,6 +16,7 @@
 #include "govern/keyring.h"
 #include "govern/sigv4.h"
 #include "govern/sigv4_chunked.h"
+#include "ingest/stream.h"
 #include "storage/store.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -50,6 +51,8 @@ typedef struct server {
     crawler_t *crawler;
     grants_t *grants; /* groups, roles, filters and grants: what non-admins may do */
     promoter_t *promoter; /* NULL when promotion is off */
+    engine_t *stream_engine; /* the stream delivery's, for Parquet conversion */
+    stream_mgr_t *streams;
     struct MHD_Daemon *daemon;
     struct pg_server *pg; /* the PostgreSQL listener, when on */
     atomic_int inflight;
@@ -75,6 +78,7 @@ typedef struct op {
     int (*begin)(req_t *r);  /* after authorization, before the body (may set r->sink) */
     int (*finish)(req_t *r); /* after the whole body: produce the response */
     bool public_;         /* no authentication (only /healthz) */
+    size_t body_max;      /* BODY_BUFFER: largest body (0: 4 MiB) */
 } op_t;
 
 typedef struct {
@@ -130,7 +134,7 @@ struct req {
     tarn_err_t err;
 };
 
-enum { API_OTHER, API_S3, API_REST };
+enum { API_OTHER, API_S3, API_REST, API_FIREHOSE };
 
 /* ---- http.c: request helpers ---- */
 const char *req_header(const req_t *r, const char *name);   /* case-insensitive, first */
@@ -198,6 +202,17 @@ int rest_sql(req_t *r);
 int rest_list_queries(req_t *r);
 int rest_get_query(req_t *r);
 int rest_cancel_query(req_t *r);
+
+/* ---- firehose.c: the Firehose JSON 1.1 API and /v1/streams ---- */
+bool firehose_is_request(const req_t *r);
+int firehose_route(req_t *r);
+/* Maps a code and reason to Firehose's error type and HTTP status. */
+err_map_t errors_firehose(int code, const char *reason);
+int rest_list_streams(req_t *r);
+int rest_create_stream(req_t *r);
+int rest_get_stream(req_t *r);
+int rest_delete_stream(req_t *r);
+int rest_put_stream_records(req_t *r);
 
 /* ---- metrics.c ---- */
 metrics_t *metrics_create(void);

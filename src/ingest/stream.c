@@ -1,0 +1,855 @@
+/* Delivery streams: validating a Firehose configuration, keeping streams in the catalog
+ * database, acknowledging records through the write-ahead log, and the per-stream
+ * counters; delivery itself is in stream_deliver.c. */
+#include "ingest/stream_internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARN_PREFIX "arn:aws:firehose:us-east-1:000000000000:deliverystream/"
+
+/* ---- configuration ---- */
+
+static int bad(tarn_err_t *err, const char *fmt, const char *a, const char *b)
+{
+    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", fmt, a ? a : "", b ? b : "");
+}
+
+/* Refuses keys of o not in allowed (NULL-terminated), naming the field. */
+static int only_keys(const json_t *o, const char *where, const char *const *allowed,
+                     tarn_err_t *err)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(o))
+        return bad(err, "%s must be an object%s", where, NULL);
+    json_object_foreach((json_t *)o, k, v)
+    {
+        size_t i;
+        for (i = 0; allowed[i]; i++)
+            if (!strcmp(allowed[i], k))
+                break;
+        if (!allowed[i]) {
+            char full[256];
+            snprintf(full, sizeof full, "%s.%s", where, k);
+            return bad(err, "%s is not supported by tarn%s", full, NULL);
+        }
+    }
+    return 0;
+}
+
+static const char *str_of(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* An optional boolean Enabled (default def). */
+static int enabled_of(const json_t *o, const char *where, bool def, bool *out, tarn_err_t *err)
+{
+    json_t *e = json_object_get(o, "Enabled");
+    if (!e) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(e))
+        return bad(err, "%s.Enabled must be true or false%s", where, NULL);
+    *out = json_is_true(e);
+    return 0;
+}
+
+static int parse_processing(stream_config_t *c, const json_t *pc, tarn_err_t *err)
+{
+    static const char *const keys[] = {"Enabled", "Processors", NULL};
+    const char *where = "ExtendedS3DestinationConfiguration.ProcessingConfiguration";
+    bool on = false;
+    int rc = only_keys(pc, where, keys, err);
+    if (rc || (rc = enabled_of(pc, where, false, &on, err)) || !on)
+        return rc;
+    json_t *procs = json_object_get(pc, "Processors");
+    size_t i;
+    json_t *p;
+    json_array_foreach(procs, i, p)
+    {
+        static const char *const pkeys[] = {"Type", "Parameters", NULL};
+        if ((rc = only_keys(p, "ProcessingConfiguration.Processors[]", pkeys, err)))
+            return rc;
+        const char *type = str_of(p, "Type");
+        json_t *params = json_object_get(p, "Parameters");
+        bool meta = type && !strcmp(type, "MetadataExtraction");
+        if (!type || (!meta && strcmp(type, "AppendDelimiterToRecord")))
+            return bad(err, "ProcessingConfiguration.Processors[].Type '%s' is not supported "
+                            "(supported: MetadataExtraction, AppendDelimiterToRecord)%s",
+                       type ? type : "", NULL);
+        size_t j;
+        json_t *pp;
+        json_array_foreach(params, j, pp)
+        {
+            const char *name = str_of(pp, "ParameterName"), *val = str_of(pp, "ParameterValue");
+            if (!name || !val)
+                return bad(err, "Processors[].Parameters[] need ParameterName and "
+                                "ParameterValue%s%s", NULL, NULL);
+            if (meta && !strcmp(name, "MetadataExtractionQuery")) {
+                stream_jq_free(&c->jq);
+                if ((rc = stream_jq_parse(&c->jq, val, err)))
+                    return rc;
+            } else if (meta && !strcmp(name, "JsonParsingEngine")) {
+                if (strcmp(val, "JQ-1.6"))
+                    return bad(err, "JsonParsingEngine '%s' is not supported (JQ-1.6)%s", val,
+                               NULL);
+            } else if (!strcmp(name, "Delimiter") && !strcmp(val, "\\n")) {
+                continue;
+            } else {
+                return bad(err, "the processor parameter %s is not supported for %s", name, type);
+            }
+        }
+        if (c->jq.n > 16)
+            return bad(err, "MetadataExtractionQuery may define at most 16 keys%s%s", NULL, NULL);
+        if (meta && !c->jq.n)
+            return bad(err, "MetadataExtraction needs a MetadataExtractionQuery%s%s", NULL, NULL);
+    }
+    return 0;
+}
+
+static int parse_conversion(stream_config_t *c, const json_t *dc, tarn_err_t *err)
+{
+    static const char *const keys[] = {"Enabled", "SchemaConfiguration",
+                                       "InputFormatConfiguration", "OutputFormatConfiguration",
+                                       NULL};
+    const char *where = "ExtendedS3DestinationConfiguration.DataFormatConversionConfiguration";
+    bool on = false;
+    int rc = only_keys(dc, where, keys, err);
+    if (rc || (rc = enabled_of(dc, where, true, &on, err)) || !on)
+        return rc;
+    json_t *sc = json_object_get(dc, "SchemaConfiguration");
+    static const char *const skeys[] = {"RoleARN", "CatalogId", "DatabaseName", "TableName",
+                                        "Region", "VersionId", NULL};
+    if (!sc)
+        return bad(err, "%s.SchemaConfiguration is required%s", where, NULL);
+    if ((rc = only_keys(sc, "DataFormatConversionConfiguration.SchemaConfiguration", skeys, err)))
+        return rc;
+    const char *dbn = str_of(sc, "DatabaseName"), *tn = str_of(sc, "TableName");
+    const char *ver = str_of(sc, "VersionId");
+    if (!dbn || !tn || !*dbn || !*tn)
+        return bad(err, "SchemaConfiguration needs DatabaseName and TableName (a table of the "
+                        "catalog: DatabaseName 'db' in the destination's zone, or 'zone.db')%s%s",
+                   NULL, NULL);
+    if (ver && strcmp(ver, "LATEST"))
+        return bad(err, "SchemaConfiguration.VersionId '%s' is not supported (LATEST)%s", ver,
+                   NULL);
+    const char *dot = strchr(dbn, '.');
+    c->schema_zone = dot ? strndup(dbn, (size_t)(dot - dbn)) : strdup(c->bucket);
+    c->schema_db = strdup(dot ? dot + 1 : dbn);
+    c->schema_table = strdup(tn);
+    json_t *in = json_object_get(dc, "InputFormatConfiguration");
+    if (in) {
+        json_t *de = json_object_get(in, "Deserializer");
+        static const char *const ik[] = {"Deserializer", NULL};
+        static const char *const dk[] = {"OpenXJsonSerDe", "HiveJsonSerDe", NULL};
+        if ((rc = only_keys(in, "DataFormatConversionConfiguration.InputFormatConfiguration",
+                            ik, err)) ||
+            (de && (rc = only_keys(de, "InputFormatConfiguration.Deserializer", dk, err))))
+            return rc;
+    }
+    c->parquet_compression = strdup("snappy");
+    json_t *out = json_object_get(dc, "OutputFormatConfiguration");
+    if (out) {
+        static const char *const ok[] = {"Serializer", NULL};
+        static const char *const sk[] = {"ParquetSerDe", NULL};
+        static const char *const pk[] = {"Compression", "BlockSizeBytes", "PageSizeBytes",
+                                         "EnableDictionaryCompression", "MaxPaddingBytes",
+                                         "WriterVersion", NULL};
+        json_t *ser = json_object_get(out, "Serializer");
+        json_t *pq = json_object_get(ser, "ParquetSerDe");
+        if ((rc = only_keys(out, "DataFormatConversionConfiguration.OutputFormatConfiguration",
+                            ok, err)) ||
+            (ser && (rc = only_keys(ser, "OutputFormatConfiguration.Serializer", sk, err))) ||
+            (pq && (rc = only_keys(pq, "Serializer.ParquetSerDe", pk, err))))
+            return rc;
+        const char *comp = str_of(pq, "Compression");
+        if (comp) {
+            free(c->parquet_compression);
+            if (!strcmp(comp, "SNAPPY"))
+                c->parquet_compression = strdup("snappy");
+            else if (!strcmp(comp, "GZIP"))
+                c->parquet_compression = strdup("gzip");
+            else if (!strcmp(comp, "UNCOMPRESSED"))
+                c->parquet_compression = strdup("uncompressed");
+            else
+                return bad(err, "ParquetSerDe.Compression '%s' is not supported (SNAPPY, GZIP, "
+                                "UNCOMPRESSED)%s", comp, NULL);
+        }
+    }
+    c->parquet = true;
+    return 0;
+}
+
+static bool valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (!len || len > STREAM_NAME_MAX)
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+            return false;
+    return true;
+}
+
+static int parse_dest(stream_config_t *c, const json_t *d, tarn_err_t *err)
+{
+    static const char *const keys[] = {
+        "RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints",
+        "CompressionFormat", "EncryptionConfiguration", "CloudWatchLoggingOptions",
+        "ProcessingConfiguration", "S3BackupMode", "DataFormatConversionConfiguration",
+        "DynamicPartitioningConfiguration", "FileExtension", "CustomTimeZone", NULL};
+    const char *W = "ExtendedS3DestinationConfiguration";
+    int rc = only_keys(d, W, keys, err);
+    if (rc)
+        return rc;
+    const char *arn = str_of(d, "BucketARN");
+    if (!arn || strncmp(arn, "arn:aws:s3:::", 13) || !arn[13] || strchr(arn + 13, '/') ||
+        strlen(arn + 13) >= sizeof c->bucket)
+        return bad(err, "%s.BucketARN must name a zone or bucket: arn:aws:s3:::raw%s", W, NULL);
+    snprintf(c->bucket, sizeof c->bucket, "%s", arn + 13);
+    if (!strcmp(c->bucket, "quarantine"))
+        return bad(err, "%s.BucketARN cannot be the quarantine zone%s", W, NULL);
+    const char *prefix = str_of(d, "Prefix"), *eprefix = str_of(d, "ErrorOutputPrefix");
+    c->prefix = strdup(prefix ? prefix : "");
+    c->error_prefix = strdup(eprefix ? eprefix : "");
+    json_t *bh = json_object_get(d, "BufferingHints");
+    json_int_t mb = 5, secs = 300;
+    if (bh) {
+        static const char *const bk[] = {"SizeInMBs", "IntervalInSeconds", NULL};
+        if ((rc = only_keys(bh, "ExtendedS3DestinationConfiguration.BufferingHints", bk, err)))
+            return rc;
+        json_t *v;
+        if ((v = json_object_get(bh, "SizeInMBs")))
+            mb = json_is_integer(v) ? json_integer_value(v) : -1;
+        if ((v = json_object_get(bh, "IntervalInSeconds")))
+            secs = json_is_integer(v) ? json_integer_value(v) : -1;
+    }
+    if (mb < 1 || mb > 128)
+        return bad(err, "BufferingHints.SizeInMBs must be between 1 and 128%s%s", NULL, NULL);
+    if (secs < 0 || secs > 900)
+        return bad(err, "BufferingHints.IntervalInSeconds must be between 0 and 900%s%s", NULL,
+                   NULL);
+    c->buffer_bytes = (uint64_t)mb << 20;
+    c->interval_s = (int)secs;
+    const char *comp = str_of(d, "CompressionFormat");
+    if (!comp || !strcmp(comp, "UNCOMPRESSED"))
+        c->compression = STREAM_COMPRESS_NONE;
+    else if (!strcmp(comp, "GZIP"))
+        c->compression = STREAM_COMPRESS_GZIP;
+    else if (!strcmp(comp, "ZSTD"))
+        c->compression = STREAM_COMPRESS_ZSTD;
+    else
+        return bad(err, "CompressionFormat '%s' is not supported (UNCOMPRESSED, GZIP, ZSTD)%s",
+                   comp, NULL);
+    json_t *enc = json_object_get(d, "EncryptionConfiguration");
+    if (enc) {
+        static const char *const ek[] = {"NoEncryptionConfig", NULL};
+        if ((rc = only_keys(enc, "ExtendedS3DestinationConfiguration.EncryptionConfiguration",
+                            ek, err)))
+            return rc;
+    }
+    json_t *cw = json_object_get(d, "CloudWatchLoggingOptions");
+    bool on = false;
+    if (cw && ((rc = enabled_of(cw, "CloudWatchLoggingOptions", false, &on, err)) || on))
+        return rc ? rc
+                  : bad(err, "%s.CloudWatchLoggingOptions cannot be enabled: tarn logs to its "
+                             "own log and /metrics%s", W, NULL);
+    const char *backup = str_of(d, "S3BackupMode");
+    if (backup && strcmp(backup, "Disabled"))
+        return bad(err, "%s.S3BackupMode '%s' is not supported (Disabled)", W, backup);
+    const char *tz = str_of(d, "CustomTimeZone");
+    if (tz && strcmp(tz, "UTC"))
+        return bad(err, "%s.CustomTimeZone '%s' is not supported (UTC)", W, tz);
+    const char *ext = str_of(d, "FileExtension");
+    if (ext) {
+        if (*ext != '.' || strchr(ext, '/') || strlen(ext) > 128)
+            return bad(err, "%s.FileExtension must start with '.' and hold no '/'%s", W, NULL);
+        c->extension = strdup(ext);
+    }
+    json_t *pc = json_object_get(d, "ProcessingConfiguration");
+    if (pc && (rc = parse_processing(c, pc, err)))
+        return rc;
+    json_t *dp = json_object_get(d, "DynamicPartitioningConfiguration");
+    if (dp) {
+        static const char *const dk[] = {"Enabled", "RetryOptions", NULL};
+        if ((rc = only_keys(dp, "ExtendedS3DestinationConfiguration."
+                                "DynamicPartitioningConfiguration", dk, err)) ||
+            (rc = enabled_of(dp, "DynamicPartitioningConfiguration", false, &c->partitioning,
+                             err)))
+            return rc;
+    }
+    json_t *dc = json_object_get(d, "DataFormatConversionConfiguration");
+    if (dc && (rc = parse_conversion(c, dc, err)))
+        return rc;
+    if (c->parquet && c->compression != STREAM_COMPRESS_NONE)
+        return bad(err, "%s.CompressionFormat must be UNCOMPRESSED when data format conversion "
+                        "is enabled (Parquet compresses inside the file)%s", W, NULL);
+    /* The templates, and what they need from the rest of the configuration. */
+    bool uses_keys, time_;
+    if ((rc = stream_template_check(c->prefix, TEMPLATE_PREFIX, &uses_keys, &time_, err)) ||
+        (rc = stream_template_check(c->error_prefix, TEMPLATE_ERROR_PREFIX, NULL, NULL, err)))
+        return rc;
+    if (strstr(c->prefix, "!{") && !*c->error_prefix)
+        return bad(err, "%s.ErrorOutputPrefix is required when Prefix has expressions%s", W,
+                   NULL);
+    if (uses_keys && !c->partitioning)
+        return bad(err, "Prefix uses partitionKeyFromQuery but DynamicPartitioningConfiguration "
+                        "is not enabled%s%s", NULL, NULL);
+    if (c->partitioning && !c->jq.n)
+        return bad(err, "DynamicPartitioningConfiguration needs a MetadataExtraction processor "
+                        "in ProcessingConfiguration%s%s", NULL, NULL);
+    if (c->partitioning && !uses_keys)
+        return bad(err, "with dynamic partitioning, Prefix must use "
+                        "!{partitionKeyFromQuery:...}%s%s", NULL, NULL);
+    for (const char *p = c->prefix; (p = strstr(p, "!{partitionKeyFromQuery:")); p++) {
+        const char *k = p + strlen("!{partitionKeyFromQuery:");
+        size_t len = strcspn(k, "}");
+        size_t i;
+        for (i = 0; i < c->jq.n; i++)
+            if (strlen(c->jq.keys[i].name) == len && !memcmp(c->jq.keys[i].name, k, len))
+                break;
+        if (i == c->jq.n) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(len < 100 ? len : 100), k);
+            return bad(err, "Prefix uses the partition key '%s', which "
+                            "MetadataExtractionQuery does not define%s", name, NULL);
+        }
+    }
+    return 0;
+}
+
+int stream_config_parse(stream_config_t *out, const json_t *req, tarn_err_t *err)
+{
+    static const char *const keys[] = {"DeliveryStreamName", "DeliveryStreamType",
+                                       "ExtendedS3DestinationConfiguration", "Tags", NULL};
+    *out = (stream_config_t){0};
+    int rc = only_keys(req, "CreateDeliveryStreamInput", keys, err);
+    if (rc)
+        return rc;
+    const char *name = str_of(req, "DeliveryStreamName");
+    if (!name || !valid_name(name))
+        return bad(err, "DeliveryStreamName must be 1 to 64 letters, digits, '_', '.' or "
+                        "'-'%s%s", NULL, NULL);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    const char *type = str_of(req, "DeliveryStreamType");
+    if (type && strcmp(type, "DirectPut"))
+        return bad(err, "DeliveryStreamType '%s' is not supported (DirectPut)%s", type, NULL);
+    json_t *d = json_object_get(req, "ExtendedS3DestinationConfiguration");
+    if (!d)
+        return bad(err, "ExtendedS3DestinationConfiguration is required (tarn delivers to its "
+                        "zones)%s%s", NULL, NULL);
+    if ((rc = parse_dest(out, d, err)))
+        stream_config_free(out);
+    return rc;
+}
+
+void stream_config_free(stream_config_t *c)
+{
+    if (!c)
+        return;
+    free(c->prefix);
+    free(c->error_prefix);
+    free(c->extension);
+    free(c->parquet_compression);
+    free(c->schema_zone);
+    free(c->schema_db);
+    free(c->schema_table);
+    stream_jq_free(&c->jq);
+    *c = (stream_config_t){0};
+}
+
+/* ---- the registry ---- */
+
+static const char *const migrations[] = {
+    "CREATE TABLE streams ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL UNIQUE,"
+    " config TEXT NOT NULL," /* the CreateDeliveryStream request as given */
+    " created_ms INTEGER NOT NULL,"
+    " delivered_seq INTEGER NOT NULL DEFAULT 0);"
+    /* Each delivered file with the log range of its batch: written in the transaction
+     * that lands the file, so recovery knows which files of a batch already exist. */
+    "CREATE TABLE stream_files ("
+    " stream_id INTEGER NOT NULL,"
+    " batch_first INTEGER NOT NULL,"
+    " batch_last INTEGER NOT NULL,"
+    " bucket TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " records INTEGER NOT NULL,"
+    " PRIMARY KEY (stream_id, batch_first, bucket, key));",
+};
+
+static void stream_free(stream_t *s)
+{
+    if (!s)
+        return;
+    stream_wal_close(s->wal);
+    stream_config_free(&s->cfg);
+    json_decref(s->dest);
+    pthread_rwlock_destroy(&s->lock);
+    free(s);
+}
+
+static void wal_path(const stream_mgr_t *m, int64_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%" PRId64, m->wal_dir, id);
+}
+
+static int count_pending(void *ctx, const stream_wal_rec_t *r)
+{
+    stream_t *s = ctx;
+    if (!atomic_load(&s->oldest_ms))
+        atomic_store(&s->oldest_ms, r->ts_ms);
+    atomic_fetch_add(&s->pending, (int64_t)r->len);
+    return 0;
+}
+
+/* A stream object from its stored request; recovers its log. */
+static int stream_load(stream_mgr_t *m, int64_t id, const char *config, int64_t created,
+                       uint64_t delivered, stream_t **out, tarn_err_t *err)
+{
+    stream_t *s = calloc(1, sizeof *s);
+    json_t *req = NULL;
+    int rc = 0;
+    if (!s)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    pthread_rwlock_init(&s->lock, NULL);
+    s->id = id;
+    s->created_ms = created;
+    atomic_store(&s->delivered, delivered);
+    if (!(req = json_loads(config, 0, NULL))) {
+        rc = TARN_ERR(err, TARN_EIO, "stream %" PRId64 " has an unreadable configuration", id);
+        goto done;
+    }
+    if ((rc = stream_config_parse(&s->cfg, req, err)))
+        goto done;
+    s->dest = json_incref(json_object_get(req, "ExtendedS3DestinationConfiguration"));
+    char dir[PATH_MAX + 32];
+    wal_path(m, id, dir, sizeof dir);
+    if ((rc = stream_wal_open(&s->wal, dir, delivered, err)))
+        goto done;
+    rc = stream_wal_read(s->wal, delivered, UINT64_MAX, SIZE_MAX, count_pending, s, err);
+done:
+    json_decref(req);
+    if (rc) {
+        stream_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int stream_mgr_open(stream_mgr_t **out, const stream_opts_t *o, tarn_err_t *err)
+{
+    stream_mgr_t *m = calloc(1, sizeof *m);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (!m)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    m->o = *o;
+    if (!m->o.wal_limit)
+        m->o.wal_limit = 1ull << 30;
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    snprintf(m->wal_dir, sizeof m->wal_dir, "%s/wal", o->data_dir);
+    if ((rc = fs_mkdir_p(m->wal_dir, 0700, err)) ||
+        (rc = db_migrate(o->db, "streams", migrations,
+                         (int)(sizeof migrations / sizeof *migrations), err)) ||
+        (rc = db_prepare(o->db, &st,
+                         "SELECT id, name, config, created_ms, delivered_seq FROM streams"
+                         " ORDER BY name DESC", err)))
+        goto done;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        stream_t *s;
+        rc = stream_load(m, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 2),
+                         sqlite3_column_int64(st, 3), (uint64_t)sqlite3_column_int64(st, 4), &s,
+                         err);
+        if (rc)
+            goto done;
+        s->next = m->list;
+        m->list = s;
+    }
+    if (step != SQLITE_DONE)
+        rc = db_fail(o->db, step, err, "load streams");
+done:
+    if (st)
+        db_done(o->db, st);
+    if (rc) {
+        stream_mgr_close(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int stream_mgr_start(stream_mgr_t *m, tarn_err_t *err)
+{
+    int rc = engine_connect(m->o.engine, &m->conn, err);
+    if (rc)
+        return rc;
+    if (pthread_create(&m->thread, NULL, stream_deliver_main, m))
+        return TARN_ERR(err, TARN_EIO, "cannot start the stream delivery thread");
+    m->started = true;
+    return 0;
+}
+
+void stream_mgr_close(stream_mgr_t *m)
+{
+    if (!m)
+        return;
+    if (m->started) {
+        pthread_mutex_lock(&m->mu);
+        m->stop = true;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        pthread_join(m->thread, NULL);
+    }
+    if (m->conn)
+        engine_disconnect(m->conn);
+    while (m->list) {
+        stream_t *n = m->list->next;
+        stream_free(m->list);
+        m->list = n;
+    }
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    free(m);
+}
+
+/* The live stream named name, or NULL. Streams are never freed while the manager runs,
+ * so the pointer stays valid; callers check `deleted` under its lock. */
+static stream_t *find(stream_mgr_t *m, const char *name)
+{
+    pthread_mutex_lock(&m->mu);
+    stream_t *s = m->list;
+    while (s && (s->deleted || strcmp(s->cfg.name, name)))
+        s = s->next;
+    pthread_mutex_unlock(&m->mu);
+    return s;
+}
+
+static int not_found(const char *name, tarn_err_t *err)
+{
+    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchStream",
+                      "Firehose %s under account 000000000000 not found.", name);
+}
+
+int stream_create(stream_mgr_t *m, const json_t *req, const char **arn, arena_t *a,
+                  tarn_err_t *err)
+{
+    stream_config_t cfg;
+    char *text = NULL;
+    sqlite3_stmt *st = NULL;
+    json_t *table = NULL;
+    int rc = stream_config_parse(&cfg, req, err);
+    if (rc)
+        return rc;
+    if ((rc = store_bucket_check(m->o.store, cfg.bucket, err)))
+        goto done;
+    if (cfg.parquet &&
+        (rc = catalog_table_get(m->o.catalog, cfg.schema_zone, cfg.schema_db, cfg.schema_table,
+                                &table, err))) {
+        if (rc == TARN_ENOTFOUND)
+            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                            "DataFormatConversionConfiguration.SchemaConfiguration names the "
+                            "table %s.%s.%s, which is not in the catalog (create it with a "
+                            "declared schema first)", cfg.schema_zone, cfg.schema_db,
+                            cfg.schema_table);
+        goto done;
+    }
+    if (!(text = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    pthread_mutex_lock(&m->mu); /* one creation at a time: name check, insert, list */
+    if ((rc = db_prepare(m->o.db, &st,
+                         "INSERT INTO streams(name, config, created_ms) VALUES(?1, ?2, ?3)",
+                         err)))
+        goto unlock;
+    int64_t now = time_now_ms();
+    sqlite3_bind_text(st, 1, cfg.name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    int step = sqlite3_step(st);
+    int64_t id = sqlite3_last_insert_rowid(db_h(m->o.db));
+    db_done(m->o.db, st);
+    if (step == SQLITE_CONSTRAINT) {
+        rc = TARN_ERR_R(err, TARN_EEXISTS, "StreamExists",
+                        "Firehose %s under account 000000000000 already exists.", cfg.name);
+        goto unlock;
+    }
+    if (step != SQLITE_DONE) {
+        rc = db_fail(m->o.db, step, err, "create stream");
+        goto unlock;
+    }
+    stream_t *s;
+    if ((rc = stream_load(m, id, text, now, 0, &s, err))) {
+        char *q = sqlite3_mprintf("DELETE FROM streams WHERE id = %lld", (long long)id);
+        db_exec(m->o.db, q, NULL);
+        sqlite3_free(q);
+        goto unlock;
+    }
+    s->next = m->list;
+    m->list = s;
+    *arn = arena_sprintf(a, ARN_PREFIX "%s", cfg.name);
+unlock:
+    pthread_mutex_unlock(&m->mu);
+done:
+    json_decref(table);
+    free(text);
+    stream_config_free(&cfg);
+    return rc;
+}
+
+int stream_delete(stream_mgr_t *m, const char *name, tarn_err_t *err)
+{
+    stream_t *s = find(m, name);
+    if (!s)
+        return not_found(name, err);
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = 0;
+    if (s->deleted) {
+        rc = not_found(name, err);
+        goto done;
+    }
+    char *q = sqlite3_mprintf("BEGIN IMMEDIATE; DELETE FROM stream_files WHERE stream_id = %lld;"
+                              " DELETE FROM streams WHERE id = %lld; COMMIT;",
+                              (long long)s->id, (long long)s->id);
+    if (!q) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = db_exec(m->o.db, q, err);
+    sqlite3_free(q);
+    if (rc) {
+        db_exec(m->o.db, "ROLLBACK", NULL);
+        goto done;
+    }
+    s->deleted = true; /* the log object stays until the manager closes: others may hold it */
+    char dir[PATH_MAX + 32];
+    wal_path(m, s->id, dir, sizeof dir);
+    fs_remove_tree(dir);
+done:
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int stream_list(stream_mgr_t *m, const char *start, size_t limit, json_t **names, bool *more,
+                tarn_err_t *err)
+{
+    json_t *a = json_array();
+    if (!a)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    /* Names in order: the list is short, so sort a copy of its names. */
+    pthread_mutex_lock(&m->mu);
+    size_t n = 0;
+    for (stream_t *s = m->list; s; s = s->next)
+        n += !s->deleted;
+    const char **v = calloc(n ? n : 1, sizeof *v);
+    size_t k = 0;
+    for (stream_t *s = m->list; v && s; s = s->next)
+        if (!s->deleted)
+            v[k++] = s->cfg.name;
+    for (size_t i = 1; v && i < k; i++)
+        for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+            const char *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    *more = false;
+    for (size_t i = 0; v && i < k; i++) {
+        if (start && strcmp(v[i], start) <= 0)
+            continue;
+        if (json_array_size(a) == limit) {
+            *more = true;
+            break;
+        }
+        json_array_append_new(a, json_string(v[i]));
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (!v) {
+        json_decref(a);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    free(v);
+    *names = a;
+    return 0;
+}
+
+/* The destination as DescribeDeliveryStream shows it: what was given, with defaults. */
+static json_t *dest_description(const stream_t *s)
+{
+    json_t *d = json_deep_copy(s->dest);
+    if (!json_object_get(d, "RoleARN"))
+        json_object_set_new(d, "RoleARN", json_string("arn:aws:iam::000000000000:role/tarn"));
+    if (!json_object_get(d, "BufferingHints"))
+        json_object_set_new(d, "BufferingHints", json_pack("{s:i, s:i}", "SizeInMBs", 5,
+                                                           "IntervalInSeconds", 300));
+    json_t *bh = json_object_get(d, "BufferingHints");
+    if (!json_object_get(bh, "SizeInMBs"))
+        json_object_set_new(bh, "SizeInMBs", json_integer(5));
+    if (!json_object_get(bh, "IntervalInSeconds"))
+        json_object_set_new(bh, "IntervalInSeconds", json_integer(300));
+    if (!json_object_get(d, "CompressionFormat"))
+        json_object_set_new(d, "CompressionFormat", json_string("UNCOMPRESSED"));
+    if (!json_object_get(d, "EncryptionConfiguration"))
+        json_object_set_new(d, "EncryptionConfiguration",
+                            json_pack("{s:s}", "NoEncryptionConfig", "NoEncryption"));
+    if (!json_object_get(d, "S3BackupMode"))
+        json_object_set_new(d, "S3BackupMode", json_string("Disabled"));
+    return d;
+}
+
+int stream_describe(stream_mgr_t *m, const char *name, bool with_stats, json_t **out,
+                    tarn_err_t *err)
+{
+    stream_t *s = find(m, name);
+    if (!s)
+        return not_found(name, err);
+    pthread_rwlock_rdlock(&s->lock);
+    if (s->deleted) {
+        pthread_rwlock_unlock(&s->lock);
+        return not_found(name, err);
+    }
+    json_t *dest = dest_description(s);
+    json_t *ext = json_deep_copy(dest);
+    /* The plain S3 view of the same destination, as the service also returns it. */
+    json_t *plain = json_pack("{s:O, s:O, s:O?, s:O?, s:O, s:O, s:O}", "RoleARN",
+                              json_object_get(dest, "RoleARN"), "BucketARN",
+                              json_object_get(dest, "BucketARN"), "Prefix",
+                              json_object_get(dest, "Prefix"), "ErrorOutputPrefix",
+                              json_object_get(dest, "ErrorOutputPrefix"), "BufferingHints",
+                              json_object_get(dest, "BufferingHints"), "CompressionFormat",
+                              json_object_get(dest, "CompressionFormat"),
+                              "EncryptionConfiguration",
+                              json_object_get(dest, "EncryptionConfiguration"));
+    json_decref(dest);
+    double created = (double)s->created_ms / 1000.0;
+    json_t *d = json_pack(
+        "{s:s, s:s+, s:s, s:s, s:s, s:f, s:f, s:[{s:s, s:o, s:o}], s:b, "
+        "s:{s:s}}",
+        "DeliveryStreamName", s->cfg.name, "DeliveryStreamARN", ARN_PREFIX, s->cfg.name,
+        "DeliveryStreamStatus", "ACTIVE", "DeliveryStreamType", "DirectPut", "VersionId", "1",
+        "CreateTimestamp", created, "LastUpdateTimestamp", created, "Destinations",
+        "DestinationId", "destinationId-000000000001", "S3DestinationDescription", plain,
+        "ExtendedS3DestinationDescription", ext, "HasMoreDestinations", false,
+        "DeliveryStreamEncryptionConfiguration", "Status", "DISABLED");
+    if (d && with_stats) {
+        int64_t oldest = atomic_load(&s->oldest_ms);
+        int64_t pending = atomic_load(&s->pending);
+        json_object_set_new(
+            d, "Tarn",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "RecordsIn",
+                      (json_int_t)atomic_load(&s->records_in), "BytesIn",
+                      (json_int_t)atomic_load(&s->bytes_in), "RecordsDelivered",
+                      (json_int_t)atomic_load(&s->records_delivered), "BytesDelivered",
+                      (json_int_t)atomic_load(&s->bytes_delivered), "RecordsFailed",
+                      (json_int_t)atomic_load(&s->records_failed), "FilesDelivered",
+                      (json_int_t)atomic_load(&s->files_delivered), "PendingBytes",
+                      (json_int_t)(pending > 0 ? pending : 0), "DeliveredSequence",
+                      (json_int_t)atomic_load(&s->delivered), "WalBytes",
+                      (json_int_t)stream_wal_disk_bytes(s->wal), "BufferAgeSeconds",
+                      oldest && pending > 0 ? (double)(time_now_ms() - oldest) / 1000.0 : 0.0));
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (!d)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    *out = d;
+    return 0;
+}
+
+int stream_put(stream_mgr_t *m, const char *name, const stream_record_t *recs, size_t n,
+               char (*record_ids)[33], tarn_err_t *err)
+{
+    stream_t *s = find(m, name);
+    if (!s)
+        return not_found(name, err);
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = 0;
+    if (s->deleted) {
+        rc = not_found(name, err);
+        goto done;
+    }
+    if (stream_wal_disk_bytes(s->wal) > m->o.wal_limit) {
+        /* Delivery is behind: refuse rather than let the log grow without bound. */
+        rc = TARN_ERR_R(err, TARN_EBUSY, "SlowDown",
+                        "Slow down. The stream %s has %llu bytes waiting for delivery.", name,
+                        (unsigned long long)stream_wal_disk_bytes(s->wal));
+        goto done;
+    }
+    uint64_t first, bytes = 0;
+    int64_t now = time_now_ms();
+    for (size_t i = 0; i < n; i++)
+        bytes += recs[i].len;
+    if ((rc = stream_wal_append(s->wal, recs, n, now, &first, err)))
+        goto done;
+    int64_t expect = 0;
+    atomic_compare_exchange_strong(&s->oldest_ms, &expect, now);
+    int64_t pending = atomic_fetch_add(&s->pending, (int64_t)bytes) + (int64_t)bytes;
+    atomic_fetch_add(&s->records_in, n);
+    atomic_fetch_add(&s->bytes_in, bytes);
+    for (size_t i = 0; record_ids && i < n; i++)
+        snprintf(record_ids[i], 33, "%016" PRIx64 "%016" PRIx64, (uint64_t)s->id, first + i);
+    bool wake = pending >= (int64_t)s->cfg.buffer_bytes || s->cfg.interval_s == 0;
+    pthread_rwlock_unlock(&s->lock);
+    if (wake) {
+        pthread_mutex_lock(&m->mu);
+        pthread_cond_signal(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+    }
+    return 0;
+done:
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+void stream_mgr_metrics(stream_mgr_t *m, buf_t *b)
+{
+    static const char *const names[] = {
+        "tarn_stream_records_in_total", "tarn_stream_bytes_in_total",
+        "tarn_stream_records_delivered_total", "tarn_stream_bytes_delivered_total",
+        "tarn_stream_records_failed_total", "tarn_stream_files_delivered_total"};
+    static const char *const helps[] = {
+        "Records acknowledged (durable in the stream log)", "Bytes of records acknowledged",
+        "Records delivered in files", "Bytes of records delivered",
+        "Records sent to the error output (quarantine)", "Files delivered"};
+    pthread_mutex_lock(&m->mu);
+    for (size_t k = 0; k < 6; k++) {
+        buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", names[k], helps[k], names[k]);
+        for (stream_t *s = m->list; s; s = s->next) {
+            if (s->deleted)
+                continue;
+            atomic_uint_fast64_t *v[] = {&s->records_in, &s->bytes_in, &s->records_delivered,
+                                         &s->bytes_delivered, &s->records_failed,
+                                         &s->files_delivered};
+            buf_printf(b, "%s{stream=\"%s\"} %llu\n", names[k], s->cfg.name,
+                       (unsigned long long)atomic_load(v[k]));
+        }
+    }
+    buf_puts(b, "# HELP tarn_stream_buffer_age_seconds Age of the oldest record not yet "
+                "delivered\n# TYPE tarn_stream_buffer_age_seconds gauge\n");
+    int64_t now = time_now_ms();
+    for (stream_t *s = m->list; s; s = s->next) {
+        int64_t o = atomic_load(&s->oldest_ms), p = atomic_load(&s->pending);
+        if (!s->deleted)
+            buf_printf(b, "tarn_stream_buffer_age_seconds{stream=\"%s\"} %.3f\n", s->cfg.name,
+                       o && p > 0 ? (double)(now - o) / 1000.0 : 0.0);
+    }
+    buf_puts(b, "# HELP tarn_stream_wal_bytes Bytes of the stream's write-ahead log on disk\n"
+                "# TYPE tarn_stream_wal_bytes gauge\n");
+    for (stream_t *s = m->list; s; s = s->next)
+        if (!s->deleted && s->wal)
+            buf_printf(b, "tarn_stream_wal_bytes{stream=\"%s\"} %llu\n", s->cfg.name,
+                       (unsigned long long)stream_wal_disk_bytes(s->wal));
+    pthread_mutex_unlock(&m->mu);
+}

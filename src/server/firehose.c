@@ -1,0 +1,439 @@
+/* The Amazon Data Firehose API, JSON 1.1 protocol (POST / with X-Amz-Target:
+ * Firehose_20150804.<Op>), so the AWS CLI and SDKs manage streams and put records with
+ * --endpoint-url; and the REST routes of streams (/v1/streams, NDJSON records). Requests
+ * are authenticated and authorized by the dispatcher like every other; each handler
+ * checks the named stream again. */
+#include "ingest/stream.h"
+#include "server/http.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TARGET_PREFIX "Firehose_20150804."
+#define JSON11 "application/x-amz-json-1.1"
+
+static int respond(req_t *r, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text)
+        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+    buf_t b = BUF_INIT;
+    buf_puts(&b, text);
+    free(text);
+    req_respond_buf(r, 200, JSON11, &b);
+    return 0;
+}
+
+static int body_json(req_t *r, json_t **out)
+{
+    json_error_t je;
+    *out = r->body.len ? json_loadb(r->body.data, r->body.len, 0, &je) : json_object();
+    if (!*out || !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
+                          "the request body is not a JSON object");
+    }
+    return 0;
+}
+
+/* Checks the principal's right to act on this stream (the dispatcher checked the action). */
+static int check_stream(req_t *r, const char *name)
+{
+    if (!name || !*name)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "DeliveryStreamName is required");
+    r->resource = arena_sprintf(r->arena, "deliverystream/%s", name);
+    if (authz_check(&r->principal, r->op->action, r->resource, &r->decision))
+        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+                          "%s is not allowed to perform %s on %s", r->principal.name,
+                          r->op->action, r->resource);
+    return 0;
+}
+
+static stream_mgr_t *mgr(req_t *r)
+{
+    return r->srv->streams;
+}
+
+static int create_stream(req_t *r)
+{
+    json_t *in;
+    int rc = body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *arn;
+    if (!(rc = check_stream(r, json_string_value(json_object_get(in, "DeliveryStreamName")))) &&
+        !(rc = stream_create(mgr(r), in, &arn, r->arena, &r->err)))
+        rc = respond(r, json_pack("{s:s}", "DeliveryStreamARN", arn));
+    json_decref(in);
+    return rc;
+}
+
+static int describe_stream(req_t *r)
+{
+    json_t *in, *d;
+    int rc = body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
+    if (!(rc = check_stream(r, name)) && !(rc = stream_describe(mgr(r), name, false, &d, &r->err)))
+        rc = respond(r, json_pack("{s:o}", "DeliveryStreamDescription", d));
+    json_decref(in);
+    return rc;
+}
+
+static int list_streams(req_t *r)
+{
+    json_t *in, *names;
+    bool more;
+    int rc = body_json(r, &in);
+    if (rc)
+        return rc;
+    json_t *lim = json_object_get(in, "Limit");
+    json_int_t limit = lim ? json_integer_value(lim) : 10;
+    const char *type = json_string_value(json_object_get(in, "DeliveryStreamType"));
+    if (lim && (!json_is_integer(lim) || limit < 1 || limit > 10000)) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "Limit must be between 1 and 10000");
+    } else if (!(rc = stream_list(mgr(r),
+                                  json_string_value(json_object_get(
+                                      in, "ExclusiveStartDeliveryStreamName")),
+                                  (size_t)limit, &names, &more, &r->err))) {
+        if (type && strcmp(type, "DirectPut")) { /* tarn has no other kind */
+            json_array_clear(names);
+            more = false;
+        }
+        rc = respond(r, json_pack("{s:o, s:b}", "DeliveryStreamNames", names,
+                                  "HasMoreDeliveryStreams", more));
+    }
+    json_decref(in);
+    return rc;
+}
+
+static int delete_stream(req_t *r)
+{
+    json_t *in;
+    int rc = body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
+    if (!(rc = check_stream(r, name)) && !(rc = stream_delete(mgr(r), name, &r->err)))
+        rc = respond(r, json_object());
+    json_decref(in);
+    return rc;
+}
+
+/* ---- records ---- */
+
+typedef struct {
+    stream_record_t *recs; /* the accepted records */
+    size_t *index;         /* each accepted record's position in the request */
+    size_t n, total;       /* accepted; records in the request */
+    const char **errors;   /* per request position: NULL or why it was refused */
+    uint8_t *bytes;
+} put_t;
+
+static int put_init(req_t *r, put_t *p, size_t total, size_t bytes)
+{
+    p->recs = arena_alloc(r->arena, (total ? total : 1) * sizeof *p->recs);
+    p->index = arena_alloc(r->arena, (total ? total : 1) * sizeof *p->index);
+    p->errors = arena_alloc(r->arena, (total ? total : 1) * sizeof *p->errors);
+    p->bytes = arena_alloc(r->arena, bytes + 1);
+    p->total = total;
+    return p->recs && p->index && p->errors && p->bytes
+               ? 0
+               : TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+}
+
+static void put_add(put_t *p, size_t i, const void *data, size_t len)
+{
+    if (len > STREAM_RECORD_MAX) {
+        p->errors[i] = "Record size exceeds the limit of 1000 KiB (1024000 bytes).";
+        return;
+    }
+    p->recs[p->n] = (stream_record_t){data, len};
+    p->index[p->n++] = i;
+}
+
+/* Appends the accepted records and answers as PutRecordBatch does. */
+static int put_finish(req_t *r, const char *name, put_t *p, size_t bytes)
+{
+    if (bytes > STREAM_BATCH_BYTES)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "The records of one call may hold at most 4 MiB (4194304 bytes); "
+                          "this one holds %zu", bytes);
+    char(*ids)[33] = arena_alloc(r->arena, (p->n ? p->n : 1) * sizeof *ids);
+    if (!ids)
+        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+    int rc = p->n ? stream_put(mgr(r), name, p->recs, p->n, ids, &r->err) : 0;
+    if (rc)
+        return rc;
+    json_t *a = json_array();
+    size_t failed = 0, k = 0;
+    for (size_t i = 0; i < p->total; i++) {
+        if (p->errors[i]) {
+            failed++;
+            json_array_append_new(a, json_pack("{s:s, s:s}", "ErrorCode",
+                                               "InvalidArgumentException", "ErrorMessage",
+                                               p->errors[i]));
+        } else {
+            json_array_append_new(a, json_pack("{s:s}", "RecordId", ids[k++]));
+        }
+    }
+    return respond(r, json_pack("{s:I, s:b, s:o}", "FailedPutCount", (json_int_t)failed,
+                                "Encrypted", false, "RequestResponses", a));
+}
+
+/* Decodes Record.Data into p->bytes at *off; -1 when it is not base64. */
+static long decode(put_t *p, size_t *off, const char *b64)
+{
+    long n = hash_unb64(p->bytes + *off, strlen(b64) / 4 * 3 + 3, b64);
+    if (n >= 0)
+        *off += (size_t)n;
+    return n;
+}
+
+static int put_record(req_t *r)
+{
+    json_t *in;
+    int rc = body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
+    const char *data = json_string_value(json_object_get(json_object_get(in, "Record"), "Data"));
+    put_t p = {0};
+    size_t off = 0;
+    char id[33];
+    if ((rc = check_stream(r, name)))
+        goto done;
+    if (!data) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "Record.Data is required");
+        goto done;
+    }
+    if ((rc = put_init(r, &p, 1, strlen(data) / 4 * 3 + 3)))
+        goto done;
+    long n = decode(&p, &off, data);
+    if (n < 0) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON", "Record.Data is not base64");
+        goto done;
+    }
+    if ((size_t)n > STREAM_RECORD_MAX) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "Record size exceeds the limit of 1000 KiB (1024000 bytes): %ld", n);
+        goto done;
+    }
+    stream_record_t rec = {p.bytes, (size_t)n};
+    if (!(rc = stream_put(mgr(r), name, &rec, 1, &id, &r->err)))
+        rc = respond(r, json_pack("{s:s, s:b}", "RecordId", id, "Encrypted", false));
+done:
+    json_decref(in);
+    return rc;
+}
+
+static int put_record_batch(req_t *r)
+{
+    json_t *in;
+    int rc = body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
+    json_t *records = json_object_get(in, "Records");
+    size_t n = json_array_size(records), i, cap = 0, off = 0;
+    json_t *rec;
+    put_t p = {0};
+    if ((rc = check_stream(r, name)))
+        goto done;
+    if (!json_is_array(records) || !n || n > STREAM_BATCH_RECORDS) {
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "Records must hold 1 to 500 records (it holds %zu)", n);
+        goto done;
+    }
+    json_array_foreach(records, i, rec)
+    {
+        const char *d = json_string_value(json_object_get(rec, "Data"));
+        if (!d) {
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                            "Records[%zu].Data is required", i);
+            goto done;
+        }
+        cap += strlen(d) / 4 * 3 + 3;
+    }
+    if ((rc = put_init(r, &p, n, cap)))
+        goto done;
+    size_t bytes = 0;
+    json_array_foreach(records, i, rec)
+    {
+        size_t start = off;
+        long len = decode(&p, &off, json_string_value(json_object_get(rec, "Data")));
+        if (len < 0) {
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
+                            "Records[%zu].Data is not base64", i);
+            goto done;
+        }
+        put_add(&p, i, p.bytes + start, (size_t)len);
+        if ((size_t)len <= STREAM_RECORD_MAX)
+            bytes += (size_t)len;
+    }
+    rc = put_finish(r, name, &p, bytes);
+done:
+    json_decref(in);
+    return rc;
+}
+
+/* ---- routing ---- */
+
+static int unknown_op(req_t *r)
+{
+    const char *t = req_header(r, "X-Amz-Target");
+    return TARN_ERR_R(&r->err, TARN_EINVAL, "UnknownOperation",
+                      "tarn does not offer the Firehose operation %s",
+                      t ? t + strlen(TARGET_PREFIX) : "");
+}
+
+#define BODY_MAX (8u << 20) /* 4 MiB of records in base64, with room for the JSON */
+#define F(n, fin) \
+    {.name = n, .action = "firehose:" n, .method = "POST", .body = BODY_BUFFER, \
+     .finish = fin, .body_max = BODY_MAX}
+
+static const op_t firehose_ops[] = {
+    F("CreateDeliveryStream", create_stream), F("DescribeDeliveryStream", describe_stream),
+    F("ListDeliveryStreams", list_streams),   F("DeleteDeliveryStream", delete_stream),
+    F("PutRecord", put_record),               F("PutRecordBatch", put_record_batch),
+};
+static const op_t op_unknown = F("Unknown", unknown_op);
+
+bool firehose_is_request(const req_t *r)
+{
+    const char *t = req_header(r, "X-Amz-Target");
+    return !strcmp(r->method, "POST") && !strcmp(r->path, "/") && t &&
+           !strncmp(t, TARGET_PREFIX, strlen(TARGET_PREFIX));
+}
+
+int firehose_route(req_t *r)
+{
+    const char *op = req_header(r, "X-Amz-Target") + strlen(TARGET_PREFIX);
+    r->api = API_FIREHOSE;
+    r->op = &op_unknown;
+    for (size_t i = 0; i < sizeof firehose_ops / sizeof *firehose_ops; i++)
+        if (!strcmp(firehose_ops[i].name, op))
+            r->op = &firehose_ops[i];
+    /* Which stream is known once the body is read; the handler checks it then. */
+    r->resource = "deliverystream/*";
+    return 0;
+}
+
+/* ---- REST: /v1/streams ---- */
+
+int rest_list_streams(req_t *r)
+{
+    json_t *names, *a = json_array();
+    bool more;
+    int rc = stream_list(mgr(r), NULL, 100000, &names, &more, &r->err);
+    if (rc) {
+        json_decref(a);
+        return rc;
+    }
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n)
+    {
+        json_t *d;
+        if (!stream_describe(mgr(r), json_string_value(n), true, &d, &r->err))
+            json_array_append_new(a, d);
+    }
+    json_decref(names);
+    return rest_respond_json(r, 200, json_pack("{s:o}", "streams", a));
+}
+
+int rest_create_stream(req_t *r)
+{
+    json_t *in;
+    const char *arn;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    if (!(rc = check_stream(r, json_string_value(json_object_get(in, "DeliveryStreamName")))) &&
+        !(rc = stream_create(mgr(r), in, &arn, r->arena, &r->err)))
+        rc = rest_respond_json(r, 201, json_pack("{s:s}", "DeliveryStreamARN", arn));
+    json_decref(in);
+    return rc;
+}
+
+int rest_get_stream(req_t *r)
+{
+    json_t *d;
+    int rc = stream_describe(mgr(r), r->params[0], true, &d, &r->err);
+    return rc ? rc : rest_respond_json(r, 200, d);
+}
+
+int rest_delete_stream(req_t *r)
+{
+    int rc = stream_delete(mgr(r), r->params[0], &r->err);
+    if (rc)
+        return rc;
+    req_respond_bytes(r, 204, NULL, "", 0);
+    return 0;
+}
+
+/* NDJSON: each non-empty line is one record (its newline is not part of it). */
+int rest_put_stream_records(req_t *r)
+{
+    const char *s = r->body.data ? r->body.data : "";
+    const char *end = s + r->body.len;
+    size_t n = 0, bytes = 0;
+    for (const char *p = s; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        n += e > p && !(e - p == 1 && *p == '\r');
+        p = e + 1;
+    }
+    if (!n || n > STREAM_BATCH_RECORDS)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "a call carries 1 to 500 records, one JSON document per line (this "
+                          "one has %zu)", n);
+    put_t p = {0};
+    int rc = put_init(r, &p, n, 0);
+    if (rc)
+        return rc;
+    size_t i = 0;
+    for (const char *q = s; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        const char *e = nl ? nl : end;
+        size_t len = (size_t)(e - q);
+        if (len && q[len - 1] == '\r')
+            len--;
+        if (len) {
+            put_add(&p, i++, q, len);
+            if (len <= STREAM_RECORD_MAX)
+                bytes += len;
+        }
+        q = e + 1;
+    }
+    /* Answered in the Firehose shape, which says which records failed. */
+    json_t *out = NULL;
+    if (bytes > STREAM_BATCH_BYTES)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "The records of one call may hold at most 4 MiB (4194304 bytes)");
+    char(*ids)[33] = arena_alloc(r->arena, (p.n ? p.n : 1) * sizeof *ids);
+    if (!ids)
+        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+    if (p.n && (rc = stream_put(mgr(r), r->params[0], p.recs, p.n, ids, &r->err)))
+        return rc;
+    json_t *a = json_array();
+    size_t failed = 0, k = 0;
+    for (i = 0; i < p.total; i++) {
+        if (p.errors[i]) {
+            failed++;
+            json_array_append_new(a, json_pack("{s:s, s:s}", "ErrorCode",
+                                               "InvalidArgumentException", "ErrorMessage",
+                                               p.errors[i]));
+        } else {
+            json_array_append_new(a, json_pack("{s:s}", "RecordId", ids[k++]));
+        }
+    }
+    out = json_pack("{s:I, s:o}", "FailedPutCount", (json_int_t)failed, "RequestResponses", a);
+    return rest_respond_json(r, 200, out);
+}
