@@ -174,6 +174,24 @@ static const command_t commands[] = {
      "through promotion again once the table's policy or schema is fixed (`tarn table set\n"
      "... --promotion-mode any`): it moves to cleaned if it passes, else stays with a new\n"
      "reason. Admins only. Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"stream", cmd_stream, "create delivery streams and put records into them",
+     "usage: tarn stream create NAME [--prefix P] [--error-prefix P] [--bucket ZONE]\n"
+     "                          [--compression UNCOMPRESSED|GZIP|ZSTD] [--buffer-mb N]\n"
+     "                          [--buffer-seconds N] [--partition-query JQ]\n"
+     "                          [--parquet-table [ZONE.]DB.TABLE] | [--config FILE]\n"
+     "       tarn stream list [--json] | describe NAME | delete NAME\n"
+     "       tarn stream put NAME < records.ndjson\n\n"
+     "A delivery stream takes records (Firehose's API on the HTTP port, POST\n"
+     "/v1/streams/NAME/records, or `tarn stream put`), acknowledges each once it is on disk,\n"
+     "and delivers them in files under the prefix in a zone (default raw) when SizeInMBs\n"
+     "(--buffer-mb, 1-128, default 5) have gathered or the oldest record is\n"
+     "IntervalInSeconds old (--buffer-seconds, 0-900, default 300). The prefix may use\n"
+     "!{timestamp:yyyy-MM-dd} and !{partitionKeyFromQuery:KEY} with --partition-query\n"
+     "'{KEY: .path.to.field}'. --parquet-table converts records to Parquet with a catalog\n"
+     "table's schema. Records that fail go to quarantine under --error-prefix with the\n"
+     "reason. --config FILE takes an ExtendedS3DestinationConfiguration (or a whole\n"
+     "CreateDeliveryStream request) as JSON. `put` reads one JSON record per line.\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT). See docs/streams.md.\n"},
     {"version", cmd_version, "print tarn's and DuckDB's versions",
      "usage: tarn version [--json]\n"},
 };

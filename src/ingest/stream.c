@@ -456,6 +456,8 @@ int stream_mgr_open(stream_mgr_t **out, const stream_opts_t *o, tarn_err_t *err)
     if (!m)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     m->o = *o;
+    snprintf(m->tmp_dir, sizeof m->tmp_dir, "%s", o->tmp_dir);
+    m->o.tmp_dir = m->tmp_dir;
     if (!m->o.wal_limit)
         m->o.wal_limit = 1ull << 30;
     pthread_mutex_init(&m->mu, NULL);

@@ -31,6 +31,7 @@ typedef struct stream {
 struct stream_mgr {
     stream_opts_t o;
     char wal_dir[PATH_MAX];
+    char tmp_dir[PATH_MAX]; /* o.tmp_dir points here */
     pthread_mutex_t mu; /* the list, and the delivery thread's wake-ups */
     pthread_cond_t cv;
     stream_t *list;
