@@ -16,7 +16,9 @@ clang $CFLAGS -o "$OUT/fuzz_catalog" tests/fuzz/fuzz_catalog.c src/catalog/schem
     src/catalog/hive.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread
 clang $CFLAGS -o "$OUT/fuzz_pgwire" tests/fuzz/fuzz_pgwire.c src/server/pgmsg.c src/server/pgsql.c \
     src/consume/pgtype.c src/govern/scram.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
-for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire; do
+clang $CFLAGS -o "$OUT/fuzz_stream" tests/fuzz/fuzz_stream.c src/ingest/stream_config.c \
+    src/ingest/stream_template.c $UTIL -ljansson -lcrypto -lz -lpthread
+for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream; do
     mkdir -p "$OUT/corpus-$t"
     (cd "$OUT" && "./$t" -max_total_time="$SECONDS_EACH" -max_len=4096 "corpus-$t")
 done
