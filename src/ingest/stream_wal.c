@@ -248,7 +248,8 @@ int stream_wal_open(stream_wal_t **out, const char *dir, uint64_t delivered, tar
             goto done;
         }
     }
-    qsort(w->segs, w->nsegs, sizeof *w->segs, cmp_u64);
+    if (w->nsegs)
+        qsort(w->segs, w->nsegs, sizeof *w->segs, cmp_u64);
     uint64_t last = delivered, ls = 0;
     if (w->nsegs) {
         if ((rc = recover_last(w, w->segs[w->nsegs - 1], &ls, err)))
