@@ -128,6 +128,27 @@ static void check_catalog(const authz_principal_t *p, const char *op, const char
     decide(d, ok, ok ? NULL : "no-catalog-grant", id);
 }
 
+/* Delivery streams: anyone may list and describe them; creating and deleting one is
+ * identity-level work (ALL on iam); putting records needs INSERT on the stream's table,
+ * which the handler asks once it knows the destination ("table/zone.db.t"). */
+static void check_firehose(const authz_principal_t *p, const char *op, const char *res,
+                           authz_decision_t *d)
+{
+    int64_t id = 0;
+    bool put = !strncmp(op, "PutRecord", 9);
+    if (put && !strncmp(res, "table/", 6)) {
+        char r[700];
+        snprintf(r, sizeof r, "table:%s", res + 6);
+        bool ok = grants_allows(p->grants, p->name, GRANT_INSERT, r, false, &id);
+        decide(d, ok, ok ? NULL : "no-insert-grant", id);
+    } else if (put || !strcmp(op, "ListDeliveryStreams") || !strcmp(op, "DescribeDeliveryStream")) {
+        decide(d, true, put ? "insert-checked-on-destination" : "listing", 0);
+    } else {
+        bool ok = grants_allows(p->grants, p->name, GRANT_ALL, "iam", false, &id);
+        decide(d, ok, ok ? NULL : "no-iam-grant", id);
+    }
+}
+
 int authz_check(const authz_principal_t *p, const char *action, const char *resource,
                 authz_decision_t *out)
 {
@@ -159,6 +180,8 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
                 decide(&d, false, "no-select-grant", 0);
             grants_access_free(&a);
         }
+    } else if (!strncmp(action, "firehose:", 9)) {
+        check_firehose(p, action + 9, resource, &d);
     } else if (!strncmp(action, "iam:", 4) || !strncmp(action, "grants:", 7)) {
         int64_t id = 0;
         if (grants_allows(p->grants, p->name, GRANT_ALL, "iam", false, &id))

@@ -58,6 +58,41 @@ static stream_mgr_t *mgr(req_t *r)
     return r->srv->streams;
 }
 
+/* Putting records writes into the stream's destination: its table (the prefix's first two
+ * folders in the zone) needs INSERT; a destination that names no table needs WRITE on its
+ * location, as an upload there would. */
+static int check_insert(req_t *r, const char *name)
+{
+    if (r->principal.admin)
+        return 0;
+    json_t *d = NULL;
+    int rc = stream_describe(mgr(r), name, false, &d, &r->err);
+    if (rc)
+        return rc;
+    const json_t *dest = json_object_get(json_array_get(json_object_get(d, "Destinations"), 0),
+                                         "ExtendedS3DestinationDescription");
+    const char *arn = json_string_value(json_object_get(dest, "BucketARN"));
+    const char *prefix = json_string_value(json_object_get(dest, "Prefix"));
+    const char *bucket = arn && !strncmp(arn, "arn:aws:s3:::", 13) ? arn + 13 : "";
+    char db[256] = "", table[256] = "";
+    if (prefix && sscanf(prefix, "%255[^/]/%255[^/]/", db, table) == 2 && !strstr(db, "!{") &&
+        !strstr(table, "!{"))
+        r->resource = arena_sprintf(r->arena, "table/%s.%s.%s", bucket, db, table);
+    else
+        r->resource = arena_sprintf(r->arena, "%s/%.*s", bucket,
+                                    prefix ? (int)strcspn(prefix, "!") : 0, prefix ? prefix : "");
+    bool table_dest = r->resource && !strncmp(r->resource, "table/", 6);
+    const char *action = table_dest ? "firehose:PutRecordBatch" : "s3:PutObject";
+    if (!r->resource)
+        rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
+    else if (authz_check(&r->principal, action, r->resource, &r->decision))
+        rc = TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+                        "%s may not put records into %s: that needs %s on %s", r->principal.name,
+                        name, table_dest ? "INSERT" : "WRITE", r->resource);
+    json_decref(d);
+    return rc;
+}
+
 static int create_stream(req_t *r)
 {
     json_t *in;
@@ -207,7 +242,7 @@ static int put_record(req_t *r)
     put_t p = {0};
     size_t off = 0;
     char id[33];
-    if ((rc = check_stream(r, name)))
+    if ((rc = check_stream(r, name)) || (rc = check_insert(r, name)))
         goto done;
     if (!data) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "Record.Data is required");
@@ -244,7 +279,7 @@ static int put_record_batch(req_t *r)
     size_t n = json_array_size(records), i, cap = 0, off = 0;
     json_t *rec;
     put_t p = {0};
-    if ((rc = check_stream(r, name)))
+    if ((rc = check_stream(r, name)) || (rc = check_insert(r, name)))
         goto done;
     if (!json_is_array(records) || !n || n > STREAM_BATCH_RECORDS) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
@@ -395,7 +430,9 @@ int rest_put_stream_records(req_t *r)
                           "a call carries 1 to 500 records, one JSON document per line (this "
                           "one has %zu)", n);
     put_t p = {0};
-    int rc = put_init(r, &p, n, 0);
+    int rc = check_insert(r, r->params[0]);
+    if (!rc)
+        rc = put_init(r, &p, n, 0);
     if (rc)
         return rc;
     size_t i = 0;

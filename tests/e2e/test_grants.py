@@ -179,3 +179,35 @@ def test_every_decision_is_audited_with_its_grant(lake):
     assert any(r["principal"] == "bob" and r["outcome"] == "deny" for r in recs)
     assert any(r["principal"] == "alice" and (r.get("reason") or "").startswith("grant:")
                for r in recs)
+
+
+def test_firehose_puts_need_insert_on_the_table(lake):
+    import boto3
+    from botocore.config import Config
+    s, alice, bob, carol = lake
+
+    def fh(keys):
+        return boto3.client("firehose", endpoint_url=s.endpoint, region_name="us-east-1",
+                            aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
+                            config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    admin = fh(s.admin_keys())
+    admin.create_delivery_stream(
+        DeliveryStreamName="clicks", DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose", "BucketARN": "arn:aws:s3:::raw",
+            "Prefix": "web/clicks/", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1}})
+    records = [{"Data": b'{"page": "/"}\n'}]
+    with pytest.raises(ClientError) as e:
+        fh(alice["keys"]).put_record_batch(DeliveryStreamName="clicks", Records=records)
+    assert e.value.response["Error"]["Code"] in ("AccessDeniedException", "AccessDenied")
+    assert "INSERT" in e.value.response["Error"]["Message"]
+    # creating streams is not for everyone either
+    with pytest.raises(ClientError):
+        fh(alice["keys"]).create_delivery_stream(
+            DeliveryStreamName="mine", ExtendedS3DestinationConfiguration={
+                "BucketARN": "arn:aws:s3:::raw", "Prefix": "web/mine/"})
+    s.tarn("grant", "INSERT", "ON", "TABLE", "raw.web.clicks", "TO", "user:alice")
+    out = fh(alice["keys"]).put_record_batch(DeliveryStreamName="clicks", Records=records)
+    assert out["FailedPutCount"] == 0
+    status, body = rest(s, "POST", "/v1/streams/clicks/records", None, keys=bob["keys"])
+    assert status in (400, 403)
