@@ -294,15 +294,12 @@ static int read_column(void *ctx, const catalog_column_t *c)
     if (c->table_id != r->table) {
         end_table(r);
         char res[400];
-        snprintf(res, sizeof res, "table/%s.%s.%s", c->zone, c->database, c->table);
-        /* Exactly what the session's queries may name (session_map checks the same). */
-        r->readable = !authz_check(r->g->p, "sql:Select", res, NULL);
+        /* Exactly what the session's queries may read (session_map asks the same), and
+         * which columns. */
         grants_access_free(&r->access);
-        if (r->readable) {
-            tarn_err_t e = {0};
-            snprintf(res, sizeof res, "%s.%s.%s", c->zone, c->database, c->table);
-            r->readable = !authz_table_access(r->g->p, res, &r->access, &e) && r->access.allowed;
-        }
+        tarn_err_t e = {0};
+        snprintf(res, sizeof res, "%s.%s.%s", c->zone, c->database, c->table);
+        r->readable = !authz_table_access(r->g->p, res, &r->access, &e) && r->access.allowed;
         r->table = c->table_id;
         r->natts = 0;
         if (!r->readable)

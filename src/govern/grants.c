@@ -677,9 +677,12 @@ int grants_list(grants_t *g, const char *principal, const char *resource, json_t
 
 /* ---- the snapshot ---- */
 
+/* Grants sort by principal, then resource name, so a table's grants are found by search. */
 static int cmp_grant(const void *a, const void *b)
 {
-    return strcmp(((const grant_rec_t *)a)->principal, ((const grant_rec_t *)b)->principal);
+    const grant_rec_t *x = a, *y = b;
+    int c = strcmp(x->principal, y->principal);
+    return c ? c : strcmp(x->name, y->name);
 }
 
 static int cmp_pair(const void *a, const void *b)
@@ -832,6 +835,22 @@ static size_t grant_first(const snapshot_t *s, const char *principal)
     return lo;
 }
 
+/* The first grant of principal on resource name (any kind), or s->ngrants. */
+static size_t grant_find(const snapshot_t *s, const char *principal, const char *name)
+{
+    size_t lo = 0, hi = s->ngrants;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const grant_rec_t *g = &s->grants[mid];
+        int c = strcmp(g->principal, principal);
+        if (c < 0 || (!c && strcmp(g->name, name) < 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 enum { MAX_PRINCIPALS = 256 };
 
 /* Everyone user acts as: "user:<u>", its groups, and the roles those hold. */
@@ -950,9 +969,18 @@ int grants_table_access(grants_t *g, const char *user, const char *table, grants
     json_t *named = json_object(), *hidden = NULL;
     bool every_row = false;
     buf_t rows = BUF_INIT;
+    /* Only two names can hold grants on the table: itself (tables and its filters) and
+     * its database's wildcard. */
+    char wild[600];
+    const char *dot = strrchr(table, '.');
+    snprintf(wild, sizeof wild, "%.*s.*", dot ? (int)(dot - table) : 0, table);
+    const char *names[] = {table, wild};
     for (size_t k = 0; k < np; k++)
-        for (size_t i = grant_first(s, ps[k]);
-             i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]); i++) {
+        for (int w = 0; w < 2; w++)
+        for (size_t i = grant_find(s, ps[k], names[w]);
+             i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]) &&
+             !strcmp(s->grants[i].name, names[w]);
+             i++) {
             const grant_rec_t *r = &s->grants[i];
             bool sel = (r->perm & (GRANT_SELECT | GRANT_ALL)) != 0;
             if (!sel || !((r->kind == RES_TABLE && covers_table(r->name, table)) ||
