@@ -34,6 +34,7 @@ bench: all
 	/usr/bin/python3 bench/s3_throughput.py --tarn $(BUILD)/tarn
 	/usr/bin/python3 bench/crawl.py --tarn $(BUILD)/tarn --baseline $(BUILD)/crawl_baseline
 	/usr/bin/python3 bench/promote.py --tarn $(BUILD)/tarn
+	/usr/bin/python3 bench/authz.py --tarn $(BUILD)/tarn --checker $(BUILD)/authz_check
 	/usr/bin/python3 bench/sql.py --tarn $(BUILD)/tarn --baseline $(BUILD)/sql_baseline
 	/usr/bin/python3 bench/stream.py --tarn $(BUILD)/tarn
 

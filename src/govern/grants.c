@@ -922,6 +922,16 @@ static bool matches(const grant_rec_t *r, unsigned perm, int kind, const char *n
     }
 }
 
+static bool scan_one(const grant_rec_t *r, unsigned perm, int kind, const char *name,
+                     bool with_option, int64_t *id)
+{
+    if ((with_option && !r->option) || !matches(r, perm, kind, name))
+        return false;
+    if (id)
+        *id = r->id;
+    return true;
+}
+
 bool grants_allows(grants_t *g, const char *user, unsigned perm, const char *resource,
                    bool with_option, int64_t *id)
 {
@@ -932,17 +942,42 @@ bool grants_allows(grants_t *g, const char *user, unsigned perm, const char *res
         return false;
     static _Thread_local char ps[MAX_PRINCIPALS][80];
     size_t np = principals_of(s, user, ps);
+    /* Tables and databases: only grants on a few names can match, found by search (a
+     * principal may hold thousands). Locations match by prefix: all of the principal's. */
+    char wild[600] = "", db[600] = "", prefix[600] = "";
+    const char *dot = strrchr(name, '.');
+    if (kind == RES_TABLE && dot) {
+        snprintf(wild, sizeof wild, "%.*s.*", (int)(dot - name), name);
+        snprintf(db, sizeof db, "%.*s", (int)(dot - name), name);
+    } else if (kind == RES_DATABASE) {
+        snprintf(prefix, sizeof prefix, "%s.", name);
+    }
+    const char *exact[] = {name, wild, db};
     bool ok = false;
-    for (size_t k = 0; k < np && !ok; k++)
-        for (size_t i = grant_first(s, ps[k]);
-             i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]) && !ok; i++) {
-            const grant_rec_t *r = &s->grants[i];
-            if ((!with_option || r->option) && matches(r, perm, kind, name)) {
-                ok = true;
-                if (id)
-                    *id = r->id;
-            }
+    for (size_t k = 0; k < np && !ok; k++) {
+        if (kind != RES_TABLE && kind != RES_DATABASE) {
+            for (size_t i = grant_first(s, ps[k]);
+                 i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]) && !ok; i++)
+                ok = scan_one(&s->grants[i], perm, kind, name, with_option, id);
+            continue;
         }
+        for (int e = 0; e < 3 && !ok; e++) {
+            if (!*exact[e] || (kind == RES_DATABASE && e))
+                continue;
+            for (size_t i = grant_find(s, ps[k], exact[e]);
+                 i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]) &&
+                 !strcmp(s->grants[i].name, exact[e]) && !ok;
+                 i++)
+                ok = scan_one(&s->grants[i], perm, kind, name, with_option, id);
+        }
+        /* a database is described through any grant on one of its tables */
+        size_t n = strlen(prefix);
+        for (size_t i = *prefix ? grant_find(s, ps[k], prefix) : s->ngrants;
+             i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]) &&
+             !strncmp(s->grants[i].name, prefix, n) && !ok;
+             i++)
+            ok = scan_one(&s->grants[i], perm, kind, name, with_option, id);
+    }
     snap_release(s);
     return ok;
 }
