@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define Z r->params[0]
 #define D r->params[1]
@@ -48,10 +49,41 @@ int rest_list_tables(req_t *r)
     return reply(r, rc, out);
 }
 
+/* Leaves out of a table's "columns" those the principal may not select, when it may
+ * select the table at all with a column restriction: describing a table never shows
+ * more of it than querying it would. */
+static void hide_columns(req_t *r, json_t *table)
+{
+    if (r->principal.admin)
+        return;
+    char name[600];
+    snprintf(name, sizeof name, "%s.%s.%s", Z, D, T);
+    grants_access_t a;
+    tarn_err_t e = {0};
+    if (authz_table_access(&r->principal, name, &a, &e) || !a.allowed || a.all_columns) {
+        grants_access_free(&a);
+        return;
+    }
+    json_t *cols = json_object_get(table, "columns");
+    for (size_t i = json_array_size(cols); i-- > 0;) {
+        const char *c = json_string_value(json_object_get(json_array_get(cols, i), "name"));
+        bool listed = false;
+        size_t j;
+        json_t *v;
+        json_array_foreach(a.columns ? a.columns : a.excluded, j, v) listed |=
+            c && !strcasecmp(json_string_value(v), c);
+        if (a.columns ? !listed : listed)
+            json_array_remove(cols, i);
+    }
+    grants_access_free(&a);
+}
+
 int rest_get_table(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_table_get(r->srv->catalog, Z, D, T, &out, &r->err);
+    if (!rc)
+        hide_columns(r, out);
     return reply(r, rc, out);
 }
 

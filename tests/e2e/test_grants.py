@@ -121,6 +121,11 @@ def test_catalog_lists_only_describable_tables(lake):
     assert rest(s, "GET", "/v1/tables", keys=bob["keys"])[1]["tables"] == []
     status, _ = rest(s, "GET", "/v1/tables/curated/hr/salaries", keys=alice["keys"])
     assert status == 403
+    # describing a table shows no more of it than querying it does
+    status, t = rest(s, "GET", "/v1/tables/curated/sales/orders", keys=alice["keys"])
+    assert status == 200 and [c["name"] for c in t["columns"]] == ["order_id", "amount"]
+    status, t = rest(s, "GET", "/v1/tables/curated/sales/orders")
+    assert [c["name"] for c in t["columns"]] == ["order_id", "region", "amount", "customer"]
     hits = rest(s, "GET", "/v1/search?q=salaries", keys=carol["keys"])[1]["results"]
     assert [h["name"] for h in hits] == ["curated.hr.salaries"]
     assert rest(s, "GET", "/v1/search?q=salaries", keys=alice["keys"])[1]["results"] == []
