@@ -6,8 +6,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "govern/grants.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,97 +39,34 @@ static json_t *name_list(const char *s)
     return a;
 }
 
-/* Parses PERM[,PERM] ON KIND NAME [(cols) | EXCLUDING (cols)] {TO|FROM} PRINCIPAL
- * [WITH GRANT OPTION] from the words, joined first so that a column list the shell split
- * ("(a," "b)") is one word again. */
+/* The words after `tarn grant` (or revoke) as the REST body, parsed as the SQL statement
+ * GRANT|REVOKE <words> is (govern/grants.h), so both read the same. */
 static json_t *parse_grant(int argc, const char *const *argv, bool revoke, char *why, size_t cap)
 {
     buf_t b = BUF_INIT;
+    buf_puts(&b, revoke ? "REVOKE" : "GRANT");
     for (int i = 0; i < argc; i++) {
-        if (i)
-            buf_putc(&b, ' ');
+        buf_putc(&b, ' ');
         buf_puts(&b, argv[i]);
     }
-    char *text = b.data ? b.data : "";
-    /* Words, with a parenthesised list as one word. */
-    char *words[64];
-    int n = 0;
-    for (char *p = text; *p && n < 64;) {
-        while (isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        words[n++] = p;
-        if (*p == '(') {
-            char *e = strchr(p, ')');
-            p = e ? e + 1 : p + strlen(p);
-        } else {
-            while (*p && !isspace((unsigned char)*p))
-                p++;
-        }
-        if (*p)
-            *p++ = '\0';
-    }
-    json_t *g = json_object();
-    int i = 0;
-    if (i < n)
-        json_object_set_new(g, "permissions", name_list(words[i++]));
-    if (i >= n || strcasecmp(words[i++], "ON")) {
-        snprintf(why, cap, "expected PERMISSION[,PERMISSION] ON KIND NAME");
-        goto bad;
-    }
-    const char *kind = i < n ? words[i++] : "";
-    char res[600];
-    if (!strcasecmp(kind, "IAM")) {
-        snprintf(res, sizeof res, "iam");
-    } else if (!strcasecmp(kind, "TABLE") || !strcasecmp(kind, "DATABASE") ||
-               !strcasecmp(kind, "FILTER") || !strcasecmp(kind, "LOCATION")) {
-        if (i >= n) {
-            snprintf(why, cap, "%s needs a name", kind);
-            goto bad;
-        }
-        char k[16];
-        size_t j = 0;
-        for (; kind[j] && j + 1 < sizeof k; j++)
-            k[j] = (char)tolower((unsigned char)kind[j]);
-        k[j] = '\0';
-        snprintf(res, sizeof res, "%s:%s", k, words[i++]);
+    grant_statement_t st;
+    tarn_err_t err = {0};
+    json_t *g = NULL;
+    if (!b.data || grants_parse(b.data, &st, &err)) {
+        snprintf(why, cap, "%s", err.msg[0] ? err.msg : "out of memory");
     } else {
-        snprintf(why, cap, "the resource is TABLE, DATABASE, FILTER, LOCATION or IAM (got '%s')",
-                 kind);
-        goto bad;
-    }
-    json_object_set_new(g, "resource", json_string(res));
-    if (i < n && !strcasecmp(words[i], "EXCLUDING") && i + 1 < n) {
-        json_object_set_new(g, "excluded", name_list(words[i + 1]));
-        i += 2;
-    } else if (i < n && words[i][0] == '(') {
-        json_object_set_new(g, "columns", name_list(words[i++]));
-    }
-    if (i >= n || strcasecmp(words[i++], revoke ? "FROM" : "TO") || i >= n) {
-        snprintf(why, cap, "expected %s user:NAME, group:NAME or role:NAME",
-                 revoke ? "FROM" : "TO");
-        goto bad;
-    }
-    json_object_set_new(g, "principal", json_string(words[i++]));
-    if (!revoke && i < n && !strcasecmp(words[i], "WITH")) {
-        if (i + 2 >= n || strcasecmp(words[i + 1], "GRANT") || strcasecmp(words[i + 2], "OPTION")) {
-            snprintf(why, cap, "expected WITH GRANT OPTION");
-            goto bad;
-        }
-        json_object_set_new(g, "grant_option", json_true());
-        i += 3;
-    }
-    if (i < n) {
-        snprintf(why, cap, "unexpected '%s'", words[i]);
-        goto bad;
+        g = json_pack("{s:s, s:O, s:s}", "principal", st.principal, "permissions",
+                      st.permissions, "resource", st.resource);
+        if (st.columns)
+            json_object_set(g, "columns", st.columns);
+        if (st.excluded)
+            json_object_set(g, "excluded", st.excluded);
+        if (st.grant_option)
+            json_object_set_new(g, "grant_option", json_true());
+        grants_statement_free(&st);
     }
     buf_free(&b);
     return g;
-bad:
-    buf_free(&b);
-    json_decref(g);
-    return NULL;
 }
 
 static int grant_or_revoke(int argc, char **argv, bool revoke)

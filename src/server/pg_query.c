@@ -592,6 +592,12 @@ static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err
     case PGSQL_DECLARE:
         rc = run_declare(k, p->sql, p->params, err);
         break;
+    case PGSQL_GRANT: {
+        const char *tag;
+        if (!(rc = grants_run_statement(k->srv, &k->principal, p->sql, &tag, err)))
+            pgmsg_put_command_complete(&k->out, tag);
+        break;
+    }
     case PGSQL_FETCH:
         rc = pg_run_fetch(k, p->sql, simple, true, err);
         break;

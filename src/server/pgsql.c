@@ -193,6 +193,8 @@ pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
         {"declare", PGSQL_DECLARE},
         {"fetch", PGSQL_FETCH},
         {"close", PGSQL_CLOSE},
+        {"grant", PGSQL_GRANT},
+        {"revoke", PGSQL_GRANT},
     };
     if (is_word(&t, "show")) {
         tok_t n = next_tok(&s);

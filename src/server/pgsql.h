@@ -27,6 +27,7 @@ typedef enum {
     PGSQL_DECLARE,    /* DECLARE name CURSOR FOR query */
     PGSQL_FETCH,      /* FETCH [FORWARD] [n | ALL] [FROM] name */
     PGSQL_CLOSE,      /* CLOSE name | ALL */
+    PGSQL_GRANT,      /* GRANT / REVOKE (the lake's grants) */
 } pgsql_kind_t;
 
 /* The next statement from *p: *stmt and *len span it (without its ';'); *p moves past it.

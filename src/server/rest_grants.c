@@ -154,9 +154,10 @@ static int delete_filter(req_t *r)
 
 /* ---- grants ---- */
 
-/* Whether the caller may give or take permission on resource: the admin, a holder of ALL
- * on iam, or a holder of the permission (or ALL) WITH GRANT OPTION. */
-static int may_grant(req_t *r, const char *permission, const char *resource)
+/* Whether principal p may give or take permission on resource: the admin, a holder of
+ * ALL on iam, or a holder of the permission (or ALL) WITH GRANT OPTION. */
+static int may_grant(server_t *srv, const authz_principal_t *p, const char *permission,
+                     const char *resource, tarn_err_t *err)
 {
     static const struct {
         const char *name;
@@ -166,19 +167,52 @@ static int may_grant(req_t *r, const char *permission, const char *resource)
                 {"DROP", GRANT_DROP},         {"CREATE_TABLE", GRANT_CREATE_TABLE},
                 {"READ", GRANT_READ},         {"WRITE", GRANT_WRITE},
                 {"ALL", GRANT_ALL}};
-    if (r->principal.admin)
+    if (p->admin)
         return 0;
     int64_t id;
-    if (grants_allows(r->srv->grants, r->principal.name, GRANT_ALL, "iam", false, &id))
+    if (grants_allows(srv->grants, p->name, GRANT_ALL, "iam", false, &id))
         return 0;
     for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
         if (!strcasecmp(bits[i].name, permission) &&
-            grants_allows(r->srv->grants, r->principal.name, bits[i].bit, resource, true, &id))
+            grants_allows(srv->grants, p->name, bits[i].bit, resource, true, &id))
             return 0;
-    return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+    return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
                       "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
                       "OPTION (or the admin)",
-                      r->principal.name, permission, resource, permission);
+                      p->name, permission, resource, permission);
+}
+
+int grants_run_statement(server_t *srv, const authz_principal_t *p, const char *sql,
+                         const char **tag, tarn_err_t *err)
+{
+    grant_statement_t st;
+    int rc = grants_parse(sql, &st, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *perm;
+    json_array_foreach(st.permissions, i, perm)
+    {
+        if ((rc = may_grant(srv, p, json_string_value(perm), st.resource, err)))
+            goto done;
+    }
+    json_array_foreach(st.permissions, i, perm)
+    {
+        if (st.revoke) {
+            rc = grants_revoke(srv->grants, st.principal, json_string_value(perm), st.resource,
+                               err);
+        } else {
+            grant_spec_t s = {st.principal, json_string_value(perm), st.resource, st.columns,
+                              st.excluded, st.grant_option};
+            rc = grants_grant(srv->grants, &s, p->name, NULL, err);
+        }
+        if (rc)
+            goto done;
+    }
+    *tag = st.revoke ? "REVOKE" : "GRANT";
+done:
+    grants_statement_free(&st);
+    return rc;
 }
 
 static int list_grants(req_t *r)
@@ -233,7 +267,7 @@ static int create_grant(req_t *r)
             rc = bad(r, "permissions are strings: SELECT, INSERT, DESCRIBE, ...");
             goto done;
         }
-        if ((rc = may_grant(r, perm, resource)))
+        if ((rc = may_grant(r->srv, &r->principal, perm, resource, &r->err)))
             goto done;
     }
     json_array_foreach(perms, i, p)
@@ -274,7 +308,8 @@ static int revoke_grant(req_t *r)
         json_array_foreach(perms, i, p)
         {
             const char *perm = json_string_value(p);
-            if ((rc = perm ? may_grant(r, perm, resource) : bad(r, "permissions are strings")) ||
+            if ((rc = perm ? may_grant(r->srv, &r->principal, perm, resource, &r->err)
+                           : bad(r, "permissions are strings")) ||
                 (rc = grants_revoke(r->srv->grants, principal, perm, resource, &r->err)))
                 break;
         }

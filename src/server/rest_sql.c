@@ -6,6 +6,7 @@
  * only to files) and sent from there. Also the query history and cancellation:
  * /v1/queries. */
 #include "consume/session.h"
+#include "server/pgsql.h"
 #include "server/server_internal.h"
 #include "util/timeutil.h"
 
@@ -332,6 +333,15 @@ int rest_sql(req_t *r)
     if (params && !json_is_array(params)) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
                         "params is an array of values for $1, $2, ...");
+        goto done;
+    }
+    if (pgsql_classify(sql, strlen(sql)) == PGSQL_GRANT) {
+        /* GRANT and REVOKE change the lake's grants; they never reach the engine. */
+        const char *tag;
+        if (!(rc = grants_run_statement(r->srv, &r->principal, sql, &tag, &r->err)))
+            rc = rest_respond_json(r, 200,
+                                   json_pack("{s:[], s:[], s:{s:i, s:s}}", "columns", "rows",
+                                             "stats", "rows", 0, "command", tag));
         goto done;
     }
     if (!(q = calloc(1, sizeof *q))) {

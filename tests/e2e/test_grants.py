@@ -216,3 +216,28 @@ def test_firehose_puts_need_insert_on_the_table(lake):
     assert out["FailedPutCount"] == 0
     status, body = rest(s, "POST", "/v1/streams/clicks/records", None, keys=bob["keys"])
     assert status in (400, 403)
+
+
+def test_grant_and_revoke_statements_through_sql(lake):
+    s, alice, bob, carol = lake
+    # the admin over PostgreSQL, with SQL's own spelling
+    c = psycopg2.connect(**s.pg_params())
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("GRANT SELECT ON TABLE curated.sales.orders (order_id, region) TO bob")
+    assert cur.statusmessage == "GRANT"
+    status, body = sql(s, "SELECT * FROM sales.orders ORDER BY 1 LIMIT 1", bob)
+    assert status == 200 and body["rows"] == [[1, "eu"]]
+    cur.execute("REVOKE SELECT ON TABLE curated.sales.orders FROM USER bob")
+    assert sql(s, "SELECT 1 FROM sales.orders", bob)[0] == 403
+    with pytest.raises(psycopg2.Error) as e:
+        cur.execute("GRANT SELECT ON TABLE curated.sales.orders TO")
+    assert e.value.pgcode == "42601"
+    c.close()
+    # over REST, a user without the grant option is refused; carol holds it (granted above)
+    status, body = sql(s, "GRANT SELECT ON curated.hr.salaries TO user:bob", bob)
+    assert status == 403 and "GRANT OPTION" in body["error"]["message"]
+    status, body = sql(s, "GRANT SELECT ON TABLE curated.sales.orders TO GROUP analysts", carol)
+    assert status == 200 and body["stats"]["command"] == "GRANT", body
+    status, body = sql(s, "REVOKE SELECT ON TABLE curated.sales.orders FROM GROUP analysts", carol)
+    assert status == 200 and body["stats"]["command"] == "REVOKE"

@@ -1,8 +1,10 @@
 /* libFuzzer target: what the PostgreSQL edge parses from a client on arbitrary bytes —
  * message framing and field reads, statement splitting and classification, SET / SHOW /
  * COPY / DECLARE / FETCH / CLOSE parsing, parameter values in text and binary for every
- * type, and text-to-binary conversion of result values — plus a SCRAM exchange. */
+ * type, and text-to-binary conversion of result values — plus a SCRAM exchange and the
+ * GRANT / REVOKE statement parser. */
 #include "consume/pgtype.h"
+#include "govern/grants.h"
 #include "govern/scram.h"
 #include "server/pgmsg.h"
 #include "server/pgsql.h"
@@ -63,6 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     pgtype_of(s);
+    grant_statement_t gs;
+    if (!grants_parse(s, &gs, &err))
+        grants_statement_free(&gs);
     scram_t sc;
     buf_t out = BUF_INIT;
     if (!scram_start(&sc,

@@ -15,7 +15,7 @@ clang $CFLAGS -o "$OUT/fuzz_keys" tests/fuzz/fuzz_keys.c src/storage/keys.c $UTI
 clang $CFLAGS -o "$OUT/fuzz_catalog" tests/fuzz/fuzz_catalog.c src/catalog/schema.c \
     src/catalog/hive.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread
 clang $CFLAGS -o "$OUT/fuzz_pgwire" tests/fuzz/fuzz_pgwire.c src/server/pgmsg.c src/server/pgsql.c \
-    src/consume/pgtype.c src/govern/scram.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
+    src/consume/pgtype.c src/govern/scram.c src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
 clang $CFLAGS -o "$OUT/fuzz_stream" tests/fuzz/fuzz_stream.c src/ingest/stream_config.c \
     src/ingest/stream_template.c $UTIL -ljansson -lcrypto -lz -lpthread
 for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream; do

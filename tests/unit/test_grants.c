@@ -271,6 +271,54 @@ static void test_bad_grants_are_refused(void **state)
     }
 }
 
+static void test_statements_parse(void **state)
+{
+    (void)state;
+    grant_statement_t st;
+    tarn_err_t err = {0};
+    assert_int_equal(grants_parse("GRANT SELECT, insert ON TABLE curated.sales.orders (id, "
+                                  "amount) TO alice WITH GRANT OPTION",
+                                  &st, &err),
+                     0);
+    assert_false(st.revoke);
+    assert_int_equal(json_array_size(st.permissions), 2);
+    assert_string_equal(json_string_value(json_array_get(st.permissions, 1)), "INSERT");
+    assert_string_equal(st.resource, "table:curated.sales.orders");
+    assert_string_equal(st.principal, "user:alice");
+    assert_int_equal(json_array_size(st.columns), 2);
+    assert_true(st.grant_option);
+    grants_statement_free(&st);
+    assert_int_equal(grants_parse("revoke select on \"curated.sales.orders\" from group analysts;",
+                                  &st, &err),
+                     0);
+    assert_true(st.revoke);
+    assert_string_equal(st.resource, "table:curated.sales.orders");
+    assert_string_equal(st.principal, "group:analysts");
+    grants_statement_free(&st);
+    assert_int_equal(grants_parse("GRANT CREATE TABLE ON DATABASE raw.web TO role:loader", &st,
+                                  &err),
+                     0);
+    assert_string_equal(json_string_value(json_array_get(st.permissions, 0)), "CREATE_TABLE");
+    assert_string_equal(st.resource, "database:raw.web");
+    grants_statement_free(&st);
+    assert_int_equal(grants_parse("GRANT SELECT ON curated.a.b EXCLUDING (ssn) TO bob", &st, &err),
+                     0);
+    assert_int_equal(json_array_size(st.excluded), 1);
+    grants_statement_free(&st);
+    assert_int_equal(grants_parse("GRANT ALL ON IAM TO user:ops", &st, &err), 0);
+    assert_string_equal(st.resource, "iam");
+    grants_statement_free(&st);
+    const char *bad[] = {"", "SELECT 1", "GRANT", "GRANT SELECT", "GRANT SELECT ON t",
+                         "GRANT SELECT ON t TO", "REVOKE SELECT ON t TO x",
+                         "GRANT SELECT ON t TO x WITH", "REVOKE SELECT ON t FROM x WITH GRANT OPTION",
+                         "GRANT SELECT ON t TO x y"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(grants_parse(bad[i], &st, &err), TARN_EINVAL);
+        assert_string_equal(err.reason, "SyntaxError");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +329,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_columns_and_filters_add_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_option_and_iam, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_grants_are_refused, setup, teardown),
+        cmocka_unit_test(test_statements_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
