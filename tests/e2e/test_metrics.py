@@ -36,6 +36,8 @@ def test_metrics_counts_requests_and_objects(fresh_server):
     s3.put_object(Bucket="plain-metrics", Key="only", Body=b"12345")
     with s3_error("NoSuchKey", 404):
         s3.get_object(Bucket="raw", Key="m/missing")
+    # A request is counted once its answer is sent, which the client may see first.
+    wait_for(lambda: 'op="GetObject",status="404"' in metrics(fresh_server), timeout=10)
     text = metrics(fresh_server)
     assert "# TYPE tarn_requests_total counter" in text
     assert sample(text, "tarn_requests_total", api="s3", op="PutObject", status="200") == 4
