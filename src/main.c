@@ -16,11 +16,16 @@ typedef struct {
 
 static const command_t commands[] = {
     {"init", cmd_init, "create a lake (catalog, zones, keyring, admin credentials)",
-     "usage: tarn init [--data DIR]\n\n"
+     "usage: tarn init [--data DIR] [--self-signed]\n\n"
      "Creates a lake in DIR (default ./tarn-data): the catalog database, the zones raw,\n"
      "cleaned, curated and quarantine, the keyring, and the admin user. The admin's access\n"
      "key, secret key and password are printed once and written to DIR/admin.credentials\n"
-     "(mode 0600, AWS shared-credentials format, so AWS_SHARED_CREDENTIALS_FILE can use it).\n"},
+     "(mode 0600, AWS shared-credentials format, so AWS_SHARED_CREDENTIALS_FILE can use it).\n"
+     "--self-signed also creates DIR/tls/cert.pem and DIR/tls/key.pem (mode 0600): an EC\n"
+     "P-256 key and a self-signed certificate for localhost, 127.0.0.1, ::1 and this host's\n"
+     "name, valid 365 days, for trying TLS (`tarn serve --tls-cert DIR/tls/cert.pem\n"
+     "--tls-key DIR/tls/key.pem`; clients use cert.pem as their CA bundle). On an existing\n"
+     "lake it only adds the certificate, and keeps one that is already there.\n"},
     {"serve", cmd_serve, "run the server (S3, REST, PostgreSQL, metrics) on a lake",
      "usage: tarn serve [--data DIR] [--listen ADDR:PORT] [--pg-listen ADDR:PORT|off]\n"
      "                  [--tls-cert PEM --tls-key PEM] [--query-slots N]\n"

@@ -14,12 +14,25 @@
 int cmd_init(int argc, char **argv)
 {
     static const char *const valued[] = {"--data", NULL};
+    static const char *const flags[] = {"--self-signed", NULL};
     args_t a;
-    if (args_parse(&a, argc, argv, valued, NULL, "init"))
+    if (args_parse(&a, argc, argv, valued, flags, "init") || a.npos) {
+        if (a.npos)
+            fprintf(stderr, "usage: tarn init [--data DIR] [--self-signed]\n");
         return 2;
+    }
     const char *data = args_get(&a, "--data");
+    if (!data)
+        data = "tarn-data";
+    bool tls = args_flag(&a, "--self-signed");
     tarn_err_t err = {0};
-    if (server_init_lake(data ? data : "tarn-data", stdout, &err))
+    /* With --self-signed an existing lake is fine: only the certificate is added. */
+    int rc = server_init_lake(data, stdout, &err);
+    if (rc == TARN_EEXISTS && tls)
+        rc = 0;
+    else if (!rc && tls)
+        printf("\n");
+    if (rc || (tls && server_init_tls(data, stdout, &err)))
         return cli_fail("init", err.msg);
     return 0;
 }

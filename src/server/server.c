@@ -5,6 +5,7 @@
 #include "catalog/events.h"
 #include "engine/engine.h"
 #include "govern/password.h"
+#include "govern/tlscert.h"
 #include "server/http.h"
 #include "server/pg.h"
 #include "util/fs.h"
@@ -203,6 +204,49 @@ done:
     db_close(db);
     keyring_free(kr);
     return rc;
+}
+
+int server_init_tls(const char *data_dir, void *out_file, tarn_err_t *err)
+{
+    FILE *out = out_file;
+    char dir[4200], cert[4300], key[4300], host[256] = "";
+    path_join(dir, sizeof dir, data_dir, "tls");
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    bool made = false;
+    if (!fs_exists(cert) || !fs_exists(key)) {
+        int rc = fs_mkdir_p(dir, 0700, err);
+        /* A host name that is not a plain DNS name (or none) leaves only the loopback
+         * names in the certificate. */
+        if (gethostname(host, sizeof host - 1))
+            host[0] = '\0';
+        if (!rc && (rc = tlscert_create_self_signed(cert, key, host, 365, err)) == TARN_EINVAL) {
+            host[0] = '\0';
+            rc = tlscert_create_self_signed(cert, key, NULL, 365, err);
+        }
+        if (rc)
+            return rc;
+        made = true;
+    }
+    if (!out)
+        return 0;
+    if (made)
+        fprintf(out, "Created a self-signed certificate for localhost, 127.0.0.1, ::1%s%s "
+                     "(valid 365 days):\n", *host ? " and " : "", host);
+    else
+        fprintf(out, "The lake already has a certificate (kept as it is):\n");
+    fprintf(out,
+            "  certificate  %s\n  key          %s (mode 0600)\n\n"
+            "Serve HTTPS and PostgreSQL TLS with it:\n"
+            "  tarn serve --data %s --tls-cert %s --tls-key %s\n\n"
+            "Clients trust it as their CA bundle:\n"
+            "  TARN_ENDPOINT=https://localhost:9470 TARN_CA_BUNDLE=%s tarn tables\n"
+            "  AWS_CA_BUNDLE=%s aws --endpoint-url https://127.0.0.1:9470 s3 ls\n"
+            "  psql \"sslmode=verify-full sslrootcert=%s host=localhost port=5470 dbname=lake "
+            "user=admin\"\n",
+            cert, key, data_dir, cert, key, cert, cert, cert);
+    fflush(out);
+    return 0;
 }
 
 static int parse_listen(const char *listen, struct addrinfo **out, tarn_err_t *err)

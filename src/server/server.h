@@ -29,6 +29,11 @@ typedef struct {
  * to out when not NULL. TARN_EEXISTS if a lake is already there. */
 int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err);
 
+/* Creates <data>/tls/key.pem (0600) and cert.pem, a self-signed certificate for localhost,
+ * 127.0.0.1, ::1 and this host's name, unless both are there already; prints where they
+ * are and how servers and clients use them to out when not NULL. */
+int server_init_tls(const char *data_dir, void *out_file, tarn_err_t *err);
+
 /* Serves until SIGINT/SIGTERM, then lets in-flight requests finish. */
 int server_run(const server_opts_t *o, tarn_err_t *err);
 
