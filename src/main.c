@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -210,7 +211,9 @@ static void usage(FILE *out)
     fprintf(out, "  %-10s %s\n", "help", "show help for a command (tarn help CMD)");
     fprintf(out, "\nClient commands find the server in --endpoint or TARN_ENDPOINT (default\n"
                  "http://127.0.0.1:9470) and credentials in TARN_ACCESS_KEY/TARN_SECRET_KEY,\n"
-                 "TARN_CREDENTIALS_FILE, or ./tarn-data/admin.credentials.\n");
+                 "TARN_CREDENTIALS_FILE, or ./tarn-data/admin.credentials. An https://\n"
+                 "endpoint is checked against the system's CAs, or those in the PEM file given\n"
+                 "with --ca-bundle FILE or TARN_CA_BUNDLE (a self-signed certificate itself).\n");
 }
 
 static const command_t *find(const char *name)
@@ -219,6 +222,34 @@ static const command_t *find(const char *name)
         if (!strcmp(commands[i].name, name))
             return &commands[i];
     return NULL;
+}
+
+/* --ca-bundle FILE (or --ca-bundle=FILE) may follow any client command: it is taken out
+ * of argv here and handed to the HTTP client as TARN_CA_BUNDLE, so every command's own
+ * options stay as they are. */
+static int take_ca_bundle(int *argc, char **argv)
+{
+    int j = 2;
+    for (int i = 2; i < *argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--ca-bundle")) {
+            if (i + 1 == *argc) {
+                fprintf(stderr, "tarn: --ca-bundle needs a file\n");
+                return -1;
+            }
+            v = argv[++i];
+        } else if (!strncmp(argv[i], "--ca-bundle=", 12)) {
+            v = argv[i] + 12;
+        } else {
+            argv[j++] = argv[i];
+            continue;
+        }
+        if (setenv("TARN_CA_BUNDLE", v, 1))
+            return -1;
+    }
+    *argc = j;
+    argv[j] = NULL;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -254,6 +285,8 @@ int main(int argc, char **argv)
             fputs(c->help, stdout);
             return 0;
         }
+    if (take_ca_bundle(&argc, argv))
+        return 2;
     umask(027); /* the lake's files are never world-readable */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = c->run(argc - 2, argv + 2);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int client_ini_get(const char *path, const char *section, const char *key, char *out, size_t cap)
 {
@@ -64,6 +65,13 @@ int client_init(client_t *c, const char *endpoint_opt, tarn_err_t *err)
     size_t n = strlen(c->endpoint);
     while (n && c->endpoint[n - 1] == '/')
         c->endpoint[--n] = '\0';
+    const char *ca = getenv("TARN_CA_BUNDLE");
+    if (ca && *ca) {
+        if (strlen(ca) >= sizeof c->ca_bundle || access(ca, R_OK))
+            return TARN_ERR(err, TARN_EINVAL, "cannot read the CA bundle %s (TARN_CA_BUNDLE or "
+                            "--ca-bundle): %s", ca, strerror(errno ? errno : ENAMETOOLONG));
+        snprintf(c->ca_bundle, sizeof c->ca_bundle, "%s", ca);
+    }
     const char *ak = getenv("TARN_ACCESS_KEY"), *sk = getenv("TARN_SECRET_KEY");
     if (ak && sk && *ak && *sk) {
         snprintf(c->access_key, sizeof c->access_key, "%s", ak);
@@ -136,6 +144,8 @@ static int perform(client_t *c, const char *method, const char *path, const char
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (c->ca_bundle[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle);
     if (payload) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)plen);
@@ -152,6 +162,29 @@ static int perform(client_t *c, const char *method, const char *path, const char
         rc = TARN_ERR(err, TARN_EUPSTREAM,
                       "the answer was cut off before its end (for a query, GET /v1/queries "
                       "says why)");
+        goto done;
+    }
+    if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+        rc = TARN_ERR(err, TARN_EDENIED,
+                      "the TLS certificate of %s is not trusted (%s): give the CA bundle that "
+                      "signed it, or the certificate itself when it is self-signed, with "
+                      "--ca-bundle FILE or TARN_CA_BUNDLE%s",
+                      c->endpoint, curl_easy_strerror(cc),
+                      c->ca_bundle[0] ? " (the one given does not vouch for it)" : "");
+        goto done;
+    }
+    if ((cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR) && !strncmp(c->endpoint, "http:", 5)) {
+        rc = TARN_ERR(err, TARN_EUPSTREAM,
+                      "the tarn server at %s closed the connection without an answer: if it "
+                      "serves HTTPS (tarn serve --tls-cert), use an https:// endpoint",
+                      c->endpoint);
+        goto done;
+    }
+    if (cc == CURLE_SSL_CONNECT_ERROR) {
+        rc = TARN_ERR(err, TARN_EUPSTREAM,
+                      "cannot start TLS with %s: %s (does the server serve HTTPS? without "
+                      "--tls-cert it serves plain http://)",
+                      c->endpoint, curl_easy_strerror(cc));
         goto done;
     }
     if (cc != CURLE_OK) {

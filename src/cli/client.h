@@ -1,6 +1,7 @@
 /* The CLI's side of the REST API: finding the server and credentials (--endpoint,
  * TARN_ENDPOINT, TARN_ACCESS_KEY/TARN_SECRET_KEY, TARN_CREDENTIALS_FILE, then
- * ./tarn-data/admin.credentials) and sending SigV4-signed requests with libcurl. */
+ * ./tarn-data/admin.credentials) and the CAs an https endpoint is checked against
+ * (TARN_CA_BUNDLE), and sending SigV4-signed requests with libcurl. */
 #ifndef TARN_CLI_CLIENT_H
 #define TARN_CLI_CLIENT_H
 
@@ -15,6 +16,7 @@ typedef struct {
     char access_key[129];
     char secret_key[129];
     const char *cred_source; /* where the credentials came from, for error messages */
+    char ca_bundle[1024];    /* PEM file of CAs to trust for https (TARN_CA_BUNDLE), or "" */
 } client_t;
 
 /* Resolves endpoint and credentials; endpoint_opt may be NULL. */

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,16 +541,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return queue(r);
 }
 
+/* libmicrohttpd's own messages (a failed TLS handshake, say) as JSON log lines like ours. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("http listener", "detail", msg);
+}
+
 int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err)
 {
+    bool tls = srv->tls_cert_pem.data != NULL;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return TARN_ERR(err, TARN_EINVAL,
+                        "TLS: this build's libmicrohttpd has no TLS support, so it cannot serve "
+                        "HTTPS; use a libmicrohttpd built with GnuTLS, or serve without "
+                        "--tls-cert");
+    /* The same floor as the PostgreSQL port: TLS 1.2 or later. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem.data},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem.data},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0,
+         (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+        {MHD_OPTION_END, 0, NULL},
+    };
     srv->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK,
+            MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO | (tls ? MHD_USE_TLS : 0),
+        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 << 10), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        (unsigned)1024, MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
+    if (!srv->daemon && tls)
+        return TARN_ERR(err, TARN_EINVAL,
+                        "cannot serve HTTPS: the certificate or key is not valid PEM, they do not "
+                        "match, or the address is in use (see the log above)");
     if (!srv->daemon)
         return TARN_ERR(err, TARN_EIO,
                         "cannot listen: the address is in use or not available (try --listen)");

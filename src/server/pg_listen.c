@@ -148,15 +148,6 @@ static int tls_context(SSL_CTX **out, const char *cert, const char *key, tarn_er
     return 0;
 }
 
-static bool loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return false;
-}
-
 int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls_cert,
              const char *tls_key, tarn_err_t *err)
 {
@@ -187,7 +178,7 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls
         return TARN_ERR(err, TARN_EINVAL, "cannot use --pg-listen address '%s': %s", addr,
                         gai_strerror(g));
     }
-    if (!tls && !loopback(ai->ai_addr))
+    if (!tls && !server_addr_loopback(ai->ai_addr))
         log_warn("PostgreSQL clients reach this server from the network without TLS: "
                  "passwords are protected by SCRAM but queries and results travel in plain text; "
                  "give --tls-cert and --tls-key",

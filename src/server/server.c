@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -272,6 +274,40 @@ static int parse_listen(const char *listen, struct addrinfo **out, tarn_err_t *e
     return 0;
 }
 
+bool server_addr_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+/* The HTTPS certificate chain and key as PEM text: libmicrohttpd takes them from memory. */
+static int read_tls_files(server_t *s, const server_opts_t *o, tarn_err_t *err)
+{
+    if (!o->tls_cert && !o->tls_key)
+        return 0;
+    if (!o->tls_cert || !o->tls_key)
+        return TARN_ERR(err, TARN_EINVAL, "TLS needs both --tls-cert and --tls-key");
+    int rc = fs_read_all(o->tls_cert, &s->tls_cert_pem, err);
+    if (!rc)
+        rc = fs_read_all(o->tls_key, &s->tls_key_pem, err);
+    if (rc) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return TARN_ERR(err, rc, "TLS: cannot read the certificate or key: %s", why);
+    }
+    return 0;
+}
+
+static void wipe_buf(buf_t *b)
+{
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->cap);
+    buf_free(b);
+}
+
 static void server_free(server_t *s)
 {
     if (!s)
@@ -291,6 +327,8 @@ static void server_free(server_t *s)
     store_close(s->store);
     db_close(s->db);
     keyring_free(s->keyring);
+    wipe_buf(&s->tls_cert_pem);
+    wipe_buf(&s->tls_key_pem);
     free(s);
 }
 
@@ -321,6 +359,8 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     hash_random(rnd, sizeof rnd);
     memcpy(&s->boot_id, rnd, sizeof rnd);
     char keys[4200], audit_dir[4200];
+    if ((rc = read_tls_files(s, o, err)))
+        goto done;
     path_join(keys, sizeof keys, o->data_dir, "keys");
     path_join(audit_dir, sizeof audit_dir, o->data_dir, "audit");
     if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = open_db(&s->db, o->data_dir, err)) ||
@@ -352,9 +392,14 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     if (strcmp(pg_listen, "off") &&
         (rc = pg_start(&s->pg, s, pg_listen, o->tls_cert, o->tls_key, err)))
         goto done;
+    if (!o->tls_cert && !server_addr_loopback(ai->ai_addr))
+        log_warn("HTTP clients reach this server from the network without TLS: requests are "
+                 "signed, but objects, queries and results (and secrets shown once) travel in "
+                 "plain text; give --tls-cert and --tls-key",
+                 "listen", o->listen);
     if ((rc = http_start(s, ai->ai_addr, err)))
         goto done;
-    log_info("tarn ready", "listen", o->listen, "pg_listen", pg_listen, "data", o->data_dir,
+    log_info("tarn ready", "listen", o->listen, "tls", o->tls_cert ? "on" : "off", "pg_listen", pg_listen, "data", o->data_dir,
              "version", TARN_VERSION, "duckdb", engine_version());
     for (;;) {
         struct timespec one = {1, 0};

@@ -54,11 +54,16 @@ typedef struct server {
     engine_t *stream_engine; /* the stream delivery's, for Parquet conversion */
     stream_mgr_t *streams;
     struct MHD_Daemon *daemon;
+    buf_t tls_cert_pem; /* the HTTPS certificate chain and key, kept while the daemon runs */
+    buf_t tls_key_pem;
     struct pg_server *pg; /* the PostgreSQL listener, when on */
     atomic_int inflight;
     atomic_uint_fast64_t next_request;
     uint64_t boot_id;
 } server_t;
+
+/* True for 127.0.0.0/8 and ::1: listeners warn when they reach the network without TLS. */
+bool server_addr_loopback(const struct sockaddr *sa);
 
 enum { TARGET_SERVICE, TARGET_BUCKET, TARGET_OBJECT };
 enum { BODY_NONE, BODY_BUFFER, BODY_STREAM };
