@@ -55,12 +55,20 @@ static const command_t commands[] = {
      "Manages users through the server (admin only). Without --password a password is\n"
      "generated and shown once. Give the user an access key with `tarn key create NAME`.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
-    {"key", cmd_key, "create, list and delete access keys",
+    {"key", cmd_key, "create, rotate, deactivate and delete access keys",
      "usage: tarn key create USER [--json]\n"
      "       tarn key list USER [--json]\n"
+     "       tarn key rotate USER [--delete-old] [--json]\n"
+     "       tarn key deactivate|activate USER ACCESS_KEY [--json]\n"
      "       tarn key delete USER ACCESS_KEY\n\n"
-     "Access keys sign requests (AWS Signature V4) for S3, REST and the CLI. The secret is\n"
-     "shown once, at creation. Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+     "Access keys sign requests (AWS Signature V4) for S3, Firehose, REST and the CLI. The\n"
+     "secret is shown once, at creation. `list` shows each key's status (active or\n"
+     "inactive), when it was created and when it was last used. `rotate` creates a new key\n"
+     "(its secret shown once) and deactivates every other active key of the user; with\n"
+     "--delete-old it deletes them instead. A deactivated key is refused from the next\n"
+     "request on (InvalidAccessKeyId) until `activate` brings it back. Admins only, or\n"
+     "holders of ALL on IAM; every change is in the audit trail.\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT), --ca-bundle FILE.\n"},
     {"audit", cmd_audit, "show and verify the audit trail",
      "usage: tarn audit tail [-n N] [--json] [--data DIR]\n"
      "       tarn audit verify [--data DIR]\n\n"

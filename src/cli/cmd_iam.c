@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const common_valued[] = {"--endpoint", "--password", NULL};
-static const char *const common_flags[] = {"--json", "--admin", NULL};
+static const char *const common_flags[] = {"--json", "--admin", "--delete-old", NULL};
 
 static int call(const char *cmd, const args_t *a, const char *method, const char *path,
                 json_t *body, json_t **out)
@@ -93,7 +93,7 @@ int cmd_key(int argc, char **argv)
 {
     args_t a;
     if (argc < 1)
-        return usage("key", "key create|list|delete USER [ACCESS_KEY]");
+        return usage("key", "key create|list|rotate USER | key activate|deactivate|delete USER ACCESS_KEY");
     if (args_parse(&a, argc - 1, argv + 1, common_valued, common_flags, "key"))
         return 2;
     const char *sub = argv[0];
@@ -102,7 +102,7 @@ int cmd_key(int argc, char **argv)
     char path[512];
     int rc;
     if (a.npos < 1)
-        return usage("key", "key create|list|delete USER [ACCESS_KEY]");
+        return usage("key", "key create|list|rotate USER | key activate|deactivate|delete USER ACCESS_KEY");
     if (!strcmp(sub, "create") && a.npos == 1) {
         snprintf(path, sizeof path, "/v1/users/%s/keys", a.pos[0]);
         if ((rc = call("key create", &a, "POST", path, NULL, &out)))
@@ -137,6 +137,41 @@ int cmd_key(int argc, char **argv)
             table_print(t, stdout);
             table_free(t);
         }
+    } else if (!strcmp(sub, "rotate") && a.npos == 1) {
+        bool del = args_flag(&a, "--delete-old");
+        json_t *body = json_pack("{s:b}", "delete_old", del);
+        snprintf(path, sizeof path, "/v1/users/%s/keys/rotate", a.pos[0]);
+        rc = call("key rotate", &a, "POST", path, body, &out);
+        json_decref(body);
+        if (rc)
+            return rc;
+        if (json) {
+            cli_print_json(out);
+        } else {
+            long long n = json_integer_value(json_object_get(out, "retired"));
+            printf("Created a new access key for %s (the secret is shown only now):\n\n"
+                   "  aws_access_key_id      %s\n  aws_secret_access_key  %s\n\n"
+                   "%s %lld older key%s: %s.\n",
+                   a.pos[0], json_string_value(json_object_get(out, "access_key")),
+                   json_string_value(json_object_get(out, "secret_key")),
+                   del ? "Deleted" : "Deactivated", n, n == 1 ? "" : "s",
+                   del ? "they no longer exist"
+                       : "they are refused from now on; `tarn key delete` removes them, "
+                         "`tarn key activate` brings one back");
+        }
+    } else if ((!strcmp(sub, "activate") || !strcmp(sub, "deactivate")) && a.npos == 2) {
+        bool on = !strcmp(sub, "activate");
+        json_t *body = json_pack("{s:s}", "status", on ? "active" : "inactive");
+        snprintf(path, sizeof path, "/v1/users/%s/keys/%s", a.pos[0], a.pos[1]);
+        rc = call(on ? "key activate" : "key deactivate", &a, "PATCH", path, body, &out);
+        json_decref(body);
+        if (rc)
+            return rc;
+        if (json)
+            cli_print_json(out);
+        else
+            printf("%s access key %s of %s%s.\n", on ? "Activated" : "Deactivated", a.pos[1],
+                   a.pos[0], on ? "" : ": requests signed with it are refused from now on");
     } else if (!strcmp(sub, "delete") && a.npos == 2) {
         snprintf(path, sizeof path, "/v1/users/%s/keys/%s", a.pos[0], a.pos[1]);
         if ((rc = call("key delete", &a, "DELETE", path, NULL, &out)))
@@ -144,7 +179,8 @@ int cmd_key(int argc, char **argv)
         if (!json)
             printf("Deleted access key %s of %s.\n", a.pos[1], a.pos[0]);
     } else {
-        return usage("key", "key create USER | key list USER | key delete USER ACCESS_KEY");
+        return usage("key", "key create USER | key list USER | key rotate USER [--delete-old] | "
+                            "key activate|deactivate|delete USER ACCESS_KEY");
     }
     json_decref(out);
     return 0;

@@ -22,7 +22,8 @@ static const char *const iam_schema[] = {
 
 /* Resolved keys are kept for a short while: every request resolves its key, and a
  * lookup plus an AES-GCM unseal per request is most of an authenticated request's cost.
- * Deleting a key or user empties the cache, so revocation takes effect at once. */
+ * Deleting or deactivating a key, or deleting a user, empties the cache, so revocation
+ * takes effect at once. */
 #define KEY_CACHE 256
 #define KEY_CACHE_TTL_MS 30000
 
@@ -301,6 +302,58 @@ int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_er
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
                           "the user '%s' has no access key '%s'", user, access_key);
     return 0;
+}
+
+int iam_key_set_status(iam_t *iam, const char *user, const char *access_key, const char *status,
+                       tarn_err_t *err)
+{
+    if (strcmp(status, "active") && strcmp(status, "inactive"))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "a key's status is \"active\" or \"inactive\" (got \"%s\")", status);
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(iam->db, &st,
+                        "UPDATE access_keys SET status = ?3 WHERE user = ?1 AND access_key = ?2",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, access_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+    rc = step_done(iam, st, err, "update key");
+    int changed = rc ? 0 : sqlite3_changes(db_h(iam->db));
+    cache_clear(iam);
+    if (rc)
+        return rc;
+    if (changed == 0)
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
+                          "the user '%s' has no access key '%s'", user, access_key);
+    return 0;
+}
+
+int iam_key_rotate(iam_t *iam, const char *user, bool delete_old, char access_key[21],
+                   char secret[41], int *retired, tarn_err_t *err)
+{
+    *retired = 0;
+    /* The new key exists before the old ones go: a failure in between leaves the user
+     * with one more working key, never with none. */
+    int rc = iam_key_create(iam, user, access_key, secret, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = db_prepare(iam->db, &st,
+                    delete_old ? "DELETE FROM access_keys WHERE user = ?1 AND access_key <> ?2"
+                               : "UPDATE access_keys SET status = 'inactive'"
+                                 " WHERE user = ?1 AND access_key <> ?2 AND status = 'active'",
+                    err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, access_key, -1, SQLITE_STATIC);
+    rc = step_done(iam, st, err, "retire old keys");
+    if (!rc)
+        *retired = sqlite3_changes(db_h(iam->db));
+    cache_clear(iam);
+    return rc;
 }
 
 int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena_t *a,

@@ -54,6 +54,15 @@ int iam_key_create(iam_t *iam, const char *user, char access_key[21], char secre
                    tarn_err_t *err);
 /* Deletes a key of user; TARN_ENOTFOUND when user has no such key. */
 int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_err_t *err);
+/* Sets a key of user to "active" or "inactive"; an inactive key is refused at once
+ * (InvalidAccessKeyId). TARN_ENOTFOUND when user has no such key, TARN_EINVAL for another
+ * status. */
+int iam_key_set_status(iam_t *iam, const char *user, const char *access_key, const char *status,
+                       tarn_err_t *err);
+/* Creates a new key for user (written as by iam_key_create), then deactivates every other
+ * active key of user, or deletes every other key when delete_old; *retired counts them. */
+int iam_key_rotate(iam_t *iam, const char *user, bool delete_old, char access_key[21],
+                   char secret[41], int *retired, tarn_err_t *err);
 int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena_t *a,
                  tarn_err_t *err);
 /* For authentication: the user owning an active key and its secret (into secret, which

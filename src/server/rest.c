@@ -118,6 +118,17 @@ static int delete_user(req_t *r)
     return 0;
 }
 
+static json_t *key_json(const iam_key_t *k)
+{
+    char c[25], u[25] = "";
+    time_fmt_iso_ms(c, k->created_ms);
+    if (k->last_used_ms)
+        time_fmt_iso_ms(u, k->last_used_ms);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s?}", "access_key", k->access_key, "user", k->user,
+                     "status", k->status, "created", c, "last_used",
+                     k->last_used_ms ? u : NULL);
+}
+
 static int list_keys(req_t *r)
 {
     iam_key_t *v;
@@ -126,16 +137,8 @@ static int list_keys(req_t *r)
     if (rc)
         return rc;
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char c[25], u[25] = "";
-        time_fmt_iso_ms(c, v[i].created_ms);
-        if (v[i].last_used_ms)
-            time_fmt_iso_ms(u, v[i].last_used_ms);
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s?}", "access_key",
-                                           v[i].access_key, "user", v[i].user, "status",
-                                           v[i].status, "created", c, "last_used",
-                                           v[i].last_used_ms ? u : NULL));
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, key_json(&v[i]));
     return rest_respond_json(r, 200, json_pack("{s:o}", "keys", a));
 }
 
@@ -147,6 +150,54 @@ static int create_key(req_t *r)
         return rc;
     rc = rest_respond_json(r, 201, json_pack("{s:s, s:s, s:s}", "user", r->params[0], "access_key", ak,
                                         "secret_key", sk));
+    OPENSSL_cleanse(sk, sizeof sk);
+    return rc;
+}
+
+/* PATCH {"status": "active"|"inactive"}: the key's other fields never change. */
+static int update_key(req_t *r)
+{
+    json_t *in;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    const char *status = json_string_value(json_object_get(in, "status"));
+    if (!status)
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "the body must give the key's status: {\"status\": \"inactive\"}");
+    else
+        rc = iam_key_set_status(r->srv->iam, r->params[0], r->params[1], status, &r->err);
+    iam_key_t *v;
+    size_t n;
+    if (!rc)
+        rc = iam_key_list(r->srv->iam, r->params[0], &v, &n, r->arena, &r->err);
+    json_t *out = NULL;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!strcmp(v[i].access_key, r->params[1]))
+            out = key_json(&v[i]);
+    if (!rc)
+        rc = rest_respond_json(r, 200, out);
+    json_decref(in);
+    return rc;
+}
+
+/* A new key for the user, then the old ones deactivated ({"delete_old": true}: deleted). */
+static int rotate_keys(req_t *r)
+{
+    json_t *in;
+    int rc = rest_body_json(r, &in);
+    if (rc)
+        return rc;
+    bool del = json_is_true(json_object_get(in, "delete_old"));
+    json_decref(in);
+    char ak[21], sk[41];
+    int retired = 0;
+    if ((rc = iam_key_rotate(r->srv->iam, r->params[0], del, ak, sk, &retired, &r->err)))
+        return rc;
+    rc = rest_respond_json(r, 201,
+                           json_pack("{s:s, s:s, s:s, s:s, s:i}", "user", r->params[0],
+                                     "access_key", ak, "secret_key", sk, "old_keys",
+                                     del ? "deleted" : "deactivated", "retired", retired));
     OPENSSL_cleanse(sk, sizeof sk);
     return rc;
 }
@@ -207,6 +258,10 @@ const op_t rest_ops[] = {
       list_keys),
     R("CreateAccessKey", "iam:CreateAccessKey", "POST", "/v1/users/{}/keys", "user/{0}",
       BODY_BUFFER, create_key),
+    R("RotateAccessKeys", "iam:RotateAccessKeys", "POST", "/v1/users/{}/keys/rotate", "user/{0}",
+      BODY_BUFFER, rotate_keys),
+    R("UpdateAccessKey", "iam:UpdateAccessKey", "PATCH", "/v1/users/{}/keys/{}", "user/{0}",
+      BODY_BUFFER, update_key),
     R("DeleteAccessKey", "iam:DeleteAccessKey", "DELETE", "/v1/users/{}/keys/{}", "user/{0}",
       BODY_NONE, delete_key),
     R("GetAuditRecords", "audit:Read", "GET", "/v1/audit", NULL, BODY_NONE, get_audit),

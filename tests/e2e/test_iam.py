@@ -1,8 +1,9 @@
 """Identities through the tarn CLI and the REST API: `tarn user create`, `tarn key create
 --json`, a new user's keys working with boto3 and the aws CLI, a non-admin denied the
 admin commands (`tarn user list` run with the user's TARN_ACCESS_KEY/TARN_SECRET_KEY),
-`tarn key delete` and `tarn user delete` revoking access (InvalidAccessKeyId), JSON
-output, and `curl --aws-sigv4` against /v1 (admin allowed, user denied)."""
+`tarn key delete` and `tarn user delete` revoking access (InvalidAccessKeyId), `tarn key
+rotate|deactivate|activate` taking effect at once, JSON output, and `curl --aws-sigv4`
+against /v1 (admin allowed, user denied)."""
 import json
 import subprocess
 
@@ -214,3 +215,116 @@ def test_lake_files_are_not_world_readable(server):
         for n in dirs + files:
             mode = stat.S_IMODE(os.lstat(os.path.join(root, n)).st_mode)
             assert mode & 0o007 == 0, f"{os.path.join(root, n)} has mode {oct(mode)}"
+
+
+def keys_of(server, name):
+    return {k["access_key"]: k for k in
+            json.loads(server.tarn("key", "list", name, "--json").stdout)["keys"]}
+
+
+def test_rotate_gives_a_new_key_and_stops_the_old_at_once(server, user):
+    old = server.s3(access_key=user["access_key"], secret_key=user["secret_key"])
+    old.list_objects_v2(Bucket="raw", MaxKeys=1)  # the old key is resolved and cached
+    out = server.tarn("key", "rotate", user["name"]).stdout
+    assert "shown only now" in out and "Deactivated 1 older key" in out
+    new_ak = next(line.split()[1] for line in out.splitlines()
+                  if line.strip().startswith("aws_access_key_id"))
+    new_sk = next(line.split()[1] for line in out.splitlines()
+                  if line.strip().startswith("aws_secret_access_key"))
+    new = server.s3(access_key=new_ak, secret_key=new_sk)
+    k = unique("rotated") + "/x.txt"
+    new.put_object(Bucket="raw", Key=k, Body=b"after rotation")
+    assert new.get_object(Bucket="raw", Key=k)["Body"].read() == b"after rotation"
+    with s3_error("InvalidAccessKeyId", 403):
+        old.list_objects_v2(Bucket="raw", MaxKeys=1)
+    r = tarn_as(server, user, "tables")
+    assert r.returncode != 0 and "InvalidAccessKeyId" in r.stderr
+    keys = keys_of(server, user["name"])
+    assert keys[user["access_key"]]["status"] == "inactive"
+    assert keys[new_ak]["status"] == "active"
+    # --delete-old removes every other key, the inactive one too.
+    rot = json.loads(server.tarn("key", "rotate", user["name"], "--delete-old", "--json").stdout)
+    assert rot["old_keys"] == "deleted" and rot["retired"] == 2
+    assert list(keys_of(server, user["name"])) == [rot["access_key"]]
+    with s3_error("InvalidAccessKeyId", 403):
+        new.list_objects_v2(Bucket="raw", MaxKeys=1)
+    server.s3(access_key=rot["access_key"], secret_key=rot["secret_key"]).list_objects_v2(
+        Bucket="raw", MaxKeys=1)
+
+
+def test_deactivate_and_activate(server, user):
+    s3 = server.s3(access_key=user["access_key"], secret_key=user["secret_key"])
+    s3.list_objects_v2(Bucket="raw", MaxKeys=1)
+    out = server.tarn("key", "deactivate", user["name"], user["access_key"]).stdout
+    assert f"Deactivated access key {user['access_key']}" in out
+    with s3_error("InvalidAccessKeyId", 403):  # at once, though the key was just cached
+        s3.list_objects_v2(Bucket="raw", MaxKeys=1)
+    status, body = curl(server, "/v1/whoami", user["access_key"], user["secret_key"])
+    assert status == 403 and "InvalidAccessKeyId" in body
+    assert keys_of(server, user["name"])[user["access_key"]]["status"] == "inactive"
+    j = json.loads(server.tarn("key", "activate", user["name"], user["access_key"], "--json").stdout)
+    assert j["status"] == "active" and j["access_key"] == user["access_key"]
+    s3.list_objects_v2(Bucket="raw", MaxKeys=1)
+    # REST directly: PATCH with a bad status, an unknown key, a user's own key of another.
+    ak, sk = server.admin_keys()
+    path = f"/v1/users/{user['name']}/keys/{user['access_key']}"
+    status, body = curl(server, path, ak, sk, "PATCH", '{"status": "paused"}')
+    assert status == 400 and "InvalidArgument" in body
+    status, body = curl(server, f"/v1/users/{user['name']}/keys/TKNOSUCHKEY000000000", ak, sk,
+                        "PATCH", '{"status": "inactive"}')
+    assert status == 404
+    status, body = curl(server, f"/v1/users/admin/keys/{user['access_key']}", ak, sk, "PATCH",
+                        '{"status": "inactive"}')
+    assert status == 404
+    s3.list_objects_v2(Bucket="raw", MaxKeys=1)
+    r = server.tarn("key", "deactivate", user["name"], check=False)
+    assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_key_list_shows_status_created_and_last_used(server, user):
+    second = json.loads(server.tarn("key", "create", user["name"], "--json").stdout)
+    keys = keys_of(server, user["name"])
+    assert keys[user["access_key"]].get("last_used") is None
+    server.s3(access_key=user["access_key"], secret_key=user["secret_key"]).list_objects_v2(
+        Bucket="raw", MaxKeys=1)
+    server.tarn("key", "deactivate", user["name"], second["access_key"])
+    keys = keys_of(server, user["name"])
+    used = keys[user["access_key"]]
+    assert used["status"] == "active" and used["last_used"] >= used["created"]
+    assert used["created"].endswith("Z") and "T" in used["created"]
+    assert keys[second["access_key"]]["status"] == "inactive"
+    assert keys[second["access_key"]].get("last_used") is None
+    lines = server.tarn("key", "list", user["name"]).stdout.splitlines()
+    assert lines[0].split() == ["ACCESS", "KEY", "STATUS", "CREATED", "LAST", "USED"]
+    row = next(line.split() for line in lines if line.startswith(user["access_key"]))
+    assert row[1] == "active" and row[3] == used["last_used"]
+    row = next(line.split() for line in lines if line.startswith(second["access_key"]))
+    assert row[1] == "inactive" and row[3] == "-"
+
+
+def test_key_lifecycle_is_for_admins_and_iam_holders(server, user):
+    for args in (["key", "rotate", user["name"]],
+                 ["key", "deactivate", user["name"], user["access_key"]],
+                 ["key", "activate", user["name"], user["access_key"]]):
+        r = tarn_as(server, user, *args)
+        assert r.returncode != 0 and "AccessDenied" in r.stderr, args
+    assert keys_of(server, user["name"])[user["access_key"]]["status"] == "active"
+    # A holder of ALL on IAM manages other users' keys.
+    ops = unique("ops")
+    server.tarn("user", "create", ops)
+    ops_keys = json.loads(server.tarn("key", "create", ops, "--json").stdout)
+    server.tarn("grant", "ALL", "ON", "IAM", "TO", f"user:{ops}")
+    r = tarn_as(server, ops_keys, "key", "deactivate", user["name"], user["access_key"])
+    assert r.returncode == 0, r.stderr
+    assert keys_of(server, user["name"])[user["access_key"]]["status"] == "inactive"
+    r = tarn_as(server, ops_keys, "key", "activate", user["name"], user["access_key"])
+    assert r.returncode == 0, r.stderr
+    # Each change, allowed or denied, is in the audit trail.
+    ak, sk = server.admin_keys()
+    status, body = curl(server, "/v1/audit?n=200", ak, sk)
+    recs = json.loads(body)["records"]
+    acts = [(r.get("principal"), r.get("action"), r.get("outcome")) for r in recs]
+    assert (user["name"], "iam:RotateAccessKeys", "deny") in acts
+    assert (user["name"], "iam:UpdateAccessKey", "deny") in acts
+    assert (ops, "iam:UpdateAccessKey", "allow") in acts
+    server.tarn("user", "delete", ops)
