@@ -232,13 +232,13 @@ static const command_t *find(const char *name)
     return NULL;
 }
 
-/* --ca-bundle FILE (or --ca-bundle=FILE) may follow any client command: it is taken out
- * of argv here and handed to the HTTP client as TARN_CA_BUNDLE, so every command's own
+/* --ca-bundle FILE (or --ca-bundle=FILE) may come before or after any client command: it
+ * is taken out of argv here and handed to the HTTP client as TARN_CA_BUNDLE, so every command's own
  * options stay as they are. */
 static int take_ca_bundle(int *argc, char **argv)
 {
-    int j = 2;
-    for (int i = 2; i < *argc; i++) {
+    int j = 1;
+    for (int i = 1; i < *argc; i++) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--ca-bundle")) {
             if (i + 1 == *argc) {
@@ -262,6 +262,8 @@ static int take_ca_bundle(int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (take_ca_bundle(&argc, argv))
+        return 2;
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -293,8 +295,7 @@ int main(int argc, char **argv)
             fputs(c->help, stdout);
             return 0;
         }
-    if (take_ca_bundle(&argc, argv))
-        return 2;
+
     umask(027); /* the lake's files are never world-readable */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = c->run(argc - 2, argv + 2);

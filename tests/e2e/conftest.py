@@ -4,6 +4,7 @@ import configparser
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -34,7 +35,10 @@ class Server:
         self.extra_args = list(extra_args) + ([] if promotion else ["--promotion", "off"])
         self.port = free_port()
         self.pg_port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        # With --tls-cert the HTTP port serves HTTPS only; clients trust that certificate.
+        args = list(extra_args)
+        self.ca = args[args.index("--tls-cert") + 1] if "--tls-cert" in args else None
+        self.endpoint = f"{'https' if self.ca else 'http'}://127.0.0.1:{self.port}"
         self.proc = None
         self.log_path = os.path.join(os.path.dirname(self.data), f"server-{self.port}.log")
 
@@ -49,7 +53,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("tarn exited: " + open(self.log_path).read())
             try:
-                with urllib.request.urlopen(self.endpoint + "/healthz", timeout=1) as r:
+                ctx = ssl.create_default_context(cafile=self.ca) if self.ca else None
+                with urllib.request.urlopen(self.endpoint + "/healthz", timeout=1,
+                                            context=ctx) as r:
                     if r.status == 200:
                         return self
             except OSError:
@@ -91,7 +97,7 @@ class Server:
         return boto3.client(
             "s3", endpoint_url=self.endpoint, region_name="us-east-1",
             aws_access_key_id=access_key or ak, aws_secret_access_key=secret_key or sk,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **cfg))
+            verify=self.ca if self.ca else None, config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **cfg))
 
     def env(self):
         """Environment for the aws and tarn CLIs."""
@@ -100,6 +106,8 @@ class Server:
                   "AWS_CONFIG_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1",
                   "TARN_CREDENTIALS_FILE": self.credentials_file,
                   "TARN_ENDPOINT": self.endpoint, "AWS_PAGER": ""})
+        if self.ca:
+            e.update({"AWS_CA_BUNDLE": self.ca, "TARN_CA_BUNDLE": self.ca})
         return e
 
     def aws(self, *args, check=True):
