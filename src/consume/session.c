@@ -21,6 +21,7 @@ struct session {
     int rc;        /* the first failure while building a view, */
     tarn_err_t view_err; /* and its detail */
     pgcatalog_t *pg; /* PostgreSQL's dialect and catalogs, once enabled */
+    buf_t decisions; /* the query's tables and what decided each: "t=grant:12, u=..." */
 };
 
 int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objects_dir,
@@ -51,6 +52,7 @@ void session_close(session_t *s)
     engine_disconnect(s->conn);
     arena_free(s->a);
     json_decref(s->views);
+    buf_free(&s->decisions);
     free(s);
 }
 
@@ -338,7 +340,11 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
     if (json_object_get(s->views, name))
         return name;
     char *res = arena_sprintf(s->a, "table/%s", name);
-    if (!res || authz_check(s->p, "sql:Select", res, NULL))
+    authz_decision_t d = {0};
+    int denied = !res || authz_check(s->p, "sql:Select", res, &d);
+    /* Each table's decision, allowed or denied, goes into the query's audit record. */
+    buf_printf(&s->decisions, "%s%s=%s", s->decisions.len ? ", " : "", name, d.rule);
+    if (denied)
         return NULL;
     json_t *t = NULL, *snap = NULL;
     tarn_err_t e = {0};
@@ -520,6 +526,7 @@ static int session_inner(session_t *s, const char *sql, const json_t **params, j
      * an empty arena and rebuilds its views, so they read the tables' current snapshots. */
     arena_reset(s->a);
     json_object_clear(s->views);
+    buf_reset(&s->decisions);
     s->rc = 0;
     if (s->pg)
         pgcatalog_statement(s->pg);
@@ -619,4 +626,9 @@ done:
 int session_enable_pg(session_t *s, const char *database, const char *user, tarn_err_t *err)
 {
     return s->pg ? 0 : pgcatalog_open(&s->pg, s->conn, s->cat, s->p, database, user, err);
+}
+
+const char *session_decisions(const session_t *s)
+{
+    return s->decisions.data ? s->decisions.data : "";
 }

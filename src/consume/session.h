@@ -56,6 +56,10 @@ int session_query_parquet(session_t *s, const char *sql, const json_t *params, c
  * sandbox. */
 int session_enable_pg(session_t *s, const char *database, const char *user, tarn_err_t *err);
 
+/* The last query's tables and the authorization rule that decided each, allowed or denied
+ * ("curated.sales.orders=grant:12, curated.hr.salaries=no-select-grant"), for its audit
+ * record; "" when it named none. Valid until the next query. */
+const char *session_decisions(const session_t *s);
 /* Stops the running statement, from another thread. */
 void session_interrupt(session_t *s);
 

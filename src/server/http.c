@@ -242,6 +242,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         outcome = "error";
     else
         outcome = "allow";
+    const char *reason = r->err.reason ? r->err.reason : r->decision.rule;
+    if (r->audit_detail && *r->audit_detail) {
+        const char *both = arena_sprintf(r->arena, "%s; %s", reason, r->audit_detail);
+        reason = both ? both : reason;
+    }
     audit_record_t rec = {
         .time_ms = r->time_ms,
         .request_id = r->id,
@@ -250,7 +255,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .action = r->op ? r->op->action : "http:Unknown",
         .resource = r->resource ? r->resource : r->path ? r->path : r->raw_path,
         .outcome = outcome,
-        .reason = r->err.reason ? r->err.reason : r->decision.rule,
+        .reason = reason,
         .status = r->status ? r->status : 500,
         .bytes_in = r->bytes_in,
         .bytes_out = r->bytes_out,

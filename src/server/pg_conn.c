@@ -90,9 +90,16 @@ static void fatal(pg_client_t *k, const char *state, const char *fmt, const char
 void pg_audit_statement(pg_client_t *k, const char *action, const char *outcome, const char *reason,
                         uint64_t bytes_out, double secs)
 {
-    char id[24], res[200];
+    char id[24], res[200], why[1024];
     snprintf(id, sizeof id, "pg-%d", k->c->pid);
     snprintf(res, sizeof res, "pg/%s", k->database);
+    /* A query's record also names its tables and what decided each. */
+    const char *tables = k->session && !strcmp(action, "pg:Query") ? session_decisions(k->session)
+                                                                   : "";
+    if (*tables) {
+        snprintf(why, sizeof why, "%s%s%s", reason ? reason : "", reason ? "; " : "", tables);
+        reason = why;
+    }
     audit_record_t rec = {
         .request_id = id,
         .principal = k->principal.name,

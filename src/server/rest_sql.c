@@ -364,6 +364,7 @@ int rest_sql(req_t *r)
                                : session_query(q->session, sql, params,
                                                fmt == FORMAT_CSV ? SESSION_ROWS_TEXT : SESSION_ROWS_JSON,
                                                &q->columns, &q->stream, &r->err);
+    r->audit_detail = arena_strdup(r->arena, session_decisions(q->session));
     if (rc) {
         rc = explain_failure(srv, id, rc, &r->err);
         snprintf(q->error, sizeof q->error, "%s", r->err.msg);

@@ -119,6 +119,7 @@ struct req {
     authz_principal_t principal;
     authz_decision_t decision;
     const char *resource;
+    const char *audit_detail; /* more of what decided, for the audit record (or NULL) */
     const char *payload_hash; /* what the body must hash to: hex, or a mode string */
     bool verify_after_body;
     char *deferred_secret; /* only while verify_after_body */

@@ -184,6 +184,11 @@ def test_every_decision_is_audited_with_its_grant(lake):
     assert any(r["principal"] == "bob" and r["outcome"] == "deny" for r in recs)
     assert any(r["principal"] == "alice" and (r.get("reason") or "").startswith("grant:")
                for r in recs)
+    # a query's record names each table it read and what decided it, allowed or denied
+    assert any(r["principal"] == "alice" and r["action"] == "sql:Select" and
+               "curated.sales.orders=grant:" in (r.get("reason") or "") for r in recs), recs
+    assert any(r["principal"] == "bob" and r["action"] == "sql:Select" and
+               "curated.sales.orders=no-select-grant" in (r.get("reason") or "") for r in recs)
 
 
 def test_firehose_puts_need_insert_on_the_table(lake):
