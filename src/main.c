@@ -218,8 +218,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "tarn: a data lake in one binary\n\nusage: tarn COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "help", "show help for a command (tarn help CMD)");
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-11s %s\n", "help", "show help for a command (tarn help CMD)");
     fprintf(out, "\nClient commands find the server in --endpoint or TARN_ENDPOINT (default\n"
                  "http://127.0.0.1:9470) and credentials in TARN_ACCESS_KEY/TARN_SECRET_KEY,\n"
                  "TARN_CREDENTIALS_FILE, or ./tarn-data/admin.credentials. An https://\n"
