@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Column weights of bm25, in the order of the FTS table: a word in the table's name
  * counts most, then column names and descriptions, tags, the description, people. */
@@ -127,6 +128,48 @@ static size_t fts_query(buf_t *q, const char *text)
     return words;
 }
 
+/* Whether a query word starts the name of a column the principal may not select: the
+ * table may match through that column, and listing it would tell the column exists. */
+static bool matches_hidden_column(catalog_t *c, const authz_principal_t *p, sqlite3_stmt *st,
+                                  const char *table, const char *q)
+{
+    if (!q || !p || p->admin)
+        return false;
+    grants_access_t a;
+    tarn_err_t e = {0};
+    json_t *cols = NULL;
+    bool hit = false;
+    if (authz_table_access(p, table, &a, &e) || !a.allowed || a.all_columns ||
+        cat_columns_json(c, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 9), &cols, &e))
+        goto done;
+    size_t i, j;
+    json_t *col, *v;
+    json_array_foreach(cols, i, col)
+    {
+        const char *name = json_string_value(json_object_get(col, "name"));
+        bool listed = false;
+        json_array_foreach(a.columns ? a.columns : a.excluded, j, v) listed |=
+            name && !strcasecmp(json_string_value(v), name);
+        if (!name || (a.columns ? listed : !listed))
+            continue; /* granted */
+        for (const char *w = q; *w && !hit;) {
+            while (*w && !isalnum((unsigned char)*w))
+                w++;
+            size_t n = 0;
+            while (isalnum((unsigned char)w[n]) || w[n] == '_')
+                n++;
+            hit = n && !strncasecmp(name, w, n);
+            w += n;
+        }
+        if (hit)
+            break;
+    }
+done:
+    json_decref(cols);
+    grants_access_free(&a);
+    return hit;
+}
+
 int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
                    const catalog_search_opts_t *o, json_t **out, tarn_err_t *err)
 {
@@ -186,7 +229,8 @@ int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
             char res[400];
             snprintf(res, sizeof res, "table/%s.%s.%s", sqlite3_column_text(st, 1),
                      sqlite3_column_text(st, 2), sqlite3_column_text(st, 3));
-            if (authz_check(p, "catalog:Describe", res, NULL))
+            if (authz_check(p, "catalog:Describe", res, NULL) ||
+                matches_hidden_column(c, p, st, res + 6, q))
                 continue;
             json_t *row = cat_summary_row(st);
             json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 16)));

@@ -129,6 +129,13 @@ def test_catalog_lists_only_describable_tables(lake):
     hits = rest(s, "GET", "/v1/search?q=salaries", keys=carol["keys"])[1]["results"]
     assert [h["name"] for h in hits] == ["curated.hr.salaries"]
     assert rest(s, "GET", "/v1/search?q=salaries", keys=alice["keys"])[1]["results"] == []
+    # a column alice may not select does not find its table for her
+    hits = rest(s, "GET", "/v1/search?q=customer")[1]["results"]
+    assert "curated.sales.orders" in [h["name"] for h in hits]
+    hits = rest(s, "GET", "/v1/search?q=custom", keys=alice["keys"])[1]["results"]
+    assert "curated.sales.orders" not in [h["name"] for h in hits]
+    hits = rest(s, "GET", "/v1/search?q=orders", keys=alice["keys"])[1]["results"]
+    assert "curated.sales.orders" in [h["name"] for h in hits]
 
 
 def test_revocation_counts_from_the_next_request(lake):
