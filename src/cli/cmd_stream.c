@@ -66,6 +66,19 @@ static int create(args_t *a)
                                 json_pack("{s:b}", "Enabled", 1));
             json_object_set_new(d, "ProcessingConfiguration", partitioning(q));
         }
+        const char *tq = args_get(a, "--transform");
+        if (tq) {
+            /* The SQL processor runs first, so partition keys come from its rows. */
+            json_t *pc = json_object_get(d, "ProcessingConfiguration");
+            if (!pc) {
+                pc = json_pack("{s:b, s:[]}", "Enabled", 1, "Processors");
+                json_object_set_new(d, "ProcessingConfiguration", pc);
+            }
+            json_array_insert_new(json_object_get(pc, "Processors"), 0,
+                                  json_pack("{s:s, s:[{s:s, s:s}]}", "Type", "SQL",
+                                            "Parameters", "ParameterName", "Query",
+                                            "ParameterValue", tq));
+        }
         const char *t = args_get(a, "--parquet-table");
         if (t) {
             const char *dot = strrchr(t, '.');
@@ -214,7 +227,7 @@ int cmd_stream(int argc, char **argv)
 {
     static const char *const valued[] = {"--endpoint", "--config", "--bucket", "--prefix",
                                          "--error-prefix", "--buffer-mb", "--buffer-seconds",
-                                         "--compression", "--partition-query",
+                                         "--compression", "--partition-query", "--transform",
                                          "--parquet-table", NULL};
     static const char *const flags[] = {"--json", NULL};
     args_t a;

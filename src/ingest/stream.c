@@ -2,6 +2,7 @@
  * the write-ahead log, and the per-stream counters; their configuration is checked in
  * stream_config.c and delivered in stream_deliver.c. */
 #include "ingest/stream_internal.h"
+#include "ingest/stream_transform.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -204,6 +205,16 @@ int stream_create(stream_mgr_t *m, const json_t *req, const char **arn, arena_t 
         return rc;
     if ((rc = store_bucket_check(m->o.store, cfg.bucket, err)))
         goto done;
+    if (cfg.transform) {
+        /* A connection of its own: the delivery thread's is busy on its thread. */
+        engine_conn_t *c = NULL;
+        if ((rc = engine_connect(m->o.engine, &c, err)))
+            goto done;
+        rc = stream_transform_check(c, cfg.transform, err);
+        engine_disconnect(c);
+        if (rc)
+            goto done;
+    }
     if (cfg.parquet &&
         (rc = catalog_table_get(m->o.catalog, cfg.schema_zone, cfg.schema_db, cfg.schema_table,
                                 &table, err))) {

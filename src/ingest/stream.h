@@ -40,10 +40,12 @@ typedef struct {
     char *schema_zone, *schema_db, *schema_table;
     bool partitioning;     /* DynamicPartitioningConfiguration enabled */
     stream_jq_t jq;        /* MetadataExtractionQuery */
+    char *transform;       /* the SQL processor's Query, or NULL */
 } stream_config_t;
 
 /* Validates a CreateDeliveryStream request body. A field or value tarn does not support
- * is TARN_EINVAL (reason InvalidArgument) naming it. Free with stream_config_free. */
+ * is TARN_EINVAL (reason InvalidArgument) naming it. A transform's query is checked by
+ * stream_create, which has the engine. Free with stream_config_free. */
 int stream_config_parse(stream_config_t *out, const json_t *req, tarn_err_t *err);
 void stream_config_free(stream_config_t *c);
 

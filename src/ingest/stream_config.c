@@ -76,10 +76,14 @@ static int parse_processing(stream_config_t *c, const json_t *pc, tarn_err_t *er
         const char *type = str_of(p, "Type");
         json_t *params = json_object_get(p, "Parameters");
         bool meta = type && !strcmp(type, "MetadataExtraction");
-        if (!type || (!meta && strcmp(type, "AppendDelimiterToRecord")))
+        bool sql = type && !strcmp(type, "SQL");
+        if (!type || (!meta && !sql && strcmp(type, "AppendDelimiterToRecord")))
             return bad(err, "ProcessingConfiguration.Processors[].Type '%s' is not supported "
-                            "(supported: MetadataExtraction, AppendDelimiterToRecord)%s",
+                            "(supported: SQL, MetadataExtraction, AppendDelimiterToRecord)%s",
                        type ? type : "", NULL);
+        if (sql && c->transform)
+            return bad(err, "ProcessingConfiguration.Processors may hold one SQL processor%s%s",
+                       NULL, NULL);
         size_t j;
         json_t *pp;
         json_array_foreach(params, j, pp)
@@ -96,6 +100,10 @@ static int parse_processing(stream_config_t *c, const json_t *pc, tarn_err_t *er
                 if (strcmp(val, "JQ-1.6"))
                     return bad(err, "JsonParsingEngine '%s' is not supported (JQ-1.6)%s", val,
                                NULL);
+            } else if (sql && !strcmp(name, "Query")) {
+                free(c->transform);
+                if (!(c->transform = strdup(val)))
+                    return TARN_ERR(err, TARN_ENOMEM, "out of memory");
             } else if (!strcmp(name, "Delimiter") && !strcmp(val, "\\n")) {
                 continue;
             } else {
@@ -106,6 +114,9 @@ static int parse_processing(stream_config_t *c, const json_t *pc, tarn_err_t *er
             return bad(err, "MetadataExtractionQuery may define at most 16 keys%s%s", NULL, NULL);
         if (meta && !c->jq.n)
             return bad(err, "MetadataExtraction needs a MetadataExtractionQuery%s%s", NULL, NULL);
+        if (sql && (!c->transform || !*c->transform))
+            return bad(err, "the SQL processor needs a Query (ParameterName \"Query\")%s%s",
+                       NULL, NULL);
     }
     return 0;
 }
@@ -358,6 +369,7 @@ void stream_config_free(stream_config_t *c)
     free(c->schema_db);
     free(c->schema_table);
     stream_jq_free(&c->jq);
+    free(c->transform);
     *c = (stream_config_t){0};
 }
 

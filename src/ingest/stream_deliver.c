@@ -1,5 +1,6 @@
 /* The delivery thread: when a stream's buffered records reach its size hint or age past
- * its interval, one batch of them is read back from the log, split into files by the
+ * its interval, one batch of them is read back from the log, run through the stream's SQL
+ * transform if it has one, split into files by the
  * evaluated key prefix (records that fail parsing, partitioning or conversion go to the
  * error output in quarantine with their reason), and each file is landed atomically.
  * The transaction that lands a file also records it with its batch's log range, and the
@@ -7,6 +8,7 @@
  * rebuilt from the log with the same range and only its missing files are written. */
 #include "ingest/landing.h"
 #include "ingest/stream_internal.h"
+#include "ingest/stream_transform.h"
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,15 @@ typedef struct {
     size_t ncols;
     json_t *table;        /* owns cols' strings */
     json_t *done;         /* {"bucket/key": true} of files an earlier attempt landed */
+    /* The transform's input: the batch's JSON objects, staged as lines. Its output
+     * records carry the batch's first arrival time (rows need not map to records). */
+    int stage_fd;
+    char stage_path[PATH_MAX];
+    buf_t stage;
+    uint64_t staged;
+    int64_t first_ts;
+    bool transformed;     /* routing the transform's output */
+    const char *reason;   /* why the transform failed, for its error records */
     tarn_err_t *err;
 } batch_t;
 
@@ -284,9 +296,9 @@ static int route_error(batch_t *b, const stream_wal_rec_t *r, const char *type,
     return rc;
 }
 
-static int route(void *ctx, const stream_wal_rec_t *r)
+/* Routes one record to its file or the error output; the caller moves the batch's range. */
+static int route_one(batch_t *b, const stream_wal_rec_t *r)
 {
-    batch_t *b = ctx;
     const stream_config_t *c = &b->s->cfg;
     json_t *rec = NULL;
     char *vals[16] = {0};
@@ -304,7 +316,7 @@ static int route(void *ctx, const stream_wal_rec_t *r)
             snprintf(reason, sizeof reason, "the record is not a JSON object: %s",
                      rec ? "it is another JSON value" : je.text);
             rc = route_error(b, r, type, reason);
-            goto next;
+            goto done;
         }
         if (c->parquet) {
             for (size_t i = 0; i < b->ncols; i++) {
@@ -315,7 +327,7 @@ static int route(void *ctx, const stream_wal_rec_t *r)
                              "the column '%s' is %s, which wants %s; the record has %s",
                              b->cols[i].name, b->cols[i].type, want, json_kind(v));
                     rc = route_error(b, r, type, reason);
-                    goto next;
+                    goto done;
                 }
             }
             if (!(line = json_dumps(rec, JSON_COMPACT))) {
@@ -329,7 +341,7 @@ static int route(void *ctx, const stream_wal_rec_t *r)
             tarn_err_t e = {0};
             if (stream_jq_eval(&c->jq, rec, vals, &e)) {
                 rc = route_error(b, r, "partitioning-failed", e.msg);
-                goto next;
+                goto done;
             }
         }
     }
@@ -342,10 +354,17 @@ static int route(void *ctx, const stream_wal_rec_t *r)
     tarn_err_t e = {0};
     if (stream_template_eval(c->prefix, &tc, &prefix, &e)) {
         rc = route_error(b, r, "partitioning-failed", e.msg);
-        goto next;
+        goto done;
     }
     bool full = false;
     group_t *g = group_get(b, c->bucket, prefix.data ? prefix.data : "", NULL, r->ts_ms, &full);
+    if (!g && full && b->transformed) {
+        /* The batch's range is taken already: what does not fit is kept, as an error. */
+        rc = route_error(b, r, "partitioning-failed",
+                         "the transformed batch has more partitions than a batch may write "
+                         "at once (32)");
+        goto done;
+    }
     if (!g) {
         rc = full ? STOP_BATCH
                   : b->err->code ? b->err->code : TARN_ERR(b->err, TARN_ENOMEM, "out of memory");
@@ -355,18 +374,151 @@ static int route(void *ctx, const stream_wal_rec_t *r)
         goto done;
     g->records++;
     g->bytes += r->len;
-next:
-    if (!rc) {
-        b->last = r->seq;
-        b->bytes += r->len;
-        b->last_ts = r->ts_ms;
-    }
 done:
     for (size_t i = 0; i < 16; i++)
         free(vals[i]);
     free(line);
     buf_free(&prefix);
     json_decref(rec);
+    return rc;
+}
+
+static void batch_take(batch_t *b, const stream_wal_rec_t *r)
+{
+    if (b->last < b->first)
+        b->first_ts = r->ts_ms;
+    b->last = r->seq;
+    b->bytes += r->len;
+    b->last_ts = r->ts_ms;
+}
+
+static int route(void *ctx, const stream_wal_rec_t *r)
+{
+    batch_t *b = ctx;
+    int rc = route_one(b, r);
+    if (!rc)
+        batch_take(b, r);
+    return rc;
+}
+
+/* ---- the SQL transform ---- */
+
+static int stage_flush(batch_t *b)
+{
+    if (b->stage.len && fs_write_full(b->stage_fd, b->stage.data, b->stage.len))
+        return TARN_ERR(b->err, TARN_EIO, "write %s: %s", b->stage_path, strerror(errno));
+    buf_reset(&b->stage);
+    return 0;
+}
+
+/* Stages a record for the transform; one that is not a JSON object cannot be a row of
+ * `records`, so it goes to the error output alone. */
+static int stage(void *ctx, const stream_wal_rec_t *r)
+{
+    batch_t *b = ctx;
+    json_error_t je;
+    json_t *rec = json_loadb(r->data, r->len, 0, &je);
+    char *line = NULL;
+    int rc = 0;
+    if (!rec || !json_is_object(rec)) {
+        char reason[300];
+        snprintf(reason, sizeof reason, "the record is not a JSON object: %s",
+                 rec ? "it is another JSON value" : je.text);
+        rc = route_error(b, r, "processing-failed", reason);
+        goto done;
+    }
+    if (b->stage_fd < 0) {
+        snprintf(b->stage_path, sizeof b->stage_path, "%s/%" PRId64 "-%" PRIu64 "-in.json",
+                 b->m->o.tmp_dir, b->s->id, b->first);
+        b->stage_fd = open(b->stage_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (b->stage_fd < 0) {
+            rc = TARN_ERR(b->err, TARN_EIO, "create %s: %s", b->stage_path, strerror(errno));
+            goto done;
+        }
+    }
+    /* One line each whatever the record's own layout, as read_json wants. */
+    if (!(line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER)) ||
+        buf_puts(&b->stage, line) || buf_putc(&b->stage, '\n')) {
+        rc = TARN_ERR(b->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    b->staged++;
+    if (b->stage.len >= GROUP_BUF)
+        rc = stage_flush(b);
+done:
+    if (!rc)
+        batch_take(b, r);
+    free(line);
+    json_decref(rec);
+    return rc;
+}
+
+/* After the transform failed: the batch's records (those staged) go to the error output
+ * with the engine's reason, read again from the log so each keeps its id and time. */
+static int quarantine_staged(void *ctx, const stream_wal_rec_t *r)
+{
+    batch_t *b = ctx;
+    json_t *rec = json_loadb(r->data, r->len, 0, NULL);
+    bool staged = json_is_object(rec);
+    json_decref(rec);
+    return staged ? route_error(b, r, "processing-failed", b->reason) : 0;
+}
+
+/* Runs the transform over the staged records and routes its rows like records. */
+static int transform_run(batch_t *b)
+{
+    const stream_config_t *c = &b->s->cfg;
+    char out[PATH_MAX + 16];
+    buf_t q = BUF_INIT;
+    FILE *f = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    if (!b->staged)
+        return 0;
+    if ((rc = stage_flush(b)))
+        return rc;
+    close(b->stage_fd);
+    b->stage_fd = -1;
+    snprintf(out, sizeof out, "%s.out", b->stage_path);
+    if (stream_transform_statement(&q, c->transform, b->stage_path, out)) {
+        rc = TARN_ERR(b->err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    tarn_err_t e = {0};
+    int64_t n;
+    int frc = engine_exec(b->m->conn, q.data, NULL, &n, &e);
+    if (frc == TARN_EINVAL) {
+        char reason[480];
+        snprintf(reason, sizeof reason, "the SQL transform failed: %s", e.msg);
+        b->reason = reason;
+        rc = stream_wal_read(b->s->wal, b->first - 1, b->last, SIZE_MAX, quarantine_staged, b,
+                             b->err);
+        b->reason = NULL;
+        goto done;
+    }
+    if (frc) {
+        rc = TARN_ERR(b->err, frc, "SQL transform: %s", e.msg);
+        goto done;
+    }
+    if (!(f = fopen(out, "r"))) {
+        rc = TARN_ERR(b->err, TARN_EIO, "open %s: %s", out, strerror(errno));
+        goto done;
+    }
+    b->transformed = true;
+    ssize_t len;
+    while (!rc && (len = getline(&line, &cap, f)) > 0) {
+        stream_wal_rec_t r = {.seq = b->first, .ts_ms = b->first_ts, .data = line,
+                              .len = (size_t)len};
+        rc = route_one(b, &r);
+    }
+    b->transformed = false;
+done:
+    if (f)
+        fclose(f);
+    free(line);
+    buf_free(&q);
+    unlink(out);
     return rc;
 }
 
@@ -649,7 +801,7 @@ static int group_land(batch_t *b, group_t *g, bool last)
 
 int stream_deliver_batch(stream_mgr_t *m, stream_t *s, tarn_err_t *err)
 {
-    batch_t b = {.m = m, .s = s, .err = err};
+    batch_t b = {.m = m, .s = s, .err = err, .stage_fd = -1};
     b.first = atomic_load(&s->delivered) + 1;
     b.last = b.first - 1;
     uint64_t upto = stream_wal_durable(s->wal);
@@ -658,10 +810,13 @@ int stream_deliver_batch(stream_mgr_t *m, stream_t *s, tarn_err_t *err)
         rc = load_schema(&b);
     if (rc)
         goto done;
-    rc = stream_wal_read(s->wal, b.first - 1, upto, s->cfg.buffer_bytes, route, &b, err);
+    rc = stream_wal_read(s->wal, b.first - 1, upto, s->cfg.buffer_bytes,
+                         s->cfg.transform ? stage : route, &b, err);
     if (rc == STOP_BATCH)
         rc = 0;
     if (rc || b.last < b.first)
+        goto done;
+    if (s->cfg.transform && (rc = transform_run(&b)))
         goto done;
     /* Parquet files are converted first, since a refused one moves to the error output
      * (which may add groups: count them after). */
@@ -685,10 +840,10 @@ int stream_deliver_batch(stream_mgr_t *m, stream_t *s, tarn_err_t *err)
         }
     if (rc)
         goto done;
-    if (!nland) {
-        rc = TARN_ERR(err, TARN_EIO, "a batch produced no file");
+    /* A transform may filter out every record: the position moves without a file. */
+    if (!nland && (rc = s->cfg.transform ? set_position(&b)
+                                         : TARN_ERR(err, TARN_EIO, "a batch produced no file")))
         goto done;
-    }
     atomic_store(&s->delivered, b.last);
     atomic_fetch_sub(&s->pending, (int64_t)b.bytes);
     atomic_store(&s->oldest_ms, stream_wal_durable(s->wal) > b.last ? b.last_ts : 0);
@@ -699,6 +854,11 @@ done:
         free(b.groups[i]);
     }
     free(b.groups);
+    if (b.stage_fd >= 0)
+        close(b.stage_fd);
+    if (b.stage_path[0])
+        unlink(b.stage_path);
+    buf_free(&b.stage);
     free(b.cols);
     json_decref(b.table);
     json_decref(b.done);

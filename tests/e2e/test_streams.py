@@ -193,6 +193,124 @@ def test_parquet_conversion_queryable_and_bad_json_quarantined(server, s3):
     assert d["Tarn"]["RecordsDelivered"] == 250 and d["Tarn"]["RecordsFailed"] == 2
 
 
+def transform(query, *more):
+    return {"ProcessingConfiguration": {"Enabled": True, "Processors": [
+        {"Type": "SQL", "Parameters": [{"ParameterName": "Query", "ParameterValue": query}]},
+        *more]}}
+
+
+CLICKS = [{"user_id": i, "page": None if i % 4 == 0 else f"/Home/{i}",
+           "ts": f"2024-05-0{1 + i % 3} 10:00:0{i % 10}", "junk": "x" * i} for i in range(40)]
+CLICK_QUERY = ("SELECT user_id, lower(page) AS page, ts::TIMESTAMP AS ts FROM records "
+               "WHERE page IS NOT NULL")
+
+
+def expected_clicks():
+    return sorted([c["user_id"], c["page"].lower(), c["ts"]] for c in CLICKS if c["page"])
+
+
+def test_sql_transform_projects_filters_and_casts(server, s3):
+    fh = firehose(server)
+    db = unique("tf")
+    name = unique("tf")
+    fh.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration=dest(f"{db}/clicks/", **transform(CLICK_QUERY)))
+    recs = [{"Data": json.dumps(c).encode() + b"\n"} for c in CLICKS]
+    recs.insert(5, {"Data": b"[1, 2]"})  # not an object: cannot be a row of records
+    assert fh.put_record_batch(DeliveryStreamName=name, Records=recs)["FailedPutCount"] == 0
+    got = wait_for(lambda: keys(s3, "raw", f"{db}/clicks/"), timeout=20)
+    rows = [json.loads(x) for k in got for x in
+            s3.get_object(Bucket="raw", Key=k)["Body"].read().decode().splitlines()]
+    assert all(list(r) == ["user_id", "page", "ts"] for r in rows)
+    assert sorted([r["user_id"], r["page"], r["ts"]] for r in rows) == expected_clicks()
+    errs = wait_for(lambda: keys(s3, "quarantine", "errors/processing-failed/") and [
+        json.loads(x) for k in keys(s3, "quarantine", "errors/processing-failed/") for x in
+        s3.get_object(Bucket="quarantine", Key=k)["Body"].read().decode().splitlines()
+        if json.loads(x)["deliveryStreamName"] == name])
+    assert [base64.b64decode(e["rawData"]) for e in errs] == [b"[1, 2]"]
+    d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    procs = d["Destinations"][0]["ExtendedS3DestinationDescription"][
+        "ProcessingConfiguration"]["Processors"]
+    assert procs[0]["Type"] == "SQL"
+
+
+def test_sql_transform_then_parquet_conversion(server, s3):
+    fh = firehose(server)
+    db = unique("tfpq")
+    server.tarn("table", "create", f"raw.{db}.clicks", "--format", "parquet", "--schema",
+                "user_id BIGINT, page VARCHAR, ts TIMESTAMP")
+    name = unique("tfpq")
+    r = server.tarn("stream", "create", name, "--prefix", f"{db}/clicks/", "--buffer-seconds",
+                    "1", "--parquet-table", f"{db}.clicks", "--transform", CLICK_QUERY)
+    assert "Created stream" in r.stdout, r.stdout + r.stderr
+    ndjson = "".join(json.dumps(c) + "\n" for c in CLICKS)
+    assert "40 records acknowledged" in server.tarn("stream", "put", name, input=ndjson).stdout
+    got = wait_for(lambda: keys(s3, "raw", f"{db}/clicks/"), timeout=20)
+    assert got[0].endswith(".parquet")
+    q = (f"SELECT user_id, page, strftime(ts, '%Y-%m-%d %H:%M:%S') FROM raw.\"{db}\".clicks "
+         "ORDER BY user_id")
+    rows = wait_for(lambda: _table_ready(server, db, "clicks") and sql(server, q), timeout=20)
+    assert sorted(rows) == expected_clicks()
+
+
+def test_sql_transform_cast_failure_quarantines_the_batch(server, s3):
+    fh = firehose(server)
+    db = unique("tfbad")
+    name = unique("tfbad")
+    fh.create_delivery_stream(
+        DeliveryStreamName=name,
+        ExtendedS3DestinationConfiguration=dest(
+            f"{db}/clicks/", ErrorOutputPrefix=f"{db}/errors/!{{firehose:error-output-type}}/",
+            **transform("SELECT user_id, ts::TIMESTAMP AS ts FROM records")))
+    recs = [{"Data": json.dumps({"user_id": i, "ts": "2024-05-01 10:00:00"}).encode()}
+            for i in range(9)]
+    recs.append({"Data": json.dumps({"user_id": 9, "ts": "not a time"}).encode()})
+    assert fh.put_record_batch(DeliveryStreamName=name, Records=recs)["FailedPutCount"] == 0
+    errs = wait_for(lambda: keys(s3, "quarantine", f"{db}/errors/processing-failed/"),
+                    timeout=20)
+    lines = [json.loads(x) for k in errs for x in
+             s3.get_object(Bucket="quarantine", Key=k)["Body"].read().decode().splitlines()]
+    assert sorted(json.loads(base64.b64decode(e["rawData"]))["user_id"] for e in lines) == \
+        list(range(10))
+    assert all(e["errorCode"] == "processing-failed" for e in lines)
+    assert "SQL transform failed" in lines[0]["errorMessage"]
+    assert "not a time" in lines[0]["errorMessage"], lines[0]["errorMessage"]
+    assert keys(s3, "raw", f"{db}/clicks/") == []
+    d = rest(server, "GET", f"/v1/streams/{name}")[1]
+    assert d["Tarn"]["RecordsFailed"] == 10 and d["Tarn"]["RecordsDelivered"] == 0
+
+
+def test_sql_transform_bad_query_refused_at_create(server):
+    fh = firehose(server)
+    bad = [
+        ("SELEC user_id FROM records", "does not parse"),
+        ("SELECT * FROM records; SELECT 1", "exactly one"),
+        ("DELETE FROM records", "SELECT"),
+        ("SELECT * FROM curated.sales.orders", "orders"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+        ("SELECT * FROM '/etc/passwd'", "/etc/passwd"),
+        ("SELECT * FROM records WHERE user_id IN (SELECT id FROM other)", "other"),
+        ("SELECT * FROM records;", "semicolon"),
+    ]
+    for query, word in bad:
+        with pytest.raises(ClientError) as e:
+            fh.create_delivery_stream(DeliveryStreamName=unique("tfx"),
+                                      ExtendedS3DestinationConfiguration=dest(
+                                          "x/", **transform(query)))
+        assert e.value.response["Error"]["Code"] == "InvalidArgumentException", query
+        msg = e.value.response["Error"]["Message"]
+        assert "Processors[SQL].Parameters.Query" in msg and word in msg, (query, msg)
+    # WITH names of its own are fine, and so are value-only table functions.
+    fh.create_delivery_stream(DeliveryStreamName=unique("tfok"),
+                              ExtendedS3DestinationConfiguration=dest("x/", **transform(
+                                  "WITH r AS (SELECT * FROM records) SELECT r.*, g FROM r, "
+                                  "range(2) t(g)")))
+    r = server.tarn("stream", "create", unique("tfx"), "--prefix", "x/", "--transform",
+                    "SELECT * FROM secrets", check=False)
+    assert r.returncode != 0 and "secrets" in r.stderr
+
+
 def test_rest_ndjson_cli_and_metrics(server, s3):
     name = unique("rs")
     db = unique("logs")
@@ -297,6 +415,6 @@ def test_kill9_under_load_delivers_each_acknowledged_record_once(fresh_server):
     assert sql(srv, f"SELECT count(*) FROM {t}")[0][0] == total
 
 
-def _table_ready(srv, db):
-    st, body = rest(srv, "POST", "/v1/sql", {"sql": f'SELECT 1 FROM raw."{db}".events LIMIT 1'})
+def _table_ready(srv, db, table="events"):
+    st, body = rest(srv, "POST", "/v1/sql", {"sql": f'SELECT 1 FROM raw."{db}".{table} LIMIT 1'})
     return st == 200 and "rows" in body and not body.get("error")

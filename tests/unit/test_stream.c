@@ -1,6 +1,8 @@
-/* Unit tests of streams: the prefix template, the JQ subset, configuration validation, and
- * the write-ahead log's framing, group commit and recovery from a torn tail. */
+/* Unit tests of streams: the prefix template, the JQ subset, configuration validation, the
+ * SQL transform's check, and the write-ahead log's framing, group commit and recovery
+ * from a torn tail. */
 #include "ingest/stream.h"
+#include "ingest/stream_transform.h"
 #include "util/fs.h"
 
 #include <fcntl.h>
@@ -146,6 +148,13 @@ static void test_config(void **state)
               "\"DatabaseName\":\"d\",\"TableName\":\"t\"},\"OutputFormatConfiguration\":{"
               "\"Serializer\":{\"OrcSerDe\":{}}}}"), "OrcSerDe"},
         {DEST(",\"BucketARN\":\"arn:aws:s3:::quarantine\""), "quarantine"},
+        {DEST(",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":[{\"Type\":"
+              "\"SQL\",\"Parameters\":[]}]}"), "Query"},
+        {DEST(",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":[{\"Type\":"
+              "\"SQL\",\"Parameters\":[{\"ParameterName\":\"Sql\",\"ParameterValue\":\"x\"}]}]}"),
+         "Sql"},
+        {DEST(",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":[{\"Type\":"
+              "\"Lambda\",\"Parameters\":[]}]}"), "SQL"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err = (tarn_err_t){0};
@@ -153,6 +162,60 @@ static void test_config(void **state)
         if (!strstr(err.msg, bad[i].word))
             fail_msg("%s: '%s' not in '%s'", bad[i].json, bad[i].word, err.msg);
     }
+}
+
+static void test_transform_check(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tarn-transform-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *dirs[] = {dir, NULL};
+    engine_opts_t o = {.dirs = dirs, .threads = 1};
+    engine_t *e = NULL;
+    engine_conn_t *c = NULL;
+    tarn_err_t err = {0};
+    assert_int_equal(engine_open(&e, &o, &err), 0);
+    assert_int_equal(engine_connect(e, &c, &err), 0);
+    const char *good[] = {
+        ("SELECT user_id, lower(page) AS page, ts::TIMESTAMP AS ts FROM records "
+         "WHERE page IS NOT NULL"),
+        "select * from RECORDS",
+        "WITH r AS (SELECT * FROM records) SELECT * FROM r UNION ALL SELECT * FROM records",
+        "SELECT x.*, g FROM records x, unnest([1, 2]) u(g) -- trailing comment\n",
+        "SELECT 123456789012345678901234567890 AS big FROM records -- no newline",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        err = (tarn_err_t){0};
+        if (stream_transform_check(c, good[i], &err))
+            fail_msg("%s: %s", good[i], err.msg);
+    }
+    struct {
+        const char *sql, *word;
+    } bad[] = {
+        {"SELECT FROM WHERE", "does not parse"},
+        {"SELECT 1; SELECT 2", "exactly one"},
+        {"INSERT INTO records VALUES (1)", "SELECT"},
+        {"SELECT * FROM main.records", "records"},
+        {"SELECT * FROM read_parquet('x.parquet')", "read_parquet"},
+        {"SELECT * FROM 'x.csv'", "x.csv"},
+        {"SELECT (SELECT count(*) FROM t) FROM records", "t"},
+        {"SELECT * FROM records;", "semicolon"},
+        {"SELECT * FROM records) TO 'x' (FORMAT csv); COPY (SELECT 1", "Query"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err = (tarn_err_t){0};
+        if (stream_transform_check(c, bad[i].sql, &err) != TARN_EINVAL)
+            fail_msg("%s: accepted (%s)", bad[i].sql, err.msg);
+        if (!strstr(err.msg, bad[i].word) || !strstr(err.msg, STREAM_TRANSFORM_FIELD))
+            fail_msg("%s: '%s' not in '%s'", bad[i].sql, bad[i].word, err.msg);
+    }
+    buf_t b = BUF_INIT;
+    assert_int_equal(stream_transform_statement(&b, "SELECT 1 FROM records", "/a'b", "/o"), 0);
+    assert_non_null(strstr(b.data, "read_json('/a''b'"));
+    buf_free(&b);
+    engine_disconnect(c);
+    engine_close(e);
+    rmdir(dir);
 }
 
 /* ---- the log ---- */
@@ -292,7 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_template),         cmocka_unit_test(test_jq),
         cmocka_unit_test(test_config),           cmocka_unit_test(test_wal_recovery),
-        cmocka_unit_test(test_wal_group_commit),
+        cmocka_unit_test(test_wal_group_commit), cmocka_unit_test(test_transform_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
