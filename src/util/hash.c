@@ -2,6 +2,7 @@
 #include "util/hash.h"
 #include "util/err.h"
 
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -69,28 +70,31 @@ size_t hash_b64(char *out, const uint8_t *p, size_t n)
 
 long hash_unb64(uint8_t *out, size_t cap, const char *s)
 {
-    size_t n = strlen(s);
-    if (n % 4 || n / 4 * 3 > cap + 2)
+    return hash_unb64n(out, cap, s, strlen(s));
+}
+
+long hash_unb64n(uint8_t *out, size_t cap, const char *s, size_t n)
+{
+    if (n % 4 || n / 4 * 3 > cap + 2 || n > INT_MAX)
         return -1;
-    unsigned char *tmp = malloc(n / 4 * 3 + 1);
+    /* EVP_DecodeBlock writes whole groups of three, padding included: straight into out
+     * when it has room for them (the common case: callers size out from the text), so
+     * streams of records are not copied once more. */
+    unsigned char *tmp = n / 4 * 3 <= cap ? out : malloc(n / 4 * 3 + 1);
     if (!tmp)
         return -1;
     int len = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)n);
-    if (len < 0) {
-        free(tmp);
-        return -1;
-    }
     /* EVP_DecodeBlock counts padding bytes as output; take them back off. */
-    if (n >= 1 && s[n - 1] == '=')
+    if (len >= 0 && n >= 1 && s[n - 1] == '=')
         len--;
-    if (n >= 2 && s[n - 2] == '=')
+    if (len >= 0 && n >= 2 && s[n - 2] == '=')
         len--;
-    if ((size_t)len > cap) {
+    if (len < 0 || (size_t)len > cap)
+        len = -1;
+    else if (tmp != out)
+        memcpy(out, tmp, (size_t)len);
+    if (tmp != out)
         free(tmp);
-        return -1;
-    }
-    memcpy(out, tmp, (size_t)len);
-    free(tmp);
     return len;
 }
 

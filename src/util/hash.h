@@ -22,6 +22,8 @@ int hash_unhex(uint8_t *out, size_t n, const char *hex);
 size_t hash_b64(char *out, const uint8_t *p, size_t n);
 /* Decodes standard base64 into out (cap bytes); returns decoded length or -1. */
 long hash_unb64(uint8_t *out, size_t cap, const char *s);
+/* The same for the n bytes at s (no NUL needed). */
+long hash_unb64n(uint8_t *out, size_t cap, const char *s, size_t n);
 
 /* Constant-time equality of two byte strings (length leaks, content does not). */
 bool hash_equal(const void *a, size_t alen, const void *b, size_t blen);
