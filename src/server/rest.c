@@ -288,7 +288,7 @@ const op_t rest_ops[] = {
     R("GetCrawl", "catalog:Crawl", "GET", "/v1/crawl/{}", "crawl/{0}", BODY_NONE, rest_get_crawl),
     R("SearchCatalog", "catalog:Describe", "GET", "/v1/search", "table/*", BODY_NONE,
       rest_search),
-    /* Promotion's quarantine (admins only until grants exist). */
+    /* Promotion's quarantine: the admin's (objects there may hold any table's data). */
     R("ListQuarantine", "process:ListQuarantine", "GET", "/v1/quarantine", "quarantine/*",
       BODY_NONE, rest_list_quarantine),
     R("ReleaseQuarantine", "process:ReleaseQuarantine", "POST", "/v1/quarantine/release",
