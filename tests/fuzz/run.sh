@@ -18,7 +18,9 @@ clang $CFLAGS -o "$OUT/fuzz_pgwire" tests/fuzz/fuzz_pgwire.c src/server/pgmsg.c 
     src/consume/pgtype.c src/govern/scram.c src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
 clang $CFLAGS -o "$OUT/fuzz_stream" tests/fuzz/fuzz_stream.c src/ingest/stream_config.c \
     src/ingest/stream_template.c $UTIL -ljansson -lcrypto -lz -lpthread
-for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream; do
+clang $CFLAGS -o "$OUT/fuzz_pipeline" tests/fuzz/fuzz_pipeline.c src/process/pipeline_spec.c \
+    src/process/cron.c $UTIL -lyaml -lcrypto -lz -lpthread
+for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream fuzz_pipeline; do
     mkdir -p "$OUT/corpus-$t"
     (cd "$OUT" && "./$t" -max_total_time="$SECONDS_EACH" -max_len=4096 "corpus-$t")
 done
