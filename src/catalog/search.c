@@ -139,19 +139,16 @@ static bool matches_hidden_column(catalog_t *c, const authz_principal_t *p, sqli
     tarn_err_t e = {0};
     json_t *cols = NULL;
     bool hit = false;
-    if (authz_table_access(p, table, &a, &e) || !a.allowed || a.all_columns ||
+    if (authz_table_access(p, table, &a, NULL, &e) || !a.allowed || a.all_columns ||
         cat_columns_json(c, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 9), &cols, &e))
         goto done;
-    size_t i, j;
-    json_t *col, *v;
+    size_t i;
+    json_t *col;
     json_array_foreach(cols, i, col)
     {
         const char *name = json_string_value(json_object_get(col, "name"));
-        bool listed = false;
-        json_array_foreach(a.columns ? a.columns : a.excluded, j, v) listed |=
-            name && !strcasecmp(json_string_value(v), name);
-        if (!name || (a.columns ? listed : !listed))
-            continue; /* granted */
+        if (!name || grants_access_shows(&a, name))
+            continue;
         for (const char *w = q; *w && !hit;) {
             while (*w && !isalnum((unsigned char)*w))
                 w++;

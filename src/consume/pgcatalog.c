@@ -270,22 +270,6 @@ static void end_table(reader_t *r)
         memcpy(r->j[J_REL].data + r->natts_at, n, 4);
 }
 
-/* Whether the grant shows column name (names compare without case, as the engine's do). */
-static bool column_granted(const grants_access_t *a, const char *name)
-{
-    if (a->all_columns)
-        return true;
-    const json_t *list = a->columns ? a->columns : a->excluded;
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-    {
-        if (!strcasecmp(json_string_value(v), name))
-            return a->columns != NULL;
-    }
-    return a->columns == NULL;
-}
-
 /* One lake column; its table's row (and its schema's) come with the table's first. */
 static int read_column(void *ctx, const catalog_column_t *c)
 {
@@ -299,7 +283,7 @@ static int read_column(void *ctx, const catalog_column_t *c)
         grants_access_free(&r->access);
         tarn_err_t e = {0};
         snprintf(res, sizeof res, "%s.%s.%s", c->zone, c->database, c->table);
-        r->readable = !authz_table_access(r->g->p, res, &r->access, &e) && r->access.allowed;
+        r->readable = !authz_table_access(r->g->p, res, &r->access, NULL, &e) && r->access.allowed;
         r->table = c->table_id;
         r->natts = 0;
         if (!r->readable)
@@ -317,7 +301,7 @@ static int read_column(void *ctx, const catalog_column_t *c)
         put_rel(&r->j[J_REL], oid, c->table, ns, 'r', 0, c->rows, c->bytes, c->table_description,
                 &r->natts_at);
     }
-    if (r->readable && c->name && !column_granted(&r->access, c->name)) {
+    if (r->readable && c->name && !grants_access_shows(&r->access, c->name)) {
         return 0; /* a column the user may not read is not listed either */
     }
     if (r->readable && c->name) {

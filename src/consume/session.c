@@ -242,18 +242,6 @@ static int view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files
     return 0;
 }
 
-/* Whether column name is granted by acc. */
-static bool granted(const grants_access_t *acc, const char *name)
-{
-    if (acc->all_columns)
-        return true;
-    const json_t *list = acc->columns ? acc->columns : acc->excluded;
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) if (!strcasecmp(json_string_value(v), name)) return acc->columns != NULL;
-    return acc->columns == NULL;
-}
-
 /* A view showing only what acc grants: the granted columns of the table's view, and the
  * rows its row filter keeps; the names of the columns left out go to hidden. */
 static void restricted_view_sql(session_t *s, buf_t *b, const json_t *t, const json_t *files,
@@ -267,7 +255,7 @@ static void restricted_view_sql(session_t *s, buf_t *b, const json_t *t, const j
         json_array_foreach(lists[l], i, c)
         {
             const char *name = json_string_value(json_object_get(c, "name"));
-            if (!granted(acc, name)) {
+            if (!grants_access_shows(acc, name)) {
                 json_array_append_new(hidden, json_string(name));
                 continue;
             }
@@ -339,17 +327,15 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
         return NULL;
     if (json_object_get(s->views, name))
         return name;
-    char *res = arena_sprintf(s->a, "table/%s", name);
-    authz_decision_t d = {0};
-    int denied = !res || authz_check(s->p, "sql:Select", res, &d);
-    /* Each table's decision, allowed or denied, goes into the query's audit record. */
-    buf_printf(&s->decisions, "%s%s=%s", s->decisions.len ? ", " : "", name, d.rule);
-    if (denied)
-        return NULL;
+    /* What sql:Select on the table allows (and which columns and rows), asked once; each
+     * table's decision, allowed or denied, goes into the query's audit record. */
     json_t *t = NULL, *snap = NULL;
     tarn_err_t e = {0};
     grants_access_t acc;
-    if (authz_table_access(s->p, name, &acc, &e) || !acc.allowed) {
+    authz_decision_t d;
+    int rc = authz_table_access(s->p, name, &acc, &d, &e);
+    buf_printf(&s->decisions, "%s%s=%s", s->decisions.len ? ", " : "", name, d.rule);
+    if (rc || !acc.allowed) {
         grants_access_free(&acc);
         return NULL;
     }
@@ -372,7 +358,7 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
         restricted_view_sql(s, &b, t, json_object_get(snap, "files"), &acc, hidden);
     }
     engine_rows_t r;
-    int rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
+    rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
                     : TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
     buf_free(&b);
     json_decref(t);

@@ -312,9 +312,6 @@ struct engine_stream {
     duckdb_result result;
     bool have_result;
     duckdb_data_chunk chunk;
-    const char **rows;
-    char *text; /* the chunk's texts, NUL-separated */
-    size_t cap_rows, cap_text;
     size_t ncols;
     engine_cell_t *cells; /* the chunk's cells, row by row */
     size_t cap_cells;
@@ -384,54 +381,6 @@ int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
     return 0;
 }
 
-int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_err_t *err)
-{
-    *n = 0;
-    if (s->chunk)
-        duckdb_destroy_data_chunk(&s->chunk);
-    s->chunk = duckdb_fetch_chunk(s->result);
-    if (!s->chunk) {
-        const char *e = duckdb_result_error(&s->result);
-        return e && *e ? engine_fail(e, err) : 0;
-    }
-    size_t cnt = (size_t)duckdb_data_chunk_get_size(s->chunk);
-    duckdb_vector v = duckdb_data_chunk_get_vector(s->chunk, 0);
-    duckdb_string_t *data = duckdb_vector_get_data(v);
-    uint64_t *valid = duckdb_vector_get_validity(v);
-    size_t need = 0;
-    for (size_t i = 0; i < cnt; i++)
-        need += duckdb_string_t_length(data[i]) + 1;
-    if (cnt > s->cap_rows) {
-        const char **r = realloc(s->rows, cnt * sizeof *r);
-        if (!r)
-            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        s->rows = r;
-        s->cap_rows = cnt;
-    }
-    if (need > s->cap_text) {
-        char *t = realloc(s->text, need);
-        if (!t)
-            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        s->text = t;
-        s->cap_text = need;
-    }
-    char *p = s->text;
-    for (size_t i = 0; i < cnt; i++) {
-        if (valid && !duckdb_validity_row_is_valid(valid, (idx_t)i)) {
-            s->rows[i] = NULL;
-            continue;
-        }
-        uint32_t len = duckdb_string_t_length(data[i]);
-        memcpy(p, duckdb_string_t_data(&data[i]), len);
-        p[len] = '\0';
-        s->rows[i] = p;
-        p += len + 1;
-    }
-    *rows = s->rows;
-    *n = cnt;
-    return 0;
-}
-
 size_t engine_stream_ncols(const engine_stream_t *s)
 {
     return s->ncols;
@@ -489,8 +438,6 @@ void engine_stream_close(engine_stream_t *s)
         duckdb_destroy_pending(&s->pending);
     if (s->ps)
         duckdb_destroy_prepare(&s->ps);
-    free(s->rows);
-    free(s->text);
     free(s->cells);
     free(s);
 }

@@ -68,9 +68,6 @@ typedef struct engine_stream engine_stream_t;
  * for none). */
 int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
                        engine_stream_t **out, tarn_err_t *err);
-/* The next rows' first-column texts: *rows gets up to about 2,048 of them (NULL for SQL
- * NULL), valid until the next call; *n is 0 at the end. */
-int engine_stream_next(engine_stream_t *s, const char ***rows, size_t *n, tarn_err_t *err);
 /* One value of a streamed row: its bytes (not NUL-terminated), or data NULL for SQL NULL. */
 typedef struct {
     const char *data;

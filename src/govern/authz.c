@@ -174,10 +174,7 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
         } else if (!strncmp(resource, "table/", 6)) {
             grants_access_t a;
             tarn_err_t e = {0};
-            if (!grants_table_access(p->grants, p->name, resource + 6, &a, &e) && a.allowed)
-                decide(&d, true, NULL, a.grant_id);
-            else
-                decide(&d, false, "no-select-grant", 0);
+            authz_table_access(p, resource + 6, &a, &d, &e);
             grants_access_free(&a);
         }
     } else if (!strncmp(action, "firehose:", 9)) {
@@ -197,14 +194,24 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
 }
 
 int authz_table_access(const authz_principal_t *p, const char *table, grants_access_t *out,
-                       tarn_err_t *err)
+                       authz_decision_t *decision, tarn_err_t *err)
 {
+    authz_decision_t d;
+    int rc = 0;
     memset(out, 0, sizeof *out);
     if (p && p->admin) {
         out->allowed = out->all_columns = true;
-        return 0;
+        decide(&d, true, "admin", 0);
+    } else if (!p || !p->name) {
+        decide(&d, false, "anonymous", 0);
+    } else if (!p->grants) {
+        decide(&d, false, "no-grants", 0);
+    } else if (!(rc = grants_table_access(p->grants, p->name, table, out, err)) && out->allowed) {
+        decide(&d, true, NULL, out->grant_id);
+    } else {
+        decide(&d, false, "no-select-grant", 0);
     }
-    if (!p || !p->name || !p->grants)
-        return 0;
-    return grants_table_access(p->grants, p->name, table, out, err);
+    if (decision)
+        *decision = d;
+    return rc;
 }

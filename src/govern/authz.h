@@ -29,8 +29,9 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
                 authz_decision_t *out);
 
 /* What the principal may SELECT of table ("zone.db.table"): for the admin, everything.
- * Caller frees with grants_access_free. */
+ * decision (NULL for none) gets what authz_check would answer for sql:Select on it, so a
+ * caller that needs both asks once. Caller frees out with grants_access_free. */
 int authz_table_access(const authz_principal_t *p, const char *table, grants_access_t *out,
-                       tarn_err_t *err);
+                       authz_decision_t *decision, tarn_err_t *err);
 
 #endif

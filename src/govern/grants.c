@@ -522,6 +522,12 @@ static int perm_of(const char *name, unsigned *bit, unsigned *kinds)
     return -1;
 }
 
+unsigned grants_permission_bit(const char *name)
+{
+    unsigned bit = 0, kinds;
+    return perm_of(name, &bit, &kinds) >= 0 ? bit : 0;
+}
+
 int grants_grant(grants_t *g, const grant_spec_t *s, const char *by, int64_t *id,
                  tarn_err_t *err)
 {
@@ -1067,6 +1073,20 @@ int grants_table_access(grants_t *g, const char *user, const char *table, grants
         out->row_filter = buf_steal(&rows);
     buf_free(&rows);
     return 0;
+}
+
+bool grants_access_shows(const grants_access_t *a, const char *name)
+{
+    if (a->all_columns)
+        return true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a->columns ? a->columns : a->excluded, i, v)
+    {
+        if (!strcasecmp(json_string_value(v), name))
+            return a->columns != NULL;
+    }
+    return a->columns == NULL;
 }
 
 void grants_access_free(grants_access_t *a)

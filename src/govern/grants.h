@@ -99,6 +99,9 @@ typedef struct {
 int grants_parse(const char *sql, grant_statement_t *out, tarn_err_t *err);
 void grants_statement_free(grant_statement_t *s);
 
+/* The GRANT_* bit of a permission's name (any case), or 0 for none. */
+unsigned grants_permission_bit(const char *name);
+
 /* Whether user holds permission (one GRANT_* bit; GRANT_ALL grants count for any) on
  * resource; with_option: only grants WITH GRANT OPTION count. *id gets the deciding grant.
  * Table permissions are also held through a grant on "<zone>.<db>.*"; DESCRIBE of a table
@@ -125,5 +128,8 @@ typedef struct {
 int grants_table_access(grants_t *g, const char *user, const char *table, grants_access_t *out,
                         tarn_err_t *err);
 void grants_access_free(grants_access_t *a);
+/* Whether an allowed access shows column name (names compare without case, as the
+ * engine's do). */
+bool grants_access_shows(const grants_access_t *a, const char *name);
 
 #endif

@@ -6,7 +6,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define Z r->params[0]
 #define D r->params[1]
@@ -60,19 +59,14 @@ static void hide_columns(req_t *r, json_t *table)
     snprintf(name, sizeof name, "%s.%s.%s", Z, D, T);
     grants_access_t a;
     tarn_err_t e = {0};
-    if (authz_table_access(&r->principal, name, &a, &e) || !a.allowed || a.all_columns) {
+    if (authz_table_access(&r->principal, name, &a, NULL, &e) || !a.allowed || a.all_columns) {
         grants_access_free(&a);
         return;
     }
     json_t *cols = json_object_get(table, "columns");
     for (size_t i = json_array_size(cols); i-- > 0;) {
         const char *c = json_string_value(json_object_get(json_array_get(cols, i), "name"));
-        bool listed = false;
-        size_t j;
-        json_t *v;
-        json_array_foreach(a.columns ? a.columns : a.excluded, j, v) listed |=
-            c && !strcasecmp(json_string_value(v), c);
-        if (a.columns ? !listed : listed)
+        if (c && !grants_access_shows(&a, c))
             json_array_remove(cols, i);
     }
     grants_access_free(&a);

@@ -7,7 +7,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -159,23 +158,14 @@ static int delete_filter(req_t *r)
 static int may_grant(server_t *srv, const authz_principal_t *p, const char *permission,
                      const char *resource, tarn_err_t *err)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } bits[] = {{"SELECT", GRANT_SELECT},     {"INSERT", GRANT_INSERT},
-                {"DESCRIBE", GRANT_DESCRIBE}, {"ALTER", GRANT_ALTER},
-                {"DROP", GRANT_DROP},         {"CREATE_TABLE", GRANT_CREATE_TABLE},
-                {"READ", GRANT_READ},         {"WRITE", GRANT_WRITE},
-                {"ALL", GRANT_ALL}};
     if (p->admin)
         return 0;
     int64_t id;
     if (grants_allows(srv->grants, p->name, GRANT_ALL, "iam", false, &id))
         return 0;
-    for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
-        if (!strcasecmp(bits[i].name, permission) &&
-            grants_allows(srv->grants, p->name, bits[i].bit, resource, true, &id))
-            return 0;
+    unsigned bit = grants_permission_bit(permission);
+    if (bit && grants_allows(srv->grants, p->name, bit, resource, true, &id))
+        return 0;
     return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
                       "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
                       "OPTION (or the admin)",
