@@ -3,7 +3,6 @@
 #include "consume/pgdialect.h"
 
 #include "util/buf.h"
-#include "util/hash.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -137,98 +136,14 @@ static int walk(const walk_t *w, json_t *j, const scope_t *s)
     return rc;
 }
 
-/* ---- the parse tree, with integers JSON libraries cannot hold ---- */
-
-/* The tree holds unsigned 64-bit and larger integers (a location of UINT64_MAX for "none",
- * big literals). Each integer token of more than 18 digits outside strings becomes the
- * string "<mark><digits>", and back after the rewrite; the mark has a random part, so no
- * string of the user's can pass for one. */
-static char *protect_ints(const char *in, const char *mark, arena_t *a)
-{
-    buf_t b = BUF_INIT;
-    bool in_str = false;
-    for (const char *p = in; *p;) {
-        if (in_str) {
-            if (*p == '\\' && p[1]) {
-                buf_append(&b, p, 2);
-                p += 2;
-                continue;
-            }
-            in_str = *p != '"';
-            buf_putc(&b, *p++);
-            continue;
-        }
-        if (*p == '"') {
-            in_str = true;
-            buf_putc(&b, *p++);
-            continue;
-        }
-        if (*p == '-' || isdigit((unsigned char)*p)) {
-            size_t n = strspn(p + (*p == '-'), "0123456789") + (*p == '-');
-            bool integer = !strchr(".eE", p[n]) || !p[n];
-            if (integer && n > 18)
-                buf_printf(&b, "\"%s%.*s\"", mark, (int)n, p);
-            else
-                buf_append(&b, p, n);
-            p += n;
-            continue;
-        }
-        buf_putc(&b, *p++);
-    }
-    char *out = b.data ? arena_strdup(a, b.data) : NULL;
-    buf_free(&b);
-    return out;
-}
-
-static char *restore_ints(const char *in, const char *mark, arena_t *a)
-{
-    buf_t b = BUF_INIT;
-    size_t ml = strlen(mark);
-    for (const char *p = in; *p;) {
-        if (*p == '"' && !strncmp(p + 1, mark, ml)) {
-            const char *d = p + 1 + ml;
-            size_t n = strspn(d + (*d == '-'), "0123456789") + (*d == '-');
-            if (d[n] == '"') {
-                buf_append(&b, d, n);
-                p = d + n + 1;
-                continue;
-            }
-        }
-        buf_putc(&b, *p++);
-    }
-    char *out = b.data ? arena_strdup(a, b.data) : NULL;
-    buf_free(&b);
-    return out;
-}
-
-/* Runs SELECT fn(literal) and gives its one text cell. */
-static int one_text(engine_conn_t *c, const char *fn, const char *arg, const char **out,
-                    arena_t *a, tarn_err_t *err)
-{
-    char *lit = engine_quote(a, arg);
-    char *q = lit ? arena_sprintf(a, "SELECT %s(%s)", fn, lit) : NULL;
-    engine_rows_t r;
-    int rc = q ? engine_query(c, q, 1, &r, a, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    if (!rc && (r.nrows != 1 || !r.cells[0]))
-        rc = TARN_ERR(err, TARN_EIO, "the SQL engine returned nothing for %s", fn);
-    if (!rc)
-        *out = r.cells[0];
-    return rc;
-}
-
 /* Parses sql into its tree and walks it with w; *tree (caller decrefs) on success. */
-static int check_tree(engine_conn_t *c, const char *sql, const walk_t *w, const char *mark,
+static int check_tree(engine_conn_t *c, const char *sql, const walk_t *w, char *mark,
                       json_t **tree, arena_t *a, tarn_err_t *err)
 {
-    const char *text;
-    int rc = one_text(c, "json_serialize_sql", sql, &text, a, err);
+    json_t *t;
+    int rc = engine_tree_parse(c, sql, &t, mark, a, err);
     if (rc)
         return rc;
-    const char *safe = protect_ints(text, mark, a);
-    json_error_t je;
-    json_t *t = safe ? json_loads(safe, 0, &je) : NULL;
-    if (!t)
-        return TARN_ERR(err, TARN_EIO, "cannot read the parse tree: %s", safe ? je.text : "out of memory");
     json_t *stmts = json_object_get(t, "statements");
     if (json_is_true(json_object_get(t, "error"))) {
         const char *type = str(t, "error_type"), *msg = str(t, "error_message");
@@ -250,46 +165,28 @@ static int check_tree(engine_conn_t *c, const char *sql, const walk_t *w, const 
     return rc;
 }
 
-static void new_mark(char *mark, size_t cap)
-{
-    uint8_t r[8];
-    char hex[17];
-    hash_random(r, sizeof r);
-    hash_hex(hex, r, sizeof r);
-    snprintf(mark, cap, "tarn-int-%s:", hex);
-}
-
 static int map_select(engine_conn_t *c, bool pg, const char *sql, sandbox_map_fn map,
                       void *ctx, const char **out, arena_t *a, tarn_err_t *err)
 {
-    char mark[40];
-    new_mark(mark, sizeof mark);
+    char mark[ENGINE_TREE_MARK];
     walk_t w = {.map = map, .ctx = ctx, .err = err, .pg = pg, .text = sql};
     json_t *tree = NULL;
     int rc = check_tree(c, sql, &w, mark, &tree, a, err);
     if (rc)
         return rc;
-    char *text = json_dumps(tree, JSON_COMPACT);
+    rc = engine_tree_print(c, tree, mark, out, a, err);
     json_decref(tree);
-    const char *mapped = text ? restore_ints(text, mark, a) : NULL;
-    free(text);
-    if (!mapped)
-        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    return one_text(c, "json_deserialize_sql", mapped, out, a, err);
+    return rc;
 }
 
 int sandbox_check_syntax(engine_conn_t *c, const char *sql, arena_t *a, tarn_err_t *err)
 {
-    char mark[40];
-    new_mark(mark, sizeof mark);
-    const char *text;
-    int rc = one_text(c, "json_serialize_sql", sql, &text, a, err);
+    char mark[ENGINE_TREE_MARK];
+    json_t *t;
+    int rc = engine_tree_parse(c, sql, &t, mark, a, err);
     if (rc)
         return rc;
-    const char *safe = protect_ints(text, mark, a);
-    json_t *t = safe ? json_loads(safe, 0, NULL) : NULL;
-    if (t && json_is_true(json_object_get(t, "error")) &&
-        !strcmp(str(t, "error_type"), "parser"))
+    if (json_is_true(json_object_get(t, "error")) && !strcmp(str(t, "error_type"), "parser"))
         rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "%s", str(t, "error_message"));
     json_decref(t);
     return rc;

@@ -90,6 +90,17 @@ void engine_interrupt(engine_conn_t *c);
 int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, json_t **out,
                     tarn_err_t *err);
 
+/* The parse tree of sql as DuckDB's json_serialize_sql gives it: *tree (caller decrefs) is
+ * {"error": false, "statements": [...]} or {"error": true, "error_type": "parser", ...}.
+ * Integers too large for JSON libraries come as strings marked with mark (filled in here,
+ * ENGINE_TREE_MARK bytes), which engine_tree_print turns back into the same digits. */
+enum { ENGINE_TREE_MARK = 40 };
+int engine_tree_parse(engine_conn_t *c, const char *sql, json_t **tree, char *mark, arena_t *a,
+                      tarn_err_t *err);
+/* The SQL of a (checked, maybe rewritten) tree, printed by the engine, in arena a. */
+int engine_tree_print(engine_conn_t *c, const json_t *tree, const char *mark, const char **sql,
+                      arena_t *a, tarn_err_t *err);
+
 /* s as a SQL string literal ('...' with quotes doubled), in arena a. */
 char *engine_quote(arena_t *a, const char *s);
 

@@ -91,19 +91,11 @@ static int walk(json_t *j, const scope_t *s, tarn_err_t *err)
 static int parse(engine_conn_t *c, const char *sql, json_t **tree, arena_t *a, tarn_err_t *err)
 {
     *tree = NULL;
-    char *lit = engine_quote(a, sql);
-    char *q = lit ? arena_sprintf(a, "SELECT json_serialize_sql(%s)", lit) : NULL;
-    engine_rows_t r;
-    int rc = q ? engine_query(c, q, 1, &r, a, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    char mark[ENGINE_TREE_MARK];
+    json_t *t;
+    int rc = engine_tree_parse(c, sql, &t, mark, a, err);
     if (rc)
         return rc;
-    if (r.nrows != 1 || !r.cells[0])
-        return TARN_ERR(err, TARN_EIO, "the SQL engine returned no parse tree");
-    /* Only the shape matters here, so huge integer literals may lose precision. */
-    json_error_t je;
-    json_t *t = json_loads(r.cells[0], JSON_DECODE_INT_AS_REAL, &je);
-    if (!t)
-        return TARN_ERR(err, TARN_EIO, "cannot read the parse tree: %s", je.text);
     json_t *stmts = json_object_get(t, "statements");
     if (json_is_true(json_object_get(t, "error"))) {
         rc = !strcmp(str(t, "error_type"), "parser")
