@@ -20,93 +20,63 @@ static int bad(req_t *r, const char *msg)
 
 /* ---- groups and roles ---- */
 
-static int list_groups(req_t *r)
+/* Groups and roles are both named sets of principals; one set of handlers serves both,
+ * the operation's name telling which. */
+typedef struct {
+    const char *what, *members, *example;
+    int (*create)(grants_t *, const char *, tarn_err_t *);
+    int (*delete)(grants_t *, const char *, tarn_err_t *);
+    int (*add)(grants_t *, const char *, const char *, tarn_err_t *);
+    int (*remove)(grants_t *, const char *, const char *, tarn_err_t *);
+    int (*list)(grants_t *, json_t **, tarn_err_t *);
+} set_kind_t;
+
+static const set_kind_t groups = {"group", "members", "analysts", grants_group_create,
+                                  grants_group_delete, grants_group_add, grants_group_remove,
+                                  grants_groups_list};
+static const set_kind_t roles = {"role", "holders", "reader", grants_role_create,
+                                 grants_role_delete, grants_role_assign, grants_role_unassign,
+                                 grants_roles_list};
+
+static const set_kind_t *set_kind(const req_t *r)
+{
+    return strstr(r->op->name, "Role") ? &roles : &groups;
+}
+
+static int list_sets(req_t *r)
 {
     json_t *out;
-    int rc = grants_groups_list(r->srv->grants, &out, &r->err);
+    int rc = set_kind(r)->list(r->srv->grants, &out, &r->err);
     return rc ? rc : rest_respond_json(r, 200, out);
 }
 
-static int create_group(req_t *r)
+static int create_set(req_t *r)
 {
+    const set_kind_t *k = set_kind(r);
     json_t *in;
     int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = str(in, "name");
-    rc = name ? grants_group_create(r->srv->grants, name, &r->err)
-              : bad(r, "the body names the group: {\"name\": \"analysts\"}");
+    if (name)
+        rc = k->create(r->srv->grants, name, &r->err);
+    else
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                        "the body names the %s: {\"name\": \"%s\"}", k->what, k->example);
     if (!rc)
-        rc = rest_respond_json(r, 201, json_pack("{s:s, s:[]}", "name", name, "members"));
+        rc = rest_respond_json(r, 201, json_pack("{s:s, s:[]}", "name", name, k->members));
     json_decref(in);
     return rc;
 }
 
-static int delete_group(req_t *r)
+/* DELETE /v1/{groups,roles}/{name}, and PUT / DELETE of /v1/.../{name}/{members|holders}/{who} */
+static int change_set(req_t *r)
 {
-    int rc = grants_group_delete(r->srv->grants, r->params[0], &r->err);
-    if (!rc)
-        req_respond_bytes(r, 204, NULL, "", 0);
-    return rc;
-}
-
-static int add_member(req_t *r)
-{
-    int rc = grants_group_add(r->srv->grants, r->params[0], r->params[1], &r->err);
-    if (!rc)
-        req_respond_bytes(r, 204, NULL, "", 0);
-    return rc;
-}
-
-static int remove_member(req_t *r)
-{
-    int rc = grants_group_remove(r->srv->grants, r->params[0], r->params[1], &r->err);
-    if (!rc)
-        req_respond_bytes(r, 204, NULL, "", 0);
-    return rc;
-}
-
-static int list_roles(req_t *r)
-{
-    json_t *out;
-    int rc = grants_roles_list(r->srv->grants, &out, &r->err);
-    return rc ? rc : rest_respond_json(r, 200, out);
-}
-
-static int create_role(req_t *r)
-{
-    json_t *in;
-    int rc = rest_body_json(r, &in);
-    if (rc)
-        return rc;
-    const char *name = str(in, "name");
-    rc = name ? grants_role_create(r->srv->grants, name, &r->err)
-              : bad(r, "the body names the role: {\"name\": \"reader\"}");
-    if (!rc)
-        rc = rest_respond_json(r, 201, json_pack("{s:s, s:[]}", "name", name, "holders"));
-    json_decref(in);
-    return rc;
-}
-
-static int delete_role(req_t *r)
-{
-    int rc = grants_role_delete(r->srv->grants, r->params[0], &r->err);
-    if (!rc)
-        req_respond_bytes(r, 204, NULL, "", 0);
-    return rc;
-}
-
-static int assign_role(req_t *r)
-{
-    int rc = grants_role_assign(r->srv->grants, r->params[0], r->params[1], &r->err);
-    if (!rc)
-        req_respond_bytes(r, 204, NULL, "", 0);
-    return rc;
-}
-
-static int unassign_role(req_t *r)
-{
-    int rc = grants_role_unassign(r->srv->grants, r->params[0], r->params[1], &r->err);
+    const set_kind_t *k = set_kind(r);
+    grants_t *g = r->srv->grants;
+    int rc = r->nparams == 1           ? k->delete(g, r->params[0], &r->err)
+             : !strcmp(r->method, "PUT") ? k->add(g, r->params[0], r->params[1], &r->err)
+                                         : k->remove(g, r->params[0], r->params[1], &r->err);
     if (!rc)
         req_respond_bytes(r, 204, NULL, "", 0);
     return rc;
@@ -315,22 +285,22 @@ static int revoke_grant(req_t *r)
     {.name = n, .action = act, .method = m, .route = route_, .res = res_, .body = b, .finish = fin}
 
 const op_t rest_grant_ops[] = {
-    R("ListGroups", "iam:ListGroups", "GET", "/v1/groups", NULL, BODY_NONE, list_groups),
-    R("CreateGroup", "iam:CreateGroup", "POST", "/v1/groups", NULL, BODY_BUFFER, create_group),
+    R("ListGroups", "iam:ListGroups", "GET", "/v1/groups", NULL, BODY_NONE, list_sets),
+    R("CreateGroup", "iam:CreateGroup", "POST", "/v1/groups", NULL, BODY_BUFFER, create_set),
     R("DeleteGroup", "iam:DeleteGroup", "DELETE", "/v1/groups/{}", "group/{0}", BODY_NONE,
-      delete_group),
+      change_set),
     R("AddUserToGroup", "iam:AddUserToGroup", "PUT", "/v1/groups/{}/members/{}", "group/{0}",
-      BODY_NONE, add_member),
+      BODY_NONE, change_set),
     R("RemoveUserFromGroup", "iam:RemoveUserFromGroup", "DELETE", "/v1/groups/{}/members/{}",
-      "group/{0}", BODY_NONE, remove_member),
-    R("ListRoles", "iam:ListRoles", "GET", "/v1/roles", NULL, BODY_NONE, list_roles),
-    R("CreateRole", "iam:CreateRole", "POST", "/v1/roles", NULL, BODY_BUFFER, create_role),
+      "group/{0}", BODY_NONE, change_set),
+    R("ListRoles", "iam:ListRoles", "GET", "/v1/roles", NULL, BODY_NONE, list_sets),
+    R("CreateRole", "iam:CreateRole", "POST", "/v1/roles", NULL, BODY_BUFFER, create_set),
     R("DeleteRole", "iam:DeleteRole", "DELETE", "/v1/roles/{}", "role/{0}", BODY_NONE,
-      delete_role),
+      change_set),
     R("AssignRole", "iam:AssignRole", "PUT", "/v1/roles/{}/holders/{}", "role/{0}", BODY_NONE,
-      assign_role),
+      change_set),
     R("UnassignRole", "iam:UnassignRole", "DELETE", "/v1/roles/{}/holders/{}", "role/{0}",
-      BODY_NONE, unassign_role),
+      BODY_NONE, change_set),
     R("ListDataFilters", "iam:ListDataFilters", "GET", "/v1/filters", NULL, BODY_NONE,
       list_filters),
     R("CreateDataFilter", "iam:CreateDataFilter", "POST", "/v1/filters", NULL, BODY_BUFFER,
