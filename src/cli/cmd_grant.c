@@ -228,17 +228,21 @@ static int members(int argc, char **argv, bool role)
     } else if (a.npos == 2 && (!strcmp(sub, role ? "assign" : "add") ||
                                !strcmp(sub, role ? "unassign" : "remove"))) {
         bool add = !strcmp(sub, role ? "assign" : "add");
-        char *who = cli_escape(a.pos[1]);
-        snprintf(path, sizeof path, "%s/%s/%s/%s", base, a.pos[0], role ? "holders" : "members",
-                 who ? who : "");
-        free(who);
+        /* A holder "group:y" goes as .../holders/group/y: libcurl's signature does not
+         * encode a ':' in a path the way SigV4 canonicalizes it. */
+        const char *colon = role ? strchr(a.pos[1], ':') : NULL;
+        snprintf(path, sizeof path, "%s/%s/%s/%.*s%s%s", base, a.pos[0],
+                 role ? "holders" : "members",
+                 (int)(colon ? (size_t)(colon - a.pos[1]) : strlen(a.pos[1])), a.pos[1],
+                 colon ? "/" : "", colon ? colon + 1 : "");
         if ((rc = cli_call(cmd, ep, add ? "PUT" : "DELETE", path, NULL, &out)))
             return rc;
         if (role)
             printf("%s %s the role %s.\n", a.pos[1], add ? "now holds" : "no longer holds",
                    a.pos[0]);
         else
-            printf("%s %s %s.\n", add ? "Added" : "Removed", a.pos[1], add ? "to" : "from");
+            printf("%s %s %s %s.\n", add ? "Added" : "Removed", a.pos[1], add ? "to" : "from",
+                   a.pos[0]);
     } else {
         return usage(cmd, use);
     }

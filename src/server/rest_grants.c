@@ -69,14 +69,19 @@ static int create_set(req_t *r)
     return rc;
 }
 
-/* DELETE /v1/{groups,roles}/{name}, and PUT / DELETE of /v1/.../{name}/{members|holders}/{who} */
+/* DELETE /v1/{groups,roles}/{name}, and PUT / DELETE of .../{name}/members/{user} and
+ * .../{name}/holders/{user:x | group:y} (or .../holders/{user|group}/{name}). */
 static int change_set(req_t *r)
 {
     const set_kind_t *k = set_kind(r);
     grants_t *g = r->srv->grants;
+    const char *who = r->nparams == 3 ? arena_sprintf(r->arena, "%s:%s", r->params[1], r->params[2])
+                      : r->nparams == 2 ? r->params[1]
+                                        : NULL;
     int rc = r->nparams == 1           ? k->delete(g, r->params[0], &r->err)
-             : !strcmp(r->method, "PUT") ? k->add(g, r->params[0], r->params[1], &r->err)
-                                         : k->remove(g, r->params[0], r->params[1], &r->err);
+             : !who                    ? TARN_ERR(&r->err, TARN_ENOMEM, "out of memory")
+             : !strcmp(r->method, "PUT") ? k->add(g, r->params[0], who, &r->err)
+                                         : k->remove(g, r->params[0], who, &r->err);
     if (!rc)
         req_respond_bytes(r, 204, NULL, "", 0);
     return rc;
@@ -300,6 +305,12 @@ const op_t rest_grant_ops[] = {
     R("AssignRole", "iam:AssignRole", "PUT", "/v1/roles/{}/holders/{}", "role/{0}", BODY_NONE,
       change_set),
     R("UnassignRole", "iam:UnassignRole", "DELETE", "/v1/roles/{}/holders/{}", "role/{0}",
+      BODY_NONE, change_set),
+    /* The holder as two segments (user|group, name): for signers that cannot sign a ':' in
+     * a path the way the server canonicalizes it (libcurl's, which the CLI uses). */
+    R("AssignRole", "iam:AssignRole", "PUT", "/v1/roles/{}/holders/{}/{}", "role/{0}",
+      BODY_NONE, change_set),
+    R("UnassignRole", "iam:UnassignRole", "DELETE", "/v1/roles/{}/holders/{}/{}", "role/{0}",
       BODY_NONE, change_set),
     R("ListDataFilters", "iam:ListDataFilters", "GET", "/v1/filters", NULL, BODY_NONE,
       list_filters),

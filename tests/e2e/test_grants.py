@@ -253,3 +253,25 @@ def test_grant_and_revoke_statements_through_sql(lake):
     assert status == 200 and body["stats"]["command"] == "GRANT", body
     status, body = sql(s, "REVOKE SELECT ON TABLE curated.sales.orders FROM GROUP analysts", carol)
     assert status == 200 and body["stats"]["command"] == "REVOKE"
+
+
+def test_groups_and_roles_from_the_cli(lake):
+    s, alice, bob, carol = lake
+    assert s.tarn("group", "create", "cli_team").stdout.strip() == "Created group cli_team."
+    assert s.tarn("group", "add", "cli_team", "bob").stdout.strip() == "Added bob to cli_team."
+    s.tarn("role", "create", "cli_reader")
+    out = s.tarn("role", "assign", "cli_reader", "group:cli_team").stdout
+    assert "group:cli_team now holds the role cli_reader" in out
+    s.tarn("grant", "SELECT", "ON", "TABLE", "curated.hr.salaries", "TO", "role:cli_reader")
+    assert sql(s, "SELECT count(*) FROM hr.salaries", bob)[0] == 200
+    listed = json.loads(s.tarn("role", "list", "--json").stdout)["roles"]
+    assert {"name": "cli_reader", "holders": ["group:cli_team"]} in listed
+    s.tarn("role", "unassign", "cli_reader", "group:cli_team")
+    # an SDK signs the holder as one path segment
+    assert rest(s, "PUT", "/v1/roles/cli_reader/holders/group:cli_team")[0] == 204
+    assert rest(s, "DELETE", "/v1/roles/cli_reader/holders/group:cli_team")[0] == 204
+    assert sql(s, "SELECT count(*) FROM hr.salaries", bob)[0] == 403
+    assert s.tarn("group", "remove", "cli_team", "bob").stdout.strip() == \
+        "Removed bob from cli_team."
+    s.tarn("role", "delete", "cli_reader")
+    s.tarn("group", "delete", "cli_team")
