@@ -112,6 +112,13 @@ void pgtype_put_text_sql(buf_t *b, const char *t, const char *c)
     }
 }
 
+size_t pgtype_text_len(uint32_t oid, const char *t, size_t len)
+{
+    if ((oid == PGTYPE_FLOAT8 || oid == PGTYPE_FLOAT4) && len > 2 && !memcmp(t + len - 2, ".0", 2))
+        return len - 2;
+    return len;
+}
+
 /* ---- text -> binary ---- */
 
 static void put_be(buf_t *out, uint64_t v, int bytes)

@@ -57,6 +57,11 @@ const pgtype_t *pgtype_at(size_t i);
  * NULL ('t'/'f' for booleans, '\x..' for bytea, Infinity/NaN for floats). */
 void pgtype_put_text_sql(buf_t *b, const char *duckdb_type, const char *ident);
 
+/* How much of a value pgtype_put_text_sql rendered is PostgreSQL's text: all of it, but
+ * that floats drop the engine's ".0" on whole numbers ("20", not "20.0"), as PostgreSQL's
+ * shortest-exact output does. Cheaper per cell here than in the SQL. */
+size_t pgtype_text_len(uint32_t oid, const char *text, size_t len);
+
 /* Converts a value in PostgreSQL's text format to its binary format (appended to out).
  * TARN_EINVAL (reason "FeatureNotSupported") when the type has no binary form here, or
  * "InvalidTextRepresentation" when text is not a value of the type. */

@@ -136,14 +136,9 @@ static bool binary_col(const portal_t *p, size_t i)
     return p->nformats == 1 ? p->formats[0] == 1 : (int)i < p->nformats && p->formats[i] == 1;
 }
 
-/* The length of a cell's text as PostgreSQL writes it: floats drop DuckDB's ".0" on
- * whole numbers ("20", not "20.0"), as PostgreSQL's shortest-exact output does. */
 static size_t cell_len(const portal_t *p, size_t j, const engine_cell_t *c)
 {
-    if ((p->oids[j] == PGTYPE_FLOAT8 || p->oids[j] == PGTYPE_FLOAT4) && c->len > 2 &&
-        !memcmp(c->data + c->len - 2, ".0", 2))
-        return c->len - 2;
-    return c->len;
+    return pgtype_text_len(p->oids[j], c->data, c->len);
 }
 
 /* One DataRow from the current chunk's row r. */

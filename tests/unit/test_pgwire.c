@@ -279,6 +279,16 @@ static void test_text_to_binary(void **state)
     buf_free(&b);
 }
 
+static void test_text_len(void **state)
+{
+    (void)state;
+    assert_int_equal(pgtype_text_len(PGTYPE_FLOAT8, "20.0", 4), 2);
+    assert_int_equal(pgtype_text_len(PGTYPE_FLOAT4, "2.5", 3), 3);
+    assert_int_equal(pgtype_text_len(PGTYPE_FLOAT8, "1e+20", 5), 5);
+    assert_int_equal(pgtype_text_len(PGTYPE_NUMERIC, "20.0", 4), 4);
+    assert_int_equal(pgtype_text_len(PGTYPE_TEXT, "a.0", 3), 3);
+}
+
 static void test_params(void **state)
 {
     (void)state;
@@ -319,7 +329,7 @@ int main(void)
         cmocka_unit_test(test_writers),   cmocka_unit_test(test_split),
         cmocka_unit_test(test_set_show),  cmocka_unit_test(test_copy),
         cmocka_unit_test(test_type_oids), cmocka_unit_test(test_text_to_binary),
-        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_params),         cmocka_unit_test(test_text_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
