@@ -21,7 +21,6 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,37 +33,19 @@ from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import tarnbench  # noqa: E402  (the server the benchmarks share)
 from s3util import rest  # noqa: E402  (the SigV4-signed REST helper the tests use)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Lake(tarnbench.Server):
+    """The server, with what tests/e2e/s3util.rest and the CLI need of it."""
 
-
-class Lake:
     def __init__(self, tarn, folder):
         self.tarn_bin = tarn
-        self.data = os.path.join(folder, "data")
-        self.port, self.pg_port = free_port(), free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(folder, "tarn.log"), "ab")
-        self.proc = subprocess.Popen(
-            [tarn, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
-             "--pg-listen", f"127.0.0.1:{self.pg_port}", "--promotion", "off"],
-            stdout=self.log, stderr=self.log)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        cred = open(os.path.join(self.data, "admin.credentials")).read().split("\n")
-        kv = dict(l.split(" = ", 1) for l in cred if " = " in l)
-        self.ak, self.sk, self.password = (kv["aws_access_key_id"], kv["aws_secret_access_key"],
-                                           kv["tarn_password"])
+        os.makedirs(folder, exist_ok=True)
+        super().__init__(tarn, os.path.join(folder, "data"), os.path.join(folder, "tarn.log"),
+                         ["--promotion", "off"])
 
     def admin_keys(self):
         return self.ak, self.sk
@@ -74,10 +55,6 @@ class Lake:
                    TARN_CREDENTIALS_FILE=os.path.join(self.data, "admin.credentials"))
         return subprocess.run([self.tarn_bin, *args], env=env, capture_output=True, text=True,
                               check=True).stdout
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
 
 
 def checks(a):

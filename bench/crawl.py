@@ -27,7 +27,6 @@ search latency over a large catalog, measured in one run on a fresh server.
 The server and its temporary data folder are removed at the end, even on errors."""
 import argparse
 import concurrent.futures
-import configparser
 import csv
 import datetime
 import http.client
@@ -38,7 +37,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,13 +46,11 @@ import time
 import urllib.parse
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REGION = "us-east-1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tarnbench  # noqa: E402  (the server and signing the benchmarks share)
+from tarnbench import REGION, ROOT, fail  # noqa: E402,F401
 
 # ~500 business words: table, column and database names, descriptions, tags and queries.
 VOCAB = sorted(set("""
@@ -123,90 +119,18 @@ def log(*a):
     print(*a, flush=True)
 
 
-def fail(msg):
-    raise SystemExit("crawl.py: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ---- the server ----
-
-class Server:
+class Server(tarnbench.Server):
     def __init__(self, binary, data, log_path, promotion=False):
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.endpoint = f"http://{self.host}"
-        self.data = data
-        self.log_path = log_path
-        self.logf = open(log_path, "ab")
         # Without promotion raw keeps what lands, which is what a crawl of raw measures.
-        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host,
-                                      "--promotion", "on" if promotion else "off"],
-                                     stdout=self.logf, stderr=self.logf)
-        deadline = time.time() + 60
-        while True:
-            if self.proc.poll() is not None:
-                fail(f"tarn exited with {self.proc.returncode} while starting:\n{self.log_tail()}")
-            try:
-                c = http.client.HTTPConnection(self.host, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    c.close()
-                    break
-                c.close()
-            except OSError:
-                pass
-            if time.time() > deadline:
-                fail("tarn did not answer /healthz with 200 within 60 s")
-            time.sleep(0.05)
-        cp = configparser.ConfigParser()
-        cp.read(os.path.join(data, "admin.credentials"))
-        self.ak = cp["default"]["aws_access_key_id"]
-        self.sk = cp["default"]["aws_secret_access_key"]
-
-    def log_tail(self, n=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"".join(f.readlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return ""
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
+        super().__init__(binary, data, log_path,
+                         ["--promotion", "on" if promotion else "off"])
 
 
-class Rest:
+class Rest(tarnbench.RestBase):
     """A SigV4-signed (service "tarn") JSON client on one keep-alive connection."""
 
     def __init__(self, srv, timeout=120):
-        self.srv = srv
-        self.auth = SigV4Auth(Credentials(srv.ak, srv.sk), "tarn", REGION)
-        self.timeout = timeout
-        self.conn = None
-
-    def sign(self, method, path, body=None, signed=True):
-        """The headers of a request, ready to send (signing is kept off the clock)."""
-        hdrs = {"Content-Type": "application/json"} if body is not None else {}
-        if not signed:
-            return hdrs
-        req = AWSRequest(method=method, url=self.srv.endpoint + path, data=body or b"",
-                         headers=hdrs)
-        self.auth.add_auth(req)
-        return dict(req.headers.items())
+        super().__init__(srv, timeout)
 
     def send(self, method, path, body, hdrs):
         """Sends a prepared request; returns (status, raw body). Reconnects once."""

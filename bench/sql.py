@@ -46,7 +46,6 @@ binaries are missing (--pg-bin) or --no-postgres is given.
 The server, its temporary data folder and the PostgreSQL cluster are removed at the end,
 even on errors (--keep keeps the folders)."""
 import argparse
-import configparser
 import datetime
 import decimal
 import http.client
@@ -58,7 +57,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,28 +65,19 @@ import time
 
 import boto3
 import psycopg2
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REGION = "us-east-1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tarnbench  # noqa: E402  (the server and signing the benchmarks share)
+from tarnbench import REGION, ROOT, fail, free_port  # noqa: E402,F401
+
 TABLES = ("lineitem", "orders", "customer", "part")
+
+
 
 
 def log(*a):
     print(*a, flush=True)
-
-
-def fail(msg):
-    raise SystemExit("sql.py: " + msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- the data ----
@@ -349,93 +338,11 @@ class Baseline:
                 self.proc.wait()
 
 
-class NoPgFlag(Exception):
-    pass
-
-
-class Server:
-    def __init__(self, binary, data, log_path, pg=True):
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.endpoint = f"http://{self.host}"
-        self.data = data
-        self.log_path = log_path
-        self.logf = open(log_path, "ab")
-        self.pg_port = free_port() if pg else None
-        args = [binary, "serve", "--data", data, "--listen", self.host]
-        if pg:
-            args += ["--pg-listen", f"127.0.0.1:{self.pg_port}"]
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
-        deadline = time.time() + 60
-        while True:
-            if self.proc.poll() is not None:
-                self.logf.close()
-                if pg and self.proc.returncode == 2 and "--pg-listen" in self.log_tail(5):
-                    raise NoPgFlag()
-                fail(f"tarn exited with {self.proc.returncode} while starting:\n{self.log_tail()}")
-            try:
-                c = http.client.HTTPConnection(self.host, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    c.close()
-                    break
-                c.close()
-            except OSError:
-                pass
-            if time.time() > deadline:
-                fail("tarn did not answer /healthz with 200 within 60 s")
-            time.sleep(0.05)
-        cp = configparser.ConfigParser()
-        cp.read(os.path.join(data, "admin.credentials"))
-        self.ak = cp["default"]["aws_access_key_id"]
-        self.sk = cp["default"]["aws_secret_access_key"]
-        self.password = cp["default"].get("tarn_password")
-
-    def log_tail(self, n=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"".join(f.readlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return ""
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self.logf.closed:
-            self.logf.close()
-
-
-def start_server(binary, data, log_path):
-    """The server with --pg-listen when this tarn has it, else without."""
-    try:
-        return Server(binary, data, log_path, pg=True)
-    except NoPgFlag:
-        return Server(binary, data, log_path, pg=False)
-
-
-class Rest:
+class Rest(tarnbench.RestBase):
     """SigV4-signed (service "tarn") requests on one keep-alive connection."""
 
     def __init__(self, srv, timeout=900):
-        self.srv = srv
-        self.auth = SigV4Auth(Credentials(srv.ak, srv.sk), "tarn", REGION)
-        self.timeout = timeout
-        self.conn = None
-
-    def sign(self, method, path, body=None):
-        hdrs = {"Content-Type": "application/json"} if body is not None else {}
-        req = AWSRequest(method=method, url=self.srv.endpoint + path, data=body or b"",
-                         headers=hdrs)
-        self.auth.add_auth(req)
-        return dict(req.headers.items())
+        super().__init__(srv, timeout)
 
     def open(self, method, path, body, hdrs):
         """Sends a prepared request; returns the response, its body unread."""
@@ -994,10 +901,9 @@ def main():
             f"{sum(len(p) for p in files.values())} Parquet files ({nbytes / 1e6:.0f} MB) in "
             f"{time.monotonic() - t0:.1f} s")
 
-        srv = start_server(a.tarn, data, os.path.join(tmp, "tarn.log"))
+        srv = tarnbench.Server(a.tarn, data, os.path.join(tmp, "tarn.log"))
         rest = Rest(srv)
-        log(f"tarn {srv.endpoint}" + (f", PostgreSQL protocol on port {srv.pg_port}"
-                                      if srv.pg_port else ", no --pg-listen in this tarn"))
+        log(f"tarn {srv.endpoint}, PostgreSQL protocol on port {srv.pg_port}")
         t0 = time.monotonic()
         upload(srv, files)
         up = time.monotonic() - t0
@@ -1013,9 +919,7 @@ def main():
             fail(f"tarn counts {out[0][0]} lineitem rows, not {a.rows}")
 
         # the other systems
-        pg_why = "tarn serve has no --pg-listen yet"
-        if srv.pg_port:
-            tpg, pg_why = connect_tarn_pg(srv)
+        tpg, pg_why = connect_tarn_pg(srv)
         log("pg: available" if tpg else f"pg: not available ({pg_why})")
 
         pg_settings = []
