@@ -86,6 +86,75 @@ int catalog_table_create(catalog_t *c, const char *zone, const char *db, const c
 int catalog_table_update(catalog_t *c, const char *zone, const char *db, const char *name,
                          const json_t *patch, json_t **out, tarn_err_t *err);
 
+/* ---- snapshots that tarn writes (pipelines, compaction, rollback) ----
+ * A table written by a pipeline is "managed": its files are exactly what its snapshots
+ * say. The crawler leaves managed tables alone (a crawl neither registers nor forgets
+ * their files), and files dropped from the current snapshot stay on disk so that earlier
+ * snapshots can be read and restored. */
+typedef struct {
+    const char *key; /* the object key in the table's zone: db/table/[k=v/...]file */
+    uint64_t size;
+    int64_t rows;    /* -1 when unknown */
+} catalog_snap_file_t;
+
+typedef struct {
+    const char *zone, *db, *name;
+    /* The columns of the added files, "name TYPE, ..." in DuckDB's types, without the
+     * partition keys; a table whose schema differs gets a new schema version. */
+    const char *columns;
+    /* The hive partition keys, "name TYPE, ..." ("" or NULL: none). */
+    const char *partition_keys;
+    /* The snapshot the change was computed from: when the table's current snapshot is
+     * another one the commit fails with TARN_ECONFLICT (reason SnapshotConflict); -1
+     * skips the check. A missing table counts as snapshot 0. */
+    int64_t base_snapshot;
+    const catalog_snap_file_t *adds;
+    size_t nadds;
+    const char *const *removes; /* keys live in the base snapshot */
+    size_t nremoves;
+    const char *operation; /* "append", "overwrite", "overwrite_partitions", "merge",
+                            * "replay", "compact" */
+    const json_t *summary; /* stored with the snapshot (lineage: pipeline, version, run,
+                            * inputs with their snapshots and files); may be NULL */
+    const char *managed_by; /* recorded on the table, e.g. "pipeline:daily_sales" */
+    const char *owner;      /* owner of a table created by this commit */
+} catalog_commit_t;
+
+/* Commits one new snapshot of a managed table: registers the added files (status ok,
+ * Parquet, with their partitions), drops the removed ones from the snapshot (their
+ * files stay), evolves the schema, recounts partitions and the table's totals, and
+ * creates the table (and its database) when it does not exist. Runs inside the caller's
+ * transaction, so a caller commits its own records (run status, bookmarks) together with
+ * the snapshot. *snapshot gets the new snapshot's number. TARN_ECONFLICT (reason
+ * NotManaged) when the table exists and is not managed (the crawler owns it). */
+int catalog_snapshot_commit(catalog_t *c, const catalog_commit_t *cm, int64_t *snapshot,
+                            tarn_err_t *err);
+/* In its own transaction: a new snapshot of managed table zone.db.name whose files are
+ * those of snapshot `to` (operation "rollback", summary {"rollback_to": to}). *snapshot
+ * gets its number. TARN_ENOTFOUND NoSuchSnapshot; TARN_ECONFLICT NotManaged. */
+int catalog_table_rollback(catalog_t *c, const char *zone, const char *db, const char *name,
+                           int64_t to, int64_t *snapshot, tarn_err_t *err);
+/* The table's current snapshot number and, when managed, who manages it (copied into
+ * managed_by, "" when not managed). TARN_ENOTFOUND (NoSuchTable). */
+int catalog_table_state(catalog_t *c, const char *zone, const char *db, const char *name,
+                        int64_t *snapshot, char *managed_by, size_t cap, tarn_err_t *err);
+
+/* What a reader of lake tables (a pipeline's SQL step) sees besides the tables' current
+ * snapshots: extra relations standing for Parquet files (earlier steps' outputs), a
+ * filter over each table's files (a pipeline's bookmarks), and a report of what was read
+ * (its lineage). Borrowed by the reader while it uses it. */
+typedef struct {
+    const char *const *rel_names; /* bare names a query may use as tables */
+    const char *const *rel_paths; /* absolute path of the one Parquet file each stands for */
+    size_t nrels;
+    /* Whether the live file key of table ("zone.db.table") is read; NULL reads all. */
+    bool (*include)(void *ctx, const char *table, const char *key);
+    /* Called once per table a query reads, with its snapshot and the files read
+     * ({"files": [{"key", "size", "rows"}]}, borrowed during the call). */
+    void (*on_read)(void *ctx, const char *table, int64_t snapshot, const json_t *files);
+    void *ctx;
+} catalog_scope_t;
+
 /* ---- promotion policies (raw -> cleaned), one per database.table ---- */
 /* {"mode": "additive"|"strict"|"any", "required_columns": [...], "not_null_keys": [...],
  * "raw_retention_s": N or null (the server's default), "quarantined": N}; the defaults

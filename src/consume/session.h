@@ -49,6 +49,12 @@ int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);
  * rows written. path must be in a folder the engine may write. */
 int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
                           uint64_t *rows, tarn_err_t *err);
+/* Narrows what the session's next queries read (a pipeline step's view of the lake, see
+ * catalog_scope_t): bare names of scope->rel_names map to views over their Parquet files,
+ * each table's view reads only the files scope->include accepts (an empty set gives the
+ * table's columns and no rows), and scope->on_read hears of each table read. NULL
+ * clears it. scope is borrowed until cleared or session_close. */
+void session_set_scope(session_t *s, const catalog_scope_t *scope);
 /* Switches the session to PostgreSQL's dialect for PostgreSQL clients: queries may use
  * PostgreSQL's syntax and functions (current_database() is `database`, current_user is
  * `user`; both are copied) and read pg_catalog and information_schema, which list the
