@@ -22,6 +22,8 @@ struct session {
     tarn_err_t view_err; /* and its detail */
     pgcatalog_t *pg; /* PostgreSQL's dialect and catalogs, once enabled */
     buf_t decisions; /* the query's tables and what decided each: "t=grant:12, u=..." */
+    /* What a pipeline step may read besides the lake (session_set_scope), or NULL. */
+    const catalog_scope_t *scope;
 };
 
 int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objects_dir,
@@ -59,6 +61,13 @@ void session_close(session_t *s)
 void session_interrupt(session_t *s)
 {
     engine_interrupt(s->conn);
+}
+
+/* Only remembered: views are built per query (session_map), so the next query sees the
+ * new scope and none keeps an earlier one's. */
+void session_set_scope(session_t *s, const catalog_scope_t *scope)
+{
+    s->scope = scope;
 }
 
 /* "name" quoted as an identifier. */
@@ -300,13 +309,176 @@ static int hidden_column_error(session_t *s, int rc, tarn_err_t *err)
     return rc;
 }
 
-/* The sandbox's map: the view for what the query names, built on first use. */
+/* The view for a bare name of the scope (a pipeline step's earlier output): its one
+ * Parquet file as it is, named "rel:<name>" so that it never meets a lake view
+ * (zone.db.table) or a PostgreSQL catalog's. No grant applies, as the file is the
+ * reader's own staged data, not a lake table; the engine still reads only its allowed
+ * folders. NULL when the scope has no such name, or with s->rc set when the view cannot
+ * be built. */
+static const char *scope_rel_map(session_t *s, const char *table)
+{
+    const catalog_scope_t *sc = s->scope;
+    size_t i = 0;
+    while (i < sc->nrels && strcasecmp(sc->rel_names[i], table))
+        i++;
+    if (i == sc->nrels)
+        return NULL;
+    char *name = arena_sprintf(s->a, "rel:%s", sc->rel_names[i]);
+    if (!name) {
+        s->rc = TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (json_object_get(s->views, name))
+        return name;
+    const char *path = sc->rel_paths[i];
+    if (!path || path[0] != '/') {
+        s->rc = TARN_ERR_R(&s->view_err, TARN_EINVAL, "InvalidArgument",
+                           "relation %s stands for %s, which is not an absolute path",
+                           sc->rel_names[i], path ? path : "nothing");
+        return NULL;
+    }
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "CREATE OR REPLACE TEMP VIEW ");
+    put_ident(&b, name);
+    /* Folders named k=v on the staging path are not columns of the file. */
+    buf_puts(&b, " AS SELECT * FROM read_parquet(");
+    put_literal(&b, s->a, path);
+    buf_puts(&b, ", hive_partitioning = false)");
+    engine_rows_t r;
+    int rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
+                    : TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+    buf_free(&b);
+    if (rc) {
+        s->rc = rc;
+        return NULL;
+    }
+    json_object_set_new(s->views, name, json_array());
+    return name;
+}
+
+/* The files of table ("zone.db.table") that the scope lets a query read: those its
+ * include accepts, all of them without one. *out gets a new reference. */
+static int scope_files(session_t *s, const char *table, json_t *files, json_t **out)
+{
+    const catalog_scope_t *sc = s->scope;
+    if (!sc || !sc->include) {
+        *out = json_incref(files);
+        return 0;
+    }
+    json_t *kept = json_array(), *f;
+    size_t i;
+    if (!kept)
+        return TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+    json_array_foreach(files, i, f)
+    {
+        if (sc->include(sc->ctx, table, json_string_value(json_object_get(f, "key"))) &&
+            json_array_append(kept, f)) {
+            json_decref(kept);
+            return TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+        }
+    }
+    *out = kept;
+    return 0;
+}
+
+/* Tells the scope what the query reads of table: the snapshot and the files its view
+ * reads, {"files": [{"key", "size", "rows"}]} with rows -1 when unknown. */
+static int scope_report(session_t *s, const char *table, const json_t *snap, const json_t *files)
+{
+    const catalog_scope_t *sc = s->scope;
+    if (!sc || !sc->on_read)
+        return 0;
+    json_t *list = json_array(), *report = json_object(), *f;
+    size_t i;
+    int rc = 0;
+    if (!list || !report || json_object_set(report, "files", list)) {
+        rc = TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    json_array_foreach(files, i, f)
+    {
+        const json_t *r = json_object_get(f, "rows");
+        json_int_t rows = json_is_integer(r) ? json_integer_value(r) : -1;
+        json_t *one = json_pack("{s:O, s:O, s:I}", "key", json_object_get(f, "key"), "size",
+                                json_object_get(f, "size"), "rows", rows);
+        if (!one || json_array_append_new(list, one)) {
+            rc = TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    sc->on_read(sc->ctx, table, json_integer_value(json_object_get(snap, "snapshot")), report);
+done:
+    json_decref(list);
+    json_decref(report);
+    return rc;
+}
+
+/* Builds the view of lake table name (zone.db.table), which the principal may read as acc
+ * says: the files of its current snapshot that the scope lets the query read, with only
+ * the granted columns and rows. TARN_ENOTFOUND when there is no such table (the sandbox
+ * names it); other failures also go to s->rc and s->view_err. */
+static int lake_view(session_t *s, const char *name, const char *zone, const char *db,
+                     const char *table, const grants_access_t *acc)
+{
+    json_t *t = NULL, *snap = NULL, *files = NULL, *hidden = NULL;
+    buf_t b = BUF_INIT;
+    tarn_err_t e = {0};
+    engine_rows_t r;
+    int rc;
+    if (catalog_table_get(s->cat, zone, db, table, &t, &e) ||
+        catalog_snapshot_files(s->cat, zone, db, table, 0, &snap, &e)) {
+        json_decref(t);
+        return TARN_ENOTFOUND; /* no such table: the sandbox names it */
+    }
+    if ((rc = scope_files(s, name, json_object_get(snap, "files"), &files)))
+        goto done;
+    if (!(hidden = json_array())) {
+        rc = TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    buf_puts(&b, "CREATE OR REPLACE TEMP VIEW ");
+    put_ident(&b, name);
+    buf_puts(&b, " AS ");
+    if (acc->all_columns && !acc->row_filter) {
+        view_sql(s, &b, t, files);
+    } else {
+        /* Only the granted columns, only the rows of the filter: applied inside the view,
+         * so no query over it (aggregates, joins) can see past them. */
+        restricted_view_sql(s, &b, t, files, acc, hidden);
+    }
+    rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
+                : TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
+    /* Reported once the view stands, so a view that could not be built reads nothing. */
+    if (!rc)
+        rc = scope_report(s, name, snap, files);
+    if (!rc) {
+        json_object_set_new(s->views, name, hidden);
+        hidden = NULL;
+    }
+done:
+    if (rc)
+        s->rc = rc;
+    buf_free(&b);
+    json_decref(t);
+    json_decref(snap);
+    json_decref(files);
+    json_decref(hidden);
+    return rc;
+}
+
+/* The sandbox's map: the view for what the query names, built on first use. A bare name
+ * (catalog and schema "") may be one of the scope's relations. */
 static const char *session_map(void *ctx, const char *catalog, const char *schema,
                                const char *table)
 {
     session_t *s = ctx;
     if (s->rc)
         return NULL;
+    if (s->scope && !*catalog && !*schema) {
+        const char *rel = scope_rel_map(s, table);
+        if (rel || s->rc)
+            return rel;
+    }
     if (s->pg && !*catalog) {
         const char *rel;
         s->rc = pgcatalog_map(s->pg, schema, table, &rel, &s->view_err);
@@ -328,49 +500,16 @@ static const char *session_map(void *ctx, const char *catalog, const char *schem
     if (json_object_get(s->views, name))
         return name;
     /* What sql:Select on the table allows (and which columns and rows), asked once; each
-     * table's decision, allowed or denied, goes into the query's audit record. */
-    json_t *t = NULL, *snap = NULL;
+     * table's decision, allowed or denied, goes into the query's audit record. The scope
+     * only narrows the files read afterwards: it never stands in for a grant. */
     tarn_err_t e = {0};
     grants_access_t acc;
     authz_decision_t d;
     int rc = authz_table_access(s->p, name, &acc, &d, &e);
     buf_printf(&s->decisions, "%s%s=%s", s->decisions.len ? ", " : "", name, d.rule);
-    if (rc || !acc.allowed) {
-        grants_access_free(&acc);
-        return NULL;
-    }
-    if (catalog_table_get(s->cat, zone, schema, table, &t, &e) ||
-        catalog_snapshot_files(s->cat, zone, schema, table, 0, &snap, &e)) {
-        json_decref(t);
-        grants_access_free(&acc);
-        return NULL; /* no such table: the sandbox names it */
-    }
-    buf_t b = BUF_INIT;
-    json_t *hidden = json_array();
-    buf_puts(&b, "CREATE OR REPLACE TEMP VIEW ");
-    put_ident(&b, name);
-    buf_puts(&b, " AS ");
-    if (acc.all_columns && !acc.row_filter) {
-        view_sql(s, &b, t, json_object_get(snap, "files"));
-    } else {
-        /* Only the granted columns, only the rows of the filter: applied inside the view,
-         * so no query over it (aggregates, joins) can see past them. */
-        restricted_view_sql(s, &b, t, json_object_get(snap, "files"), &acc, hidden);
-    }
-    engine_rows_t r;
-    rc = b.data ? engine_query(s->conn, b.data, 0, &r, s->a, &s->view_err)
-                    : TARN_ERR(&s->view_err, TARN_ENOMEM, "out of memory");
-    buf_free(&b);
-    json_decref(t);
-    json_decref(snap);
+    bool ok = !rc && acc.allowed && !lake_view(s, name, zone, schema, table, &acc);
     grants_access_free(&acc);
-    if (rc) {
-        json_decref(hidden);
-        s->rc = rc;
-        return NULL;
-    }
-    json_object_set_new(s->views, name, hidden);
-    return name;
+    return ok ? name : NULL;
 }
 
 /* Whether sql is SHOW [ALL] TABLES (any case, blanks, an optional ';'). */
