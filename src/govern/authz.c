@@ -117,6 +117,10 @@ static void check_catalog(const authz_principal_t *p, const char *op, const char
     } else if (!strcmp(op, "CreateTable") && table && database_of(table, db, sizeof db)) {
         snprintf(r, sizeof r, "database:%s", db);
         ok = grants_allows(p->grants, p->name, GRANT_CREATE_TABLE, r, false, &id);
+    } else if (!strcmp(op, "Insert") && table) {
+        /* Writing rows into a table (a pipeline's target). */
+        snprintf(r, sizeof r, "table:%s", table);
+        ok = grants_allows(p->grants, p->name, GRANT_INSERT, r, false, &id);
     } else if (!strcmp(op, "Alter") && table) {
         snprintf(r, sizeof r, "table:%s", table);
         ok = grants_allows(p->grants, p->name, GRANT_ALTER, r, false, &id);

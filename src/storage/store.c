@@ -449,6 +449,47 @@ int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, ta
     return 0;
 }
 
+int store_writer_adopt(store_writer_t **out, store_t *s, const char *path, tarn_err_t *err)
+{
+    store_writer_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    w->s = s;
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%s", path);
+    w->h = hash_multi_create(HASH_SHA256 | HASH_MD5);
+    w->fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf = w->h && w->fd >= 0 ? malloc(1 << 20) : NULL;
+    int rc = 0;
+    if (!w->h || (w->fd >= 0 && !buf)) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    } else if (w->fd < 0) {
+        rc = TARN_ERR(err, TARN_EIO, "open %s: %s", path, strerror(errno));
+    } else {
+        for (;;) {
+            ssize_t n = read(w->fd, buf, 1 << 20);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                rc = TARN_ERR(err, TARN_EIO, "read %s: %s", path, strerror(errno));
+                break;
+            }
+            if (!n)
+                break;
+            hash_multi_update(w->h, buf, (size_t)n);
+        }
+    }
+    free(buf);
+    if (rc) {
+        if (w->fd >= 0)
+            close(w->fd);
+        hash_multi_free(w->h);
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
 int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err)
 {
     if (w->finished)

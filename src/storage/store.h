@@ -72,6 +72,12 @@ typedef struct store_writer store_writer_t;
 /* hash_flags: HASH_* digests to compute besides SHA-256 and MD5 (always computed, and
  * kept for every object). */
 int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, tarn_err_t *err);
+/* A writer over a finished file at path, which must be in the lake's folder tree (the
+ * same filesystem as the objects, e.g. a staging folder under <data>/tmp): its bytes are
+ * read once for their digests, and committing renames the file itself into place, so a
+ * large file written by the engine becomes an object without being copied. Aborting
+ * removes the file. */
+int store_writer_adopt(store_writer_t **out, store_t *s, const char *path, tarn_err_t *err);
 int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err);
 /* Digests of everything written so far; call once, after the last write. */
 const hash_digests_t *store_writer_digests(store_writer_t *w);

@@ -1,0 +1,53 @@
+/* Writing a pipeline's or a compaction's rows as the Parquet files of a managed table:
+ * one COPY into a staging folder (zstd, hive partitions, a target file size, optional
+ * sort), the files found there with their sizes and row counts, and publishing them into
+ * the store by renaming (no copy). */
+#ifndef TARN_PROCESS_OUTPUT_H
+#define TARN_PROCESS_OUTPUT_H
+
+#include "engine/engine.h"
+#include "process/pipeline_spec.h"
+#include "storage/store.h"
+#include "util/buf.h"
+
+#include <stdint.h>
+
+typedef struct {
+    char *path; /* staged file */
+    char *key;  /* its key in the zone: <key_prefix><relative path> */
+    uint64_t size;
+    int64_t rows;
+} output_file_t;
+
+typedef struct {
+    output_file_t *v;
+    size_t n;
+} output_files_t;
+
+typedef struct {
+    const pipeline_names_t *partition_by; /* NULL or empty: none */
+    const pipeline_names_t *sort_by;      /* NULL or empty: none */
+    int64_t file_size_mb;                 /* 0: 128 */
+    const char *dir;        /* an empty or missing staging folder the engine may write */
+    const char *key_prefix; /* "db/table/" */
+    const char *file_tag;   /* unique per write, e.g. "r12a1": part-<tag>-<n>.parquet */
+} output_opts_t;
+
+/* Writes the rows of select_sql (a query the caller composed) as o says; out gets the
+ * files written (zero-row files are dropped). Caller frees with output_files_free. */
+int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *o,
+                 output_files_t *out, tarn_err_t *err);
+/* The columns of select_sql's result as catalog text "name TYPE, ...": *columns without
+ * the partition keys, *partition_keys the partition keys in partition_by's order (caller
+ * frees both). */
+int output_columns(engine_conn_t *c, const char *select_sql, const pipeline_names_t *partition_by,
+                   char **columns, char **partition_keys, tarn_err_t *err);
+/* Moves each staged file into bucket under its key (store_writer_adopt). */
+int output_publish(store_t *s, const char *bucket, const output_files_t *f, tarn_err_t *err);
+void output_files_free(output_files_t *f);
+
+/* read_parquet([...]) over files (absolute paths), with hive partitions typed by
+ * partition_keys text ("k TYPE, ..."; NULL: none), appended to out. */
+void output_reader_sql(buf_t *out, const char *const *paths, size_t n, const char *partition_keys);
+
+#endif

@@ -1,0 +1,386 @@
+/* Committing a run: each SQL step's staged rows become the target table's new files
+ * (appended, replacing the table or the partitions written, or merged on keys), written
+ * as Parquet, published into the store under keys unique to the attempt, and then ONE
+ * catalog transaction commits every target's snapshot with its lineage, the run's status
+ * and its bookmarks. Readers see the old snapshots or the new ones. The published keys
+ * are recorded first, so an attempt that dies before its commit leaves nothing that
+ * recovery cannot remove. */
+#include "process/quality.h"
+#include "process/runner_internal.h"
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Splits "curated.db.t" into its parts. */
+static int split_table(const char *name, char zone[16], char db[130], char t[130],
+                       tarn_err_t *err)
+{
+    if (sscanf(name, "%15[^.].%129[^.].%129s", zone, db, t) != 3)
+        return TARN_ERR(err, TARN_EINVAL, "'%s' is not zone.database.table", name);
+    return 0;
+}
+
+/* The folder part of a key ("db/t/k=v/" of "db/t/k=v/part-0.parquet"). */
+static size_t folder_len(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    return slash ? (size_t)(slash - key) + 1 : 0;
+}
+
+static int append_key(json_t *a, const char *key)
+{
+    return json_array_append_new(a, json_string(key)) ? -1 : 0;
+}
+
+/* The files of the table's current snapshot: keys into *keys, absolute paths into
+ * *paths (caller frees both). */
+static int current_files(run_ctx_t *ctx, const char *zone, const char *db, const char *t,
+                         int64_t snapshot, json_t **keys, char ***paths, size_t *n,
+                         tarn_err_t *err)
+{
+    *keys = json_array();
+    *paths = NULL;
+    *n = 0;
+    if (!snapshot)
+        return 0;
+    json_t *snap = NULL;
+    int rc = catalog_snapshot_files(ctx->r->o.catalog, zone, db, t, snapshot, &snap, err);
+    if (rc)
+        return rc;
+    json_t *files = json_object_get(snap, "files");
+    *paths = calloc(json_array_size(files) + 1, sizeof **paths);
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f)
+    {
+        const char *key = json_string_value(json_object_get(f, "key"));
+        size_t len = strlen(ctx->r->objects_dir) + strlen(zone) + strlen(key) + 3;
+        char *p = *paths ? malloc(len) : NULL;
+        if (!p) {
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(p, len, "%s/%s/%s", ctx->r->objects_dir, zone, key);
+        (*paths)[(*n)++] = p;
+        append_key(*keys, key);
+    }
+    json_decref(snap);
+    return rc;
+}
+
+static void free_paths(char **paths, size_t n)
+{
+    for (size_t i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+static void put_keys_match(buf_t *b, const pipeline_names_t *keys)
+{
+    for (size_t k = 0; k < keys->n; k++) {
+        buf_puts(b, k ? " AND s." : "s.");
+        quality_put_ident(b, keys->items[k]);
+        buf_puts(b, " IS NOT DISTINCT FROM t.");
+        quality_put_ident(b, keys->items[k]);
+    }
+}
+
+/* Writes step i's output for its target: the query that gives the table's new rows for
+ * the step's mode, then output_write; fills the step's out, removes and operation. */
+static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
+{
+    const pipeline_step_t *s = &ctx->spec->steps[i];
+    step_run_t *sr = &ctx->steps[i];
+    char zone[16], db[130], t[130], managed[200];
+    int rc = split_table(s->target.table, zone, db, t, err);
+    if (rc)
+        return rc;
+    int64_t base = 0;
+    rc = catalog_table_state(ctx->r->o.catalog, zone, db, t, &base, managed, sizeof managed, err);
+    if (rc == TARN_ENOTFOUND) {
+        base = 0;
+        rc = 0;
+        memset(err, 0, sizeof *err);
+    } else if (!rc && !*managed) {
+        return TARN_ERR_R(err, TARN_ECONFLICT, "NotManaged",
+                          "%s holds files the crawler registered; a pipeline writes only tables"
+                          " it manages (choose another target table)",
+                          s->target.table);
+    }
+    if (rc)
+        return rc;
+    sr->base_snapshot = base;
+    arena_t *a = arena_create();
+    buf_t sel = BUF_INIT;
+    json_t *cur_keys = NULL;
+    char **paths = NULL;
+    size_t npaths = 0;
+    char *cols0 = NULL, *parts0 = NULL;
+    if (!a) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    const char *staged = arena_sprintf(a, "read_parquet(%s)", engine_quote(a, sr->staged));
+    pipeline_mode_t mode = s->target.mode;
+    bool replay = ctx->claim.replay;
+    char src[PATH_MAX + 64];
+    snprintf(src, sizeof src, "SELECT * FROM %s", staged);
+    /* The staged rows' partition key types read back the table's hive folders. */
+    if ((rc = output_columns(ctx->conn, src, &s->target.partition_by, &cols0, &parts0, err)))
+        goto done;
+    bool reads_current = !replay && mode != PIPELINE_MODE_APPEND;
+    if (reads_current &&
+        (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
+        goto done;
+    if (replay && mode == PIPELINE_MODE_MERGE) {
+        /* A rebuild of a merged table keeps one row per key. */
+        buf_printf(&sel, "SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY ", staged);
+        for (size_t k = 0; k < s->target.keys.n; k++) {
+            buf_puts(&sel, k ? ", " : "");
+            quality_put_ident(&sel, s->target.keys.items[k]);
+        }
+        buf_puts(&sel, ") = 1");
+        sr->operation = "replay";
+    } else if (mode == PIPELINE_MODE_MERGE && npaths) {
+        buf_puts(&sel, "SELECT * FROM ");
+        output_reader_sql(&sel, (const char *const *)paths, npaths, parts0);
+        buf_printf(&sel, " AS t WHERE NOT EXISTS (SELECT 1 FROM %s AS s WHERE ", staged);
+        put_keys_match(&sel, &s->target.keys);
+        buf_printf(&sel, ") UNION ALL BY NAME SELECT * FROM %s", staged);
+        sr->operation = "merge";
+    } else {
+        buf_puts(&sel, src);
+        static const char *const ops[] = {"append", "overwrite", "overwrite_partitions", "merge"};
+        sr->operation = replay ? "replay" : ops[mode];
+    }
+    if (!sel.data) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = output_columns(ctx->conn, sel.data, &s->target.partition_by, &sr->columns,
+                             &sr->partition_keys, err)))
+        goto done;
+    char dir[PATH_MAX + 300], prefix[300], tag[64];
+    snprintf(dir, sizeof dir, "%s/%s.out", ctx->dir, s->name);
+    snprintf(prefix, sizeof prefix, "%s/%s/", db, t);
+    snprintf(tag, sizeof tag, "r%llda%lld", (long long)ctx->claim.id, (long long)ctx->claim.attempt);
+    output_opts_t oo = {.partition_by = &s->target.partition_by, .sort_by = &s->target.sort_by,
+                        .file_size_mb = s->target.file_size_mb, .dir = dir, .key_prefix = prefix,
+                        .file_tag = tag};
+    if ((rc = output_write(ctx->conn, sel.data, &oo, &sr->out, err)))
+        goto done;
+    /* What leaves the snapshot. */
+    sr->removes = json_array();
+    if (replay || mode == PIPELINE_MODE_OVERWRITE || mode == PIPELINE_MODE_MERGE) {
+        if (replay && (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
+            goto done;
+        json_array_extend(sr->removes, cur_keys);
+    } else if (mode == PIPELINE_MODE_OVERWRITE_PARTITIONS) {
+        size_t k;
+        json_t *key;
+        json_array_foreach(cur_keys, k, key)
+        {
+            const char *ck = json_string_value(key);
+            size_t fl = folder_len(ck);
+            for (size_t f = 0; f < sr->out.n; f++)
+                if (folder_len(sr->out.v[f].key) == fl && !strncmp(ck, sr->out.v[f].key, fl)) {
+                    append_key(sr->removes, ck);
+                    break;
+                }
+        }
+    }
+done:
+    free(cols0);
+    free(parts0);
+    json_decref(cur_keys);
+    free_paths(paths, npaths);
+    buf_free(&sel);
+    arena_free(a);
+    return rc;
+}
+
+/* The lineage a snapshot records. */
+static json_t *lineage(const run_ctx_t *ctx, const pipeline_step_t *s)
+{
+    json_t *inputs = json_array();
+    const char *table;
+    json_t *t;
+    json_object_foreach(ctx->read, table, t)
+        json_array_append_new(inputs, json_pack("{s:s, s:O, s:O}", "table", table, "snapshot",
+                                                json_object_get(t, "snapshot"), "files",
+                                                json_object_get(t, "files")));
+    return json_pack("{s:s, s:I, s:I, s:I, s:s, s:b, s:o}", "pipeline", ctx->claim.pipeline,
+                     "version", (json_int_t)ctx->claim.version, "run", (json_int_t)ctx->claim.id,
+                     "attempt", (json_int_t)ctx->claim.attempt, "step", s->name, "replay",
+                     ctx->claim.replay, "inputs", inputs);
+}
+
+/* Quarantined rows go to quarantine/_pipelines/<pipeline>/run-<id>/<step>.jsonl with a
+ * reason file beside them. */
+static int quarantine_key(char *out, size_t cap, const run_ctx_t *ctx, const char *step)
+{
+    return snprintf(out, cap, "_pipelines/%s/run-%lld/%s.jsonl", ctx->claim.pipeline,
+                    (long long)ctx->claim.id, step) >= (int)cap;
+}
+
+static int publish_quarantine(run_ctx_t *ctx, size_t i, tarn_err_t *err)
+{
+    const pipeline_step_t *q = &ctx->spec->steps[i];
+    step_run_t *sr = &ctx->steps[i];
+    char key[600], rkey[700];
+    quarantine_key(key, sizeof key, ctx, q->name);
+    snprintf(rkey, sizeof rkey, "%s.reason.json", key);
+    store_writer_t *w;
+    int rc = store_writer_adopt(&w, ctx->r->o.store, sr->quarantine, err);
+    store_meta_t meta = {.content_type = "application/x-ndjson"};
+    if (rc || (rc = store_writer_commit(w, "quarantine", key, &meta, NULL, NULL, err)))
+        return rc;
+    json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:I, s:O}", "check", "quality", "pipeline",
+                            ctx->claim.pipeline, "run", (json_int_t)ctx->claim.id, "step", q->name,
+                            "rows", (json_int_t)sr->quarantined, "rules", sr->rules);
+    char *text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+    json_decref(doc);
+    if (!text)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    rc = store_writer_begin(&w, ctx->r->o.store, 0, err);
+    if (!rc && (rc = store_writer_write(w, text, strlen(text), err)))
+        store_writer_abort(w);
+    free(text);
+    store_meta_t jm = {.content_type = "application/json"};
+    return rc ? rc : store_writer_commit(w, "quarantine", rkey, &jm, NULL, NULL, err);
+}
+
+/* Removes what this attempt published (its commit did not happen). */
+static void unpublish(run_ctx_t *ctx, const json_t *staged)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(staged, i, k)
+    {
+        const char *bk = json_string_value(k);
+        const char *slash = bk ? strchr(bk, '/') : NULL;
+        if (!slash)
+            continue;
+        char bucket[32];
+        snprintf(bucket, sizeof bucket, "%.*s", (int)(slash - bk), bk);
+        tarn_err_t e = {0};
+        store_object_delete(ctx->r->o.store, bucket, slash + 1, NULL, &e);
+    }
+}
+
+int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err)
+{
+    const pipeline_spec_t *spec = ctx->spec;
+    db_t *db = catalog_db(ctx->r->o.catalog);
+    json_t *staged = json_array(), *outs = json_array(), *steps = NULL;
+    int rc = 0;
+    bool tx = false;
+    for (size_t k = 0; !rc && k < spec->n_steps; k++) {
+        size_t i = spec->order[k];
+        if (!spec->steps[i].is_quality)
+            rc = prepare_target(ctx, i, err);
+    }
+    for (size_t i = 0; !rc && i < spec->n_steps; i++) {
+        const step_run_t *sr = &ctx->steps[i];
+        for (size_t f = 0; f < sr->out.n; f++) {
+            char bk[1200];
+            snprintf(bk, sizeof bk, "curated/%s", sr->out.v[f].key);
+            append_key(staged, bk);
+        }
+        if (sr->quarantine) {
+            char key[600], bk[1400];
+            quarantine_key(key, sizeof key, ctx, spec->steps[i].name);
+            snprintf(bk, sizeof bk, "quarantine/%s", key);
+            append_key(staged, bk);
+            snprintf(bk, sizeof bk, "quarantine/%s.reason.json", key);
+            append_key(staged, bk);
+        }
+    }
+    /* Intent first, then the files. */
+    if (rc || (rc = run_store_stage(db, ctx->claim.id, staged, err)))
+        goto done;
+    for (size_t i = 0; !rc && i < spec->n_steps; i++) {
+        rc = output_publish(ctx->r->o.store, "curated", &ctx->steps[i].out, err);
+        if (!rc && ctx->steps[i].quarantine)
+            rc = publish_quarantine(ctx, i, err);
+    }
+    if (rc || (rc = db_exec(db, "BEGIN IMMEDIATE", err)))
+        goto done;
+    tx = true;
+    char managed[100];
+    snprintf(managed, sizeof managed, "pipeline:%s", ctx->claim.pipeline);
+    for (size_t k = 0; !rc && k < spec->n_steps; k++) {
+        size_t i = spec->order[k];
+        const pipeline_step_t *s = &spec->steps[i];
+        step_run_t *sr = &ctx->steps[i];
+        if (s->is_quality)
+            continue;
+        char zone[16], dbn[130], t[130];
+        if ((rc = split_table(s->target.table, zone, dbn, t, err)))
+            break;
+        catalog_snap_file_t *adds = calloc(sr->out.n + 1, sizeof *adds);
+        const char **removes = calloc(json_array_size(sr->removes) + 1, sizeof *removes);
+        json_t *summary = lineage(ctx, s);
+        int64_t rows = 0;
+        if (!adds || !removes || !summary) {
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        } else {
+            for (size_t f = 0; f < sr->out.n; f++) {
+                adds[f] = (catalog_snap_file_t){sr->out.v[f].key, sr->out.v[f].size,
+                                                sr->out.v[f].rows};
+                rows += sr->out.v[f].rows;
+            }
+            size_t r;
+            json_t *key;
+            json_array_foreach(sr->removes, r, key) removes[r] = json_string_value(key);
+            catalog_commit_t cm = {.zone = zone, .db = dbn, .name = t, .columns = sr->columns,
+                                   .partition_keys = sr->partition_keys,
+                                   .base_snapshot = sr->base_snapshot, .adds = adds,
+                                   .nadds = sr->out.n, .removes = removes,
+                                   .nremoves = json_array_size(sr->removes),
+                                   .operation = sr->operation, .summary = summary,
+                                   .managed_by = managed, .owner = ctx->claim.owner};
+            int64_t snap = 0;
+            rc = catalog_snapshot_commit(ctx->r->o.catalog, &cm, &snap, err);
+            if (!rc)
+                json_array_append_new(outs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "table",
+                                                      s->target.table, "snapshot", (json_int_t)snap,
+                                                      "files", (json_int_t)sr->out.n, "rows",
+                                                      (json_int_t)rows, "removed",
+                                                      (json_int_t)json_array_size(sr->removes),
+                                                      "operation", sr->operation));
+        }
+        free(adds);
+        free(removes);
+        json_decref(summary);
+    }
+    if (!rc && (spec->incremental || ctx->claim.replay)) {
+        json_t *read = json_object();
+        const char *table;
+        json_t *tj;
+        json_object_foreach(ctx->read, table, tj)
+            json_object_set(read, table, json_object_get(tj, "files"));
+        rc = run_store_marks_add(db, ctx->claim.pipeline, ctx->claim.id, read, ctx->claim.replay,
+                                 err);
+        json_decref(read);
+    }
+    steps = run_steps_json(ctx);
+    if (!rc)
+        rc = run_store_succeed(db, ctx->claim.id, outs, steps, err);
+    if (!rc)
+        rc = db_exec(db, "COMMIT", err);
+done:
+    if (rc && tx)
+        db_exec(db, "ROLLBACK", NULL);
+    if (rc)
+        unpublish(ctx, staged);
+    json_decref(staged);
+    json_decref(steps);
+    if (!rc)
+        *outputs = outs;
+    else
+        json_decref(outs);
+    return rc;
+}

@@ -1,0 +1,530 @@
+/* The runner's threads: run threads claim queued runs and carry each through its owner
+ * check, its steps and its commit (or its failure, retried with backoff); the scheduler
+ * turns triggers into queued runs and stops runs past their timeout. See runner.h. */
+#include "process/pipelines.h"
+#include "process/runner_internal.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- one run ---- */
+
+/* The owner as a principal, checked now: the user exists, and may write every target
+ * (INSERT on an existing table, CREATE_TABLE on the database of a new one). */
+static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
+{
+    iam_user_t u;
+    arena_t *a = arena_create();
+    if (!a)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    tarn_err_t e = {0};
+    int rc = iam_user_get(ctx->r->o.iam, ctx->claim.owner, &u, a, &e);
+    bool admin = !rc && u.admin;
+    arena_free(a);
+    if (rc)
+        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                          "the pipeline's owner '%s' is not a user any more; apply the spec"
+                          " again with an owner who is",
+                          ctx->claim.owner);
+    ctx->owner = (authz_principal_t){.name = ctx->claim.owner, .admin = admin,
+                                     .grants = ctx->r->o.grants};
+    for (size_t i = 0; i < ctx->spec->n_steps; i++) {
+        const pipeline_step_t *s = &ctx->spec->steps[i];
+        if (s->is_quality)
+            continue;
+        char zone[16], db[130], t[130], managed[200], res[400];
+        if (sscanf(s->target.table, "%15[^.].%129[^.].%129s", zone, db, t) != 3)
+            continue;
+        int64_t snap;
+        bool exists = !catalog_table_state(ctx->r->o.catalog, zone, db, t, &snap, managed,
+                                           sizeof managed, &e);
+        snprintf(res, sizeof res, "table/%s", s->target.table);
+        authz_decision_t d;
+        if (authz_check(&ctx->owner, exists ? "catalog:Insert" : "catalog:CreateTable", res, &d))
+            return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                              "the pipeline's owner '%s' may not write %s: %s (%s); grant it"
+                              " with `tarn grant %s ON %s TO user:%s`",
+                              ctx->claim.owner, s->target.table,
+                              exists ? "no INSERT grant on the table"
+                                     : "no CREATE_TABLE grant on its database",
+                              d.rule, exists ? "INSERT" : "CREATE_TABLE",
+                              exists ? s->target.table : "DATABASE", ctx->claim.owner);
+    }
+    return 0;
+}
+
+static void ctx_free(run_ctx_t *ctx)
+{
+    for (size_t i = 0; ctx->steps && i < ctx->spec->n_steps; i++) {
+        step_run_t *sr = &ctx->steps[i];
+        free(sr->staged);
+        free(sr->quarantine);
+        json_decref(sr->rules);
+        output_files_free(&sr->out);
+        free(sr->columns);
+        free(sr->partition_keys);
+        json_decref(sr->removes);
+        pthread_mutex_destroy(&sr->cancel.mu);
+    }
+    free(ctx->steps);
+    pipeline_spec_free(ctx->spec);
+    free(ctx->claim.spec);
+    run_store_marks_free(ctx->marks);
+    json_decref(ctx->read);
+    if (ctx->conn)
+        engine_disconnect(ctx->conn);
+    if (ctx->dir[0])
+        fs_remove_tree(ctx->dir);
+    pthread_mutex_destroy(&ctx->mu);
+    pthread_cond_destroy(&ctx->cv);
+}
+
+static void track(runner_t *r, run_ctx_t *ctx, bool add)
+{
+    pthread_mutex_lock(&r->mu);
+    if (add) {
+        ctx->next = r->active;
+        r->active = ctx;
+    } else {
+        for (run_ctx_t **p = &r->active; *p; p = &(*p)->next)
+            if (*p == ctx) {
+                *p = ctx->next;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Queues the runs of pipelines that run after this one succeeded. */
+static void trigger_after(runner_t *r, const char *name)
+{
+    db_t *db = catalog_db(r->o.catalog);
+    sqlite3_stmt *st;
+    tarn_err_t e = {0};
+    if (db_prepare(db, &st,
+                   "SELECT p.name, p.spec FROM proc_pipeline_state s JOIN proc_pipelines p ON"
+                   " p.name = s.name AND p.version = s.version WHERE NOT s.deleted",
+                   &e))
+        return;
+    json_t *names = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *yaml = (const char *)sqlite3_column_text(st, 1);
+        pipeline_spec_t *spec = NULL;
+        if (pipeline_spec_parse(yaml, strlen(yaml), &spec, &e))
+            continue;
+        for (size_t i = 0; i < spec->after.n; i++)
+            if (!strcmp(spec->after.items[i], name))
+                json_array_append_new(names, json_string(spec->name));
+        pipeline_spec_free(spec);
+    }
+    db_done(db, st);
+    size_t i;
+    json_t *n;
+    char trig[100];
+    snprintf(trig, sizeof trig, "after:%s", name);
+    json_array_foreach(names, i, n)
+    {
+        if (!pipelines_run_request(r->o.catalog, json_string_value(n), trig, false, NULL, NULL,
+                                   NULL, &e))
+            log_info("pipeline run queued", "pipeline", json_string_value(n), "trigger", trig);
+    }
+    json_decref(names);
+}
+
+/* Compacts the run's targets whose partitions hold too many small files. */
+static void compact_targets(runner_t *r, run_ctx_t *ctx)
+{
+    if (r->o.compact_min_files <= 0)
+        return;
+    for (size_t i = 0; i < ctx->spec->n_steps; i++) {
+        const pipeline_step_t *s = &ctx->spec->steps[i];
+        char zone[16], db[130], t[130];
+        if (s->is_quality || sscanf(s->target.table, "%15[^.].%129[^.].%129s", zone, db, t) != 3)
+            continue;
+        json_t *out = NULL;
+        tarn_err_t e = {0};
+        if (runner_compact_auto(r, zone, db, t, s->target.file_size_mb, &out, &e))
+            run_store_log(catalog_db(r->o.catalog), ctx->claim.id, "warn", s->name,
+                          "automatic compaction of %s failed: %s", s->target.table, e.msg);
+        else if (out && json_integer_value(json_object_get(out, "partitions_compacted")))
+            run_store_log(catalog_db(r->o.catalog), ctx->claim.id, "info", s->name,
+                          "compacted %s: %lld files into %lld", s->target.table,
+                          (long long)json_integer_value(json_object_get(out, "files_before")),
+                          (long long)json_integer_value(json_object_get(out, "files_after")));
+        json_decref(out);
+    }
+}
+
+static void execute(runner_t *r, run_claim_t *claim)
+{
+    db_t *db = catalog_db(r->o.catalog);
+    run_ctx_t ctx = {.r = r, .claim = *claim};
+    pthread_mutex_init(&ctx.mu, NULL);
+    pthread_cond_init(&ctx.cv, NULL);
+    ctx.read = json_object();
+    tarn_err_t err = {0};
+    int rc = pipeline_spec_parse(claim->spec, strlen(claim->spec), &ctx.spec, &err);
+    if (!rc && !(ctx.steps = calloc(ctx.spec->n_steps, sizeof *ctx.steps)))
+        rc = TARN_ERR(&err, TARN_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ctx.spec->n_steps; i++)
+        pthread_mutex_init(&ctx.steps[i].cancel.mu, NULL);
+    ctx.deadline_ms = time_now_ms() + (ctx.spec ? ctx.spec->timeout_seconds : 3600) * 1000;
+    track(r, &ctx, true);
+    run_store_log(db, claim->id, "info", NULL, "attempt %lld of %lld started (version %lld, owner %s%s)",
+                  (long long)claim->attempt, (long long)claim->max_attempts,
+                  (long long)claim->version, claim->owner, claim->replay ? ", replay" : "");
+    if (!rc)
+        rc = check_owner(&ctx, &err);
+    snprintf(ctx.dir, sizeof ctx.dir, "%s/run-%lld-a%lld", r->staging_dir, (long long)claim->id,
+             (long long)claim->attempt);
+    if (!rc) {
+        fs_remove_tree(ctx.dir);
+        rc = fs_mkdir_p(ctx.dir, 0700, &err);
+    }
+    if (!rc)
+        rc = engine_connect(r->o.engine, &ctx.conn, &err);
+    if (!rc && ctx.spec->incremental && !claim->replay)
+        rc = run_store_marks_load(db, claim->pipeline, &ctx.marks, &err);
+    if (!rc && (rc = run_exec_steps(&ctx)))
+        snprintf(err.msg, sizeof err.msg, "%s", ctx.error);
+    json_t *outputs = NULL;
+    bool committed = false;
+    if (!rc && !ctx.timed_out && !ctx.stopping)
+        committed = !(rc = run_commit(&ctx, &outputs, &err));
+    track(r, &ctx, false);
+    pthread_mutex_lock(&r->mu);
+    bool stopping = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    if (committed) {
+        char list[600] = "";
+        size_t i;
+        json_t *o;
+        json_array_foreach(outputs, i, o)
+        {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s snapshot %lld (%lld rows in %lld files)",
+                     l ? ", " : "", json_string_value(json_object_get(o, "table")),
+                     (long long)json_integer_value(json_object_get(o, "snapshot")),
+                     (long long)json_integer_value(json_object_get(o, "rows")),
+                     (long long)json_integer_value(json_object_get(o, "files")));
+        }
+        run_store_log(db, claim->id, "info", NULL, "committed: %s", *list ? list : "no outputs");
+        log_info("pipeline run succeeded", "pipeline", claim->pipeline);
+        json_decref(outputs);
+        compact_targets(r, &ctx);
+        trigger_after(r, claim->pipeline);
+    } else if (stopping) {
+        /* Left running: the next start queues it again and removes what it staged. */
+        run_store_log(db, claim->id, "warn", NULL, "stopped with the server; it runs again at the next start");
+    } else {
+        if (ctx.timed_out)
+            snprintf(err.msg, sizeof err.msg, "timed out after %lld seconds (timeout_seconds)",
+                     (long long)ctx.spec->timeout_seconds);
+        int64_t backoff = ctx.spec ? ctx.spec->backoff_seconds * 1000 : 10000;
+        for (int64_t k = 1; k < claim->attempt && backoff < 86400000; k++)
+            backoff *= 2;
+        bool retry = claim->attempt < claim->max_attempts;
+        run_store_log(db, claim->id, "error", NULL, "attempt %lld failed: %s%s",
+                      (long long)claim->attempt, err.msg, retry ? "; retrying" : "");
+        tarn_err_t e2 = {0};
+        json_t *steps = ctx.spec && ctx.steps ? run_steps_json(&ctx) : NULL;
+        if (steps)
+            run_store_steps(db, claim->id, steps, &e2);
+        json_decref(steps);
+        run_store_fail(db, claim->id, err.msg, backoff, &e2);
+        log_info("pipeline run failed", "pipeline", claim->pipeline, "error", err.msg);
+    }
+    claim->spec = NULL; /* ctx owns it now */
+    ctx_free(&ctx);
+}
+
+static void *worker_main(void *arg)
+{
+    runner_t *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        bool stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            break;
+        run_claim_t claim;
+        tarn_err_t err = {0};
+        int got = run_store_claim(catalog_db(r->o.catalog), time_now_ms(), &claim, &err);
+        if (got > 0) {
+            execute(r, &claim);
+            continue;
+        }
+        if (got < 0)
+            log_info("pipeline runner retrying", "error", err.msg);
+        pthread_mutex_lock(&r->mu);
+        if (!r->stop) {
+            struct timespec ts = time_after_ms(got < 0 ? 1000 : 500);
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+/* ---- the scheduler ---- */
+
+typedef struct {
+    char name[64];
+    int64_t next_cron_ms, pending_since_ms;
+    char *seen;
+    char *spec;
+} sched_row_t;
+
+/* One pipeline's triggers: cron, and new snapshots of its inputs after the window. */
+static void check_triggers(runner_t *r, const sched_row_t *row, int64_t now)
+{
+    db_t *db = catalog_db(r->o.catalog);
+    tarn_err_t e = {0};
+    pipeline_spec_t *spec = NULL;
+    if (pipeline_spec_parse(row->spec, strlen(row->spec), &spec, &e))
+        return;
+    int64_t next = row->next_cron_ms, pending = row->pending_since_ms;
+    bool fire_cron = false, fire_data = false;
+    if (spec->schedule) {
+        if (next <= 0) {
+            next = (int64_t)cron_next(&spec->cron, (time_t)(now / 1000)) * 1000;
+        } else if (now >= next) {
+            fire_cron = true;
+            next = (int64_t)cron_next(&spec->cron, (time_t)(now / 1000)) * 1000;
+        }
+    }
+    json_t *seen = json_loads(row->seen ? row->seen : "{}", 0, NULL);
+    if (!json_is_object(seen)) {
+        json_decref(seen);
+        seen = json_object();
+    }
+    json_t *cur = json_object();
+    bool changed = false;
+    for (size_t i = 0; i < spec->on_new_data.n; i++) {
+        const char *in = spec->on_new_data.items[i];
+        char zone[16], db2[130], t[130], managed[200];
+        int64_t snap = 0;
+        if (sscanf(in, "%15[^.].%129[^.].%129s", zone, db2, t) == 3 &&
+            catalog_table_state(r->o.catalog, zone, db2, t, &snap, managed, sizeof managed, &e))
+            snap = 0;
+        json_object_set_new(cur, in, json_integer((json_int_t)snap));
+        if (snap && json_integer_value(json_object_get(seen, in)) != snap)
+            changed = true;
+    }
+    if (changed && pending <= 0)
+        pending = now;
+    if (changed && now - pending >= spec->batch_window_seconds * 1000) {
+        fire_data = true;
+        pending = 0;
+    }
+    if (fire_cron && !pipelines_run_request(r->o.catalog, spec->name, "schedule", false, NULL,
+                                            NULL, NULL, &e))
+        log_info("pipeline run queued", "pipeline", spec->name, "trigger", "schedule");
+    if (fire_data && !pipelines_run_request(r->o.catalog, spec->name, "new_data", false, NULL,
+                                            NULL, NULL, &e))
+        log_info("pipeline run queued", "pipeline", spec->name, "trigger", "new_data");
+    if (next != row->next_cron_ms || pending != row->pending_since_ms || fire_data) {
+        sqlite3_stmt *st;
+        char *text = json_dumps(fire_data ? cur : seen, JSON_COMPACT);
+        if (text && !db_prepare(db, &st,
+                                "UPDATE proc_pipeline_state SET next_cron_ms = ?2,"
+                                " pending_since_ms = ?3, seen = ?4 WHERE name = ?1",
+                                &e)) {
+            sqlite3_bind_text(st, 1, spec->name, -1, SQLITE_STATIC);
+            if (next > 0)
+                sqlite3_bind_int64(st, 2, next);
+            if (pending > 0)
+                sqlite3_bind_int64(st, 3, pending);
+            sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+            sqlite3_step(st);
+            db_done(db, st);
+        }
+        free(text);
+    }
+    json_decref(seen);
+    json_decref(cur);
+    pipeline_spec_free(spec);
+}
+
+static void sched_pass(runner_t *r)
+{
+    db_t *db = catalog_db(r->o.catalog);
+    sqlite3_stmt *st;
+    tarn_err_t e = {0};
+    if (db_prepare(db, &st,
+                   "SELECT s.name, s.next_cron_ms, s.pending_since_ms, s.seen, p.spec FROM"
+                   " proc_pipeline_state s JOIN proc_pipelines p ON p.name = s.name AND"
+                   " p.version = s.version WHERE NOT s.deleted ORDER BY s.name",
+                   &e))
+        return;
+    sched_row_t *rows = NULL;
+    size_t n = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            sched_row_t *v = realloc(rows, cap * sizeof *v);
+            if (!v)
+                break;
+            rows = v;
+        }
+        sched_row_t *row = &rows[n++];
+        snprintf(row->name, sizeof row->name, "%s", sqlite3_column_text(st, 0));
+        row->next_cron_ms = sqlite3_column_int64(st, 1);
+        row->pending_since_ms = sqlite3_column_int64(st, 2);
+        row->seen = strdup((const char *)sqlite3_column_text(st, 3));
+        row->spec = strdup((const char *)sqlite3_column_text(st, 4));
+    }
+    db_done(db, st);
+    int64_t now = time_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].spec)
+            check_triggers(r, &rows[i], now);
+        free(rows[i].seen);
+        free(rows[i].spec);
+    }
+    free(rows);
+    /* Timeouts. */
+    pthread_mutex_lock(&r->mu);
+    for (run_ctx_t *c = r->active; c; c = c->next)
+        if (!c->timed_out && now > c->deadline_ms) {
+            c->timed_out = true;
+            pthread_mutex_lock(&c->mu);
+            c->failed = true;
+            snprintf(c->error, sizeof c->error, "timed out");
+            pthread_mutex_unlock(&c->mu);
+            run_cancel(c);
+        }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *sched_main(void *arg)
+{
+    runner_t *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        bool stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop)
+            break;
+        sched_pass(r);
+        pthread_mutex_lock(&r->mu);
+        pthread_cond_broadcast(&r->cv); /* runs may have been queued */
+        if (!r->stop) {
+            struct timespec ts = time_after_ms(1000);
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+/* Runs the last server left running: remove what they staged, queue them again. */
+static int recover(runner_t *r, tarn_err_t *err)
+{
+    db_t *db = catalog_db(r->o.catalog);
+    json_t *keys = NULL;
+    int rc = run_store_recover(db, &keys, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        const char *bk = json_string_value(k);
+        const char *slash = bk ? strchr(bk, '/') : NULL;
+        if (!slash)
+            continue;
+        char bucket[32];
+        snprintf(bucket, sizeof bucket, "%.*s", (int)(slash - bk), bk);
+        if ((rc = store_object_delete(r->o.store, bucket, slash + 1, NULL, err)))
+            break;
+    }
+    if (json_array_size(keys))
+        log_info("pipeline runs recovered", "objects_removed", "yes");
+    json_decref(keys);
+    return rc ? rc : run_store_requeue(db, err);
+}
+
+int runner_start(runner_t **out, const runner_opts_t *o, tarn_err_t *err)
+{
+    runner_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    r->o = *o;
+    snprintf(r->objects_dir, sizeof r->objects_dir, "%s", o->objects_dir);
+    snprintf(r->staging_dir, sizeof r->staging_dir, "%s", o->staging_dir);
+    r->o.objects_dir = r->objects_dir;
+    r->o.staging_dir = r->staging_dir;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = fs_mkdir_p(r->staging_dir, 0700, err);
+    if (!rc)
+        rc = recover(r, err);
+    r->nworkers = o->max_runs > 0 ? o->max_runs : 2;
+    if (!rc && !(r->workers = calloc((size_t)r->nworkers, sizeof *r->workers)))
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    int started = 0;
+    for (; !rc && started < r->nworkers; started++)
+        if (pthread_create(&r->workers[started], NULL, worker_main, r)) {
+            rc = TARN_ERR(err, TARN_EIO, "cannot start a pipeline run thread");
+            break;
+        }
+    bool sched = !rc && !pthread_create(&r->sched, NULL, sched_main, r);
+    if (!rc && !sched)
+        rc = TARN_ERR(err, TARN_EIO, "cannot start the pipeline scheduler");
+    if (rc) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        for (int i = 0; i < started; i++)
+            pthread_join(r->workers[i], NULL);
+        free(r->workers);
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void runner_wake(runner_t *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void runner_stop(runner_t *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    for (run_ctx_t *c = r->active; c; c = c->next) {
+        pthread_mutex_lock(&c->mu);
+        c->stopping = c->failed = true;
+        snprintf(c->error, sizeof c->error, "the server is stopping");
+        pthread_mutex_unlock(&c->mu);
+        run_cancel(c);
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->sched, NULL);
+    for (int i = 0; i < r->nworkers; i++)
+        pthread_join(r->workers[i], NULL);
+    free(r->workers);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}

@@ -1,0 +1,80 @@
+/* What the runner's files share: the runner, one run in progress, and the entry points
+ * of executing a run (run_exec.c), committing it (run_commit.c) and compaction. */
+#ifndef TARN_PROCESS_RUNNER_INTERNAL_H
+#define TARN_PROCESS_RUNNER_INTERNAL_H
+
+#include "process/output.h"
+#include "process/pipeline_spec.h"
+#include "process/run_store.h"
+#include "process/runner.h"
+
+#include <limits.h>
+
+enum { STEP_PENDING, STEP_RUNNING, STEP_DONE, STEP_FAILED, STEP_SKIPPED };
+
+typedef struct {
+    int state;
+    char *staged;      /* SQL steps: the Parquet file holding the step's rows now */
+    char *quarantine;  /* quality steps: staged JSON lines of quarantined rows, or NULL */
+    int64_t rows_in, rows_out, bytes, quarantined;
+    int64_t started_ms, finished_ms;
+    json_t *rules;     /* quality steps: each rule's result */
+    char error[1024];
+    runner_cancel_t cancel;
+    /* SQL steps with a target: what the commit writes. */
+    output_files_t out;
+    char *columns, *partition_keys;
+    int64_t base_snapshot;
+    json_t *removes;   /* keys */
+    const char *operation;
+} step_run_t;
+
+typedef struct run_ctx {
+    struct runner *r;
+    run_claim_t claim;
+    pipeline_spec_t *spec;
+    authz_principal_t owner;
+    char dir[PATH_MAX];  /* this attempt's staging folder */
+    engine_conn_t *conn; /* the runner's own statements (never user SQL) */
+    run_marks_t *marks;  /* bookmarks, for incremental runs */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    step_run_t *steps;
+    size_t running;
+    json_t *read;        /* {table: {"snapshot": n, "files": [keys]}} read by SQL steps */
+    bool failed;
+    char error[1024];
+    int64_t deadline_ms;
+    bool timed_out, stopping;
+    struct run_ctx *next; /* in the runner's list of runs in progress */
+} run_ctx_t;
+
+struct runner {
+    runner_opts_t o;
+    char objects_dir[PATH_MAX], staging_dir[PATH_MAX];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    pthread_t sched;
+    pthread_t *workers;
+    int nworkers;
+    run_ctx_t *active;
+};
+
+/* Runs the steps of a claimed run; 0 when they all passed (the outputs are staged in the
+ * steps), else an error with the reason in ctx->error. */
+int run_exec_steps(run_ctx_t *ctx);
+/* Writes the staged outputs as the target tables' files, publishes them and commits the
+ * snapshots with the run's status and bookmarks in one transaction. */
+int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err);
+/* The steps' records as the run's JSON shows them. */
+json_t *run_steps_json(const run_ctx_t *ctx);
+/* Stops every query of the run in flight. */
+void run_cancel(run_ctx_t *ctx);
+
+/* runner_compact for the automatic policy: only when a partition holds more than
+ * o.compact_min_files files under the target size; *out as runner_compact's. */
+int runner_compact_auto(runner_t *r, const char *zone, const char *db, const char *name,
+                        int64_t target_mb, json_t **out, tarn_err_t *err);
+
+#endif
