@@ -1,0 +1,384 @@
+"""Pipelines as a data engineer meets them: CSV files landed with boto3 are promoted (a
+broken one is quarantined with its reason), a pipeline with SQL and quality steps builds a
+partitioned curated table whose results are exact through REST SQL and psycopg2, rows
+failing a rule sit in quarantine with the rule's name; incremental runs add nothing the
+second time; replay rebuilds the same results; compaction cuts the file count without
+changing results; rollback restores earlier results; new data and cron schedules start
+runs by themselves; kill -9 during a run neither loses nor duplicates rows; a pipeline
+runs as its owner, checked at every run."""
+import json
+import time
+
+import psycopg2
+import pytest
+
+from conftest import Server
+from s3util import rest, unique, wait_for
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("pipes") / "data", promotion=True).start()
+    yield s
+    s.stop()
+
+
+def sql(server, query, keys=None):
+    status, out = rest(server, "POST", "/v1/sql", {"sql": query}, keys=keys)
+    assert status == 200, out
+    return out["rows"]
+
+
+def apply(server, yaml, keys=None):
+    status, out = rest(server, "POST", "/v1/pipelines", {"spec": yaml}, keys=keys)
+    assert status in (200, 201), out
+    return out
+
+
+def start(server, name, replay=False, keys=None):
+    status, out = rest(server, "POST", f"/v1/pipelines/{name}/runs", {"replay": replay}, keys=keys)
+    assert status == 202, out
+    return out["id"]
+
+
+def wait_run(server, name, run_id, timeout=120):
+    def ended():
+        status, out = rest(server, "GET", f"/v1/pipelines/{name}/runs/{run_id}")
+        assert status == 200, out
+        return out if out["status"] in ("succeeded", "failed", "cancelled") else None
+    return wait_for(ended, timeout=timeout, interval=0.2)
+
+
+def run_ok(server, name, replay=False):
+    run = wait_run(server, name, start(server, name, replay))
+    assert run["status"] == "succeeded", run
+    return run
+
+
+def land(s3, key, data):
+    s3.put_object(Bucket="raw", Key=key, Body=data)
+
+
+def wait_cleaned(server, db, table, files):
+    """Waits until cleaned.db.table has `files` registered files."""
+    def done():
+        status, out = rest(server, "GET", f"/v1/tables/cleaned/{db}/{table}")
+        return status == 200 and out.get("files") == files
+    wait_for(done, timeout=60)
+
+
+def snapshots(server, table):
+    z, d, t = table.split(".")
+    status, out = rest(server, "GET", f"/v1/tables/{z}/{d}/{t}/snapshots")
+    assert status == 200, out
+    return out
+
+
+def live_files(server, table):
+    z, d, t = table.split(".")
+    status, out = rest(server, "GET", f"/v1/tables/{z}/{d}/{t}/snapshots/{snapshots(server, table)['current']}")
+    assert status == 200, out
+    return [f["key"] for f in out["files"]]
+
+
+ORDERS = (b"order_id,email,status,amount,discount,ordered_at\n"
+          b"1,Ann@Example.com,open,10.50,0.5,2024-01-01 10:00:00\n"
+          b"2,bob@example.com,shipped,20.00,0,2024-01-01 11:00:00\n"
+          b"3,cid@example.com,lost,5.00,0,2024-01-02 09:00:00\n"
+          b"4,dee@example.com,open,-3.00,0,2024-01-02 12:00:00\n"
+          b"5,not-an-email,shipped,7.25,1,2024-01-03 08:30:00\n"
+          b"6,fay@example.com,open,1.00,0,2024-01-03 09:45:00\n")
+
+
+def spec_orders(db, name):
+    return f"""
+name: {name}
+description: Orders by day, checked.
+steps:
+  - name: clean
+    sql: |
+      SELECT order_id, lower(email) AS email, status, amount, discount,
+             CAST(ordered_at AS DATE) AS order_date
+      FROM cleaned.{db}.orders
+    target: {{table: curated.{db}.orders, mode: append, partition_by: [order_date],
+             sort_by: [order_id]}}
+  - name: check
+    quality:
+      input: clean
+      rules:
+        - {{accepted_values: {{column: status, values: [open, shipped]}}, on_error: quarantine}}
+        - {{range: {{column: amount, min: 0}}, on_error: quarantine, name: amount_not_negative}}
+        - {{not_null: [order_id]}}
+        - {{unique: [order_id]}}
+        - {{row_count: {{min: 1, max: 1000}}}}
+        - {{regex: {{column: email, pattern: '^[^@]+@[^@]+$'}}, severity: warn}}
+        - {{sql: "amount >= discount", name: amount_covers_discount}}
+"""
+
+
+def test_quality_and_sql_steps_build_a_partitioned_curated_table(lake):
+    s3 = lake.s3()
+    db = unique("shop")
+    land(s3, f"{db}/orders/2024-01.csv", ORDERS)
+    # A broken file: a row with more fields than the header.
+    land(s3, f"{db}/orders/broken.csv", b"order_id,email,status,amount,discount,ordered_at\n"
+                                       b"9,x@y.z,open,1,0,2024-01-01,extra,fields\n")
+    wait_for(lambda: any(o["Key"] == f"{db}/orders/broken.csv.reason.json" for o in
+                         s3.list_objects_v2(Bucket="quarantine", Prefix=db).get("Contents", [])),
+             timeout=60)
+    reason = json.loads(s3.get_object(Bucket="quarantine",
+                                      Key=f"{db}/orders/broken.csv.reason.json")["Body"].read())
+    assert reason["check"] == "parse" and reason.get("line") == 2, reason
+    wait_cleaned(lake, db, "orders", 1)
+
+    name = unique("orders")
+    applied = apply(lake, spec_orders(db, name))
+    assert applied["version"] == 1 and applied["created"], applied
+    run = run_ok(lake, name)
+    steps = {s["name"]: s for s in run["steps"]}
+    assert steps["clean"]["rows_out"] == 4 and steps["check"]["quarantined"] == 2, steps
+    rules = {r["name"]: r for r in steps["check"]["rules"]}
+    assert rules["accepted_values_status"]["outcome"] == "quarantined"
+    assert rules["amount_not_negative"]["failed_rows"] == 1
+    assert rules["regex_email"]["outcome"] == "warned"
+    assert rules["amount_covers_discount"]["outcome"] == "passed"
+    assert run["outputs"][0]["table"] == f"curated.{db}.orders"
+
+    # Exact results through REST SQL and the PostgreSQL protocol.
+    expect = [["2024-01-01", 2, "30.50"], ["2024-01-03", 2, "8.25"]]
+    rows = sql(lake, f"SELECT CAST(order_date AS VARCHAR), count(*), CAST(sum(amount) AS VARCHAR)"
+                     f" FROM {db}.orders GROUP BY 1 ORDER BY 1")
+    assert [[r[0], r[1], r[2]] for r in rows] == [[e[0], e[1], e[2]] for e in expect] or \
+        [[r[0], r[1], float(r[2])] for r in rows] == [[e[0], e[1], float(e[2])] for e in expect]
+    with psycopg2.connect(**lake.pg_params()) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT order_id, email FROM {db}.orders ORDER BY order_id")
+        assert cur.fetchall() == [(1, "ann@example.com"), (2, "bob@example.com"),
+                                  (5, "not-an-email"), (6, "fay@example.com")]
+    # Hive partitions in the curated zone, zstd Parquet.
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="curated", Prefix=f"{db}/orders/")["Contents"]]
+    assert sorted({k.split("/")[2] for k in keys}) == ["order_date=2024-01-01", "order_date=2024-01-03"]
+    assert all(k.endswith(".parquet") for k in keys)
+
+    # The failing rows sit in quarantine with the rules' names.
+    qkey = f"_pipelines/{name}/run-{run['id']}/check.jsonl"
+    lines = [json.loads(l) for l in s3.get_object(Bucket="quarantine", Key=qkey)["Body"].read().splitlines()]
+    assert sorted((r["order_id"], r["_rule"]) for r in lines) == [
+        (3, "accepted_values_status"), (4, "amount_not_negative")]
+
+    # The snapshot's lineage names the pipeline, its version and the input files.
+    snap = snapshots(lake, f"curated.{db}.orders")["snapshots"][-1]
+    assert snap["operation"] == "append"
+    lin = snap["summary"]
+    assert lin["pipeline"] == name and lin["version"] == 1 and lin["run"] == run["id"]
+    assert lin["inputs"] == [{"table": f"cleaned.{db}.orders", "snapshot": lin["inputs"][0]["snapshot"],
+                              "files": [f"{db}/orders/2024-01.csv"]}]
+
+    # The CLI shows the pipeline and its runs.
+    out = lake.tarn("pipeline", "runs", name).stdout
+    assert "succeeded" in out and str(run["id"]) in out
+    logs = lake.tarn("pipeline", "logs", name).stdout
+    assert "committed" in logs
+
+
+def test_a_failing_error_rule_fails_the_run_and_commits_nothing(lake):
+    s3 = lake.s3()
+    db = unique("fail")
+    land(s3, f"{db}/orders/a.csv", ORDERS)
+    wait_cleaned(lake, db, "orders", 1)
+    name = unique("strict")
+    apply(lake, f"""
+name: {name}
+steps:
+  - name: clean
+    sql: SELECT order_id, status FROM cleaned.{db}.orders
+    target: {{table: curated.{db}.strict, mode: overwrite}}
+  - name: check
+    quality:
+      input: clean
+      rules:
+        - {{accepted_values: {{column: status, values: [open]}}}}
+""")
+    run = wait_run(lake, name, start(lake, name))
+    assert run["status"] == "failed"
+    assert "accepted_values_status" in run["error"], run
+    status, out = rest(lake, "GET", f"/v1/tables/curated/{db}/strict")
+    assert status == 404, out
+
+
+def events_spec(db, name, extra=""):
+    return f"""
+name: {name}
+incremental: true
+{extra}
+steps:
+  - name: load
+    sql: SELECT id, kind, CAST(value AS DOUBLE) AS value FROM cleaned.{db}.events
+    target: {{table: curated.{db}.events, mode: append, partition_by: [kind]}}
+"""
+
+
+def test_incremental_runs_add_nothing_twice_and_replay_rebuilds_the_same(lake):
+    s3 = lake.s3()
+    db = unique("inc")
+    land(s3, f"{db}/events/1.csv", b"id,kind,value\n1,a,1.5\n2,b,2.5\n")
+    wait_cleaned(lake, db, "events", 1)
+    name = unique("events")
+    apply(lake, events_spec(db, name))
+    q = f"SELECT kind, count(*), sum(value) FROM {db}.events GROUP BY kind ORDER BY kind"
+    run_ok(lake, name)
+    first = sql(lake, q)
+    assert first == [["a", 1, 1.5], ["b", 1, 2.5]]
+    again = run_ok(lake, name)
+    assert again["steps"][0]["rows_out"] == 0
+    assert sql(lake, q) == first
+    land(s3, f"{db}/events/2.csv", b"id,kind,value\n3,a,4\n")
+    wait_cleaned(lake, db, "events", 2)
+    third = run_ok(lake, name)
+    assert third["steps"][0]["rows_out"] == 1
+    built = sql(lake, q)
+    assert built == [["a", 2, 5.5], ["b", 1, 2.5]]
+    show = rest(lake, "GET", f"/v1/pipelines/{name}")[1]
+    assert show["bookmarks"] == [{"table": f"cleaned.{db}.events", "files": 2}]
+
+    replay = run_ok(lake, name, replay=True)
+    assert replay["replay"] and replay["outputs"][0]["operation"] == "replay"
+    assert sql(lake, q) == built
+    assert snapshots(lake, f"curated.{db}.events")["snapshots"][-1]["operation"] == "replay"
+    # After the replay, the bookmarks hold everything: the next run adds nothing.
+    assert run_ok(lake, name)["steps"][0]["rows_out"] == 0
+    assert sql(lake, q) == built
+
+
+def test_compaction_reduces_files_and_rollback_restores_results(lake):
+    s3 = lake.s3()
+    db = unique("cmp")
+    name = unique("small")
+    apply(lake, events_spec(db, name))
+    q = f"SELECT kind, count(*), sum(value), min(id), max(id) FROM {db}.events GROUP BY kind ORDER BY kind"
+    results = []
+    for i in range(4):
+        land(s3, f"{db}/events/{i}.csv", f"id,kind,value\n{i},a,{i}.5\n{i + 10},b,1\n".encode())
+        wait_cleaned(lake, db, "events", i + 1)
+        run_ok(lake, name)
+        results.append(sql(lake, q))
+    before = live_files(lake, f"curated.{db}.events")
+    assert len(before) == 8  # two partitions, one file each per run
+    out = json.loads(lake.tarn("table", "compact", f"curated.{db}.events", "--json").stdout)
+    assert out["files_before"] == 8 and out["files_after"] == 2, out
+    assert len(live_files(lake, f"curated.{db}.events")) == 2
+    assert sql(lake, q) == results[-1]
+    assert snapshots(lake, f"curated.{db}.events")["snapshots"][-1]["operation"] == "compact"
+
+    # Roll back to the snapshot of the second run: its results come back.
+    snaps = snapshots(lake, f"curated.{db}.events")["snapshots"]
+    second = [s for s in snaps if s["operation"] == "append"][1]["snapshot"]
+    lake.tarn("table", "rollback", f"curated.{db}.events", "--to", str(second))
+    assert sql(lake, q) == results[1]
+    assert snapshots(lake, f"curated.{db}.events")["snapshots"][-1]["operation"] == "rollback"
+
+
+def test_new_data_and_cron_start_runs_by_themselves(lake):
+    s3 = lake.s3()
+    db = unique("trg")
+    land(s3, f"{db}/events/0.csv", b"id,kind,value\n0,a,1\n")
+    wait_cleaned(lake, db, "events", 1)
+    ev = unique("on_data")
+    apply(lake, events_spec(db, ev, f"trigger: {{on_new_data: [cleaned.{db}.events], batch_window_seconds: 2}}"))
+    # Existing data counts as new once the pipeline exists.
+    wait_for(lambda: rest(lake, "GET", f"/v1/pipelines/{ev}/runs")[1]["runs"], timeout=30)
+    runs = rest(lake, "GET", f"/v1/pipelines/{ev}/runs")[1]["runs"]
+    wait_run(lake, ev, runs[0]["id"])
+    # Three files landing together make one run.
+    for i in range(1, 4):
+        land(s3, f"{db}/events/{i}.csv", f"id,kind,value\n{i},b,{i}\n".encode())
+    wait_cleaned(lake, db, "events", 4)
+
+    def two_runs_done():
+        rs = rest(lake, "GET", f"/v1/pipelines/{ev}/runs")[1]["runs"]
+        return rs if len(rs) >= 2 and rs[0]["status"] == "succeeded" else None
+    rs = wait_for(two_runs_done, timeout=60)
+    time.sleep(3)
+    rs = rest(lake, "GET", f"/v1/pipelines/{ev}/runs")[1]["runs"]
+    assert [r["trigger"] for r in rs] == ["new_data", "new_data"], rs
+    assert sql(lake, f"SELECT count(*) FROM {db}.events") == [[4]]
+
+    cron = unique("every_minute")
+    apply(lake, f"""
+name: {cron}
+trigger: {{schedule: "* * * * *"}}
+steps:
+  - name: snap
+    sql: SELECT count(*) AS n FROM cleaned.{db}.events
+    target: {{table: curated.{db}.counts, mode: overwrite}}
+""")
+    run = wait_for(lambda: rest(lake, "GET", f"/v1/pipelines/{cron}/runs")[1]["runs"], timeout=75)[0]
+    assert run["trigger"] == "schedule"
+    assert wait_run(lake, cron, run["id"])["status"] == "succeeded"
+    assert sql(lake, f"SELECT n FROM {db}.counts") == [[4]]
+
+
+def test_kill9_during_a_run_completes_once_without_duplicates(tmp_path):
+    s = Server(tmp_path / "data", promotion=True).start()
+    try:
+        s3 = s.s3()
+        db = unique("k9")
+        rows = "\n".join(f"{i},{'k%d' % (i % 400)},{i}" for i in range(200000))
+        land(s3, f"{db}/big/all.csv", ("id,kind,value\n" + rows + "\n").encode())
+        wait_cleaned(s, db, "big", 1)
+        name = unique("heavy")
+        apply(s, f"""
+name: {name}
+steps:
+  - name: spread
+    sql: SELECT a.id, a.kind, a.value + b.value AS value FROM cleaned.{db}.big a JOIN cleaned.{db}.big b ON a.id = b.id
+    target: {{table: curated.{db}.big, mode: append, partition_by: [kind]}}
+""")
+        run_id = start(s, name)
+        wait_for(lambda: rest(s, "GET", f"/v1/pipelines/{name}/runs/{run_id}")[1]["status"] == "running",
+                 timeout=30, interval=0.05)
+        time.sleep(0.3)
+        s.kill9()
+        s.start()
+        run = wait_run(s, name, run_id, timeout=180)
+        assert run["status"] == "succeeded", run
+        assert sql(s, f"SELECT count(*), count(DISTINCT id) FROM {db}.big") == [[200000, 200000]]
+        # Nothing staged by the killed attempt is left in the table's folder.
+        listed = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="curated", Prefix=f"{db}/big/"):
+            listed += [o["Key"] for o in page.get("Contents", [])]
+        assert sorted(listed) == sorted(live_files(s, f"curated.{db}.big"))
+    finally:
+        s.stop()
+
+
+def test_pipelines_run_as_their_owner_checked_at_every_run(lake):
+    s3 = lake.s3()
+    db = unique("own")
+    land(s3, f"{db}/events/0.csv", b"id,kind,value\n0,a,1\n")
+    wait_cleaned(lake, db, "events", 1)
+    user = unique("alice")
+    lake.tarn("user", "create", user, "--password", "Pw-" + user + "-123456")
+    lake.tarn("grant", "SELECT", "ON", "TABLE", f"cleaned.{db}.events", "TO", f"user:{user}")
+    name = unique("owned")
+    spec = f"""
+name: {name}
+owner: {user}
+steps:
+  - name: load
+    sql: SELECT id, kind FROM cleaned.{db}.events
+    target: {{table: curated.{db}.owned, mode: overwrite}}
+"""
+    apply(lake, spec)
+    denied = wait_run(lake, name, start(lake, name))
+    assert denied["status"] == "failed"
+    assert f"may not write curated.{db}.owned" in denied["error"], denied
+    lake.tarn("grant", "CREATE_TABLE", "ON", "DATABASE", f"curated.{db}", "TO", f"user:{user}")
+    lake.tarn("grant", "INSERT", "ON", "TABLE", f"curated.{db}.owned", "TO", f"user:{user}")
+    run_ok(lake, name)
+    assert sql(lake, f"SELECT count(*) FROM {db}.owned") == [[1]]
+    # Revoking the owner's read grant makes the next run fail, naming the table.
+    lake.tarn("revoke", "SELECT", "ON", "TABLE", f"cleaned.{db}.events", "FROM", f"user:{user}")
+    failed = wait_run(lake, name, start(lake, name))
+    assert failed["status"] == "failed"
+    assert f"cleaned.{db}.events" in failed["error"], failed
+    assert sql(lake, f"SELECT count(*) FROM {db}.owned") == [[1]]
