@@ -1,6 +1,6 @@
 /* The catalog model: tables in SQLite, reads as the REST API's JSON, explicit tables and
- * business metadata; see catalog.h. Files and snapshots are in catalog_files.c, search
- * in search.c. */
+ * business metadata; see catalog.h. Files and snapshots are in catalog_files.c (the
+ * crawler's) and catalog_snapshot.c (managed tables'), search in search.c. */
 #include "catalog/catalog_internal.h"
 #include "util/timeutil.h"
 
@@ -74,6 +74,13 @@ static const char *const catalog_schema[] = {
     " not_null_keys TEXT NOT NULL DEFAULT '[]', raw_retention_s INTEGER,"
     " quarantined INTEGER NOT NULL DEFAULT 0, updated_ms INTEGER NOT NULL,"
     " PRIMARY KEY(db, name)) WITHOUT ROWID",
+    /* Managed tables (written by pipelines through catalog_snapshot_commit) name who
+     * writes them; the crawler leaves them alone. NULL: the crawler owns the table. */
+    "ALTER TABLE cat_tables ADD COLUMN managed_by TEXT",
+    /* What a snapshot was written with, so a rollback restores it along with the files
+     * (NULL in snapshots recorded before). */
+    "ALTER TABLE cat_snapshots ADD COLUMN schema_version INTEGER",
+    "ALTER TABLE cat_snapshots ADD COLUMN partition_keys TEXT",
 };
 
 int catalog_open(catalog_t **out, db_t *db, tarn_err_t *err)
@@ -147,7 +154,7 @@ void cat_table_release(cat_table_t *t)
 }
 
 #define ROW_COLS "id, zone, db, name, format, options, partition_keys, schema_version, snapshot," \
-                 " next_column_id, declared, files"
+                 " next_column_id, declared, files, coalesce(managed_by, '')"
 
 static void table_from_row(cat_table_t *t, sqlite3_stmt *st)
 {
@@ -164,6 +171,7 @@ static void table_from_row(cat_table_t *t, sqlite3_stmt *st)
     t->next_column_id = sqlite3_column_int64(st, 9);
     t->declared = sqlite3_column_int(st, 10) != 0;
     t->files = sqlite3_column_int64(st, 11);
+    snprintf(t->managed_by, sizeof t->managed_by, "%s", (const char *)sqlite3_column_text(st, 12));
 }
 
 int cat_table_load(catalog_t *c, const char *zone, const char *db, const char *name,
@@ -220,8 +228,11 @@ int cat_version_add(catalog_t *c, cat_table_t *t, schema_t *s, json_t *changes, 
     int rc = cat_schema_load(c, t->id, t->schema_version, &old, err);
     if (rc)
         return rc;
-    /* Columns keep their ids across versions; a new (or re-added) column gets a new one. */
+    /* Columns keep their ids across versions; a new (or re-added) column gets a new one,
+     * unless it comes with the id it had (a rollback restores an earlier version). */
     for (size_t i = 0; i < s->n; i++) {
+        if (s->cols[i].id > 0)
+            continue;
         long k = schema_find(&old, s->cols[i].name);
         s->cols[i].id = k >= 0 ? old.cols[k].id : t->next_column_id++;
     }
@@ -378,6 +389,7 @@ json_t *cat_summary_row(sqlite3_stmt *st)
     json_object_set_new(o, "description", col_str(st, 12));
     json_object_set_new(o, "tags", col_json(st, 13));
     json_object_set_new(o, "updated", col_time(st, 14));
+    json_object_set_new(o, "managed_by", col_str(st, 16));
     return o;
 }
 
@@ -673,14 +685,14 @@ int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char
         o = cat_summary_row(st);
         id = sqlite3_column_int64(st, 0);
         version = sqlite3_column_int64(st, 9);
-        json_object_set_new(o, "format_options", col_json(st, 16));
-        json_object_set_new(o, "partition_keys", col_json(st, 17));
-        json_object_set_new(o, "steward", col_str(st, 18));
-        json_object_set_new(o, "status_reason", col_str(st, 19));
-        json_object_set_new(o, "created", col_time(st, 20));
-        json_object_set_new(o, "snapshot", col_int(st, 21));
+        json_object_set_new(o, "format_options", col_json(st, 17));
+        json_object_set_new(o, "partition_keys", col_json(st, 18));
+        json_object_set_new(o, "steward", col_str(st, 19));
+        json_object_set_new(o, "status_reason", col_str(st, 20));
+        json_object_set_new(o, "created", col_time(st, 21));
+        json_object_set_new(o, "snapshot", col_int(st, 22));
         json_object_set_new(o, "schema_source",
-                            json_string(sqlite3_column_int(st, 22) ? "declared" : "inferred"));
+                            json_string(sqlite3_column_int(st, 23) ? "declared" : "inferred"));
     }
     db_done(c->db, st);
     if (!o)
@@ -783,11 +795,12 @@ static json_t *file_row(sqlite3_stmt *st, const void *ctx)
 
 static json_t *snapshot_row(sqlite3_stmt *st, const void *current)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "snapshot",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "snapshot",
                      col_int(st, 0), "created", col_time(st, 1), "operation", col_str(st, 2),
                      "added_files", col_int(st, 3), "removed_files", col_int(st, 4), "files",
                      col_int(st, 5), "bytes", col_int(st, 6), "summary", col_json(st, 7),
-                     "current", sqlite3_column_int64(st, 0) == *(const int64_t *)current);
+                     "schema_version", col_int(st, 8), "current",
+                     sqlite3_column_int64(st, 0) == *(const int64_t *)current);
 }
 
 static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
@@ -845,7 +858,10 @@ int catalog_table_files(catalog_t *c, const char *zone, const char *db, const ch
     if (rc || (rc = collect_rows(c,
                                  "SELECT key, size, sha256, format, rows, schema_version,"
                                  " partition, status, reason, crawled_ms, etag FROM cat_files"
-                                 " WHERE table_id = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+                                 /* Files a managed table's snapshots dropped are kept
+                                  * for its earlier snapshots, not listed as its files. */
+                                 " WHERE table_id = ?1 AND key > ?2 AND status <> 'removed'"
+                                 " ORDER BY key LIMIT ?3",
                                  id, after ? after : "", (int64_t)limit + 1, limit, file_row,
                                  NULL, &a, &more, err)))
         return rc;
@@ -864,7 +880,8 @@ int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, cons
     int rc = table_id(c, zone, db, name, &id, &cur, err);
     if (rc || (rc = collect_rows(c,
                                  "SELECT id, created_ms, operation, added, removed, files, bytes,"
-                                 " summary FROM cat_snapshots WHERE table_id = ?1 ORDER BY id",
+                                 " summary, schema_version FROM cat_snapshots WHERE"
+                                 " table_id = ?1 ORDER BY id",
                                  id, NULL, 0, SIZE_MAX, snapshot_row, &cur, &a, NULL, err)))
         return rc;
     *out = json_pack("{s:o, s:I}", "snapshots", a, "current", (json_int_t)cur);

@@ -63,7 +63,9 @@ int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const
 int catalog_table_partitions(catalog_t *c, const char *zone, const char *db, const char *name,
                              json_t **out, tarn_err_t *err);
 /* Files in key order after `after` (NULL from the start), at most limit; "next" names the
- * key to continue after when more follow. */
+ * key to continue after when more follow. The live files and those that could not be
+ * registered; files a managed table's snapshots dropped are left out (see
+ * catalog_snapshot_files for an earlier snapshot's). */
 int catalog_table_files(catalog_t *c, const char *zone, const char *db, const char *name,
                         const char *after, size_t limit, json_t **out, tarn_err_t *err);
 int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, const char *name,
@@ -99,8 +101,10 @@ typedef struct {
 
 typedef struct {
     const char *zone, *db, *name;
-    /* The columns of the added files, "name TYPE, ..." in DuckDB's types, without the
-     * partition keys; a table whose schema differs gets a new schema version. */
+    /* The columns of the added files, "name TYPE, ..." in DuckDB's types (as DESCRIBE
+     * gives them; a name that is not an identifier in double quotes), without the
+     * partition keys; a table whose schema differs gets a new schema version. The
+     * table's schema is always the last commit's columns. */
     const char *columns;
     /* The hive partition keys, "name TYPE, ..." ("" or NULL: none). */
     const char *partition_keys;
@@ -125,13 +129,25 @@ typedef struct {
  * files stay), evolves the schema, recounts partitions and the table's totals, and
  * creates the table (and its database) when it does not exist. Runs inside the caller's
  * transaction, so a caller commits its own records (run status, bookmarks) together with
- * the snapshot. *snapshot gets the new snapshot's number. TARN_ECONFLICT (reason
- * NotManaged) when the table exists and is not managed (the crawler owns it). */
+ * the snapshot: the caller runs BEGIN IMMEDIATE ... COMMIT with db_exec(catalog_db(c), ...)
+ * on the calling thread (TARN_EINVAL outside a transaction), and rolls back on an error
+ * (some of the commit's statements may have run). *snapshot gets the new snapshot's
+ * number; a commit with no adds and no removes records nothing and gives the current one
+ * (0 for a table it created, with its schema and no files).
+ * columns and partition_keys are read only when files are added or the table created.
+ * Errors: TARN_ECONFLICT NotManaged when the table exists and is not managed (the crawler
+ * owns it); TARN_ECONFLICT SnapshotConflict on a base_snapshot mismatch or a removed key
+ * not live now; TARN_EINVAL InvalidArgument for a key outside db/name/, partition folders
+ * that do not follow partition_keys, a key given twice, an added key already live (a
+ * replacement also removes it), new partition keys while older files stay live, or
+ * managed_by missing when the table is created. */
 int catalog_snapshot_commit(catalog_t *c, const catalog_commit_t *cm, int64_t *snapshot,
                             tarn_err_t *err);
 /* In its own transaction: a new snapshot of managed table zone.db.name whose files are
- * those of snapshot `to` (operation "rollback", summary {"rollback_to": to}). *snapshot
- * gets its number. TARN_ENOTFOUND NoSuchSnapshot; TARN_ECONFLICT NotManaged. */
+ * those of snapshot `to` (operation "rollback", summary {"rollback_to": to}); the schema
+ * and partition keys `to` was written with come back too (the schema as a new version with
+ * that version's columns and ids). *snapshot gets its number. TARN_ENOTFOUND NoSuchTable,
+ * NoSuchSnapshot (to outside 1..current); TARN_ECONFLICT NotManaged. */
 int catalog_table_rollback(catalog_t *c, const char *zone, const char *db, const char *name,
                            int64_t to, int64_t *snapshot, tarn_err_t *err);
 /* The table's current snapshot number and, when managed, who manages it (copied into
@@ -206,7 +222,8 @@ typedef struct {
 /* In one transaction: registers files (replacing earlier registrations of the same
  * keys), forgets removed ones, evolves schemas, recounts partitions and tables, commits
  * one snapshot per changed table, and when cursor is not NULL records cursor_pos under
- * that name (so a crash never applies an event twice or skips one). */
+ * that name (so a crash never applies an event twice or skips one). Files and removals
+ * whose keys lie in a managed table are skipped and not counted. */
 int catalog_files_apply(catalog_t *c, const catalog_file_in_t *files, size_t n,
                         const catalog_file_ref_t *removed, size_t nremoved, const char *cursor,
                         int64_t cursor_pos, catalog_apply_stats_t *st, tarn_err_t *err);
@@ -215,7 +232,8 @@ int catalog_files_apply(catalog_t *c, const catalog_file_in_t *files, size_t n,
 int catalog_cursor_set(catalog_t *c, const char *cursor, int64_t pos, tarn_err_t *err);
 /* The recorded position of cursor (0 when none). */
 int catalog_cursor_get(catalog_t *c, const char *cursor, int64_t *pos, tarn_err_t *err);
-/* Whether (zone, key) is registered with this size and ETag (so a crawl may skip it). */
+/* Whether (zone, key) is registered with this size and ETag, or lies in a managed table
+ * (so a crawl may skip it). */
 bool catalog_file_unchanged(catalog_t *c, const char *zone, const char *key, uint64_t size,
                             const char *etag);
 /* Calls cb for each registered key of zone starting with prefix, in key order. */

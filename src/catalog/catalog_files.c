@@ -1,6 +1,7 @@
 /* What the crawler writes: file registrations, schema evolution, partitions, table
  * counts and snapshots, all in one transaction per batch; see catalog_files_apply in
- * catalog.h. */
+ * catalog.h. The snapshot, partition and count pieces (cat_* in catalog_internal.h) also
+ * serve managed tables' commits in catalog_snapshot.c. */
 #include "catalog/catalog_internal.h"
 #include "util/timeutil.h"
 
@@ -8,19 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct {
-    const char *key;
-    uint64_t size;
-    int64_t rows;
-} snap_add_t;
-
 /* A table touched by the batch and what happened to it. */
 typedef struct {
     cat_table_t t;
     schema_t declared; /* declared tables: the schema files must match */
     schema_t merged;   /* inferred tables: current schema merged with the new files */
     bool merged_loaded, recompute, created, meta_dirty;
-    snap_add_t *adds;
+    catalog_snap_file_t *adds;
     size_t nadds, capadds;
     const char **removes;
     size_t nremoves, capremoves;
@@ -45,7 +40,7 @@ static void touched_free(touched_t *t)
     json_decref(t->parts);
 }
 
-static int step_done(catalog_t *c, sqlite3_stmt *st, const char *what, tarn_err_t *err)
+int cat_step_done(catalog_t *c, sqlite3_stmt *st, const char *what, tarn_err_t *err)
 {
     int step = sqlite3_step(st);
     db_done(c->db, st);
@@ -152,20 +147,29 @@ static int note_add(touched_t *t, const char *key, uint64_t size, int64_t rows)
 {
     if (t->nadds == t->capadds) {
         size_t cap = t->capadds ? 2 * t->capadds : 16;
-        snap_add_t *v = realloc(t->adds, cap * sizeof *v);
+        catalog_snap_file_t *v = realloc(t->adds, cap * sizeof *v);
         if (!v)
             return TARN_ENOMEM;
         t->adds = v;
         t->capadds = cap;
     }
-    t->adds[t->nadds++] = (snap_add_t){key, size, rows};
+    t->adds[t->nadds++] = (catalog_snap_file_t){key, size, rows};
     return 0;
 }
 
-static void note_part(touched_t *t, const char *spec, json_t *values, const char *location)
+json_t *cat_part_values(const hive_key_t *hk)
 {
-    if (*spec && !json_object_get(t->parts, spec))
-        json_object_set_new(t->parts, spec,
+    json_t *vals = json_object();
+    for (size_t i = 0; vals && i < hk->nparts; i++)
+        json_object_set_new(vals, hk->names[i],
+                            hk->values[i] ? json_string(hk->values[i]) : json_null());
+    return vals;
+}
+
+void cat_part_note(json_t *parts, const char *spec, json_t *values, const char *location)
+{
+    if (*spec && (values || !json_object_get(parts, spec)))
+        json_object_set_new(parts, spec,
                             json_pack("{s:O, s:s}", "values", values ? values : json_null(),
                                       "location", location));
 }
@@ -216,7 +220,7 @@ static int unregister_prior(batch_t *b, const char *key, const prior_t *p)
     int rc = touch_by_id(b, p->table_id, &t);
     if (rc)
         return rc;
-    note_part(t, p->partition, NULL, "");
+    cat_part_note(t->parts, p->partition, NULL, "");
     if (p->ok && note_remove(t, key))
         return TARN_ERR(b->err, TARN_ENOMEM, "out of memory");
     return 0;
@@ -366,7 +370,7 @@ static int file_upsert(batch_t *b, const catalog_file_in_t *f, int64_t table_id,
     if (reason)
         sqlite3_bind_text(st, 13, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 14, time_now_ms());
-    rc = step_done(b->c, st, "register file", b->err);
+    rc = cat_step_done(b->c, st, "register file", b->err);
     free(opts);
     free(cols);
     return rc;
@@ -381,13 +385,47 @@ static int file_delete(batch_t *b, const char *zone, const char *key)
         return rc;
     sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    return step_done(b->c, st, "forget file", b->err);
+    return cat_step_done(b->c, st, "forget file", b->err);
+}
+
+/* Whether key lies in a managed table (one a pipeline writes with
+ * catalog_snapshot_commit). The crawler leaves those alone: their files are exactly what
+ * their snapshots say, files dropped from a snapshot stay on disk on purpose, and files
+ * written but not yet committed must not show. Checking here, where every crawl's
+ * registrations and removals pass (event-driven and listing alike), covers all of them. */
+static int key_managed(catalog_t *c, const char *zone, const char *key, bool *managed,
+                       tarn_err_t *err)
+{
+    *managed = false;
+    const char *s1 = strchr(key, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+    if (!s2)
+        return 0; /* not <database>/<table>/<file>: no table at all */
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT 1 FROM cat_tables WHERE zone = ?1 AND db = ?2 AND name = ?3"
+                        " AND managed_by IS NOT NULL",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, (int)(s1 - key), SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, s1 + 1, (int)(s2 - s1 - 1), SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    *managed = step == SQLITE_ROW;
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = db_fail(c->db, step, err, "look up table");
+    db_done(c->db, st);
+    return rc;
 }
 
 static int apply_file(batch_t *b, const catalog_file_in_t *f)
 {
     prior_t p;
-    int rc = prior_load(b->c, f->zone, f->key, &p, b->err);
+    bool managed;
+    int rc = key_managed(b->c, f->zone, f->key, &managed, b->err);
+    if (rc || managed)
+        return rc;
+    rc = prior_load(b->c, f->zone, f->key, &p, b->err);
     /* A re-read of the very bytes already live in the table (a forced crawl) leaves its
      * snapshots alone, unless the file no longer fits. */
     bool same = !rc && p.ok && f->status == CATALOG_FILE_OK && f->hk && f->etag &&
@@ -407,7 +445,7 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
         if ((rc = unregister_prior(b, f->key, &p)))
             return rc;
     }
-    note_part(t, f->hk->spec, NULL, f->hk->part_location);
+    cat_part_note(t->parts, f->hk->spec, NULL, f->hk->part_location);
     if (f->status != CATALOG_FILE_OK) {
         b->st->failed += f->status != CATALOG_FILE_IGNORED;
         return file_upsert(b, f, t->t.id, f->status == CATALOG_FILE_IGNORED ? "ignored" : "error",
@@ -423,12 +461,8 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
         b->st->failed++;
         return file_upsert(b, f, t->t.id, "mismatch", why);
     }
-    json_t *vals = json_object();
-    for (size_t i = 0; i < f->hk->nparts; i++)
-        json_object_set_new(vals, f->hk->names[i],
-                            f->hk->values[i] ? json_string(f->hk->values[i]) : json_null());
-    json_object_del(t->parts, f->hk->spec);
-    note_part(t, f->hk->spec, vals, f->hk->part_location);
+    json_t *vals = cat_part_values(f->hk);
+    cat_part_note(t->parts, f->hk->spec, vals, f->hk->part_location);
     json_decref(vals);
     b->st->registered++;
     if (!same && note_add(t, f->key, f->size, f->cls->rows))
@@ -439,8 +473,9 @@ static int apply_file(batch_t *b, const catalog_file_in_t *f)
 static int apply_removal(batch_t *b, const catalog_file_ref_t *r)
 {
     prior_t p;
-    int rc = prior_load(b->c, r->zone, r->key, &p, b->err);
-    if (rc || !p.found)
+    bool managed;
+    int rc = key_managed(b->c, r->zone, r->key, &managed, b->err);
+    if (rc || managed || (rc = prior_load(b->c, r->zone, r->key, &p, b->err)) || !p.found)
         return rc;
     b->st->removed++;
     if ((rc = unregister_prior(b, r->key, &p)))
@@ -499,43 +534,44 @@ static int evolve_schema(batch_t *b, touched_t *t)
     return rc;
 }
 
-static int recount_partitions(batch_t *b, touched_t *t)
+int cat_partitions_recount(catalog_t *c, int64_t table_id, const json_t *parts,
+                           tarn_err_t *err)
 {
     const char *spec;
     json_t *pj;
     int rc = 0;
     int64_t now = time_now_ms();
-    json_object_foreach(t->parts, spec, pj)
+    json_object_foreach((json_t *)parts, spec, pj)
     {
         sqlite3_stmt *st;
-        if ((rc = db_prepare(b->c->db, &st,
+        if ((rc = db_prepare(c->db, &st,
                              "SELECT count(*), coalesce(sum(size), 0) FROM cat_files WHERE"
                              " table_id = ?1 AND status = 'ok' AND partition = ?2",
-                             b->err)))
+                             err)))
             break;
-        sqlite3_bind_int64(st, 1, t->t.id);
+        sqlite3_bind_int64(st, 1, table_id);
         sqlite3_bind_text(st, 2, spec, -1, SQLITE_STATIC);
         int64_t files = 0, bytes = 0;
         if (sqlite3_step(st) == SQLITE_ROW) {
             files = sqlite3_column_int64(st, 0);
             bytes = sqlite3_column_int64(st, 1);
         }
-        db_done(b->c->db, st);
+        db_done(c->db, st);
         json_t *vals = json_object_get(pj, "values");
         if (!files || json_is_null(vals)) {
-            if ((rc = db_prepare(b->c->db, &st,
+            if ((rc = db_prepare(c->db, &st,
                                  files ? "UPDATE cat_partitions SET files = ?3, bytes = ?4,"
                                          " updated_ms = ?5 WHERE table_id = ?1 AND spec = ?2"
                                        : "DELETE FROM cat_partitions WHERE table_id = ?1 AND"
                                          " spec = ?2",
-                                 b->err)))
+                                 err)))
                 break;
         } else {
-            if ((rc = db_prepare(b->c->db, &st,
+            if ((rc = db_prepare(c->db, &st,
                                  "INSERT OR REPLACE INTO cat_partitions(table_id, spec, files,"
                                  " bytes, updated_ms, vals, location) VALUES(?1, ?2, ?3, ?4, ?5,"
                                  " ?6, ?7)",
-                                 b->err)))
+                                 err)))
                 break;
             char *vt = cat_json_text(vals);
             sqlite3_bind_text(st, 6, vt ? vt : "{}", -1, SQLITE_TRANSIENT);
@@ -543,66 +579,104 @@ static int recount_partitions(batch_t *b, touched_t *t)
             sqlite3_bind_text(st, 7, json_string_value(json_object_get(pj, "location")), -1,
                               SQLITE_TRANSIENT);
         }
-        sqlite3_bind_int64(st, 1, t->t.id);
+        sqlite3_bind_int64(st, 1, table_id);
         sqlite3_bind_text(st, 2, spec, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, files);
         sqlite3_bind_int64(st, 4, bytes);
         sqlite3_bind_int64(st, 5, now);
-        if ((rc = step_done(b->c, st, "update partition", b->err)))
+        if ((rc = cat_step_done(c, st, "update partition", err)))
             break;
     }
     return rc;
 }
 
-static int commit_snapshot(batch_t *b, touched_t *t, int64_t files, int64_t bytes)
+int cat_table_totals(catalog_t *c, int64_t table_id, cat_totals_t *out, tarn_err_t *err)
 {
-    if (!t->nadds && !t->nremoves)
-        return 0;
-    int64_t snap = t->t.snapshot + 1;
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "SELECT count(*) FILTER (WHERE status = 'ok'),"
+                        " coalesce(sum(size) FILTER (WHERE status = 'ok'), 0),"
+                        " sum(rows) FILTER (WHERE status = 'ok'),"
+                        " count(rows) FILTER (WHERE status = 'ok'),"
+                        " count(*) FILTER (WHERE status IN ('error', 'mismatch'))"
+                        " FROM cat_files WHERE table_id = ?1",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, table_id);
+    memset(out, 0, sizeof *out);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        out->files = sqlite3_column_int64(st, 0);
+        out->bytes = sqlite3_column_int64(st, 1);
+        /* A table's row count is known only when every file's is. */
+        out->rows = out->files && sqlite3_column_int64(st, 3) == out->files
+                        ? sqlite3_column_int64(st, 2)
+                        : -1;
+        out->bad = sqlite3_column_int64(st, 4);
+    } else {
+        rc = db_fail(c->db, step, err, "count table files");
+    }
+    db_done(c->db, st);
+    return rc;
+}
+
+int cat_snapshot_files_mark(catalog_t *c, int64_t table_id, int64_t snap,
+                            const catalog_snap_file_t *adds, size_t nadds,
+                            const char *const *removes, size_t nremoves, tarn_err_t *err)
+{
     sqlite3_stmt *st;
     int rc = 0;
-    for (size_t i = 0; !rc && i < t->nremoves; i++) {
-        if ((rc = db_prepare(b->c->db, &st,
+    for (size_t i = 0; !rc && i < nremoves; i++) {
+        if ((rc = db_prepare(c->db, &st,
                              "UPDATE cat_snapshot_files SET removed = ?3 WHERE table_id = ?1 AND"
                              " key = ?2 AND removed IS NULL",
-                             b->err)))
+                             err)))
             break;
-        sqlite3_bind_int64(st, 1, t->t.id);
-        sqlite3_bind_text(st, 2, t->removes[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, table_id);
+        sqlite3_bind_text(st, 2, removes[i], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, snap);
-        rc = step_done(b->c, st, "snapshot removal", b->err);
+        rc = cat_step_done(c, st, "snapshot removal", err);
     }
-    for (size_t i = 0; !rc && i < t->nadds; i++) {
-        if ((rc = db_prepare(b->c->db, &st,
+    for (size_t i = 0; !rc && i < nadds; i++) {
+        if ((rc = db_prepare(c->db, &st,
                              "INSERT OR REPLACE INTO cat_snapshot_files(table_id, key, added, size,"
                              " rows) VALUES(?1, ?2, ?3, ?4, ?5)",
-                             b->err)))
+                             err)))
             break;
-        sqlite3_bind_int64(st, 1, t->t.id);
-        sqlite3_bind_text(st, 2, t->adds[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, table_id);
+        sqlite3_bind_text(st, 2, adds[i].key, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, snap);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)t->adds[i].size);
-        if (t->adds[i].rows >= 0)
-            sqlite3_bind_int64(st, 5, t->adds[i].rows);
-        rc = step_done(b->c, st, "snapshot addition", b->err);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)adds[i].size);
+        if (adds[i].rows >= 0)
+            sqlite3_bind_int64(st, 5, adds[i].rows);
+        rc = cat_step_done(c, st, "snapshot addition", err);
     }
-    if (rc || (rc = db_prepare(b->c->db, &st,
-                               "INSERT INTO cat_snapshots(table_id, id, created_ms, operation,"
-                               " added, removed, files, bytes) VALUES(?1, ?2, ?3, 'crawl', ?4,"
-                               " ?5, ?6, ?7)",
-                               b->err)))
+    return rc;
+}
+
+int cat_snapshot_insert(catalog_t *c, const cat_snapshot_t *s, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(c->db, &st,
+                        "INSERT INTO cat_snapshots(table_id, id, created_ms, operation, added,"
+                        " removed, files, bytes, summary, schema_version, partition_keys)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        err);
+    if (rc)
         return rc;
-    sqlite3_bind_int64(st, 1, t->t.id);
-    sqlite3_bind_int64(st, 2, snap);
+    sqlite3_bind_int64(st, 1, s->table_id);
+    sqlite3_bind_int64(st, 2, s->id);
     sqlite3_bind_int64(st, 3, time_now_ms());
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)t->nadds);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)t->nremoves);
-    sqlite3_bind_int64(st, 6, files);
-    sqlite3_bind_int64(st, 7, bytes);
-    if ((rc = step_done(b->c, st, "add snapshot", b->err)))
-        return rc;
-    t->t.snapshot = snap;
-    return 0;
+    sqlite3_bind_text(st, 4, s->operation, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, s->added);
+    sqlite3_bind_int64(st, 6, s->removed);
+    sqlite3_bind_int64(st, 7, s->files);
+    sqlite3_bind_int64(st, 8, s->bytes);
+    sqlite3_bind_text(st, 9, s->summary ? s->summary : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, s->schema_version);
+    sqlite3_bind_text(st, 11, s->partition_keys ? s->partition_keys : "[]", -1, SQLITE_STATIC);
+    return cat_step_done(c, st, "add snapshot", err);
 }
 
 static int finish_table(batch_t *b, touched_t *t)
@@ -616,35 +690,29 @@ static int finish_table(batch_t *b, touched_t *t)
         return rc;
     sqlite3_bind_int64(st, 1, t->t.id);
     sqlite3_bind_int64(st, 2, t->t.schema_version);
-    if ((rc = step_done(b->c, st, "stamp schema version", b->err)) ||
-        (rc = recount_partitions(b, t)) ||
-        (rc = db_prepare(b->c->db, &st,
-                         "SELECT count(*) FILTER (WHERE status = 'ok'),"
-                         " coalesce(sum(size) FILTER (WHERE status = 'ok'), 0),"
-                         " sum(rows) FILTER (WHERE status = 'ok'),"
-                         " count(rows) FILTER (WHERE status = 'ok'),"
-                         " count(*) FILTER (WHERE status IN ('error', 'mismatch'))"
-                         " FROM cat_files WHERE table_id = ?1",
-                         b->err)))
-        return rc;
-    sqlite3_bind_int64(st, 1, t->t.id);
-    int64_t files = 0, bytes = 0, rows = 0, counted = 0, bad = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        files = sqlite3_column_int64(st, 0);
-        bytes = sqlite3_column_int64(st, 1);
-        rows = sqlite3_column_int64(st, 2);
-        counted = sqlite3_column_int64(st, 3);
-        bad = sqlite3_column_int64(st, 4);
-    }
-    db_done(b->c->db, st);
-    if ((rc = commit_snapshot(b, t, files, bytes)))
+    cat_totals_t tot;
+    if ((rc = cat_step_done(b->c, st, "stamp schema version", b->err)) ||
+        (rc = cat_partitions_recount(b->c, t->t.id, t->parts, b->err)) ||
+        (rc = cat_table_totals(b->c, t->t.id, &tot, b->err)))
         return rc;
     char reason[300];
     snprintf(reason, sizeof reason,
              "%lld file%s could not be registered; see `tarn table files %s.%s.%s`",
-             (long long)bad, bad == 1 ? "" : "s", t->t.zone, t->t.db, t->t.name);
+             (long long)tot.bad, tot.bad == 1 ? "" : "s", t->t.zone, t->t.db, t->t.name);
     char *opts = t->t.options ? cat_json_text(t->t.options) : strdup("{}");
     char *pk = t->t.partition_keys ? cat_json_text(t->t.partition_keys) : strdup("[]");
+    if (t->nadds || t->nremoves) {
+        cat_snapshot_t snap = {.table_id = t->t.id, .id = t->t.snapshot + 1,
+                               .operation = "crawl", .added = (int64_t)t->nadds,
+                               .removed = (int64_t)t->nremoves, .files = tot.files,
+                               .bytes = tot.bytes, .schema_version = t->t.schema_version,
+                               .partition_keys = pk ? pk : "[]"};
+        if ((rc = cat_snapshot_files_mark(b->c, t->t.id, snap.id, t->adds, t->nadds,
+                                          t->removes, t->nremoves, b->err)) ||
+            (rc = cat_snapshot_insert(b->c, &snap, b->err)))
+            goto done;
+        t->t.snapshot = snap.id;
+    }
     if ((rc = db_prepare(b->c->db, &st,
                          "UPDATE cat_tables SET format = ?2, options = ?3, partition_keys = ?4,"
                          " files = ?5, bytes = ?6, rows = ?7, error_files = ?8, status = ?9,"
@@ -655,17 +723,17 @@ static int finish_table(batch_t *b, touched_t *t)
     sqlite3_bind_text(st, 2, t->t.format, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, opts ? opts : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, pk ? pk : "[]", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, files);
-    sqlite3_bind_int64(st, 6, bytes);
-    if (files && counted == files)
-        sqlite3_bind_int64(st, 7, rows);
-    sqlite3_bind_int64(st, 8, bad);
-    sqlite3_bind_text(st, 9, bad ? "error" : "ok", -1, SQLITE_STATIC);
-    if (bad)
+    sqlite3_bind_int64(st, 5, tot.files);
+    sqlite3_bind_int64(st, 6, tot.bytes);
+    if (tot.rows >= 0)
+        sqlite3_bind_int64(st, 7, tot.rows);
+    sqlite3_bind_int64(st, 8, tot.bad);
+    sqlite3_bind_text(st, 9, tot.bad ? "error" : "ok", -1, SQLITE_STATIC);
+    if (tot.bad)
         sqlite3_bind_text(st, 10, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 11, t->t.snapshot);
     sqlite3_bind_int64(st, 12, time_now_ms());
-    if ((rc = step_done(b->c, st, "update table", b->err)))
+    if ((rc = cat_step_done(b->c, st, "update table", b->err)))
         goto done;
     if (t->created || t->meta_dirty)
         rc = cat_search_refresh(b->c, t->t.id, b->err);
@@ -674,7 +742,6 @@ done:
     free(pk);
     return rc;
 }
-
 int catalog_files_apply(catalog_t *c, const catalog_file_in_t *files, size_t n,
                         const catalog_file_ref_t *removed, size_t nremoved, const char *cursor,
                         int64_t cursor_pos, catalog_apply_stats_t *st, tarn_err_t *err)
@@ -699,7 +766,7 @@ int catalog_files_apply(catalog_t *c, const catalog_file_in_t *files, size_t n,
                               err))) {
             sqlite3_bind_text(q, 1, cursor, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 2, cursor_pos);
-            rc = step_done(c, q, "record crawl position", err);
+            rc = cat_step_done(c, q, "record crawl position", err);
         }
     }
     rc = rc ? (db_exec(c->db, "ROLLBACK", NULL), rc) : db_exec(c->db, "COMMIT", err);
@@ -735,7 +802,12 @@ bool catalog_file_unchanged(catalog_t *c, const char *zone, const char *key, uin
     sqlite3_bind_text(st, 4, etag, -1, SQLITE_STATIC);
     bool same = sqlite3_step(st) == SQLITE_ROW;
     db_done(c->db, st);
-    return same;
+    /* Files of managed tables are skipped by catalog_files_apply anyway; saying so here
+     * spares the crawl reading them. */
+    bool managed = false;
+    if (!same && key_managed(c, zone, key, &managed, NULL))
+        managed = false;
+    return same || managed;
 }
 
 int catalog_files_each(catalog_t *c, const char *zone, const char *prefix,

@@ -310,7 +310,30 @@ static int declared_type(char *out, size_t cap, char *t, const char *col, tarn_e
     return 0;
 }
 
-int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
+/* A type as the engine names it: kept as it is, but it must stand alone inside a cast
+ * (parentheses and quotes balanced, no statement end), since views cast to it. */
+static int engine_type_check(const char *t, const char *col, tarn_err_t *err)
+{
+    int depth = 0;
+    char quote = 0;
+    for (const char *p = t; *p && depth >= 0; p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote;
+        else if (*p == '"' || *p == '\'')
+            quote = *p;
+        else if (*p == '(')
+            depth++;
+        else if (*p == ')')
+            depth--;
+        else if (*p == ';')
+            depth = -1;
+    }
+    if (depth || quote)
+        return TARN_ERR(err, TARN_EINVAL, "column %s: '%.60s' is not a type", col, t);
+    return 0;
+}
+
+static int parse_columns(schema_t *s, const char *text, bool verbatim, tarn_err_t *err)
 {
     memset(s, 0, sizeof *s);
     char *copy = strdup(text ? text : "");
@@ -344,12 +367,15 @@ int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
             break;
         }
         if (*def == '"') {
-            char *q = strchr(def + 1, '"');
-            if (!q) {
+            /* "" inside quotes stands for one ", as in SQL. */
+            char *q = def + 1, *w = def + 1;
+            for (; *q && !(q[0] == '"' && q[1] != '"'); q++)
+                *w++ = *q == '"' ? *++q : *q;
+            if (!*q) {
                 rc = TARN_ERR(err, TARN_EINVAL, "schema: unterminated quoted name in '%s'", def);
                 break;
             }
-            *q = '\0';
+            *w = '\0';
             name = def + 1;
             type = q + 1;
         } else {
@@ -379,7 +405,8 @@ int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
             break;
         }
         char canon[160];
-        if ((rc = declared_type(canon, sizeof canon, type, name, err)))
+        if ((rc = verbatim ? engine_type_check(type, name, err)
+                           : declared_type(canon, sizeof canon, type, name, err)))
             break;
         if (schema_find(s, name) >= 0) {
             rc = TARN_ERR(err, TARN_EINVAL, "schema: column %s is declared twice", name);
@@ -389,7 +416,7 @@ int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
             rc = TARN_ERR(err, TARN_EINVAL, "schema: more than %d columns", SCHEMA_MAX_COLUMNS);
             break;
         }
-        if (schema_add(s, name, canon, nullable, 0)) {
+        if (schema_add(s, name, verbatim ? type : canon, nullable, 0)) {
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             break;
         }
@@ -403,6 +430,16 @@ int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
     if (rc)
         schema_free(s);
     return rc;
+}
+
+int schema_parse(schema_t *s, const char *text, tarn_err_t *err)
+{
+    return parse_columns(s, text, false, err);
+}
+
+int schema_parse_engine(schema_t *s, const char *text, tarn_err_t *err)
+{
+    return parse_columns(s, text, true, err);
 }
 
 int schema_check_file(const schema_t *table, const schema_t *file, tarn_err_t *err)

@@ -49,8 +49,13 @@ int schema_merge(schema_t *s, const schema_t *add);
 /* {"added":[{name,type}], "removed":[{name,type}], "changed":[{name,old_type,new_type}]}
  * with empty arrays omitted; NULL when old and new have the same columns and types. */
 json_t *schema_diff(const schema_t *old, const schema_t *new_);
-/* Parses a declared schema: "id BIGINT NOT NULL, name VARCHAR, amount DECIMAL(10,2)". */
+/* Parses a declared schema: "id BIGINT NOT NULL, name VARCHAR, amount DECIMAL(10,2)".
+ * Names are identifiers or double-quoted ("" for a quote inside). */
 int schema_parse(schema_t *s, const char *text, tarn_err_t *err);
+/* Parses columns whose types the engine gave (a query's DESCRIBE): names as schema_parse
+ * takes them, any DuckDB type kept as written ("s STRUCT(a INTEGER, b VARCHAR[])",
+ * "ts TIMESTAMP_NS"), as long as it stands alone (balanced parentheses and quotes). */
+int schema_parse_engine(schema_t *s, const char *text, tarn_err_t *err);
 /* Checks a file's schema against a declared table schema; 0 when the file can be read
  * as the table, otherwise TARN_EINVAL with the first difference in err. */
 int schema_check_file(const schema_t *table, const schema_t *file, tarn_err_t *err);

@@ -230,7 +230,7 @@ int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
                 matches_hidden_column(c, p, st, res + 6, q))
                 continue;
             json_t *row = cat_summary_row(st);
-            json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 16)));
+            json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 17)));
             json_array_append_new(a, row);
         }
         db_done(c->db, st);

@@ -347,6 +347,37 @@ static void test_parse_quoted_names(void **state)
     schema_free(&s);
 }
 
+/* Types the engine gives are kept as written, nested ones too; names as for declared
+ * schemas, "" standing for a quote inside a quoted name. */
+static void test_parse_engine_types(void **state)
+{
+    (void)state;
+    schema_t s;
+    tarn_err_t err = {0};
+    assert_int_equal(schema_parse_engine(&s,
+                                         "id BIGINT, s STRUCT(a INTEGER, \"b c\" VARCHAR[]),"
+                                         " m MAP(VARCHAR, DOUBLE), ts TIMESTAMP_NS,"
+                                         " \"say \"\"hi\"\"\" ENUM('x', 'y') NOT NULL",
+                                         &err),
+                     0);
+    assert_int_equal(s.n, 5);
+    assert_string_equal(s.cols[1].name, "s");
+    assert_string_equal(s.cols[1].type, "STRUCT(a INTEGER, \"b c\" VARCHAR[])");
+    assert_string_equal(s.cols[2].type, "MAP(VARCHAR, DOUBLE)");
+    assert_string_equal(s.cols[3].type, "TIMESTAMP_NS");
+    assert_string_equal(s.cols[4].name, "say \"hi\"");
+    assert_string_equal(s.cols[4].type, "ENUM('x', 'y')");
+    assert_false(s.cols[4].nullable);
+    schema_free(&s);
+    /* A type must stand alone: views cast to it. */
+    assert_int_equal(schema_parse_engine(&s, "a INTEGER), b (INTEGER", &err), TARN_EINVAL);
+    assert_int_equal(schema_parse_engine(&s, "a INTEGER; DROP", &err), TARN_EINVAL);
+    assert_int_equal(schema_parse_engine(&s, "a ENUM('x)", &err), TARN_EINVAL);
+    assert_int_equal(schema_parse_engine(&s, "a", &err), TARN_EINVAL);
+    /* Declared schemas still take only the types tarn knows. */
+    assert_int_equal(schema_parse(&s, "ts TIMESTAMP_NS", &err), TARN_EINVAL);
+}
+
 static void expect_parse_error(const char *text, const char *needle)
 {
     schema_t s;
@@ -555,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_aliases_and_spacing),
         cmocka_unit_test(test_parse_quoted_names),
+        cmocka_unit_test(test_parse_engine_types),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_max_columns),
         cmocka_unit_test(test_check_file),
