@@ -47,16 +47,30 @@ json_t *run_steps_json(const run_ctx_t *ctx)
     return a;
 }
 
+static void cancel_one(runner_cancel_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->cancelled = true;
+    if (c->fn)
+        c->fn(c->arg);
+    pthread_mutex_unlock(&c->mu);
+}
+
 void run_cancel(run_ctx_t *ctx)
 {
-    for (size_t i = 0; ctx->spec && i < ctx->spec->n_steps; i++) {
-        runner_cancel_t *c = &ctx->steps[i].cancel;
-        pthread_mutex_lock(&c->mu);
-        c->cancelled = true;
-        if (c->fn)
-            c->fn(c->arg);
-        pthread_mutex_unlock(&c->mu);
-    }
+    for (size_t i = 0; ctx->spec && ctx->steps && i < ctx->spec->n_steps; i++)
+        cancel_one(&ctx->steps[i].cancel);
+    cancel_one(&ctx->cancel);
+}
+
+int run_watch_conn(runner_cancel_t *c, engine_conn_t *conn, tarn_err_t *err)
+{
+    pthread_mutex_lock(&c->mu);
+    bool cancelled = c->cancelled;
+    c->fn = conn ? (void (*)(void *))engine_interrupt : NULL;
+    c->arg = conn;
+    pthread_mutex_unlock(&c->mu);
+    return cancelled && conn ? TARN_ERR(err, TARN_EBUSY, "the run was stopped") : 0;
 }
 
 /* ---- a SQL step ---- */
@@ -230,11 +244,12 @@ static void put_names_list(buf_t *b, const pipeline_step_t *q, bool quarantine)
     buf_puts(b, n ? "]" : "]::VARCHAR[]");
 }
 
-/* Runs one statement of the runner's own on the run's connection. */
-static int own_query(run_ctx_t *ctx, const char *sql, engine_rows_t *r, arena_t *a,
+/* Runs one statement of the runner's own (steps run side by side: each has its own
+ * connection). */
+static int own_query(engine_conn_t *conn, const char *sql, engine_rows_t *r, arena_t *a,
                      tarn_err_t *err)
 {
-    return engine_query(ctx->conn, sql, 100000, r, a, err);
+    return engine_query(conn, sql, 100000, r, a, err);
 }
 
 static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
@@ -258,6 +273,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     buf_t b = BUF_INIT;
     arena_t *a = arena_create();
     json_t *results = json_array();
+    engine_conn_t *conn = NULL;
     int rc = 0;
     if (!a) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -271,7 +287,9 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         goto done;
     }
     if ((rc = owner_query(ctx, i, b.data, src >= 0 ? "_tarn_input" : NULL, input, false, flagged,
-                          &total, NULL, err)))
+                          &total, NULL, err)) ||
+        (rc = engine_connect(ctx->r->o.engine, &conn, err)) ||
+        (rc = run_watch_conn(&sr->cancel, conn, err)))
         goto done;
     /* 2. Count failures per rule over the flagged rows. */
     const char *from = arena_sprintf(a, "read_parquet(%s)", engine_quote(a, flagged));
@@ -281,7 +299,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
                " GROUP BY r",
                from);
     engine_rows_t counts;
-    if ((rc = own_query(ctx, b.data, &counts, a, err)))
+    if ((rc = own_query(conn, b.data, &counts, a, err)))
         goto done;
     int64_t quarantined = 0;
     bool fail = false;
@@ -295,7 +313,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
             buf_reset(&b);
             quality_table_sql(&b, r, from);
             engine_rows_t v;
-            if ((rc = own_query(ctx, b.data, &v, a, err)))
+            if ((rc = own_query(conn, b.data, &v, a, err)))
                 goto done;
             passed = quality_table_passes(r, v.nrows ? v.cells[0] : NULL, detail, sizeof detail);
         } else {
@@ -328,7 +346,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     put_names_list(&b, q, true);
     buf_puts(&b, ")");
     engine_rows_t qn;
-    if (!fail && (rc = own_query(ctx, b.data, &qn, a, err)))
+    if (!fail && (rc = own_query(conn, b.data, &qn, a, err)))
         goto done;
     quarantined = !fail && qn.nrows && qn.cells[0] ? strtoll(qn.cells[0], NULL, 10) : 0;
     if (quarantined > 0) {
@@ -341,7 +359,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         put_names_list(&b, q, true);
         buf_printf(&b, ")) TO %s (FORMAT json)", engine_quote(a, quar));
         int64_t n;
-        if ((rc = engine_exec(ctx->conn, b.data, NULL, &n, err)))
+        if ((rc = engine_exec(conn, b.data, NULL, &n, err)))
             goto done;
         if (src >= 0) {
             buf_reset(&b);
@@ -350,7 +368,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
                        from);
             put_names_list(&b, q, true);
             buf_printf(&b, ")) TO %s (FORMAT parquet, COMPRESSION zstd)", engine_quote(a, kept));
-            if ((rc = engine_exec(ctx->conn, b.data, NULL, &n, err)))
+            if ((rc = engine_exec(conn, b.data, NULL, &n, err)))
                 goto done;
             pthread_mutex_lock(&ctx->mu);
             char *k = strdup(kept);
@@ -381,6 +399,10 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         run_store_log(db, ctx->claim.id, "info", q->name, "%zu rules over %llu rows: %lld quarantined",
                       q->n_rules, (unsigned long long)total, (long long)quarantined);
 done:
+    if (conn) {
+        run_watch_conn(&sr->cancel, NULL, err);
+        engine_disconnect(conn);
+    }
     json_decref(results);
     buf_free(&b);
     arena_free(a);

@@ -76,8 +76,12 @@ static void ctx_free(run_ctx_t *ctx)
     free(ctx->claim.spec);
     run_store_marks_free(ctx->marks);
     json_decref(ctx->read);
-    if (ctx->conn)
+    if (ctx->conn) {
+        tarn_err_t e = {0};
+        run_watch_conn(&ctx->cancel, NULL, &e);
         engine_disconnect(ctx->conn);
+    }
+    pthread_mutex_destroy(&ctx->cancel.mu);
     if (ctx->dir[0])
         fs_remove_tree(ctx->dir);
     pthread_mutex_destroy(&ctx->mu);
@@ -166,6 +170,7 @@ static void execute(runner_t *r, run_claim_t *claim)
     run_ctx_t ctx = {.r = r, .claim = *claim};
     pthread_mutex_init(&ctx.mu, NULL);
     pthread_cond_init(&ctx.cv, NULL);
+    pthread_mutex_init(&ctx.cancel.mu, NULL);
     ctx.read = json_object();
     tarn_err_t err = {0};
     int rc = pipeline_spec_parse(claim->spec, strlen(claim->spec), &ctx.spec, &err);
@@ -188,6 +193,8 @@ static void execute(runner_t *r, run_claim_t *claim)
     }
     if (!rc)
         rc = engine_connect(r->o.engine, &ctx.conn, &err);
+    if (!rc)
+        rc = run_watch_conn(&ctx.cancel, ctx.conn, &err);
     if (!rc && ctx.spec->incremental && !claim->replay)
         rc = run_store_marks_load(db, claim->pipeline, &ctx.marks, &err);
     if (!rc && (rc = run_exec_steps(&ctx)))

@@ -35,7 +35,8 @@ typedef struct run_ctx {
     pipeline_spec_t *spec;
     authz_principal_t owner;
     char dir[PATH_MAX];  /* this attempt's staging folder */
-    engine_conn_t *conn; /* the runner's own statements (never user SQL) */
+    engine_conn_t *conn; /* the commit's statements (never user SQL) */
+    runner_cancel_t cancel; /* stops conn's statement */
     run_marks_t *marks;  /* bookmarks, for incremental runs */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -69,6 +70,9 @@ int run_exec_steps(run_ctx_t *ctx);
 int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err);
 /* The steps' records as the run's JSON shows them. */
 json_t *run_steps_json(const run_ctx_t *ctx);
+/* Lets c stop conn's statements (NULL: no longer); TARN_EBUSY when c was already
+ * cancelled. */
+int run_watch_conn(runner_cancel_t *c, engine_conn_t *conn, tarn_err_t *err);
 /* Stops every query of the run in flight. */
 void run_cancel(run_ctx_t *ctx);
 
