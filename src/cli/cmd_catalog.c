@@ -1,9 +1,10 @@
 /* tarn tables, tarn table ..., tarn search, tarn crawl: browsing and curating the
- * catalog through the REST API. */
+ * catalog through the REST API, and rolling back or compacting the tables tarn writes. */
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,52 @@ static void change_summary(char *buf, size_t cap, json_t *ch)
     }
 }
 
+/* What made a snapshot, in brief: "daily_sales@3 run 12 <- cleaned.sales.orders@5" for a
+ * pipeline's (its first input and how many more), "to snapshot 3" for a rollback, and
+ * for other summaries (compaction's, say) their plain values as key=value. */
+static const char *lineage(char *buf, size_t cap, json_t *summary)
+{
+    buf[0] = '\0';
+    if (S(summary, "pipeline")) {
+        snprintf(buf, cap, "%s@%lld run %lld", S(summary, "pipeline"), I(summary, "version"),
+                 I(summary, "run"));
+        json_t *in = json_object_get(summary, "inputs"), *first = json_array_get(in, 0);
+        if (S(first, "table")) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, cap - n, " <- %s", S(first, "table"));
+            if (json_is_integer(json_object_get(first, "snapshot")))
+                snprintf(buf + strlen(buf), cap - strlen(buf), "@%lld", I(first, "snapshot"));
+            if (json_array_size(in) > 1)
+                snprintf(buf + strlen(buf), cap - strlen(buf), " +%zu", json_array_size(in) - 1);
+        }
+        return buf;
+    }
+    if (json_is_integer(json_object_get(summary, "rollback_to"))) {
+        snprintf(buf, cap, "to snapshot %lld", I(summary, "rollback_to"));
+        return buf;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(summary, k, v)
+    {
+        size_t n = strlen(buf);
+        if (json_is_integer(v))
+            snprintf(buf + n, cap - n, "%s%s=%lld", n ? " " : "", k,
+                     (long long)json_integer_value(v));
+        else if (json_is_string(v))
+            snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", k, json_string_value(v));
+        else if (json_is_real(v))
+            snprintf(buf + n, cap - n, "%s%s=%g", n ? " " : "", k, json_real_value(v));
+        else if (json_is_boolean(v))
+            snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", k, json_is_true(v) ? "yes" : "no");
+        else if (json_is_array(v))
+            snprintf(buf + n, cap - n, "%s%s=[%zu]", n ? " " : "", k, json_array_size(v));
+    }
+    if (strlen(buf) > 60)
+        snprintf(buf + 57, cap - 57, "...");
+    return *buf ? buf : NULL;
+}
+
 static int table_list_view(const char *sub, json_t *out)
 {
     size_t i;
@@ -248,17 +295,18 @@ static int table_list_view(const char *sub, json_t *out)
         }
     } else {
         static const char *const h[] = {"SNAPSHOT", "CREATED", "OPERATION", "ADDED", "REMOVED",
-                                        "FILES", "SIZE", "CURRENT"};
-        t = table_create(8, h);
+                                        "FILES", "SIZE", "CURRENT", "LINEAGE"};
+        t = table_create(9, h);
         json_array_foreach(json_object_get(out, "snapshots"), i, o)
         {
-            char s[24], ad[24], rm[24], f[24], sz[24];
+            char s[24], ad[24], rm[24], f[24], sz[24], lin[400];
             const char *row[] = {num(s, sizeof s, json_object_get(o, "snapshot")), S(o, "created"),
                                  S(o, "operation"), num(ad, sizeof ad, json_object_get(o, "added_files")),
                                  num(rm, sizeof rm, json_object_get(o, "removed_files")),
                                  num(f, sizeof f, json_object_get(o, "files")),
                                  cli_size(sz, sizeof sz, I(o, "bytes")),
-                                 json_is_true(json_object_get(o, "current")) ? "*" : ""};
+                                 json_is_true(json_object_get(o, "current")) ? "*" : "",
+                                 lineage(lin, sizeof lin, json_object_get(o, "summary"))};
             table_add(t, row);
         }
     }
@@ -275,6 +323,8 @@ static int table_usage(void)
                     " [--column C ...]\n"
                     "                      [--promotion-mode additive|strict|any]"
                     " [--required-columns a,b] [--not-null-keys id] [--raw-retention S]\n"
+                    "       tarn table rollback ZONE.DB.TABLE --to SNAPSHOT\n"
+                    "       tarn table compact ZONE.DB.TABLE [--target-mb N]\n"
                     "(see `tarn help table`)\n");
     return 2;
 }
@@ -390,13 +440,79 @@ static json_t *set_body(const args_t *a)
     return b;
 }
 
+/* A whole number option from lo to hi: *out (0 when absent); -1 when malformed. */
+static int num_option(const args_t *a, const char *name, long long lo, long long hi,
+                      long long *out)
+{
+    const char *v = args_get(a, name);
+    char *end;
+    *out = 0;
+    if (!v)
+        return 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || n < lo || n > hi) {
+        char to[32] = "";
+        if (hi != INT64_MAX)
+            snprintf(to, sizeof to, " to %lld", hi);
+        fprintf(stderr, "tarn table: %s wants a whole number from %lld%s (got '%s')\n", name,
+                lo, to, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* `table rollback --to N` and `table compact [--target-mb N]`: new snapshots of a table
+ * tarn writes (a pipeline's output), with the same files as an earlier one or with its
+ * small files merged; earlier snapshots stay. */
+static int change_files(const char *cmd, const char *sub, const char *ep, char *path,
+                        size_t cap, const args_t *a)
+{
+    bool rollback = !strcmp(sub, "rollback");
+    long long n;
+    if (num_option(a, rollback ? "--to" : "--target-mb", 1, rollback ? INT64_MAX : 16384, &n))
+        return 2;
+    if (rollback && !n) {
+        fprintf(stderr, "tarn %s: give the snapshot to go back to with --to N (`tarn table "
+                        "snapshots %s` lists them)\n", cmd, a->pos[0]);
+        return 2;
+    }
+    json_t *body = json_object(), *out = NULL;
+    if (n)
+        json_object_set_new(body, rollback ? "to" : "target_mb", json_integer(n));
+    snprintf(path + strlen(path), cap - strlen(path), "/%s", sub);
+    int rc = cli_call(cmd, ep, "POST", path, body, &out);
+    json_decref(body);
+    if (rc)
+        return rc;
+    const char *table = S(out, "table") ? S(out, "table") : a->pos[0];
+    if (args_flag(a, "--json"))
+        cli_print_json(out);
+    else if (rollback)
+        printf("Rolled back %s to snapshot %lld: it is now snapshot %lld with the same files. "
+               "Later snapshots stay and can be restored the same way.\n",
+               table, I(out, "rolled_back_to"), I(out, "snapshot"));
+    else if (!I(out, "partitions_compacted"))
+        printf("Nothing to compact in %s: no partition has small files to merge (%lld files).\n",
+               table, I(out, "files_before"));
+    else
+        printf("Compacted %s: %lld files -> %lld in %lld partition%s (snapshot %lld; query "
+               "results are unchanged).\n",
+               table, I(out, "files_before"), I(out, "files_after"),
+               I(out, "partitions_compacted"), I(out, "partitions_compacted") == 1 ? "" : "s",
+               I(out, "snapshot"));
+    json_decref(out);
+    return 0;
+}
+
 int cmd_table(int argc, char **argv)
 {
     static const char *const valued[] = {"--endpoint", "--format", "--schema", "--partition-keys",
                                          "--description", "--owner", "--steward", "--tag",
                                          "--untag", "--column", "--sensitivity", "--option",
                                          "--promotion-mode", "--required-columns",
-                                         "--not-null-keys", "--raw-retention", NULL};
+                                         "--not-null-keys", "--raw-retention", "--to",
+                                         "--target-mb", NULL};
     static const char *const flags[] = {"--json", NULL};
     if (argc < 2)
         return table_usage();
@@ -456,6 +572,8 @@ int cmd_table(int argc, char **argv)
             else
                 table_list_view(sub, out);
         }
+    } else if (!strcmp(sub, "rollback") || !strcmp(sub, "compact")) {
+        return change_files(cmd, sub, ep, path, sizeof path, &a);
     } else if (!strcmp(sub, "files")) {
         /* Follow "next" so every file is listed. */
         json_t *all = json_array();

@@ -64,13 +64,16 @@ int cmd_serve(int argc, char **argv)
     static const char *const valued[] = {"--data",          "--listen",     "--query-slots",
                                          "--query-timeout", "--queue-wait", "--pg-listen",
                                          "--tls-cert",      "--tls-key",    "--query-memory",
-                                         "--promotion",     "--raw-retention", NULL};
+                                         "--promotion",     "--raw-retention", "--pipelines",
+                                         "--pipeline-runs", "--compact-min-files", NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
-    server_opts_t o = {args_get(&a, "--data"), args_get(&a, "--listen"), 0, 0, 0,
-                       args_get(&a, "--pg-listen"), args_get(&a, "--tls-cert"),
-                       args_get(&a, "--tls-key"), 0, false, 0};
+    server_opts_t o = {.data_dir = args_get(&a, "--data"),
+                       .listen = args_get(&a, "--listen"),
+                       .pg_listen = args_get(&a, "--pg-listen"),
+                       .tls_cert = args_get(&a, "--tls-cert"),
+                       .tls_key = args_get(&a, "--tls-key")};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {
@@ -96,6 +99,28 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     o.promotion_off = promo && !strcmp(promo, "off");
+    const char *pipes = args_get(&a, "--pipelines");
+    if (pipes && strcmp(pipes, "on") && strcmp(pipes, "off")) {
+        fprintf(stderr, "tarn serve: --pipelines is on or off (got '%s')\n", pipes);
+        return 2;
+    }
+    o.pipelines_off = pipes && !strcmp(pipes, "off");
+    static const struct {
+        const char *flag;
+        long lo, hi;
+    } pnums[] = {{"--pipeline-runs", 1, 64}, {"--compact-min-files", 0, 100000}};
+    int *pdst[] = {&o.pipeline_runs, &o.compact_min_files};
+    for (int i = 0; i < 2; i++) {
+        const char *v = args_get(&a, pnums[i].flag);
+        char *end;
+        long n = v ? strtol(v, &end, 10) : 0;
+        if (v && (!*v || *end || n < pnums[i].lo || n > pnums[i].hi)) {
+            fprintf(stderr, "tarn serve: %s wants a number from %ld to %ld (got '%s')\n",
+                    pnums[i].flag, pnums[i].lo, pnums[i].hi, v);
+            return 2;
+        }
+        *pdst[i] = (int)n;
+    }
     const char *ret = args_get(&a, "--raw-retention");
     if (ret) {
         char *end;

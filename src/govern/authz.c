@@ -2,7 +2,8 @@
  * API needs READ or WRITE on the object's location; reading a file of a curated table
  * also needs an unrestricted SELECT on the table, because a file cannot hide columns or
  * rows. The catalog needs DESCRIBE, CREATE_TABLE or ALTER; SQL needs SELECT; managing
- * identities and grants needs ALL on iam. Everything else is the admin's. */
+ * identities and grants needs ALL on iam, which also manages every pipeline (anyone may
+ * manage their own). Everything else is the admin's. */
 #include "govern/authz.h"
 #include "util/err.h"
 
@@ -132,6 +133,31 @@ static void check_catalog(const authz_principal_t *p, const char *op, const char
     decide(d, ok, ok ? NULL : "no-catalog-grant", id);
 }
 
+/* Pipelines: the admin and holders of ALL on iam manage every pipeline; anyone else may
+ * manage their own, which only the handler can tell (the owner is in the registry, or in
+ * the spec being applied), so these are allowed as "owner-checked" and the handler
+ * refuses what the principal does not own. Other process actions (the quarantine, which
+ * holds any table's rows) stay the admin's. */
+static const char *const pipeline_ops[] = {
+    "ListPipelines",  "GetPipeline",      "ApplyPipeline",
+    "DeletePipeline", "StartPipelineRun", "GetPipelineRuns",
+};
+
+static void check_process(const authz_principal_t *p, const char *op, const char *res,
+                          authz_decision_t *d)
+{
+    int64_t id = 0;
+    if (!in(op, pipeline_ops, sizeof pipeline_ops / sizeof *pipeline_ops) ||
+        strncmp(res, "pipeline/", 9)) {
+        decide(d, false, "admin-only", 0);
+        return;
+    }
+    if (authz_iam_admin(p, &id))
+        decide(d, true, NULL, id);
+    else
+        decide(d, true, AUTHZ_RULE_OWNER_CHECKED, 0);
+}
+
 /* Delivery streams: anyone may list and describe them; creating and deleting one is
  * identity-level work (ALL on iam); putting records needs INSERT on the stream's table,
  * which the handler asks once it knows the destination ("table/zone.db.t"). */
@@ -183,6 +209,8 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
         }
     } else if (!strncmp(action, "firehose:", 9)) {
         check_firehose(p, action + 9, resource, &d);
+    } else if (!strncmp(action, "process:", 8)) {
+        check_process(p, action + 8, resource, &d);
     } else if (!strncmp(action, "iam:", 4) || !strncmp(action, "grants:", 7)) {
         int64_t id = 0;
         if (grants_allows(p->grants, p->name, GRANT_ALL, "iam", false, &id))
@@ -218,4 +246,15 @@ int authz_table_access(const authz_principal_t *p, const char *table, grants_acc
     if (decision)
         *decision = d;
     return rc;
+}
+
+bool authz_iam_admin(const authz_principal_t *p, int64_t *grant)
+{
+    int64_t id = 0;
+    bool ok = p && p->name &&
+              (p->admin || (p->grants && grants_allows(p->grants, p->name, GRANT_ALL, "iam",
+                                                       false, &id)));
+    if (grant)
+        *grant = ok ? id : 0;
+    return ok;
 }

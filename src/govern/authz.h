@@ -21,12 +21,23 @@ typedef struct {
     char rule[48]; /* what decided: "admin", "grant:17", "default-deny", ... */
 } authz_decision_t;
 
+/* The rule of a decision that lets the request through to a handler that must still
+ * check ownership itself (pipelines: only their owner, the admin or a holder of ALL on
+ * iam may manage one). */
+#define AUTHZ_RULE_OWNER_CHECKED "owner-checked"
+
 /* action: "s3:GetObject", "iam:CreateUser", "catalog:Describe", "sql:Select", ...;
  * resource: "raw/sales/x.csv" (S3: bucket/key, or bucket), "table/raw.sales.orders",
- * "database/raw.sales", "user/alice", or a listing's wildcard ("table/" and a star; each item is checked
- * again). Returns 0 when allowed, TARN_EDENIED otherwise; out gets the rule. */
+ * "database/raw.sales", "user/alice", "pipeline/daily_sales", or a listing's wildcard
+ * ("table/" and a star; each item is checked again). Returns 0 when allowed, TARN_EDENIED
+ * otherwise; out gets the rule. */
 int authz_check(const authz_principal_t *p, const char *action, const char *resource,
                 authz_decision_t *out);
+
+/* Whether p is the admin or holds ALL on iam: who manages identities, grants and every
+ * pipeline, whoever owns it. *grant (NULL for none) gets the grant that says so (0 for
+ * the admin). */
+bool authz_iam_admin(const authz_principal_t *p, int64_t *grant);
 
 /* What the principal may SELECT of table ("zone.db.table"): for the admin, everything.
  * decision (NULL for none) gets what authz_check would answer for sql:Select on it, so a

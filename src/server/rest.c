@@ -375,7 +375,9 @@ int rest_route(req_t *r)
     const struct {
         const op_t *ops;
         size_t n;
-    } tables[] = {{rest_ops, rest_nops}, {rest_grant_ops, rest_grant_nops}};
+    } tables[] = {{rest_ops, rest_nops},
+                  {rest_grant_ops, rest_grant_nops},
+                  {rest_pipeline_ops, rest_pipeline_nops}};
     for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
         for (size_t i = 0; i < tables[t].n; i++) {
             const op_t *op = &tables[t].ops[i];

@@ -3,9 +3,11 @@
  * requests finish before the process exits. */
 #include "server/server.h"
 #include "catalog/events.h"
+#include "consume/session.h"
 #include "engine/engine.h"
 #include "govern/password.h"
 #include "govern/tlscert.h"
+#include "process/pipelines.h"
 #include "server/http.h"
 #include "server/pg.h"
 #include "util/fs.h"
@@ -121,6 +123,95 @@ static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
         return rc;
     s->query_memory = o->query_memory ? o->query_memory : engine_memory_limit(s->sql_engine) / slots;
     return 0;
+}
+
+/* Lets the runner stop a pipeline step's statement: the runner calls fn(arg) with a
+ * void pointer, so session_interrupt is called through this rather than cast. */
+static void interrupt_session(void *session)
+{
+    session_interrupt(session);
+}
+
+/* The runner's query function: one SQL step of a pipeline, run as its owner through a
+ * query session like any of the owner's queries (same grants, column limits and row
+ * filters, same sandbox), narrowed to the step's view of the lake, its whole result
+ * written as one Parquet file. The owner is looked up at every step, so a deleted owner
+ * or a revoked grant stops the pipeline at its next run. */
+static int pipeline_query(void *ctx, const char *owner, const char *sql,
+                          const catalog_scope_t *scope, const char *path, uint64_t *rows,
+                          runner_cancel_t *cancel, tarn_err_t *err)
+{
+    server_t *s = ctx;
+    session_t *session = NULL;
+    iam_user_t user;
+    authz_principal_t p = {.name = owner, .grants = s->grants};
+    bool registered = false;
+    int rc = 0;
+    arena_t *a = arena_create();
+    if (!a)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if ((rc = iam_user_get(s->iam, owner, &user, a, err))) {
+        if (rc == TARN_ENOTFOUND)
+            rc = TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                            "pipeline owner '%s' does not exist", owner);
+        goto done;
+    }
+    p.admin = user.admin;
+    if ((rc = session_open(&session, s->sql_engine, s->catalog, s->objects_dir, &p, err)))
+        goto done;
+    session_set_scope(session, scope);
+    if (cancel) {
+        pthread_mutex_lock(&cancel->mu);
+        if (!cancel->cancelled) {
+            cancel->fn = interrupt_session;
+            cancel->arg = session;
+            registered = true;
+        }
+        pthread_mutex_unlock(&cancel->mu);
+        if (!registered) {
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled",
+                            "the run was stopped before this step's query started");
+            goto done;
+        }
+    }
+    rc = session_query_parquet(session, sql, NULL, path, rows, err);
+done:
+    if (registered) {
+        pthread_mutex_lock(&cancel->mu);
+        cancel->fn = NULL;
+        cancel->arg = NULL;
+        pthread_mutex_unlock(&cancel->mu);
+    }
+    session_close(session);
+    arena_free(a);
+    return rc;
+}
+
+/* The pipeline registry (kept also when pipelines are off, so specs can be applied and
+ * read) and the runner. Its SQL steps run on the query engine, as the owner's sessions,
+ * and stage their outputs under <data>/tmp/sql/pipelines, which that engine may write and
+ * start_sql has just emptied (outputs of runs the last server left unfinished never
+ * reached a snapshot). */
+static int start_pipelines(server_t *s, const server_opts_t *o, tarn_err_t *err)
+{
+    int rc = pipelines_init(s->db, err);
+    if (rc || o->pipelines_off)
+        return rc;
+    snprintf(s->pipeline_dir, sizeof s->pipeline_dir, "%s/pipelines", s->sql_dir);
+    if ((rc = fs_mkdir_p(s->pipeline_dir, 0700, err)))
+        return rc;
+    runner_opts_t ro = {.objects_dir = s->objects_dir,
+                        .staging_dir = s->pipeline_dir,
+                        .store = s->store,
+                        .catalog = s->catalog,
+                        .engine = s->sql_engine,
+                        .grants = s->grants,
+                        .iam = s->iam,
+                        .query = pipeline_query,
+                        .query_ctx = s,
+                        .max_runs = o->pipeline_runs,
+                        .compact_min_files = o->compact_min_files};
+    return runner_start(&s->runner, &ro, err);
 }
 
 /* Delivery streams: their logs are recovered before the HTTP port opens, so a put never
@@ -312,6 +403,9 @@ static void server_free(server_t *s)
 {
     if (!s)
         return;
+    /* The runner first: its runs use the query engine, the catalog and the store. */
+    if (s->runner)
+        runner_stop(s->runner);
     promote_stop(s->promoter);
     stream_mgr_close(s->streams); /* before the store and catalog it delivers into */
     engine_close(s->stream_engine);
@@ -369,7 +463,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = grants_open(&s->grants, s->db, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
         (rc = start_catalog(s, err)) || (rc = start_promotion(s, o, err)) ||
-        (rc = start_sql(s, o, err)))
+        (rc = start_sql(s, o, err)) || (rc = start_pipelines(s, o, err)))
         goto done;
     const char *wl = getenv("TARN_STREAM_WAL_LIMIT"); /* bytes; for tests of backpressure */
     if ((rc = start_streams(s, wl ? strtoull(wl, NULL, 10) : 0, err)))
@@ -400,7 +494,8 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     if ((rc = http_start(s, ai->ai_addr, err)))
         goto done;
     log_info("tarn ready", "listen", o->listen, "tls", o->tls_cert ? "on" : "off", "pg_listen", pg_listen, "data", o->data_dir,
-             "version", TARN_VERSION, "duckdb", engine_version());
+             "pipelines", s->runner ? "on" : "off", "version", TARN_VERSION, "duckdb",
+             engine_version());
     for (;;) {
         struct timespec one = {1, 0};
         int sig = sigtimedwait(&set, NULL, &one);

@@ -1,5 +1,6 @@
-/* `tarn serve`: the HTTP listener for S3, REST /v1 and /metrics on one port, and the
- * PostgreSQL protocol listener on another. */
+/* `tarn serve`: the HTTP listener for S3, REST /v1 and /metrics on one port, the
+ * PostgreSQL protocol listener on another, and the background work of a lake (crawler,
+ * promotion, stream delivery, the pipeline runner). */
 #ifndef TARN_SERVER_SERVER_H
 #define TARN_SERVER_SERVER_H
 
@@ -22,6 +23,11 @@ typedef struct {
     uint64_t query_memory;
     bool promotion_off;      /* no promotion raw -> cleaned: raw keeps what lands */
     int64_t raw_retention_s; /* how long raw keeps a promoted object (0: removed at once) */
+    bool pipelines_off;      /* no pipeline runner: specs are kept, nothing runs */
+    int pipeline_runs;       /* pipeline runs at once (0: 2) */
+    /* Compact a managed table's partition after a commit once it has more small files
+     * than this (0: never on its own; `tarn table compact` still does it). */
+    int compact_min_files;
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -8,6 +8,7 @@
 #include "catalog/crawler.h"
 #include "consume/workload.h"
 #include "process/promote.h"
+#include "process/runner.h"
 #include "engine/engine.h"
 #include "govern/audit.h"
 #include "govern/authz.h"
@@ -51,6 +52,8 @@ typedef struct server {
     crawler_t *crawler;
     grants_t *grants; /* groups, roles, filters and grants: what non-admins may do */
     promoter_t *promoter; /* NULL when promotion is off */
+    runner_t *runner;     /* the pipeline runner; NULL when pipelines are off */
+    char pipeline_dir[4200]; /* <sql_dir>/pipelines: outputs of runs in flight */
     engine_t *stream_engine; /* the stream delivery's, for Parquet conversion */
     stream_mgr_t *streams;
     struct MHD_Daemon *daemon;
@@ -207,6 +210,9 @@ int rest_search(req_t *r);
 /* rest_quarantine.c */
 int rest_list_quarantine(req_t *r);
 int rest_release_quarantine(req_t *r);
+/* rest_pipelines.c: /v1/pipelines and the managed tables' rollback and compaction */
+extern const op_t rest_pipeline_ops[];
+extern const size_t rest_pipeline_nops;
 /* rest_sql.c */
 int rest_sql(req_t *r);
 int rest_list_queries(req_t *r);

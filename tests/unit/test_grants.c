@@ -1,7 +1,8 @@
 /* Unit tests for grants and authz_check: what each grant allows and nothing more,
  * through users, groups and roles; table wildcards; location prefixes; the union of
  * column sets and row filters; the grant option; revocation and deletion taking effect at
- * once; validation of what is granted; and the mapping of actions to permissions. */
+ * once; validation of what is granted; and the mapping of actions to permissions
+ * (pipelines' owner-checked actions included). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -241,6 +242,59 @@ static void test_grant_option_and_iam(void **state)
     assert_true(may(f, "bob", "iam:ListGroups", "*"));
 }
 
+/* Pipelines: the admin and ALL on iam manage every one; anyone else is let through as
+ * "owner-checked" (the handler compares the owner); table rollback and compaction are
+ * catalog:Alter; other process actions stay the admin's. */
+static void test_pipelines_and_table_changes(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const actions[] = {
+        "process:ListPipelines",   "process:GetPipeline",      "process:ApplyPipeline",
+        "process:DeletePipeline",  "process:StartPipelineRun", "process:GetPipelineRuns",
+    };
+    authz_principal_t alice = {.name = "alice", .grants = f->g};
+    authz_principal_t admin = {.name = "root", .admin = true};
+    authz_decision_t d;
+    for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
+        assert_int_equal(authz_check(&alice, actions[i], "pipeline/daily", &d), 0);
+        assert_string_equal(d.rule, AUTHZ_RULE_OWNER_CHECKED);
+        assert_int_equal(authz_check(&alice, actions[i], "pipeline/*", &d), 0);
+        assert_string_equal(d.rule, AUTHZ_RULE_OWNER_CHECKED);
+        assert_int_equal(authz_check(&admin, actions[i], "pipeline/daily", &d), 0);
+        assert_string_equal(d.rule, "admin");
+    }
+    /* Not a pipeline action, or not a pipeline: the admin's. */
+    assert_false(may(f, "alice", "process:ListQuarantine", "quarantine/*"));
+    assert_false(may(f, "alice", "process:ReleaseQuarantine", "quarantine/*"));
+    assert_false(may(f, "alice", "process:GetPipeline", "table/curated.a.b"));
+    assert_false(may(f, "alice", "process:RunEverything", "pipeline/daily"));
+    authz_principal_t anon = {0};
+    assert_int_equal(authz_check(&anon, "process:GetPipeline", "pipeline/daily", &d),
+                     TARN_EDENIED);
+    int64_t id = 0;
+    assert_false(authz_iam_admin(&alice, &id));
+    assert_true(authz_iam_admin(&admin, &id));
+    assert_int_equal(id, 0);
+    assert_false(authz_iam_admin(&anon, NULL));
+    int64_t g = grant(f, "user:bob", "ALL", "iam", NULL, NULL, false);
+    authz_principal_t bob = {.name = "bob", .grants = f->g};
+    assert_true(authz_iam_admin(&bob, &id));
+    assert_int_equal(id, g);
+    assert_int_equal(authz_check(&bob, "process:DeletePipeline", "pipeline/daily", &d), 0);
+    char rule[32];
+    snprintf(rule, sizeof rule, "grant:%lld", (long long)g);
+    assert_string_equal(d.rule, rule);
+    assert_false(may(f, "bob", "process:ListQuarantine", "quarantine/*"));
+    /* Rollback and compaction: ALTER on the table or its database. */
+    assert_false(may(f, "carol", "catalog:Alter", "table/curated.sales.daily"));
+    grant(f, "user:carol", "ALTER", "table:curated.sales.daily", NULL, NULL, false);
+    assert_true(may(f, "carol", "catalog:Alter", "table/curated.sales.daily"));
+    assert_false(may(f, "carol", "catalog:Alter", "table/curated.sales.other"));
+    grant(f, "user:dan", "ALTER", "database:curated.sales", NULL, NULL, false);
+    assert_true(may(f, "dan", "catalog:Alter", "table/curated.sales.other"));
+    assert_false(may(f, "dan", "catalog:Alter", "table/curated.hr.salaries"));
+}
+
 static void test_bad_grants_are_refused(void **state)
 {
     fixture_t *f = *state;
@@ -328,6 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_groups_roles_and_revocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_columns_and_filters_add_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grant_option_and_iam, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelines_and_table_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_grants_are_refused, setup, teardown),
         cmocka_unit_test(test_statements_parse),
     };
