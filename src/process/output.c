@@ -118,6 +118,80 @@ static int count_rows(engine_conn_t *c, output_files_t *f, tarn_err_t *err)
     return rc;
 }
 
+/* Rewrites each file under dir larger than 1.5 times target into files of about target,
+ * in its own folder (partitioned COPYs write one file per partition). */
+static int split_large(engine_conn_t *c, const char *root, const char *rel, uint64_t target,
+                       const char *tag, tarn_err_t *err)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
+    DIR *d = opendir(dir);
+    if (!d)
+        return TARN_ERR(err, TARN_EIO, "open %s: %s", dir, strerror(errno));
+    int rc = 0, n = 0;
+    struct dirent *e;
+    char **big = NULL;
+    size_t nbig = 0;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[4200], path[4400];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        snprintf(path, sizeof path, "%s/%s", root, sub);
+        struct stat st;
+        if (stat(path, &st))
+            rc = TARN_ERR(err, TARN_EIO, "stat %s: %s", path, strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            rc = split_large(c, root, sub, target, tag, err);
+        else if ((uint64_t)st.st_size > target + target / 2) {
+            char **v = realloc(big, (nbig + 1) * sizeof *v);
+            if (!v || !(v[nbig] = strdup(path)))
+                rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            if (v)
+                big = v;
+            nbig += !rc;
+        }
+    }
+    closedir(d);
+    for (size_t i = 0; !rc && i < nbig; i++, n++) {
+        buf_t b = BUF_INIT;
+        char out[4300];
+        snprintf(out, sizeof out, "%s/.split-%d", dir, n);
+        buf_puts(&b, "COPY (SELECT * FROM read_parquet(");
+        quality_put_literal(&b, big[i]);
+        buf_puts(&b, ", hive_partitioning = false)) TO ");
+        quality_put_literal(&b, out);
+        buf_printf(&b,
+                   " (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES %llu, FILENAME_PATTERN"
+                   " 'part-%s-s%d-{i}')",
+                   (unsigned long long)target, tag, n);
+        int64_t rows;
+        rc = b.data ? engine_exec(c, b.data, NULL, &rows, err)
+                    : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        buf_free(&b);
+        /* Move the pieces beside the original, then drop it. */
+        DIR *sd = rc ? NULL : opendir(out);
+        while (sd && (e = readdir(sd))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char from[4600], to[4600];
+            snprintf(from, sizeof from, "%s/%s", out, e->d_name);
+            snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+            if (rename(from, to))
+                rc = TARN_ERR(err, TARN_EIO, "rename %s: %s", from, strerror(errno));
+        }
+        if (sd)
+            closedir(sd);
+        if (!rc && unlink(big[i]))
+            rc = TARN_ERR(err, TARN_EIO, "remove %s: %s", big[i], strerror(errno));
+        fs_remove_tree(out);
+    }
+    for (size_t i = 0; i < nbig; i++)
+        free(big[i]);
+    free(big);
+    return rc;
+}
+
 int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *o,
                  output_files_t *out, tarn_err_t *err)
 {
@@ -135,10 +209,12 @@ int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *
     }
     buf_puts(&b, ") TO ");
     quality_put_literal(&b, o->dir);
-    buf_printf(&b,
-               " (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES %lld, FILENAME_PATTERN"
-               " 'part-%s-{i}'",
-               (long long)(o->file_size_mb > 0 ? o->file_size_mb : 128) * 1024 * 1024, o->file_tag);
+    long long target = (long long)(o->file_size_mb > 0 ? o->file_size_mb : 128) * 1024 * 1024;
+    buf_printf(&b, " (FORMAT parquet, COMPRESSION zstd, FILENAME_PATTERN 'part-%s-{i}'",
+               o->file_tag);
+    /* DuckDB cannot cut files by size while it partitions: split_large does it after. */
+    if (!parts)
+        buf_printf(&b, ", FILE_SIZE_BYTES %lld", target);
     if (parts) {
         buf_puts(&b, ", PARTITION_BY (");
         put_names(&b, o->partition_by);
@@ -150,6 +226,8 @@ int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *
     rc = b.data ? engine_exec(c, b.data, NULL, &n, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     buf_free(&b);
     size_t cap = 0;
+    if (!rc && parts)
+        rc = split_large(c, o->dir, "", (uint64_t)target, o->file_tag, err);
     if (!rc)
         rc = collect(o->dir, "", o->key_prefix, out, &cap, err);
     if (!rc)
