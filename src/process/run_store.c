@@ -253,7 +253,8 @@ int run_store_marks_load(db_t *db, const char *pipeline, run_marks_t **out, tarn
     }
     /* SQLite's ORDER BY uses memcmp order too, but sort anyway: it is the invariant
      * bsearch needs, not a property to rely on. */
-    qsort(m->v, m->n, sizeof *m->v, cmp_str);
+    if (m->n)
+        qsort(m->v, m->n, sizeof *m->v, cmp_str);
     *out = m;
     return 0;
 }
