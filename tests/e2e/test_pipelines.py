@@ -365,6 +365,12 @@ def test_pipelines_run_as_their_owner_checked_at_every_run(lake):
     wait_cleaned(lake, db, "events", 1)
     user = uid("alice")
     lake.tarn("user", "create", user, "--password", "Pw-" + user + "-123456")
+    k = json.loads(lake.tarn("key", "create", user, "--json").stdout)
+    alice = (k["access_key"], k["secret_key"])
+    other = uid("bob")
+    lake.tarn("user", "create", other, "--password", "Pw-" + other + "-123456")
+    k = json.loads(lake.tarn("key", "create", other, "--json").stdout)
+    bob = (k["access_key"], k["secret_key"])
     lake.tarn("grant", "SELECT", "ON", "TABLE", f"cleaned.{db}.events", "TO", f"user:{user}")
     name = uid("owned")
     spec = f"""
@@ -381,7 +387,14 @@ steps:
     assert f"may not write curated.{db}.owned" in denied["error"], denied
     lake.tarn("grant", "CREATE_TABLE", "ON", "DATABASE", f"curated.{db}", "TO", f"user:{user}")
     lake.tarn("grant", "INSERT", "ON", "TABLE", f"curated.{db}.owned", "TO", f"user:{user}")
-    run_ok(lake, name)
+    # The owner starts a run; bob, who holds nothing, is refused, and sees no pipeline.
+    status, out = rest(lake, "POST", f"/v1/pipelines/{name}/runs", {}, keys=bob)
+    assert status == 403 and out["error"]["code"] == "AccessDenied", out
+    assert rest(lake, "GET", "/v1/pipelines", keys=bob)[1]["pipelines"] == []
+    assert [p["name"] for p in rest(lake, "GET", "/v1/pipelines", keys=alice)[1]["pipelines"]] == [name]
+    status, out = rest(lake, "POST", f"/v1/pipelines/{name}/runs", {}, keys=alice)
+    assert status == 202, out
+    assert wait_run(lake, name, out["id"])["status"] == "succeeded"
     assert sql(lake, f"SELECT count(*) FROM {db}.owned") == [[1]]
     # Revoking the owner's read grant makes the next run fail, naming the table.
     lake.tarn("revoke", "SELECT", "ON", "TABLE", f"cleaned.{db}.events", "FROM", f"user:{user}")
