@@ -252,8 +252,7 @@ static int publish_quarantine(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     return rc ? rc : store_writer_commit(w, "quarantine", rkey, &jm, NULL, NULL, err);
 }
 
-/* Removes what this attempt published (its commit did not happen). */
-static void unpublish(run_ctx_t *ctx, const json_t *staged)
+void run_remove_staged(store_t *store, const json_t *staged)
 {
     size_t i;
     json_t *k;
@@ -266,7 +265,7 @@ static void unpublish(run_ctx_t *ctx, const json_t *staged)
         char bucket[32];
         snprintf(bucket, sizeof bucket, "%.*s", (int)(slash - bk), bk);
         tarn_err_t e = {0};
-        store_object_delete(ctx->r->o.store, bucket, slash + 1, NULL, &e);
+        store_object_delete(store, bucket, slash + 1, NULL, &e);
     }
 }
 
@@ -375,7 +374,7 @@ done:
     if (rc && tx)
         db_exec(db, "ROLLBACK", NULL);
     if (rc)
-        unpublish(ctx, staged);
+        run_remove_staged(ctx->r->o.store, staged);
     json_decref(staged);
     json_decref(steps);
     if (!rc)

@@ -440,23 +440,11 @@ static int recover(runner_t *r, tarn_err_t *err)
     int rc = run_store_recover(db, &keys, err);
     if (rc)
         return rc;
-    size_t i;
-    json_t *k;
-    json_array_foreach(keys, i, k)
-    {
-        const char *bk = json_string_value(k);
-        const char *slash = bk ? strchr(bk, '/') : NULL;
-        if (!slash)
-            continue;
-        char bucket[32];
-        snprintf(bucket, sizeof bucket, "%.*s", (int)(slash - bk), bk);
-        if ((rc = store_object_delete(r->o.store, bucket, slash + 1, NULL, err)))
-            break;
-    }
+    run_remove_staged(r->o.store, keys);
     if (json_array_size(keys))
         log_info("pipeline runs recovered", "objects_removed", "yes");
     json_decref(keys);
-    return rc ? rc : run_store_requeue(db, err);
+    return run_store_requeue(db, err);
 }
 
 int runner_start(runner_t **out, const runner_opts_t *o, tarn_err_t *err)

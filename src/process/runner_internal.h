@@ -68,6 +68,9 @@ int run_exec_steps(run_ctx_t *ctx);
 /* Writes the staged outputs as the target tables' files, publishes them and commits the
  * snapshots with the run's status and bookmarks in one transaction. */
 int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err);
+/* Removes the objects named "bucket/key" in staged (what an attempt published before a
+ * commit that did not happen); a missing one is no error. */
+void run_remove_staged(store_t *store, const json_t *staged);
 /* The steps' records as the run's JSON shows them. */
 json_t *run_steps_json(const run_ctx_t *ctx);
 /* Lets c stop conn's statements (NULL: no longer); TARN_EBUSY when c was already
