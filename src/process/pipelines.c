@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const pipelines_schema[] = {
     /* Every applied change of a spec is a new version; versions are never rewritten. */
@@ -276,7 +277,10 @@ static json_t *summary(const char *name, int64_t version, const char *owner, con
                                       "after", after));
         json_object_set_new(o, "steps", steps);
         json_object_set_new(o, "incremental", json_boolean(spec->incremental));
-        if (spec->schedule && next_cron_ms > 0) {
+        if (spec->schedule) {
+            /* Before the scheduler's first pass, the time it will compute. */
+            if (next_cron_ms <= 0)
+                next_cron_ms = (int64_t)cron_next(&spec->cron, time(NULL)) * 1000;
             time_fmt_iso_ms(t, next_cron_ms);
             json_object_set_new(o, "next_run", json_string(t));
         }

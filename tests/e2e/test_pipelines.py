@@ -402,3 +402,37 @@ steps:
     assert failed["status"] == "failed"
     assert f"cleaned.{db}.events" in failed["error"], failed
     assert sql(lake, f"SELECT count(*) FROM {db}.owned") == [[1]]
+
+
+def test_cli_applies_shows_and_runs_pipelines(lake, tmp_path):
+    """The example spec applies as written; the CLI lists, shows and runs pipelines."""
+    import os
+    from conftest import ROOT
+    if "alice" not in lake.tarn("user", "list").stdout:
+        lake.tarn("user", "create", "alice", "--password", "Pw-alice-123456789")
+    example = os.path.join(ROOT, "examples", "pipelines", "daily_sales.yaml")
+    out = lake.tarn("pipeline", "apply", example).stdout
+    assert "Applied pipeline daily_sales version 1" in out, out
+    assert "unchanged" in lake.tarn("pipeline", "apply", example).stdout
+    shown = lake.tarn("pipeline", "show", "daily_sales").stdout
+    assert "clean_orders" in shown and "check_orders" in shown and "alice" in shown, shown
+    listed = json.loads(lake.tarn("pipeline", "list", "--json").stdout)["pipelines"]
+    daily = [p for p in listed if p["name"] == "daily_sales"][0]
+    assert daily["triggers"]["schedule"] == "0 3 * * *" and daily["next_run"].endswith("03:00:00.000Z")
+
+    s3 = lake.s3()
+    db = uid("cli")
+    land(s3, f"{db}/t/a.csv", f"id,name\n1,{db}\n2,x\n".encode())
+    wait_cleaned(lake, db, "t", 1)
+    spec = tmp_path / "copy.yaml"
+    spec.write_text(f"name: {db}\nsteps:\n  - name: copy\n    sql: SELECT * FROM cleaned.{db}.t\n"
+                    f"    target: {{table: curated.{db}.t, mode: overwrite}}\n")
+    lake.tarn("pipeline", "apply", str(spec))
+    done = lake.tarn("pipeline", "run", db, "--wait")
+    assert done.returncode == 0 and "succeeded" in done.stdout, done.stdout + done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsteps:\n  - name: a\n    sql: SELECT 1\n    target: {table: cleaned.d.t}\n")
+    r = lake.tarn("pipeline", "apply", str(bad), check=False)
+    assert r.returncode != 0 and "steps[0].target.table: must be in the curated zone" in r.stderr, r.stderr
+    snaps = lake.tarn("table", "snapshots", f"curated.{db}.t").stdout
+    assert f"{db}@1" in snaps, snaps
