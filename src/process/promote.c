@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define INTAKE_BATCH 512 /* events taken in per transaction */
@@ -490,8 +491,10 @@ static int on_raw_removed(void *ctx, const store_object_t *o, tarn_err_t *err)
     return rc ? rc : row_delete(db, h->row->id, err);
 }
 
-/* Copies src/key (while its ETag is etag) to dst/key, bytes unchanged, running hook in
- * the commit; *out gets the copy (strings in a). TARN_ECONFLICT when the source changed. */
+/* Gives src/key (while its ETag is etag) the name dst/key, bytes unchanged, running hook
+ * in the commit; *out gets the new object (strings in a). The very bytes that were
+ * checked are linked by their open descriptor, not copied. TARN_ECONFLICT when the
+ * source changed. */
 static int copy_object(promoter_t *p, const char *src, const char *key, const char *etag,
                        const char *dst, const store_hook_t *hook, store_object_t *out,
                        arena_t *a, tarn_err_t *err)
@@ -499,7 +502,6 @@ static int copy_object(promoter_t *p, const char *src, const char *key, const ch
     store_object_t o;
     store_writer_t *w = NULL;
     int fd = -1;
-    char *buf = NULL;
     int rc = store_object_open(p->o.store, src, key, &o, &fd, a, err);
     if (rc)
         goto done;
@@ -507,31 +509,11 @@ static int copy_object(promoter_t *p, const char *src, const char *key, const ch
         rc = TARN_ECONFLICT;
         goto done;
     }
-    if ((rc = store_writer_begin(&w, p->o.store, 0, err)))
+    /* An empty object has no descriptor to link: it is written afresh. */
+    rc = fd >= 0 ? store_writer_link(&w, p->o.store, fd, &o, err)
+                 : store_writer_begin(&w, p->o.store, 0, err);
+    if (rc)
         goto done;
-    if (fd >= 0 && !(buf = malloc(1 << 20))) {
-        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (off_t off = 0; fd >= 0;) {
-        ssize_t n = pread(fd, buf, 1 << 20, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = TARN_ERR(err, TARN_EIO, "read %s/%s: %s", src, key, strerror(errno));
-            goto done;
-        }
-        if (!n)
-            break;
-        if ((rc = store_writer_write(w, buf, (size_t)n, err)))
-            goto done;
-        off += n;
-    }
-    /* The copy must be the very bytes that were checked. */
-    if (memcmp(store_writer_digests(w)->sha256, o.sha256, 32)) {
-        rc = TARN_ERR(err, TARN_EIO, "%s/%s changed while it was copied", src, key);
-        goto done;
-    }
     store_meta_t meta = {.content_type = o.content_type, .content_encoding = o.content_encoding,
                          .content_disposition = o.content_disposition,
                          .content_language = o.content_language,
@@ -541,9 +523,12 @@ static int copy_object(promoter_t *p, const char *src, const char *key, const ch
         store_writer_set_hook(w, hook);
     rc = store_writer_commit(w, dst, key, &meta, out, a, err);
     w = NULL;
+    /* Bytes that lost their name since they were opened were replaced or removed. */
+    struct stat st;
+    if (rc == TARN_EIO && fd >= 0 && !fstat(fd, &st) && st.st_nlink == 0)
+        rc = TARN_ECONFLICT;
 done:
     store_writer_abort(w);
-    free(buf);
     if (fd >= 0)
         close(fd);
     return rc;

@@ -490,6 +490,32 @@ int store_writer_adopt(store_writer_t **out, store_t *s, const char *path, tarn_
     return 0;
 }
 
+int store_writer_link(store_writer_t **out, store_t *s, int fd, const store_object_t *src,
+                      tarn_err_t *err)
+{
+    store_writer_t *w = calloc(1, sizeof *w);
+    if (!w || !(w->h = hash_multi_create(HASH_SHA256))) {
+        free(w);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    w->s = s;
+    w->fd = fd >= 0 ? dup(fd) : -1;
+    if (w->fd < 0) {
+        int e = errno;
+        hash_multi_free(w->h);
+        free(w);
+        return TARN_ERR(err, TARN_EIO, "link object: %s", fd < 0 ? "empty object" : strerror(e));
+    }
+    /* Linked by its descriptor like an anonymous file: the very inode that was opened. */
+    w->anon = 1;
+    memcpy(w->d.sha256, src->sha256, 32);
+    memcpy(w->d.md5, src->md5, 16);
+    w->d.size = src->size;
+    w->finished = 1;
+    *out = w;
+    return 0;
+}
+
 int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err)
 {
     if (w->finished)

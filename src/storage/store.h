@@ -78,6 +78,12 @@ int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, ta
  * large file written by the engine becomes an object without being copied. Aborting
  * removes the file. */
 int store_writer_adopt(store_writer_t **out, store_t *s, const char *path, tarn_err_t *err);
+/* A writer whose commit gives the object behind fd (from store_object_open, with its
+ * metadata in src) a second name, without copying a byte: objects are never changed in
+ * place, so two names may share the bytes. The digests are src's. fd stays the
+ * caller's; -1 (an empty object) is TARN_EIO, for the caller to copy instead. */
+int store_writer_link(store_writer_t **out, store_t *s, int fd, const store_object_t *src,
+                      tarn_err_t *err);
 int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *err);
 /* Digests of everything written so far; call once, after the last write. */
 const hash_digests_t *store_writer_digests(store_writer_t *w);

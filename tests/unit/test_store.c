@@ -81,6 +81,51 @@ static char *read_object(fixture_t *f, const char *bucket, const char *key)
     return buf;
 }
 
+/* A second name for an object's bytes (promotion) and a staged file adopted as an object
+ * (pipeline outputs): neither copies, both keep the digests, and the source is untouched
+ * by a later overwrite or removal. */
+static void test_link_and_adopt(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err = {0};
+    store_object_t o, l;
+    assert_int_equal(put(f, "raw", "db/t/a.csv", "hello", &o, &err), 0);
+    int fd;
+    assert_int_equal(store_object_open(f->s, "raw", "db/t/a.csv", &o, &fd, f->a, &err), 0);
+    store_writer_t *w;
+    assert_int_equal(store_writer_link(&w, f->s, fd, &o, &err), 0);
+    close(fd);
+    assert_int_equal(store_writer_commit(w, "cleaned", "db/t/a.csv", NULL, &l, f->a, &err), 0);
+    assert_string_equal(l.etag, "5d41402abc4b2a76b9719d911017c592");
+    assert_memory_equal(l.sha256, o.sha256, 32);
+    /* Overwriting or removing the source leaves the second name's bytes alone. */
+    assert_int_equal(put(f, "raw", "db/t/a.csv", "later", NULL, &err), 0);
+    assert_string_equal(read_object(f, "cleaned", "db/t/a.csv"), "hello");
+    assert_int_equal(store_object_delete(f->s, "raw", "db/t/a.csv", NULL, &err), 0);
+    assert_string_equal(read_object(f, "cleaned", "db/t/a.csv"), "hello");
+    /* Bytes that lost every name since they were opened cannot get one back. */
+    assert_int_equal(put(f, "raw", "db/t/b.csv", "gone", &o, &err), 0);
+    assert_int_equal(store_object_open(f->s, "raw", "db/t/b.csv", &o, &fd, f->a, &err), 0);
+    assert_int_equal(store_object_delete(f->s, "raw", "db/t/b.csv", NULL, &err), 0);
+    assert_int_equal(store_writer_link(&w, f->s, fd, &o, &err), 0);
+    close(fd);
+    assert_int_equal(store_writer_commit(w, "cleaned", "db/t/b.csv", NULL, &l, f->a, &err), TARN_EIO);
+    assert_int_equal(store_writer_link(&w, f->s, -1, &o, &err), TARN_EIO);
+
+    char staged[128];
+    snprintf(staged, sizeof staged, "%s/tmp/staged.bin", f->dir);
+    assert_int_equal(fs_write_atomic(staged, "world!", 6, 0600, &err), 0);
+    assert_int_equal(store_writer_adopt(&w, f->s, staged, &err), 0);
+    assert_int_equal(store_writer_commit(w, "curated", "db/t/p.parquet", NULL, &l, f->a, &err), 0);
+    assert_int_equal(l.size, 6);
+    uint8_t want[32];
+    hash_sha256(want, "world!", 6);
+    assert_memory_equal(l.sha256, want, 32);
+    assert_false(fs_exists(staged)); /* renamed into place */
+    assert_string_equal(read_object(f, "curated", "db/t/p.parquet"), "world!");
+    assert_int_equal(store_writer_adopt(&w, f->s, staged, &err), TARN_EIO);
+}
+
 static void test_key_validation(void **state)
 {
     (void)state;
@@ -314,6 +359,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_delimiter_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multipart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_of_intents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_and_adopt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
