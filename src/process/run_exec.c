@@ -25,9 +25,11 @@ json_t *run_steps_json(const run_ctx_t *ctx)
         size_t i = ctx->spec->order[k];
         const pipeline_step_t *s = &ctx->spec->steps[i];
         const step_run_t *sr = &ctx->steps[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "name", s->name, "kind",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "name", s->name, "kind",
                               s->is_quality ? "quality" : "sql", "status", states[sr->state],
-                              "rows_in", (json_int_t)sr->rows_in, "rows_out",
+                              "rows_in",
+                              sr->rows_in >= 0 ? json_integer((json_int_t)sr->rows_in) : json_null(),
+                              "rows_out",
                               (json_int_t)sr->rows_out, "bytes", (json_int_t)sr->bytes,
                               "quarantined", (json_int_t)sr->quarantined);
         char t[25];
@@ -77,7 +79,7 @@ int run_watch_conn(runner_cancel_t *c, engine_conn_t *conn, tarn_err_t *err)
 
 typedef struct {
     run_ctx_t *ctx;
-    int64_t rows_in;
+    int64_t rows_in; /* -1 once a file's row count is unknown */
 } read_ctx_t;
 
 static bool scope_include(void *p, const char *table, const char *key)
@@ -103,8 +105,10 @@ static void scope_on_read(void *p, const char *table, int64_t snapshot, const js
     json_array_foreach(json_object_get(files, "files"), i, f)
     {
         json_t *rows = json_object_get(f, "rows");
-        if (json_is_integer(rows))
-            rd->rows_in += json_integer_value(rows);
+        if (rd->rows_in >= 0)
+            rd->rows_in = json_integer_value(rows) >= 0 && json_is_integer(rows)
+                              ? rd->rows_in + json_integer_value(rows)
+                              : -1;
         /* A table read by two steps lists its files once. */
         const char *key = json_string_value(json_object_get(f, "key"));
         bool seen = false;
@@ -155,12 +159,14 @@ static int owner_query(run_ctx_t *ctx, size_t i, const char *sql, const char *ex
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
     size_t n = 0;
+    int64_t rel_rows = 0; /* rows of the earlier steps' outputs it may read */
     pthread_mutex_lock(&ctx->mu);
     for (size_t j = 0; j < s->n_steps; j++)
         if (j != i && !s->steps[j].is_quality && ctx->steps[j].state == STEP_DONE &&
             depends(s, i, j, 0)) {
             names[n] = s->steps[j].name;
             paths[n++] = ctx->steps[j].staged;
+            rel_rows += ctx->steps[j].rows_out;
         }
     pthread_mutex_unlock(&ctx->mu);
     if (extra_name) {
@@ -175,7 +181,7 @@ static int owner_query(run_ctx_t *ctx, size_t i, const char *sql, const char *ex
     int rc = ctx->r->o.query(ctx->r->o.query_ctx, ctx->claim.owner, sql, &scope, path, rows,
                              &ctx->steps[i].cancel, err);
     if (rows_in)
-        *rows_in = rd.rows_in;
+        *rows_in = rd.rows_in < 0 ? -1 : rd.rows_in + rel_rows;
     free(names);
     free(paths);
     return rc;
@@ -208,8 +214,13 @@ static int run_sql_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     pthread_mutex_unlock(&ctx->mu);
     if (!sr->staged)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,
-                  "read %lld rows, wrote %llu rows", (long long)rows_in, (unsigned long long)rows);
+    if (rows_in >= 0)
+        run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,
+                      "read %lld rows, wrote %llu rows", (long long)rows_in,
+                      (unsigned long long)rows);
+    else
+        run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,
+                      "wrote %llu rows", (unsigned long long)rows);
     return 0;
 }
 
