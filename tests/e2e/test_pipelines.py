@@ -195,6 +195,7 @@ def test_a_failing_error_rule_fails_the_run_and_commits_nothing(lake):
     name = uid("strict")
     apply(lake, f"""
 name: {name}
+retries: {{max_attempts: 2, backoff_seconds: 1}}
 steps:
   - name: clean
     sql: SELECT order_id, status FROM cleaned.{db}.orders
@@ -206,8 +207,10 @@ steps:
         - {{accepted_values: {{column: status, values: [open]}}}}
 """)
     run = wait_run(lake, name, start(lake, name))
-    assert run["status"] == "failed"
+    assert run["status"] == "failed" and run["attempt"] == 2, run  # retried once, then failed
     assert "accepted_values_status" in run["error"], run
+    logs = rest(lake, "GET", f"/v1/pipelines/{name}/runs/{run['id']}/logs")[1]["logs"]
+    assert any("retrying" in l["message"] for l in logs), logs
     status, out = rest(lake, "GET", f"/v1/tables/curated/{db}/strict")
     assert status == 404, out
 
@@ -436,3 +439,50 @@ def test_cli_applies_shows_and_runs_pipelines(lake, tmp_path):
     assert r.returncode != 0 and "steps[0].target.table: must be in the curated zone" in r.stderr, r.stderr
     snaps = lake.tarn("table", "snapshots", f"curated.{db}.t").stdout
     assert f"{db}@1" in snaps, snaps
+
+
+def test_a_run_past_its_timeout_is_stopped(lake):
+    s3 = lake.s3()
+    db = uid("slow")
+    land(s3, f"{db}/n/a.csv", ("n\n" + "\n".join(str(i) for i in range(60000)) + "\n").encode())
+    wait_cleaned(lake, db, "n", 1)
+    name = uid("slow")
+    apply(lake, f"""
+name: {name}
+timeout_seconds: 1
+steps:
+  - name: pairs
+    sql: SELECT count(*) AS c FROM cleaned.{db}.n a, cleaned.{db}.n b, cleaned.{db}.n c WHERE a.n + b.n + c.n = -1
+    target: {{table: curated.{db}.pairs, mode: overwrite}}
+""")
+    started = time.time()
+    run = wait_run(lake, name, start(lake, name), timeout=60)
+    assert run["status"] == "failed" and "timed out after 1 seconds" in run["error"], run
+    assert time.time() - started < 30
+
+
+def test_automatic_compaction_after_a_commit(tmp_path):
+    s = Server(tmp_path / "data", promotion=True, extra_args=["--compact-min-files", "3"]).start()
+    try:
+        s3 = s.s3()
+        db = uid("auto")
+        name = uid("auto")
+        apply(s, f"""
+name: {name}
+incremental: true
+steps:
+  - name: load
+    sql: SELECT id, value FROM cleaned.{db}.events
+    target: {{table: curated.{db}.events, mode: append}}
+""")
+        for i in range(4):
+            land(s3, f"{db}/events/{i}.csv", f"id,value\n{i},{i * 10}\n".encode())
+            wait_cleaned(s, db, "events", i + 1)
+            run_ok(s, name)
+        # The fourth small file went over the threshold: one compacted file remains.
+        assert len(live_files(s, f"curated.{db}.events")) == 1
+        ops = [x["operation"] for x in snapshots(s, f"curated.{db}.events")["snapshots"]]
+        assert ops == ["append", "append", "append", "append", "compact"], ops
+        assert sql(s, f"SELECT count(*), sum(value) FROM {db}.events") == [[4, 60]]
+    finally:
+        s.stop()
