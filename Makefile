@@ -37,6 +37,7 @@ bench: all
 	/usr/bin/python3 bench/authz.py --tarn $(BUILD)/tarn --checker $(BUILD)/authz_check
 	/usr/bin/python3 bench/sql.py --tarn $(BUILD)/tarn --baseline $(BUILD)/sql_baseline
 	/usr/bin/python3 bench/stream.py --tarn $(BUILD)/tarn
+	/usr/bin/python3 bench/pipeline.py --tarn $(BUILD)/tarn --baseline $(BUILD)/pipeline_baseline
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

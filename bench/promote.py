@@ -40,14 +40,9 @@ def promoted(rest):
     return {k.decode(): int(v) for k, v in counts.items()}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tarn", default=os.path.join(crawl.ROOT, "build", "tarn"))
-    ap.add_argument("--files", type=int, default=10000)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--timeout", type=int, default=3600)
-    args = ap.parse_args()
-    nfiles = 1000 if args.quick else args.files
+def measure(tarn, nfiles, timeout):
+    """Steps 1-3 on a fresh server and data folder (removed at the end, even on errors):
+    {"files", "promotions_per_s", "promote_s", "crawl_per_s", "crawl_s"}."""
     ntables = max(1, nfiles // 100)
     tmp = tempfile.mkdtemp(prefix="tarn-bench-promote-")
     data = os.path.join(tmp, "data")
@@ -56,19 +51,19 @@ def main():
         files = crawl.make_files(ntables, nfiles // ntables)
         n = len(files)
         log(f"promote: {n} files in {ntables} tables, {sum(len(b) for _, b in files) / 1e6:.1f} MB")
-        srv = crawl.Server(args.tarn, data, os.path.join(tmp, "tarn.log"))
+        srv = crawl.Server(tarn, data, os.path.join(tmp, "tarn.log"))
         rest = crawl.Rest(srv)
         t0 = time.monotonic()
         crawl.upload(srv, files)
         log(f"  landed in {time.monotonic() - t0:.1f} s")
-        crawl.wait_registered(srv, rest, n, args.timeout)
-        crawl_rate, crawl_secs, _ = crawl.tarn_crawl(srv, rest, args.timeout)
+        crawl.wait_registered(srv, rest, n, timeout)
+        crawl_rate, crawl_secs, _ = crawl.tarn_crawl(srv, rest, timeout)
         log(f"  baseline: forced crawl of raw, {n} objects in {crawl_secs:.2f} s = "
             f"{crawl_rate:.0f} objects/s")
         rest.close()
         srv.stop()
 
-        srv = crawl.Server(args.tarn, data, os.path.join(tmp, "tarn.log"), promotion=True)
+        srv = crawl.Server(tarn, data, os.path.join(tmp, "tarn.log"), promotion=True)
         t0 = time.monotonic()
         rest = crawl.Rest(srv)
         last = None
@@ -80,8 +75,8 @@ def main():
                 break
             if not srv.alive():
                 crawl.fail(f"tarn exited while promoting:\n{srv.log_tail()}")
-            if time.monotonic() - t0 > args.timeout:
-                crawl.fail(f"after {args.timeout} s {done} of {n} objects are promoted")
+            if time.monotonic() - t0 > timeout:
+                crawl.fail(f"after {timeout} s {done} of {n} objects are promoted")
             if done != last and time.monotonic() - t0 > 5:
                 log(f"  ... {done} promoted")
             last = done
@@ -90,12 +85,24 @@ def main():
             crawl.fail(f"{c['quarantined']} objects were quarantined; see {srv.log_path}")
         rate = n / secs
         log(f"  promotion: {n} objects in {secs:.2f} s = {rate:.0f} promotions/s")
-        log(f"promotions/s {rate:.0f}  crawled objects/s {crawl_rate:.0f}  "
-            f"ratio {rate / crawl_rate:.2f}")
+        return {"files": n, "promotions_per_s": rate, "promote_s": secs,
+                "crawl_per_s": crawl_rate, "crawl_s": crawl_secs}
     finally:
         if srv:
             srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tarn", default=os.path.join(crawl.ROOT, "build", "tarn"))
+    ap.add_argument("--files", type=int, default=10000)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--timeout", type=int, default=3600)
+    args = ap.parse_args()
+    m = measure(args.tarn, 1000 if args.quick else args.files, args.timeout)
+    log(f"promotions/s {m['promotions_per_s']:.0f}  crawled objects/s {m['crawl_per_s']:.0f}  "
+        f"ratio {m['promotions_per_s'] / m['crawl_per_s']:.2f}")
 
 
 if __name__ == "__main__":
