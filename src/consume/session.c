@@ -712,7 +712,8 @@ int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err)
 }
 
 int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
-                          uint64_t *rows, tarn_err_t *err)
+                          const char *options, uint64_t *rows, json_t **columns,
+                          tarn_err_t *err)
 {
     const char *inner;
     json_t *cols = NULL;
@@ -737,11 +738,22 @@ int session_query_parquet(session_t *s, const char *sql, const json_t *params, c
     }
     buf_printf(&b, " FROM (%s) AS q) TO ", inner);
     put_literal(&b, s->a, path);
-    buf_puts(&b, " (FORMAT parquet, COMPRESSION zstd)");
+    buf_printf(&b, " (FORMAT parquet, COMPRESSION zstd%s%s)", options ? ", " : "",
+               options ? options : "");
     rc = b.data ? engine_exec(s->conn, b.data, params, &n, err)
                 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (!rc)
         *rows = (uint64_t)n;
+    if (!rc && columns) {
+        /* The types as written: the widened integers are DECIMAL(38,0) in the file. */
+        json_array_foreach(cols, i, c)
+        {
+            const char *type = json_string_value(json_object_get(c, "type"));
+            if (!strcmp(type, "HUGEINT") || !strcmp(type, "UHUGEINT"))
+                json_object_set_new(c, "type", json_string("DECIMAL(38,0)"));
+        }
+        *columns = json_incref(cols);
+    }
 done:
     buf_free(&b);
     json_decref(cols);

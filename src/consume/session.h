@@ -46,9 +46,13 @@ int session_query(session_t *s, const char *sql, const json_t *params, session_r
 int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);
 /* Checks and maps sql as session_query does, runs it and writes its whole result to path
  * as one Parquet file (zstd), each column of the result's DuckDB type; *rows gets the
- * rows written. path must be in a folder the engine may write. */
+ * rows written and *columns (when not NULL; caller decrefs) the result's [{"name",
+ * "type"}]. options, when not NULL, are more COPY options composed by the caller (never
+ * user text), e.g. PARTITION_BY, which makes path a folder. path must be in a folder the
+ * engine may write. */
 int session_query_parquet(session_t *s, const char *sql, const json_t *params, const char *path,
-                          uint64_t *rows, tarn_err_t *err);
+                          const char *options, uint64_t *rows, json_t **columns,
+                          tarn_err_t *err);
 /* Narrows what the session's next queries read (a pipeline step's view of the lake, see
  * catalog_scope_t): bare names of scope->rel_names map to views over their Parquet files,
  * each table's view reads only the files scope->include accepts (an empty set gives the

@@ -192,26 +192,12 @@ static int split_large(engine_conn_t *c, const char *root, const char *rel, uint
     return rc;
 }
 
-int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *o,
-                 output_files_t *out, tarn_err_t *err)
+int output_copy_options(const output_opts_t *o, char **options, tarn_err_t *err)
 {
-    memset(out, 0, sizeof *out);
-    fs_remove_tree(o->dir);
-    int rc = fs_mkdir_p(o->dir, 0700, err);
-    if (rc)
-        return rc;
     bool parts = o->partition_by && o->partition_by->n;
-    buf_t b = BUF_INIT;
-    buf_printf(&b, "COPY (SELECT * FROM (%s) AS _tarn_out", select_sql);
-    if (o->sort_by && o->sort_by->n) {
-        buf_puts(&b, " ORDER BY ");
-        put_names(&b, o->sort_by);
-    }
-    buf_puts(&b, ") TO ");
-    quality_put_literal(&b, o->dir);
     long long target = (long long)(o->file_size_mb > 0 ? o->file_size_mb : 128) * 1024 * 1024;
-    buf_printf(&b, " (FORMAT parquet, COMPRESSION zstd, FILENAME_PATTERN 'part-%s-{i}'",
-               o->file_tag);
+    buf_t b = BUF_INIT;
+    buf_printf(&b, "FILENAME_PATTERN 'part-%s-{i}'", o->file_tag);
     /* DuckDB cannot cut files by size while it partitions: split_large does it after. */
     if (!parts)
         buf_printf(&b, ", FILE_SIZE_BYTES %lld", target);
@@ -221,12 +207,20 @@ int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *
         buf_puts(&b, ")");
     }
     /* Several files per folder need a pattern with {i}; the folder is new and empty. */
-    buf_puts(&b, ", OVERWRITE_OR_IGNORE true)");
-    int64_t n = 0;
-    rc = b.data ? engine_exec(c, b.data, NULL, &n, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    buf_puts(&b, ", OVERWRITE_OR_IGNORE true");
+    *options = buf_steal(&b);
     buf_free(&b);
+    return *options ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+int output_collect(engine_conn_t *c, const output_opts_t *o, output_files_t *out,
+                   tarn_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    long long target = (long long)(o->file_size_mb > 0 ? o->file_size_mb : 128) * 1024 * 1024;
     size_t cap = 0;
-    if (!rc && parts)
+    int rc = 0;
+    if (o->partition_by && o->partition_by->n && fs_exists(o->dir))
         rc = split_large(c, o->dir, "", (uint64_t)target, o->file_tag, err);
     if (!rc)
         rc = collect(o->dir, "", o->key_prefix, out, &cap, err);
@@ -235,6 +229,31 @@ int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *
     if (rc)
         output_files_free(out);
     return rc;
+}
+
+int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *o,
+                 output_files_t *out, tarn_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    fs_remove_tree(o->dir);
+    char *options = NULL;
+    int rc = fs_mkdir_p(o->dir, 0700, err);
+    if (rc || (rc = output_copy_options(o, &options, err)))
+        return rc;
+    buf_t b = BUF_INIT;
+    buf_printf(&b, "COPY (SELECT * FROM (%s) AS _tarn_out", select_sql);
+    if (o->sort_by && o->sort_by->n) {
+        buf_puts(&b, " ORDER BY ");
+        put_names(&b, o->sort_by);
+    }
+    buf_puts(&b, ") TO ");
+    quality_put_literal(&b, o->dir);
+    buf_printf(&b, " (FORMAT parquet, COMPRESSION zstd, %s)", options);
+    free(options);
+    int64_t n = 0;
+    rc = b.data ? engine_exec(c, b.data, NULL, &n, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    buf_free(&b);
+    return rc ? rc : output_collect(c, o, out, err);
 }
 
 static bool listed(const pipeline_names_t *names, const char *name)
@@ -250,8 +269,16 @@ int output_columns(engine_conn_t *c, const char *select_sql, const pipeline_name
 {
     json_t *cols = NULL;
     int rc = engine_describe(c, select_sql, NULL, &cols, err);
-    if (rc)
-        return rc;
+    if (!rc)
+        rc = output_columns_json(cols, partition_by, columns, partition_keys, err);
+    json_decref(cols);
+    return rc;
+}
+
+int output_columns_json(const json_t *cols, const pipeline_names_t *partition_by, char **columns,
+                        char **partition_keys, tarn_err_t *err)
+{
+    int rc = 0;
     buf_t a = BUF_INIT, p = BUF_INIT;
     for (size_t k = 0; partition_by && k < partition_by->n; k++) {
         size_t i;
@@ -282,7 +309,6 @@ int output_columns(engine_conn_t *c, const char *select_sql, const pipeline_name
         quality_put_ident(&a, name);
         buf_printf(&a, " %s", json_string_value(json_object_get(col, "type")));
     }
-    json_decref(cols);
     if (!rc && !a.len)
         rc = TARN_ERR(err, TARN_EINVAL, "the query's result has no column besides its partition keys");
     if (rc) {

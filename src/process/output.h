@@ -37,11 +37,22 @@ typedef struct {
  * files written (zero-row files are dropped). Caller frees with output_files_free. */
 int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *o,
                  output_files_t *out, tarn_err_t *err);
+/* The COPY options (after FORMAT and COMPRESSION) that write as o says, into *options
+ * (caller frees): for a query that writes the files itself (a SQL step as its owner);
+ * o->sort_by is the caller's to apply. */
+int output_copy_options(const output_opts_t *o, char **options, tarn_err_t *err);
+/* After a COPY with output_copy_options into o->dir: cuts oversized partition files,
+ * and fills out as output_write does. */
+int output_collect(engine_conn_t *c, const output_opts_t *o, output_files_t *out,
+                   tarn_err_t *err);
 /* The columns of select_sql's result as catalog text "name TYPE, ...": *columns without
  * the partition keys, *partition_keys the partition keys in partition_by's order (caller
  * frees both). */
 int output_columns(engine_conn_t *c, const char *select_sql, const pipeline_names_t *partition_by,
                    char **columns, char **partition_keys, tarn_err_t *err);
+/* The same from columns already known ([{"name", "type"}]). */
+int output_columns_json(const json_t *cols, const pipeline_names_t *partition_by, char **columns,
+                        char **partition_keys, tarn_err_t *err);
 /* Moves each staged file into bucket under its key (store_writer_adopt). */
 int output_publish(store_t *s, const char *bucket, const output_files_t *f, tarn_err_t *err);
 void output_files_free(output_files_t *f);

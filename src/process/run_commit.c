@@ -118,13 +118,22 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     char **paths = NULL;
     size_t npaths = 0;
     char *cols0 = NULL, *parts0 = NULL;
+    pipeline_mode_t mode = s->target.mode;
+    bool replay = ctx->claim.replay;
     if (!a) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;
     }
+    if (sr->direct) {
+        /* The step wrote the files: only what leaves the snapshot is left to find. */
+        static const char *const ops[] = {"append", "overwrite", "overwrite_partitions", "merge"};
+        sr->operation = replay ? "replay" : ops[mode];
+        if ((replay || mode != PIPELINE_MODE_APPEND) &&
+            (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
+            goto done;
+        goto removes;
+    }
     const char *staged = arena_sprintf(a, "read_parquet(%s)", engine_quote(a, sr->staged));
-    pipeline_mode_t mode = s->target.mode;
-    bool replay = ctx->claim.replay;
     char src[PATH_MAX + 64];
     snprintf(src, sizeof src, "SELECT * FROM %s", staged);
     /* The staged rows' partition key types read back the table's hive folders. */
@@ -163,19 +172,16 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
                              &sr->partition_keys, err)))
         goto done;
     char dir[PATH_MAX + 300], prefix[300], tag[64];
-    snprintf(dir, sizeof dir, "%s/%s.out", ctx->dir, s->name);
-    snprintf(prefix, sizeof prefix, "%s/%s/", db, t);
-    snprintf(tag, sizeof tag, "r%llda%lld", (long long)ctx->claim.id, (long long)ctx->claim.attempt);
-    output_opts_t oo = {.partition_by = &s->target.partition_by, .sort_by = &s->target.sort_by,
-                        .file_size_mb = s->target.file_size_mb, .dir = dir, .key_prefix = prefix,
-                        .file_tag = tag};
+    output_opts_t oo;
+    run_output_opts(ctx, i, &oo, dir, sizeof dir, prefix, sizeof prefix, tag, sizeof tag);
     if ((rc = output_write(ctx->conn, sel.data, &oo, &sr->out, err)))
         goto done;
+    if (replay && (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
+        goto done;
+removes:
     /* What leaves the snapshot. */
     sr->removes = json_array();
     if (replay || mode == PIPELINE_MODE_OVERWRITE || mode == PIPELINE_MODE_MERGE) {
-        if (replay && (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
-            goto done;
         json_array_extend(sr->removes, cur_keys);
     } else if (mode == PIPELINE_MODE_OVERWRITE_PARTITIONS) {
         size_t k;

@@ -7,6 +7,7 @@
  * run_commit.c does, once every step has passed. */
 #include "process/quality.h"
 #include "process/runner_internal.h"
+#include "util/fs.h"
 #include "util/timeutil.h"
 
 #include <stdio.h>
@@ -144,11 +145,11 @@ static bool depends(const pipeline_spec_t *s, size_t i, size_t j, int depth)
     return false;
 }
 
-/* Runs sql as the owner into path, with the outputs of the SQL steps step i depends on
+/* Runs sql as the owner into out, with the outputs of the SQL steps step i depends on
  * as relations (plus `extra` named extra_name when not NULL). */
 static int owner_query(run_ctx_t *ctx, size_t i, const char *sql, const char *extra_name,
-                       const char *extra_path, bool incremental, const char *path,
-                       uint64_t *rows, int64_t *rows_in, tarn_err_t *err)
+                       const char *extra_path, bool incremental, runner_output_t *out,
+                       int64_t *rows_in, tarn_err_t *err)
 {
     const pipeline_spec_t *s = ctx->spec;
     const char **names = calloc(s->n_steps + 1, sizeof *names);
@@ -178,7 +179,7 @@ static int owner_query(run_ctx_t *ctx, size_t i, const char *sql, const char *ex
                              .include = incremental ? scope_include : NULL,
                              .on_read = incremental || rows_in ? scope_on_read : NULL,
                              .ctx = &rd};
-    int rc = ctx->r->o.query(ctx->r->o.query_ctx, ctx->claim.owner, sql, &scope, path, rows,
+    int rc = ctx->r->o.query(ctx->r->o.query_ctx, ctx->claim.owner, sql, &scope, out,
                              &ctx->steps[i].cancel, err);
     if (rows_in)
         *rows_in = rd.rows_in < 0 ? -1 : rd.rows_in + rel_rows;
@@ -193,34 +194,138 @@ static int64_t file_size(const char *path)
     return stat(path, &st) ? 0 : (int64_t)st.st_size;
 }
 
+/* Whether step i may write its target's files itself, in one pass: nothing else in the
+ * run reads its rows (no step depends on it or checks them), and its mode needs no read
+ * of the table's current rows (merge does). */
+static bool step_direct(const run_ctx_t *ctx, size_t i)
+{
+    const pipeline_spec_t *s = ctx->spec;
+    const pipeline_step_t *st = &s->steps[i];
+    if (st->is_quality || st->target.mode == PIPELINE_MODE_MERGE)
+        return false;
+    for (size_t k = 0; k < s->n_steps; k++) {
+        const pipeline_step_t *o = &s->steps[k];
+        if (k == i)
+            continue;
+        for (size_t d = 0; d < o->depends_on.n; d++)
+            if (!strcmp(o->depends_on.items[d], st->name))
+                return false;
+        if (o->quality_input && !strcmp(o->quality_input, st->name))
+            return false;
+        if (o->is_quality && o->quality_table && !strcmp(o->quality_table, st->target.table))
+            return false;
+    }
+    return true;
+}
+
+/* The step's SQL, ordered by its sort keys when it has some. */
+static char *sorted_sql(const pipeline_step_t *s)
+{
+    buf_t b = BUF_INIT;
+    if (!s->target.sort_by.n)
+        return strdup(s->sql);
+    /* The SELECT as a subquery: without a trailing ';'. */
+    size_t len = strlen(s->sql);
+    while (len && (s->sql[len - 1] == ';' || s->sql[len - 1] == ' ' || s->sql[len - 1] == '\n' ||
+                   s->sql[len - 1] == '\t' || s->sql[len - 1] == '\r'))
+        len--;
+    buf_printf(&b, "SELECT * FROM (%.*s) AS _tarn_step ORDER BY ", (int)len, s->sql);
+    for (size_t k = 0; k < s->target.sort_by.n; k++) {
+        buf_puts(&b, k ? ", " : "");
+        quality_put_ident(&b, s->target.sort_by.items[k]);
+    }
+    char *out = buf_steal(&b);
+    buf_free(&b);
+    return out;
+}
+
+void run_output_opts(const run_ctx_t *ctx, size_t i, output_opts_t *o, char *dir, size_t dcap,
+                     char *prefix, size_t pcap, char *tag, size_t tcap)
+{
+    const pipeline_step_t *s = &ctx->spec->steps[i];
+    char db[130] = "", t[130] = "";
+    sscanf(s->target.table, "%*[^.].%129[^.].%129s", db, t);
+    snprintf(dir, dcap, "%s/%s.out", ctx->dir, s->name);
+    snprintf(prefix, pcap, "%s/%s/", db, t);
+    snprintf(tag, tcap, "r%llda%lld", (long long)ctx->claim.id, (long long)ctx->claim.attempt);
+    *o = (output_opts_t){.partition_by = &s->target.partition_by, .sort_by = &s->target.sort_by,
+                         .file_size_mb = s->target.file_size_mb, .dir = dir, .key_prefix = prefix,
+                         .file_tag = tag};
+}
+
+/* A step that writes its target's files itself: its query, as the owner, COPYs them
+ * into the step's output folder, cut and counted as the commit needs them. */
+static int run_direct_step(run_ctx_t *ctx, size_t i, bool incremental, int64_t *rows_in,
+                           tarn_err_t *err)
+{
+    const pipeline_step_t *s = &ctx->spec->steps[i];
+    step_run_t *sr = &ctx->steps[i];
+    char dir[PATH_MAX + 300], prefix[300], tag[64];
+    output_opts_t oo;
+    run_output_opts(ctx, i, &oo, dir, sizeof dir, prefix, sizeof prefix, tag, sizeof tag);
+    char *options = NULL, *sql = sorted_sql(s);
+    engine_conn_t *conn = NULL;
+    runner_output_t out = {.path = dir};
+    int rc = sql ? output_copy_options(&oo, &options, err)
+                 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    out.copy_options = options;
+    if (rc || (rc = fs_mkdir_p(dir, 0700, err)) ||
+        (rc = owner_query(ctx, i, sql, NULL, NULL, incremental, &out, rows_in, err)) ||
+        (rc = engine_connect(ctx->r->o.engine, &conn, err)) ||
+        (rc = output_columns_json(out.columns, &s->target.partition_by, &sr->columns,
+                                  &sr->partition_keys, err)) ||
+        (rc = output_collect(conn, &oo, &sr->out, err)))
+        goto done;
+    sr->direct = true;
+    sr->rows_out = (int64_t)out.rows;
+    for (size_t f = 0; f < sr->out.n; f++)
+        sr->bytes += (int64_t)sr->out.v[f].size;
+done:
+    if (conn)
+        engine_disconnect(conn);
+    json_decref(out.columns);
+    free(options);
+    free(sql);
+    return rc;
+}
+
 static int run_sql_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
 {
     const pipeline_step_t *s = &ctx->spec->steps[i];
     step_run_t *sr = &ctx->steps[i];
-    char path[PATH_MAX + 300];
-    snprintf(path, sizeof path, "%s/%s.parquet", ctx->dir, s->name);
     bool incremental = ctx->spec->incremental && !ctx->claim.replay;
-    uint64_t rows = 0;
     int64_t rows_in = 0;
+    int rc;
     /* Every SQL step reports what it read, for the snapshot's lineage. */
-    int rc = owner_query(ctx, i, s->sql, NULL, NULL, incremental, path, &rows, &rows_in, err);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&ctx->mu);
-    sr->staged = strdup(path);
-    sr->rows_in = rows_in;
-    sr->rows_out = (int64_t)rows;
-    sr->bytes = file_size(path);
-    pthread_mutex_unlock(&ctx->mu);
-    if (!sr->staged)
-        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (step_direct(ctx, i)) {
+        if ((rc = run_direct_step(ctx, i, incremental, &rows_in, err)))
+            return rc;
+        pthread_mutex_lock(&ctx->mu);
+        sr->rows_in = rows_in;
+        pthread_mutex_unlock(&ctx->mu);
+    } else {
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s.parquet", ctx->dir, s->name);
+        runner_output_t out = {.path = path};
+        if ((rc = owner_query(ctx, i, s->sql, NULL, NULL, incremental, &out, &rows_in, err)))
+            return rc;
+        json_decref(out.columns);
+        pthread_mutex_lock(&ctx->mu);
+        sr->staged = strdup(path);
+        sr->rows_in = rows_in;
+        sr->rows_out = (int64_t)out.rows;
+        sr->bytes = file_size(path);
+        pthread_mutex_unlock(&ctx->mu);
+        if (!sr->staged)
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
     if (rows_in >= 0)
         run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,
-                      "read %lld rows, wrote %llu rows", (long long)rows_in,
-                      (unsigned long long)rows);
+                      "read %lld rows, wrote %lld rows", (long long)rows_in,
+                      (long long)sr->rows_out);
     else
         run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,
-                      "wrote %llu rows", (unsigned long long)rows);
+                      "wrote %lld rows", (long long)sr->rows_out);
     return 0;
 }
 
@@ -297,8 +402,11 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = owner_query(ctx, i, b.data, src >= 0 ? "_tarn_input" : NULL, input, false, flagged,
-                          &total, NULL, err)) ||
+    runner_output_t fo = {.path = flagged};
+    rc = owner_query(ctx, i, b.data, src >= 0 ? "_tarn_input" : NULL, input, false, &fo, NULL, err);
+    json_decref(fo.columns);
+    total = fo.rows;
+    if (rc ||
         (rc = engine_connect(ctx->r->o.engine, &conn, err)) ||
         (rc = run_watch_conn(&sr->cancel, conn, err)))
         goto done;

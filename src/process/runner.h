@@ -32,11 +32,21 @@ typedef struct {
     bool cancelled;
 } runner_cancel_t;
 
+/* Where a step's query writes: one zstd Parquet file at path, or with copy_options
+ * (more COPY options the runner composes, never user text: PARTITION_BY, FILENAME_PATTERN,
+ * FILE_SIZE_BYTES) the files of a folder path. */
+typedef struct {
+    const char *path;
+    const char *copy_options;
+    uint64_t rows;    /* out: rows written */
+    json_t *columns;  /* out: the result's [{"name", "type"}] as written (caller decrefs) */
+} runner_output_t;
+
 /* Runs sql as user `owner` (SELECT over lake tables the owner may read, narrowed by
- * scope) and writes its whole result to path as one zstd Parquet file; *rows gets the
- * rows written. A denied table is TARN_EDENIED with a message naming it. */
+ * scope) and writes its whole result as out says. A denied table is an error naming
+ * it. */
 typedef int (*runner_query_fn)(void *ctx, const char *owner, const char *sql,
-                               const catalog_scope_t *scope, const char *path, uint64_t *rows,
+                               const catalog_scope_t *scope, runner_output_t *out,
                                runner_cancel_t *cancel, tarn_err_t *err);
 
 typedef struct {

@@ -21,7 +21,8 @@ typedef struct {
     json_t *rules;     /* quality steps: each rule's result */
     char error[1024];
     runner_cancel_t cancel;
-    /* SQL steps with a target: what the commit writes. */
+    /* SQL steps with a target: what the commit writes (direct: the step wrote it). */
+    bool direct;
     output_files_t out;
     char *columns, *partition_keys;
     int64_t base_snapshot;
@@ -62,6 +63,9 @@ struct runner {
     run_ctx_t *active;
 };
 
+/* The output options of SQL step i (dir, prefix and tag are filled, of the sizes given). */
+void run_output_opts(const run_ctx_t *ctx, size_t i, output_opts_t *o, char *dir, size_t dcap,
+                     char *prefix, size_t pcap, char *tag, size_t tcap);
 /* Runs the steps of a claimed run; 0 when they all passed (the outputs are staged in the
  * steps), else an error with the reason in ctx->error. */
 int run_exec_steps(run_ctx_t *ctx);

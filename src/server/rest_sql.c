@@ -295,7 +295,7 @@ static int write_parquet(sql_reply_t *q, const char *dir, const char *sql, const
         return TARN_ERR(err, TARN_EIO, "no randomness for the answer's file name");
     hash_hex(hex, rnd, sizeof rnd);
     snprintf(path, sizeof path, "%s/%lld-%s.parquet", dir, (long long)q->id, hex);
-    int rc = session_query_parquet(q->session, sql, params, path, &q->rows, err);
+    int rc = session_query_parquet(q->session, sql, params, path, NULL, &q->rows, NULL, err);
     struct stat st;
     if (!rc && ((q->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(q->fd, &st)))
         rc = TARN_ERR(err, TARN_EIO, "cannot open the Parquet answer: %s", strerror(errno));

@@ -138,7 +138,7 @@ static void interrupt_session(void *session)
  * written as one Parquet file. The owner is looked up at every step, so a deleted owner
  * or a revoked grant stops the pipeline at its next run. */
 static int pipeline_query(void *ctx, const char *owner, const char *sql,
-                          const catalog_scope_t *scope, const char *path, uint64_t *rows,
+                          const catalog_scope_t *scope, runner_output_t *out,
                           runner_cancel_t *cancel, tarn_err_t *err)
 {
     server_t *s = ctx;
@@ -174,7 +174,8 @@ static int pipeline_query(void *ctx, const char *owner, const char *sql,
             goto done;
         }
     }
-    rc = session_query_parquet(session, sql, NULL, path, rows, err);
+    rc = session_query_parquet(session, sql, NULL, out->path, out->copy_options, &out->rows,
+                               &out->columns, err);
 done:
     if (registered) {
         pthread_mutex_lock(&cancel->mu);

@@ -411,7 +411,8 @@ def test_cli_applies_shows_and_runs_pipelines(lake, tmp_path):
     """The example spec applies as written; the CLI lists, shows and runs pipelines."""
     import os
     from conftest import ROOT
-    if "alice" not in lake.tarn("user", "list").stdout:
+    users = lake.tarn("user", "list", "--json").stdout
+    if '"alice"' not in users:
         lake.tarn("user", "create", "alice", "--password", "Pw-alice-123456789")
     example = os.path.join(ROOT, "examples", "pipelines", "daily_sales.yaml")
     out = lake.tarn("pipeline", "apply", example).stdout
