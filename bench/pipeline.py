@@ -339,7 +339,7 @@ def main():
                 log("  the run (from its record): " +
                     ", ".join(f"{k} {v:.2f} s" for k, v in split.items()))
             for s in run.get("steps", []):
-                rin = (f"{s['rows_in']:,} rows in" if s["rows_in"] >= 0
+                rin = (f"{s['rows_in']:,} rows in" if s["rows_in"] is not None and s["rows_in"] >= 0
                        else f"rows in unknown (the run says {s['rows_in']})")
                 log(f"  step {s['name']}: {rin}, {s['rows_out']:,} rows out, "
                     f"{s['bytes'] / 1e6:.1f} MB staged")
