@@ -806,16 +806,20 @@ static json_t *snapshot_row(sqlite3_stmt *st, const void *current)
 static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
 {
     (void)ctx;
-    json_t *opts = col_json(st, 3), *cols = col_json(st, 4), *names = json_array();
+    json_t *opts = col_json(st, 3), *cols = col_json(st, 4), *names = json_array(),
+           *types = json_array();
     size_t i;
     json_t *c;
     json_array_foreach(cols, i, c)
+    {
         json_array_append(names, json_object_get(c, "name"));
+        json_array_append(types, json_object_get(c, "type"));
+    }
     json_decref(cols);
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "key", col_str(st, 0), "size", col_int(st, 1),
-                     "rows", col_int(st, 2), "options",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "key", col_str(st, 0), "size",
+                     col_int(st, 1), "rows", col_int(st, 2), "options",
                      json_is_object(opts) ? opts : (json_decref(opts), json_object()), "columns",
-                     names);
+                     names, "types", types);
 }
 
 int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,

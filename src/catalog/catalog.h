@@ -71,8 +71,9 @@ int catalog_table_files(catalog_t *c, const char *zone, const char *db, const ch
 int catalog_table_snapshots(catalog_t *c, const char *zone, const char *db, const char *name,
                             json_t **out, tarn_err_t *err);
 /* The live files of snapshot (0: the current one) as {"snapshot":N, "files":[{key,size,
- * rows, options, columns}...]}; options are the file's own (compression, encoding,
- * layout), columns the names its schema has. */
+ * rows, options, columns, types}...]}; options are the file's own (compression, encoding,
+ * layout, and for delimited text the dialect and date formats the sniffer found),
+ * columns the names its schema has and types their types. */
 int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const char *name,
                            int64_t snapshot, json_t **out, tarn_err_t *err);
 

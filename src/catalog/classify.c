@@ -179,7 +179,8 @@ static int infer_delimited(classify_result_t *out, engine_conn_t *c, const infer
     engine_rows_t r;
     char *sql = arena_sprintf(a,
                               "SELECT Delimiter, Quote, Escape, HasHeader, SkipRows, "
-                              "to_json(Columns)::VARCHAR FROM sniff_csv(%s, compression='%s', "
+                              "to_json(Columns)::VARCHAR, DateFormat, TimestampFormat"
+                              " FROM sniff_csv(%s, compression='%s', "
                               "encoding='%s', sample_size=%d%s)",
                               x->path, x->compression, x->encoding, SAMPLE_ROWS,
                               delim ? ", delim=E'\\t'" : "");
@@ -187,7 +188,7 @@ static int infer_delimited(classify_result_t *out, engine_conn_t *c, const infer
                  : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (rc)
         return rc;
-    if (r.nrows != 1 || r.ncols != 6 || !r.cells[5])
+    if (r.nrows != 1 || r.ncols != 8 || !r.cells[5])
         return TARN_ERR(err, TARN_EINVAL, "the CSV sniffer found no dialect");
     json_error_t je;
     json_t *cols = json_loads(r.cells[5], 0, &je);
@@ -221,6 +222,13 @@ static int infer_delimited(classify_result_t *out, engine_conn_t *c, const infer
                              "header", r.cells[3] && !strcmp(r.cells[3], "true"), "skip",
                              (json_int_t)(r.cells[4] ? strtoll(r.cells[4], NULL, 10) : 0),
                              "encoding", x->encoding);
+    /* The formats the sniffer read dates and timestamps with (empty: ISO 8601), so a
+     * reader given these types and formats needs no sniffing of its own. */
+    if (out->options) {
+        json_object_set_new(out->options, "dateformat", json_string(r.cells[6] ? r.cells[6] : ""));
+        json_object_set_new(out->options, "timestampformat",
+                            json_string(r.cells[7] ? r.cells[7] : ""));
+    }
     return out->options ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
 }
 

@@ -322,7 +322,10 @@ static int not_found(req_t *r)
                       r->path);
 }
 
-static const op_t op_not_found = {.name = "NotFound", .action = "rest:Unknown", .finish = not_found};
+/* The body is read (and so verified against its signature) like any op's, so a POST to
+ * an unknown route answers 404, not a signature mismatch over a body never read. */
+static const op_t op_not_found = {.name = "NotFound", .action = "rest:Unknown",
+                                  .body = BODY_BUFFER, .finish = not_found};
 
 /* Matches path against a route with {} wildcards, capturing the segments. */
 static bool match(req_t *r, const char *route, const char *path, const char **caps, size_t *n)

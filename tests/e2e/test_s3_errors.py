@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from s3util import quote_key, raw, s3_error, sign, signed, skewed_clock, unique
+from s3util import rest, quote_key, raw, s3_error, sign, signed, skewed_clock, unique
 
 
 @pytest.fixture
@@ -345,6 +345,9 @@ def test_rest_errors_are_json(server):
     r = signed(server, "GET", "/v1/no-such-endpoint")
     assert r.status == 404
     assert json.loads(r.body)["error"]["code"] == "NotFound"
+    # A signed body to an unknown route is read and verified like any: 404, not 403.
+    status, out = rest(server, "POST", "/v1/no-such-endpoint", {"a": 1})
+    assert status == 404 and out["error"]["code"] == "NotFound", out
 
 
 def test_key_and_prefix_conflict(s3):

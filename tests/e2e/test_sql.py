@@ -452,3 +452,24 @@ def test_cli_parquet_answer_to_a_file(server, tmp_path):
     p = subprocess.run([script, "-qc", f"{TARN} sql 'SELECT 1' --format parquet", "/dev/null"],
                        env=server.env(), text=True, capture_output=True, timeout=60)
     assert "a Parquet answer is binary" in p.stdout.replace("\r", "")
+
+
+def test_csv_is_read_with_the_dialect_and_formats_it_was_classified_with(server, s3):
+    """Views tell the CSV reader the columns, types and date formats the catalog recorded
+    (no sniffing at each query): a file without quoting keeps a lone '"' as data, a
+    quoted file keeps its quotes' meaning, and a month-first date reads as a date."""
+    db = unique("dialect")
+    s3.put_object(Bucket="raw", Key=f"{db}/plain/a.csv",
+                  Body=b'a,b,d\n1,5" screen,01/02/2024\n2,plain,12/31/2024\n')
+    s3.put_object(Bucket="raw", Key=f"{db}/quoted/a.csv",
+                  Body=b'a,b\n1,"x, y"\n2,"he said ""hi"""\n')
+    ready(server, f"raw.{db}.plain", 1)
+    ready(server, f"raw.{db}.quoted", 1)
+    status, out = sql(server, f'SELECT a, b, CAST(d AS VARCHAR) FROM raw."{db}".plain ORDER BY a')
+    assert status == 200, out
+    rows = out["rows"]
+    assert rows == [[1, '5" screen', "2024-01-02"], [2, "plain", "2024-12-31"]], rows
+    status, out = sql(server, f'SELECT a, b FROM raw."{db}".quoted ORDER BY a')
+    assert status == 200, out
+    rows = out["rows"]
+    assert rows == [[1, "x, y"], [2, 'he said "hi"']], rows
