@@ -14,6 +14,14 @@
 
 /* ---- one run ---- */
 
+static bool stopped(runner_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
 /* The owner as a principal, checked now: the user exists, and may write every target
  * (INSERT on an existing table, CREATE_TABLE on the database of a new one). */
 static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
@@ -204,9 +212,7 @@ static void execute(runner_t *r, run_claim_t *claim)
     if (!rc && !ctx.timed_out && !ctx.stopping)
         committed = !(rc = run_commit(&ctx, &outputs, &err));
     track(r, &ctx, false);
-    pthread_mutex_lock(&r->mu);
-    bool stopping = r->stop;
-    pthread_mutex_unlock(&r->mu);
+    bool stopping = stopped(r);
     if (committed) {
         char list[600] = "";
         size_t i;
@@ -254,10 +260,7 @@ static void *worker_main(void *arg)
 {
     runner_t *r = arg;
     for (;;) {
-        pthread_mutex_lock(&r->mu);
-        bool stop = r->stop;
-        pthread_mutex_unlock(&r->mu);
-        if (stop)
+        if (stopped(r))
             break;
         run_claim_t claim;
         tarn_err_t err = {0};
@@ -413,10 +416,7 @@ static void *sched_main(void *arg)
 {
     runner_t *r = arg;
     for (;;) {
-        pthread_mutex_lock(&r->mu);
-        bool stop = r->stop;
-        pthread_mutex_unlock(&r->mu);
-        if (stop)
+        if (stopped(r))
             break;
         sched_pass(r);
         pthread_mutex_lock(&r->mu);

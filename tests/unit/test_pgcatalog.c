@@ -11,6 +11,7 @@
 
 #include "consume/pgcatalog_defs.h"
 #include "consume/session.h"
+#include "session_rows.h"
 #include "govern/grants.h"
 #include "govern/iam.h"
 #include "util/buf.h"
@@ -124,32 +125,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs sql as a PostgreSQL client would and gives its rows as text, a line per row and
- * cells separated by '|' (NULL as "-"), or NULL with *err set. Caller frees. */
 static char *query(session_t *s, const char *sql, tarn_err_t *err)
 {
-    json_t *cols = NULL;
-    engine_stream_t *st = NULL;
-    memset(err, 0, sizeof *err);
-    if (session_query(s, sql, NULL, SESSION_ROWS_PG, &cols, &st, err))
-        return NULL;
-    buf_t b = BUF_INIT;
-    buf_puts(&b, "");
-    size_t nc = engine_stream_ncols(st), n;
-    const engine_cell_t *cells;
-    while (!engine_stream_next_cells(st, &cells, &n, err) && n)
-        for (size_t r = 0; r < n; r++)
-            for (size_t c = 0; c < nc; c++) {
-                const engine_cell_t *cell = &cells[r * nc + c];
-                if (cell->data)
-                    buf_append(&b, cell->data, cell->len);
-                else
-                    buf_putc(&b, '-');
-                buf_putc(&b, c + 1 < nc ? '|' : '\n');
-            }
-    engine_stream_close(st);
-    json_decref(cols);
-    return b.data;
+    return session_rows_text(s, sql, SESSION_ROWS_PG, err);
 }
 
 /* The rows of sql, which must run. */
