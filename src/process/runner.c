@@ -148,6 +148,37 @@ static void trigger_after(runner_t *r, const char *name)
     json_decref(names);
 }
 
+/* A run read its new-data inputs at the snapshots it recorded: those count as seen, so
+ * the data it processed does not trigger another run (a manual run right after the
+ * pipeline was applied, say). Data landing since still does. */
+static void note_seen(runner_t *r, const run_ctx_t *ctx)
+{
+    json_t *seen = json_object();
+    for (size_t i = 0; i < ctx->spec->on_new_data.n; i++) {
+        const char *in = ctx->spec->on_new_data.items[i];
+        json_t *snap = json_object_get(json_object_get(ctx->read, in), "snapshot");
+        if (snap)
+            json_object_set(seen, in, snap);
+    }
+    char *text = json_object_size(seen) ? json_dumps(seen, JSON_COMPACT) : NULL;
+    json_decref(seen);
+    if (!text)
+        return;
+    db_t *db = catalog_db(r->o.catalog);
+    sqlite3_stmt *st;
+    tarn_err_t e = {0};
+    if (!db_prepare(db, &st,
+                    "UPDATE proc_pipeline_state SET seen = json_patch(seen, ?2),"
+                    " pending_since_ms = NULL WHERE name = ?1",
+                    &e)) {
+        sqlite3_bind_text(st, 1, ctx->claim.pipeline, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        db_done(db, st);
+    }
+    free(text);
+}
+
 /* Compacts the run's targets whose partitions hold too many small files. */
 static void compact_targets(runner_t *r, run_ctx_t *ctx)
 {
@@ -229,6 +260,7 @@ static void execute(runner_t *r, run_claim_t *claim)
         run_store_log(db, claim->id, "info", NULL, "committed: %s", *list ? list : "no outputs");
         log_info("pipeline run succeeded", "pipeline", claim->pipeline);
         json_decref(outputs);
+        note_seen(r, &ctx);
         compact_targets(r, &ctx);
         trigger_after(r, claim->pipeline);
     } else if (stopping) {

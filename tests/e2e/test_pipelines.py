@@ -487,3 +487,21 @@ steps:
         assert sql(s, f"SELECT count(*), sum(value) FROM {db}.events") == [[4, 60]]
     finally:
         s.stop()
+
+
+def test_data_a_run_has_read_does_not_trigger_another(lake):
+    s3 = lake.s3()
+    db = uid("seen")
+    land(s3, f"{db}/events/0.csv", f"id,kind,value\n0,{db},1\n".encode())
+    wait_cleaned(lake, db, "events", 1)
+    name = uid("seen")
+    apply(lake, events_spec(db, name, f"trigger: {{on_new_data: [cleaned.{db}.events], batch_window_seconds: 3}}"))
+    run_ok(lake, name)
+    time.sleep(5)
+    runs = rest(lake, "GET", f"/v1/pipelines/{name}/runs")[1]["runs"]
+    assert [r["trigger"] for r in runs] == ["manual"], runs
+    land(s3, f"{db}/events/1.csv", f"id,kind,value\n1,{db},2\n".encode())
+    rs = wait_for(lambda: (lambda rs: rs if len(rs) == 2 and rs[0]["status"] == "succeeded" else None)(
+        rest(lake, "GET", f"/v1/pipelines/{name}/runs")[1]["runs"]), timeout=30)
+    assert rs[0]["trigger"] == "new_data"
+    assert sql(lake, f"SELECT count(*) FROM {db}.events") == [[2]]
