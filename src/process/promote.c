@@ -23,10 +23,21 @@
 #define WORK_BATCH 64    /* rows read per pass */
 #define MAX_ATTEMPTS 5   /* failures (I/O, refused writes) before a row is left aside */
 
+#define MAX_LANES 8
+
+/* What checking and moving one object needs. The promoter works several objects side
+ * by side, each lane (thread) with an engine connection of its own. */
+typedef struct {
+    promote_opts_t o;
+    const char *objects_dir;
+    engine_conn_t *conn;
+} lane_t;
+
 struct promoter {
     promote_opts_t o;
     char objects_dir[4096];
-    engine_conn_t *conn;
+    lane_t lanes[MAX_LANES];
+    int nlanes;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -138,7 +149,7 @@ int promote_quarantine_recount(catalog_t *c, const char *db_name, const char *tb
 }
 
 /* Records key in the quarantine registry with the verdict's reason. */
-static int quarantine_record(promoter_t *p, const char *key, const verdict_t *v,
+static int quarantine_record(lane_t *p, const char *key, const verdict_t *v,
                              tarn_err_t *err)
 {
     db_t *db = catalog_db(p->o.catalog);
@@ -237,7 +248,7 @@ static char *reader_sql(arena_t *a, const char *qpath, const classify_result_t *
 /* A CSV whose sniffed dialect is one column named like "a,b,c" is one the sniffer could
  * not read as comma- (or tab-) separated, most often because of a ragged line: reading it
  * with the header's columns names that line. */
-static int check_ragged(promoter_t *p, verdict_t *v, const char *path, arena_t *a,
+static int check_ragged(lane_t *p, verdict_t *v, const char *path, arena_t *a,
                         tarn_err_t *err)
 {
     const char *sep = !strcmp(v->cls.format, "tsv") ? "\t" : ",";
@@ -282,7 +293,7 @@ static int check_ragged(promoter_t *p, verdict_t *v, const char *path, arena_t *
 
 /* Reads the whole file (every column of every row, so a broken line anywhere fails),
  * counting rows and NULLs of the policy's key columns. */
-static int read_fully(promoter_t *p, verdict_t *v, const char *path, arena_t *a,
+static int read_fully(lane_t *p, verdict_t *v, const char *path, arena_t *a,
                       tarn_err_t *err)
 {
     const json_t *keys = json_object_get(v->policy, "not_null_keys");
@@ -346,7 +357,7 @@ static int read_fully(promoter_t *p, verdict_t *v, const char *path, arena_t *a,
 }
 
 /* Format and schema against the cleaned table the object would join. */
-static int check_table(promoter_t *p, verdict_t *v, tarn_err_t *err)
+static int check_table(lane_t *p, verdict_t *v, tarn_err_t *err)
 {
     json_t *t = NULL;
     tarn_err_t e = {0};
@@ -377,7 +388,7 @@ static int check_table(promoter_t *p, verdict_t *v, tarn_err_t *err)
 
 /* Fills v for the row's object. Errors are for trouble that may pass (I/O, memory); a
  * file that fails a check is a verdict, not an error. */
-static int decide(promoter_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_err_t *err)
+static int decide(lane_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_err_t *err)
 {
     tarn_err_t e = {0};
     int rc = store_object_head(p->o.store, row->source, row->key, &v->o, a, &e);
@@ -462,7 +473,7 @@ static void verdict_free(verdict_t *v)
 /* ---- moving ---- */
 
 typedef struct {
-    promoter_t *p;
+    lane_t *p;
     const row_t *row;
     const verdict_t *v;
 } hook_ctx_t;
@@ -495,7 +506,7 @@ static int on_raw_removed(void *ctx, const store_object_t *o, tarn_err_t *err)
  * in the commit; *out gets the new object (strings in a). The very bytes that were
  * checked are linked by their open descriptor, not copied. TARN_ECONFLICT when the
  * source changed. */
-static int copy_object(promoter_t *p, const char *src, const char *key, const char *etag,
+static int copy_object(lane_t *p, const char *src, const char *key, const char *etag,
                        const char *dst, const store_hook_t *hook, store_object_t *out,
                        arena_t *a, tarn_err_t *err)
 {
@@ -534,7 +545,7 @@ done:
     return rc;
 }
 
-static int write_reason(promoter_t *p, const char *key, const verdict_t *v, arena_t *a,
+static int write_reason(lane_t *p, const char *key, const verdict_t *v, arena_t *a,
                         tarn_err_t *err)
 {
     json_t *doc = policy_reason(v->check, v->detail, v->line, v->row,
@@ -557,7 +568,7 @@ static int write_reason(promoter_t *p, const char *key, const verdict_t *v, aren
     return rc;
 }
 
-static int register_cleaned(promoter_t *p, const char *key, const hive_key_t *hk,
+static int register_cleaned(lane_t *p, const char *key, const hive_key_t *hk,
                             const classify_result_t *cls, const store_object_t *o,
                             tarn_err_t *err)
 {
@@ -570,7 +581,7 @@ static int register_cleaned(promoter_t *p, const char *key, const hive_key_t *hk
 
 /* pending -> moved: the object is copied to cleaned or quarantine, or (a release that
  * fails again) its reason is renewed; a vanished object's row is dropped. */
-static int move(promoter_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_err_t *err)
+static int move(lane_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_err_t *err)
 {
     db_t *db = catalog_db(p->o.catalog);
     hook_ctx_t h = {p, row, v};
@@ -603,7 +614,7 @@ static int move(promoter_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_
     return rc;
 }
 
-static int64_t retention_ms(promoter_t *p, const json_t *policy)
+static int64_t retention_ms(lane_t *p, const json_t *policy)
 {
     json_t *r = json_object_get(policy, "raw_retention_s");
     int64_t s = json_is_integer(r) ? json_integer_value(r) : p->o.raw_retention_s;
@@ -612,7 +623,7 @@ static int64_t retention_ms(promoter_t *p, const json_t *policy)
 
 /* moved -> gone (or kept): registers a promoted object that a crash left unregistered,
  * then removes the source. */
-static int finish(promoter_t *p, const row_t *row, verdict_t *v, bool resumed, arena_t *a,
+static int finish(lane_t *p, const row_t *row, verdict_t *v, bool resumed, arena_t *a,
                   tarn_err_t *err)
 {
     db_t *db = catalog_db(p->o.catalog);
@@ -664,7 +675,7 @@ static int finish(promoter_t *p, const row_t *row, verdict_t *v, bool resumed, a
     return row_delete(db, row->id, err); /* when the raw object was already gone */
 }
 
-static int process_row(promoter_t *p, const row_t *row, arena_t *a, tarn_err_t *err)
+static int process_row(lane_t *p, const row_t *row, arena_t *a, tarn_err_t *err)
 {
     verdict_t v = {0};
     bool resumed = strcmp(row->state, "pending") != 0;
@@ -753,7 +764,7 @@ done:
 
 /* Counts a failed attempt at a row; after MAX_ATTEMPTS the row is left aside ("stuck",
  * its object untouched where it is) so the rows behind it move on. */
-static void note_failure(promoter_t *p, const row_t *row, const tarn_err_t *e)
+static void note_failure(lane_t *p, const row_t *row, const tarn_err_t *e)
 {
     db_t *db = catalog_db(p->o.catalog);
     sqlite3_stmt *st;
@@ -805,6 +816,64 @@ static int rows_load(promoter_t *p, const char *where, int64_t now, row_t **out,
     return 0;
 }
 
+/* The rows of one lane in a pass: those of the groups given to it, in id order. */
+typedef struct {
+    promoter_t *p;
+    lane_t *lane;
+    row_t *rows;
+    const int *lane_of; /* per row */
+    int index;
+    size_t n, handled;
+} lane_job_t;
+
+static bool stopping(promoter_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool stop = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return stop;
+}
+
+static void *lane_main(void *arg)
+{
+    lane_job_t *j = arg;
+    arena_t *a = arena_create();
+    for (size_t i = 0; a && i < j->n; i++) {
+        if (j->lane_of[i] != j->index)
+            continue;
+        if (stopping(j->p))
+            break;
+        tarn_err_t e = {0};
+        if (process_row(j->lane, &j->rows[i], a, &e))
+            note_failure(j->lane, &j->rows[i], &e);
+        j->handled++;
+    }
+    arena_free(a);
+    return NULL;
+}
+
+/* Which lane takes each row: rows sharing a key (the same object landed again) or an
+ * ETag (maybe the same bytes, which the duplicate check must see one after the other)
+ * form one group, taken by one lane in id order; groups are dealt out in turn. */
+static void deal_rows(const row_t *rows, size_t n, int nlanes, int *lane_of)
+{
+    size_t root[WORK_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        root[i] = i;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(rows[i].key, rows[j].key) || !strcmp(rows[i].etag, rows[j].etag)) {
+                size_t ri = root[i], rj = root[j];
+                size_t lo = ri < rj ? ri : rj, hi = ri < rj ? rj : ri;
+                for (size_t k = 0; k <= i; k++)
+                    if (root[k] == hi)
+                        root[k] = lo;
+            }
+    }
+    int next = 0;
+    for (size_t i = 0; i < n; i++)
+        lane_of[i] = root[i] == i ? next++ % nlanes : lane_of[root[i]];
+}
+
 /* One pass over open rows, then over kept ones whose time is up. Returns rows handled. */
 static int work(promoter_t *p, tarn_err_t *err)
 {
@@ -814,28 +883,39 @@ static int work(promoter_t *p, tarn_err_t *err)
     row_t *rows;
     size_t n = 0, handled = 0;
     int rc = rows_load(p, "state IN ('pending', 'moved') AND ?1 >= 0", 0, &rows, &n, a, err);
-    for (size_t i = 0; !rc && i < n; i++) {
-        pthread_mutex_lock(&p->mu);
-        bool stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop)
-            break;
-        tarn_err_t e = {0};
-        if (process_row(p, &rows[i], a, &e))
-            note_failure(p, &rows[i], &e);
-        handled++;
+    if (!rc && n) {
+        int lane_of[WORK_BATCH];
+        int nl = p->nlanes < (int)n ? p->nlanes : (int)n;
+        deal_rows(rows, n, nl, lane_of);
+        lane_job_t jobs[MAX_LANES];
+        pthread_t th[MAX_LANES];
+        bool started[MAX_LANES] = {false};
+        for (int k = 0; k < nl; k++)
+            jobs[k] = (lane_job_t){p, &p->lanes[k], rows, lane_of, k, n, 0};
+        for (int k = 1; k < nl; k++)
+            started[k] = !pthread_create(&th[k], NULL, lane_main, &jobs[k]);
+        lane_main(&jobs[0]);
+        /* A lane whose thread could not start is worked here. */
+        for (int k = 1; k < nl; k++)
+            if (started[k])
+                pthread_join(th[k], NULL);
+            else
+                lane_main(&jobs[k]);
+        for (int k = 0; k < nl; k++)
+            handled += jobs[k].handled;
     }
     size_t nk = 0;
     if (!rc)
         rc = rows_load(p, "state = 'kept' AND remove_after_ms <= ?1", time_now_ms(), &rows, &nk,
                        a, err);
+    lane_t *l = &p->lanes[0];
     for (size_t i = 0; !rc && i < nk; i++) {
-        hook_ctx_t h = {p, &rows[i], NULL};
+        hook_ctx_t h = {l, &rows[i], NULL};
         store_hook_t hook = {on_raw_removed, &h};
         tarn_err_t e = {0};
         if (store_object_delete_if(p->o.store, "raw", rows[i].key, rows[i].etag, &hook, &e) ||
             row_delete(catalog_db(p->o.catalog), rows[i].id, &e))
-            note_failure(p, &rows[i], &e);
+            note_failure(l, &rows[i], &e);
         handled++;
     }
     arena_free(a);
@@ -885,11 +965,20 @@ int promote_start(promoter_t **out, const promote_opts_t *o, tarn_err_t *err)
     p->o.objects_dir = p->objects_dir;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    int rc = engine_connect(o->engine, &p->conn, err);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int want = o->workers > 0 ? o->workers : cores > 0 ? (int)cores : 1;
+    p->nlanes = want < MAX_LANES ? want : MAX_LANES;
+    int rc = 0;
+    for (int k = 0; !rc && k < p->nlanes; k++) {
+        p->lanes[k] = (lane_t){.o = p->o, .objects_dir = p->objects_dir};
+        rc = engine_connect(o->engine, &p->lanes[k].conn, err);
+    }
     if (!rc && pthread_create(&p->thread, NULL, promote_main, p))
         rc = TARN_ERR(err, TARN_EIO, "cannot start the promoter thread");
     if (rc) {
-        engine_disconnect(p->conn);
+        for (int k = 0; k < p->nlanes; k++)
+            if (p->lanes[k].conn)
+                engine_disconnect(p->lanes[k].conn);
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);
         free(p);
@@ -908,7 +997,8 @@ void promote_stop(promoter_t *p)
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
-    engine_disconnect(p->conn);
+    for (int k = 0; k < p->nlanes; k++)
+        engine_disconnect(p->lanes[k].conn);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

@@ -24,6 +24,9 @@ typedef struct {
     /* How long raw keeps an object after it was moved, in seconds, for tables whose
      * policy does not say (0: removed at once). */
     int64_t raw_retention_s;
+    /* Objects checked side by side (0: one per core, at most 8). Objects that share a key
+     * or an ETag are still taken one after the other, in the order they landed. */
+    int workers;
 } promote_opts_t;
 
 /* Creates the promoter's tables in db if needed (also when promotion is off, so the

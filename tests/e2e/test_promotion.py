@@ -3,6 +3,7 @@ with boto3 move to cleaned under the same key with the same bytes and are querya
 broken, empty, duplicate and incompatible files move to quarantine with a reason document
 naming the check (and the line); a policy change and `tarn quarantine release` promote a
 quarantined file; kill -9 during a burst of uploads loses and duplicates nothing."""
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -129,6 +130,30 @@ def test_header_only_csv_is_empty_and_duplicates_are_refused(lake):
     s3.put_object(Bucket="raw", Key=f"{db}/t/three.csv", Body=b"k,v\n")
     wait_moved(s3, f"{db}/t/three.csv", "quarantine")
     assert reason(s3, f"{db}/t/three.csv")["check"] == "empty"
+
+
+def test_copies_landing_together_are_promoted_once(lake):
+    """Objects are checked side by side, but copies of the same bytes are checked one after
+    the other: of ten copies landing at once, one reaches cleaned, nine are duplicates;
+    other files landing with them all reach cleaned, and each key ends with its last
+    version."""
+    s3 = lake.s3()
+    db = unique("burst")
+    same = b"k,v\n1,same\n2,bytes\n"
+    files = {f"{db}/t/copy{i}.csv": same for i in range(10)}
+    files.update({f"{db}/t/other{i}.csv": f"k,v\n{i},other\n".encode() for i in range(10)})
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda kv: s3.put_object(Bucket="raw", Key=kv[0], Body=kv[1]), files.items()))
+    # A key landed twice keeps the second version.
+    s3.put_object(Bucket="raw", Key=f"{db}/t/other0.csv", Body=b"k,v\n0,newer\n")
+    wait_for(lambda: not keys(s3, "raw", f"{db}/t/"), timeout=60)
+    cleaned = keys(s3, "cleaned", f"{db}/t/")
+    copies = [k for k in cleaned if "/copy" in k]
+    assert len(copies) == 1, cleaned
+    assert sorted(k for k in cleaned if "/other" in k) == sorted(f"{db}/t/other{i}.csv" for i in range(10))
+    quarantined = [k for k in keys(s3, "quarantine", f"{db}/t/") if not k.endswith(".reason.json")]
+    assert len(quarantined) == 9 and all(reason(s3, k)["check"] == "duplicate" for k in quarantined)
+    assert body(s3, "cleaned", f"{db}/t/other0.csv") == b"k,v\n0,newer\n"
 
 
 def test_schema_change_quarantined_then_released_after_policy_change(lake):
