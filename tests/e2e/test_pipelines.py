@@ -505,3 +505,22 @@ def test_data_a_run_has_read_does_not_trigger_another(lake):
         rest(lake, "GET", f"/v1/pipelines/{name}/runs")[1]["runs"]), timeout=30)
     assert rs[0]["trigger"] == "new_data"
     assert sql(lake, f"SELECT count(*) FROM {db}.events") == [[2]]
+
+
+def test_partitioned_output_is_cut_to_the_target_file_size(lake):
+    db = uid("sized")
+    name = uid("sized")
+    apply(lake, f"""
+name: {name}
+steps:
+  - name: hashes
+    sql: SELECT i % 2 AS half, i, md5(CAST(i AS VARCHAR)) AS h FROM range(1200000) AS t(i)
+    target: {{table: curated.{db}.hashes, mode: overwrite, partition_by: [half], file_size_mb: 1}}
+""")
+    run = run_ok(lake, name)
+    keys = live_files(lake, f"curated.{db}.hashes")
+    assert len(keys) > 4 and {k.split("/")[2] for k in keys} == {"half=0", "half=1"}, keys
+    sizes = [o["Size"] for o in lake.s3().list_objects_v2(Bucket="curated", Prefix=f"{db}/hashes/")["Contents"]]
+    assert max(sizes) < 8 * 1024 * 1024, sizes  # a row group (122,880 rows) at most
+    assert run["outputs"][0]["rows"] == 1200000
+    assert sql(lake, f"SELECT count(*), count(DISTINCT h), sum(half) FROM {db}.hashes") == [[1200000, 1200000, 600000]]
