@@ -4,6 +4,7 @@
 #include "catalog/catalog_internal.h"
 #include "util/timeutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,11 @@ void catalog_close(catalog_t *c)
 db_t *catalog_db(catalog_t *c)
 {
     return c->db;
+}
+
+bool catalog_name_parse(catalog_name_t *out, const char *text)
+{
+    return sscanf(text, "%15[^.].%129[^.].%129s", out->zone, out->db, out->table) == 3;
 }
 
 bool catalog_zone_valid(const char *zone)

@@ -27,6 +27,13 @@ db_t *catalog_db(catalog_t *c);
 /* Whether zone holds tables (raw, cleaned, curated). */
 bool catalog_zone_valid(const char *zone);
 
+/* A table's name in its three parts. */
+typedef struct {
+    char zone[16], db[130], table[130];
+} catalog_name_t;
+/* Splits "zone.db.table"; false when text is not three dot-separated parts that fit. */
+bool catalog_name_parse(catalog_name_t *out, const char *text);
+
 /* ---- reading (caller frees the JSON) ---- */
 int catalog_databases_list(catalog_t *c, const authz_principal_t *p, const char *zone,
                            json_t **out, tarn_err_t *err);

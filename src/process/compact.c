@@ -16,12 +16,6 @@ typedef struct {
     size_t small;   /* files under the target size */
 } folder_t;
 
-static size_t folder_len(const char *key)
-{
-    const char *slash = strrchr(key, '/');
-    return slash ? (size_t)(slash - key) + 1 : 0;
-}
-
 /* The folders of files (json array of {key,size}) with how many small files each has. */
 static folder_t *folders_of(const json_t *files, uint64_t target, size_t *n)
 {
@@ -35,7 +29,7 @@ static folder_t *folders_of(const json_t *files, uint64_t target, size_t *n)
         uint64_t size = (uint64_t)json_integer_value(json_object_get(f, "size"));
         if (!v || !key || size >= target)
             continue;
-        size_t fl = folder_len(key), k;
+        size_t fl = output_folder_len(key), k;
         for (k = 0; k < *n; k++)
             if (strlen(v[k].folder) == fl && !strncmp(v[k].folder, key, fl))
                 break;
@@ -108,7 +102,7 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
     {
         const char *key = json_string_value(json_object_get(f, "key"));
         uint64_t size = (uint64_t)json_integer_value(json_object_get(f, "size"));
-        size_t fl = folder_len(key);
+        size_t fl = output_folder_len(key);
         bool take = false;
         for (size_t k = 0; k < nfolders && size < target; k++)
             if (strlen(folders[k].folder) == fl && !strncmp(folders[k].folder, key, fl) &&

@@ -23,6 +23,12 @@ void output_files_free(output_files_t *f)
     f->n = 0;
 }
 
+size_t output_folder_len(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    return slash ? (size_t)(slash - key) + 1 : 0;
+}
+
 static void put_names(buf_t *b, const pipeline_names_t *names)
 {
     for (size_t i = 0; i < names->n; i++) {
@@ -118,77 +124,52 @@ static int count_rows(engine_conn_t *c, output_files_t *f, tarn_err_t *err)
     return rc;
 }
 
-/* Rewrites each file under dir larger than 1.5 times target into files of about target,
- * in its own folder (partitioned COPYs write one file per partition). */
-static int split_large(engine_conn_t *c, const char *root, const char *rel, uint64_t target,
-                       const char *tag, tarn_err_t *err)
+/* Rewrites each of the files larger than 1.5 times target into files of about target,
+ * beside it in its folder (a partitioned COPY writes one file per partition); *split
+ * tells whether any was. */
+static int split_large(engine_conn_t *c, const output_files_t *f, uint64_t target,
+                       const char *tag, bool *split, tarn_err_t *err)
 {
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
-    DIR *d = opendir(dir);
-    if (!d)
-        return TARN_ERR(err, TARN_EIO, "open %s: %s", dir, strerror(errno));
-    int rc = 0, n = 0;
-    struct dirent *e;
-    char **big = NULL;
-    size_t nbig = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
+    int rc = 0;
+    for (size_t i = 0; !rc && i < f->n; i++) {
+        if (f->v[i].size <= target + target / 2)
             continue;
-        char sub[4200], path[4400];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        snprintf(path, sizeof path, "%s/%s", root, sub);
-        struct stat st;
-        if (stat(path, &st))
-            rc = TARN_ERR(err, TARN_EIO, "stat %s: %s", path, strerror(errno));
-        else if (S_ISDIR(st.st_mode))
-            rc = split_large(c, root, sub, target, tag, err);
-        else if ((uint64_t)st.st_size > target + target / 2) {
-            char **v = realloc(big, (nbig + 1) * sizeof *v);
-            if (!v || !(v[nbig] = strdup(path)))
-                rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-            if (v)
-                big = v;
-            nbig += !rc;
-        }
-    }
-    closedir(d);
-    for (size_t i = 0; !rc && i < nbig; i++, n++) {
-        buf_t b = BUF_INIT;
+        *split = true;
+        const char *path = f->v[i].path;
+        int dlen = (int)(strrchr(path, '/') - path);
         char out[4300];
-        snprintf(out, sizeof out, "%s/.split-%d", dir, n);
+        snprintf(out, sizeof out, "%.*s/.split-%zu", dlen, path, i);
+        buf_t b = BUF_INIT;
         buf_puts(&b, "COPY (SELECT * FROM read_parquet(");
-        quality_put_literal(&b, big[i]);
+        quality_put_literal(&b, path);
         buf_puts(&b, ", hive_partitioning = false)) TO ");
         quality_put_literal(&b, out);
         buf_printf(&b,
                    " (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES %llu, FILENAME_PATTERN"
-                   " 'part-%s-s%d-{i}')",
-                   (unsigned long long)target, tag, n);
+                   " 'part-%s-s%zu-{i}')",
+                   (unsigned long long)target, tag, i);
         int64_t rows;
         rc = b.data ? engine_exec(c, b.data, NULL, &rows, err)
                     : TARN_ERR(err, TARN_ENOMEM, "out of memory");
         buf_free(&b);
         /* Move the pieces beside the original, then drop it. */
         DIR *sd = rc ? NULL : opendir(out);
+        struct dirent *e;
         while (sd && (e = readdir(sd))) {
             if (e->d_name[0] == '.')
                 continue;
             char from[4600], to[4600];
             snprintf(from, sizeof from, "%s/%s", out, e->d_name);
-            snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+            snprintf(to, sizeof to, "%.*s/%s", dlen, path, e->d_name);
             if (rename(from, to))
                 rc = TARN_ERR(err, TARN_EIO, "rename %s: %s", from, strerror(errno));
         }
         if (sd)
             closedir(sd);
-        if (!rc && unlink(big[i]))
-            rc = TARN_ERR(err, TARN_EIO, "remove %s: %s", big[i], strerror(errno));
+        if (!rc && unlink(path))
+            rc = TARN_ERR(err, TARN_EIO, "remove %s: %s", path, strerror(errno));
         fs_remove_tree(out);
     }
-    for (size_t i = 0; i < nbig; i++)
-        free(big[i]);
-    free(big);
     return rc;
 }
 
@@ -219,11 +200,15 @@ int output_collect(engine_conn_t *c, const output_opts_t *o, output_files_t *out
     memset(out, 0, sizeof *out);
     long long target = (long long)(o->file_size_mb > 0 ? o->file_size_mb : 128) * 1024 * 1024;
     size_t cap = 0;
-    int rc = 0;
-    if (o->partition_by && o->partition_by->n && fs_exists(o->dir))
-        rc = split_large(c, o->dir, "", (uint64_t)target, o->file_tag, err);
-    if (!rc)
+    bool split = false;
+    int rc = collect(o->dir, "", o->key_prefix, out, &cap, err);
+    if (!rc && o->partition_by && o->partition_by->n)
+        rc = split_large(c, out, (uint64_t)target, o->file_tag, &split, err);
+    if (!rc && split) {
+        output_files_free(out);
+        cap = 0;
         rc = collect(o->dir, "", o->key_prefix, out, &cap, err);
+    }
     if (!rc)
         rc = count_rows(c, out, err);
     if (rc)

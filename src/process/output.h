@@ -56,6 +56,9 @@ int output_columns_json(const json_t *cols, const pipeline_names_t *partition_by
 /* Moves each staged file into bucket under its key (store_writer_adopt). */
 int output_publish(store_t *s, const char *bucket, const output_files_t *f, tarn_err_t *err);
 void output_files_free(output_files_t *f);
+/* The length of a key's folder part, its last '/' included ("db/t/k=v/" of
+ * "db/t/k=v/part-0.parquet"): files with equal folder parts share a partition. */
+size_t output_folder_len(const char *key);
 
 /* read_parquet([...]) over files (absolute paths), with hive partitions typed by
  * partition_keys text ("k TYPE, ..."; NULL: none), appended to out. */

@@ -410,12 +410,18 @@ done:
     return rc;
 }
 
+static const char *const modes[] = {"append", "overwrite", "overwrite_partitions", "merge"};
+
+const char *pipeline_mode_name(pipeline_mode_t mode)
+{
+    return modes[mode];
+}
+
 static int spec_parse_target(spec_ctx_t *c, yaml_node_t *map, const char *path,
                              pipeline_step_t *st)
 {
     static const char *const keys[] = {"table", "mode",    "keys",         "partition_by",
                                        "sort_by", "file_size_mb", NULL};
-    static const char *const modes[] = {"append", "overwrite", "overwrite_partitions", "merge"};
     char *mode = NULL, child[SPEC_PATH];
     int rc;
     if ((rc = spec_check_map(c, map, path, keys)) != 0 ||

@@ -83,6 +83,9 @@ typedef struct {
     size_t *order; /* n_steps indexes into steps: each after all it depends on */
 } pipeline_spec_t;
 
+/* The spec's word for a mode ("append", ...). Static string. */
+const char *pipeline_mode_name(pipeline_mode_t mode);
+
 /* Parses and validates yaml (len bytes). On success *out is a spec the caller frees with
  * pipeline_spec_free. On failure TARN_EINVAL (or TARN_ENOMEM) with a message that starts
  * with the path of the offending value, e.g. "steps[1].target.mode: must be ...". */

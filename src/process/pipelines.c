@@ -253,13 +253,11 @@ static json_t *summary(const char *name, int64_t version, const char *owner, con
             json_array_append_new(after, json_string(spec->after.items[i]));
         for (size_t k = 0; k < spec->n_steps; k++) {
             const pipeline_step_t *s = &spec->steps[spec->order[k]];
-            static const char *const modes[] = {"append", "overwrite", "overwrite_partitions",
-                                                "merge"};
             json_t *so = json_pack("{s:s, s:s}", "name", s->name, "kind",
                                    s->is_quality ? "quality" : "sql");
             if (!s->is_quality) {
                 json_object_set_new(so, "target", json_string(s->target.table));
-                json_object_set_new(so, "mode", json_string(modes[s->target.mode]));
+                json_object_set_new(so, "mode", json_string(pipeline_mode_name(s->target.mode)));
             } else {
                 json_object_set_new(so, "checks", json_string(s->quality_input ? s->quality_input
                                                                                : s->quality_table));

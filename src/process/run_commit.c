@@ -13,22 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Splits "curated.db.t" into its parts. */
-static int split_table(const char *name, char zone[16], char db[130], char t[130],
-                       tarn_err_t *err)
-{
-    if (sscanf(name, "%15[^.].%129[^.].%129s", zone, db, t) != 3)
-        return TARN_ERR(err, TARN_EINVAL, "'%s' is not zone.database.table", name);
-    return 0;
-}
-
-/* The folder part of a key ("db/t/k=v/" of "db/t/k=v/part-0.parquet"). */
-static size_t folder_len(const char *key)
-{
-    const char *slash = strrchr(key, '/');
-    return slash ? (size_t)(slash - key) + 1 : 0;
-}
-
 static int append_key(json_t *a, const char *key)
 {
     return json_array_append_new(a, json_string(key)) ? -1 : 0;
@@ -93,12 +77,14 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
 {
     const pipeline_step_t *s = &ctx->spec->steps[i];
     step_run_t *sr = &ctx->steps[i];
-    char zone[16], db[130], t[130], managed[200];
-    int rc = split_table(s->target.table, zone, db, t, err);
-    if (rc)
-        return rc;
+    catalog_name_t n;
+    char managed[200];
+    if (!catalog_name_parse(&n, s->target.table))
+        return TARN_ERR(err, TARN_EINVAL, "'%s' is not zone.database.table", s->target.table);
+    const char *zone = n.zone, *db = n.db, *t = n.table;
     int64_t base = 0;
-    rc = catalog_table_state(ctx->r->o.catalog, zone, db, t, &base, managed, sizeof managed, err);
+    int rc = catalog_table_state(ctx->r->o.catalog, zone, db, t, &base, managed, sizeof managed,
+                                 err);
     if (rc == TARN_ENOTFOUND) {
         base = 0;
         rc = 0;
@@ -126,8 +112,7 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     }
     if (sr->direct) {
         /* The step wrote the files: only what leaves the snapshot is left to find. */
-        static const char *const ops[] = {"append", "overwrite", "overwrite_partitions", "merge"};
-        sr->operation = replay ? "replay" : ops[mode];
+        sr->operation = replay ? "replay" : pipeline_mode_name(mode);
         if ((replay || mode != PIPELINE_MODE_APPEND) &&
             (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
             goto done;
@@ -161,8 +146,7 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         sr->operation = "merge";
     } else {
         buf_puts(&sel, src);
-        static const char *const ops[] = {"append", "overwrite", "overwrite_partitions", "merge"};
-        sr->operation = replay ? "replay" : ops[mode];
+        sr->operation = replay ? "replay" : pipeline_mode_name(mode);
     }
     if (!sel.data) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -189,9 +173,9 @@ removes:
         json_array_foreach(cur_keys, k, key)
         {
             const char *ck = json_string_value(key);
-            size_t fl = folder_len(ck);
+            size_t fl = output_folder_len(ck);
             for (size_t f = 0; f < sr->out.n; f++)
-                if (folder_len(sr->out.v[f].key) == fl && !strncmp(ck, sr->out.v[f].key, fl)) {
+                if (output_folder_len(sr->out.v[f].key) == fl && !strncmp(ck, sr->out.v[f].key, fl)) {
                     append_key(sr->removes, ck);
                     break;
                 }
@@ -322,9 +306,11 @@ int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err)
         step_run_t *sr = &ctx->steps[i];
         if (s->is_quality)
             continue;
-        char zone[16], dbn[130], t[130];
-        if ((rc = split_table(s->target.table, zone, dbn, t, err)))
+        catalog_name_t n;
+        if (!catalog_name_parse(&n, s->target.table)) {
+            rc = TARN_ERR(err, TARN_EINVAL, "'%s' is not zone.database.table", s->target.table);
             break;
+        }
         catalog_snap_file_t *adds = calloc(sr->out.n + 1, sizeof *adds);
         const char **removes = calloc(json_array_size(sr->removes) + 1, sizeof *removes);
         json_t *summary = lineage(ctx, s);
@@ -340,7 +326,8 @@ int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err)
             size_t r;
             json_t *key;
             json_array_foreach(sr->removes, r, key) removes[r] = json_string_value(key);
-            catalog_commit_t cm = {.zone = zone, .db = dbn, .name = t, .columns = sr->columns,
+            catalog_commit_t cm = {.zone = n.zone, .db = n.db, .name = n.table,
+                                   .columns = sr->columns,
                                    .partition_keys = sr->partition_keys,
                                    .base_snapshot = sr->base_snapshot, .adds = adds,
                                    .nadds = sr->out.n, .removes = removes,

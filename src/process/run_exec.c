@@ -243,10 +243,10 @@ void run_output_opts(const run_ctx_t *ctx, size_t i, output_opts_t *o, char *dir
                      char *prefix, size_t pcap, char *tag, size_t tcap)
 {
     const pipeline_step_t *s = &ctx->spec->steps[i];
-    char db[130] = "", t[130] = "";
-    sscanf(s->target.table, "%*[^.].%129[^.].%129s", db, t);
+    catalog_name_t n = {0};
+    catalog_name_parse(&n, s->target.table); /* the spec's parser checked it */
     snprintf(dir, dcap, "%s/%s.out", ctx->dir, s->name);
-    snprintf(prefix, pcap, "%s/%s/", db, t);
+    snprintf(prefix, pcap, "%s/%s/", n.db, n.table);
     snprintf(tag, tcap, "r%llda%lld", (long long)ctx->claim.id, (long long)ctx->claim.attempt);
     *o = (output_opts_t){.partition_by = &s->target.partition_by, .sort_by = &s->target.sort_by,
                          .file_size_mb = s->target.file_size_mb, .dir = dir, .key_prefix = prefix,

@@ -45,12 +45,13 @@ static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
         const pipeline_step_t *s = &ctx->spec->steps[i];
         if (s->is_quality)
             continue;
-        char zone[16], db[130], t[130], managed[200], res[400];
-        if (sscanf(s->target.table, "%15[^.].%129[^.].%129s", zone, db, t) != 3)
+        catalog_name_t n;
+        char managed[200], res[400];
+        if (!catalog_name_parse(&n, s->target.table))
             continue;
         int64_t snap;
-        bool exists = !catalog_table_state(ctx->r->o.catalog, zone, db, t, &snap, managed,
-                                           sizeof managed, &e);
+        bool exists = !catalog_table_state(ctx->r->o.catalog, n.zone, n.db, n.table, &snap,
+                                           managed, sizeof managed, &e);
         snprintf(res, sizeof res, "table/%s", s->target.table);
         authz_decision_t d;
         if (authz_check(&ctx->owner, exists ? "catalog:Insert" : "catalog:CreateTable", res, &d))
@@ -186,12 +187,12 @@ static void compact_targets(runner_t *r, run_ctx_t *ctx)
         return;
     for (size_t i = 0; i < ctx->spec->n_steps; i++) {
         const pipeline_step_t *s = &ctx->spec->steps[i];
-        char zone[16], db[130], t[130];
-        if (s->is_quality || sscanf(s->target.table, "%15[^.].%129[^.].%129s", zone, db, t) != 3)
+        catalog_name_t n;
+        if (s->is_quality || !catalog_name_parse(&n, s->target.table))
             continue;
         json_t *out = NULL;
         tarn_err_t e = {0};
-        if (runner_compact_auto(r, zone, db, t, s->target.file_size_mb, &out, &e))
+        if (runner_compact_auto(r, n.zone, n.db, n.table, s->target.file_size_mb, &out, &e))
             run_store_log(catalog_db(r->o.catalog), ctx->claim.id, "warn", s->name,
                           "automatic compaction of %s failed: %s", s->target.table, e.msg);
         else if (out && json_integer_value(json_object_get(out, "partitions_compacted")))
@@ -349,10 +350,12 @@ static void check_triggers(runner_t *r, const sched_row_t *row, int64_t now)
     bool changed = false;
     for (size_t i = 0; i < spec->on_new_data.n; i++) {
         const char *in = spec->on_new_data.items[i];
-        char zone[16], db2[130], t[130], managed[200];
+        catalog_name_t n;
+        char managed[200];
         int64_t snap = 0;
-        if (sscanf(in, "%15[^.].%129[^.].%129s", zone, db2, t) == 3 &&
-            catalog_table_state(r->o.catalog, zone, db2, t, &snap, managed, sizeof managed, &e))
+        if (catalog_name_parse(&n, in) &&
+            catalog_table_state(r->o.catalog, n.zone, n.db, n.table, &snap, managed,
+                                sizeof managed, &e))
             snap = 0;
         json_object_set_new(cur, in, json_integer((json_int_t)snap));
         if (snap && json_integer_value(json_object_get(seen, in)) != snap)

@@ -3,19 +3,17 @@
  * again. Shapes are in docs/processing.md. */
 #include "server/server_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 int rest_list_quarantine(req_t *r)
 {
     const char *t = req_query(r, "table");
-    char zone[16] = "", db[130] = "", name[130] = "";
-    if (t && (sscanf(t, "%15[^.].%129[^.].%129s", zone, db, name) != 3 ||
-              (strcmp(zone, "raw") && strcmp(zone, "cleaned"))))
+    catalog_name_t n = {0};
+    if (t && (!catalog_name_parse(&n, t) || (strcmp(n.zone, "raw") && strcmp(n.zone, "cleaned"))))
         return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
                           "table is raw.db.t or cleaned.db.t (got '%s')", t);
     json_t *out = NULL;
-    int rc = promote_quarantine_list(r->srv->catalog, t ? db : NULL, t ? name : NULL, &out,
+    int rc = promote_quarantine_list(r->srv->catalog, t ? n.db : NULL, t ? n.table : NULL, &out,
                                      &r->err);
     return rc ? rc : rest_respond_json(r, 200, out);
 }
