@@ -11,15 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Table functions that only compute values. */
-static const char *const safe_table_functions[] = {"unnest", "range", "generate_series", NULL};
-
-/* Names a WITH clause binds, visible to the query that defines them. */
-typedef struct scope {
-    const json_t *ctes; /* the cte_map's "map" array */
-    const struct scope *up;
-} scope_t;
-
 typedef struct {
     sandbox_map_fn map; /* the session's view for a table name, or NULL: refused */
     void *ctx;
@@ -28,36 +19,19 @@ typedef struct {
     const char *text; /* what was parsed (node locations point into it) */
 } walk_t;
 
-static bool cte_visible(const scope_t *s, const char *name)
-{
-    for (; s; s = s->up) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(s->ctes, i, e)
-        {
-            const char *k = json_string_value(json_object_get(e, "key"));
-            if (k && !strcmp(k, name))
-                return true;
-        }
-    }
-    return false;
-}
-
 static const char *str(const json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
     return v ? v : "";
 }
 
-static int walk(const walk_t *w, json_t *j, const scope_t *s);
-
-static int check_node(const walk_t *w, json_t *o, const scope_t *s)
+static int check_node(const walk_t *w, json_t *o, const engine_tree_scope_t *s)
 {
     const char *type = str(o, "type");
     if (!strcmp(type, "BASE_TABLE")) {
         const char *cat = str(o, "catalog_name"), *sch = str(o, "schema_name");
         const char *tab = str(o, "table_name");
-        if (!*cat && !*sch && cte_visible(s, tab))
+        if (!*cat && !*sch && engine_tree_cte_visible(s, tab))
             return 0;
         const char *view = w->map(w->ctx, cat, sch, tab);
         if (view) {
@@ -81,10 +55,7 @@ static int check_node(const walk_t *w, json_t *o, const scope_t *s)
                           "read");
     } else if (!strcmp(type, "TABLE_FUNCTION")) {
         const char *fn = str(json_object_get(o, "function"), "function_name");
-        bool safe = false;
-        for (const char *const *p = safe_table_functions; *p && !safe; p++)
-            safe = !strcmp(*p, fn);
-        if (!safe)
+        if (!engine_tree_safe_function(fn))
             return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
                               "table function %s is not allowed: query the lake's tables by name",
                               fn);
@@ -104,36 +75,12 @@ static int pg_node(const walk_t *w, json_t *j)
     return rc;
 }
 
-static int walk(const walk_t *w, json_t *j, const scope_t *s)
+/* Each node: in PostgreSQL's dialect rewritten first, then checked. */
+static int visit(void *ctx, json_t *j, const engine_tree_scope_t *s)
 {
-    if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v)
-        {
-            int rc = walk(w, v, s);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    if (!json_is_object(j))
-        return 0;
-    scope_t inner = {json_object_get(json_object_get(j, "cte_map"), "map"), s};
-    if (json_array_size(inner.ctes))
-        s = &inner;
+    const walk_t *w = ctx;
     int rc = w->pg ? pg_node(w, j) : 0;
-    if (!rc)
-        rc = check_node(w, j, s);
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v)
-    {
-        if (rc)
-            break;
-        rc = walk(w, v, s);
-    }
-    return rc;
+    return rc ? rc : check_node(w, j, s);
 }
 
 /* Parses sql into its tree and walks it with w; *tree (caller decrefs) on success. */
@@ -156,7 +103,7 @@ static int check_tree(engine_conn_t *c, const char *sql, const walk_t *w, char *
         rc = TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly",
                         "send exactly one statement (got %zu)", json_array_size(stmts));
     } else {
-        rc = walk(w, stmts, NULL);
+        rc = engine_tree_walk(stmts, visit, (void *)w);
     }
     if (rc)
         json_decref(t);

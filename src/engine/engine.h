@@ -9,6 +9,7 @@
 #include "util/err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,6 +101,24 @@ int engine_tree_parse(engine_conn_t *c, const char *sql, json_t **tree, char *ma
 /* The SQL of a (checked, maybe rewritten) tree, printed by the engine, in arena a. */
 int engine_tree_print(engine_conn_t *c, const json_t *tree, const char *mark, const char **sql,
                       arena_t *a, tarn_err_t *err);
+
+/* Names a WITH clause binds, visible to the query that defines them and those inside it. */
+typedef struct engine_tree_scope {
+    const json_t *ctes; /* a cte_map's "map" array */
+    const struct engine_tree_scope *up;
+} engine_tree_scope_t;
+/* Calls visit on every object node of a parse tree, each before the nodes inside it (so
+ * a visit may rewrite what is below), with the WITH names visible at the node; stops at
+ * the first nonzero return, which it returns. */
+int engine_tree_walk(json_t *tree,
+                     int (*visit)(void *ctx, json_t *node, const engine_tree_scope_t *scope),
+                     void *ctx);
+/* Whether a bare table name is bound by a WITH clause in scope (names compare without
+ * case, as the engine's do). */
+bool engine_tree_cte_visible(const engine_tree_scope_t *scope, const char *name);
+/* Whether a table function only computes values (unnest, range, generate_series) rather
+ * than reading files or the engine's own state. */
+bool engine_tree_safe_function(const char *name);
 
 /* s as a SQL string literal ('...' with quotes doubled), in arena a. */
 char *engine_quote(arena_t *a, const char *s);

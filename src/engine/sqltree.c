@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The tree holds unsigned 64-bit and larger integers (a location of UINT64_MAX for "none",
  * big literals). Each integer token of more than 18 digits outside strings becomes the
@@ -124,4 +125,68 @@ int engine_tree_print(engine_conn_t *c, const json_t *tree, const char *mark, co
     if (!exact)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     return one_text(c, "json_deserialize_sql", exact, sql, a, err);
+}
+
+/* ---- walking a tree ---- */
+
+static int walk(json_t *j, int (*visit)(void *, json_t *, const engine_tree_scope_t *),
+                void *ctx, const engine_tree_scope_t *s)
+{
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v)
+        {
+            int rc = walk(v, visit, ctx, s);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (!json_is_object(j))
+        return 0;
+    engine_tree_scope_t inner = {json_object_get(json_object_get(j, "cte_map"), "map"), s};
+    if (json_array_size(inner.ctes))
+        s = &inner;
+    int rc = visit(ctx, j, s);
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v)
+    {
+        if (rc)
+            break;
+        rc = walk(v, visit, ctx, s);
+    }
+    return rc;
+}
+
+int engine_tree_walk(json_t *tree,
+                     int (*visit)(void *ctx, json_t *node, const engine_tree_scope_t *scope),
+                     void *ctx)
+{
+    return walk(tree, visit, ctx, NULL);
+}
+
+bool engine_tree_cte_visible(const engine_tree_scope_t *s, const char *name)
+{
+    for (; s; s = s->up) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(s->ctes, i, e)
+        {
+            const char *k = json_string_value(json_object_get(e, "key"));
+            if (k && !strcasecmp(k, name))
+                return true;
+        }
+    }
+    return false;
+}
+
+bool engine_tree_safe_function(const char *name)
+{
+    static const char *const safe[] = {"unnest", "range", "generate_series", NULL};
+    for (const char *const *p = safe; *p; p++)
+        if (!strcmp(*p, name))
+            return true;
+    return false;
 }

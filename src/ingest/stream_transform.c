@@ -10,14 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Table functions that only compute values. */
-static const char *const safe_functions[] = {"unnest", "range", "generate_series", NULL};
-
-typedef struct scope {
-    const json_t *ctes; /* a cte_map's "map" array */
-    const struct scope *up;
-} scope_t;
-
 static const char *str(const json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
@@ -30,59 +22,21 @@ static int refuse(tarn_err_t *err, const char *why, const char *what)
                       why, what);
 }
 
-static bool cte_visible(const scope_t *s, const char *name)
+/* A transform reads its batch (`records`, or names its own WITH clauses bind) and
+ * computes values; nothing else. */
+static int check_node(void *ctx, json_t *j, const engine_tree_scope_t *s)
 {
-    for (; s; s = s->up) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(s->ctes, i, e)
-        {
-            if (!strcasecmp(str(e, "key"), name))
-                return true;
-        }
-    }
-    return false;
-}
-
-static int walk(json_t *j, const scope_t *s, tarn_err_t *err)
-{
-    if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v)
-        {
-            int rc = walk(v, s, err);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    if (!json_is_object(j))
-        return 0;
-    scope_t inner = {json_object_get(json_object_get(j, "cte_map"), "map"), s};
-    if (json_array_size(inner.ctes))
-        s = &inner;
+    tarn_err_t *err = ctx;
     const char *type = str(j, "type");
     if (!strcmp(type, "BASE_TABLE")) {
         const char *tab = str(j, "table_name");
         bool plain = !*str(j, "catalog_name") && !*str(j, "schema_name");
-        if (!plain || (strcasecmp(tab, "records") && !cte_visible(s, tab)))
+        if (!plain || (strcasecmp(tab, "records") && !engine_tree_cte_visible(s, tab)))
             return refuse(err, "may read only the batch's records (FROM records), not ", tab);
     } else if (!strcmp(type, "TABLE_FUNCTION")) {
         const char *fn = str(json_object_get(j, "function"), "function_name");
-        const char *const *p = safe_functions;
-        while (*p && strcmp(*p, fn))
-            p++;
-        if (!*p)
+        if (!engine_tree_safe_function(fn))
             return refuse(err, "may not call the table function ", fn);
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v)
-    {
-        int rc = walk(v, s, err);
-        if (rc)
-            return rc;
     }
     return 0;
 }
@@ -120,7 +74,7 @@ int stream_transform_check(engine_conn_t *c, const char *sql, tarn_err_t *err)
     if (!a)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if ((rc = parse(c, sql, &tree, a, err)) ||
-        (rc = walk(json_object_get(tree, "statements"), NULL, err)))
+        (rc = engine_tree_walk(json_object_get(tree, "statements"), check_node, err)))
         goto done;
     /* Delivery runs it as a subquery: it must stay one SELECT there too (no trailing
      * semicolon or text that would close the parenthesis). */
