@@ -124,34 +124,6 @@ char *cat_json_text(const json_t *j)
              : strdup("null");
 }
 
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    json_t *j = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
-    return j ? j : json_null();
-}
-
-static json_t *col_str(sqlite3_stmt *st, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    return t ? json_string(t) : json_null();
-}
-
-static json_t *col_time(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
-    char t[32];
-    time_fmt_iso_ms(t, sqlite3_column_int64(st, i));
-    return json_string(t);
-}
-
-static json_t *col_int(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-                                                     : json_integer(sqlite3_column_int64(st, i));
-}
-
 void cat_table_release(cat_table_t *t)
 {
     json_decref(t->options);
@@ -170,8 +142,8 @@ static void table_from_row(cat_table_t *t, sqlite3_stmt *st)
     snprintf(t->db, sizeof t->db, "%s", (const char *)sqlite3_column_text(st, 2));
     snprintf(t->name, sizeof t->name, "%s", (const char *)sqlite3_column_text(st, 3));
     snprintf(t->format, sizeof t->format, "%s", (const char *)sqlite3_column_text(st, 4));
-    t->options = col_json(st, 5);
-    t->partition_keys = col_json(st, 6);
+    t->options = db_col_json(st, 5);
+    t->partition_keys = db_col_json(st, 6);
     t->schema_version = sqlite3_column_int64(st, 7);
     t->snapshot = sqlite3_column_int64(st, 8);
     t->next_column_id = sqlite3_column_int64(st, 9);
@@ -217,7 +189,7 @@ int cat_schema_load(catalog_t *c, int64_t table_id, int64_t v, schema_t *s, tarn
     sqlite3_bind_int64(st, 1, table_id);
     sqlite3_bind_int64(st, 2, v);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *j = col_json(st, 0);
+        json_t *j = db_col_json(st, 0);
         rc = schema_from_json(s, j, err);
         json_decref(j);
     } else {
@@ -385,17 +357,17 @@ json_t *cat_summary_row(sqlite3_stmt *st)
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "name", full, "zone", zone,
                           "database", db, "table", name, "location", url, "format",
                           fmt && *fmt ? json_string(fmt) : json_null());
-    json_object_set_new(o, "files", col_int(st, 6));
-    json_object_set_new(o, "rows", col_int(st, 7));
-    json_object_set_new(o, "bytes", col_int(st, 8));
-    json_object_set_new(o, "schema_version", col_int(st, 9));
-    json_object_set_new(o, "status", col_str(st, 10));
-    json_object_set_new(o, "error_files", col_int(st, 15));
-    json_object_set_new(o, "owner", col_str(st, 11));
-    json_object_set_new(o, "description", col_str(st, 12));
-    json_object_set_new(o, "tags", col_json(st, 13));
-    json_object_set_new(o, "updated", col_time(st, 14));
-    json_object_set_new(o, "managed_by", col_str(st, 16));
+    json_object_set_new(o, "files", db_col_int(st, 6));
+    json_object_set_new(o, "rows", db_col_int(st, 7));
+    json_object_set_new(o, "bytes", db_col_int(st, 8));
+    json_object_set_new(o, "schema_version", db_col_int(st, 9));
+    json_object_set_new(o, "status", db_col_text(st, 10));
+    json_object_set_new(o, "error_files", db_col_int(st, 15));
+    json_object_set_new(o, "owner", db_col_text(st, 11));
+    json_object_set_new(o, "description", db_col_text(st, 12));
+    json_object_set_new(o, "tags", db_col_json(st, 13));
+    json_object_set_new(o, "updated", db_col_time(st, 14));
+    json_object_set_new(o, "managed_by", db_col_text(st, 16));
     return o;
 }
 
@@ -463,8 +435,8 @@ int catalog_databases_list(catalog_t *c, const authz_principal_t *p, const char 
             hidden = 0;
             snprintf(last, sizeof last, "%s", full);
             cur = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:i}", "name", full, "zone",
-                            z, "database", d, "description", col_str(st, 2), "owner",
-                            col_str(st, 3), "created", col_time(st, 4), "tables", 0, "files", 0,
+                            z, "database", d, "description", db_col_text(st, 2), "owner",
+                            db_col_text(st, 3), "created", db_col_time(st, 4), "tables", 0, "files", 0,
                             "bytes", 0);
             json_array_append_new(a, cur);
         }
@@ -529,7 +501,7 @@ static int column_descriptions(catalog_t *c, json_t **out, tarn_err_t *err)
         json_t *t = json_object_get(all, id);
         if (!t)
             json_object_set_new(all, id, t = json_object());
-        json_object_set_new(t, key, col_str(st, 2));
+        json_object_set_new(t, key, db_col_text(st, 2));
     }
     db_done(c->db, st);
     *out = all;
@@ -647,8 +619,8 @@ int cat_columns_json(catalog_t *c, int64_t table_id, int64_t version, json_t **o
         char key[512];
         lower_ascii(key, sizeof key, (const char *)sqlite3_column_text(st, 0));
         json_object_set_new(meta, key, json_pack("{s:o, s:o, s:o}", "description",
-                                                 col_str(st, 1), "sensitivity", col_str(st, 2),
-                                                 "tags", col_json(st, 3)));
+                                                 db_col_text(st, 1), "sensitivity", db_col_text(st, 2),
+                                                 "tags", db_col_json(st, 3)));
     }
     db_done(c->db, st);
     json_t *a = json_array();
@@ -691,12 +663,12 @@ int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char
         o = cat_summary_row(st);
         id = sqlite3_column_int64(st, 0);
         version = sqlite3_column_int64(st, 9);
-        json_object_set_new(o, "format_options", col_json(st, 17));
-        json_object_set_new(o, "partition_keys", col_json(st, 18));
-        json_object_set_new(o, "steward", col_str(st, 19));
-        json_object_set_new(o, "status_reason", col_str(st, 20));
-        json_object_set_new(o, "created", col_time(st, 21));
-        json_object_set_new(o, "snapshot", col_int(st, 22));
+        json_object_set_new(o, "format_options", db_col_json(st, 17));
+        json_object_set_new(o, "partition_keys", db_col_json(st, 18));
+        json_object_set_new(o, "steward", db_col_text(st, 19));
+        json_object_set_new(o, "status_reason", db_col_text(st, 20));
+        json_object_set_new(o, "created", db_col_time(st, 21));
+        json_object_set_new(o, "snapshot", db_col_int(st, 22));
         json_object_set_new(o, "schema_source",
                             json_string(sqlite3_column_int(st, 23) ? "declared" : "inferred"));
     }
@@ -775,8 +747,8 @@ static int collect_rows(catalog_t *c, const char *sql, int64_t id, const char *t
 static json_t *version_row(sqlite3_stmt *st, const void *ctx)
 {
     (void)ctx;
-    return json_pack("{s:o, s:o, s:o, s:o}", "version", col_int(st, 0), "created",
-                     col_time(st, 1), "changes", col_json(st, 2), "columns", col_json(st, 3));
+    return json_pack("{s:o, s:o, s:o, s:o}", "version", db_col_int(st, 0), "created",
+                     db_col_time(st, 1), "changes", db_col_json(st, 2), "columns", db_col_json(st, 3));
 }
 
 static json_t *partition_row(sqlite3_stmt *st, const void *zone)
@@ -784,35 +756,35 @@ static json_t *partition_row(sqlite3_stmt *st, const void *zone)
     char loc[1200];
     snprintf(loc, sizeof loc, "s3://%s/%s", (const char *)zone,
              (const char *)sqlite3_column_text(st, 2));
-    return json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "spec", col_str(st, 0), "values",
-                     col_json(st, 1), "location", loc, "files", col_int(st, 3), "bytes",
-                     col_int(st, 4), "updated", col_time(st, 5));
+    return json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "spec", db_col_text(st, 0), "values",
+                     db_col_json(st, 1), "location", loc, "files", db_col_int(st, 3), "bytes",
+                     db_col_int(st, 4), "updated", db_col_time(st, 5));
 }
 
 static json_t *file_row(sqlite3_stmt *st, const void *ctx)
 {
     (void)ctx;
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "key",
-                     col_str(st, 0), "size", col_int(st, 1), "sha256", col_str(st, 2), "etag",
-                     col_str(st, 10), "format", col_str(st, 3), "rows", col_int(st, 4),
-                     "schema_version", col_int(st, 5), "partition", col_str(st, 6), "status",
-                     col_str(st, 7), "reason", col_str(st, 8), "crawled", col_time(st, 9));
+                     db_col_text(st, 0), "size", db_col_int(st, 1), "sha256", db_col_text(st, 2), "etag",
+                     db_col_text(st, 10), "format", db_col_text(st, 3), "rows", db_col_int(st, 4),
+                     "schema_version", db_col_int(st, 5), "partition", db_col_text(st, 6), "status",
+                     db_col_text(st, 7), "reason", db_col_text(st, 8), "crawled", db_col_time(st, 9));
 }
 
 static json_t *snapshot_row(sqlite3_stmt *st, const void *current)
 {
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "snapshot",
-                     col_int(st, 0), "created", col_time(st, 1), "operation", col_str(st, 2),
-                     "added_files", col_int(st, 3), "removed_files", col_int(st, 4), "files",
-                     col_int(st, 5), "bytes", col_int(st, 6), "summary", col_json(st, 7),
-                     "schema_version", col_int(st, 8), "current",
+                     db_col_int(st, 0), "created", db_col_time(st, 1), "operation", db_col_text(st, 2),
+                     "added_files", db_col_int(st, 3), "removed_files", db_col_int(st, 4), "files",
+                     db_col_int(st, 5), "bytes", db_col_int(st, 6), "summary", db_col_json(st, 7),
+                     "schema_version", db_col_int(st, 8), "current",
                      sqlite3_column_int64(st, 0) == *(const int64_t *)current);
 }
 
 static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
 {
     (void)ctx;
-    json_t *opts = col_json(st, 3), *cols = col_json(st, 4), *names = json_array(),
+    json_t *opts = db_col_json(st, 3), *cols = db_col_json(st, 4), *names = json_array(),
            *types = json_array();
     size_t i;
     json_t *c;
@@ -822,8 +794,8 @@ static json_t *snapshot_file_row(sqlite3_stmt *st, const void *ctx)
         json_array_append(types, json_object_get(c, "type"));
     }
     json_decref(cols);
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "key", col_str(st, 0), "size",
-                     col_int(st, 1), "rows", col_int(st, 2), "options",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "key", db_col_text(st, 0), "size",
+                     db_col_int(st, 1), "rows", db_col_int(st, 2), "options",
                      json_is_object(opts) ? opts : (json_decref(opts), json_object()), "columns",
                      names, "types", types);
 }

@@ -36,11 +36,8 @@ int catalog_promotion_get(catalog_t *c, const char *db, const char *name, json_t
         json_t *nn = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
         o = json_pack("{s:s, s:o, s:o, s:o, s:I}", "mode", sqlite3_column_text(st, 0),
                       "required_columns", req ? req : json_array(), "not_null_keys",
-                      nn ? nn : json_array(), "raw_retention_s",
-                      sqlite3_column_type(st, 3) == SQLITE_NULL
-                          ? json_null()
-                          : json_integer(sqlite3_column_int64(st, 3)),
-                      "quarantined", (json_int_t)sqlite3_column_int64(st, 4));
+                      nn ? nn : json_array(), "raw_retention_s", db_col_int(st, 3), "quarantined",
+                      (json_int_t)sqlite3_column_int64(st, 4));
     } else if (step == SQLITE_DONE) {
         o = json_pack("{s:s, s:[], s:[], s:n, s:i}", "mode", "additive", "required_columns",
                       "not_null_keys", "raw_retention_s", "quarantined", 0);
@@ -157,8 +154,8 @@ int cat_promotion_apply(catalog_t *c, const char *zone, const char *db, const ch
     return rc;
 }
 
-int catalog_promotion_quarantined_set(catalog_t *c, const char *db, const char *name,
-                                      int64_t n, tarn_err_t *err)
+int catalog_promotion_quarantined_set(catalog_t *c, const char *db, const char *name, int64_t n,
+                                      tarn_err_t *err)
 {
     sqlite3_stmt *st;
     int rc = db_prepare(c->db, &st,

@@ -47,61 +47,41 @@ int pipelines_init(db_t *db, tarn_err_t *err)
                       (int)(sizeof pipelines_schema / sizeof *pipelines_schema), err);
 }
 
-static json_t *iso_or_null(sqlite3_stmt *st, int col)
+/* A JSON array column (an empty array when it holds none). */
+static json_t *array_col(sqlite3_stmt *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    char t[25];
-    time_fmt_iso_ms(t, sqlite3_column_int64(st, col));
-    return json_string(t);
-}
-
-static json_t *text_or_null(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? json_string((const char *)t) : json_null();
-}
-
-static json_t *parsed(sqlite3_stmt *st, int col, json_t *fallback)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    json_t *j = t ? json_loads((const char *)t, 0, NULL) : NULL;
-    if (j) {
-        json_decref(fallback);
-        return j;
-    }
-    return fallback;
+    json_t *j = db_col_json(st, col);
+    return json_is_array(j) ? j : (json_decref(j), json_array());
 }
 
 json_t *run_store_row_json(sqlite3_stmt *st)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "pipeline", text_or_null(st, 1));
+    json_object_set_new(o, "pipeline", db_col_text(st, 1));
     json_object_set_new(o, "version", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "trigger", text_or_null(st, 3));
+    json_object_set_new(o, "trigger", db_col_text(st, 3));
     json_object_set_new(o, "replay", json_boolean(sqlite3_column_int(st, 4)));
-    json_object_set_new(o, "status", text_or_null(st, 5));
+    json_object_set_new(o, "status", db_col_text(st, 5));
     json_object_set_new(o, "attempt", json_integer(sqlite3_column_int64(st, 6)));
     json_object_set_new(o, "max_attempts", json_integer(sqlite3_column_int64(st, 7)));
-    json_object_set_new(o, "queued", iso_or_null(st, 8));
-    json_object_set_new(o, "started", iso_or_null(st, 9));
-    json_object_set_new(o, "finished", iso_or_null(st, 10));
+    json_object_set_new(o, "queued", db_col_time(st, 8));
+    json_object_set_new(o, "started", db_col_time(st, 9));
+    json_object_set_new(o, "finished", db_col_time(st, 10));
     const unsigned char *status = sqlite3_column_text(st, 5);
-    bool waiting = status && !strcmp((const char *)status, "queued") &&
-                   sqlite3_column_int64(st, 11) > 0;
-    json_object_set_new(o, "next_attempt", waiting ? iso_or_null(st, 11) : json_null());
-    json_object_set_new(o, "error", text_or_null(st, 12));
-    json_object_set_new(o, "steps", parsed(st, 13, json_array()));
-    json_object_set_new(o, "outputs", parsed(st, 14, json_array()));
-    json_object_set_new(o, "requested_by", text_or_null(st, 15));
+    bool waiting =
+        status && !strcmp((const char *)status, "queued") && sqlite3_column_int64(st, 11) > 0;
+    json_object_set_new(o, "next_attempt", waiting ? db_col_time(st, 11) : json_null());
+    json_object_set_new(o, "error", db_col_text(st, 12));
+    json_object_set_new(o, "steps", array_col(st, 13));
+    json_object_set_new(o, "outputs", array_col(st, 14));
+    json_object_set_new(o, "requested_by", db_col_text(st, 15));
     return o;
 }
 
 /* ---- specs ---- */
 
-static int latest(catalog_t *c, const char *name, int64_t *version, bool *deleted,
-                  tarn_err_t *err)
+static int latest(catalog_t *c, const char *name, int64_t *version, bool *deleted, tarn_err_t *err)
 {
     sqlite3_stmt *st;
     db_t *db = catalog_db(c);
@@ -126,8 +106,8 @@ static int no_such(tarn_err_t *err, const char *name)
                       "no pipeline is named '%s' (see `tarn pipeline list`)", name);
 }
 
-int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *applier,
-                    json_t **out, tarn_err_t *err)
+int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *applier, json_t **out,
+                    tarn_err_t *err)
 {
     pipeline_spec_t *spec = NULL;
     int rc = pipeline_spec_parse(yaml, len, &spec, err);
@@ -202,8 +182,8 @@ int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *appl
     if ((rc = db_exec(db, "COMMIT", err)))
         goto rollback;
     *out = json_pack("{s:s, s:I, s:s, s:b, s:b}", "name", spec->name, "version",
-                     (json_int_t)version, "owner", owner, "changed", changed || deleted,
-                     "created", version == 1 && changed);
+                     (json_int_t)version, "owner", owner, "changed", changed || deleted, "created",
+                     version == 1 && changed);
     goto done;
 rollback:
     db_exec(db, "ROLLBACK", NULL);
@@ -253,14 +233,15 @@ static json_t *summary(const char *name, int64_t version, const char *owner, con
             json_array_append_new(after, json_string(spec->after.items[i]));
         for (size_t k = 0; k < spec->n_steps; k++) {
             const pipeline_step_t *s = &spec->steps[spec->order[k]];
-            json_t *so = json_pack("{s:s, s:s}", "name", s->name, "kind",
-                                   s->is_quality ? "quality" : "sql");
+            json_t *so =
+                json_pack("{s:s, s:s}", "name", s->name, "kind", s->is_quality ? "quality" : "sql");
             if (!s->is_quality) {
                 json_object_set_new(so, "target", json_string(s->target.table));
                 json_object_set_new(so, "mode", json_string(pipeline_mode_name(s->target.mode)));
             } else {
-                json_object_set_new(so, "checks", json_string(s->quality_input ? s->quality_input
-                                                                               : s->quality_table));
+                json_object_set_new(
+                    so, "checks",
+                    json_string(s->quality_input ? s->quality_input : s->quality_table));
                 json_object_set_new(so, "rules", json_integer((json_int_t)s->n_rules));
             }
             json_t *deps = json_array();
@@ -303,13 +284,13 @@ static json_t *last_run(catalog_t *c, const char *name)
     json_t *o = json_null();
     if (sqlite3_step(st) == SQLITE_ROW)
         o = json_pack("{s:I, s:o, s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "status",
-                      text_or_null(st, 1), "finished", iso_or_null(st, 2));
+                      db_col_text(st, 1), "finished", db_col_time(st, 2));
     db_done(db, st);
     return o;
 }
 
-#define SPEC_JOIN                                                                          \
-    " FROM proc_pipeline_state s JOIN proc_pipelines p ON p.name = s.name AND p.version ="  \
+#define SPEC_JOIN                                                                                  \
+    " FROM proc_pipeline_state s JOIN proc_pipelines p ON p.name = s.name AND p.version ="         \
     " s.version WHERE NOT s.deleted"
 
 int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err)
@@ -325,10 +306,10 @@ int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err)
     json_t *a = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        json_t *o = summary(name, sqlite3_column_int64(st, 1),
-                            (const char *)sqlite3_column_text(st, 2),
-                            (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4),
-                            sqlite3_column_int64(st, 5));
+        json_t *o =
+            summary(name, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
+                    (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4),
+                    sqlite3_column_int64(st, 5));
         json_object_set_new(o, "last_run", last_run(c, name));
         json_array_append_new(a, o);
     }
@@ -337,8 +318,7 @@ int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err)
     return 0;
 }
 
-int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out,
-                   tarn_err_t *err)
+int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out, tarn_err_t *err)
 {
     int64_t cur;
     bool deleted;
@@ -382,8 +362,8 @@ int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out
             json_array_append_new(versions,
                                   json_pack("{s:I, s:o, s:o, s:o}", "version",
                                             (json_int_t)sqlite3_column_int64(st, 0), "created",
-                                            iso_or_null(st, 1), "applied_by", text_or_null(st, 2),
-                                            "owner", text_or_null(st, 3)));
+                                            db_col_time(st, 1), "applied_by", db_col_text(st, 2),
+                                            "owner", db_col_text(st, 3)));
         db_done(db, st);
     }
     if (!rc && !(rc = db_prepare(db, &st,
@@ -392,9 +372,9 @@ int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out
                                  err))) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         while (sqlite3_step(st) == SQLITE_ROW)
-            json_array_append_new(marks, json_pack("{s:o, s:I}", "table", text_or_null(st, 0),
-                                                   "files",
-                                                   (json_int_t)sqlite3_column_int64(st, 1)));
+            json_array_append_new(marks,
+                                  json_pack("{s:o, s:I}", "table", db_col_text(st, 0), "files",
+                                            (json_int_t)sqlite3_column_int64(st, 1)));
         db_done(db, st);
     }
     json_object_set_new(o, "versions", versions);
@@ -423,9 +403,9 @@ int pipelines_delete(catalog_t *c, const char *name, tarn_err_t *err)
         goto rollback;
     }
     sqlite3_stmt *st;
-    if ((rc = db_prepare(db, &st,
-                         "SELECT count(*) FROM proc_runs WHERE pipeline = ?1 AND status = 'running'",
-                         err)))
+    if ((rc = db_prepare(
+             db, &st, "SELECT count(*) FROM proc_runs WHERE pipeline = ?1 AND status = 'running'",
+             err)))
         goto rollback;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     bool running = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
@@ -437,10 +417,11 @@ int pipelines_delete(catalog_t *c, const char *name, tarn_err_t *err)
                         name, name);
         goto rollback;
     }
-    if ((rc = run_store_exec(db,
-                             "UPDATE proc_runs SET status = 'cancelled', finished_ms = ?2, error ="
-                             " 'the pipeline was deleted' WHERE pipeline = ?1 AND status = 'queued'",
-                             name, time_now_ms(), err)) ||
+    if ((rc =
+             run_store_exec(db,
+                            "UPDATE proc_runs SET status = 'cancelled', finished_ms = ?2, error ="
+                            " 'the pipeline was deleted' WHERE pipeline = ?1 AND status = 'queued'",
+                            name, time_now_ms(), err)) ||
         (rc = run_store_exec(db,
                              "UPDATE proc_pipeline_state SET deleted = 1, updated_ms = ?2 WHERE"
                              " name = ?1",
@@ -456,8 +437,7 @@ rollback:
 /* ---- runs ---- */
 
 int pipelines_run_request(catalog_t *c, const char *name, const char *trigger, bool replay,
-                          const char *requested_by, int64_t *run_id, json_t **out,
-                          tarn_err_t *err)
+                          const char *requested_by, int64_t *run_id, json_t **out, tarn_err_t *err)
 {
     db_t *db = catalog_db(c);
     int rc = db_exec(db, "BEGIN IMMEDIATE", err);
@@ -465,8 +445,7 @@ int pipelines_run_request(catalog_t *c, const char *name, const char *trigger, b
         return rc;
     int64_t id = 0;
     sqlite3_stmt *st;
-    if ((rc = db_prepare(db, &st,
-                         "SELECT p.version, p.spec" SPEC_JOIN " AND s.name = ?1", err)))
+    if ((rc = db_prepare(db, &st, "SELECT p.version, p.spec" SPEC_JOIN " AND s.name = ?1", err)))
         goto rollback;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int64_t version = 0, max_attempts = 1;
@@ -528,8 +507,7 @@ rollback:
     return rc;
 }
 
-int pipelines_runs_list(catalog_t *c, const char *name, size_t limit, json_t **out,
-                        tarn_err_t *err)
+int pipelines_runs_list(catalog_t *c, const char *name, size_t limit, json_t **out, tarn_err_t *err)
 {
     sqlite3_stmt *st;
     db_t *db = catalog_db(c);
@@ -566,8 +544,7 @@ int pipelines_run_get(catalog_t *c, int64_t id, json_t **out, tarn_err_t *err)
                              (long long)id);
 }
 
-int pipelines_run_logs(catalog_t *c, const char *name, int64_t id, json_t **out,
-                       tarn_err_t *err)
+int pipelines_run_logs(catalog_t *c, const char *name, int64_t id, json_t **out, tarn_err_t *err)
 {
     sqlite3_stmt *st;
     db_t *db = catalog_db(c);
@@ -601,10 +578,9 @@ int pipelines_run_logs(catalog_t *c, const char *name, int64_t id, json_t **out,
     sqlite3_bind_int64(st, 1, id);
     json_t *logs = json_array();
     while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(logs, json_pack("{s:o, s:o, s:o, s:o}", "time", iso_or_null(st, 0),
-                                              "level", text_or_null(st, 1), "step",
-                                              text_or_null(st, 2), "message",
-                                              text_or_null(st, 3)));
+        json_array_append_new(logs, json_pack("{s:o, s:o, s:o, s:o}", "time", db_col_time(st, 0),
+                                              "level", db_col_text(st, 1), "step",
+                                              db_col_text(st, 2), "message", db_col_text(st, 3)));
     db_done(db, st);
     *out = json_pack("{s:o, s:o}", "run", run, "logs", logs);
     return 0;

@@ -34,17 +34,10 @@ int promote_quarantine_list(catalog_t *c, const char *db_name, const char *name,
             snprintf(table, sizeof table, "cleaned.%s.%s", sqlite3_column_text(st, 1),
                      sqlite3_column_text(st, 2));
         json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:o, s:o, s:I, s:s}", "key",
-                              sqlite3_column_text(st, 0), "table", *table ? table : NULL,
-                              "check", sqlite3_column_text(st, 3), "detail",
-                              sqlite3_column_text(st, 4), "line",
-                              sqlite3_column_type(st, 5) == SQLITE_NULL
-                                  ? json_null()
-                                  : json_integer(sqlite3_column_int64(st, 5)),
-                              "row",
-                              sqlite3_column_type(st, 6) == SQLITE_NULL
-                                  ? json_null()
-                                  : json_integer(sqlite3_column_int64(st, 6)),
-                              "size", (json_int_t)sqlite3_column_int64(st, 7), "time", t);
+                              sqlite3_column_text(st, 0), "table", *table ? table : NULL, "check",
+                              sqlite3_column_text(st, 3), "detail", sqlite3_column_text(st, 4),
+                              "line", db_col_int(st, 5), "row", db_col_int(st, 6), "size",
+                              (json_int_t)sqlite3_column_int64(st, 7), "time", t);
         if (o && sqlite3_column_int(st, 9))
             json_object_set_new(o, "release", json_string("pending"));
         if (!o || json_array_append_new(a, o)) {

@@ -1,10 +1,11 @@
 /* SQLite connection helpers and per-layer schema migrations; see db.h. */
 #include "util/db.h"
+#include "util/timeutil.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -83,7 +84,8 @@ static int busy_wait(void *ud, int count)
 static sqlite3 *conn_open(db_t *db)
 {
     sqlite3 *h = NULL;
-    if (sqlite3_open_v2(db->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(db->path, &h,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         sqlite3_close_v2(h);
         return NULL;
@@ -269,8 +271,7 @@ void db_done(db_t *db, sqlite3_stmt *st)
         }
     sqlite3_finalize(st);
 }
-int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
-               tarn_err_t *err)
+int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps, tarn_err_t *err)
 {
     int rc = db_exec(db,
                      "CREATE TABLE IF NOT EXISTS schema_versions("
@@ -324,4 +325,32 @@ int db_checkpoint(db_t *db)
         return TARN_EIO;
     int rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : TARN_EIO;
+}
+
+json_t *db_col_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? json_string(t) : json_null();
+}
+
+json_t *db_col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                     : json_integer(sqlite3_column_int64(st, i));
+}
+
+json_t *db_col_time(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    char t[32];
+    time_fmt_iso_ms(t, sqlite3_column_int64(st, i));
+    return json_string(t);
+}
+
+json_t *db_col_json(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    json_t *j = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+    return j ? j : json_null();
 }

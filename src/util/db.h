@@ -8,6 +8,7 @@
 
 #include "util/err.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sqlite3.h>
@@ -57,6 +58,14 @@ void db_done(db_t *db, sqlite3_stmt *st);
  * Connections do not checkpoint on their own; a long-running process calls this from a
  * background loop. */
 int db_checkpoint(db_t *db);
+/* A column of the current row as JSON for an API answer (JSON null for SQL NULL): its
+ * text, its integer, its milliseconds as an ISO 8601 time, or the JSON its text holds
+ * (null when it holds none). Caller decrefs. */
+json_t *db_col_text(sqlite3_stmt *st, int i);
+json_t *db_col_int(sqlite3_stmt *st, int i);
+json_t *db_col_time(sqlite3_stmt *st, int i);
+json_t *db_col_json(sqlite3_stmt *st, int i);
+
 /* Maps a SQLite result code to a TARN_E* code with the connection's message. */
 int db_fail(db_t *db, int rc, tarn_err_t *err, const char *what);
 
