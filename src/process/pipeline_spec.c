@@ -693,7 +693,7 @@ static int spec_check_graph(spec_ctx_t *c, pipeline_spec_t *s)
         s->order[k] = i;
     }
 done:
-    free(dep);
+    s->needs = rc ? (free(dep), NULL) : dep;
     free(color);
     free(placed);
     free(stack);
@@ -849,6 +849,7 @@ void pipeline_spec_free(pipeline_spec_t *s)
     }
     free(s->steps);
     free(s->order);
+    free(s->needs);
     free(s->name);
     free(s->owner);
     free(s->description);

@@ -81,6 +81,8 @@ typedef struct {
     pipeline_step_t *steps;
     size_t n_steps;
     size_t *order; /* n_steps indexes into steps: each after all it depends on */
+    bool *needs;   /* n_steps * n_steps: needs[i * n_steps + j], step i waits for step j
+                    * (its depends_on and quality.input) */
 } pipeline_spec_t;
 
 /* The spec's word for a mode ("append", ...). Static string. */

@@ -127,22 +127,9 @@ static void scope_on_read(void *p, const char *table, int64_t snapshot, const js
 }
 
 /* Whether step j is step i or something i depends on, directly or not. */
-static bool depends(const pipeline_spec_t *s, size_t i, size_t j, int depth)
+static bool depends(const run_ctx_t *ctx, size_t i, size_t j)
 {
-    if (i == j)
-        return true;
-    if (depth > 300)
-        return false;
-    const pipeline_step_t *st = &s->steps[i];
-    for (size_t d = 0; d < st->depends_on.n; d++)
-        for (size_t k = 0; k < s->n_steps; k++)
-            if (!strcmp(s->steps[k].name, st->depends_on.items[d]) && depends(s, k, j, depth + 1))
-                return true;
-    if (st->quality_input)
-        for (size_t k = 0; k < s->n_steps; k++)
-            if (!strcmp(s->steps[k].name, st->quality_input) && depends(s, k, j, depth + 1))
-                return true;
-    return false;
+    return i == j || ctx->reach[i * ctx->spec->n_steps + j];
 }
 
 /* Runs sql as the owner into out, with the outputs of the SQL steps step i depends on
@@ -164,7 +151,7 @@ static int owner_query(run_ctx_t *ctx, size_t i, const char *sql, const char *ex
     pthread_mutex_lock(&ctx->mu);
     for (size_t j = 0; j < s->n_steps; j++)
         if (j != i && !s->steps[j].is_quality && ctx->steps[j].state == STEP_DONE &&
-            depends(s, i, j, 0)) {
+            depends(ctx, i, j)) {
             names[n] = s->steps[j].name;
             paths[n++] = ctx->steps[j].staged;
             rel_rows += ctx->steps[j].rows_out;
@@ -205,14 +192,9 @@ static bool step_direct(const run_ctx_t *ctx, size_t i)
         return false;
     for (size_t k = 0; k < s->n_steps; k++) {
         const pipeline_step_t *o = &s->steps[k];
-        if (k == i)
-            continue;
-        for (size_t d = 0; d < o->depends_on.n; d++)
-            if (!strcmp(o->depends_on.items[d], st->name))
-                return false;
-        if (o->quality_input && !strcmp(o->quality_input, st->name))
-            return false;
-        if (o->is_quality && o->quality_table && !strcmp(o->quality_table, st->target.table))
+        if (k != i && (s->needs[k * s->n_steps + i] ||
+                       (o->is_quality && o->quality_table &&
+                        !strcmp(o->quality_table, st->target.table))))
             return false;
     }
     return true;
@@ -342,7 +324,7 @@ static int quality_source(const run_ctx_t *ctx, size_t i)
         if (st->is_quality)
             continue;
         if (q->quality_input ? !strcmp(st->name, q->quality_input)
-                             : !strcmp(st->target.table, q->quality_table) && depends(s, i, j, 0))
+                             : !strcmp(st->target.table, q->quality_table) && depends(ctx, i, j))
             return (int)j;
     }
     return -1;
@@ -533,17 +515,10 @@ done:
 
 static bool step_ready(const run_ctx_t *ctx, size_t i)
 {
-    const pipeline_step_t *st = &ctx->spec->steps[i];
-    for (size_t d = 0; d < st->depends_on.n; d++)
-        for (size_t k = 0; k < ctx->spec->n_steps; k++)
-            if (!strcmp(ctx->spec->steps[k].name, st->depends_on.items[d]) &&
-                ctx->steps[k].state != STEP_DONE)
-                return false;
-    if (st->quality_input)
-        for (size_t k = 0; k < ctx->spec->n_steps; k++)
-            if (!strcmp(ctx->spec->steps[k].name, st->quality_input) &&
-                ctx->steps[k].state != STEP_DONE)
-                return false;
+    size_t n = ctx->spec->n_steps;
+    for (size_t j = 0; j < n; j++)
+        if (ctx->spec->needs[i * n + j] && ctx->steps[j].state != STEP_DONE)
+            return false;
     return true;
 }
 
@@ -609,6 +584,21 @@ static void *step_worker(void *arg)
 
 int run_exec_steps(run_ctx_t *ctx)
 {
+    /* What each step depends on, directly or not, once for the run. */
+    size_t ns = ctx->spec->n_steps;
+    if (!(ctx->reach = calloc(ns * ns, sizeof *ctx->reach))) {
+        snprintf(ctx->error, sizeof ctx->error, "out of memory");
+        return TARN_ENOMEM;
+    }
+    for (size_t k = 0; k < ns; k++) {
+        size_t i = ctx->spec->order[k];
+        for (size_t j = 0; j < ns; j++)
+            if (ctx->spec->needs[i * ns + j]) {
+                ctx->reach[i * ns + j] = true;
+                for (size_t m = 0; m < ns; m++)
+                    ctx->reach[i * ns + m] |= ctx->reach[j * ns + m];
+            }
+    }
     int n = ctx->r->o.step_workers > 0 ? ctx->r->o.step_workers : 2;
     if ((size_t)n > ctx->spec->n_steps)
         n = (int)ctx->spec->n_steps;

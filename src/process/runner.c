@@ -81,6 +81,7 @@ static void ctx_free(run_ctx_t *ctx)
         pthread_mutex_destroy(&sr->cancel.mu);
     }
     free(ctx->steps);
+    free(ctx->reach);
     pipeline_spec_free(ctx->spec);
     free(ctx->claim.spec);
     run_store_marks_free(ctx->marks);

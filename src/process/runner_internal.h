@@ -42,6 +42,7 @@ typedef struct run_ctx {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     step_run_t *steps;
+    bool *reach;         /* n*n: step i depends on step j, directly or not */
     size_t running;
     json_t *read;        /* {table: {"snapshot": n, "files": [keys]}} read by SQL steps */
     bool failed;

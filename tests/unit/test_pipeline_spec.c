@@ -302,6 +302,12 @@ static void test_order(void **state)
     const char *want[] = {"a", "q", "c", "b", "d"};
     for (size_t i = 0; i < 5; i++)
         assert_string_equal(s->steps[s->order[i]].name, want[i]);
+    /* needs: the direct dependencies by index (d=0, q=1, b=2, a=3, c=4). */
+    const bool want_needs[5][5] = {{0, 0, 1, 0, 1}, {0, 0, 0, 1, 0}, {0, 0, 0, 0, 1},
+                                   {0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = 0; j < 5; j++)
+            assert_int_equal(s->needs[i * 5 + j], want_needs[i][j]);
     pipeline_spec_free(s);
 }
 
