@@ -319,19 +319,70 @@ static void *worker_main(void *arg)
 
 typedef struct {
     char name[64];
-    int64_t next_cron_ms, pending_since_ms;
+    int64_t version, next_cron_ms, pending_since_ms;
     char *seen;
-    char *spec;
 } sched_row_t;
 
+struct sched_spec {
+    char name[64];
+    int64_t version;
+    pipeline_spec_t *spec; /* NULL: the text did not parse */
+    bool used;             /* by the current pass */
+};
+
+/* The parsed spec of row's pipeline version, read and parsed on first use. */
+static const pipeline_spec_t *sched_spec(runner_t *r, const sched_row_t *row)
+{
+    for (size_t i = 0; i < r->nspecs; i++)
+        if (r->specs[i].version == row->version && !strcmp(r->specs[i].name, row->name)) {
+            r->specs[i].used = true;
+            return r->specs[i].spec;
+        }
+    struct sched_spec *v = realloc(r->specs, (r->nspecs + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    r->specs = v;
+    struct sched_spec *c = &v[r->nspecs++];
+    *c = (struct sched_spec){.version = row->version, .used = true};
+    snprintf(c->name, sizeof c->name, "%s", row->name);
+    db_t *db = catalog_db(r->o.catalog);
+    sqlite3_stmt *st;
+    tarn_err_t e = {0};
+    if (db_prepare(db, &st, "SELECT spec FROM proc_pipelines WHERE name = ?1 AND version = ?2",
+                   &e))
+        return NULL;
+    sqlite3_bind_text(st, 1, row->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, row->version);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *yaml = (const char *)sqlite3_column_text(st, 0);
+        if (pipeline_spec_parse(yaml, strlen(yaml), &c->spec, &e))
+            c->spec = NULL;
+    }
+    db_done(db, st);
+    return c->spec;
+}
+
+/* Forgets the specs the last pass did not use (versions replaced, pipelines deleted). */
+static void sched_specs_sweep(runner_t *r, bool all)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->nspecs; i++) {
+        if (r->specs[i].used && !all) {
+            r->specs[i].used = false;
+            r->specs[k++] = r->specs[i];
+        } else {
+            pipeline_spec_free(r->specs[i].spec);
+        }
+    }
+    r->nspecs = k;
+}
+
 /* One pipeline's triggers: cron, and new snapshots of its inputs after the window. */
-static void check_triggers(runner_t *r, const sched_row_t *row, int64_t now)
+static void check_triggers(runner_t *r, const sched_row_t *row, const pipeline_spec_t *spec,
+                           int64_t now)
 {
     db_t *db = catalog_db(r->o.catalog);
     tarn_err_t e = {0};
-    pipeline_spec_t *spec = NULL;
-    if (pipeline_spec_parse(row->spec, strlen(row->spec), &spec, &e))
-        return;
     int64_t next = row->next_cron_ms, pending = row->pending_since_ms;
     bool fire_cron = false, fire_data = false;
     if (spec->schedule) {
@@ -394,7 +445,6 @@ static void check_triggers(runner_t *r, const sched_row_t *row, int64_t now)
     }
     json_decref(seen);
     json_decref(cur);
-    pipeline_spec_free(spec);
 }
 
 static void sched_pass(runner_t *r)
@@ -403,9 +453,8 @@ static void sched_pass(runner_t *r)
     sqlite3_stmt *st;
     tarn_err_t e = {0};
     if (db_prepare(db, &st,
-                   "SELECT s.name, s.next_cron_ms, s.pending_since_ms, s.seen, p.spec FROM"
-                   " proc_pipeline_state s JOIN proc_pipelines p ON p.name = s.name AND"
-                   " p.version = s.version WHERE NOT s.deleted ORDER BY s.name",
+                   "SELECT name, version, next_cron_ms, pending_since_ms, seen FROM"
+                   " proc_pipeline_state WHERE NOT deleted ORDER BY name",
                    &e))
         return;
     sched_row_t *rows = NULL;
@@ -420,20 +469,21 @@ static void sched_pass(runner_t *r)
         }
         sched_row_t *row = &rows[n++];
         snprintf(row->name, sizeof row->name, "%s", sqlite3_column_text(st, 0));
-        row->next_cron_ms = sqlite3_column_int64(st, 1);
-        row->pending_since_ms = sqlite3_column_int64(st, 2);
-        row->seen = strdup((const char *)sqlite3_column_text(st, 3));
-        row->spec = strdup((const char *)sqlite3_column_text(st, 4));
+        row->version = sqlite3_column_int64(st, 1);
+        row->next_cron_ms = sqlite3_column_int64(st, 2);
+        row->pending_since_ms = sqlite3_column_int64(st, 3);
+        row->seen = strdup((const char *)sqlite3_column_text(st, 4));
     }
     db_done(db, st);
     int64_t now = time_now_ms();
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].spec)
-            check_triggers(r, &rows[i], now);
+        const pipeline_spec_t *spec = sched_spec(r, &rows[i]);
+        if (spec)
+            check_triggers(r, &rows[i], spec, now);
         free(rows[i].seen);
-        free(rows[i].spec);
     }
     free(rows);
+    sched_specs_sweep(r, false);
     /* Timeouts. */
     pthread_mutex_lock(&r->mu);
     for (run_ctx_t *c = r->active; c; c = c->next)
@@ -554,6 +604,8 @@ void runner_stop(runner_t *r)
     pthread_join(r->sched, NULL);
     for (int i = 0; i < r->nworkers; i++)
         pthread_join(r->workers[i], NULL);
+    sched_specs_sweep(r, true);
+    free(r->specs);
     free(r->workers);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);

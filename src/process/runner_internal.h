@@ -62,6 +62,10 @@ struct runner {
     pthread_t *workers;
     int nworkers;
     run_ctx_t *active;
+    /* The scheduler's parsed specs (its thread's alone), by name and version: a spec is
+     * read and parsed once per version, not at every pass. */
+    struct sched_spec *specs;
+    size_t nspecs;
 };
 
 /* The output options of SQL step i (dir, prefix and tag are filled, of the sizes given). */
