@@ -524,3 +524,38 @@ steps:
     assert max(sizes) < 8 * 1024 * 1024, sizes  # a row group (122,880 rows) at most
     assert run["outputs"][0]["rows"] == 1200000
     assert sql(lake, f"SELECT count(*), count(DISTINCT h), sum(half) FROM {db}.hashes") == [[1200000, 1200000, 600000]]
+
+
+def test_merge_upserts_on_keys_and_overwrite_partitions_replaces_only_its_own(lake):
+    s3 = lake.s3()
+    db = uid("upsert")
+    land(s3, f"{db}/events/1.csv", f"id,kind,value\n1,a,10\n2,b,20\n9,{db},0\n".encode())
+    wait_cleaned(lake, db, "events", 1)
+    merge, parts = uid("merge"), uid("parts")
+    apply(lake, f"""
+name: {merge}
+incremental: true
+steps:
+  - name: m
+    sql: SELECT id, kind, CAST(value AS BIGINT) AS value FROM cleaned.{db}.events
+    target: {{table: curated.{db}.merged, mode: merge, keys: [id], partition_by: [kind]}}
+""")
+    apply(lake, f"""
+name: {parts}
+incremental: true
+steps:
+  - name: p
+    sql: SELECT id, kind, CAST(value AS BIGINT) AS value FROM cleaned.{db}.events
+    target: {{table: curated.{db}.parts, mode: overwrite_partitions, partition_by: [kind]}}
+""")
+    run_ok(lake, merge)
+    run_ok(lake, parts)
+    land(s3, f"{db}/events/2.csv", b"id,kind,value\n2,b,21\n3,b,30\n")
+    wait_cleaned(lake, db, "events", 2)
+    assert run_ok(lake, merge)["outputs"][0]["operation"] == "merge"
+    assert sql(lake, f"SELECT id, kind, value FROM {db}.merged ORDER BY id") == [
+        [1, "a", 10], [2, "b", 21], [3, "b", 30], [9, db, 0]]
+    run_ok(lake, parts)
+    # Partition b holds only the second run's rows; a and the third kind are untouched.
+    assert sql(lake, f"SELECT id, kind, value FROM {db}.parts ORDER BY id") == [
+        [1, "a", 10], [2, "b", 21], [3, "b", 30], [9, db, 0]]
