@@ -69,8 +69,6 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
     size_t nfolders = 0, before = 0, compacted = 0;
     engine_conn_t *conn = NULL;
     buf_t sel = BUF_INIT;
-    char **paths = NULL;
-    size_t npaths = 0;
     char *columns = NULL, *pkeys = NULL;
     pipeline_names_t parts = {0};
     output_files_t files = {0};
@@ -96,29 +94,23 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
         if (parts.items)
             parts.items[parts.n++] = (char *)pn;
     }
-    paths = calloc(before + 1, sizeof *paths);
     json_t *f;
     json_array_foreach(list, i, f)
     {
         const char *key = json_string_value(json_object_get(f, "key"));
         uint64_t size = (uint64_t)json_integer_value(json_object_get(f, "size"));
         size_t fl = output_folder_len(key);
-        bool take = false;
         for (size_t k = 0; k < nfolders && size < target; k++)
             if (strlen(folders[k].folder) == fl && !strncmp(folders[k].folder, key, fl) &&
-                folders[k].small >= min_small)
-                take = true;
-        if (!take || !paths)
-            continue;
-        size_t len = strlen(r->objects_dir) + strlen(zone) + strlen(key) + 3;
-        if (!(paths[npaths] = malloc(len)))
-            break;
-        snprintf(paths[npaths++], len, "%s/%s/%s", r->objects_dir, zone, key);
-        json_array_append_new(removes, json_string(key));
+                folders[k].small >= min_small) {
+                json_array_append_new(removes, json_string(key));
+                break;
+            }
     }
+    size_t nremoved = json_array_size(removes);
     for (size_t k = 0; k < nfolders; k++)
         compacted += folders[k].small >= min_small;
-    if (!npaths) {
+    if (!nremoved) {
         buf_free(&pkt);
         *out = json_pack("{s:s++++, s:I, s:I, s:I, s:i}", "table", zone, ".", db, ".", name,
                          "snapshot", (json_int_t)base, "files_before", (json_int_t)before,
@@ -126,7 +118,9 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
         goto done;
     }
     buf_puts(&sel, "SELECT * FROM ");
-    output_reader_sql(&sel, (const char *const *)paths, npaths, pkt.data ? pkt.data : "");
+    char zdir[PATH_MAX + 20];
+    snprintf(zdir, sizeof zdir, "%s/%s", r->objects_dir, zone);
+    output_reader_sql(&sel, zdir, removes, pkt.data ? pkt.data : "");
     buf_free(&pkt);
     snprintf(dir, sizeof dir, "%s/compact-%s-%s-%lld", r->staging_dir, db, name,
              (long long)time_now_ms());
@@ -146,7 +140,7 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
         goto done;
     published = true;
     catalog_snap_file_t *adds = calloc(files.n + 1, sizeof *adds);
-    const char **rm = calloc(npaths + 1, sizeof *rm);
+    const char **rm = calloc(nremoved + 1, sizeof *rm);
     if (!adds || !rm) {
         free(adds);
         free(rm);
@@ -156,12 +150,12 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
     for (size_t k = 0; k < files.n; k++)
         adds[k] = (catalog_snap_file_t){files.v[k].key, files.v[k].size, files.v[k].rows};
     json_array_foreach(removes, i, f) rm[i] = json_string_value(f);
-    json_t *summary = json_pack("{s:I, s:I, s:I}", "compacted_files", (json_int_t)npaths,
+    json_t *summary = json_pack("{s:I, s:I, s:I}", "compacted_files", (json_int_t)nremoved,
                                 "written_files", (json_int_t)files.n, "target_mb",
                                 (json_int_t)target_mb);
     catalog_commit_t cm = {.zone = zone, .db = db, .name = name, .columns = columns,
                            .partition_keys = pkeys, .base_snapshot = base, .adds = adds,
-                           .nadds = files.n, .removes = rm, .nremoves = npaths,
+                           .nadds = files.n, .removes = rm, .nremoves = nremoved,
                            .operation = "compact", .summary = summary, .managed_by = managed};
     db_t *cdb = catalog_db(r->o.catalog);
     int64_t snapshot = 0;
@@ -176,7 +170,7 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
         published = false; /* committed: the files are the table's now */
         *out = json_pack("{s:s++++, s:I, s:I, s:I, s:I}", "table", zone, ".", db, ".", name,
                          "snapshot", (json_int_t)snapshot, "files_before", (json_int_t)before,
-                         "files_after", (json_int_t)(before - npaths + files.n),
+                         "files_after", (json_int_t)(before - nremoved + files.n),
                          "partitions_compacted", (json_int_t)compacted);
     }
 done:
@@ -190,9 +184,6 @@ done:
         fs_remove_tree(dir);
     if (conn)
         engine_disconnect(conn);
-    for (size_t k = 0; paths && k < npaths; k++)
-        free(paths[k]);
-    free(paths);
     free(parts.items);
     free(columns);
     free(pkeys);

@@ -321,12 +321,19 @@ int output_publish(store_t *s, const char *bucket, const output_files_t *f, tarn
     return 0;
 }
 
-void output_reader_sql(buf_t *out, const char *const *paths, size_t n, const char *partition_keys)
+void output_reader_sql(buf_t *out, const char *dir, const json_t *keys,
+                       const char *partition_keys)
 {
     buf_puts(out, "read_parquet([");
-    for (size_t i = 0; i < n; i++) {
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        buf_t path = BUF_INIT;
+        buf_printf(&path, "%s/%s", dir, json_string_value(k));
         buf_puts(out, i ? ", " : "");
-        quality_put_literal(out, paths[i]);
+        quality_put_literal(out, path.data ? path.data : "");
+        buf_free(&path);
     }
     buf_puts(out, "], union_by_name = true");
     if (partition_keys && *partition_keys) {

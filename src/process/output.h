@@ -60,8 +60,10 @@ void output_files_free(output_files_t *f);
  * "db/t/k=v/part-0.parquet"): files with equal folder parts share a partition. */
 size_t output_folder_len(const char *key);
 
-/* read_parquet([...]) over files (absolute paths), with hive partitions typed by
- * partition_keys text ("k TYPE, ..."; NULL: none), appended to out. */
-void output_reader_sql(buf_t *out, const char *const *paths, size_t n, const char *partition_keys);
+/* read_parquet([...]) over the files dir/<key> of keys (a JSON array of keys, not empty),
+ * with hive partitions typed by partition_keys text ("k TYPE, ..."; NULL: none),
+ * appended to out. */
+void output_reader_sql(buf_t *out, const char *dir, const json_t *keys,
+                       const char *partition_keys);
 
 #endif

@@ -18,47 +18,21 @@ static int append_key(json_t *a, const char *key)
     return json_array_append_new(a, json_string(key)) ? -1 : 0;
 }
 
-/* The files of the table's current snapshot: keys into *keys, absolute paths into
- * *paths (caller frees both). */
-static int current_files(run_ctx_t *ctx, const char *zone, const char *db, const char *t,
-                         int64_t snapshot, json_t **keys, char ***paths, size_t *n,
-                         tarn_err_t *err)
+/* The keys of the files of the table's snapshot (an empty array for snapshot 0). */
+static int snapshot_keys(run_ctx_t *ctx, const catalog_name_t *n, int64_t snapshot,
+                         json_t **keys, tarn_err_t *err)
 {
     *keys = json_array();
-    *paths = NULL;
-    *n = 0;
-    if (!snapshot)
-        return 0;
     json_t *snap = NULL;
-    int rc = catalog_snapshot_files(ctx->r->o.catalog, zone, db, t, snapshot, &snap, err);
-    if (rc)
-        return rc;
-    json_t *files = json_object_get(snap, "files");
-    *paths = calloc(json_array_size(files) + 1, sizeof **paths);
+    int rc = snapshot ? catalog_snapshot_files(ctx->r->o.catalog, n->zone, n->db, n->table,
+                                               snapshot, &snap, err)
+                      : 0;
     size_t i;
     json_t *f;
-    json_array_foreach(files, i, f)
-    {
-        const char *key = json_string_value(json_object_get(f, "key"));
-        size_t len = strlen(ctx->r->objects_dir) + strlen(zone) + strlen(key) + 3;
-        char *p = *paths ? malloc(len) : NULL;
-        if (!p) {
-            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-            break;
-        }
-        snprintf(p, len, "%s/%s/%s", ctx->r->objects_dir, zone, key);
-        (*paths)[(*n)++] = p;
-        append_key(*keys, key);
-    }
+    json_array_foreach(json_object_get(snap, "files"), i, f)
+        append_key(*keys, json_string_value(json_object_get(f, "key")));
     json_decref(snap);
     return rc;
-}
-
-static void free_paths(char **paths, size_t n)
-{
-    for (size_t i = 0; paths && i < n; i++)
-        free(paths[i]);
-    free(paths);
 }
 
 static void put_keys_match(buf_t *b, const pipeline_names_t *keys)
@@ -71,8 +45,67 @@ static void put_keys_match(buf_t *b, const pipeline_names_t *keys)
     }
 }
 
-/* Writes step i's output for its target: the query that gives the table's new rows for
- * the step's mode, then output_write; fills the step's out, removes and operation. */
+/* Writes the staged rows of step i as its target's files: the query that gives the
+ * table's new rows for the step's mode (merge reads cur_keys, the current files), then
+ * output_write; fills the step's out and columns. */
+static int write_target(run_ctx_t *ctx, size_t i, const catalog_name_t *n, const json_t *cur_keys,
+                        tarn_err_t *err)
+{
+    const pipeline_step_t *s = &ctx->spec->steps[i];
+    step_run_t *sr = &ctx->steps[i];
+    arena_t *a = arena_create();
+    buf_t sel = BUF_INIT;
+    char *cols0 = NULL, *parts0 = NULL;
+    int rc = 0;
+    if (!a) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    const char *staged = arena_sprintf(a, "read_parquet(%s)", engine_quote(a, sr->staged));
+    char src[PATH_MAX + 64];
+    snprintf(src, sizeof src, "SELECT * FROM %s", staged);
+    if (ctx->claim.replay && s->target.mode == PIPELINE_MODE_MERGE) {
+        /* A rebuild of a merged table keeps one row per key. */
+        buf_printf(&sel, "SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY ", staged);
+        for (size_t k = 0; k < s->target.keys.n; k++) {
+            buf_puts(&sel, k ? ", " : "");
+            quality_put_ident(&sel, s->target.keys.items[k]);
+        }
+        buf_puts(&sel, ") = 1");
+    } else if (s->target.mode == PIPELINE_MODE_MERGE && json_array_size(cur_keys)) {
+        /* The staged rows' partition key types read back the table's hive folders. */
+        if ((rc = output_columns(ctx->conn, src, &s->target.partition_by, &cols0, &parts0, err)))
+            goto done;
+        char dir[PATH_MAX + 20];
+        snprintf(dir, sizeof dir, "%s/%s", ctx->r->objects_dir, n->zone);
+        buf_puts(&sel, "SELECT * FROM ");
+        output_reader_sql(&sel, dir, cur_keys, parts0);
+        buf_printf(&sel, " AS t WHERE NOT EXISTS (SELECT 1 FROM %s AS s WHERE ", staged);
+        put_keys_match(&sel, &s->target.keys);
+        buf_printf(&sel, ") UNION ALL BY NAME SELECT * FROM %s", staged);
+    } else {
+        buf_puts(&sel, src);
+    }
+    if (!sel.data) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    char dir[PATH_MAX + 300], prefix[300], tag[64];
+    output_opts_t oo;
+    run_output_opts(ctx, i, &oo, dir, sizeof dir, prefix, sizeof prefix, tag, sizeof tag);
+    if (!(rc = output_columns(ctx->conn, sel.data, &s->target.partition_by, &sr->columns,
+                              &sr->partition_keys, err)))
+        rc = output_write(ctx->conn, sel.data, &oo, &sr->out, err);
+done:
+    free(cols0);
+    free(parts0);
+    buf_free(&sel);
+    arena_free(a);
+    return rc;
+}
+
+/* Prepares step i's target for the commit: its base snapshot, its operation, its files
+ * (written here unless the step wrote them) and the keys that leave the snapshot. */
 static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
 {
     const pipeline_step_t *s = &ctx->spec->steps[i];
@@ -81,10 +114,9 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     char managed[200];
     if (!catalog_name_parse(&n, s->target.table))
         return TARN_ERR(err, TARN_EINVAL, "'%s' is not zone.database.table", s->target.table);
-    const char *zone = n.zone, *db = n.db, *t = n.table;
     int64_t base = 0;
-    int rc = catalog_table_state(ctx->r->o.catalog, zone, db, t, &base, managed, sizeof managed,
-                                 err);
+    int rc = catalog_table_state(ctx->r->o.catalog, n.zone, n.db, n.table, &base, managed,
+                                 sizeof managed, err);
     if (rc == TARN_ENOTFOUND) {
         base = 0;
         rc = 0;
@@ -98,71 +130,17 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     if (rc)
         return rc;
     sr->base_snapshot = base;
-    arena_t *a = arena_create();
-    buf_t sel = BUF_INIT;
-    json_t *cur_keys = NULL;
-    char **paths = NULL;
-    size_t npaths = 0;
-    char *cols0 = NULL, *parts0 = NULL;
     pipeline_mode_t mode = s->target.mode;
     bool replay = ctx->claim.replay;
-    if (!a) {
-        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        goto done;
+    sr->operation = replay ? "replay" : pipeline_mode_name(mode);
+    /* Every mode but append replaces files of the current snapshot (and merge reads them). */
+    json_t *cur_keys = NULL;
+    if ((replay || mode != PIPELINE_MODE_APPEND) && (rc = snapshot_keys(ctx, &n, base, &cur_keys, err)))
+        return rc;
+    if (!sr->direct && (rc = write_target(ctx, i, &n, cur_keys, err))) {
+        json_decref(cur_keys);
+        return rc;
     }
-    if (sr->direct) {
-        /* The step wrote the files: only what leaves the snapshot is left to find. */
-        sr->operation = replay ? "replay" : pipeline_mode_name(mode);
-        if ((replay || mode != PIPELINE_MODE_APPEND) &&
-            (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
-            goto done;
-        goto removes;
-    }
-    const char *staged = arena_sprintf(a, "read_parquet(%s)", engine_quote(a, sr->staged));
-    char src[PATH_MAX + 64];
-    snprintf(src, sizeof src, "SELECT * FROM %s", staged);
-    /* The staged rows' partition key types read back the table's hive folders. */
-    if ((rc = output_columns(ctx->conn, src, &s->target.partition_by, &cols0, &parts0, err)))
-        goto done;
-    bool reads_current = !replay && mode != PIPELINE_MODE_APPEND;
-    if (reads_current &&
-        (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
-        goto done;
-    if (replay && mode == PIPELINE_MODE_MERGE) {
-        /* A rebuild of a merged table keeps one row per key. */
-        buf_printf(&sel, "SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY ", staged);
-        for (size_t k = 0; k < s->target.keys.n; k++) {
-            buf_puts(&sel, k ? ", " : "");
-            quality_put_ident(&sel, s->target.keys.items[k]);
-        }
-        buf_puts(&sel, ") = 1");
-        sr->operation = "replay";
-    } else if (mode == PIPELINE_MODE_MERGE && npaths) {
-        buf_puts(&sel, "SELECT * FROM ");
-        output_reader_sql(&sel, (const char *const *)paths, npaths, parts0);
-        buf_printf(&sel, " AS t WHERE NOT EXISTS (SELECT 1 FROM %s AS s WHERE ", staged);
-        put_keys_match(&sel, &s->target.keys);
-        buf_printf(&sel, ") UNION ALL BY NAME SELECT * FROM %s", staged);
-        sr->operation = "merge";
-    } else {
-        buf_puts(&sel, src);
-        sr->operation = replay ? "replay" : pipeline_mode_name(mode);
-    }
-    if (!sel.data) {
-        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = output_columns(ctx->conn, sel.data, &s->target.partition_by, &sr->columns,
-                             &sr->partition_keys, err)))
-        goto done;
-    char dir[PATH_MAX + 300], prefix[300], tag[64];
-    output_opts_t oo;
-    run_output_opts(ctx, i, &oo, dir, sizeof dir, prefix, sizeof prefix, tag, sizeof tag);
-    if ((rc = output_write(ctx->conn, sel.data, &oo, &sr->out, err)))
-        goto done;
-    if (replay && (rc = current_files(ctx, zone, db, t, base, &cur_keys, &paths, &npaths, err)))
-        goto done;
-removes:
     /* What leaves the snapshot. */
     sr->removes = json_array();
     if (replay || mode == PIPELINE_MODE_OVERWRITE || mode == PIPELINE_MODE_MERGE) {
@@ -175,20 +153,15 @@ removes:
             const char *ck = json_string_value(key);
             size_t fl = output_folder_len(ck);
             for (size_t f = 0; f < sr->out.n; f++)
-                if (output_folder_len(sr->out.v[f].key) == fl && !strncmp(ck, sr->out.v[f].key, fl)) {
+                if (output_folder_len(sr->out.v[f].key) == fl &&
+                    !strncmp(ck, sr->out.v[f].key, fl)) {
                     append_key(sr->removes, ck);
                     break;
                 }
         }
     }
-done:
-    free(cols0);
-    free(parts0);
     json_decref(cur_keys);
-    free_paths(paths, npaths);
-    buf_free(&sel);
-    arena_free(a);
-    return rc;
+    return 0;
 }
 
 /* The lineage a snapshot records. */
