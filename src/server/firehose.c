@@ -26,19 +26,6 @@ static int respond(req_t *r, json_t *o)
     return 0;
 }
 
-static int body_json(req_t *r, json_t **out)
-{
-    json_error_t je;
-    *out = r->body.len ? json_loadb(r->body.data, r->body.len, 0, &je) : json_object();
-    if (!*out || !json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
-                          "the request body is not a JSON object");
-    }
-    return 0;
-}
-
 /* Checks the principal's right to act on this stream (the dispatcher checked the action). */
 static int check_stream(req_t *r, const char *name)
 {
@@ -96,7 +83,7 @@ static int check_insert(req_t *r, const char *name)
 static int create_stream(req_t *r)
 {
     json_t *in;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *arn;
@@ -110,7 +97,7 @@ static int create_stream(req_t *r)
 static int describe_stream(req_t *r)
 {
     json_t *in, *d;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -124,7 +111,7 @@ static int list_streams(req_t *r)
 {
     json_t *in, *names;
     bool more;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     json_t *lim = json_object_get(in, "Limit");
@@ -151,7 +138,7 @@ static int list_streams(req_t *r)
 static int delete_stream(req_t *r)
 {
     json_t *in;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -234,7 +221,7 @@ static long decode(put_t *p, size_t *off, const char *b64)
 static int put_record(req_t *r)
 {
     json_t *in;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -271,7 +258,7 @@ done:
 static int put_record_batch(req_t *r)
 {
     json_t *in;
-    int rc = body_json(r, &in);
+    int rc = rest_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
