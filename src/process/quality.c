@@ -100,7 +100,9 @@ static void put_condition(buf_t *out, const pipeline_rule_t *r, size_t i)
 void quality_flag_sql(buf_t *out, const pipeline_step_t *step, const char *from)
 {
     bool windows = false;
-    buf_puts(out, "SELECT * ");
+    /* The outer query turns the list of names and NULLs into the names alone. */
+    buf_puts(out, "SELECT * EXCLUDE (" QUALITY_FAILED_COL "), list_filter(" QUALITY_FAILED_COL
+                  ", x -> x IS NOT NULL) AS " QUALITY_FAILED_COL " FROM (SELECT * ");
     for (size_t i = 0; i < step->n_rules; i++)
         if (step->rules[i].kind == PIPELINE_RULE_UNIQUE) {
             buf_printf(out, "%s_tarn_u%zu", windows ? ", " : "EXCLUDE (", i);
@@ -136,19 +138,7 @@ void quality_flag_sql(buf_t *out, const pipeline_step_t *step, const char *from)
         }
         buf_printf(out, ") AS _tarn_u%zu", i);
     }
-    buf_printf(out, " FROM %s) AS _tarn_in", from);
-    /* Turn the list of names and NULLs into the names alone. */
-    char *sql = out->data ? strdup(out->data) : NULL;
-    if (!sql)
-        return;
-    out->len = 0;
-    if (out->data)
-        out->data[0] = '\0';
-    buf_printf(out,
-               "SELECT * EXCLUDE (" QUALITY_FAILED_COL "), list_filter(" QUALITY_FAILED_COL
-               ", x -> x IS NOT NULL) AS " QUALITY_FAILED_COL " FROM (%s) AS _tarn_flagged",
-               sql);
-    free(sql);
+    buf_printf(out, " FROM %s) AS _tarn_in) AS _tarn_flagged", from);
 }
 
 void quality_table_sql(buf_t *out, const pipeline_rule_t *r, const char *from)
