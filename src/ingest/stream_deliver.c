@@ -847,7 +847,11 @@ int stream_deliver_batch(stream_mgr_t *m, stream_t *s, tarn_err_t *err)
     atomic_store(&s->delivered, b.last);
     atomic_fetch_sub(&s->pending, (int64_t)b.bytes);
     atomic_store(&s->oldest_ms, stream_wal_durable(s->wal) > b.last ? b.last_ts : 0);
-    rc = stream_wal_trim(s->wal, b.last, err);
+    /* The log's records are trimmed only once the commit that delivered them (files and
+     * position together) is on disk: a power failure before that finds them undelivered
+     * and still in the log. */
+    if (!(rc = db_sync(m->o.db, err)))
+        rc = stream_wal_trim(s->wal, b.last, err);
 done:
     for (size_t i = 0; i < b.ngroups; i++) {
         group_free(b.groups[i]);

@@ -168,6 +168,9 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
     json_decref(summary);
     if (!rc) {
         published = false; /* committed: the files are the table's now */
+        rc = db_sync(cdb, err); /* on disk before the staging folder goes or anyone is told */
+    }
+    if (!rc) {
         *out = json_pack("{s:s++++, s:I, s:I, s:I, s:I}", "table", zone, ".", db, ".", name,
                          "snapshot", (json_int_t)snapshot, "files_before", (json_int_t)before,
                          "files_after", (json_int_t)(before - nremoved + files.n),

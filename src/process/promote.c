@@ -7,6 +7,7 @@
 #include "ingest/landing.h"
 #include "process/policy.h"
 #include "process/promote_internal.h"
+#include "util/killpoint.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -668,6 +669,7 @@ static int finish(lane_t *p, const row_t *row, verdict_t *v, bool resumed, arena
                                " WHERE id = CAST(?1 AS INTEGER)",
                            id, NULL, time_now_ms() + keep, err);
     }
+    killpoint_hit("promote-linked"); /* in cleaned or quarantine, not yet gone from raw */
     hook_ctx_t h = {p, row, v};
     store_hook_t hook = {on_raw_removed, &h};
     if ((rc = store_object_delete_if(p->o.store, "raw", row->key, row->etag, &hook, err)))

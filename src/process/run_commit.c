@@ -334,8 +334,11 @@ int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err)
     steps = run_steps_json(ctx);
     if (!rc)
         rc = run_store_succeed(db, ctx->claim.id, outs, steps, err);
-    if (!rc)
-        rc = db_exec(db, "COMMIT", err);
+    int sync_rc = 0;
+    /* Committed: the files are the tables' now, whatever the sync says, and the run's
+     * staging folder goes (and its success is told) only once the commit is on disk. */
+    if (!rc && !(rc = db_exec(db, "COMMIT", err)))
+        sync_rc = db_sync(db, err);
 done:
     if (rc && tx)
         db_exec(db, "ROLLBACK", NULL);
@@ -343,9 +346,9 @@ done:
         run_remove_staged(ctx->r->o.store, staged);
     json_decref(staged);
     json_decref(steps);
-    if (!rc)
+    if (!rc && !sync_rc)
         *outputs = outs;
     else
         json_decref(outs);
-    return rc;
+    return rc ? rc : sync_rc;
 }

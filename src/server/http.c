@@ -5,6 +5,7 @@
  * request ends in the completion callback, which writes its audit record and metrics. */
 #include "server/http.h"
 #include "server/server_internal.h"
+#include "util/killpoint.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -488,6 +489,13 @@ static int finish_request(req_t *r)
 
 static enum MHD_Result queue(req_t *r)
 {
+    /* An answer that reports a change goes out only once the commit holding it is on
+     * disk; requests that committed nothing pass straight through. */
+    if (db_sync(r->srv->db, &r->err)) {
+        r->failed = true;
+        req_respond_error(r, TARN_EIO);
+    }
+    killpoint_hit("http-before-response");
     if (!r->resp) {
         r->status = r->status ? r->status : 500;
         r->resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

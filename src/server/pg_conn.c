@@ -18,6 +18,13 @@
 int pg_flush(pg_client_t *k)
 {
     size_t off = 0;
+    /* What goes out may confirm a change (a CommandComplete, a GRANT): its commit is
+     * synced first. A failed sync ends the connection unanswered rather than confirm. */
+    tarn_err_t err = {0};
+    if (k->out.len && db_sync(k->srv->db, &err)) {
+        log_error("pg: cannot confirm a change", "error", err.msg);
+        k->dead = true;
+    }
     while (!k->dead && off < k->out.len) {
         size_t want = k->out.len - off;
         ssize_t n =

@@ -220,6 +220,11 @@ static void remove_upload(store_t *s, const char *upload_id, const store_object_
     if (q && db_exec(s->db, q, NULL))
         db_exec(s->db, "ROLLBACK", NULL);
     sqlite3_free(q);
+    /* The parts go only once the commits that made them unneeded (the completed object,
+     * the upload's removal) are on disk: a power failure before that finds the upload
+     * still open, with its parts. */
+    if (db_sync(s->db, NULL))
+        return;
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%s", s->uploads_dir, upload_id);
     fs_remove_tree(dir);

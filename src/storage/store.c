@@ -6,6 +6,7 @@
 #include "storage/keys.h"
 #include "storage/store_internal.h"
 #include "util/fs.h"
+#include "util/killpoint.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -125,9 +126,18 @@ static int recover_intents(store_t *s, tarn_err_t *err)
         bool before_rename = fs_exists(tmp);
         log_info("store.recover", "tmp", tmp, "action", before_rename ? "discard" : "finish");
         if (before_rename) {
-            /* Crashed before the rename: the object was never acknowledged. */
-            unlink(tmp);
+            /* Crashed before the rename: the object was never acknowledged. The intent
+             * goes first, durably: were the file removed first, a crash would leave an
+             * intent without its file, which reads as "renamed" next time. */
             q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", tmp);
+            rc = q ? db_exec(s->db, q, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            sqlite3_free(q);
+            if (!rc)
+                rc = db_sync(s->db, err);
+            if (rc)
+                break;
+            unlink(tmp);
+            continue;
         } else {
             /* Crashed after the rename: the bytes are in place, finish the index. */
             q = sqlite3_mprintf("BEGIN; INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS
@@ -800,10 +810,14 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
     }
     bool fast = !exists;
     if (!fast) {
+        /* The old bytes are replaced before the new index row commits: the intent that
+         * lets recovery finish the row must be on disk before the rename. */
         store_writer_pick_name(w, path);
         rc = run_bound(s, "INSERT INTO object_intents(tmp, " STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
                           "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
                        w->tmp_path, o, err);
+        if (!rc)
+            rc = db_sync(s->db, err);
         if (rc)
             return rc;
     }
@@ -827,6 +841,8 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
         return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
     rc = commit_row(s, w, o, !fast, err);
     db_write_end(s->db);
+    if (!rc)
+        killpoint_hit("object-committed");
     return rc;
 }
 
@@ -855,6 +871,7 @@ int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
         rc = TARN_ERR(err, TARN_EIO, "fsync object: %s", strerror(errno));
         goto done;
     }
+    killpoint_hit("object-fsynced");
     memset(&o, 0, sizeof o); /* the descriptor stays open: an anonymous file is linked by it */
     o.bucket = bucket;
     o.key = key;
@@ -1027,9 +1044,11 @@ int store_object_delete_if(store_t *s, const char *bucket, const char *key, cons
             db_exec(s->db, "ROLLBACK", NULL);
         db_write_end(s->db);
     }
-    if (!rc && gone && key[strlen(key) - 1] != '/') {
-        /* The index row is gone first: a crash here leaves an invisible file that the
-         * next write of this key replaces. */
+    if (!rc && gone && key[strlen(key) - 1] != '/' && !(rc = db_sync(s->db, err))) {
+        /* The index row is gone first, and durably (a power failure must not find a row
+         * whose file is gone): a crash here leaves an invisible file that the next write
+         * of this key replaces. */
+        killpoint_hit("delete-synced");
         unlink(path);
         char bdir[PATH_MAX];
         snprintf(bdir, sizeof bdir, "%s/%s", s->objects_dir, bucket);

@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <sqlite3.h>
 
@@ -28,6 +30,19 @@ typedef struct db {
     db_conn_t *writer;
     pthread_t writer_owner;
     bool writing;
+    /* Group commit (db.c): connections write commits to the WAL without syncing
+     * (synchronous=NORMAL); the WAL hook numbers each commit and notes the number as the
+     * committing thread's pending one, and db_sync makes it durable, one fdatasync of the
+     * WAL serving every commit made before it began. */
+    pthread_key_t pending;   /* the calling thread's last unsynced commit number */
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    _Atomic uint64_t commits; /* commits numbered so far */
+    uint64_t synced;          /* every commit numbered up to this one is on disk */
+    bool syncing;             /* a sync is running (one at a time) */
+    int sync_errno;           /* a failed WAL sync: sticky, see db_sync */
+    int wal_fd;               /* our own descriptor on <path>-wal, opened by the syncer */
+    _Atomic uint64_t syncs;   /* WAL syncs done, for metrics */
 } db_t;
 
 /* Routes the calling thread's statements on db to the shared writer connection until
@@ -39,7 +54,8 @@ void db_write_end(db_t *db);
 sqlite3 *db_h(db_t *db);
 
 /* Opens (creating) path in WAL mode with synchronous=NORMAL, foreign keys on and a busy
- * timeout; caller closes with db_close. */
+ * timeout; caller closes with db_close. A commit is in the WAL (it survives kill -9) when
+ * its statement returns, and on disk (it survives a power failure) after db_sync. */
 int db_open(db_t **out, const char *path, tarn_err_t *err);
 void db_close(db_t *db);
 /* Runs one or more statements without results. */
@@ -54,6 +70,17 @@ int db_prepare(db_t *db, sqlite3_stmt **out, const char *sql, tarn_err_t *err);
 /* Resets a statement from db_prepare for reuse (or finalizes it if it was not cached).
  * Call on the thread that prepared it. */
 void db_done(db_t *db, sqlite3_stmt *st);
+/* Makes every commit the calling thread has made on db durable: returns once an fdatasync
+ * of the WAL that began after the thread's last commit has finished. Commits of
+ * concurrent threads share one sync (group commit); a thread with nothing pending returns
+ * at once. Call it before any answer that reports a change, and before removing anything
+ * that a commit made unnecessary (an unlinked file, a trimmed log). A failed sync is
+ * sticky (TARN_EIO from then on): after fsync fails, the kernel may have dropped the
+ * unwritten pages, so nothing committed since can be acknowledged until a restart. */
+int db_sync(db_t *db, tarn_err_t *err);
+/* Commits numbered and WAL syncs done since open, for metrics. */
+void db_sync_stats(db_t *db, uint64_t *commits, uint64_t *syncs);
+
 /* Copies committed WAL pages into the database file (passive: never waits for readers).
  * Connections do not checkpoint on their own; a long-running process calls this from a
  * background loop. */

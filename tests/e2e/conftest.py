@@ -27,8 +27,10 @@ def free_port():
 class Server:
     """One tarn server process; restartable on the same data folder."""
 
-    def __init__(self, data_dir, extra_env=None, extra_args=(), promotion=False):
+    def __init__(self, data_dir, extra_env=None, extra_args=(), promotion=False, wrapper=()):
         self.data = str(data_dir)
+        # A command the server runs under (strace, say); stop() then signals the server.
+        self.wrapper = list(wrapper)
         self.extra_env = extra_env or {}
         # Promotion moves what lands in raw to cleaned; tests of raw tables, S3 and SQL
         # keep raw as it is, and the promotion tests turn it on.
@@ -45,7 +47,7 @@ class Server:
     def start(self):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
+            [*self.wrapper, TARN, "serve", "--data", self.data, "--listen", f"127.0.0.1:{self.port}",
              "--pg-listen", f"127.0.0.1:{self.pg_port}", *self.extra_args],
             stdout=log, stderr=log, env={**os.environ, **self.extra_env})
         deadline = time.time() + 30
@@ -62,9 +64,17 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("tarn did not become ready")
 
+    @property
+    def pid(self):
+        """The server's own process id (not its wrapper's)."""
+        if not self.wrapper:
+            return self.proc.pid
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+            return int(f.read().split()[0])
+
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            os.kill(self.pid, sig)
             self.proc.wait(timeout=60)
         return self.proc.returncode if self.proc else None
 
