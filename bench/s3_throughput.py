@@ -53,14 +53,14 @@ def sign(method, path, host, ak, sk, payload_hash, now=None):
 
 
 class Tarn:
-    def __init__(self, binary, data):
+    def __init__(self, binary, data, wrapper=()):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.host = f"127.0.0.1:{self.port}"
         self.data = data
         self.log = open(os.path.join(os.path.dirname(os.path.dirname(data)), "tarn-bench.log"), "ab")
-        self.proc = subprocess.Popen([binary, "serve", "--data", data, "--listen", self.host,
+        self.proc = subprocess.Popen([*wrapper, binary, "serve", "--data", data, "--listen", self.host,
                                       "--promotion", "off"],
                                      stdout=self.log, stderr=self.log)
         for _ in range(300):
@@ -80,8 +80,58 @@ class Tarn:
         return float("nan")
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        pid = self.proc.pid
+        try:  # under strace, signal the server itself
+            if os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "strace":
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+        os.kill(pid, signal.SIGTERM)
         self.proc.wait(timeout=60)
+
+
+def fsync_census(binary, scratch, count, size, clients, use_wrk):
+    """fsyncs per acknowledged small PUT, read from a system-call trace of a server of its
+    own (strace, only fsync and fdatasync traced): the object's own, its folder's, the
+    catalog WAL's, and the rest (audit log, checkpoints). Not timed."""
+    if not shutil.which("strace"):
+        return None
+    log = os.path.join(scratch, "census.trace")
+    t = Tarn(binary, os.path.join(scratch, "census-lake"),
+             wrapper=["strace", "-f", "-qq", "-y", "--seccomp-bpf", "-e",
+                      "trace=fsync,fdatasync", "-o", log])
+    try:
+        with open(log) as f:
+            f.seek(0, 2)
+            start = f.tell()
+        if use_wrk:
+            run_small_wrk(t, "census/t", count, size, clients, scratch)
+        else:
+            run_small_tarn(t, "census/t", count, size, clients)
+        time.sleep(0.2)
+        with open(log) as f:
+            f.seek(start)
+            lines = f.read().splitlines()
+    finally:
+        t.stop()
+    kinds = {"object": 0, "folder": 0, "catalog WAL": 0, "other": 0}
+    for line in lines:
+        i = line.find("<")
+        j = line.find(">", i)
+        if "fsync(" not in line and "fdatasync(" not in line or i < 0:
+            continue
+        path = line[i + 1:j]
+        if path.endswith("/tarn.db-wal"):
+            kinds["catalog WAL"] += 1
+        elif os.path.isdir(path):
+            kinds["folder"] += 1
+        elif "/objects/" in path or "/tmp/" in path:
+            kinds["object"] += 1
+        else:
+            kinds["other"] += 1
+    shutil.rmtree(os.path.join(scratch, "census-lake"), ignore_errors=True)
+    return {k: v / count for k, v in kinds.items()}
 
 
 def connect(t):
@@ -289,6 +339,12 @@ def main():
                     help="also PUT and GET one object of this many GiB (streaming, RSS check)")
     ap.add_argument("--python-clients", action="store_true",
                     help="small PUTs from Python processes instead of wrk")
+    ap.add_argument("--before", default=None,
+                    help="an earlier build of tarn: its small-PUT rate is measured in the same "
+                         "batches, and its fsyncs per PUT counted beside this build's")
+    ap.add_argument("--small-only", action="store_true", help="skip the large PUTs and GETs")
+    ap.add_argument("--census-count", type=int, default=2000,
+                    help="small PUTs traced to count fsyncs per PUT (0: no census)")
     a = ap.parse_args()
 
     base = a.dir or os.path.join(os.path.dirname(os.path.abspath(a.tarn)), "bench-scratch")
@@ -296,16 +352,18 @@ def main():
     scratch = tempfile.mkdtemp(dir=base)
     fsdir = os.path.join(scratch, "fs")
     os.makedirs(fsdir)
-    nbig = a.large_mib // a.object_mib
+    nbig = 0 if a.small_only else a.large_mib // a.object_mib
     body = os.urandom(a.object_mib * MiB)
     use_wrk = shutil.which("wrk") is not None and not a.python_clients
     # Each figure is measured in pairs (tarn, then the baseline, or the other way round,
     # alternating), and the ratio reported is the median of the pairs' ratios: the disk
     # of a virtual machine drifts by more than the differences measured here.
-    pairs = {"put": [], "get": [], "small": []}
+    pairs = {"put": [], "get": [], "small": [], "before": [], "gain": []}
     totals = {k: [0.0, 0.0, 0] for k in pairs}  # tarn seconds, baseline seconds, units
     huge = None
     t = Tarn(os.path.abspath(a.tarn), os.path.join(scratch, "lake"))
+    old = Tarn(os.path.abspath(a.before), os.path.join(scratch, "lake-before")) if a.before else None
+    census = {}
     try:
         conn = connect(t)
         for i in range(nbig):
@@ -344,23 +402,30 @@ def main():
         for bi in range(a.small_batches):
             prefix, folder = f"bench/small/b{bi}", os.path.join(fsdir, f"small-{bi}")
 
-            def tarn_batch():
+            def server_batch(srv):
                 if use_wrk:
-                    return per / run_small_wrk(t, prefix, per, a.small_size, a.clients, scratch)
-                return per / run_small_tarn(t, prefix, per, a.small_size, a.clients)
+                    return per / run_small_wrk(srv, prefix, per, a.small_size, a.clients, scratch)
+                return per / run_small_tarn(srv, prefix, per, a.small_size, a.clients)
 
             def base_batch():
                 return per / baseline_small(folder, per, a.small_size, a.clients)
-            if bi % 2:
-                tt = tarn_batch()
-                tb = base_batch()
-            else:
-                tb = base_batch()
-                tt = tarn_batch()
+            # Each batch runs every side once, the order turning from batch to batch.
+            sides = [("tarn", lambda: server_batch(t)), ("base", base_batch)]
+            if old:
+                sides.append(("before", lambda: server_batch(old)))
+            k = bi % len(sides)
+            took = {name: fn() for name, fn in sides[k:] + sides[:k]}
+            tt, tb = took["tarn"], took["base"]
             pairs["small"].append(tb / tt)
             totals["small"][0] += tt
             totals["small"][1] += tb
             totals["small"][2] += per
+            if old:
+                pairs["before"].append(tb / took["before"])
+                pairs["gain"].append(took["before"] / tt)
+                totals["before"][0] += took["before"]
+                totals["before"][1] += tb
+                totals["before"][2] += per
         one_writer = baseline_small(os.path.join(fsdir, "small-1w"), min(per, 2000),
                                     a.small_size, 1)
         if a.huge_gib:
@@ -374,17 +439,26 @@ def main():
             assert got == total
             huge = (hp, hg)
         rss = t.peak_rss_mib()
+        if a.census_count:
+            census["tarn"] = fsync_census(os.path.abspath(a.tarn), scratch, a.census_count,
+                                          a.small_size, a.clients, use_wrk)
+            if old:
+                census["before"] = fsync_census(os.path.abspath(a.before), scratch,
+                                                a.census_count, a.small_size, a.clients, use_wrk)
     finally:
         t.stop()
+        if old:
+            old.stop()
         # Deleting only at the end: ext4 slows file creation for a while after many
         # deletions, which would penalise whichever side ran next.
         shutil.rmtree(scratch, ignore_errors=True)
 
-    rows = [
+    rows = ([] if a.small_only else [
         ("large PUT", "put", MiB, "MiB/s", "write+fsync", 0.7),
         ("large GET", "get", MiB, "MiB/s", "cat" + (" (cold)" if cold else " (warm)"), 0.8),
-        ("small PUT", "small", 1, "obj/s", f"{a.clients} writers+fsync", 0.8),
-    ]
+    ]) + [("small PUT", "small", 1, "obj/s", f"{a.clients} writers+fsync", 0.8)]
+    if old:
+        rows.append(("before", "before", 1, "obj/s", f"{a.clients} writers+fsync", 0.0))
     print(f"\ns3_throughput: {nbig} x {a.object_mib} MiB, {a.small_count} x {a.small_size} B "
           f"with {a.clients} clients ({'wrk' if use_wrk else 'python'}); ratio = median of "
           f"paired runs")
@@ -403,6 +477,18 @@ def main():
           f"{rss / 100:>6.2f} {'<1.0':>7}  {'yes' if rss < 100 else 'NO'}")
     ok_all &= rss < 100
     print(f"(for scale: one writer creating 4 KiB files with fsync does {one_writer:.0f} files/s here)")
+    if old:
+        gain = statistics.median(pairs["gain"])
+        print(f"small PUT, this build against the earlier one: {gain:.2f}x (median of batches)")
+    if census:
+        print(f"\nfsyncs per acknowledged small PUT ({a.census_count} PUTs, {a.clients} clients, "
+              f"counted in a strace of fsync/fdatasync)")
+        cols = list(next(iter(census.values())) or {})
+        print(f"{'build':<8} " + " ".join(f"{c:>12}" for c in cols) + f" {'total':>8}")
+        for name, kinds in census.items():
+            if kinds:
+                print(f"{name:<8} " + " ".join(f"{kinds[c]:>12.3f}" for c in cols) +
+                      f" {sum(kinds.values()):>8.3f}")
     if huge:
         print(f"{a.huge_gib} GiB object: PUT {huge[0] / MiB:.1f} MiB/s, GET {huge[1] / MiB:.1f} "
               f"MiB/s (server peak RSS above includes it)")

@@ -266,6 +266,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         log_error("audit append failed", "error", aerr.msg, "request_id", r->id);
     metrics_observe(srv->metrics, api_name(r), r->op ? r->op->name : "Unknown",
                     r->status ? r->status : 500, secs, r->bytes_in, r->bytes_out);
+    if (r->op && !r->op->public_)
+        killpoint_hit("http-after-response");
     if (r->writer)
         store_writer_abort(r->writer);
     if (r->chunked)
@@ -495,7 +497,8 @@ static enum MHD_Result queue(req_t *r)
         r->failed = true;
         req_respond_error(r, TARN_EIO);
     }
-    killpoint_hit("http-before-response");
+    if (r->op && !r->op->public_) /* health checks do not count */
+        killpoint_hit("http-before-response");
     if (!r->resp) {
         r->status = r->status ? r->status : 500;
         r->resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

@@ -176,6 +176,17 @@ int http_metrics(req_t *r)
     }
     if (r->srv->streams)
         stream_mgr_metrics(r->srv->streams, &b);
+    uint64_t commits, syncs;
+    db_sync_stats(r->srv->db, &commits, &syncs);
+    buf_printf(&b,
+               "# HELP tarn_catalog_commits_total Catalog transactions committed.\n"
+               "# TYPE tarn_catalog_commits_total counter\n"
+               "tarn_catalog_commits_total %llu\n"
+               "# HELP tarn_catalog_wal_syncs_total fdatasyncs of the catalog's write-ahead log"
+               " (group commit: concurrent commits share one).\n"
+               "# TYPE tarn_catalog_wal_syncs_total counter\n"
+               "tarn_catalog_wal_syncs_total %llu\n",
+               (unsigned long long)commits, (unsigned long long)syncs);
     req_respond_buf(r, 200, "text/plain; version=0.0.4", &b);
     return 0;
 }
