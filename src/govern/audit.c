@@ -1,6 +1,8 @@
-/* Audit log writing side: recovery of a crashed segment at open, chained appends under a
- * mutex, rotation and sealing with signed digests. Formats are specified in audit.h;
- * hashing and digests live in audit_verify.c so the writer and the checker share them. */
+/* Audit log writing side: recovery of a crashed segment at open (a torn line, or crash
+ * damage covered by a signed recovery line), chained appends under a mutex, rotation and
+ * sealing with signed digests. Formats are specified in audit.h; hashing, digests and the
+ * reading of damage live in audit_verify.c / audit_recovery.c so writer and checker share
+ * them. */
 #include "govern/audit.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -47,7 +49,8 @@ static int au_seg_path(char *out, size_t cap, const char *dir, uint32_t seg)
 }
 
 /* Writes the digest for the current segment, fsyncs and closes it. An empty segment (its
- * only write failed and was undone) is removed instead. */
+ * only write failed and was undone) is removed instead; one holding only a recovery line
+ * is sealed with count 0, since that line is the only record of the gap. */
 static int au_seal(audit_t *a, tarn_err_t *err)
 {
     buf_t line = BUF_INIT;
@@ -55,7 +58,7 @@ static int au_seal(audit_t *a, tarn_err_t *err)
     int rc = 0;
     if (a->fd < 0)
         return 0;
-    if (a->seg_count == 0) {
+    if (a->seg_count == 0 && a->seg_size == 0) {
         close(a->fd);
         a->fd = -1;
         if (!au_seg_path(path, sizeof path, a->dir, a->seg))
@@ -107,48 +110,199 @@ static int au_start_segment(audit_t *a, tarn_err_t *err)
     return 0;
 }
 
+/* Starts segment r->segment + 1 with the recovery line and keeps it open for appends.
+ * The line goes to a tmp file first: a crash before the rename leaves segment K as it was
+ * (recovery runs again and overwrites the tmp), after it the line is complete. */
+static int au_write_recovery(audit_t *a, const audit_recovery_t *r, tarn_err_t *err)
+{
+    buf_t line = BUF_INIT;
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    int fd = -1, rc;
+    if ((rc = audit_recovery_make(&line, a->kr, r, time_now_ms(), err)))
+        goto done;
+    if (au_seg_path(path, sizeof path, a->dir, r->segment + 1) ||
+        snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        rc = TARN_ERR(err, TARN_EINVAL, "audit path too long");
+        goto done;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || fs_write_full(fd, line.data, line.len) || fsync(fd) || close(fd)) {
+        rc = TARN_ERR(err, TARN_EIO, "audit: write %s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        unlink(tmp);
+        goto done;
+    }
+    fd = -1;
+    if (rename(tmp, path) || fsync(a->dirfd)) {
+        rc = TARN_ERR(err, TARN_EIO, "audit: rename %s: %s", tmp, strerror(errno));
+        goto done;
+    }
+    a->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (a->fd < 0) {
+        rc = TARN_ERR(err, TARN_EIO, "audit: open %s: %s", path, strerror(errno));
+        goto done;
+    }
+    a->seg = r->segment + 1;
+    a->seg_size = line.len;
+    a->seg_count = 0;
+    a->seg_first_seq = r->resume_seq;
+    a->chain.next_seq = r->resume_seq;
+    memcpy(a->chain.prev, r->prev, sizeof a->chain.prev);
+    a->last_sync_ns = time_mono_ns();
+done:
+    buf_free(&line);
+    return rc;
+}
+
+/* The unsealed last segment seg (chain: the state before it) failed its check with the
+ * message in err. Crash damage is covered by a recovery line; a break made of well-formed
+ * lines is tampering and stays an error, since a signed recovery line would launder it. */
+static int au_recover_damaged(audit_t *a, uint32_t seg, const audit_chain_t *chain,
+                              tarn_err_t *err)
+{
+    audit_recovery_t r;
+    char name[32], range[64], lost[24];
+    char why[sizeof err->msg];
+    bool physical;
+    int rc;
+    snprintf(why, sizeof why, "%s", err ? err->msg : "damaged");
+    if ((rc = audit_recovery_analyze(a->dir, seg, a->kr, chain, &r, &physical, err)))
+        return rc;
+    if (!physical)
+        return TARN_ERR(err, TARN_ECONFLICT, "%s", why);
+    audit_seg_name(name, sizeof name, seg);
+    snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, r.byte_start, r.byte_end);
+    if (r.records_lost < 0)
+        snprintf(lost, sizeof lost, "unknown");
+    else
+        snprintf(lost, sizeof lost, "%" PRId64, r.records_lost);
+    log_warn("audit: crash damage in the last segment; its valid records are kept and the "
+             "gap is recorded in a signed recovery line starting the next segment",
+             "file", name, "bytes", range, "records_lost", lost, "first_problem", why);
+    return au_write_recovery(a, &r, err);
+}
+
+/* Sets the chain from the first line of segment seg when the state before it cannot be
+ * read (segment missing, or its digest damaged); verify reports that problem itself. */
+static int au_anchor_first(audit_t *a, uint32_t seg, tarn_err_t *err)
+{
+    char path[PATH_MAX], head[8192];
+    int rc = 0;
+    if (au_seg_path(path, sizeof path, a->dir, seg))
+        return TARN_ERR(err, TARN_EINVAL, "audit path too long");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return TARN_ERR(err, TARN_EIO, "audit: open %s: %s", path, strerror(errno));
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    close(fd);
+    const char *nl = got > 0 ? memchr(head, '\n', (size_t)got) : NULL;
+    json_error_t jerr;
+    json_t *o = nl ? json_loadb(head, (size_t)(nl - head), 0, &jerr) : NULL;
+    json_t *seq = json_object_get(o, "seq");
+    const char *prev = json_string_value(json_object_get(o, "prev"));
+    if (json_is_integer(seq) && json_integer_value(seq) >= 1 && prev && strlen(prev) == 64) {
+        a->chain.next_seq = (uint64_t)json_integer_value(seq);
+        memcpy(a->chain.prev, prev, sizeof a->chain.prev);
+    } else {
+        rc = TARN_ERR(err, TARN_ECONFLICT, "seg-%06" PRIu32 ".jsonl: no first record to "
+                      "continue the chain from, and the segment before it is missing or "
+                      "damaged", seg);
+    }
+    json_decref(o);
+    return rc;
+}
+
 /* Recovers the highest segment after a crash: cuts a torn line, checks the chain, seals it
- * (or removes it when it holds no record). Sets a->seg to the segment to write next. */
+ * (or removes it when it holds nothing); covers crash damage with a recovery line. Sets
+ * a->seg to the segment to write next. */
 static int au_recover(audit_t *a, const uint32_t *segs, size_t n, tarn_err_t *err)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], name[32];
     audit_seg_info_t info;
+    audit_recovery_t rec;
+    audit_chain_t before;
     uint32_t last = segs[n - 1];
-    int rc;
-    if (n >= 2) {
+    buf_t data = BUF_INIT;
+    int rc = audit_recovery_read(a->dir, last, a->kr, &rec, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 && n >= 2) {
+        tarn_err_t e2 = {0};
+        audit_seg_name(name, sizeof name, last - 1);
         if (segs[n - 2] != last - 1)
-            return TARN_ERR(err, TARN_ECONFLICT, "audit: segment %" PRIu32 " is missing",
-                            last - 1);
-        if ((rc = audit_seg_read_digest(a->dir, segs[n - 2], a->kr, &a->chain, err)))
-            return rc;
+            snprintf(e2.msg, sizeof e2.msg, "%s is missing", name);
+        else
+            audit_seg_read_digest(a->dir, segs[n - 2], a->kr, &a->chain, &e2);
+        if (e2.msg[0]) {
+            log_warn("audit: the segment before the last is missing or damaged; continuing "
+                     "the chain from the last segment (`tarn audit verify` reports it)",
+                     "error", e2.msg);
+            if ((rc = au_anchor_first(a, last, err)))
+                return rc;
+        }
     }
-    if ((rc = audit_seg_check(a->dir, last, a->kr, true, &a->chain, &info, err)))
+    before = a->chain;
+    audit_seg_name(name, sizeof name, last);
+    if (au_seg_path(path, sizeof path, a->dir, last))
+        return TARN_ERR(err, TARN_EINVAL, "audit path too long");
+    rc = audit_seg_check(a->dir, last, a->kr, true, &a->chain, &info, err);
+    if (rc == TARN_ECONFLICT) {
+        tarn_err_t e2 = {0};
+        if (audit_seg_read_digest(a->dir, last, a->kr, &a->chain, &e2) == 0) {
+            /* Sealed data cannot be crash damage: leave it for verify to report, and go on
+             * from the signed digest. */
+            log_warn("audit: the last segment is sealed but does not match its records; "
+                     "continuing after its digest (`tarn audit verify` reports it)",
+                     "file", name, "error", err ? err->msg : "");
+            a->seg = last + 1;
+            return 0;
+        }
+        a->chain = before;
+        return au_recover_damaged(a, last, &before, err);
+    }
+    if (rc)
         return rc;
     if (info.sealed) {
         a->seg = last + 1;
         return 0;
     }
-    if (au_seg_path(path, sizeof path, a->dir, last))
-        return TARN_ERR(err, TARN_EINVAL, "audit path too long");
     if (info.torn) {
+        /* Zeros after the last line mean the size reached the disk but the data did not:
+         * lost records, not a write cut short. */
+        if ((rc = fs_read_all(path, &data, err)))
+            goto done;
+        if (memchr(data.data + info.valid_len, '\0', data.len - info.valid_len)) {
+            TARN_ERR(err, TARN_ECONFLICT, "%s: zeros after its last complete line", name);
+            rc = au_recover_damaged(a, last, &before, err);
+            goto done;
+        }
         log_warn("audit: removing a torn final line left by a crash", "file", path);
-        if (truncate(path, (off_t)info.valid_len))
-            return TARN_ERR(err, TARN_EIO, "audit: truncate %s: %s", path, strerror(errno));
+        if (truncate(path, (off_t)info.valid_len)) {
+            rc = TARN_ERR(err, TARN_EIO, "audit: truncate %s: %s", path, strerror(errno));
+            goto done;
+        }
     }
     a->seg = last;
-    if (info.records == 0) {
+    if (info.records == 0 && !info.recovered) {
         if (unlink(path) || fsync(a->dirfd))
-            return TARN_ERR(err, TARN_EIO, "audit: remove empty %s: %s", path, strerror(errno));
-        return 0;
+            rc = TARN_ERR(err, TARN_EIO, "audit: remove empty %s: %s", path, strerror(errno));
+        goto done;
     }
     a->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (a->fd < 0)
-        return TARN_ERR(err, TARN_EIO, "audit: open %s: %s", path, strerror(errno));
+    if (a->fd < 0) {
+        rc = TARN_ERR(err, TARN_EIO, "audit: open %s: %s", path, strerror(errno));
+        goto done;
+    }
     a->seg_count = info.records;
     a->seg_first_seq = info.first_seq;
     a->seg_size = info.valid_len;
     log_info("audit: sealing a segment left open by a crash", "file", path);
-    return au_seal(a, err);
+    rc = au_seal(a, err);
+done:
+    buf_free(&data);
+    return rc;
 }
 
 int audit_open(audit_t **out, const char *audit_dir, keyring_t *kr, tarn_err_t *err)
@@ -188,8 +342,9 @@ int audit_open(audit_t **out, const char *audit_dir, keyring_t *kr, tarn_err_t *
         if (rc == TARN_ECONFLICT && err) {
             char why[sizeof err->msg];
             snprintf(why, sizeof why, "%s", err->msg);
-            TARN_ERR(err, TARN_ECONFLICT, "audit log damaged: %.380s (see `tarn audit verify`;"
-                     " move the damaged segment aside to continue)", why);
+            TARN_ERR(err, TARN_ECONFLICT, "audit log damaged: %.300s (a rewritten or removed "
+                     "record, which a crash cannot cause: see `tarn audit verify`; to start "
+                     "anyway, move that segment out of the audit folder as evidence)", why);
         }
         goto done;
     }

@@ -23,7 +23,50 @@
  *   sig = Ed25519 (keys/audit.pub) over the ASCII text
  *   "tarn-audit-digest-v1\nsegment=K\nfirst_seq=N\nlast_seq=N\ncount=N\nlast_hash=H\ntime=T\n"
  *   (decimal numbers, values exactly as in the JSON). Only the highest-numbered segment
- *   may lack a digest (it is being written, or the process died; audit_open seals it). */
+ *   may lack a digest (it is being written, or the process died; audit_open seals it),
+ *   or a segment whose damage a recovery line covers.
+ *
+ * Recovery. Appends are fdatasync'ed at most once a second, so a power failure can leave
+ * zeros or stale bytes where unsynced lines were, with later lines intact. audit_open does
+ * not touch such a segment K: it starts segment K+1 whose first line is a signed recovery
+ * line (written to seg-<K+1>.jsonl.tmp, fsynced, renamed, directory fsynced, so a crash
+ * during recovery leaves either no trace or the finished line; the tmp file is never a
+ * segment and is overwritten by the next attempt). Segment K is read as
+ *   [0, byte_start)        the kept prefix: complete record lines chained as usual
+ *                          (kept_before of them, the first with seq first_seq)
+ *   [byte_start, byte_end) the damaged range: not read as records
+ *   [byte_end, last '\n']  the kept tail: record lines, the first starting with {"seq":
+ *                          (kept_after of them), each with a valid hash over its own prev
+ *                          and linked to the one before; its first record's prev cannot be
+ *                          linked across the gap, so the tail is proven only as "unchanged
+ *                          since recovery" (sha256 below), not as the chain's continuation
+ *   rest                   an incomplete final line, ignored as after any crash.
+ * byte_end is the lowest offset >= byte_start at which such a tail starts with a seq above
+ * the prefix's last seq (the file size when there is none). Recovery happens only when the
+ * damaged range holds physical damage: a NUL byte or a piece (between newlines) that is
+ * not a JSON object. A break made only of well-formed lines (a rewritten, removed or
+ * reordered record) is tampering, not a crash: audit_open refuses it (TARN_ECONFLICT).
+ *   Recovery line (first line of segment K+1):
+ *   {"type":"recovery","segment":K,"first_seq":N,"kept_before":N,"byte_start":N,
+ *    "byte_end":N,"records_lost":N|null,"kept_after":N,"resume_seq":N,"prev":"<hex>",
+ *    "size":N,"sha256":"<hex>","time":"<iso ms>","sig":"<base64 of 64 bytes>"}\n
+ *   (compact, this exact key order). records_lost = seq of the first tail record minus the
+ *   seq after the prefix, null ("unknown") without a tail. resume_seq and prev are the
+ *   seq after, and the hash of, the last kept record (tail, else prefix, else the chain
+ *   before K); records of segment K+1 continue from them (the chain skips recovery lines
+ *   like digests; with records_lost null, seqs of lost records may be reused). size and
+ *   sha256 are the length and SHA-256 (lowercase hex) of the whole of segment K as found,
+ *   so any later change to it shows. sig = Ed25519 (keys/audit.pub) over
+ *   "tarn-audit-recovery-v1\nsegment=K\nfirst_seq=N\nkept_before=N\nbyte_start=N\n"
+ *   "byte_end=N\nrecords_lost=N|unknown\nkept_after=N\nresume_seq=N\nprev=H\nsize=N\n"
+ *   "sha256=H\ntime=T\n". The digest sealing K+1 counts its records only (first_seq =
+ *   resume_seq; count 0 if none). audit_verify recomputes every field from segment K and
+ *   reports the range as a gap; it passes unless strict.
+ * Sealed data is never recovered: a sealed segment was fsynced before its digest, so a
+ * power failure cannot damage it, and damage there (or a missing segment) is media failure
+ * or tampering that a signed recovery line would launder. audit_open then logs a warning
+ * and continues the chain from the newest signed state it can read; audit_verify keeps
+ * failing on it. */
 #ifndef TARN_GOVERN_AUDIT_H
 #define TARN_GOVERN_AUDIT_H
 
@@ -53,9 +96,13 @@ typedef struct audit audit_t;
 /* Opens the log for appending: creates audit_dir (0700) if needed and takes an exclusive
  * flock on it (TARN_EBUSY if another process holds it). If the last segment is unsealed
  * (crash), a torn final line is truncated away, the rest of its chain is checked and it is
- * sealed; appends then go to a new segment, created at the first append. TARN_ECONFLICT if
- * that segment or the previous digest is damaged (run audit_verify; move the damaged file
- * aside to start a new chain). kr is borrowed and must outlive the audit_t. */
+ * sealed; appends then go to a new segment, created at the first append. Crash damage in
+ * it (see Recovery above) is covered by a recovery line starting the next segment, which
+ * appends then continue. A damaged sealed segment, or a missing or damaged segment before
+ * the last, is logged as a warning and the chain continues from the newest signed state.
+ * TARN_ECONFLICT only when the unsealed last segment holds a rewritten or removed record
+ * (tampering, not crash damage) or no chain state can be found at all. kr is borrowed and
+ * must outlive the audit_t. */
 int audit_open(audit_t **out, const char *audit_dir, keyring_t *kr, tarn_err_t *err);
 
 /* Size after which a segment is sealed and a new one started (default 64 MiB). */
@@ -75,20 +122,43 @@ int audit_sync(audit_t *a, tarn_err_t *err);
 /* Seals the current segment with a digest, fsyncs, releases the lock and frees. NULL ok. */
 void audit_close(audit_t *a);
 
+/* A damaged range covered by a valid recovery line. */
 typedef struct {
-    uint64_t records;
+    uint32_t segment;      /* the damaged segment; its recovery line starts segment + 1 */
+    uint64_t byte_start, byte_end;
+    int64_t records_lost;  /* -1: unknown */
+    uint64_t lost_from;    /* seq of the first lost record */
+    uint64_t kept_before, kept_after;
+} audit_gap_t;
+
+enum { AUDIT_GAPS_MAX = 32 };
+
+typedef struct {
+    uint64_t records;    /* records verified, kept records of damaged segments included */
     uint64_t segments;
+    size_t ngaps;        /* gaps found; the first AUDIT_GAPS_MAX are in gaps[] */
+    audit_gap_t gaps[AUDIT_GAPS_MAX];
     char first_bad[512]; /* "" when intact */
 } audit_verify_report_t;
 
 /* Checks every segment: JSON, seq continuity, prev links, hashes, digests (values and
- * signature). 0 if intact; TARN_ECONFLICT naming the first problem in rep->first_bad and
- * err->msg, e.g. "seg-000001.jsonl line 42 (seq 42): hash mismatch",
- * "seg-000001.jsonl digest: signature invalid"; TARN_ENOTFOUND if audit_dir is missing.
+ * signature), and that each recovery line matches the segment it covers exactly. 0 if
+ * intact apart from the gaps listed in rep (each covered by a signed recovery line);
+ * TARN_ECONFLICT naming the first problem in rep->first_bad and err->msg, e.g.
+ * "seg-000001.jsonl line 42 (seq 42): hash mismatch", "seg-000001.jsonl digest: signature
+ * invalid", "seg-000002.jsonl: missing ..."; TARN_ENOTFOUND if audit_dir is missing.
  * Safe while a writer appends (a record being written at that very instant can show as an
  * "incomplete final line"; re-run). rep may be NULL. */
 int audit_verify(const char *audit_dir, const keyring_t *kr, audit_verify_report_t *rep,
                  tarn_err_t *err);
+
+enum { AUDIT_VERIFY_STRICT = 1 }; /* any gap is a failure (TARN_ECONFLICT naming it) */
+int audit_verify_flags(const char *audit_dir, const keyring_t *kr, unsigned flags,
+                       audit_verify_report_t *rep, tarn_err_t *err);
+
+/* One line describing a gap, e.g. "seg-000003.jsonl bytes 1200-1650: 3 records lost (seq
+ * 40-42), 5 kept after; recovered in seg-000004.jsonl". */
+void audit_gap_describe(char *out, size_t cap, const audit_gap_t *g);
 
 /* Calls cb with the last n record lines (no digests, no '\n'), oldest first; stops early and
  * returns cb's value if it is not 0. The line is borrowed for the call only. */
@@ -110,7 +180,17 @@ typedef struct {
     size_t valid_len;   /* bytes up to the end of the last complete line */
     bool sealed;        /* ends with a valid digest */
     bool torn;          /* a final line without '\n' follows valid_len */
+    bool recovered;     /* starts with a recovery line (covering segment seg - 1) */
 } audit_seg_info_t;
+
+/* A recovery line's fields (see Recovery above); records_lost -1 is null. */
+typedef struct {
+    uint32_t segment;
+    uint64_t first_seq, kept_before, byte_start, byte_end;
+    int64_t records_lost;
+    uint64_t kept_after, resume_seq, size;
+    char prev[65], sha256[65];
+} audit_recovery_t;
 
 void audit_chain_init(audit_chain_t *c);
 void audit_seg_name(char *out, size_t cap, uint32_t seg);
@@ -131,5 +211,26 @@ void audit_line_hash(char out[65], const char *prev, const char *head, size_t n)
 int audit_digest_make(buf_t *out, const keyring_t *kr, uint32_t seg, uint64_t first_seq,
                       uint64_t count, const audit_chain_t *chain, int64_t time_ms,
                       tarn_err_t *err);
+/* Checks one record line (no '\n') against chain and advances it; NULL when good, else
+ * what is wrong (possibly written into why). */
+const char *audit_record_line_check(const char *p, size_t n, audit_chain_t *chain, char *why,
+                                    size_t cap);
+
+/* audit_recovery.c. Reads segment seg (chain: the state before it, unless seg starts with
+ * a recovery line) as the Recovery rules say and fills r (time and sig aside). *physical tells whether the damaged range holds
+ * physical damage. 0, or TARN_EIO / TARN_ENOMEM. */
+int audit_recovery_analyze(const char *dir, uint32_t seg, const keyring_t *kr,
+                           const audit_chain_t *chain, audit_recovery_t *r, bool *physical,
+                           tarn_err_t *err);
+/* Appends the signed recovery line (with '\n'). */
+int audit_recovery_make(buf_t *out, const keyring_t *kr, const audit_recovery_t *r,
+                        int64_t time_ms, tarn_err_t *err);
+/* Parses and authenticates a recovery line (no '\n'); NULL when good, else what is wrong. */
+const char *audit_recovery_parse(const char *line, size_t n, const keyring_t *kr,
+                                 audit_recovery_t *r);
+/* Whether segment seg starts with a recovery line: 1 (r filled), 0 (no, or no complete
+ * first line, or no such file), TARN_ECONFLICT if it is one but does not authenticate. */
+int audit_recovery_read(const char *dir, uint32_t seg, const keyring_t *kr,
+                        audit_recovery_t *r, tarn_err_t *err);
 
 #endif

@@ -258,6 +258,18 @@ static const char *au_record_check(const char *p, size_t n, json_t *o, audit_cha
     return NULL;
 }
 
+const char *audit_record_line_check(const char *p, size_t n, audit_chain_t *chain, char *why,
+                                    size_t cap)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
+    const char *bad = !json_is_object(o)               ? "not valid JSON"
+                      : json_object_get(o, "type")     ? "not a record"
+                                                       : au_record_check(p, n, o, chain, why, cap);
+    json_decref(o);
+    return bad;
+}
+
 int audit_seg_check(const char *dir, uint32_t seg, const keyring_t *kr, bool allow_torn,
                     audit_chain_t *chain, audit_seg_info_t *info, tarn_err_t *err)
 {
@@ -301,7 +313,27 @@ int audit_seg_check(const char *dir, uint32_t seg, const keyring_t *kr, bool all
                           "): not valid JSON", name, line, chain->next_seq);
             goto done;
         }
-        if (json_object_get(o, "type")) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "recovery")) {
+            json_decref(o);
+            audit_recovery_t r;
+            /* A recovery line re-anchors the chain; audit_verify has already matched it
+             * against the segment it covers. */
+            if (line != 1 || seg < 2) {
+                rc = TARN_ERR(err, TARN_ECONFLICT, "%s line %" PRIu64 ": a recovery line "
+                              "may only start a segment after the first", name, line);
+                goto done;
+            }
+            if ((bad = audit_recovery_parse(p, n, kr, &r)) ||
+                (r.segment != seg - 1 && (bad = "it names another segment"))) {
+                rc = TARN_ERR(err, TARN_ECONFLICT, "%s recovery line: %s", name, bad);
+                goto done;
+            }
+            chain->next_seq = r.resume_seq;
+            memcpy(chain->prev, r.prev, sizeof chain->prev);
+            info->first_seq = r.resume_seq;
+            info->recovered = true;
+        } else if (json_object_get(o, "type")) {
             json_decref(o);
             au_digest_t d;
             if ((bad = au_digest_parse(p, n, kr, &d))) {
@@ -382,28 +414,109 @@ done:
     return rc;
 }
 
-int audit_verify(const char *audit_dir, const keyring_t *kr, audit_verify_report_t *rep,
-                 tarn_err_t *err)
+void audit_gap_describe(char *out, size_t cap, const audit_gap_t *g)
 {
-    audit_verify_report_t local;
+    char name[32], rname[32], lost[96];
+    audit_seg_name(name, sizeof name, g->segment);
+    audit_seg_name(rname, sizeof rname, g->segment + 1);
+    if (g->records_lost < 0)
+        snprintf(lost, sizeof lost, "an unknown number of records lost (from seq %" PRIu64 ")",
+                 g->lost_from);
+    else if (g->records_lost == 0)
+        snprintf(lost, sizeof lost, "no record lost");
+    else
+        snprintf(lost, sizeof lost, "%" PRId64 " record%s lost (seq %" PRIu64 "-%" PRIu64 ")",
+                 g->records_lost, g->records_lost == 1 ? "" : "s", g->lost_from,
+                 g->lost_from + (uint64_t)g->records_lost - 1);
+    snprintf(out, cap, "%s bytes %" PRIu64 "-%" PRIu64 ": %s, %" PRIu64 " kept before, %" PRIu64
+             " after; recovered in %s", name, g->byte_start, g->byte_end, lost, g->kept_before,
+             g->kept_after, rname);
+}
+
+/* Segment seg is covered by recovery line want (from segment seg + 1): recomputes the
+ * reading of seg from chain and requires every field to match. */
+static int au_verify_recovered(const char *dir, uint32_t seg, const keyring_t *kr,
+                               const audit_chain_t *chain, const audit_recovery_t *want,
+                               tarn_err_t *err)
+{
+    audit_recovery_t got;
+    audit_chain_t c = *chain;
+    audit_seg_info_t info;
+    char name[32];
+    bool physical;
+    int rc;
+    audit_seg_name(name, sizeof name, seg);
+    if ((rc = audit_recovery_analyze(dir, seg, kr, chain, &got, &physical, err)))
+        return rc;
+    if (got.byte_start != want->byte_start) {
+        /* The kept prefix changed: the plain check names the first bad line. */
+        if (audit_seg_check(dir, seg, kr, true, &c, &info, err) == TARN_ECONFLICT)
+            return TARN_ECONFLICT;
+        return TARN_ERR(err, TARN_ECONFLICT, "%s: damage now starts at byte %" PRIu64 ", the "
+                        "recovery line says %" PRIu64, name, got.byte_start, want->byte_start);
+    }
+    if (got.size != want->size || strcmp(got.sha256, want->sha256) != 0)
+        return TARN_ERR(err, TARN_ECONFLICT, "%s: changed since its recovery (size or sha256 "
+                        "differs from the recovery line)", name);
+    const char *bad = got.first_seq != want->first_seq             ? "first_seq"
+                      : got.kept_before != want->kept_before       ? "kept_before"
+                      : got.byte_end != want->byte_end             ? "byte_end"
+                      : got.records_lost != want->records_lost     ? "records_lost"
+                      : got.kept_after != want->kept_after         ? "kept_after"
+                      : got.resume_seq != want->resume_seq         ? "resume_seq"
+                      : strcmp(got.prev, want->prev) != 0          ? "prev"
+                      : !physical                                  ? "damage"
+                                                                   : NULL;
+    if (bad)
+        return TARN_ERR(err, TARN_ECONFLICT, "%s: recovery line %s does not match the segment",
+                        name, bad);
+    return 0;
+}
+
+int audit_verify_flags(const char *audit_dir, const keyring_t *kr, unsigned flags,
+                       audit_verify_report_t *rep, tarn_err_t *err)
+{
+    audit_verify_report_t *local = NULL;
     uint32_t *segs = NULL;
     size_t n = 0;
     audit_chain_t chain;
     audit_seg_info_t info;
-    char name[32];
+    audit_recovery_t rec;
+    char name[32], gap[256];
     int rc;
-    if (!rep)
-        rep = &local;
+    if (!rep && !(rep = local = malloc(sizeof *rep)))
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     memset(rep, 0, sizeof *rep);
     audit_chain_init(&chain);
     if ((rc = audit_seg_list(audit_dir, &segs, &n, err)))
         goto done;
+    /* A missing segment first: no recovery line ever covers one, and it explains the
+     * damage it leaves around it (an uncovered segment before it). */
     for (size_t i = 0; i < n; i++) {
         if (segs[i] != i + 1) {
             audit_seg_name(name, sizeof name, (uint32_t)(i + 1));
             rc = TARN_ERR(err, TARN_ECONFLICT, "%s: missing (segments must run from 1 without "
                           "gaps)", name);
             goto done;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = i + 1 < n ? audit_recovery_read(audit_dir, segs[i] + 1, kr, &rec, err) : 0;
+        if (rc < 0)
+            goto done;
+        if (rc == 1) {
+            if ((rc = au_verify_recovered(audit_dir, segs[i], kr, &chain, &rec, err)))
+                goto done;
+            audit_gap_t g = {segs[i], rec.byte_start, rec.byte_end, rec.records_lost,
+                             rec.first_seq + rec.kept_before, rec.kept_before, rec.kept_after};
+            if (rep->ngaps < AUDIT_GAPS_MAX)
+                rep->gaps[rep->ngaps] = g;
+            rep->ngaps++;
+            rep->records += rec.kept_before + rec.kept_after;
+            rep->segments++;
+            chain.next_seq = rec.resume_seq; /* as the recovery line sets it */
+            memcpy(chain.prev, rec.prev, sizeof chain.prev);
+            continue;
         }
         if ((rc = audit_seg_check(audit_dir, segs[i], kr, false, &chain, &info, err)))
             goto done;
@@ -416,13 +529,25 @@ int audit_verify(const char *audit_dir, const keyring_t *kr, audit_verify_report
             goto done;
         }
     }
+    if ((flags & AUDIT_VERIFY_STRICT) && rep->ngaps) {
+        audit_gap_describe(gap, sizeof gap, &rep->gaps[0]);
+        rc = TARN_ERR(err, TARN_ECONFLICT, "%zu gap%s (strict): %s", rep->ngaps,
+                      rep->ngaps == 1 ? "" : "s", gap);
+    }
 done:
     if (rc == TARN_ECONFLICT && err)
         snprintf(rep->first_bad, sizeof rep->first_bad, "%s", err->msg);
     else if (rc == TARN_ECONFLICT)
         snprintf(rep->first_bad, sizeof rep->first_bad, "audit log damaged");
     free(segs);
+    free(local);
     return rc;
+}
+
+int audit_verify(const char *audit_dir, const keyring_t *kr, audit_verify_report_t *rep,
+                 tarn_err_t *err)
+{
+    return audit_verify_flags(audit_dir, kr, 0, rep, err);
 }
 
 int audit_tail(const char *audit_dir, size_t n, audit_tail_cb cb, void *ctx, tarn_err_t *err)
@@ -451,7 +576,12 @@ int audit_tail(const char *audit_dir, size_t n, audit_tail_cb cb, void *ctx, tar
             size_t len = end - 1 - start;
             const char *p = data.data + start;
             end = start;
-            if (len < 8 || memcmp(p, "{\"seq\":", 7) != 0)
+            if (len < 8 || memcmp(p, "{\"seq\":", 7) != 0 || memchr(p, '\0', len))
+                continue; /* digests, recovery lines, and the debris of crash damage */
+            json_error_t jerr;
+            json_t *o = json_loadb(p, len, 0, &jerr);
+            json_decref(o);
+            if (!o)
                 continue;
             if (have == cap) {
                 size_t ncap = cap ? 2 * cap : 64;

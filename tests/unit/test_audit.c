@@ -1,6 +1,7 @@
 /* Unit tests for the hash-chained audit log: appends across segments, crash recovery,
- * torn lines, tamper detection (every single-byte flip, deleted lines and segments),
- * concurrent appenders, tail, and field escaping. */
+ * torn lines, recovery of crash damage (zeroed ranges) and the gaps verify reports,
+ * tamper detection (every single-byte flip, deleted lines and segments), concurrent
+ * appenders, tail, and field escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -611,6 +612,324 @@ static void test_concurrent(void **state)
     free(t);
 }
 
+/* Zeros bytes [from, to) of segment seg, as a power failure leaves unsynced pages. */
+static void zero_range(const fixture_t *f, int seg, size_t from, size_t to)
+{
+    buf_t b = BUF_INIT;
+    read_seg(f, seg, &b);
+    assert_true(from < to && to <= b.len);
+    memset(b.data + from, 0, to - from);
+    write_seg(f, seg, b.data, b.len);
+    buf_free(&b);
+}
+
+/* The recovery line starting segment seg, parsed. */
+static json_t *recovery_line(const fixture_t *f, int seg)
+{
+    buf_t b = BUF_INIT;
+    json_error_t jerr;
+    read_seg(f, seg, &b);
+    char *nl = memchr(b.data, '\n', b.len);
+    assert_non_null(nl);
+    json_t *o = json_loadb(b.data, (size_t)(nl - b.data), 0, &jerr);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "type")), "recovery");
+    buf_free(&b);
+    return o;
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+/* 10 records in an unsealed segment 1; bytes from the middle of line 3 to the middle of
+ * line 5 zeroed. Returns the byte offsets of lines 3 and 6 in *start and *end. */
+static void make_zeroed(fixture_t *f, size_t *start, size_t *end)
+{
+    buf_t b = BUF_INIT;
+    crash_after(f, 1, 10, 0);
+    read_seg(f, 1, &b);
+    *start = line_off(&b, 3);
+    *end = line_off(&b, 6);
+    zero_range(f, 1, *start + 30, line_off(&b, 5) + 40);
+    buf_free(&b);
+}
+
+static void test_recover_zeroed_range(void **state)
+{
+    fixture_t *f = *state;
+    audit_verify_report_t rep;
+    tarn_err_t err = {0};
+    audit_t *a = NULL;
+    size_t start, end;
+    make_zeroed(f, &start, &end);
+    /* Unrecovered damage fails verify. */
+    assert_int_equal(verify(f, &rep, &err), TARN_ECONFLICT);
+    assert_non_null(strstr(rep.first_bad, "seg-000001.jsonl line 3"));
+
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    json_t *r = recovery_line(f, 2);
+    assert_int_equal(jint(r, "segment"), 1);
+    assert_int_equal(jint(r, "first_seq"), 1);
+    assert_int_equal(jint(r, "kept_before"), 2);
+    assert_int_equal(jint(r, "byte_start"), (int64_t)start);
+    assert_int_equal(jint(r, "byte_end"), (int64_t)end);
+    assert_int_equal(jint(r, "records_lost"), 3);
+    assert_int_equal(jint(r, "kept_after"), 5);
+    assert_int_equal(jint(r, "resume_seq"), 11);
+    json_decref(r);
+    append_n(a, 11, 2);
+    audit_close(a);
+
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.records, 9);
+    assert_int_equal(rep.segments, 2);
+    assert_int_equal(rep.ngaps, 1);
+    assert_int_equal(rep.gaps[0].segment, 1);
+    assert_int_equal(rep.gaps[0].byte_start, start);
+    assert_int_equal(rep.gaps[0].byte_end, end);
+    assert_int_equal(rep.gaps[0].records_lost, 3);
+    assert_int_equal(rep.gaps[0].lost_from, 3);
+    char line[320];
+    audit_gap_describe(line, sizeof line, &rep.gaps[0]);
+    assert_non_null(strstr(line, "seg-000001.jsonl bytes "));
+    assert_non_null(strstr(line, "3 records lost (seq 3-5)"));
+    assert_non_null(strstr(line, "recovered in seg-000002.jsonl"));
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(audit_verify_flags(f->dir, f->kr, AUDIT_VERIFY_STRICT, &rep, &err),
+                     TARN_ECONFLICT);
+    assert_int_equal(rep.ngaps, 1);
+    assert_non_null(strstr(rep.first_bad, "1 gap (strict): seg-000001.jsonl bytes"));
+
+    /* The chain goes on across restarts after the recovery segment. */
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    append_n(a, 13, 3);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.records, 12);
+    assert_int_equal(rep.segments, 3);
+    assert_int_equal(rep.ngaps, 1);
+    tail_ctx_t *t = calloc(1, sizeof *t);
+    assert_int_equal(audit_tail(f->dir, 100, tail_cb, t, &err), 0);
+    assert_int_equal(t->n, 12);
+    assert_int_equal(t->seqs[0], 1);
+    assert_int_equal(t->seqs[2], 6);
+    assert_int_equal(t->seqs[11], 15);
+    free(t);
+}
+
+static void test_recover_rewrite_detected(void **state)
+{
+    fixture_t *f = *state;
+    audit_verify_report_t rep;
+    tarn_err_t err = {0};
+    audit_t *a = NULL;
+    buf_t b = BUF_INIT;
+    size_t start, end;
+    make_zeroed(f, &start, &end);
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    append_n(a, 11, 2);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), 0);
+
+    read_seg(f, 1, &b);
+    size_t in_prefix = (size_t)(strstr(b.data + line_off(&b, 2), "\"outcome\":\"") - b.data) + 12;
+    size_t in_tail = (size_t)(strstr(b.data + end, "\"outcome\":\"") - b.data) + 12;
+    expect_flip(f, 1, in_prefix, "seg-000001.jsonl line 2 (seq 2): hash mismatch");
+    expect_flip(f, 1, in_tail, "seg-000001.jsonl: changed since its recovery");
+    expect_flip(f, 1, start + 100, "seg-000001.jsonl: changed since its recovery");
+    read_seg(f, 2, &b);
+    size_t in_rec = (size_t)(strstr(b.data, "\"records_lost\":") - b.data) + 15;
+    size_t in_next = (size_t)(strstr(b.data + line_off(&b, 2), "\"resource\":\"") - b.data) + 20;
+    expect_flip(f, 2, in_rec, "seg-000002.jsonl recovery line:");
+    expect_flip(f, 2, in_next, "seg-000002.jsonl line 2 (seq 11): hash mismatch");
+    /* Every single-byte change anywhere in the damaged or the recovery segment shows. */
+    flip_every_byte(f, 1);
+    flip_every_byte(f, 2);
+    assert_int_equal(verify(f, &rep, &err), 0);
+
+    /* A recovery line signed with another key is refused. */
+    char other[PATH_MAX];
+    keyring_t *kr2 = NULL;
+    snprintf(other, sizeof other, "%s/keys2", f->root);
+    assert_int_equal(keyring_create(other, &err), 0);
+    assert_int_equal(keyring_open(&kr2, other, &err), 0);
+    assert_int_equal(audit_verify(f->dir, kr2, &rep, &err), TARN_ECONFLICT);
+    assert_non_null(strstr(rep.first_bad, "seg-000002.jsonl recovery line: signature invalid"));
+    keyring_free(kr2);
+    buf_free(&b);
+}
+
+static void test_recover_zeros_at_end(void **state)
+{
+    fixture_t *f = *state;
+    audit_verify_report_t rep;
+    tarn_err_t err = {0};
+    audit_t *a = NULL;
+    buf_t b = BUF_INIT;
+    crash_after(f, 1, 5, 0);
+    read_seg(f, 1, &b);
+    size_t good = b.len;
+    /* The size reached the disk, the last pages did not: zeros, no newline. */
+    char zeros[700] = {0};
+    assert_int_equal(buf_append(&b, zeros, sizeof zeros), 0);
+    write_seg(f, 1, b.data, b.len);
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    read_seg(f, 1, &b);
+    assert_int_equal(b.len, good + sizeof zeros); /* left as found */
+    json_t *r = recovery_line(f, 2);
+    assert_true(json_is_null(json_object_get(r, "records_lost")));
+    assert_int_equal(jint(r, "byte_start"), (int64_t)good);
+    assert_int_equal(jint(r, "byte_end"), (int64_t)(good + sizeof zeros));
+    assert_int_equal(jint(r, "resume_seq"), 6);
+    json_decref(r);
+    append_n(a, 6, 1);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.ngaps, 1);
+    assert_int_equal(rep.gaps[0].records_lost, -1);
+    assert_int_equal(rep.records, 6);
+    char line[320];
+    audit_gap_describe(line, sizeof line, &rep.gaps[0]);
+    assert_non_null(strstr(line, "an unknown number of records lost (from seq 6)"));
+    buf_free(&b);
+}
+
+/* A child opens (and so recovers) and dies without closing. */
+static void open_and_die(fixture_t *f)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        audit_t *a = NULL;
+        tarn_err_t err = {0};
+        _exit(audit_open(&a, f->dir, f->kr, &err) ? 2 : 0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_recover_crash_during_recovery(void **state)
+{
+    fixture_t *f = *state;
+    audit_verify_report_t rep;
+    tarn_err_t err = {0};
+    audit_t *a = NULL;
+    buf_t b = BUF_INIT;
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    size_t start, end;
+    make_zeroed(f, &start, &end);
+
+    /* Died while writing the recovery line: a partial tmp file, segment 2 absent. */
+    seg_path(path, sizeof path, f, 2);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(fs_write_full(fd, "{\"type\":\"recovery\",\"segm", 24), 0);
+    close(fd);
+    assert_int_equal(verify(f, &rep, &err), TARN_ECONFLICT); /* the tmp file is no segment */
+
+    /* Died right after the recovery line was in place, before any append. */
+    open_and_die(f);
+    assert_false(fs_exists(tmp));
+    read_seg(f, 2, &b);
+    assert_int_equal(count_lines(&b), 1);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.ngaps, 1);
+
+    /* The next start keeps that segment (it is the only record of the gap) and seals it. */
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    read_seg(f, 2, &b);
+    assert_int_equal(count_lines(&b), 2);
+    assert_non_null(strstr(b.data, "{\"type\":\"digest\",\"segment\":2,\"first_seq\":11,"
+                                    "\"last_seq\":10,\"count\":0,"));
+    append_n(a, 11, 2);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.ngaps, 1);
+    assert_int_equal(rep.records, 9);
+    assert_int_equal(rep.segments, 3);
+
+    /* Crash damage in the recovery segment itself is recovered the same way. */
+    crash_after(f, 13, 4, 0);
+    read_seg(f, 4, &b);
+    zero_range(f, 4, line_off(&b, 2) + 5, line_off(&b, 3) + 5);
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.ngaps, 2);
+    assert_int_equal(rep.gaps[1].segment, 4);
+    assert_int_equal(rep.gaps[1].records_lost, 2);
+    assert_int_equal(rep.records, 11);
+    buf_free(&b);
+}
+
+static void test_missing_segment_after_recovery(void **state)
+{
+    fixture_t *f = *state;
+    audit_verify_report_t rep;
+    tarn_err_t err = {0};
+    audit_t *a = NULL;
+    char path[PATH_MAX], moved[PATH_MAX + 8];
+    size_t start, end;
+    make_zeroed(f, &start, &end);
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    append_n(a, 11, 2);
+    audit_close(a);
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    append_n(a, 13, 2);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.segments, 3);
+
+    /* The recovery segment, removed by hand: segment 1 is uncovered and 2 missing. */
+    seg_path(path, sizeof path, f, 2);
+    snprintf(moved, sizeof moved, "%s.away", path);
+    assert_int_equal(rename(path, moved), 0);
+    assert_int_equal(verify(f, &rep, &err), TARN_ECONFLICT);
+    assert_string_equal(rep.first_bad,
+                        "seg-000002.jsonl: missing (segments must run from 1 without gaps)");
+    /* The server still starts (it continues from the last segment), and verify still
+     * fails until the segment is back. */
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    append_n(a, 15, 1);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), TARN_ECONFLICT);
+    assert_non_null(strstr(rep.first_bad, "seg-000002.jsonl: missing"));
+    assert_int_equal(rename(moved, path), 0);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.records, 12);
+    assert_int_equal(rep.segments, 4);
+}
+
+static void test_sealed_damage_starts(void **state)
+{
+    fixture_t *f = *state;
+    audit_verify_report_t rep;
+    tarn_err_t err = {0};
+    audit_t *a = NULL;
+    buf_t b = BUF_INIT;
+    make_log(f, 6, 0);
+    read_seg(f, 1, &b);
+    /* A sealed last segment: zeros are not crash damage there. */
+    zero_range(f, 1, line_off(&b, 2), line_off(&b, 3));
+    assert_int_equal(audit_open(&a, f->dir, f->kr, &err), 0);
+    append_n(a, 7, 2);
+    audit_close(a);
+    assert_int_equal(verify(f, &rep, &err), TARN_ECONFLICT);
+    assert_non_null(strstr(rep.first_bad, "seg-000001.jsonl line 2"));
+    write_seg(f, 1, b.data, b.len);
+    assert_int_equal(verify(f, &rep, &err), 0);
+    assert_int_equal(rep.records, 8);
+    assert_int_equal(rep.ngaps, 0);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +945,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_zeroed_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_rewrite_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_zeros_at_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_crash_during_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_segment_after_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sealed_damage_starts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
