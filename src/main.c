@@ -81,11 +81,16 @@ static const command_t commands[] = {
      "Options: --endpoint URL (or TARN_ENDPOINT), --ca-bundle FILE.\n"},
     {"audit", cmd_audit, "show and verify the audit trail",
      "usage: tarn audit tail [-n N] [--json] [--data DIR]\n"
-     "       tarn audit verify [--data DIR]\n\n"
+     "       tarn audit verify [--strict] [--json] [--data DIR]\n\n"
      "Every request, allowed or denied, is one audit record, hash-chained to the one\n"
      "before; each segment ends with a digest signed by the lake's audit key. `tail`\n"
      "prints the last N records (default 20); `verify` checks every hash and signature,\n"
-     "exits 0 when the trail is intact, and otherwise names the first bad record.\n"},
+     "exits 0 when the trail is intact, and otherwise names the first bad record.\n"
+     "Records lost to a power failure are recovered at start-up: the server keeps every\n"
+     "valid record and writes a signed recovery line naming the segment, the damaged\n"
+     "byte range and the records lost. `verify` prints each such gap and still exits 0;\n"
+     "with --strict any gap makes it exit 1. --json prints {ok, records, segments,\n"
+     "gaps: [...]}. A missing segment or a changed record always fails.\n"},
     {"tables", cmd_tables, "list the catalog's tables",
      "usage: tarn tables [ZONE[.DATABASE]] [--json]\n\n"
      "Lists the tables you may see, with format, files, rows (where known), size, schema\n"
