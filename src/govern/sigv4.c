@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define TERMINATOR "aws4_request"
@@ -791,6 +792,48 @@ nomem:
     return TARN_ERR(err, TARN_ENOMEM, "out of memory building the canonical request");
 }
 
+/* Whether name (any case) is one of the SignedHeaders. */
+static bool is_signed(const sigv4_auth_t *auth, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = auth->signed_headers; *s;) {
+        const char *e = strchr(s, ';');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == n && !strncasecmp(s, name, n))
+            return true;
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return false;
+}
+
+int sigv4_check_signed_headers(const sigv4_request_t *req, const sigv4_auth_t *auth,
+                               tarn_err_t *err)
+{
+    char missing[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const char *h = req->headers[i].name;
+        if (strncasecmp(h, "x-amz-", 6) && strcasecmp(h, "content-md5"))
+            continue;
+        bool again = false; /* a repeated header is named once */
+        for (size_t j = 0; j < i && !again; j++)
+            again = !strcasecmp(req->headers[j].name, h);
+        if (again || is_signed(auth, h))
+            continue;
+        int w = snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "", h);
+        if (w > 0 && (size_t)w < sizeof missing - used)
+            used += (size_t)w;
+    }
+    if (!used)
+        return 0;
+    return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                      "There were headers present in the request which were not signed: %s "
+                      "(every x-amz-* header and Content-MD5 must be in SignedHeaders)",
+                      missing);
+}
+
 int sigv4_canonical_request(buf_t *out, const sigv4_request_t *req, const sigv4_auth_t *auth,
                             const char *payload_hash, int mode, tarn_err_t *err)
 {
@@ -872,6 +915,8 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
     if (!*payload_hash)
         return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
                           "missing required header for this request: x-amz-content-sha256");
+    if ((rc = sigv4_check_signed_headers(req, auth, err)))
+        return rc;
     if (time_parse_amz(&t, auth->amz_date))
         return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
                           "request date '%s' is not in the form YYYYMMDDTHHMMSSZ", auth->amz_date);

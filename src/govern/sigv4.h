@@ -75,6 +75,13 @@ const char *sigv4_request_header(const sigv4_request_t *req, const char *name);
  * InvalidAccessKeyId when it is unknown). */
 int sigv4_parse(sigv4_auth_t *out, const sigv4_request_t *req, tarn_err_t *err);
 
+/* Every x-amz-* header and Content-MD5 present must be listed in SignedHeaders (host
+ * always is), as S3 requires: an unsigned one could change what a replayed request does
+ * (x-amz-copy-source turns a PUT into a copy). TARN_EDENIED, reason AccessDenied, naming
+ * the unsigned headers. sigv4_verify checks this first. */
+int sigv4_check_signed_headers(const sigv4_request_t *req, const sigv4_auth_t *auth,
+                               tarn_err_t *err);
+
 /* The canonical request text (appended to out). payload_hash is the last line; NULL uses
  * auth->payload_hash. A header listed in SignedHeaders but absent from the request fails
  * with TARN_EDENIED, reason SignatureDoesNotMatch, naming it. */

@@ -334,12 +334,50 @@ static int sigv4_mode(const req_t *r)
     return strcmp(r->auth.service, "s3") ? SIGV4_MODE_DEFAULT : SIGV4_MODE_S3;
 }
 
+/* The service name a credential scope must carry to be used on this request's API, as
+ * AWS scopes each signature to one service. */
+static const char *api_service(const req_t *r)
+{
+    switch (r->api) {
+    case API_S3:
+        return "s3";
+    case API_FIREHOSE:
+        return "firehose";
+    default:
+        return "tarn"; /* the REST API, /metrics */
+    }
+}
+
+/* What a signature must cover besides the request line and SignedHeaders: it is scoped to
+ * this API's service, and a body of the REST and Firehose APIs (SQL, grants, users, keys,
+ * pipelines, records) is covered by its hash. UNSIGNED-PAYLOAD and unsigned aws-chunked
+ * bodies are S3 object-data conveniences only. */
+static int check_scope(req_t *r)
+{
+    const char *want = api_service(r);
+    if (strcmp(r->auth.service, want))
+        return TARN_ERR_R(&r->err, TARN_EINVAL,
+                          r->auth.presigned ? "AuthorizationQueryParametersError"
+                                            : "AuthorizationHeaderMalformed",
+                          "the credential is scoped to service '%s', but this endpoint belongs "
+                          "to '%s': sign these requests for service '%s'",
+                          r->auth.service, want, want);
+    const char *ph = r->auth.payload_hash;
+    if (r->api != API_S3 && *ph && strlen(ph) != 64 && method_has_body(r))
+        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+                          "x-amz-content-sha256: %s leaves the body unsigned, which only S3 "
+                          "object uploads allow; sign the body's SHA-256 (or leave the header "
+                          "out and sign the body as any AWS SDK does)",
+                          ph);
+    return 0;
+}
+
 static int authenticate(req_t *r)
 {
     server_t *srv = r->srv;
     sigv4_request_t sreq = {r->method, r->raw_path, r->raw_query, r->headers, r->nheaders};
     int rc = sigv4_parse(&r->auth, &sreq, &r->err);
-    if (rc)
+    if (rc || (rc = check_scope(r)))
         return rc;
     iam_user_t user;
     buf_t secret = BUF_INIT;
@@ -484,6 +522,12 @@ static int finish_request(req_t *r)
         if ((rc = verify_deferred(r)) || (rc = authorize(r)))
             return rc;
         if (r->op->begin && (rc = r->op->begin(r)))
+            return rc;
+    } else if (r->op->body == BODY_BUFFER && !r->op->public_) {
+        /* The signature covers the hash the client declared: the body must have it. */
+        uint8_t sha[32];
+        hash_sha256(sha, r->body.data ? r->body.data : "", r->body.len);
+        if ((rc = sigv4_verify_payload(&r->auth, sha, &r->err)))
             return rc;
     }
     return r->op->finish(r);

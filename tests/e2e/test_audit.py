@@ -178,7 +178,7 @@ def test_chain_continues_across_restart(audited):
 
 
 def test_rest_audit_is_admin_only(audited):
-    r = signed(audited, "GET", "/v1/audit", "n=3")
+    r = signed(audited, "GET", "/v1/audit", "n=3", service="tarn")
     assert r.status == 200
     recs = json.loads(r.body)["records"]
     assert len(recs) == 3
@@ -187,10 +187,10 @@ def test_rest_audit_is_admin_only(audited):
     audited.tarn("user", "create", "carol")
     key = json.loads(audited.tarn("key", "create", "carol", "--json").stdout)
     r = signed(audited, "GET", "/v1/audit", access_key=key["access_key"],
-               secret_key=key["secret_key"])
+               secret_key=key["secret_key"], service="tarn")
     assert r.status == 403
     assert json.loads(r.body)["error"]["code"] == "AccessDenied"
-    r = signed(audited, "GET", "/v1/audit", "n=0")
+    r = signed(audited, "GET", "/v1/audit", "n=0", service="tarn")
     assert r.status == 400
 
 

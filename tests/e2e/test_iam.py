@@ -169,7 +169,8 @@ def test_curl_aws_sigv4_against_rest(server, user):
 
 def test_user_denied_metrics_and_audit(server, user):
     for path in ("/metrics", "/v1/audit"):
-        r = signed(server, "GET", path, access_key=user["access_key"], secret_key=user["secret_key"])
+        r = signed(server, "GET", path, access_key=user["access_key"], secret_key=user["secret_key"],
+                   service="tarn")
         assert r.status == 403, path
 
 

@@ -8,7 +8,7 @@ from s3util import raw, s3_error, signed, wait_for
 
 
 def metrics(server):
-    r = signed(server, "GET", "/metrics")
+    r = signed(server, "GET", "/metrics", service="tarn")
     assert r.status == 200, r.body
     assert r.headers["content-type"].startswith("text/plain")
     return r.body.decode()

@@ -342,7 +342,7 @@ def test_rest_errors_are_json(server):
     r = raw(server, "GET", "/v1/users")
     assert r.status == 403
     assert json.loads(r.body)["error"]["code"] == "AccessDenied"
-    r = signed(server, "GET", "/v1/no-such-endpoint")
+    r = signed(server, "GET", "/v1/no-such-endpoint", service="tarn")
     assert r.status == 404
     assert json.loads(r.body)["error"]["code"] == "NotFound"
     # A signed body to an unknown route is read and verified like any: 404, not 403.

@@ -284,12 +284,50 @@ static void test_aws_suite(void **state)
         hash_hex(hex, mac, 32);
         assert_string_equal(hex, c->signature);
 
+        /* The suite adds a session token after signing: the signature matches, but an
+         * unsigned x-amz-* header is refused before anything else. */
+        bool unsigned_token = !strcmp(c->name, "post-sts-header-after");
         assert_int_equal(sigv4_verify(&t.req, &auth, SUITE_SECRET, c->payload_hash,
                                       amz_time(SUITE_DATE), SIGV4_MODE_DEFAULT, &err),
-                         0);
+                         unsigned_token ? TARN_EDENIED : 0);
+        if (unsigned_token) {
+            assert_string_equal(err.reason, "AccessDenied");
+            assert_non_null(strstr(err.msg, "not signed: X-Amz-Security-Token"));
+        }
         buf_free(&creq);
         buf_free(&sts);
     }
+}
+
+/* Every x-amz-* header and Content-MD5 present must be signed; others need not be. */
+static void test_unsigned_headers_refused(void **state)
+{
+    (void)state;
+    test_req_t t;
+    sigv4_auth_t auth;
+    tarn_err_t err = {0};
+    req_init(&t, "PUT", "/bucket/key", "");
+    req_add(&t, "Host", "example.amazonaws.com");
+    req_add(&t, "X-Amz-Date", SUITE_DATE);
+    req_add(&t, "x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    req_add(&t, "User-Agent", "anything");
+    req_add(&t, "Authorization",
+            "AWS4-HMAC-SHA256 Credential=" SUITE_CRED ", SignedHeaders=host;x-amz-content-sha256;"
+            "x-amz-date, Signature=" "0000000000000000000000000000000000000000000000000000000000000000");
+    assert_int_equal(sigv4_parse(&auth, &t.req, &err), 0);
+    assert_int_equal(sigv4_check_signed_headers(&t.req, &auth, &err), 0);
+    req_add(&t, "X-Amz-Copy-Source", "/other/secret");
+    req_add(&t, "x-amz-meta-owner", "mallory");
+    req_add(&t, "x-amz-meta-owner", "again");
+    req_add(&t, "Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==");
+    assert_int_equal(sigv4_check_signed_headers(&t.req, &auth, &err), TARN_EDENIED);
+    assert_string_equal(err.reason, "AccessDenied");
+    assert_non_null(strstr(err.msg, "not signed: X-Amz-Copy-Source, x-amz-meta-owner, Content-MD5 "));
+    /* sigv4_verify refuses before it looks at the signature at all. */
+    assert_int_equal(sigv4_verify(&t.req, &auth, SUITE_SECRET, NULL, amz_time(SUITE_DATE),
+                                  SIGV4_MODE_S3, &err),
+                     TARN_EDENIED);
+    assert_string_equal(err.reason, "AccessDenied");
 }
 
 /* The signing key of the S3 documentation ("wJalr.../bPxRfiCYEXAMPLEKEY", 20130524). */
@@ -1348,6 +1386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aws_suite),
         cmocka_unit_test(test_signing_key_lengths),
+        cmocka_unit_test(test_unsigned_headers_refused),
         cmocka_unit_test(test_s3_get_object),
         cmocka_unit_test(test_s3_put_object),
         cmocka_unit_test(test_s3_get_lifecycle),
