@@ -289,8 +289,13 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
     return rc;
 }
 
+/* Appends part number to w, checking its bytes against the MD5 and size its row records:
+ * a part uploaded again replaces the old file before its row commits, so after a power
+ * failure the two may disagree, and the object must not be built from bytes its ETag does
+ * not describe. */
 static int append_part(store_t *s, store_writer_t *w, const char *upload_id, int number,
-                       uint64_t *done, store_progress_cb progress, void *pctx, tarn_err_t *err)
+                       const uint8_t want_md5[16], uint64_t want_size, uint64_t *done,
+                       store_progress_cb progress, void *pctx, tarn_err_t *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s/%d", s->uploads_dir, upload_id, number);
@@ -299,7 +304,8 @@ static int append_part(store_t *s, store_writer_t *w, const char *upload_id, int
         return TARN_ERR(err, TARN_EIO, "open part %d: %s", number, strerror(errno));
     enum { CHUNK = 1 << 20 };
     char *b = malloc(CHUNK);
-    int rc = b ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    hash_multi_t *h = hash_multi_create(HASH_MD5);
+    int rc = b && h ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     while (!rc) {
         ssize_t r = read(fd, b, CHUNK);
         if (r < 0 && errno == EINTR)
@@ -310,11 +316,22 @@ static int append_part(store_t *s, store_writer_t *w, const char *upload_id, int
         }
         if (r == 0)
             break;
+        hash_multi_update(h, b, (size_t)r);
         rc = store_writer_write(w, b, (size_t)r, err);
         *done += (uint64_t)r;
         if (progress)
             progress(pctx, *done);
     }
+    if (!rc) {
+        hash_digests_t d;
+        hash_multi_final(h, &d);
+        if (d.size != want_size || memcmp(d.md5, want_md5, 16))
+            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidPart",
+                            "part %d's stored bytes do not match its ETag (it was being "
+                            "uploaded again when the server stopped); upload part %d again",
+                            number, number);
+    }
+    hash_multi_free(h);
     free(b);
     close(fd);
     return rc;
@@ -348,7 +365,8 @@ int store_mpu_complete(store_t *s, const char *bucket, const char *key, const ch
     uint64_t copied = 0;
     buf_putc(&sizes_json, '[');
     for (size_t i = 0; i < nparts && !rc; i++) {
-        rc = append_part(s, w, upload_id, parts[i].number, &copied, progress, pctx, err);
+        rc = append_part(s, w, upload_id, parts[i].number, (const uint8_t *)md5s.data + 16 * i,
+                         sizes[i], &copied, progress, pctx, err);
         buf_printf(&sizes_json, "%s%llu", i ? "," : "", (unsigned long long)sizes[i]);
     }
     if (rc || buf_putc(&sizes_json, ']')) {

@@ -146,3 +146,28 @@ def test_promotion_killed_between_link_and_unlink_moves_the_object_once(tmp_path
                                                "one.csv"))
     finally:
         s.stop()
+
+
+def test_a_part_whose_bytes_disagree_with_its_etag_is_refused_at_completion(fresh_server):
+    """A part uploaded again replaces its file before its row commits: after a power
+    failure in between, the row's ETag describes other bytes. Completion checks each
+    part's bytes, so no object is built from bytes its ETag does not describe."""
+    s3 = fresh_server.s3()
+    uid = s3.create_multipart_upload(Bucket="raw", Key="t/mp.bin")["UploadId"]
+    part = os.urandom(1234)
+    etag = s3.upload_part(Bucket="raw", Key="t/mp.bin", UploadId=uid, PartNumber=1,
+                          Body=part)["ETag"]
+    path = os.path.join(fresh_server.data, "tmp", "uploads", uid, "1")
+    with open(path, "wb") as f:  # what a re-upload cut short by a power failure leaves
+        f.write(os.urandom(1234))
+    with pytest.raises(ClientError) as ei:
+        s3.complete_multipart_upload(Bucket="raw", Key="t/mp.bin", UploadId=uid,
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert ei.value.response["Error"]["Code"] == "InvalidPart"
+    absent(fresh_server, "raw", "t/mp.bin")
+    # Uploaded again, the part completes.
+    etag = s3.upload_part(Bucket="raw", Key="t/mp.bin", UploadId=uid, PartNumber=1,
+                          Body=part)["ETag"]
+    s3.complete_multipart_upload(Bucket="raw", Key="t/mp.bin", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.get_object(Bucket="raw", Key="t/mp.bin")["Body"].read() == part
