@@ -58,9 +58,13 @@ class Tarn:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.host = f"127.0.0.1:{self.port}"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            pg_port = s.getsockname()[1]
         self.data = data
         self.log = open(os.path.join(os.path.dirname(os.path.dirname(data)), "tarn-bench.log"), "ab")
         self.proc = subprocess.Popen([*wrapper, binary, "serve", "--data", data, "--listen", self.host,
+                                      "--pg-listen", f"127.0.0.1:{pg_port}",
                                       "--promotion", "off"],
                                      stdout=self.log, stderr=self.log)
         for _ in range(300):
