@@ -393,7 +393,14 @@ int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
                      err);
     if (rc)
         return rc;
-    rc = db_exec(db, "BEGIN IMMEDIATE", err);
+    /* Foreign keys are off while steps run (it cannot change inside a transaction), as
+     * SQLite's way of changing a table's shape asks: a table is rebuilt by copying it,
+     * dropping the old one and renaming the copy, and with foreign keys on, the drop
+     * would cascade into every table that refers to it. The result is checked before
+     * the commit instead. */
+    rc = db_exec(db, "PRAGMA foreign_keys=OFF", err);
+    if (!rc && (rc = db_exec(db, "BEGIN IMMEDIATE", err)))
+        db_exec(db, "PRAGMA foreign_keys=ON", NULL);
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
@@ -423,13 +430,27 @@ int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = db_fail(db, SQLITE_ERROR, err, "record schema version");
         db_done(db, st);
+        st = NULL;
+        if (!rc && !(rc = db_prepare(db, &st, "PRAGMA foreign_key_check", err))) {
+            int step = sqlite3_step(st);
+            if (step == SQLITE_ROW)
+                rc = TARN_ERR(err, TARN_ECONFLICT,
+                              "migrating %s to version %d would leave a row of %s referring"
+                              " to a missing row of %s",
+                              name, nsteps, (const char *)sqlite3_column_text(st, 0),
+                              (const char *)sqlite3_column_text(st, 2));
+            else if (step != SQLITE_DONE)
+                rc = db_fail(db, step, err, "foreign key check");
+            db_done(db, st);
+        }
     }
 done:
-    if (rc) {
+    if (!rc)
+        rc = db_exec(db, "COMMIT", err);
+    if (rc)
         db_exec(db, "ROLLBACK", NULL);
-        return rc;
-    }
-    return db_exec(db, "COMMIT", err);
+    db_exec(db, "PRAGMA foreign_keys=ON", NULL);
+    return rc;
 }
 
 int db_checkpoint(db_t *db)

@@ -61,7 +61,10 @@ void db_close(db_t *db);
 /* Runs one or more statements without results. */
 int db_exec(db_t *db, const char *sql, tarn_err_t *err);
 /* Applies the statements of schema `name` whose index is at or above the recorded
- * version, in one transaction, and records the new version. */
+ * version, in one transaction, and records the new version. Foreign keys are not
+ * enforced while the steps run (so a step may rebuild a table that others refer to:
+ * create the new one, copy, drop the old, rename); the transaction commits only if every
+ * reference holds at its end (TARN_ECONFLICT otherwise). */
 int db_migrate(db_t *db, const char *name, const char *const *steps, int nsteps,
                tarn_err_t *err);
 /* Prepares sql, or hands out this thread's cached statement for the same text; on
