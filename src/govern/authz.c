@@ -67,7 +67,7 @@ static void check_s3(const authz_principal_t *p, const char *op, const char *res
         return;
     }
     snprintf(loc, sizeof loc, "location:%s", res);
-    if (!grants_allows(p->grants, p->name, read ? GRANT_READ : GRANT_WRITE, loc, false, &id)) {
+    if (!grants_allows(p->grants, p->id, read ? GRANT_READ : GRANT_WRITE, loc, false, &id)) {
         decide(d, false, "no-location-grant", 0);
         return;
     }
@@ -76,7 +76,7 @@ static void check_s3(const authz_principal_t *p, const char *op, const char *res
         curated_table(res, table, sizeof table)) {
         grants_access_t a;
         tarn_err_t e = {0};
-        bool whole = !grants_table_access(p->grants, p->name, table, &a, &e) && a.allowed &&
+        bool whole = !grants_table_access(p->grants, p->id, table, &a, &e) && a.allowed &&
                      a.all_columns && !a.row_filter;
         grants_access_free(&a);
         if (!whole) {
@@ -111,23 +111,23 @@ static void check_catalog(const authz_principal_t *p, const char *op, const char
     bool ok = false;
     if (!strcmp(op, "Describe") && table) {
         snprintf(r, sizeof r, "table:%s", table);
-        ok = grants_allows(p->grants, p->name, GRANT_DESCRIBE, r, false, &id);
+        ok = grants_allows(p->grants, p->id, GRANT_DESCRIBE, r, false, &id);
     } else if (!strcmp(op, "Describe") && database) {
         snprintf(r, sizeof r, "database:%s", database);
-        ok = grants_allows(p->grants, p->name, GRANT_DESCRIBE, r, false, &id);
+        ok = grants_allows(p->grants, p->id, GRANT_DESCRIBE, r, false, &id);
     } else if (!strcmp(op, "CreateTable") && table && database_of(table, db, sizeof db)) {
         snprintf(r, sizeof r, "database:%s", db);
-        ok = grants_allows(p->grants, p->name, GRANT_CREATE_TABLE, r, false, &id);
+        ok = grants_allows(p->grants, p->id, GRANT_CREATE_TABLE, r, false, &id);
     } else if (!strcmp(op, "Insert") && table) {
         /* Writing rows into a table (a pipeline's target). */
         snprintf(r, sizeof r, "table:%s", table);
-        ok = grants_allows(p->grants, p->name, GRANT_INSERT, r, false, &id);
+        ok = grants_allows(p->grants, p->id, GRANT_INSERT, r, false, &id);
     } else if (!strcmp(op, "Alter") && table) {
         snprintf(r, sizeof r, "table:%s", table);
-        ok = grants_allows(p->grants, p->name, GRANT_ALTER, r, false, &id);
+        ok = grants_allows(p->grants, p->id, GRANT_ALTER, r, false, &id);
         if (!ok && database_of(table, db, sizeof db)) {
             snprintf(r, sizeof r, "database:%s", db);
-            ok = grants_allows(p->grants, p->name, GRANT_ALTER, r, false, &id);
+            ok = grants_allows(p->grants, p->id, GRANT_ALTER, r, false, &id);
         }
     }
     decide(d, ok, ok ? NULL : "no-catalog-grant", id);
@@ -169,12 +169,12 @@ static void check_firehose(const authz_principal_t *p, const char *op, const cha
     if (put && !strncmp(res, "table/", 6)) {
         char r[700];
         snprintf(r, sizeof r, "table:%s", res + 6);
-        bool ok = grants_allows(p->grants, p->name, GRANT_INSERT, r, false, &id);
+        bool ok = grants_allows(p->grants, p->id, GRANT_INSERT, r, false, &id);
         decide(d, ok, ok ? NULL : "no-insert-grant", id);
     } else if (put || !strcmp(op, "ListDeliveryStreams") || !strcmp(op, "DescribeDeliveryStream")) {
         decide(d, true, put ? "insert-checked-on-destination" : "listing", 0);
     } else {
-        bool ok = grants_allows(p->grants, p->name, GRANT_ALL, "iam", false, &id);
+        bool ok = grants_allows(p->grants, p->id, GRANT_ALL, "iam", false, &id);
         decide(d, ok, ok ? NULL : "no-iam-grant", id);
     }
 }
@@ -213,7 +213,7 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
         check_process(p, action + 8, resource, &d);
     } else if (!strncmp(action, "iam:", 4) || !strncmp(action, "grants:", 7)) {
         int64_t id = 0;
-        if (grants_allows(p->grants, p->name, GRANT_ALL, "iam", false, &id))
+        if (grants_allows(p->grants, p->id, GRANT_ALL, "iam", false, &id))
             decide(&d, true, NULL, id);
         else if (!strncmp(action, "grants:", 7))
             decide(&d, true, "grant-option", 0); /* the handler checks WITH GRANT OPTION */
@@ -238,7 +238,7 @@ int authz_table_access(const authz_principal_t *p, const char *table, grants_acc
         decide(&d, false, "anonymous", 0);
     } else if (!p->grants) {
         decide(&d, false, "no-grants", 0);
-    } else if (!(rc = grants_table_access(p->grants, p->name, table, out, err)) && out->allowed) {
+    } else if (!(rc = grants_table_access(p->grants, p->id, table, out, err)) && out->allowed) {
         decide(&d, true, NULL, out->grant_id);
     } else {
         decide(&d, false, "no-select-grant", 0);
@@ -251,9 +251,9 @@ int authz_table_access(const authz_principal_t *p, const char *table, grants_acc
 bool authz_iam_admin(const authz_principal_t *p, int64_t *grant)
 {
     int64_t id = 0;
-    bool ok = p && p->name &&
-              (p->admin || (p->grants && grants_allows(p->grants, p->name, GRANT_ALL, "iam",
-                                                       false, &id)));
+    bool ok =
+        p && p->name &&
+        (p->admin || (p->grants && grants_allows(p->grants, p->id, GRANT_ALL, "iam", false, &id)));
     if (grant)
         *grant = ok ? id : 0;
     return ok;

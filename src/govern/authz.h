@@ -11,7 +11,8 @@
 #include <stdbool.h>
 
 typedef struct {
-    const char *name; /* user name */
+    const char *name; /* user name: for audit records and messages */
+    int64_t id;       /* user id (iam_user_t.id): what grants are looked up by */
     bool admin;
     grants_t *grants; /* the lake's grants (borrowed); NULL: nothing is granted */
 } authz_principal_t;

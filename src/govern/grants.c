@@ -35,7 +35,88 @@ static const char *const grants_schema[] = {
     " DELETE FROM iam_role_holders WHERE holder = 'group:' || old.name; END",
     "CREATE TRIGGER grants_role_gone AFTER DELETE ON iam_roles BEGIN"
     " DELETE FROM grants WHERE principal = 'role:' || old.name; END",
+    /* Principals by id. Groups and roles get ids that are never reused, like users
+     * (iam.c), and memberships, role holdings and grants refer to a principal by kind and
+     * id: a name is a label, so what was recorded for a deleted principal cannot apply
+     * to a new one that takes its name. Existing rows are mapped from names to the ids;
+     * grants keep their ids (audit records name them). Rows naming no principal (none
+     * should exist: the triggers removed them) are not carried over. */
+    "DROP TRIGGER IF EXISTS grants_user_gone",
+    "DROP TRIGGER IF EXISTS grants_group_gone",
+    "DROP TRIGGER IF EXISTS grants_role_gone",
+    "CREATE TABLE iam_groups_v2(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+    " created_ms INTEGER NOT NULL)",
+    "INSERT INTO iam_groups_v2(name, created_ms) SELECT name, created_ms FROM iam_groups"
+    " ORDER BY created_ms, name",
+    "CREATE TABLE iam_roles_v2(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+    " created_ms INTEGER NOT NULL)",
+    "INSERT INTO iam_roles_v2(name, created_ms) SELECT name, created_ms FROM iam_roles"
+    " ORDER BY created_ms, name",
+    "CREATE TABLE iam_group_members_v2("
+    " group_id INTEGER NOT NULL REFERENCES iam_groups(id) ON DELETE CASCADE,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " PRIMARY KEY(group_id, user_id))",
+    "INSERT INTO iam_group_members_v2 SELECT g.id, u.id FROM iam_group_members m"
+    " JOIN iam_groups_v2 g ON g.name = m.grp JOIN users u ON u.name = m.user",
+    "CREATE TABLE iam_role_holders_v2("
+    " role_id INTEGER NOT NULL REFERENCES iam_roles(id) ON DELETE CASCADE,"
+    " holder_kind TEXT NOT NULL CHECK(holder_kind IN ('user', 'group')),"
+    " holder_id INTEGER NOT NULL, PRIMARY KEY(role_id, holder_kind, holder_id))",
+    "INSERT INTO iam_role_holders_v2 SELECT r.id, 'user', u.id FROM iam_role_holders h"
+    " JOIN iam_roles_v2 r ON r.name = h.role JOIN users u ON h.holder = 'user:' || u.name"
+    " UNION ALL SELECT r.id, 'group', g.id FROM iam_role_holders h"
+    " JOIN iam_roles_v2 r ON r.name = h.role JOIN iam_groups_v2 g ON h.holder = 'group:' || g.name",
+    "CREATE TABLE grants_v2(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " principal_kind TEXT NOT NULL CHECK(principal_kind IN ('user', 'group', 'role')),"
+    " principal_id INTEGER NOT NULL, permission TEXT NOT NULL, resource TEXT NOT NULL,"
+    " columns TEXT, excluded TEXT, grant_option INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    " UNIQUE(principal_kind, principal_id, permission, resource))",
+    "INSERT INTO grants_v2 SELECT g.id, p.kind, p.id, g.permission, g.resource, g.columns,"
+    " g.excluded, g.grant_option, g.created_ms, g.created_by FROM grants g JOIN ("
+    " SELECT 'user' AS kind, id, name FROM users"
+    " UNION ALL SELECT 'group', id, name FROM iam_groups_v2"
+    " UNION ALL SELECT 'role', id, name FROM iam_roles_v2) p"
+    " ON g.principal = p.kind || ':' || p.name",
+    /* New grants number on from the highest id ever recorded, carried over or not. */
+    "INSERT INTO sqlite_sequence(name, seq) SELECT 'grants_v2', 0"
+    " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'grants_v2')",
+    "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(id), 0) FROM grants))"
+    " WHERE name = 'grants_v2'",
+    "DROP TABLE grants",
+    "DROP TABLE iam_role_holders",
+    "DROP TABLE iam_group_members",
+    "DROP TABLE iam_roles",
+    "DROP TABLE iam_groups",
+    "ALTER TABLE iam_groups_v2 RENAME TO iam_groups",
+    "ALTER TABLE iam_roles_v2 RENAME TO iam_roles",
+    "ALTER TABLE iam_group_members_v2 RENAME TO iam_group_members",
+    "ALTER TABLE iam_role_holders_v2 RENAME TO iam_role_holders",
+    "ALTER TABLE grants_v2 RENAME TO grants",
+    "CREATE INDEX iam_group_members_by_user ON iam_group_members(user_id)",
+    "CREATE INDEX iam_role_holders_by_holder ON iam_role_holders(holder_kind, holder_id)",
+    "CREATE INDEX grants_by_resource ON grants(resource)",
+    /* Whatever names a principal goes in the statement that deletes it (the cascades do
+     * the same where foreign keys are enforced). */
+    "CREATE TRIGGER principal_user_gone AFTER DELETE ON users BEGIN"
+    " DELETE FROM grants WHERE principal_kind = 'user' AND principal_id = old.id;"
+    " DELETE FROM iam_group_members WHERE user_id = old.id;"
+    " DELETE FROM iam_role_holders WHERE holder_kind = 'user' AND holder_id = old.id; END",
+    "CREATE TRIGGER principal_group_gone AFTER DELETE ON iam_groups BEGIN"
+    " DELETE FROM grants WHERE principal_kind = 'group' AND principal_id = old.id;"
+    " DELETE FROM iam_group_members WHERE group_id = old.id;"
+    " DELETE FROM iam_role_holders WHERE holder_kind = 'group' AND holder_id = old.id; END",
+    "CREATE TRIGGER principal_role_gone AFTER DELETE ON iam_roles BEGIN"
+    " DELETE FROM grants WHERE principal_kind = 'role' AND principal_id = old.id;"
+    " DELETE FROM iam_role_holders WHERE role_id = old.id; END",
 };
+
+/* Every living principal as (kind, id, name): joined to turn ids back into the names the
+ * API shows, and so that nothing of a principal that is gone is ever shown or loaded. */
+#define PRINCIPALS_SQL                                                                             \
+    "(SELECT 'user' AS kind, id, name FROM users"                                                  \
+    " UNION ALL SELECT 'group', id, name FROM iam_groups"                                          \
+    " UNION ALL SELECT 'role', id, name FROM iam_roles)"
 
 enum { RES_TABLE, RES_DATABASE, RES_FILTER, RES_LOCATION, RES_IAM };
 
@@ -145,6 +226,11 @@ static void changed(grants_t *g)
     atomic_fetch_add(&g->generation, 1);
 }
 
+void grants_invalidate(grants_t *g)
+{
+    changed(g);
+}
+
 /* ---- names ---- */
 
 static int check_name(const char *what, const char *name, tarn_err_t *err)
@@ -238,6 +324,68 @@ static int need(grants_t *g, const char *sql, const char *what, const char *name
 #define GROUP_EXISTS "SELECT 1 FROM iam_groups WHERE name = ?1"
 #define ROLE_EXISTS "SELECT 1 FROM iam_roles WHERE name = ?1"
 
+/* A principal as the tables record it: its kind ("user", "group", "role") and id. */
+typedef struct {
+    const char *kind;
+    int64_t id;
+} principal_ref_t;
+
+/* The living principal named by "user:x", "group:y" (or, with roles_too, "role:z").
+ * TARN_EINVAL for another form, TARN_ENOTFOUND when there is no such principal now. */
+static int principal_resolve(grants_t *g, const char *principal, bool roles_too,
+                             principal_ref_t *out, tarn_err_t *err)
+{
+    static const struct {
+        const char *prefix, *kind, *sql;
+    } kinds[] = {
+        {"user:", "user", "SELECT id FROM users WHERE name = ?1"},
+        {"group:", "group", "SELECT id FROM iam_groups WHERE name = ?1"},
+        {"role:", "role", "SELECT id FROM iam_roles WHERE name = ?1"},
+    };
+    for (size_t k = 0; k < (roles_too ? 3u : 2u); k++) {
+        size_t n = strlen(kinds[k].prefix);
+        if (strncmp(principal, kinds[k].prefix, n))
+            continue;
+        sqlite3_stmt *st = NULL;
+        int rc = db_prepare(g->db, &st, kinds[k].sql, err);
+        if (rc)
+            return rc;
+        sqlite3_bind_text(st, 1, principal + n, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        out->kind = kinds[k].kind;
+        out->id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        db_done(g->db, st);
+        if (step == SQLITE_ROW)
+            return 0;
+        if (step != SQLITE_DONE)
+            return db_fail(g->db, step, err, "principal lookup");
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the %s '%s' does not exist",
+                          kinds[k].kind, principal + n);
+    }
+    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                      "a principal is user:NAME, group:NAME%s (got '%s')",
+                      roles_too ? " or role:NAME" : "", principal);
+}
+
+/* Runs sql (no rows) with ?1 = ref's kind, ?2 = ref's id, ?3 = text a, ?4 = text b. */
+static int exec_ref(grants_t *g, const char *sql, const principal_ref_t *ref, const char *a,
+                    const char *b, int *changes, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(g->db, &st, sql, err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, ref->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, ref->id);
+    sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (changes)
+        *changes = sqlite3_changes(sqlite3_db_handle(st));
+    db_done(g->db, st);
+    return step == SQLITE_DONE ? 0 : db_fail(g->db, step, err, "grants");
+}
+
 /* ---- groups and roles ---- */
 
 int grants_group_create(grants_t *g, const char *name, tarn_err_t *err)
@@ -249,6 +397,8 @@ int grants_group_create(grants_t *g, const char *name, tarn_err_t *err)
     return rc;
 }
 
+/* The triggers (grants_schema) remove the group's memberships, role holdings and grants
+ * in this same statement. */
 int grants_group_delete(grants_t *g, const char *name, tarn_err_t *err)
 {
     int n = 0;
@@ -266,7 +416,10 @@ int grants_group_add(grants_t *g, const char *group, const char *user, tarn_err_
     if (!rc)
         rc = need(g, USER_EXISTS, "user", user, err);
     if (!rc)
-        rc = exec1(g, "INSERT OR IGNORE INTO iam_group_members(grp, user) VALUES (?1, ?2)",
+        rc = exec1(g,
+                   "INSERT OR IGNORE INTO iam_group_members(group_id, user_id)"
+                   " SELECT g.id, u.id FROM iam_groups g, users u"
+                   " WHERE g.name = ?1 AND u.name = ?2",
                    group, user, NULL, err);
     if (!rc)
         changed(g);
@@ -276,8 +429,11 @@ int grants_group_add(grants_t *g, const char *group, const char *user, tarn_err_
 int grants_group_remove(grants_t *g, const char *group, const char *user, tarn_err_t *err)
 {
     int n = 0;
-    int rc = exec1(g, "DELETE FROM iam_group_members WHERE grp = ?1 AND user = ?2", group, user,
-                   &n, err);
+    int rc = exec1(g,
+                   "DELETE FROM iam_group_members"
+                   " WHERE group_id = (SELECT id FROM iam_groups WHERE name = ?1)"
+                   " AND user_id = (SELECT id FROM users WHERE name = ?2)",
+                   group, user, &n, err);
     if (!rc && !n)
         rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "'%s' is not a member of '%s'",
                         user, group);
@@ -295,6 +451,7 @@ int grants_role_create(grants_t *g, const char *name, tarn_err_t *err)
     return rc;
 }
 
+/* The triggers remove the role's holdings and grants in this same statement. */
 int grants_role_delete(grants_t *g, const char *name, tarn_err_t *err)
 {
     int n = 0;
@@ -306,28 +463,17 @@ int grants_role_delete(grants_t *g, const char *name, tarn_err_t *err)
     return rc;
 }
 
-/* "user:x" or "group:y" that exists. */
-static int check_holder(grants_t *g, const char *holder, bool roles_too, tarn_err_t *err)
-{
-    if (!strncmp(holder, "user:", 5))
-        return need(g, USER_EXISTS, "user", holder + 5, err);
-    if (!strncmp(holder, "group:", 6))
-        return need(g, GROUP_EXISTS, "group", holder + 6, err);
-    if (roles_too && !strncmp(holder, "role:", 5))
-        return need(g, ROLE_EXISTS, "role", holder + 5, err);
-    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
-                      "a principal is user:NAME, group:NAME%s (got '%s')",
-                      roles_too ? " or role:NAME" : "", holder);
-}
-
 int grants_role_assign(grants_t *g, const char *role, const char *holder, tarn_err_t *err)
 {
+    principal_ref_t h;
     int rc = need(g, ROLE_EXISTS, "role", role, err);
     if (!rc)
-        rc = check_holder(g, holder, false, err);
+        rc = principal_resolve(g, holder, false, &h, err);
     if (!rc)
-        rc = exec1(g, "INSERT OR IGNORE INTO iam_role_holders(role, holder) VALUES (?1, ?2)",
-                   role, holder, NULL, err);
+        rc = exec_ref(g,
+                      "INSERT OR IGNORE INTO iam_role_holders(role_id, holder_kind, holder_id)"
+                      " SELECT id, ?1, ?2 FROM iam_roles WHERE name = ?3",
+                      &h, role, NULL, NULL, err);
     if (!rc)
         changed(g);
     return rc;
@@ -335,9 +481,16 @@ int grants_role_assign(grants_t *g, const char *role, const char *holder, tarn_e
 
 int grants_role_unassign(grants_t *g, const char *role, const char *holder, tarn_err_t *err)
 {
+    principal_ref_t h;
     int n = 0;
-    int rc = exec1(g, "DELETE FROM iam_role_holders WHERE role = ?1 AND holder = ?2", role,
-                   holder, &n, err);
+    int rc = principal_resolve(g, holder, false, &h, err);
+    if (rc == TARN_ENOTFOUND)
+        rc = 0; /* then it holds nothing: said below */
+    else if (!rc)
+        rc = exec_ref(g,
+                      "DELETE FROM iam_role_holders WHERE holder_kind = ?1 AND holder_id = ?2"
+                      " AND role_id = (SELECT id FROM iam_roles WHERE name = ?3)",
+                      &h, role, NULL, &n, err);
     if (!rc && !n)
         rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "'%s' does not hold the role '%s'",
                         holder, role);
@@ -378,16 +531,20 @@ static int list_pairs(grants_t *g, const char *sql, const char *key, const char 
 int grants_groups_list(grants_t *g, json_t **out, tarn_err_t *err)
 {
     return list_pairs(g,
-                      "SELECT g.name, m.user FROM iam_groups g LEFT JOIN iam_group_members m"
-                      " ON m.grp = g.name ORDER BY g.name, m.user",
+                      "SELECT g.name, u.name FROM iam_groups g"
+                      " LEFT JOIN iam_group_members m ON m.group_id = g.id"
+                      " LEFT JOIN users u ON u.id = m.user_id ORDER BY g.name, u.name",
                       "groups", "members", out, err);
 }
 
 int grants_roles_list(grants_t *g, json_t **out, tarn_err_t *err)
 {
     return list_pairs(g,
-                      "SELECT r.name, h.holder FROM iam_roles r LEFT JOIN iam_role_holders h"
-                      " ON h.role = r.name ORDER BY r.name, h.holder",
+                      "SELECT r.name, p.kind || ':' || p.name AS holder FROM iam_roles r"
+                      " LEFT JOIN iam_role_holders h ON h.role_id = r.id"
+                      " LEFT JOIN " PRINCIPALS_SQL " p"
+                      " ON p.kind = h.holder_kind AND p.id = h.holder_id"
+                      " ORDER BY r.name, holder",
                       "roles", "holders", out, err);
 }
 
@@ -535,7 +692,8 @@ int grants_grant(grants_t *g, const grant_spec_t *s, const char *by, int64_t *id
     int kind = resource_kind(s->resource, &name);
     unsigned bit = 0, kinds = 0;
     int p = perm_of(s->permission, &bit, &kinds);
-    int rc = check_holder(g, s->principal, true, err);
+    principal_ref_t who;
+    int rc = principal_resolve(g, s->principal, true, &who, err);
     if (rc)
         return rc;
     if (kind < 0)
@@ -583,15 +741,17 @@ int grants_grant(grants_t *g, const grant_spec_t *s, const char *by, int64_t *id
     }
     sqlite3_stmt *st = NULL;
     if ((rc = db_prepare(g->db, &st,
-                         "INSERT INTO grants(principal, permission, resource, columns, excluded,"
-                         " grant_option, created_ms, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                         " ?7, ?8) ON CONFLICT(principal, permission, resource) DO UPDATE SET"
-                         " columns = excluded.columns, excluded = excluded.excluded,"
+                         "INSERT INTO grants(principal_kind, principal_id, permission, resource,"
+                         " columns, excluded, grant_option, created_ms, created_by)"
+                         " VALUES (?1, ?9, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                         " ON CONFLICT(principal_kind, principal_id, permission, resource)"
+                         " DO UPDATE SET columns = excluded.columns, excluded = excluded.excluded,"
                          " grant_option = excluded.grant_option RETURNING id",
                          err)))
         return rc;
     char *c = dump(s->columns), *x = dump(s->excluded);
-    sqlite3_bind_text(st, 1, s->principal, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, who.kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, who.id);
     sqlite3_bind_text(st, 2, perms[p].name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, s->resource, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, c, -1, SQLITE_STATIC);
@@ -618,21 +778,15 @@ int grants_revoke(grants_t *g, const char *principal, const char *permission,
 {
     unsigned bit = 0, kinds = 0;
     int p = perm_of(permission, &bit, &kinds);
-    sqlite3_stmt *st = NULL;
-    int rc = db_prepare(g->db, &st,
-                        "DELETE FROM grants WHERE principal = ?1 AND permission = ?2 AND"
-                        " resource = ?3",
-                        err);
-    if (rc)
+    principal_ref_t who;
+    tarn_err_t ignored = {0};
+    int n = 0, rc = principal_resolve(g, principal, true, &who, &ignored);
+    /* A principal that does not exist (any more) holds nothing: "no such grant". */
+    if (!rc && (rc = exec_ref(g,
+                              "DELETE FROM grants WHERE principal_kind = ?1 AND principal_id = ?2"
+                              " AND permission = ?3 AND resource = ?4",
+                              &who, p >= 0 ? perms[p].name : permission, resource, &n, err)))
         return rc;
-    sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, p >= 0 ? perms[p].name : permission, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, resource, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    int n = sqlite3_changes(sqlite3_db_handle(st));
-    db_done(g->db, st);
-    if (step != SQLITE_DONE)
-        return db_fail(g->db, step, err, "revoke");
     if (!n)
         return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchGrant", "%s holds no %s on %s", principal,
                           permission, resource);
@@ -645,10 +799,12 @@ int grants_list(grants_t *g, const char *principal, const char *resource, json_t
 {
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(g->db, &st,
-                        "SELECT id, principal, permission, resource, columns, excluded,"
-                        " grant_option, created_ms, created_by FROM grants"
-                        " WHERE (?1 IS NULL OR principal = ?1) AND (?2 IS NULL OR resource = ?2)"
-                        " ORDER BY resource, principal, permission",
+                        "SELECT g.id, p.kind || ':' || p.name AS principal, g.permission,"
+                        " g.resource, g.columns, g.excluded, g.grant_option, g.created_ms,"
+                        " g.created_by FROM grants g JOIN " PRINCIPALS_SQL " p"
+                        " ON p.kind = g.principal_kind AND p.id = g.principal_id"
+                        " WHERE (?1 IS NULL OR principal = ?1) AND (?2 IS NULL OR g.resource = ?2)"
+                        " ORDER BY g.resource, principal, g.permission",
                         err);
     if (rc)
         return rc;
@@ -736,9 +892,12 @@ static snapshot_t *load(grants_t *g, uint64_t generation)
     sqlite3_stmt *st = NULL;
     tarn_err_t e = {0};
     int rc = db_prepare(g->db, &st,
-                        "SELECT g.id, g.principal, g.permission, g.resource, g.columns,"
-                        " g.excluded, g.grant_option, f.row_filter, f.columns, f.excluded"
-                        " FROM grants g LEFT JOIN data_filters f"
+                        "SELECT g.id, substr(g.principal_kind, 1, 1) || g.principal_id,"
+                        " g.permission, g.resource, g.columns, g.excluded, g.grant_option,"
+                        " f.row_filter, f.columns, f.excluded FROM grants g"
+                        " JOIN " PRINCIPALS_SQL " p"
+                        " ON p.kind = g.principal_kind AND p.id = g.principal_id"
+                        " LEFT JOIN data_filters f"
                         " ON g.resource = 'filter:' || f.tbl || '.' || f.name",
                         &e);
     size_t cap = 0;
@@ -785,9 +944,13 @@ static snapshot_t *load(grants_t *g, uint64_t generation)
     if (!rc && s->ngrants)
         qsort(s->grants, s->ngrants, sizeof *s->grants, cmp_grant);
     if (!rc)
-        rc = load_pairs(g, "SELECT user, grp FROM iam_group_members", &s->groups, &s->ngroups);
+        rc = load_pairs(g, "SELECT 'u' || user_id, 'g' || group_id FROM iam_group_members",
+                        &s->groups, &s->ngroups);
     if (!rc)
-        rc = load_pairs(g, "SELECT holder, role FROM iam_role_holders", &s->roles, &s->nroles);
+        rc = load_pairs(g,
+                        "SELECT substr(holder_kind, 1, 1) || holder_id, 'r' || role_id"
+                        " FROM iam_role_holders",
+                        &s->roles, &s->nroles);
     if (rc) {
         snap_release(s);
         return NULL;
@@ -859,19 +1022,21 @@ static size_t grant_find(const snapshot_t *s, const char *principal, const char 
 
 enum { MAX_PRINCIPALS = 256 };
 
-/* Everyone user acts as: "user:<u>", its groups, and the roles those hold. */
-static size_t principals_of(const snapshot_t *s, const char *user, char out[][80])
+/* Everyone user acts as, by id: the user, its groups, and the roles those hold. The
+ * snapshot's keys are a kind letter and an id ("u17", "g3", "r5"): ids are never reused,
+ * so nothing of a deleted principal can match anyone living. */
+static size_t principals_of(const snapshot_t *s, int64_t user, char out[][80])
 {
     size_t n = 0;
-    snprintf(out[n++], 80, "user:%s", user);
-    for (size_t i = pair_first(s->groups, s->ngroups, user);
-         i < s->ngroups && !strcmp(s->groups[i].member, user) && n < MAX_PRINCIPALS; i++)
-        snprintf(out[n++], 80, "group:%s", s->groups[i].of);
+    snprintf(out[n++], 80, "u%lld", (long long)user);
+    for (size_t i = pair_first(s->groups, s->ngroups, out[0]);
+         i < s->ngroups && !strcmp(s->groups[i].member, out[0]) && n < MAX_PRINCIPALS; i++)
+        snprintf(out[n++], 80, "%s", s->groups[i].of);
     size_t holders = n;
     for (size_t h = 0; h < holders; h++)
         for (size_t i = pair_first(s->roles, s->nroles, out[h]);
              i < s->nroles && !strcmp(s->roles[i].member, out[h]) && n < MAX_PRINCIPALS; i++)
-            snprintf(out[n++], 80, "role:%s", s->roles[i].of);
+            snprintf(out[n++], 80, "%s", s->roles[i].of);
     return n;
 }
 
@@ -938,12 +1103,12 @@ static bool scan_one(const grant_rec_t *r, unsigned perm, int kind, const char *
     return true;
 }
 
-bool grants_allows(grants_t *g, const char *user, unsigned perm, const char *resource,
-                   bool with_option, int64_t *id)
+bool grants_allows(grants_t *g, int64_t user, unsigned perm, const char *resource, bool with_option,
+                   int64_t *id)
 {
     const char *name;
     int kind = resource_kind(resource, &name);
-    snapshot_t *s = kind >= 0 ? current(g) : NULL;
+    snapshot_t *s = kind >= 0 && user > 0 ? current(g) : NULL;
     if (!s)
         return false;
     static _Thread_local char ps[MAX_PRINCIPALS][80];
@@ -995,10 +1160,12 @@ static void add_all(json_t *set, const json_t *names)
     json_array_foreach(names, i, v) json_object_set(set, json_string_value(v), json_true());
 }
 
-int grants_table_access(grants_t *g, const char *user, const char *table, grants_access_t *out,
+int grants_table_access(grants_t *g, int64_t user, const char *table, grants_access_t *out,
                         tarn_err_t *err)
 {
     memset(out, 0, sizeof *out);
+    if (user <= 0)
+        return 0; /* no user: nothing granted */
     snapshot_t *s = current(g);
     if (!s)
         return TARN_ERR(err, TARN_EIO, "cannot read the grants");

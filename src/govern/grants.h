@@ -6,8 +6,12 @@
  *   filter:<zone>.<db>.<table>.<filter>   SELECT: the filter's rows and columns
  *   location:<bucket>/<prefix>  READ, WRITE, ALL (the storage API)
  *   iam                         ALL (manage users, groups, roles and grants)
- * optionally WITH GRANT OPTION. Users hold what their groups and roles hold. Checks read
- * an in-memory snapshot, rebuilt after each change, so a revocation counts from the next
+ * optionally WITH GRANT OPTION. Users hold what their groups and roles hold. Principals are
+ * named in and out, but recorded by id: users (iam.h), groups and roles each get an id
+ * that is never reused, and grants, memberships and role holdings refer to it, so deleting
+ * a principal (which removes all of them in the same transaction) leaves nothing that a
+ * new principal of the same name could inherit. Checks take the user's id and read an
+ * in-memory snapshot, rebuilt after each change, so a revocation counts from the next
  * request on. Resources are names: this module knows nothing of catalogs. */
 #ifndef TARN_GOVERN_GRANTS_H
 #define TARN_GOVERN_GRANTS_H
@@ -102,20 +106,23 @@ void grants_statement_free(grant_statement_t *s);
 /* The GRANT_* bit of a permission's name (any case), or 0 for none. */
 unsigned grants_permission_bit(const char *name);
 
-/* Whether user holds permission (one GRANT_* bit; GRANT_ALL grants count for any) on
- * resource; with_option: only grants WITH GRANT OPTION count. *id gets the deciding grant.
- * Table permissions are also held through a grant on "<zone>.<db>.*"; DESCRIBE of a table
- * through any grant on it (or a filter on it) or DESCRIBE of its database; locations
- * through a grant on a prefix of it. */
-bool grants_allows(grants_t *g, const char *user, unsigned permission, const char *resource,
+/* Whether the user of id user (iam_user_t.id; 0: no one) holds permission (one GRANT_*
+ * bit; GRANT_ALL grants count for any) on resource; with_option: only grants WITH GRANT OPTION
+ * count. *id gets the deciding grant. Table permissions are also held through a grant on
+ * "<zone>.<db>.*"; DESCRIBE of a table through any grant on it (or a filter on it) or DESCRIBE of
+ * its database; locations through a grant on a prefix of it. */
+bool grants_allows(grants_t *g, int64_t user, unsigned permission, const char *resource,
                    bool with_option, int64_t *id);
 
 /* A number that changes whenever a grant, group, role or filter does (for readers that
  * keep something derived from them). */
 uint64_t grants_generation(grants_t *g);
+/* Bumps the generation: for a change made elsewhere that grants depend on (a user deleted
+ * through iam.h, whose grants and memberships its deletion removed). */
+void grants_invalidate(grants_t *g);
 
-/* What user may SELECT of a table: allowed, and then all columns or the named ones (or
- * all but the excluded ones), all rows or those of the row filter (filters OR'ed). */
+/* What the user of id user may SELECT of a table: allowed, and then all columns or the named ones
+ * (or all but the excluded ones), all rows or those of the row filter (filters OR'ed). */
 typedef struct {
     bool allowed;
     bool all_columns;
@@ -125,7 +132,7 @@ typedef struct {
     int64_t grant_id; /* one grant that allowed it */
 } grants_access_t;
 
-int grants_table_access(grants_t *g, const char *user, const char *table, grants_access_t *out,
+int grants_table_access(grants_t *g, int64_t user, const char *table, grants_access_t *out,
                         tarn_err_t *err);
 void grants_access_free(grants_access_t *a);
 /* Whether an allowed access shows column name (names compare without case, as the

@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,32 @@ static const char *const iam_schema[] = {
     " secret_sealed TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'active',"
     " created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX access_keys_by_user ON access_keys(user)",
+    /* Users get an id that is never reused (AUTOINCREMENT), and keys belong to the id: a
+     * user deleted and created again under the same name is a new principal, and nothing
+     * recorded for the old one (keys here, grants and memberships in grants.c) can apply
+     * to it. The name stays unique among living users, as a label. Existing users are
+     * numbered in order of creation. */
+    "CREATE TABLE users_v2(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
+    " admin INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, password_hash TEXT,"
+    " scram_verifier TEXT)",
+    "INSERT INTO users_v2(name, admin, created_ms, password_hash, scram_verifier)"
+    " SELECT name, admin, created_ms, password_hash, scram_verifier FROM users"
+    " ORDER BY created_ms, name",
+    "CREATE TABLE access_keys_v2(access_key TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " secret_sealed TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'active',"
+    " created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0)",
+    "INSERT INTO access_keys_v2 SELECT k.access_key, u.id, k.secret_sealed, k.status,"
+    " k.created_ms, k.last_used_ms FROM access_keys k JOIN users_v2 u ON u.name = k.user",
+    "DROP TABLE access_keys",
+    "DROP TABLE users",
+    "ALTER TABLE users_v2 RENAME TO users",
+    "ALTER TABLE access_keys_v2 RENAME TO access_keys",
+    "CREATE INDEX access_keys_by_user ON access_keys(user_id)",
+    /* The cascade already removes them; the trigger keeps it so on a connection that
+     * does not enforce foreign keys. */
+    "CREATE TRIGGER access_keys_user_gone AFTER DELETE ON users BEGIN"
+    " DELETE FROM access_keys WHERE user_id = old.id; END",
 };
 
 /* Resolved keys are kept for a short while: every request resolves its key, and a
@@ -30,6 +57,7 @@ static const char *const iam_schema[] = {
 typedef struct {
     char access_key[129];
     char user[65];
+    int64_t user_id;
     bool admin;
     char secret[129];
     int64_t expires_ms;
@@ -40,6 +68,10 @@ struct iam {
     const keyring_t *kr;
     pthread_mutex_t mu;
     cached_key_t cache[KEY_CACHE];
+    uint64_t cache_epoch;            /* under mu: bumped by each clear */
+    atomic_uint_fast64_t generation; /* bumped by every user deletion */
+    iam_deleted_fn on_deleted;       /* told of each deletion after its commit */
+    void *on_deleted_ctx;
 };
 
 static cached_key_t *cache_slot(iam_t *iam, const char *access_key)
@@ -54,6 +86,7 @@ static void cache_clear(iam_t *iam)
 {
     pthread_mutex_lock(&iam->mu);
     OPENSSL_cleanse(iam->cache, sizeof iam->cache);
+    iam->cache_epoch++;
     pthread_mutex_unlock(&iam->mu);
 }
 
@@ -68,8 +101,20 @@ int iam_open(iam_t **out, db_t *db, const keyring_t *kr, tarn_err_t *err)
     iam->db = db;
     iam->kr = kr;
     pthread_mutex_init(&iam->mu, NULL);
+    atomic_store(&iam->generation, 1);
     *out = iam;
     return 0;
+}
+
+void iam_on_user_deleted(iam_t *iam, iam_deleted_fn fn, void *ctx)
+{
+    iam->on_deleted = fn;
+    iam->on_deleted_ctx = ctx;
+}
+
+uint64_t iam_generation(iam_t *iam)
+{
+    return atomic_load(&iam->generation);
 }
 
 void iam_close(iam_t *iam)
@@ -99,6 +144,9 @@ int iam_check_user_name(const char *name, tarn_err_t *err)
     }
     return 0;
 }
+
+/* The id of the user named ?1 (NULL when there is none, which matches no key). */
+#define USER_ID "(SELECT id FROM users WHERE name = ?1)"
 
 static int step_done(iam_t *iam, sqlite3_stmt *st, tarn_err_t *err, const char *what)
 {
@@ -145,30 +193,51 @@ done:
     return rc;
 }
 
-int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn_err_t *err)
+#define USER_COLS                                                                                  \
+    "SELECT u.id, u.name, u.admin, u.created_ms,"                                                  \
+    " (SELECT count(*) FROM access_keys k WHERE k.user_id = u.id) FROM users u"
+
+/* One user by name (name != NULL) or by id. */
+static int user_lookup(iam_t *iam, const char *name, int64_t id, iam_user_t *out, arena_t *a,
+                       tarn_err_t *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(iam->db, &st,
-                        "SELECT u.name, u.admin, u.created_ms,"
-                        " (SELECT count(*) FROM access_keys k WHERE k.user = u.name)"
-                        " FROM users u WHERE u.name = ?1",
-                        err);
+                        name ? USER_COLS " WHERE u.name = ?1" : USER_COLS " WHERE u.id = ?2", err);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, id);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
-        out->name = arena_strdup(a, (const char *)sqlite3_column_text(st, 0));
-        out->admin = sqlite3_column_int(st, 1);
-        out->created_ms = sqlite3_column_int64(st, 2);
-        out->keys = sqlite3_column_int(st, 3);
+        out->id = sqlite3_column_int64(st, 0);
+        out->name = arena_strdup(a, (const char *)sqlite3_column_text(st, 1));
+        out->admin = sqlite3_column_int(st, 2);
+        out->created_ms = sqlite3_column_int64(st, 3);
+        out->keys = sqlite3_column_int(st, 4);
     }
     db_done(iam->db, st);
     if (step == SQLITE_ROW)
-        return 0;
+        return out->name ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (step != SQLITE_DONE)
         return db_fail(iam->db, step, err, "user lookup");
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user '%s' does not exist", name);
+    if (name)
+        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user '%s' does not exist",
+                          name);
+    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user #%lld does not exist",
+                      (long long)id);
+}
+
+int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn_err_t *err)
+{
+    return user_lookup(iam, name, 0, out, a, err);
+}
+
+int iam_user_get_by_id(iam_t *iam, int64_t id, iam_user_t *out, arena_t *a, tarn_err_t *err)
+{
+    return user_lookup(iam, NULL, id, out, a, err);
 }
 
 int iam_user_scram(iam_t *iam, const char *name, iam_user_t *out, buf_t *verifier, arena_t *a,
@@ -178,9 +247,11 @@ int iam_user_scram(iam_t *iam, const char *name, iam_user_t *out, buf_t *verifie
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
-    if ((rc = db_prepare(iam->db, &st, "SELECT scram_verifier FROM users WHERE name = ?1", err)))
+    /* By id: the verifier is the one of the user just looked up, even if the name
+     * changed hands in between. */
+    if ((rc = db_prepare(iam->db, &st, "SELECT scram_verifier FROM users WHERE id = ?1", err)))
         return rc;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, out->id);
     int step = sqlite3_step(st);
     const char *v = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     if (v && buf_puts(verifier, v))
@@ -189,42 +260,66 @@ int iam_user_scram(iam_t *iam, const char *name, iam_user_t *out, buf_t *verifie
     return rc;
 }
 
+/* One transaction: the last-admin check, and the user's row with everything that refers to
+ * its id (access keys by cascade; grants, group memberships and role holdings by the
+ * triggers of grants.c), so no reader ever sees the user gone but its grants still there,
+ * nor a second admin deleted past the check. Caches are emptied after the commit. */
 int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err)
 {
-    arena_t *a = arena_create();
-    iam_user_t u;
-    if (!a)
-        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int rc = iam_user_get(iam, name, &u, a, err);
-    arena_free(a);
-    if (rc)
-        return rc;
     sqlite3_stmt *st = NULL;
-    if (u.admin) {
-        if ((rc = db_prepare(iam->db, &st, "SELECT count(*) FROM users WHERE admin = 1", err)))
-            return rc;
-        int admins = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-        db_done(iam->db, st);
-        if (admins <= 1)
-            return TARN_ERR_R(err, TARN_ECONFLICT, "DeleteConflict",
-                              "'%s' is the last admin and cannot be deleted", name);
-    }
-    if ((rc = db_prepare(iam->db, &st, "DELETE FROM users WHERE name = ?1", err)))
-        return rc;
+    int64_t id = 0;
+    bool in_txn = false;
+    int rc = db_exec(iam->db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        goto done;
+    in_txn = true;
+    if ((rc = db_prepare(iam->db, &st,
+                         "SELECT id, admin, (SELECT count(*) FROM users WHERE admin = 1)"
+                         " FROM users WHERE name = ?1",
+                         err)))
+        goto done;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = step_done(iam, st, err, "delete user");
-    cache_clear(iam);
+    int step = sqlite3_step(st);
+    bool admin = false;
+    int admins = 0;
+    if (step == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        admin = sqlite3_column_int(st, 1);
+        admins = sqlite3_column_int(st, 2);
+    }
+    db_done(iam->db, st);
+    if (step == SQLITE_DONE)
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user '%s' does not exist", name);
+    else if (step != SQLITE_ROW)
+        rc = db_fail(iam->db, step, err, "user lookup");
+    else if (admin && admins <= 1)
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, "DeleteConflict",
+                        "'%s' is the last admin and cannot be deleted", name);
+    if (rc)
+        goto done;
+    if ((rc = db_prepare(iam->db, &st, "DELETE FROM users WHERE id = ?1", err)))
+        goto done;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = step_done(iam, st, err, "delete user")))
+        goto done;
+    rc = db_exec(iam->db, "COMMIT", err);
+    in_txn = rc != 0;
+done:
+    if (in_txn)
+        db_exec(iam->db, "ROLLBACK", NULL);
+    if (!rc) {
+        cache_clear(iam);
+        atomic_fetch_add(&iam->generation, 1);
+        if (iam->on_deleted)
+            iam->on_deleted(iam->on_deleted_ctx, id);
+    }
     return rc;
 }
 
 int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = db_prepare(iam->db, &st,
-                        "SELECT u.name, u.admin, u.created_ms,"
-                        " (SELECT count(*) FROM access_keys k WHERE k.user = u.name)"
-                        " FROM users u ORDER BY u.name",
-                        err);
+    int rc = db_prepare(iam->db, &st, USER_COLS " ORDER BY u.name", err);
     if (rc)
         return rc;
     size_t cap = 16, cnt = 0;
@@ -239,10 +334,11 @@ int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_
             if (!v)
                 break;
         }
-        v[cnt].name = arena_strdup(a, (const char *)sqlite3_column_text(st, 0));
-        v[cnt].admin = sqlite3_column_int(st, 1);
-        v[cnt].created_ms = sqlite3_column_int64(st, 2);
-        v[cnt].keys = sqlite3_column_int(st, 3);
+        v[cnt].id = sqlite3_column_int64(st, 0);
+        v[cnt].name = arena_strdup(a, (const char *)sqlite3_column_text(st, 1));
+        v[cnt].admin = sqlite3_column_int(st, 2);
+        v[cnt].created_ms = sqlite3_column_int64(st, 3);
+        v[cnt].keys = sqlite3_column_int(st, 4);
         cnt++;
     }
     db_done(iam->db, st);
@@ -270,12 +366,12 @@ int iam_key_create(iam_t *iam, const char *user, char access_key[21], char secre
     if ((rc = keyring_seal(iam->kr, access_key, secret, strlen(secret), &sealed, err)))
         goto done;
     if ((rc = db_prepare(iam->db, &st,
-                         "INSERT INTO access_keys(access_key, user, secret_sealed, created_ms)"
+                         "INSERT INTO access_keys(access_key, user_id, secret_sealed, created_ms)"
                          " VALUES(?1, ?2, ?3, ?4)",
                          err)))
         goto done;
     sqlite3_bind_text(st, 1, access_key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, u.id);
     sqlite3_bind_text(st, 3, sealed.data, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, time_now_ms());
     rc = step_done(iam, st, err, "create key");
@@ -288,8 +384,9 @@ done:
 int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = db_prepare(iam->db, &st, "DELETE FROM access_keys WHERE user = ?1 AND access_key = ?2",
-                        err);
+    int rc =
+        db_prepare(iam->db, &st,
+                   "DELETE FROM access_keys WHERE user_id = " USER_ID " AND access_key = ?2", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -311,9 +408,9 @@ int iam_key_set_status(iam_t *iam, const char *user, const char *access_key, con
         return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
                           "a key's status is \"active\" or \"inactive\" (got \"%s\")", status);
     sqlite3_stmt *st = NULL;
-    int rc = db_prepare(iam->db, &st,
-                        "UPDATE access_keys SET status = ?3 WHERE user = ?1 AND access_key = ?2",
-                        err);
+    int rc = db_prepare(
+        iam->db, &st,
+        "UPDATE access_keys SET status = ?3 WHERE user_id = " USER_ID " AND access_key = ?2", err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -341,9 +438,10 @@ int iam_key_rotate(iam_t *iam, const char *user, bool delete_old, char access_ke
         return rc;
     sqlite3_stmt *st = NULL;
     rc = db_prepare(iam->db, &st,
-                    delete_old ? "DELETE FROM access_keys WHERE user = ?1 AND access_key <> ?2"
-                               : "UPDATE access_keys SET status = 'inactive'"
-                                 " WHERE user = ?1 AND access_key <> ?2 AND status = 'active'",
+                    delete_old
+                        ? "DELETE FROM access_keys WHERE user_id = " USER_ID " AND access_key <> ?2"
+                        : "UPDATE access_keys SET status = 'inactive' WHERE user_id = " USER_ID
+                          " AND access_key <> ?2 AND status = 'active'",
                     err);
     if (rc)
         return rc;
@@ -365,11 +463,12 @@ int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena
         return rc;
     sqlite3_stmt *st = NULL;
     if ((rc = db_prepare(iam->db, &st,
-                         "SELECT access_key, user, status, created_ms, last_used_ms FROM access_keys"
-                         " WHERE user = ?1 ORDER BY created_ms, access_key",
+                         "SELECT access_key, ?2, status, created_ms, last_used_ms FROM access_keys"
+                         " WHERE user_id = ?1 ORDER BY created_ms, access_key",
                          err)))
         return rc;
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, u.id);
+    sqlite3_bind_text(st, 2, u.name, -1, SQLITE_STATIC);
     size_t cap = (size_t)u.keys + 1, cnt = 0;
     iam_key_t *v = arena_alloc(a, cap * sizeof *v);
     while (v && cnt < cap && sqlite3_step(st) == SQLITE_ROW) {
@@ -396,6 +495,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     pthread_mutex_lock(&iam->mu);
     if (slot->expires_ms > now && !strcmp(slot->access_key, access_key)) {
         user->name = arena_strdup(a, slot->user);
+        user->id = slot->user_id;
         user->admin = slot->admin;
         user->created_ms = 0;
         user->keys = 0;
@@ -405,11 +505,14 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
             return TARN_ERR(err, TARN_ENOMEM, "out of memory");
         return 0;
     }
+    /* A lookup that raced with a clear (a key or user deleted meanwhile) must not put
+     * what it read back into the cache. */
+    uint64_t epoch = iam->cache_epoch;
     pthread_mutex_unlock(&iam->mu);
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(iam->db, &st,
-                        "SELECT k.secret_sealed, k.last_used_ms, u.name, u.admin, u.created_ms"
-                        " FROM access_keys k JOIN users u ON u.name = k.user"
+                        "SELECT k.secret_sealed, k.last_used_ms, u.name, u.admin, u.created_ms,"
+                        " u.id FROM access_keys k JOIN users u ON u.id = k.user_id"
                         " WHERE k.access_key = ?1 AND k.status = 'active'",
                         err);
     if (rc)
@@ -427,6 +530,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     user->name = arena_strdup(a, (const char *)sqlite3_column_text(st, 2));
     user->admin = sqlite3_column_int(st, 3);
     user->created_ms = sqlite3_column_int64(st, 4);
+    user->id = sqlite3_column_int64(st, 5);
     user->keys = 0;
     rc = keyring_unseal(iam->kr, access_key, (const char *)sqlite3_column_text(st, 0), secret, err);
     db_done(iam->db, st);
@@ -435,11 +539,14 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     if (strlen(access_key) < sizeof slot->access_key && strlen(user->name) < sizeof slot->user &&
         secret->len < sizeof slot->secret) {
         pthread_mutex_lock(&iam->mu);
-        snprintf(slot->access_key, sizeof slot->access_key, "%s", access_key);
-        snprintf(slot->user, sizeof slot->user, "%s", user->name);
-        slot->admin = user->admin;
-        memcpy(slot->secret, secret->data, secret->len + 1);
-        slot->expires_ms = now + KEY_CACHE_TTL_MS;
+        if (iam->cache_epoch == epoch) {
+            snprintf(slot->access_key, sizeof slot->access_key, "%s", access_key);
+            snprintf(slot->user, sizeof slot->user, "%s", user->name);
+            slot->user_id = user->id;
+            slot->admin = user->admin;
+            memcpy(slot->secret, secret->data, secret->len + 1);
+            slot->expires_ms = now + KEY_CACHE_TTL_MS;
+        }
         pthread_mutex_unlock(&iam->mu);
     }
     if (now - last_used > 60000) {

@@ -16,6 +16,7 @@
 typedef struct iam iam_t;
 
 typedef struct {
+    int64_t id; /* never reused: a user deleted and created again gets a new one */
     const char *name;
     bool admin;
     int64_t created_ms;
@@ -39,9 +40,22 @@ int iam_check_user_name(const char *name, tarn_err_t *err);
 /* Creates a user with password (NULL = none); TARN_EEXISTS when taken. */
 int iam_user_create(iam_t *iam, const char *name, bool admin, const char *password,
                     tarn_err_t *err);
-/* Deletes the user and all its keys; the last admin cannot be deleted. */
+/* Deletes the user and, in the same transaction, everything that refers to it: its keys,
+ * and (grants.h) its grants, group memberships and role holdings. Then empties the key
+ * cache, bumps iam_generation and calls the on_user_deleted hook. The last admin cannot
+ * be deleted. */
 int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err);
 int iam_user_get(iam_t *iam, const char *name, iam_user_t *out, arena_t *a, tarn_err_t *err);
+/* The living user with this id; TARN_ENOTFOUND once it was deleted (even if another user
+ * has its name since). */
+int iam_user_get_by_id(iam_t *iam, int64_t id, iam_user_t *out, arena_t *a, tarn_err_t *err);
+/* A number that changes whenever a user is deleted: holders of a user's id (a PostgreSQL
+ * connection) check it before each statement and look the id up again when it moved. */
+uint64_t iam_generation(iam_t *iam);
+/* Called after each committed user deletion with the user's id (e.g. to rebuild what was
+ * derived from grants); set once at start-up, before any deletion. */
+typedef void (*iam_deleted_fn)(void *ctx, int64_t user_id);
+void iam_on_user_deleted(iam_t *iam, iam_deleted_fn fn, void *ctx);
 /* For the PostgreSQL protocol's SCRAM: the user and its SCRAM-SHA-256 verifier, appended to
  * verifier (nothing appended when the user has no password). TARN_ENOTFOUND when no such
  * user. */

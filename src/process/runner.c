@@ -33,14 +33,15 @@ static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
     tarn_err_t e = {0};
     int rc = iam_user_get(ctx->r->o.iam, ctx->claim.owner, &u, a, &e);
     bool admin = !rc && u.admin;
+    int64_t id = rc ? 0 : u.id;
     arena_free(a);
     if (rc)
         return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
                           "the pipeline's owner '%s' is not a user any more; apply the spec"
                           " again with an owner who is",
                           ctx->claim.owner);
-    ctx->owner = (authz_principal_t){.name = ctx->claim.owner, .admin = admin,
-                                     .grants = ctx->r->o.grants};
+    ctx->owner = (authz_principal_t){
+        .name = ctx->claim.owner, .id = id, .admin = admin, .grants = ctx->r->o.grants};
     for (size_t i = 0; i < ctx->spec->n_steps; i++) {
         const pipeline_step_t *s = &ctx->spec->steps[i];
         if (s->is_quality)

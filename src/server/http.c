@@ -420,6 +420,7 @@ static int authenticate(req_t *r)
             goto done;
     }
     r->principal.name = user.name;
+    r->principal.id = user.id;
     r->principal.admin = user.admin;
     r->principal.grants = r->srv->grants;
     if (r->verify_after_body) {

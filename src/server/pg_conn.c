@@ -133,6 +133,9 @@ static int authenticate(pg_client_t *k)
     iam_user_t u = {0};
     scram_t sc = {0};
     bool started = false;
+    /* Read before the lookup: a deletion that races with the login is seen at the first
+     * statement. */
+    k->iam_generation = iam_generation(k->srv->iam);
     int rc = iam_user_scram(k->srv->iam, k->user, &u, &verifier, k->a, &k->err);
     bool known = rc == 0 && verifier.data;
     size_t b = pgmsg_begin(&k->out, 'R');
@@ -189,6 +192,7 @@ static int authenticate(pg_client_t *k)
     buf_append(&k->out, msg.data, msg.len);
     pgmsg_end(&k->out, b);
     k->principal.name = k->user;
+    k->principal.id = u.id;
     k->principal.admin = u.admin;
     k->principal.grants = k->srv->grants;
 done:
@@ -326,6 +330,34 @@ static int begin_session(pg_client_t *k, json_t *params)
     return 0;
 }
 
+/* A connection acts for the user id it logged in as, never for a name: once that user is
+ * deleted the connection ends at its next message that could run a statement, and a user
+ * created since under the same name (another id) never inherits it. The id is looked up
+ * again only when a user was deleted since the last look (iam_generation). The admin
+ * flag is refreshed with it. 0 to go on; otherwise the client was told and the
+ * connection must end. */
+static int principal_check(pg_client_t *k)
+{
+    uint64_t gen = iam_generation(k->srv->iam);
+    if (gen == k->iam_generation)
+        return 0;
+    iam_user_t u;
+    tarn_err_t e = {0};
+    int rc = iam_user_get_by_id(k->srv->iam, k->principal.id, &u, k->a, &e);
+    if (rc == TARN_ENOTFOUND) {
+        pg_audit_statement(k, "pg:Query", "deny", "PrincipalDeleted", 0, 0);
+        fatal(k, "28000", "the user \"%s\" no longer exists", k->user);
+        return rc;
+    }
+    if (rc) {
+        fatal(k, "58000", "%s", e.msg);
+        return rc;
+    }
+    k->principal.admin = u.admin;
+    k->iam_generation = gen;
+    return 0;
+}
+
 static void serve(pg_client_t *k)
 {
     json_t *params = json_object();
@@ -377,6 +409,8 @@ static void serve(pg_client_t *k)
             break;
         if (k->skip_to_sync && m.type != 'S')
             continue; /* after an error, the extended protocol discards until Sync */
+        if (m.type && strchr("QPBDE", m.type) && principal_check(k))
+            break;
         tarn_err_t err = {0};
         switch (m.type) {
         case 'Q':

@@ -88,6 +88,7 @@ typedef struct {
     char user[65];
     char database[128];
     authz_principal_t principal;
+    uint64_t iam_generation; /* iam_generation when principal.id was last found alive */
     session_t *session;
     json_t *settings; /* SET values by lowercase name */
     char txn;         /* 'I' idle, 'T' in a block, 'E' failed block */

@@ -136,10 +136,10 @@ static int may_grant(server_t *srv, const authz_principal_t *p, const char *perm
     if (p->admin)
         return 0;
     int64_t id;
-    if (grants_allows(srv->grants, p->name, GRANT_ALL, "iam", false, &id))
+    if (grants_allows(srv->grants, p->id, GRANT_ALL, "iam", false, &id))
         return 0;
     unsigned bit = grants_permission_bit(permission);
-    if (bit && grants_allows(srv->grants, p->name, bit, resource, true, &id))
+    if (bit && grants_allows(srv->grants, p->id, bit, resource, true, &id))
         return 0;
     return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
                       "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
@@ -188,7 +188,7 @@ static int list_grants(req_t *r)
     snprintf(self, sizeof self, "user:%s", r->principal.name);
     /* Everyone may list their own grants; all of them needs the admin or ALL on iam. */
     if (!r->principal.admin &&
-        !grants_allows(r->srv->grants, r->principal.name, GRANT_ALL, "iam", false, &id)) {
+        !grants_allows(r->srv->grants, r->principal.id, GRANT_ALL, "iam", false, &id)) {
         if (principal && strcmp(principal, self))
             return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
                               "%s may list only its own grants", r->principal.name);

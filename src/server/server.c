@@ -125,6 +125,14 @@ static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
     return 0;
 }
 
+/* A user's deletion removed its grants and memberships in the catalog: the grants'
+ * snapshot, and whatever sessions derived from it (grants_generation), are rebuilt. */
+static void user_deleted(void *grants, int64_t user_id)
+{
+    (void)user_id;
+    grants_invalidate(grants);
+}
+
 /* Lets the runner stop a pipeline step's statement: the runner calls fn(arg) with a
  * void pointer, so session_interrupt is called through this rather than cast. */
 static void interrupt_session(void *session)
@@ -156,6 +164,7 @@ static int pipeline_query(void *ctx, const char *owner, const char *sql,
                             "pipeline owner '%s' does not exist", owner);
         goto done;
     }
+    p.id = user.id;
     p.admin = user.admin;
     if ((rc = session_open(&session, s->sql_engine, s->catalog, s->objects_dir, &p, err)))
         goto done;
@@ -466,6 +475,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = start_catalog(s, err)) || (rc = start_promotion(s, o, err)) ||
         (rc = start_sql(s, o, err)) || (rc = start_pipelines(s, o, err)))
         goto done;
+    iam_on_user_deleted(s->iam, user_deleted, s->grants);
     const char *wl = getenv("TARN_STREAM_WAL_LIMIT"); /* bytes; for tests of backpressure */
     if ((rc = start_streams(s, wl ? strtoull(wl, NULL, 10) : 0, err)))
         goto done;

@@ -1,8 +1,9 @@
 /* Unit tests for grants and authz_check: what each grant allows and nothing more,
  * through users, groups and roles; table wildcards; location prefixes; the union of
  * column sets and row filters; the grant option; revocation and deletion taking effect at
- * once; validation of what is granted; and the mapping of actions to permissions
- * (pipelines' owner-checked actions included). */
+ * once; validation of what is granted; the mapping of actions to permissions
+ * (pipelines' owner-checked actions included); principals by id (deleted and created
+ * again, they start with nothing) and the migration of lakes that named them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,6 +25,13 @@ typedef struct {
     grants_t *g;
 } fixture_t;
 
+/* As the server wires it: a user's deletion rebuilds the grants' snapshot. */
+static void user_deleted(void *g, int64_t user_id)
+{
+    (void)user_id;
+    grants_invalidate(g);
+}
+
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
@@ -36,6 +44,7 @@ static int setup(void **state)
     if (db_open(&f->db, path, &err) || iam_open(&f->iam, f->db, NULL, &err) ||
         grants_open(&f->g, f->db, &err))
         return -1;
+    iam_on_user_deleted(f->iam, user_deleted, f->g);
     const char *users[] = {"alice", "bob", "carol", "dan"};
     for (int i = 0; i < 4; i++)
         if (iam_user_create(f->iam, users[i], false, NULL, &err))
@@ -71,9 +80,25 @@ static int64_t grant(fixture_t *f, const char *principal, const char *perm, cons
     return id;
 }
 
+/* The id of a living user (grants are looked up by id), or 0. */
+static int64_t uid(fixture_t *f, const char *user)
+{
+    arena_t *a = arena_create();
+    iam_user_t u = {0};
+    tarn_err_t err = {0};
+    int64_t id = a && !iam_user_get(f->iam, user, &u, a, &err) ? u.id : 0;
+    arena_free(a);
+    return id;
+}
+
+static authz_principal_t principal(fixture_t *f, const char *user)
+{
+    return (authz_principal_t){.name = user, .id = uid(f, user), .grants = f->g};
+}
+
 static bool may(fixture_t *f, const char *user, const char *action, const char *res)
 {
-    authz_principal_t p = {.name = user, .grants = f->g};
+    authz_principal_t p = principal(f, user);
     return authz_check(&p, action, res, NULL) == 0;
 }
 
@@ -100,7 +125,7 @@ static void test_tables_wildcards_and_describe(void **state)
     fixture_t *f = *state;
     int64_t id = grant(f, "user:alice", "SELECT", "table:curated.sales.orders", NULL, NULL, false);
     grant(f, "user:alice", "SELECT", "table:raw.web.*", NULL, NULL, false);
-    authz_principal_t p = {.name = "alice", .grants = f->g};
+    authz_principal_t p = principal(f, "alice");
     authz_decision_t d;
     assert_int_equal(authz_check(&p, "sql:Select", "table/curated.sales.orders", &d), 0);
     char want[48];
@@ -184,7 +209,7 @@ static void test_columns_and_filters_add_up(void **state)
     tarn_err_t err = {0};
     grants_access_t a;
     grant(f, "user:bob", "SELECT", "table:curated.shop.orders", "[\"id\", \"amount\"]", NULL, false);
-    assert_int_equal(grants_table_access(f->g, "bob", "curated.shop.orders", &a, &err), 0);
+    assert_int_equal(grants_table_access(f->g, uid(f, "bob"), "curated.shop.orders", &a, &err), 0);
     assert_true(a.allowed);
     assert_false(a.all_columns);
     assert_int_equal(json_array_size(a.columns), 2);
@@ -202,7 +227,8 @@ static void test_columns_and_filters_add_up(void **state)
     assert_int_equal(grants_group_add(f->g, "eu_team", "alice", &err), 0);
     grant(f, "group:eu_team", "SELECT", "filter:curated.shop.orders.eu", NULL, NULL, false);
     grant(f, "user:alice", "SELECT", "filter:curated.shop.orders.big", NULL, NULL, false);
-    assert_int_equal(grants_table_access(f->g, "alice", "curated.shop.orders", &a, &err), 0);
+    assert_int_equal(grants_table_access(f->g, uid(f, "alice"), "curated.shop.orders", &a, &err),
+                     0);
     assert_true(a.allowed);
     /* the big filter shows every column; the rows of either filter */
     assert_true(a.all_columns);
@@ -215,14 +241,15 @@ static void test_columns_and_filters_add_up(void **state)
     grant(f, "user:carol", "SELECT", "table:curated.shop.items", NULL, "[\"cost\", \"margin\"]",
           false);
     grant(f, "user:carol", "SELECT", "table:curated.shop.*", NULL, "[\"margin\"]", false);
-    assert_int_equal(grants_table_access(f->g, "carol", "curated.shop.items", &a, &err), 0);
+    assert_int_equal(grants_table_access(f->g, uid(f, "carol"), "curated.shop.items", &a, &err), 0);
     assert_false(a.all_columns);
     assert_int_equal(json_array_size(a.excluded), 1);
     assert_string_equal(json_string_value(json_array_get(a.excluded, 0)), "margin");
     grants_access_free(&a);
     /* deleting a filter deletes its grants */
     assert_int_equal(grants_filter_delete(f->g, "curated.shop.orders", "big", &err), 0);
-    assert_int_equal(grants_table_access(f->g, "alice", "curated.shop.orders", &a, &err), 0);
+    assert_int_equal(grants_table_access(f->g, uid(f, "alice"), "curated.shop.orders", &a, &err),
+                     0);
     assert_false(a.all_columns);
     assert_string_equal(a.row_filter, "(region = 'eu')");
     grants_access_free(&a);
@@ -234,8 +261,8 @@ static void test_grant_option_and_iam(void **state)
     grant(f, "user:alice", "SELECT", "table:curated.a.b", NULL, NULL, true);
     grant(f, "user:bob", "SELECT", "table:curated.a.b", NULL, NULL, false);
     int64_t id;
-    assert_true(grants_allows(f->g, "alice", GRANT_SELECT, "table:curated.a.b", true, &id));
-    assert_false(grants_allows(f->g, "bob", GRANT_SELECT, "table:curated.a.b", true, &id));
+    assert_true(grants_allows(f->g, uid(f, "alice"), GRANT_SELECT, "table:curated.a.b", true, &id));
+    assert_false(grants_allows(f->g, uid(f, "bob"), GRANT_SELECT, "table:curated.a.b", true, &id));
     assert_false(may(f, "bob", "iam:CreateUser", "*"));
     grant(f, "user:bob", "ALL", "iam", NULL, NULL, false);
     assert_true(may(f, "bob", "iam:CreateUser", "*"));
@@ -252,7 +279,7 @@ static void test_pipelines_and_table_changes(void **state)
         "process:ListPipelines",   "process:GetPipeline",      "process:ApplyPipeline",
         "process:DeletePipeline",  "process:StartPipelineRun", "process:GetPipelineRuns",
     };
-    authz_principal_t alice = {.name = "alice", .grants = f->g};
+    authz_principal_t alice = principal(f, "alice");
     authz_principal_t admin = {.name = "root", .admin = true};
     authz_decision_t d;
     for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
@@ -277,7 +304,7 @@ static void test_pipelines_and_table_changes(void **state)
     assert_int_equal(id, 0);
     assert_false(authz_iam_admin(&anon, NULL));
     int64_t g = grant(f, "user:bob", "ALL", "iam", NULL, NULL, false);
-    authz_principal_t bob = {.name = "bob", .grants = f->g};
+    authz_principal_t bob = principal(f, "bob");
     assert_true(authz_iam_admin(&bob, &id));
     assert_int_equal(id, g);
     assert_int_equal(authz_check(&bob, "process:DeletePipeline", "pipeline/daily", &d), 0);
@@ -373,6 +400,220 @@ static void test_statements_parse(void **state)
     }
 }
 
+/* Grants, memberships and role holdings belong to a principal's id, never its name: a
+ * user, group or role deleted and created again under the same name starts with nothing,
+ * the old id is refused everything, and no listing shows what the old one held. */
+static void test_principals_die_whole(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err = {0};
+    json_t *list;
+    /* a user: grants, a group membership and a role of its own */
+    assert_int_equal(grants_group_create(f->g, "analysts", &err), 0);
+    assert_int_equal(grants_role_create(f->g, "reader", &err), 0);
+    assert_int_equal(grants_group_add(f->g, "analysts", "dan", &err), 0);
+    assert_int_equal(grants_role_assign(f->g, "reader", "user:dan", &err), 0);
+    grant(f, "user:dan", "SELECT", "table:curated.hr.salaries", NULL, NULL, false);
+    grant(f, "group:analysts", "SELECT", "table:curated.sales.orders", NULL, NULL, false);
+    grant(f, "role:reader", "READ", "location:raw/hr", NULL, NULL, false);
+    int64_t old_dan = uid(f, "dan");
+    assert_true(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    assert_true(may(f, "dan", "sql:Select", "table/curated.sales.orders"));
+    assert_true(may(f, "dan", "s3:GetObject", "raw/hr/x.csv"));
+    assert_int_equal(iam_user_delete(f->iam, "dan", &err), 0);
+    assert_int_equal(iam_user_create(f->iam, "dan", false, NULL, &err), 0);
+    assert_true(uid(f, "dan") > old_dan);
+    assert_false(may(f, "dan", "sql:Select", "table/curated.hr.salaries"));
+    assert_false(may(f, "dan", "sql:Select", "table/curated.sales.orders"));
+    assert_false(may(f, "dan", "s3:GetObject", "raw/hr/x.csv"));
+    /* the old id (an open session's) holds nothing either */
+    authz_principal_t ghost = {.name = "dan", .id = old_dan, .grants = f->g};
+    assert_int_not_equal(authz_check(&ghost, "sql:Select", "table/curated.hr.salaries", NULL), 0);
+    assert_false(grants_allows(f->g, old_dan, GRANT_READ, "location:raw/hr/x.csv", false, NULL));
+    assert_int_equal(grants_list(f->g, "user:dan", NULL, &list, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "grants")), 0);
+    json_decref(list);
+    assert_int_equal(grants_groups_list(f->g, &list, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(
+                         json_array_get(json_object_get(list, "groups"), 0), "members")),
+                     0);
+    json_decref(list);
+    assert_int_equal(grants_roles_list(f->g, &list, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(
+                         json_array_get(json_object_get(list, "roles"), 0), "holders")),
+                     0);
+    json_decref(list);
+    /* a group: its new namesake's members get none of the old group's grants */
+    assert_int_equal(grants_group_add(f->g, "analysts", "alice", &err), 0);
+    assert_int_equal(grants_role_assign(f->g, "reader", "group:analysts", &err), 0);
+    assert_true(may(f, "alice", "sql:Select", "table/curated.sales.orders"));
+    assert_true(may(f, "alice", "s3:GetObject", "raw/hr/x.csv"));
+    assert_int_equal(grants_group_delete(f->g, "analysts", &err), 0);
+    assert_int_equal(grants_group_create(f->g, "analysts", &err), 0);
+    assert_int_equal(grants_group_add(f->g, "analysts", "alice", &err), 0);
+    assert_false(may(f, "alice", "sql:Select", "table/curated.sales.orders"));
+    assert_false(may(f, "alice", "s3:GetObject", "raw/hr/x.csv"));
+    assert_int_equal(grants_list(f->g, "group:analysts", NULL, &list, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "grants")), 0);
+    json_decref(list);
+    /* a role: its new namesake's holders get none of the old role's grants */
+    assert_int_equal(grants_role_assign(f->g, "reader", "user:bob", &err), 0);
+    assert_true(may(f, "bob", "s3:GetObject", "raw/hr/x.csv"));
+    assert_int_equal(grants_role_delete(f->g, "reader", &err), 0);
+    assert_int_equal(grants_role_create(f->g, "reader", &err), 0);
+    assert_int_equal(grants_role_assign(f->g, "reader", "user:bob", &err), 0);
+    assert_false(may(f, "bob", "s3:GetObject", "raw/hr/x.csv"));
+    assert_int_equal(grants_list(f->g, NULL, NULL, &list, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "grants")), 0);
+    json_decref(list);
+    /* no row anywhere still refers to a principal that is gone */
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(db_prepare(f->db, &st,
+                                "SELECT (SELECT count(*) FROM grants) +"
+                                " (SELECT count(*) FROM iam_role_holders WHERE holder_kind ="
+                                " 'user' AND holder_id NOT IN (SELECT id FROM users)) +"
+                                " (SELECT count(*) FROM iam_group_members WHERE user_id NOT IN"
+                                " (SELECT id FROM users))",
+                                &err),
+                     0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    db_done(f->db, st);
+}
+
+/* A lake made before principals had ids: users, keys, groups, roles and grants recorded
+ * by name. Opening it maps every name to an id; each grant keeps its id and still
+ * applies, through groups and roles too; a row naming no principal is not carried over. */
+static void test_migration_maps_names_to_ids(void **state)
+{
+    (void)state;
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/tarn-grants-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/tarn.db", dir);
+    db_t *db = NULL;
+    iam_t *iam = NULL;
+    grants_t *g = NULL;
+    tarn_err_t err = {0};
+    assert_int_equal(db_open(&db, path, &err), 0);
+    static const char *const old_lake =
+        "CREATE TABLE schema_versions(name TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+        "INSERT INTO schema_versions VALUES ('iam', 3), ('grants', 9);"
+        "CREATE TABLE users(name TEXT PRIMARY KEY, admin INTEGER NOT NULL DEFAULT 0,"
+        " created_ms INTEGER NOT NULL, password_hash TEXT, scram_verifier TEXT);"
+        "CREATE TABLE access_keys(access_key TEXT PRIMARY KEY,"
+        " user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+        " secret_sealed TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'active',"
+        " created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX access_keys_by_user ON access_keys(user);"
+        "CREATE TABLE iam_groups(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
+        "CREATE TABLE iam_group_members(grp TEXT NOT NULL REFERENCES iam_groups(name)"
+        " ON DELETE CASCADE, user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+        " PRIMARY KEY(grp, user));"
+        "CREATE TABLE iam_roles(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
+        "CREATE TABLE iam_role_holders(role TEXT NOT NULL REFERENCES iam_roles(name)"
+        " ON DELETE CASCADE, holder TEXT NOT NULL, PRIMARY KEY(role, holder));"
+        "CREATE TABLE data_filters(tbl TEXT NOT NULL, name TEXT NOT NULL, row_filter TEXT,"
+        " columns TEXT, excluded TEXT, created_ms INTEGER NOT NULL, PRIMARY KEY(tbl, name));"
+        "CREATE TABLE grants(id INTEGER PRIMARY KEY, principal TEXT NOT NULL,"
+        " permission TEXT NOT NULL, resource TEXT NOT NULL, columns TEXT, excluded TEXT,"
+        " grant_option INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+        " created_by TEXT NOT NULL, UNIQUE(principal, permission, resource));"
+        "CREATE TRIGGER grants_user_gone AFTER DELETE ON users BEGIN"
+        " DELETE FROM grants WHERE principal = 'user:' || old.name;"
+        " DELETE FROM iam_role_holders WHERE holder = 'user:' || old.name; END;"
+        "CREATE TRIGGER grants_group_gone AFTER DELETE ON iam_groups BEGIN"
+        " DELETE FROM grants WHERE principal = 'group:' || old.name;"
+        " DELETE FROM iam_role_holders WHERE holder = 'group:' || old.name; END;"
+        "CREATE TRIGGER grants_role_gone AFTER DELETE ON iam_roles BEGIN"
+        " DELETE FROM grants WHERE principal = 'role:' || old.name; END;"
+        /* created out of name order, so ids follow creation, not names */
+        "INSERT INTO users(name, admin, created_ms) VALUES ('root', 1, 1), ('zed', 0, 2),"
+        " ('amy', 0, 3);"
+        "INSERT INTO access_keys(access_key, user, secret_sealed, created_ms) VALUES"
+        " ('TKZED', 'zed', 'sealed', 5), ('TKAMY', 'amy', 'sealed', 6);"
+        "INSERT INTO iam_groups VALUES ('ops', 7);"
+        "INSERT INTO iam_group_members VALUES ('ops', 'amy');"
+        "INSERT INTO iam_roles VALUES ('auditor', 8);"
+        "INSERT INTO iam_role_holders VALUES ('auditor', 'group:ops'), ('auditor', 'user:zed'),"
+        " ('auditor', 'user:gone');"
+        "INSERT INTO grants(id, principal, permission, resource, columns, grant_option,"
+        " created_ms, created_by) VALUES"
+        " (4, 'user:zed', 'SELECT', 'table:curated.a.b', '[\"x\"]', 1, 9, 'root'),"
+        " (7, 'group:ops', 'READ', 'location:raw/ops', NULL, 0, 9, 'root'),"
+        " (9, 'role:auditor', 'DESCRIBE', 'database:curated.hr', NULL, 0, 9, 'root'),"
+        " (12, 'user:gone', 'ALL', 'iam', NULL, 0, 9, 'root');";
+    assert_int_equal(db_exec(db, old_lake, &err), 0);
+    assert_int_equal(iam_open(&iam, db, NULL, &err), 0);
+    assert_int_equal(grants_open(&g, db, &err), 0);
+    fixture_t f = {.db = db, .iam = iam, .g = g};
+    int64_t root = uid(&f, "root"), zed = uid(&f, "zed"), amy = uid(&f, "amy");
+    assert_true(root > 0 && root < zed && zed < amy);
+    /* keys moved to the ids */
+    arena_t *a = arena_create();
+    iam_key_t *keys;
+    size_t n;
+    assert_int_equal(iam_key_list(iam, "zed", &keys, &n, a, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(keys[0].access_key, "TKZED");
+    assert_string_equal(keys[0].user, "zed");
+    arena_free(a);
+    /* grants apply as before, directly and through the group and the role */
+    int64_t id = 0;
+    assert_true(grants_allows(g, zed, GRANT_SELECT, "table:curated.a.b", true, &id));
+    assert_int_equal(id, 4);
+    assert_true(grants_allows(g, amy, GRANT_READ, "location:raw/ops/x", false, &id));
+    assert_int_equal(id, 7);
+    assert_true(grants_allows(g, amy, GRANT_DESCRIBE, "database:curated.hr", false, &id));
+    assert_int_equal(id, 9);
+    assert_true(grants_allows(g, zed, GRANT_DESCRIBE, "database:curated.hr", false, &id));
+    assert_false(grants_allows(g, amy, GRANT_SELECT, "table:curated.a.b", false, &id));
+    /* listings show names, and nothing of the principal that did not exist */
+    json_t *list;
+    assert_int_equal(grants_list(g, NULL, NULL, &list, &err), 0);
+    json_t *all = json_object_get(list, "grants");
+    assert_int_equal(json_array_size(all), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(all, 0), "principal")),
+                        "role:auditor"); /* listed by resource */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(all, 1), "principal")),
+                        "group:ops");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(all, 2), "principal")),
+                        "user:zed");
+    json_decref(list);
+    assert_int_equal(grants_roles_list(g, &list, &err), 0);
+    json_t *holders = json_object_get(json_array_get(json_object_get(list, "roles"), 0), "holders");
+    assert_int_equal(json_array_size(holders), 2);
+    assert_string_equal(json_string_value(json_array_get(holders, 0)), "group:ops");
+    assert_string_equal(json_string_value(json_array_get(holders, 1)), "user:zed");
+    json_decref(list);
+    /* a grant made now gets an id above every old one, and deleting zed after the
+     * migration takes its key, grant and role holding with it */
+    grant_spec_t s = {"user:amy", "SELECT", "table:curated.a.c", NULL, NULL, false};
+    assert_int_equal(grants_grant(g, &s, "root", &id, &err), 0);
+    assert_true(id > 12);
+    assert_int_equal(iam_user_delete(iam, "zed", &err), 0);
+    assert_false(grants_allows(g, zed, GRANT_SELECT, "table:curated.a.b", false, &id));
+    assert_int_equal(iam_user_create(iam, "zed", false, NULL, &err), 0);
+    assert_true(uid(&f, "zed") > amy);
+    assert_false(
+        grants_allows(g, uid(&f, "zed"), GRANT_DESCRIBE, "database:curated.hr", false, &id));
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(db_prepare(db, &st, "SELECT count(*) FROM access_keys", &err), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    db_done(db, st);
+    grants_close(g);
+    iam_close(iam);
+    /* opening again changes nothing */
+    assert_int_equal(iam_open(&iam, db, NULL, &err), 0);
+    assert_int_equal(grants_open(&g, db, &err), 0);
+    assert_true(grants_allows(g, amy, GRANT_READ, "location:raw/ops/x", false, &id));
+    grants_close(g);
+    iam_close(iam);
+    db_close(db);
+    fs_remove_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +626,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelines_and_table_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_grants_are_refused, setup, teardown),
         cmocka_unit_test(test_statements_parse),
+        cmocka_unit_test_setup_teardown(test_principals_die_whole, setup, teardown),
+        cmocka_unit_test(test_migration_maps_names_to_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
