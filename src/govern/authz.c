@@ -57,7 +57,7 @@ static void check_s3(const authz_principal_t *p, const char *op, const char *res
     char loc[1200];
     int64_t id = 0;
     if (!strcmp(op, "ListBuckets")) {
-        decide(d, true, "bucket-names", 0);
+        decide(d, true, "listing", 0); /* each bucket listed is checked */
         return;
     }
     bool read = in(op, s3_reads, sizeof s3_reads / sizeof *s3_reads);
@@ -257,4 +257,11 @@ bool authz_iam_admin(const authz_principal_t *p, int64_t *grant)
     if (grant)
         *grant = ok ? id : 0;
     return ok;
+}
+
+bool authz_bucket_visible(const authz_principal_t *p, const char *bucket)
+{
+    if (!p || !p->name)
+        return false;
+    return p->admin || (p->grants && grants_any_under(p->grants, p->id, bucket));
 }

@@ -39,6 +39,10 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
  * pipeline, whoever owns it. *grant (NULL for none) gets the grant that says so (0 for
  * the admin). */
 bool authz_iam_admin(const authz_principal_t *p, int64_t *grant);
+/* Whether p may see that bucket exists (in ListBuckets): the admin sees every bucket,
+ * anyone else those in which they hold some grant (a zone: a grant on one of its
+ * databases, tables or locations). */
+bool authz_bucket_visible(const authz_principal_t *p, const char *bucket);
 
 /* What the principal may SELECT of table ("zone.db.table"): for the admin, everything.
  * decision (NULL for none) gets what authz_check would answer for sql:Select on it, so a

@@ -1103,6 +1103,27 @@ static bool scan_one(const grant_rec_t *r, unsigned perm, int kind, const char *
     return true;
 }
 
+bool grants_any_under(grants_t *g, int64_t user, const char *top)
+{
+    snapshot_t *s = current(g);
+    if (!s)
+        return false;
+    static _Thread_local char ps[MAX_PRINCIPALS][80];
+    size_t np = principals_of(s, user, ps);
+    size_t n = strlen(top);
+    bool found = false;
+    for (size_t k = 0; k < np && !found; k++)
+        for (size_t i = grant_first(s, ps[k]);
+             i < s->ngrants && !strcmp(s->grants[i].principal, ps[k]) && !found; i++) {
+            const grant_rec_t *r = &s->grants[i];
+            char sep = r->kind == RES_LOCATION ? '/' : '.';
+            found = r->kind != RES_IAM && !strncmp(r->name, top, n) &&
+                    (r->name[n] == '\0' || r->name[n] == sep);
+        }
+    snap_release(s);
+    return found;
+}
+
 bool grants_allows(grants_t *g, int64_t user, unsigned perm, const char *resource, bool with_option,
                    int64_t *id)
 {

@@ -114,6 +114,11 @@ unsigned grants_permission_bit(const char *name);
 bool grants_allows(grants_t *g, int64_t user, unsigned permission, const char *resource,
                    bool with_option, int64_t *id);
 
+/* Whether user holds any grant, of any permission, on something under top: a location
+ * in bucket top ("top" or "top/..."), or a database, table or filter whose name starts
+ * with "top." (a zone). For what a bucket listing may show. */
+bool grants_any_under(grants_t *g, int64_t user, const char *top);
+
 /* A number that changes whenever a grant, group, role or filter does (for readers that
  * keep something derived from them). */
 uint64_t grants_generation(grants_t *g);

@@ -26,6 +26,8 @@ int s3_list_buckets(req_t *r)
     buf_puts(&b, "</Owner><Buckets>");
     for (size_t i = 0; i < n; i++) {
         char t[25];
+        if (!authz_bucket_visible(&r->principal, v[i].name))
+            continue; /* bucket names are not everyone's to know */
         time_fmt_iso_ms(t, v[i].created_ms);
         buf_puts(&b, "<Bucket>");
         s3_xml_elem(&b, "Name", v[i].name);

@@ -188,3 +188,45 @@ def test_each_api_takes_only_its_own_service_scope(server):
     assert raw(server, "GET", path, query).status == 200
     r = raw(server, "GET", path, query.replace("%2Fs3%2F", "%2Ftarn%2F"))
     assert r.status == 400 and r.code == "AuthorizationQueryParametersError", r.body
+
+
+def test_list_buckets_shows_only_buckets_with_a_grant(server):
+    s3 = server.s3()
+    mine, other = unique("mine"), unique("other")
+    s3.create_bucket(Bucket=mine)
+    s3.create_bucket(Bucket=other)
+    names = {}
+    for who in ("nobody", "located", "tabled", "grouped"):
+        n = unique(who).replace("-", "_")
+        server.tarn("user", "create", n)
+        k = json.loads(server.tarn("key", "create", n, "--json").stdout)
+        names[who] = (n, k["access_key"], k["secret_key"])
+    server.tarn("grant", "READ", "ON", "LOCATION", f"{mine}/some/prefix/", "TO",
+                f"user:{names['located'][0]}")
+    server.tarn("grant", "SELECT", "ON", "TABLE", "cleaned.sales.orders", "TO",
+                f"user:{names['tabled'][0]}")
+    group = unique("g").replace("-", "_")
+    server.tarn("group", "create", group)
+    server.tarn("group", "add", group, names["grouped"][0])
+    server.tarn("grant", "WRITE", "ON", "LOCATION", other, "TO", f"group:{group}")
+
+    def listed(who):
+        _, ak, sk = names[who]
+        return {b["Name"] for b in server.s3(access_key=ak, secret_key=sk).list_buckets()["Buckets"]}
+    everything = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert {"raw", "cleaned", "curated", "quarantine", mine, other} <= everything  # the admin
+    assert listed("nobody") == set()
+    assert listed("located") == {mine}
+    assert listed("tabled") == {"cleaned"}
+    assert listed("grouped") == {other}
+    # The aws CLI, as that user, shows nothing either.
+    env = {**server.env(), "AWS_ACCESS_KEY_ID": names["nobody"][1],
+           "AWS_SECRET_ACCESS_KEY": names["nobody"][2], "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    import subprocess
+    out = subprocess.run(["/usr/bin/aws", "--endpoint-url", server.endpoint, "s3", "ls"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "", out
+    # Revoked, the bucket is gone from the list at once.
+    server.tarn("revoke", "READ", "ON", "LOCATION", f"{mine}/some/prefix/", "FROM",
+                f"user:{names['located'][0]}")
+    assert listed("located") == set()
