@@ -39,12 +39,31 @@ static const char *const pipelines_schema[] = {
     /* The input files an incremental pipeline has processed, per input table. */
     "CREATE TABLE proc_bookmarks(pipeline TEXT NOT NULL, tbl TEXT NOT NULL, key TEXT NOT NULL,"
     " run_id INTEGER NOT NULL, PRIMARY KEY(pipeline, tbl, key)) WITHOUT ROWID",
+    /* The owner's principal id: a user deleted and created again under the same name is
+     * another principal, and owns none of the old one's pipelines. */
+    "ALTER TABLE proc_pipelines ADD COLUMN owner_id INTEGER",
 };
 
 int pipelines_init(db_t *db, tarn_err_t *err)
 {
-    return db_migrate(db, "pipelines", pipelines_schema,
-                      (int)(sizeof pipelines_schema / sizeof *pipelines_schema), err);
+    int rc = db_migrate(db, "pipelines", pipelines_schema,
+                        (int)(sizeof pipelines_schema / sizeof *pipelines_schema), err);
+    if (rc)
+        return rc;
+    /* Versions applied before owners had ids get the id their owner has now (once: the
+     * next start finds none without one). Where there are no users (a registry alone),
+     * there is nothing to bind. */
+    sqlite3_stmt *st;
+    if ((rc = db_prepare(db, &st, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                                  " name = 'users'", err)))
+        return rc;
+    bool users = sqlite3_step(st) == SQLITE_ROW;
+    db_done(db, st);
+    return users ? db_exec(db,
+                           "UPDATE proc_pipelines SET owner_id = (SELECT id FROM users WHERE"
+                           " users.name = proc_pipelines.owner) WHERE owner_id IS NULL",
+                           err)
+                 : 0;
 }
 
 /* A JSON array column (an empty array when it holds none). */
@@ -106,8 +125,8 @@ static int no_such(tarn_err_t *err, const char *name)
                       "no pipeline is named '%s' (see `tarn pipeline list`)", name);
 }
 
-int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *applier, json_t **out,
-                    tarn_err_t *err)
+int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *applier,
+                    int64_t owner_id, json_t **out, tarn_err_t *err)
 {
     pipeline_spec_t *spec = NULL;
     int rc = pipeline_spec_parse(yaml, len, &spec, err);
@@ -127,14 +146,15 @@ int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *appl
     sqlite3_stmt *st;
     if (version) {
         if ((rc = db_prepare(db, &st,
-                             "SELECT spec = ?3 AND owner = ?4 FROM proc_pipelines WHERE name = ?1"
-                             " AND version = ?2",
+                             "SELECT spec = ?3 AND owner = ?4 AND owner_id IS ?5 FROM"
+                             " proc_pipelines WHERE name = ?1 AND version = ?2",
                              err)))
             goto rollback;
         sqlite3_bind_text(st, 1, spec->name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, version);
         sqlite3_bind_text(st, 3, yaml, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, owner_id);
         changed = sqlite3_step(st) != SQLITE_ROW || !sqlite3_column_int(st, 0);
         db_done(db, st);
     }
@@ -144,7 +164,8 @@ int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *appl
             version++;
         if (changed && (rc = db_prepare(db, &st,
                                         "INSERT INTO proc_pipelines(name, version, spec, owner,"
-                                        " applied_by, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                        " applied_by, created_ms, owner_id) VALUES(?1, ?2, ?3,"
+                                        " ?4, ?5, ?6, ?7)",
                                         err)))
             goto rollback;
         if (changed) {
@@ -154,6 +175,7 @@ int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *appl
             sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 5, applier, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 6, now);
+            sqlite3_bind_int64(st, 7, owner_id);
             int step = sqlite3_step(st);
             db_done(db, st);
             if (step != SQLITE_DONE) {
@@ -192,35 +214,40 @@ done:
     return rc;
 }
 
-int pipelines_owner(catalog_t *c, const char *name, char *owner, size_t cap, tarn_err_t *err)
+int pipelines_owner(catalog_t *c, const char *name, char *owner, size_t cap, int64_t *owner_id,
+                    tarn_err_t *err)
 {
     sqlite3_stmt *st;
     db_t *db = catalog_db(c);
     int rc = db_prepare(db, &st,
-                        "SELECT p.owner FROM proc_pipeline_state s JOIN proc_pipelines p ON"
+                        "SELECT p.owner, p.owner_id FROM proc_pipeline_state s JOIN"
+                        " proc_pipelines p ON"
                         " p.name = s.name AND p.version = s.version WHERE s.name = ?1 AND"
                         " NOT s.deleted",
                         err);
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(owner, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-    else
+        *owner_id = sqlite3_column_int64(st, 1); /* 0: its owner was gone when ids came */
+    } else {
         rc = no_such(err, name);
+    }
     db_done(db, st);
     return rc;
 }
 
 /* The summary of a pipeline from its spec text (a spec that no longer parses, after an
  * upgrade tightened the rules, still lists with what the row says). */
-static json_t *summary(const char *name, int64_t version, const char *owner, const char *yaml,
-                       int64_t updated_ms, int64_t next_cron_ms)
+static json_t *summary(const char *name, int64_t version, const char *owner, int64_t owner_id,
+                       const char *yaml, int64_t updated_ms, int64_t next_cron_ms)
 {
     char t[25];
     time_fmt_iso_ms(t, updated_ms);
-    json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "name", name, "version", (json_int_t)version,
-                          "owner", owner, "updated", t);
+    json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:s}", "name", name, "version",
+                          (json_int_t)version, "owner", owner, "owner_id", (json_int_t)owner_id,
+                          "updated", t);
     pipeline_spec_t *spec = NULL;
     tarn_err_t e = {0};
     if (!pipeline_spec_parse(yaml, strlen(yaml), &spec, &e)) {
@@ -299,7 +326,7 @@ int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err)
     db_t *db = catalog_db(c);
     int rc = db_prepare(db, &st,
                         "SELECT p.name, p.version, p.owner, p.spec, p.created_ms,"
-                        " s.next_cron_ms" SPEC_JOIN " ORDER BY p.name",
+                        " s.next_cron_ms, p.owner_id" SPEC_JOIN " ORDER BY p.name",
                         err);
     if (rc)
         return rc;
@@ -308,8 +335,8 @@ int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err)
         const char *name = (const char *)sqlite3_column_text(st, 0);
         json_t *o =
             summary(name, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
-                    (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4),
-                    sqlite3_column_int64(st, 5));
+                    sqlite3_column_int64(st, 6), (const char *)sqlite3_column_text(st, 3),
+                    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5));
         json_object_set_new(o, "last_run", last_run(c, name));
         json_array_append_new(a, o);
     }
@@ -332,7 +359,8 @@ int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out
     sqlite3_stmt *st;
     db_t *db = catalog_db(c);
     if ((rc = db_prepare(db, &st,
-                         "SELECT p.owner, p.spec, p.created_ms, s.next_cron_ms FROM proc_pipelines"
+                         "SELECT p.owner, p.spec, p.created_ms, s.next_cron_ms, p.owner_id FROM"
+                         " proc_pipelines"
                          " p JOIN proc_pipeline_state s ON s.name = p.name WHERE p.name = ?1 AND"
                          " p.version = ?2",
                          err)))
@@ -342,8 +370,9 @@ int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out
     json_t *o = NULL;
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *yaml = (const char *)sqlite3_column_text(st, 1);
-        o = summary(name, version, (const char *)sqlite3_column_text(st, 0), yaml,
-                    sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+        o = summary(name, version, (const char *)sqlite3_column_text(st, 0),
+                    sqlite3_column_int64(st, 4), yaml, sqlite3_column_int64(st, 2),
+                    sqlite3_column_int64(st, 3));
         json_object_set_new(o, "spec", json_string(yaml));
         json_object_set_new(o, "latest_version", json_integer((json_int_t)cur));
     }

@@ -17,12 +17,13 @@
 int pipelines_init(db_t *db, tarn_err_t *err);
 
 /* Parses and validates yaml (pipeline_spec_parse's errors) and records it as the next
- * version of its pipeline, owned by the spec's owner or else by `applier`. Applying the
- * same text again changes nothing. *out (caller decrefs) gets {"name", "version",
- * "owner", "changed": bool, "created": bool}. */
+ * version of its pipeline, owned by the spec's owner or else by `applier`, whose principal
+ * id is owner_id (the owner is that principal, not whoever bears the name later).
+ * Applying the same text for the same owner again changes nothing. *out (caller decrefs)
+ * gets {"name", "version", "owner", "changed": bool, "created": bool}. */
 int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *applier,
-                    json_t **out, tarn_err_t *err);
-/* {"pipelines": [{"name", "version", "owner", "description", "triggers": {"on_new_data",
+                    int64_t owner_id, json_t **out, tarn_err_t *err);
+/* {"pipelines": [{"name", "version", "owner", "owner_id", "description", "triggers": {"on_new_data",
  * "schedule", "after"}, "steps", "updated", "last_run": {"id", "status", "finished"} or
  * null, "next_run": ISO time of the next cron fire or null}]} in name order. */
 int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err);
@@ -31,8 +32,10 @@ int pipelines_list(catalog_t *c, json_t **out, tarn_err_t *err);
  * "bookmarks": [{"table", "files"}]. TARN_ENOTFOUND (NoSuchPipeline). */
 int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out,
                    tarn_err_t *err);
-/* The owner of the pipeline's latest version (copied into owner). TARN_ENOTFOUND. */
-int pipelines_owner(catalog_t *c, const char *name, char *owner, size_t cap, tarn_err_t *err);
+/* The owner of the pipeline's latest version (its name copied into owner, its principal
+ * id in *owner_id). TARN_ENOTFOUND. */
+int pipelines_owner(catalog_t *c, const char *name, char *owner, size_t cap, int64_t *owner_id,
+                    tarn_err_t *err);
 /* Deletes a pipeline: it is no longer listed or triggered; queued runs are cancelled,
  * its tables and their snapshots stay. TARN_ENOTFOUND; TARN_ECONFLICT (reason
  * PipelineRunning) while a run is running. */

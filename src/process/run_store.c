@@ -47,7 +47,8 @@ int run_store_claim(db_t *db, int64_t now_ms, run_claim_t *out, tarn_err_t *err)
     sqlite3_stmt *st;
     if ((rc = db_prepare(db, &st,
                          "SELECT r.id, r.pipeline, r.version, r.attempt, r.max_attempts, r.replay,"
-                         " p.owner, p.spec FROM proc_runs r JOIN proc_pipelines p ON p.name ="
+                         " p.owner, p.spec, p.owner_id FROM proc_runs r JOIN proc_pipelines p ON"
+                         " p.name ="
                          " r.pipeline AND p.version = r.version WHERE r.status = 'queued' AND"
                          " r.next_attempt_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM proc_runs o"
                          " WHERE o.pipeline = r.pipeline AND o.status = 'running')"
@@ -65,6 +66,7 @@ int run_store_claim(db_t *db, int64_t now_ms, run_claim_t *out, tarn_err_t *err)
         out->replay = sqlite3_column_int(st, 5) != 0;
         snprintf(out->owner, sizeof out->owner, "%s", sqlite3_column_text(st, 6));
         out->spec = strdup((const char *)sqlite3_column_text(st, 7));
+        out->owner_id = sqlite3_column_int64(st, 8);
     }
     db_done(db, st);
     if (!got)

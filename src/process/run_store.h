@@ -26,6 +26,7 @@ typedef struct {
     bool replay;
     char pipeline[64];
     char owner[130];
+    int64_t owner_id; /* the owner's principal id (0: unknown, from before ids) */
     char *spec; /* YAML of the run's version (caller frees) */
 } run_claim_t;
 

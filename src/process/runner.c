@@ -40,6 +40,11 @@ static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
                           "the pipeline's owner '%s' is not a user any more; apply the spec"
                           " again with an owner who is",
                           ctx->claim.owner);
+    if (id != ctx->claim.owner_id)
+        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                          "the pipeline's owner '%s' was deleted, and the user of that name now"
+                          " is another principal; apply the spec again to make it theirs",
+                          ctx->claim.owner);
     ctx->owner = (authz_principal_t){
         .name = ctx->claim.owner, .id = id, .admin = admin, .grants = ctx->r->o.grants};
     for (size_t i = 0; i < ctx->spec->n_steps; i++) {

@@ -34,10 +34,11 @@ static bool manages_all(const req_t *r)
 static int check_owner(req_t *r, const char *name)
 {
     char owner[256];
-    int rc = pipelines_owner(r->srv->catalog, name, owner, sizeof owner, &r->err);
+    int64_t owner_id = 0;
+    int rc = pipelines_owner(r->srv->catalog, name, owner, sizeof owner, &owner_id, &r->err);
     if (rc)
         return with_reason(r, rc, TARN_ENOTFOUND, "NoSuchPipeline");
-    if (manages_all(r) || !strcmp(owner, r->principal.name))
+    if (manages_all(r) || owner_id == r->principal.id)
         return 0;
     return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
                       "%s does not own pipeline '%s': only its owner, the admin or a holder "
@@ -126,8 +127,8 @@ static int list_pipelines(req_t *r)
     json_t *all = json_object_get(out, "pipelines");
     if (!manages_all(r))
         for (size_t i = json_array_size(all); i-- > 0;) {
-            const char *owner = json_string_value(json_object_get(json_array_get(all, i), "owner"));
-            if (!owner || strcmp(owner, r->principal.name))
+            json_t *id = json_object_get(json_array_get(all, i), "owner_id");
+            if (json_integer_value(id) != r->principal.id)
                 json_array_remove(all, i);
         }
     return rest_respond_json(r, 200, out);
@@ -161,9 +162,10 @@ static int apply_body(req_t *r, json_t **in, const char **yaml, size_t *len)
  * (its SQL runs with its owner's permissions, so naming another owner would borrow that
  * user's access); the admin and holders of ALL on iam for any pipeline and any existing
  * owner. */
-static int check_apply(req_t *r, const pipeline_spec_t *spec)
+static int check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *owner_id)
 {
     char owner[256];
+    *owner_id = r->principal.id;
     if (manages_all(r)) {
         iam_user_t u;
         tarn_err_t e = {0};
@@ -175,6 +177,8 @@ static int check_apply(req_t *r, const pipeline_spec_t *spec)
                               spec->owner, spec->owner);
         if (rc)
             r->err = e;
+        else if (spec->owner)
+            *owner_id = u.id;
         return rc;
     }
     if (spec->owner && strcmp(spec->owner, r->principal.name))
@@ -183,14 +187,15 @@ static int check_apply(req_t *r, const pipeline_spec_t *spec)
                           "%s's permissions. Leave owner out (the pipeline is then yours), or "
                           "ask the admin or a holder of ALL on iam",
                           r->principal.name, spec->owner, spec->owner);
-    int rc = pipelines_owner(r->srv->catalog, spec->name, owner, sizeof owner, &r->err);
+    int64_t current = 0;
+    int rc = pipelines_owner(r->srv->catalog, spec->name, owner, sizeof owner, &current, &r->err);
     if (rc == TARN_ENOTFOUND) {
         memset(&r->err, 0, sizeof r->err);
         return 0;
     }
     if (rc)
         return rc;
-    if (strcmp(owner, r->principal.name))
+    if (current != r->principal.id) /* by id: a namesake of a deleted owner is not it */
         return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
                           "pipeline '%s' belongs to another user: only its owner, the admin or "
                           "a holder of ALL on iam may change it (or choose another name)",
@@ -213,9 +218,10 @@ static int apply_pipeline(req_t *r)
         goto done;
     }
     r->resource = arena_sprintf(r->arena, "pipeline/%s", spec->name);
-    if ((rc = check_apply(r, spec)))
+    int64_t owner_id;
+    if ((rc = check_apply(r, spec, &owner_id)))
         goto done;
-    rc = pipelines_apply(r->srv->catalog, yaml, len, r->principal.name, &out, &r->err);
+    rc = pipelines_apply(r->srv->catalog, yaml, len, r->principal.name, owner_id, &out, &r->err);
     if ((rc = with_reason(r, rc, TARN_EINVAL, "InvalidPipelineSpec")))
         goto done;
     int status = json_is_true(json_object_get(out, "created")) ? 201 : 200;

@@ -190,3 +190,46 @@ def test_open_postgres_connection_of_a_deleted_user_cannot_read(lake):
     cur.execute("SELECT count(*) FROM hr.salaries")
     assert cur.fetchone()[0] == 2
     c.close()
+
+
+def test_pipelines_of_a_deleted_owner_are_not_a_namesakes(lake):
+    """A pipeline belongs to its owner's principal, not to the name: a user created again
+    under the name neither sees, manages nor runs as the old owner's pipelines."""
+    s = lake
+    tess = make_user(s, "tess")
+    s.tarn("grant", "SELECT", "ON", "TABLE", "curated.hr.salaries", "TO", "user:tess")
+    s.tarn("grant", "CREATE_TABLE", "ON", "DATABASE", "curated.hr", "TO", "user:tess")
+    name = unique("tess_pipe").replace("-", "_")
+    spec = (f"name: {name}\nsteps:\n  - name: copy\n    sql: SELECT * FROM curated.hr.salaries\n"
+            f"    target: {{table: curated.hr.{name}, mode: overwrite}}\n")
+    status, out = rest(s, "POST", "/v1/pipelines", {"spec": spec}, keys=tess["keys"])
+    assert status == 201, out
+    status, out = rest(s, "GET", "/v1/pipelines", keys=tess["keys"])
+    assert [p["name"] for p in out["pipelines"]] == [name]
+
+    s.tarn("user", "delete", "tess")
+    again = make_user(s, "tess")
+    s.tarn("grant", "SELECT", "ON", "TABLE", "curated.hr.salaries", "TO", "user:tess")
+    s.tarn("grant", "CREATE_TABLE", "ON", "DATABASE", "curated.hr", "TO", "user:tess")
+    status, out = rest(s, "GET", "/v1/pipelines", keys=again["keys"])
+    assert status == 200 and out["pipelines"] == [], out
+    for method, path, body in (("GET", f"/v1/pipelines/{name}", None),
+                               ("POST", f"/v1/pipelines/{name}/runs", {"replay": False}),
+                               ("DELETE", f"/v1/pipelines/{name}", None),
+                               ("POST", "/v1/pipelines", {"spec": spec})):
+        status, out = rest(s, method, path, body, keys=again["keys"])
+        assert status == 403 and out["error"]["code"] == "AccessDenied", (method, path, out)
+    # Started by the admin, a run of the old owner's pipeline fails: no one runs as it.
+    status, run = rest(s, "POST", f"/v1/pipelines/{name}/runs", {"replay": False})
+    assert status == 202, run
+
+    def ended():
+        out = rest(s, "GET", f"/v1/pipelines/{name}/runs/{run['id']}")[1]
+        return out if out["status"] in ("succeeded", "failed") else None
+    got = wait_for(ended, timeout=60)
+    assert got["status"] == "failed" and "was deleted" in json.dumps(got), got
+    # The admin gives it to the new tess by applying it again: now it is hers.
+    status, out = rest(s, "POST", "/v1/pipelines", {"spec": spec + "owner: tess\n"})
+    assert status == 200 and out["changed"], out
+    status, out = rest(s, "GET", "/v1/pipelines", keys=again["keys"])
+    assert [p["name"] for p in out["pipelines"]] == [name]
