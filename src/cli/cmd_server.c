@@ -65,7 +65,12 @@ int cmd_serve(int argc, char **argv)
                                          "--query-timeout", "--queue-wait", "--pg-listen",
                                          "--tls-cert",      "--tls-key",    "--query-memory",
                                          "--promotion",     "--raw-retention", "--pipelines",
-                                         "--pipeline-runs", "--compact-min-files", NULL};
+                                         "--pipeline-runs", "--compact-min-files",
+                                         "--auth-timeout", "--idle-timeout",
+                                         "--max-unauthenticated",
+                                         "--max-unauthenticated-per-address",
+                                         "--http-max-connections", "--pg-max-connections",
+                                         "--reserved-admin-connections", NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, NULL, "serve"))
         return 2;
@@ -108,9 +113,20 @@ int cmd_serve(int argc, char **argv)
     static const struct {
         const char *flag;
         long lo, hi;
-    } pnums[] = {{"--pipeline-runs", 1, 64}, {"--compact-min-files", 0, 100000}};
-    int *pdst[] = {&o.pipeline_runs, &o.compact_min_files};
-    for (int i = 0; i < 2; i++) {
+    } pnums[] = {{"--pipeline-runs", 1, 64},
+                 {"--compact-min-files", 0, 100000},
+                 {"--auth-timeout", 1, 3600},
+                 {"--idle-timeout", 1, 86400},
+                 {"--max-unauthenticated", 1, 100000},
+                 {"--max-unauthenticated-per-address", 1, 100000},
+                 {"--http-max-connections", 1, 100000},
+                 {"--pg-max-connections", 1, 100000},
+                 {"--reserved-admin-connections", 0, 1000}};
+    int *pdst[] = {&o.pipeline_runs,        &o.compact_min_files,   &o.auth_timeout_s,
+                   &o.idle_timeout_s,       &o.max_unauth,          &o.max_unauth_per_addr,
+                   &o.http_max_connections, &o.pg_max_connections,  &o.reserved_admin};
+    _Static_assert(sizeof pnums / sizeof *pnums == sizeof pdst / sizeof *pdst, "one per flag");
+    for (size_t i = 0; i < sizeof pnums / sizeof *pnums; i++) {
         const char *v = args_get(&a, pnums[i].flag);
         char *end;
         long n = v ? strtol(v, &end, 10) : 0;
@@ -121,6 +137,10 @@ int cmd_serve(int argc, char **argv)
         }
         *pdst[i] = (int)n;
     }
+    /* 0 in the options means the default; an explicit 0 reserved slots is -1. */
+    const char *res = args_get(&a, "--reserved-admin-connections");
+    if (res && o.reserved_admin == 0)
+        o.reserved_admin = -1;
     const char *ret = args_get(&a, "--raw-retention");
     if (ret) {
         char *end;

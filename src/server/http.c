@@ -216,6 +216,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         snprintf(r->source, sizeof r->source, "%s:%d", host, port);
     }
     atomic_fetch_add(&srv->inflight, 1);
+    http_conn_busy(r, true);
     return r;
 }
 
@@ -268,6 +269,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     r->status ? r->status : 500, secs, r->bytes_in, r->bytes_out);
     if (r->op && !r->op->public_)
         killpoint_hit("http-after-response");
+    http_conn_busy(r, false);
     if (r->writer)
         store_writer_abort(r->writer);
     if (r->chunked)
@@ -485,6 +487,8 @@ static int start_request(req_t *r)
     } else {
         if ((rc = authenticate(r)))
             return rc;
+        if (r->authenticated && (rc = http_conn_authenticated(r)))
+            return rc;
         if (!r->verify_after_body && (rc = authorize(r)))
             return rc;
     }
@@ -520,7 +524,8 @@ static int finish_request(req_t *r)
     if (r->chunked && (rc = sigv4_chunked_finish(r->chunked, &r->err)))
         return rc;
     if (r->verify_after_body) {
-        if ((rc = verify_deferred(r)) || (rc = authorize(r)))
+        if ((rc = verify_deferred(r)) || (rc = http_conn_authenticated(r)) ||
+            (rc = authorize(r)))
             return rc;
         if (r->op->begin && (rc = r->op->begin(r)))
             return rc;
@@ -548,6 +553,8 @@ static enum MHD_Result queue(req_t *r)
         r->status = r->status ? r->status : 500;
         r->resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
+    if (r->close_connection)
+        MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -634,9 +641,15 @@ int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err)
         0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 << 10), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 << 10),
+        /* A new connection has the authentication timeout; one that authenticates gets the
+         * idle timeout (http_conn_authenticated). Our admission (conns.c) keeps the count
+         * below libmicrohttpd's cap, which would refuse the admin along with the rest. */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->auth_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->http_conn_limit,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY,
+        tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
     if (!srv->daemon && tls)
         return TARN_ERR(err, TARN_EINVAL,
                         "cannot serve HTTPS: the certificate or key is not valid PEM, they do not "

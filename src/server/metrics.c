@@ -1,6 +1,7 @@
 /* Prometheus metrics: requests by API operation and status, a latency histogram per
- * operation, bytes in and out, and objects and bytes per bucket (read from the store's
- * index at scrape time). Served at GET /metrics in the text exposition format. */
+ * operation, bytes in and out, failed logins and the password back-off per door,
+ * connections per port, and objects and bytes per bucket (read from the store's index at
+ * scrape time). Served at GET /metrics in the text exposition format. */
 #include "server/http.h"
 
 #include <stdio.h>
@@ -27,8 +28,19 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
 } histo_t;
 
+/* Logins with passwords at one door (static name). */
+typedef struct {
+    const char *door;
+    uint64_t failures;
+    double backoff_s;
+} door_t;
+
+enum { MAX_DOORS = 4 };
+
 struct metrics {
     pthread_mutex_t mu;
+    door_t doors[MAX_DOORS];
+    size_t ndoors;
     counter_t counters[MAX_SERIES];
     size_t ncounters;
     histo_t histos[MAX_SERIES];
@@ -38,8 +50,11 @@ struct metrics {
 metrics_t *metrics_create(void)
 {
     metrics_t *m = calloc(1, sizeof *m);
-    if (m)
-        pthread_mutex_init(&m->mu, NULL);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->mu, NULL);
+    /* Shown at 0 from the start, so an alert on its rate needs no first failure. */
+    m->doors[m->ndoors++] = (door_t){"postgres", 0, 0};
     return m;
 }
 
@@ -90,6 +105,72 @@ void metrics_observe(metrics_t *m, const char *api, const char *op, int status, 
     pthread_mutex_unlock(&m->mu);
 }
 
+/* Under m->mu; NULL when the table is full. */
+static door_t *door_of(metrics_t *m, const char *door)
+{
+    for (size_t i = 0; i < m->ndoors; i++)
+        if (!strcmp(m->doors[i].door, door))
+            return &m->doors[i];
+    if (m->ndoors == MAX_DOORS)
+        return NULL;
+    m->doors[m->ndoors] = (door_t){door, 0, 0};
+    return &m->doors[m->ndoors++];
+}
+
+void metrics_auth_failure(metrics_t *m, const char *door)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    door_t *d = door_of(m, door);
+    if (d)
+        d->failures++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_auth_backoff(metrics_t *m, const char *door, double seconds)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    door_t *d = door_of(m, door);
+    if (d)
+        d->backoff_s += seconds;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void conns_lines(buf_t *b, conns_t *c, const char *door)
+{
+    if (!c)
+        return;
+    conns_stats_t st;
+    conns_stats(c, &st);
+    buf_printf(b, "tarn_connections{door=\"%s\",state=\"unauthenticated\"} %lld\n", door,
+               st.unauth);
+    buf_printf(b, "tarn_connections{door=\"%s\",state=\"authenticated\"} %lld\n", door, st.auth);
+    const char *reasons[] = {"cap", "address", "timeout", "idle"};
+    long long counts[] = {st.evicted_cap, st.evicted_addr, st.evicted_timeout, st.evicted_idle};
+    for (size_t i = 0; i < 4; i++)
+        buf_printf(b, "tarn_connections_evicted_total{door=\"%s\",reason=\"%s\"} %lld\n", door,
+                   reasons[i], counts[i]);
+    buf_printf(b, "tarn_connections_refused_total{door=\"%s\"} %lld\n", door, st.refused);
+}
+
+/* Connections per port: how many, and how many admission closed or refused. */
+static void connection_metrics(server_t *srv, buf_t *b)
+{
+    buf_puts(b, "# HELP tarn_connections Open connections by port and state.\n"
+                "# TYPE tarn_connections gauge\n"
+                "# HELP tarn_connections_evicted_total Connections closed to make room or past the"
+                " authentication timeout, by reason (cap, address, timeout, idle).\n"
+                "# TYPE tarn_connections_evicted_total counter\n"
+                "# HELP tarn_connections_refused_total Authenticated connections refused at the"
+                " cap (non-admins: at the admin's reserved slots).\n"
+                "# TYPE tarn_connections_refused_total counter\n");
+    conns_lines(b, srv->http_conns, "http");
+    conns_lines(b, srv->pg_conns, "postgres");
+}
+
 static int usage_line(void *ctx, const char *bucket, uint64_t objects, uint64_t bytes)
 {
     buf_t *b = ctx;
@@ -137,6 +218,17 @@ int metrics_render(metrics_t *m, store_t *store, catalog_t *catalog, buf_t *b)
     for (size_t i = 0; i < m->nhistos; i++)
         buf_printf(b, "tarn_bytes_out_total{api=\"%s\",op=\"%s\"} %llu\n", m->histos[i].api,
                    m->histos[i].op, (unsigned long long)m->histos[i].bytes_out);
+    buf_puts(b, "# HELP tarn_auth_failures_total Failed password logins by door.\n"
+                "# TYPE tarn_auth_failures_total counter\n");
+    for (size_t i = 0; i < m->ndoors; i++)
+        buf_printf(b, "tarn_auth_failures_total{door=\"%s\"} %llu\n", m->doors[i].door,
+                   (unsigned long long)m->doors[i].failures);
+    buf_puts(b, "# HELP tarn_auth_backoff_seconds_total Seconds login attempts were held back by"
+                " the password back-off, by door.\n"
+                "# TYPE tarn_auth_backoff_seconds_total counter\n");
+    for (size_t i = 0; i < m->ndoors; i++)
+        buf_printf(b, "tarn_auth_backoff_seconds_total{door=\"%s\"} %.3f\n", m->doors[i].door,
+                   m->doors[i].backoff_s);
     pthread_mutex_unlock(&m->mu);
     buf_puts(b, "# HELP tarn_bucket_objects Objects stored per bucket (zones and plain buckets).\n"
                 "# TYPE tarn_bucket_objects gauge\n"
@@ -176,6 +268,7 @@ int http_metrics(req_t *r)
     }
     if (r->srv->streams)
         stream_mgr_metrics(r->srv->streams, &b);
+    connection_metrics(r->srv, &b);
     uint64_t commits, syncs;
     db_sync_stats(r->srv->db, &commits, &syncs);
     buf_printf(&b,

@@ -7,6 +7,7 @@
 #include "util/timeutil.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,13 +127,42 @@ void pg_audit_statement(pg_client_t *k, const char *action, const char *outcome,
 
 /* ---- startup and authentication ---- */
 
-/* SCRAM-SHA-256 against the user's stored verifier. 0 when authenticated. */
+static int64_t mono_ms(void)
+{
+    return time_mono_ns() / 1000000;
+}
+
+/* Holds the login until until_ms (monotonic). False when the client left or the
+ * connection was evicted or timed out meanwhile (the socket turns readable: a client
+ * waiting for the server's answer sends nothing). */
+static bool hold_until(pg_client_t *k, int64_t until_ms)
+{
+    int64_t start = mono_ms(), left;
+    bool ok = true;
+    while (ok && (left = until_ms - mono_ms()) > 0) {
+        struct pollfd p = {.fd = k->c->fd, .events = POLLIN};
+        int n = poll(&p, 1, (int)(left < 1000 ? left : 1000));
+        if (n < 0 && errno != EINTR)
+            ok = false;
+        if (n > 0)
+            ok = false;
+    }
+    int64_t held = mono_ms() - start;
+    if (held > 0)
+        metrics_auth_backoff(k->srv->metrics, "postgres", (double)held / 1000.0);
+    return ok;
+}
+
+/* SCRAM-SHA-256 against the user's stored verifier. 0 when authenticated. The password
+ * back-off of (user, client address) spaces the checks of the proofs and delays the
+ * answer to a wrong one (govern/backoff.h). */
 static int authenticate(pg_client_t *k)
 {
     buf_t verifier = BUF_INIT, msg = BUF_INIT;
     iam_user_t u = {0};
     scram_t sc = {0};
-    bool started = false;
+    bool started = false, turn_taken = false;
+    backoff_turn_t turn;
     /* Read before the lookup: a deletion that races with the login is seen at the first
      * statement. */
     k->iam_generation = iam_generation(k->srv->iam);
@@ -180,13 +210,35 @@ static int authenticate(pg_client_t *k)
         goto done;
     }
     buf_reset(&msg);
-    if ((rc = scram_finish(&sc, m.body, m.len, &msg, &k->err))) {
-        if (rc == TARN_EDENIED)
-            fatal(k, "28P01", "password authentication failed for user \"%s\"", k->user);
-        else
-            fatal(k, "08P01", "%s", k->err.msg);
+    backoff_begin(k->srv->backoff, k->user, k->c->host, mono_ms(), &turn);
+    if (turn.refused) {
+        /* Too many guesses in flight for this pair: refused without checking, so it
+         * tells nothing about the password. */
+        metrics_auth_failure(k->srv->metrics, "postgres");
+        fatal(k, "28P01", "password authentication failed for user \"%s\"", k->user);
+        rc = TARN_EDENIED;
         goto done;
     }
+    turn_taken = true;
+    if (!hold_until(k, turn.check_at_ms)) {
+        rc = PG_CONN_EOF;
+        goto done;
+    }
+    if ((rc = scram_finish(&sc, m.body, m.len, &msg, &k->err))) {
+        if (rc == TARN_EDENIED) {
+            backoff_failed(k->srv->backoff, k->user, k->c->host, mono_ms());
+            turn_taken = false;
+            metrics_auth_failure(k->srv->metrics, "postgres");
+            if (!hold_until(k, turn.answer_at_ms))
+                goto done;
+            fatal(k, "28P01", "password authentication failed for user \"%s\"", k->user);
+        } else {
+            fatal(k, "08P01", "%s", k->err.msg);
+        }
+        goto done;
+    }
+    backoff_succeeded(k->srv->backoff, k->user, k->c->host);
+    turn_taken = false;
     b = pgmsg_begin(&k->out, 'R');
     pgmsg_put_i32(&k->out, 12);
     buf_append(&k->out, msg.data, msg.len);
@@ -196,6 +248,8 @@ static int authenticate(pg_client_t *k)
     k->principal.admin = u.admin;
     k->principal.grants = k->srv->grants;
 done:
+    if (turn_taken)
+        backoff_abandoned(k->srv->backoff, k->user, k->c->host);
     if (started)
         scram_done(&sc);
     buf_free(&verifier);
@@ -378,17 +432,21 @@ static void serve(pg_client_t *k)
     }
     snprintf(k->user, sizeof k->user, "%s", user);
     snprintf(k->database, sizeof k->database, "%s", db && *db ? db : user);
-    pthread_mutex_lock(&k->c->pg->mu);
-    int n = k->c->pg->nconns;
-    pthread_mutex_unlock(&k->c->pg->mu);
-    if (n > PG_MAX_CONNECTIONS) {
-        fatal(k, "53300", "sorry, too many clients already%s", "");
-        goto done;
-    }
     int64_t start = time_mono_ns();
     if (authenticate(k)) {
         k->principal.name = k->user;
         pg_audit_statement(k, "pg:Connect", "deny", "InvalidPassword", 0,
+                           (double)(time_mono_ns() - start) / 1e9);
+        goto done;
+    }
+    /* Sessions are counted once logged in, as PostgreSQL checks its reserved slots after
+     * authentication: a client that never answers the challenge takes no session. */
+    if (conns_authenticate(k->srv->pg_conns, k->c->slot, k->principal.admin) < 0) {
+        if (k->principal.admin)
+            fatal(k, "53300", "sorry, too many clients already%s", "");
+        else
+            fatal(k, "53300", "remaining connection slots are reserved for the admin%s", "");
+        pg_audit_statement(k, "pg:Connect", "deny", "TooManyConnections", 0,
                            (double)(time_mono_ns() - start) / 1e9);
         goto done;
     }

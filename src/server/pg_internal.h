@@ -15,8 +15,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { PG_MAX_CONNECTIONS = 100 };
-
 typedef struct pg_conn pg_conn_t;
 
 struct pg_server {
@@ -37,7 +35,9 @@ struct pg_server {
 struct pg_conn {
     pg_server_t *pg;
     int fd;
-    char source[64];
+    conn_slot_t *slot; /* admission (srv->pg_conns); removed before fd is closed */
+    char source[64];   /* "host:port" */
+    char host[48];     /* the client's address alone: the password back-off's key */
     int32_t pid, key;
     atomic_llong query_id; /* the running query's workload id, 0 when none */
     atomic_bool cancel_requested;

@@ -24,6 +24,8 @@ static void *conn_thread(void *arg)
     pg_conn_t *c = arg;
     pg_server_t *pg = c->pg;
     pg_conn_serve(c);
+    /* Out of the admission table before the descriptor can be reused. */
+    conns_remove(pg->srv->pg_conns, c->slot);
     pthread_mutex_lock(&pg->mu);
     for (pg_conn_t **pp = &pg->conns; *pp; pp = &(*pp)->next)
         if (*pp == c) {
@@ -38,7 +40,8 @@ static void *conn_thread(void *arg)
     return NULL;
 }
 
-static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap)
+static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap, char *host_out,
+                      size_t host_cap)
 {
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
@@ -52,6 +55,7 @@ static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap)
         port = ntohs(s6->sin6_port);
     }
     snprintf(out, cap, "%s:%d", host, port);
+    snprintf(host_out, host_cap, "%s", host);
 }
 
 static void *accept_loop(void *arg)
@@ -75,7 +79,14 @@ static void *accept_loop(void *arg)
         }
         c->pg = pg;
         c->fd = fd;
-        source_of(&ss, c->source, sizeof c->source);
+        source_of(&ss, c->source, sizeof c->source, c->host, sizeof c->host);
+        /* Registered before its thread reads a byte: it may evict an older
+         * unauthenticated connection, and may itself be evicted or timed out. */
+        if (!(c->slot = conns_add(pg->srv->pg_conns, fd, (struct sockaddr *)&ss))) {
+            free(c);
+            close(fd);
+            continue;
+        }
         uint8_t rnd[4];
         hash_random(rnd, sizeof rnd);
         memcpy(&c->key, rnd, sizeof c->key);
@@ -96,6 +107,7 @@ static void *accept_loop(void *arg)
             pg->conns = c->next;
             pg->nconns--;
             pthread_mutex_unlock(&pg->mu);
+            conns_remove(pg->srv->pg_conns, c->slot);
             close(fd);
             free(c);
         }
@@ -183,9 +195,11 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls
                  "passwords are protected by SCRAM but queries and results travel in plain text; "
                  "give --tls-cert and --tls-key",
                  "pg_listen", addr);
+    /* A deep backlog: a burst of connections waits in the kernel for the accept loop,
+     * whose admission evicts the oldest unauthenticated ones, instead of being dropped. */
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
         int e = errno;
         if (fd >= 0)
             close(fd);

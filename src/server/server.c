@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -402,6 +403,58 @@ static int read_tls_files(server_t *s, const server_opts_t *o, tarn_err_t *err)
     return 0;
 }
 
+/* Every connection is a descriptor, and floods are held off by evicting rather than by
+ * running out of them: take the whole allowance the system grants. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl))
+        log_warn("cannot raise the open-file limit", "error", strerror(errno));
+}
+
+static int opt_or(int v, int dflt)
+{
+    return v > 0 ? v : dflt;
+}
+
+/* Admission of connections on both ports and the password back-off (docs/server.md,
+ * "Connections"). */
+static int start_admission(server_t *s, const server_opts_t *o, tarn_err_t *err)
+{
+    s->auth_timeout_s = opt_or(o->auth_timeout_s, 10);
+    s->idle_timeout_s = opt_or(o->idle_timeout_s, 300);
+    int reserved = o->reserved_admin > 0 ? o->reserved_admin : o->reserved_admin < 0 ? 0 : 3;
+    conns_opts_t co = {.door = "http",
+                       .max_unauth = opt_or(o->max_unauth, 256),
+                       .max_unauth_per_addr = opt_or(o->max_unauth_per_addr, 64),
+                       .max_auth = opt_or(o->http_max_connections, 1000),
+                       .reserved_admin = reserved,
+                       .auth_timeout_s = s->auth_timeout_s,
+                       .evict_idle = true};
+    if (co.reserved_admin >= co.max_auth)
+        return TARN_ERR(err, TARN_EINVAL, "--reserved-admin-connections must be below "
+                        "--http-max-connections and --pg-max-connections");
+    /* Room above our caps for evicted connections whose threads are still closing. */
+    s->http_conn_limit = co.max_auth + co.max_unauth + 256;
+    int rc = conns_create(&s->http_conns, &co, err);
+    if (rc)
+        return rc;
+    co.door = "postgres";
+    co.max_auth = opt_or(o->pg_max_connections, 100);
+    co.evict_idle = false;
+    if (co.reserved_admin >= co.max_auth)
+        return TARN_ERR(err, TARN_EINVAL, "--reserved-admin-connections must be below "
+                        "--http-max-connections and --pg-max-connections");
+    if ((rc = conns_create(&s->pg_conns, &co, err)))
+        return rc;
+    if (!(s->backoff = backoff_create(NULL)))
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    return 0;
+}
+
 static void wipe_buf(buf_t *b)
 {
     if (b->data)
@@ -427,6 +480,9 @@ static void server_free(server_t *s)
     grants_close(s->grants);
     audit_close(s->audit);
     metrics_free(s->metrics);
+    conns_free(s->http_conns); /* the listeners are stopped: no connection is left */
+    conns_free(s->pg_conns);
+    backoff_free(s->backoff);
     iam_close(s->iam);
     store_close(s->store);
     db_close(s->db);
@@ -484,6 +540,9 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;
     }
+    raise_fd_limit();
+    if ((rc = start_admission(s, o, err)))
+        goto done;
     /* Signals are taken synchronously by this thread; the server's threads inherit the mask. */
     sigset_t set;
     sigemptyset(&set);

@@ -28,6 +28,15 @@ typedef struct {
     /* Compact a managed table's partition after a commit once it has more small files
      * than this (0: never on its own; `tarn table compact` still does it). */
     int compact_min_files;
+    /* Connections (0: the default in docs/server.md). A connection is unauthenticated
+     * until an HTTP request on it is signed right or a PostgreSQL login succeeds. */
+    int auth_timeout_s;      /* longest a connection stays unauthenticated (10) */
+    int idle_timeout_s;      /* HTTP: longest an authenticated connection idles (300) */
+    int max_unauth;          /* each port: unauthenticated connections at once (256) */
+    int max_unauth_per_addr; /* each port: the same from one client address (64) */
+    int http_max_connections; /* authenticated HTTP connections (1000) */
+    int pg_max_connections;   /* PostgreSQL sessions (100) */
+    int reserved_admin;      /* each port: of the above, kept for the admin (3) */
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -11,6 +11,7 @@
 #include "process/runner.h"
 #include "engine/engine.h"
 #include "govern/audit.h"
+#include "govern/backoff.h"
 #include "govern/authz.h"
 #include "govern/grants.h"
 #include "govern/iam.h"
@@ -18,6 +19,7 @@
 #include "govern/sigv4.h"
 #include "govern/sigv4_chunked.h"
 #include "ingest/stream.h"
+#include "server/conns.h"
 #include "storage/store.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -60,6 +62,12 @@ typedef struct server {
     buf_t tls_cert_pem; /* the HTTPS certificate chain and key, kept while the daemon runs */
     buf_t tls_key_pem;
     struct pg_server *pg; /* the PostgreSQL listener, when on */
+    conns_t *http_conns;  /* admission of HTTP connections */
+    conns_t *pg_conns;    /* admission of PostgreSQL connections */
+    backoff_t *backoff;   /* password back-off, shared by every door with passwords */
+    int auth_timeout_s;   /* both ports: until a connection authenticates */
+    int idle_timeout_s;   /* HTTP, once a connection authenticated */
+    int http_conn_limit;  /* libmicrohttpd's own cap: above ours, never reached first */
     atomic_int inflight;
     atomic_uint_fast64_t next_request;
     uint64_t boot_id;
@@ -127,6 +135,8 @@ struct req {
     bool verify_after_body;
     char *deferred_secret; /* only while verify_after_body */
     bool authenticated;
+    conn_slot_t *slot;     /* the connection's admission slot (NULL: untracked) */
+    bool close_connection; /* answer with Connection: close */
     /* body */
     int phase;             /* 0 new, 1 receiving, 2 done */
     bool failed;           /* an error response is prepared; the rest of the body is discarded */
@@ -158,6 +168,17 @@ void req_respond_buf(req_t *r, int status, const char *content_type, buf_t *b);
 /* An error in the request's API format (S3 XML, REST JSON) from r->err / code. */
 void req_respond_error(req_t *r, int code);
 void req_add_header(req_t *r, const char *name, const char *value);
+
+/* ---- http_conns.c: connection admission on the HTTP port (see conns.h) ---- */
+/* libmicrohttpd's connection notification: registers and unregisters the socket. */
+void http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+/* r's request authenticated: its connection leaves the unauthenticated few (and gets the
+ * idle timeout), or, over the cap, the request is refused (SlowDown) and the connection
+ * closed. */
+int http_conn_authenticated(req_t *r);
+/* A request began (busy) or ended on r's connection. */
+void http_conn_busy(req_t *r, bool busy);
 
 /* ---- errors.c: the edge table ---- */
 typedef struct {
@@ -236,5 +257,9 @@ void metrics_free(metrics_t *m);
 void metrics_observe(metrics_t *m, const char *api, const char *op, int status, double seconds,
                      uint64_t bytes_in, uint64_t bytes_out);
 int metrics_render(metrics_t *m, store_t *store, catalog_t *catalog, buf_t *out);
+/* A failed password login at door ("postgres"; a static string). */
+void metrics_auth_failure(metrics_t *m, const char *door);
+/* Seconds a login attempt at door was held back by the password back-off. */
+void metrics_auth_backoff(metrics_t *m, const char *door, double seconds);
 
 #endif
