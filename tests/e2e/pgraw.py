@@ -18,8 +18,10 @@ def cstr(s):
 
 
 class RawClient:
-    def __init__(self, port, user, password, database="lake", host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=30)
+    def __init__(self, port, user, password, database="lake", host="127.0.0.1", source=None):
+        # source: the local address to connect from (another loopback address, say).
+        self.sock = socket.create_connection((host, port), timeout=30,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
         self.params = {}
         params = cstr("user") + cstr(user) + cstr("database") + cstr(database) + b"\0"
