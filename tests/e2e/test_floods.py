@@ -77,7 +77,7 @@ def open_half_logins(port, count, source, socks, user="admin"):
 
 
 def metrics(server):
-    r = signed(server, "GET", "/metrics")
+    r = signed(server, "GET", "/metrics", service="tarn")
     assert r.status == 200, r.body
     return r.body.decode()
 
