@@ -114,44 +114,81 @@ static int object_path(const store_t *s, char *out, size_t cap, const char *buck
 
 /* ---- recovery ---- */
 
+/* Whether the file at path holds exactly size bytes with this SHA-256. */
+static bool file_is(const char *path, uint64_t size, const uint8_t sha256[32])
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) || (uint64_t)st.st_size != size) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    hash_multi_t *h = hash_multi_create(HASH_SHA256);
+    char *b = malloc(1 << 20);
+    bool ok = h && b;
+    for (ssize_t n; ok && (n = read(fd, b, 1 << 20)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            ok = false;
+        else
+            hash_multi_update(h, b, (size_t)n);
+    }
+    hash_digests_t d;
+    if (ok) {
+        hash_multi_final(h, &d);
+        ok = d.size == size && !memcmp(d.sha256, sha256, 32);
+    }
+    hash_multi_free(h);
+    free(b);
+    close(fd);
+    return ok;
+}
+
+/* An overwrite the last process did not finish: its intent row names the hidden file
+ * that was to be renamed over the object, with the new object's size and digest. */
 static int recover_intents(store_t *s, tarn_err_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = db_prepare(s->db, &st, "SELECT tmp, bucket, key FROM object_intents", err);
+    int rc = db_prepare(s->db, &st,
+                        "SELECT tmp, bucket, key, size, sha256 FROM object_intents", err);
     if (rc)
         return rc;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *tmp = (const char *)sqlite3_column_text(st, 0);
+        const char *bucket = (const char *)sqlite3_column_text(st, 1);
+        const char *key = (const char *)sqlite3_column_text(st, 2);
+        uint64_t size = (uint64_t)sqlite3_column_int64(st, 3);
+        uint8_t sha[32] = {0};
+        hash_unhex(sha, 32, (const char *)sqlite3_column_text(st, 4));
+        char path[PATH_MAX];
+        /* Finished only when the new bytes really are in place: after a power failure
+         * the rename (and the hidden name) may both be gone, leaving the old object. */
+        bool renamed = !fs_exists(tmp) &&
+                       !object_path(s, path, sizeof path, bucket, key, NULL) &&
+                       file_is(path, size, sha);
+        log_info("store.recover", "tmp", tmp, "action", renamed ? "finish" : "discard");
         char *q;
-        bool before_rename = fs_exists(tmp);
-        log_info("store.recover", "tmp", tmp, "action", before_rename ? "discard" : "finish");
-        if (before_rename) {
-            /* Crashed before the rename: the object was never acknowledged. The intent
-             * goes first, durably: were the file removed first, a crash would leave an
-             * intent without its file, which reads as "renamed" next time. */
-            q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", tmp);
-            rc = q ? db_exec(s->db, q, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
-            sqlite3_free(q);
-            if (!rc)
-                rc = db_sync(s->db, err);
-            if (rc)
-                break;
-            unlink(tmp);
-            continue;
-        } else {
-            /* Crashed after the rename: the bytes are in place, finish the index. */
+        if (renamed)
             q = sqlite3_mprintf("BEGIN; INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS
                                 ") SELECT " STORE_OBJECT_COLS
                                 " FROM object_intents WHERE tmp = %Q;"
                                 " DELETE FROM object_intents WHERE tmp = %Q; COMMIT;",
                                 tmp, tmp);
-        }
+        else /* never acknowledged: the old object stays as indexed */
+            q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", tmp);
         rc = q ? db_exec(s->db, q, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
         sqlite3_free(q);
         if (rc) {
             db_exec(s->db, "ROLLBACK", NULL);
             break;
         }
+        /* The hidden file goes once the intent's end is on disk. */
+        if (!renamed && !(rc = db_sync(s->db, err)))
+            unlink(tmp);
+        if (rc)
+            break;
     }
     db_done(s->db, st);
     return rc;
@@ -820,6 +857,7 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
             rc = db_sync(s->db, err);
         if (rc)
             return rc;
+        killpoint_hit("overwrite-intent-synced"); /* as if the rename were lost */
     }
     if ((rc = place(s, w, path, fast, o->key, err))) {
         if (w->linked) { /* the hidden name exists but was never renamed: remove it now */

@@ -93,8 +93,8 @@ def test_a_put_killed_at_each_point_is_whole_or_absent(tmp_path, point):
         s.stop()
 
 
-@pytest.mark.parametrize("point", ["object-fsynced:2", "object-committed:2",
-                                   "http-before-response:2"])
+@pytest.mark.parametrize("point", ["object-fsynced:2", "overwrite-intent-synced",
+                                   "object-committed:2", "http-before-response:2"])
 def test_an_overwrite_killed_keeps_the_old_or_the_new_object_whole(tmp_path, point):
     s = crash_server(tmp_path, point)
     s3 = s.s3()
