@@ -33,7 +33,9 @@ int store_mpu_create(store_t *s, const char *bucket, const char *key, const stor
     hash_hex(id, rnd, sizeof rnd);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%s", s->uploads_dir, id);
-    if ((rc = fs_mkdir_p(dir, 0750, err)))
+    /* The upload's folder is on disk before its row can be: an acknowledged upload must
+     * still take parts after a power failure. */
+    if ((rc = fs_mkdir_p(dir, 0750, err)) || (rc = fs_fsync_dir(s->uploads_dir, err)))
         return rc;
     sqlite3_stmt *st = NULL;
     rc = db_prepare(s->db, &st,
@@ -136,6 +138,14 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
     store_writer_pick_name(w, path);
     if (store_writer_place(w, path) == 0) {
         w->committed = 1;
+        /* The part's name is on disk before its row can be (concurrent parts of one
+         * upload share the folder's fsync). */
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        rc = dirsync_sync(s->dirsync, path, err);
+        *slash = '/';
+        if (rc)
+            goto done;
     } else {
         int e = errno;
         rc = TARN_ERR(err, e == ENOENT ? TARN_ENOTFOUND : TARN_EIO, "store part: %s", strerror(e));

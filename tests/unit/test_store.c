@@ -318,7 +318,9 @@ static void test_multipart(void **state)
 }
 
 /* A crash after the rename but before the index row: reopening finishes the commit. A
- * crash before the rename: reopening forgets it and removes the staged bytes. */
+ * crash before the rename: reopening forgets it and removes the staged bytes. A power
+ * failure that lost the rename and the hidden name: the bytes at the key are not the
+ * intent's, so it is forgotten and the old object stays as indexed. */
 static void test_recovery_of_intents(void **state)
 {
     fixture_t *f = *state;
@@ -331,12 +333,24 @@ static void test_recovery_of_intents(void **state)
     assert_int_equal(fs_mkdir_p(dir, 0750, &err), 0);
     assert_int_equal(fs_write_atomic(path, "renamed", 7, 0640, &err), 0);
     assert_int_equal(fs_write_atomic(staged, "staged", 6, 0640, &err), 0);
-    char sql[1024];
+    char lost[256];
+    snprintf(lost, sizeof lost, "%s/objects/raw/rec/old.csv", f->dir);
+    assert_int_equal(fs_write_atomic(lost, "old bytes", 9, 0640, &err), 0);
+    uint8_t sha[32];
+    char renamed_sha[65], new_sha[65];
+    hash_sha256(sha, "renamed", 7);
+    hash_hex(renamed_sha, sha, 32);
+    hash_sha256(sha, "new bytes", 9);
+    hash_hex(new_sha, sha, 32);
+    char sql[2048];
     snprintf(sql, sizeof sql,
+             "INSERT INTO objects(bucket, key, size, etag, sha256, mtime_ms) VALUES"
+             "('raw', 'rec/old.csv', 9, 'old', '00', 1);"
              "INSERT INTO object_intents(tmp, bucket, key, size, etag, sha256, mtime_ms) VALUES"
-             "('%s/objects/raw/rec/.gone', 'raw', 'rec/done.csv', 7, 'e1', '00', 1),"
-             "('%s', 'raw', 'rec/never.csv', 6, 'e2', '00', 1)",
-             f->dir, staged);
+             "('%s/objects/raw/rec/.gone', 'raw', 'rec/done.csv', 7, 'e1', '%s', 1),"
+             "('%s', 'raw', 'rec/never.csv', 6, 'e2', '00', 1),"
+             "('%s/objects/raw/rec/.lost', 'raw', 'rec/old.csv', 9, 'e3', '%s', 1)",
+             f->dir, renamed_sha, staged, f->dir, new_sha);
     assert_int_equal(db_exec(f->s->db, sql, &err), 0);
     store_close(f->s);
     assert_int_equal(store_open(&f->s, f->dir, f->db, &err), 0);
@@ -346,6 +360,13 @@ static void test_recovery_of_intents(void **state)
     assert_int_equal(store_object_head(f->s, "raw", "rec/never.csv", &o, f->a, &err),
                      TARN_ENOTFOUND);
     assert_false(fs_exists(staged));
+    assert_int_equal(store_object_head(f->s, "raw", "rec/old.csv", &o, f->a, &err), 0);
+    assert_string_equal(o.etag, "old");
+    sqlite3_stmt *st;
+    assert_int_equal(db_prepare(f->s->db, &st, "SELECT count(*) FROM object_intents", &err), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    db_done(f->s->db, st);
 }
 
 int main(void)
