@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config meson ninja-build libmicrohttpd-dev libsqlite3-
 libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev
 libedit-dev libexpat1-dev zlib1g-dev libzstd-dev zstd python3-pytest python3-boto3 python3-psycopg2 awscli curl ca-certificates
 python3-psycopg postgresql-client libpostgresql-jdbc-java default-jdk-headless
-clang libclang-rt-14-dev wrk"
+clang libclang-rt-14-dev wrk strace"
 
 missing=""
 for p in $PKGS; do
