@@ -437,6 +437,14 @@ static int decide(lane_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_er
         v->gone = true;
         return 0;
     }
+    struct stat st;
+    if (rc == TARN_EINVAL && (stat(path, &st) || (uint64_t)st.st_size != v->o.size))
+        /* The bytes on disk are not the object's yet (a read racing recovery after a
+         * crash, a failing disk): no verdict on the data; promotion tries again. */
+        return TARN_ERR(err, TARN_EIO,
+                        "%s/%s: the file holds other than the %llu bytes its index records;"
+                        " will retry",
+                        row->source, row->key, (unsigned long long)v->o.size);
     if (rc == TARN_EINVAL) {
         fail(v, "parse", policy_error_line(e.msg), policy_error_record(e.msg), "%s", e.msg);
         return 0;
