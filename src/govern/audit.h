@@ -206,6 +206,12 @@ int audit_seg_read_digest(const char *dir, uint32_t seg, const keyring_t *kr,
                           audit_chain_t *chain, tarn_err_t *err);
 /* hex SHA-256(prev + "\n" + head + "}"): head is the record JSON minus its final "}". */
 void audit_line_hash(char out[65], const char *prev, const char *head, size_t n);
+/* The last checks of a signed line (a digest, a recovery line) of n bytes whose fields
+ * were read back into `again` (the line as this code writes it) and `canon` (the text
+ * its signature covers): the line is exactly `again`, sig is the canonical base64 of 64
+ * bytes, and it verifies over canon. NULL when all hold, else what failed. */
+const char *audit_signed_line_check(const keyring_t *kr, const char *line, size_t n,
+                                    const char *again, const char *sig, const buf_t *canon);
 /* Appends the signed digest line (with '\n') sealing segment seg, whose records are
  * first_seq..chain->next_seq-1. */
 int audit_digest_make(buf_t *out, const keyring_t *kr, uint32_t seg, uint64_t first_seq,

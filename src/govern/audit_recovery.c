@@ -108,8 +108,7 @@ const char *audit_recovery_parse(const char *line, size_t n, const keyring_t *kr
     json_t *lost = NULL;
     json_error_t jerr;
     buf_t canon = BUF_INIT;
-    char *again = NULL, sig64[92];
-    uint8_t sigbin[64];
+    char *again = NULL;
     json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!o) {
         why = "not valid JSON";
@@ -139,25 +138,11 @@ const char *audit_recovery_parse(const char *line, size_t n, const keyring_t *kr
     r->size = (uint64_t)size;
     memcpy(r->prev, prev, 65);
     memcpy(r->sha256, sha, 65);
-    if (!(again = au_rec_json(r, time, sig))) {
+    if (!(again = au_rec_json(r, time, sig)) || au_rec_canon(&canon, r, time)) {
         why = "out of memory";
         goto done;
     }
-    if (strlen(again) != n || memcmp(again, line, n) != 0) {
-        why = "not in canonical form";
-        goto done;
-    }
-    if (strlen(sig) != 88 || hash_unb64(sigbin, sizeof sigbin, sig) != 64 ||
-        (hash_b64(sig64, sigbin, sizeof sigbin), strcmp(sig64, sig) != 0)) {
-        why = "signature invalid";
-        goto done;
-    }
-    if (au_rec_canon(&canon, r, time)) {
-        why = "out of memory";
-        goto done;
-    }
-    if (keyring_verify(kr, canon.data, canon.len, sigbin))
-        why = "signature invalid";
+    why = audit_signed_line_check(kr, line, n, again, sig, &canon);
 done:
     free(again);
     buf_free(&canon);

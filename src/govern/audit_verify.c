@@ -182,8 +182,6 @@ static const char *au_digest_parse(const char *line, size_t n, const keyring_t *
     json_error_t jerr;
     buf_t canon = BUF_INIT;
     char *again = NULL;
-    char sig64[92];
-    uint8_t sigbin[64];
     json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!o) {
         why = "not valid JSON";
@@ -202,27 +200,11 @@ static const char *au_digest_parse(const char *line, size_t n, const keyring_t *
     d->last_seq = (uint64_t)last;
     d->count = (uint64_t)count;
     memcpy(d->last_hash, last_hash, 65);
-    again = au_digest_json(d, time, sig);
-    if (!again) {
+    if (!(again = au_digest_json(d, time, sig)) || au_digest_canon(&canon, d, time)) {
         why = "out of memory";
         goto done;
     }
-    if (strlen(again) != n || memcmp(again, line, n) != 0) {
-        why = "not in canonical form";
-        goto done;
-    }
-    /* Re-encoding must give the same text: base64 has spare bits a flip could hide in. */
-    if (strlen(sig) != 88 || hash_unb64(sigbin, sizeof sigbin, sig) != 64 ||
-        (hash_b64(sig64, sigbin, sizeof sigbin), strcmp(sig64, sig) != 0)) {
-        why = "signature invalid";
-        goto done;
-    }
-    if (au_digest_canon(&canon, d, time)) {
-        why = "out of memory";
-        goto done;
-    }
-    if (keyring_verify(kr, canon.data, canon.len, sigbin))
-        why = "signature invalid";
+    why = audit_signed_line_check(kr, line, n, again, sig, &canon);
 done:
     free(again);
     buf_free(&canon);
@@ -369,6 +351,20 @@ int audit_seg_check(const char *dir, uint32_t seg, const keyring_t *kr, bool all
 done:
     buf_free(&data);
     return rc;
+}
+
+const char *audit_signed_line_check(const keyring_t *kr, const char *line, size_t n,
+                                    const char *again, const char *sig, const buf_t *canon)
+{
+    char sig64[92];
+    uint8_t sigbin[64];
+    if (strlen(again) != n || memcmp(again, line, n) != 0)
+        return "not in canonical form";
+    /* Re-encoding must give the same text: base64 has spare bits a flip could hide in. */
+    if (strlen(sig) != 88 || hash_unb64(sigbin, sizeof sigbin, sig) != 64 ||
+        (hash_b64(sig64, sigbin, sizeof sigbin), strcmp(sig64, sig) != 0))
+        return "signature invalid";
+    return keyring_verify(kr, canon->data, canon->len, sigbin) ? "signature invalid" : NULL;
 }
 
 int audit_seg_read_digest(const char *dir, uint32_t seg, const keyring_t *kr,
