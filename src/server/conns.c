@@ -71,9 +71,8 @@ static int64_t now_ms(void)
     return time_mono_ns() / 1000000;
 }
 
-/* Under c->mu. The socket is still open: its owner closes it only after conns_remove,
- * which takes the same lock, so fd names this connection and no other. */
-static void evict(conns_t *c, conn_slot_t *s, long long *reason)
+/* Under c->mu: takes s out of its list and count; false when it was in none. */
+static bool slot_leave(conns_t *c, conn_slot_t *s)
 {
     if (s->state == SLOT_UNAUTH) {
         list_unlink(&c->unauth, s);
@@ -82,8 +81,17 @@ static void evict(conns_t *c, conn_slot_t *s, long long *reason)
         list_unlink(&c->idle, s);
         c->st.auth--;
     } else {
-        return;
+        return false;
     }
+    return true;
+}
+
+/* Under c->mu. The socket is still open: its owner closes it only after conns_remove,
+ * which takes the same lock, so fd names this connection and no other. */
+static void evict(conns_t *c, conn_slot_t *s, long long *reason)
+{
+    if (!slot_leave(c, s))
+        return;
     s->state = SLOT_EVICTED;
     shutdown(s->fd, SHUT_RDWR);
     (*reason)++;
@@ -209,13 +217,7 @@ void conns_remove(conns_t *c, conn_slot_t *s)
     if (!s)
         return;
     pthread_mutex_lock(&c->mu);
-    if (s->state == SLOT_UNAUTH) {
-        list_unlink(&c->unauth, s);
-        c->st.unauth--;
-    } else if (s->state == SLOT_AUTH) {
-        list_unlink(&c->idle, s);
-        c->st.auth--;
-    }
+    slot_leave(c, s);
     pthread_mutex_unlock(&c->mu);
     free(s);
 }
