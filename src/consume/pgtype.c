@@ -162,8 +162,9 @@ static bool parse_date(const char **p, const char *end, int64_t *days)
     long long y = strtoll(*p, &e, 10);
     unsigned m, d;
     int n = 0;
-    if (e == *p || e >= end || sscanf(e, "-%2u-%2u%n", &m, &d, &n) != 2 || m < 1 || m > 12 ||
-        d < 1 || d > 31)
+    /* PostgreSQL's dates end in 5874897; bounding the year keeps the day count exact. */
+    if (e == *p || e >= end || y < -5874897 || y > 5874897 ||
+        sscanf(e, "-%2u-%2u%n", &m, &d, &n) != 2 || m < 1 || m > 12 || d < 1 || d > 31)
         return false;
     e += n;
     if (end - e >= 3 && !strncmp(e, " BC", 3)) {
@@ -180,7 +181,9 @@ static bool parse_time(const char **p, const char *end, int64_t *us)
 {
     unsigned h, mi, s;
     int n = 0;
-    if (sscanf(*p, "%u:%2u:%2u%n", &h, &mi, &s, &n) != 3 || *p + n > end)
+    /* Hours beyond what 64-bit microseconds hold are not a time (an interval's clock part
+     * may pass 24 hours, not 2.56 billion). */
+    if (sscanf(*p, "%u:%2u:%2u%n", &h, &mi, &s, &n) != 3 || *p + n > end || h > 2562047787u)
         return false;
     const char *e = *p + n;
     int64_t frac = 0;
@@ -300,7 +303,8 @@ static bool interval_to_binary(const char *t, size_t len, buf_t *out)
         int64_t clock;
         const char *c = q;
         if (parse_time(&c, end, &clock) && (c == end || *c == ' ')) {
-            us += neg ? -clock : clock;
+            if (__builtin_add_overflow(us, neg ? -clock : clock, &us))
+                return false;
             p = c;
             continue;
         }
@@ -314,16 +318,23 @@ static bool interval_to_binary(const char *t, size_t len, buf_t *out)
         while (e < end && isalpha((unsigned char)*e))
             e++;
         size_t ul = (size_t)(e - u);
+        int64_t add;
+        bool over;
         if (ul >= 3 && !strncmp(u, "year", 4))
-            months += n * 12;
+            over = __builtin_mul_overflow(n, 12, &add) || __builtin_add_overflow(months, add, &months);
         else if (ul >= 3 && !strncmp(u, "mon", 3))
-            months += n;
+            over = __builtin_add_overflow(months, n, &months);
         else if (ul >= 3 && !strncmp(u, "day", 3))
-            days += n;
+            over = __builtin_add_overflow(days, n, &days);
         else
+            return false;
+        if (over)
             return false;
         p = e;
     }
+    /* The binary form holds days and months in 32 bits. */
+    if (days < INT32_MIN || days > INT32_MAX || months < INT32_MIN || months > INT32_MAX)
+        return false;
     put_be(out, (uint64_t)us, 8);
     put_be(out, (uint64_t)(uint32_t)(int32_t)days, 4);
     put_be(out, (uint64_t)(uint32_t)(int32_t)months, 4);
@@ -430,8 +441,12 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
         if (ok && oid == PGTYPE_TIMESTAMPTZ && p < end)
             ok = parse_offset(&p, end, &off);
         ok = ok && p == end;
+        int64_t t;
+        ok = ok && !__builtin_mul_overflow(days, 86400000000LL, &t) &&
+             !__builtin_add_overflow(t, us, &t) &&
+             !__builtin_sub_overflow(t, (int64_t)off * 1000000, &t);
         if (ok)
-            put_be(out, (uint64_t)(days * 86400000000LL + us - (int64_t)off * 1000000), 8);
+            put_be(out, (uint64_t)t, 8);
         break;
     }
     case PGTYPE_TIME:
@@ -493,14 +508,10 @@ static uint64_t get_be(const char *d, size_t n)
     return v;
 }
 
-/* A binary date/timestamp as text: days from 2000-01-01 plus microseconds of the day. */
-static json_t *datetime_text(int64_t us, bool date_only, bool tz)
+/* A binary date/timestamp as text: days from 2000-01-01 plus rem microseconds of the day
+ * (0 <= rem < a day). */
+static json_t *datetime_text(int64_t days, int64_t rem, bool date_only, bool tz)
 {
-    int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
-    if (rem < 0) {
-        rem += 86400000000LL;
-        days--;
-    }
     int64_t y;
     unsigned m, d;
     civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
@@ -632,12 +643,18 @@ static json_t *binary_param(uint32_t oid, const char *d, size_t len)
     case 0:
         return json_stringn(d, len);
     case PGTYPE_DATE:
-        return len == 4 ? datetime_text((int64_t)(int32_t)get_be(d, 4) * 86400000000LL, true, false)
-                        : NULL;
+        return len == 4 ? datetime_text((int32_t)get_be(d, 4), 0, true, false) : NULL;
     case PGTYPE_TIMESTAMP:
-    case PGTYPE_TIMESTAMPTZ:
-        return len == 8 ? datetime_text((int64_t)get_be(d, 8), false, oid == PGTYPE_TIMESTAMPTZ)
-                        : NULL;
+    case PGTYPE_TIMESTAMPTZ: {
+        if (len != 8)
+            return NULL;
+        int64_t us = (int64_t)get_be(d, 8), days = us / 86400000000LL, rem = us % 86400000000LL;
+        if (rem < 0) {
+            rem += 86400000000LL;
+            days--;
+        }
+        return datetime_text(days, rem, false, oid == PGTYPE_TIMESTAMPTZ);
+    }
     case PGTYPE_NUMERIC:
         return numeric_text(d, len);
     case PGTYPE_UUID: {

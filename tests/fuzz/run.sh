@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 OUT=build-fuzz
 mkdir -p "$OUT"
-CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined"
+CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 UTIL="src/util/err.c src/util/buf.c src/util/hash.c src/util/timeutil.c"
 clang $CFLAGS -o "$OUT/fuzz_sigv4" tests/fuzz/fuzz_sigv4.c src/govern/sigv4.c \
     src/govern/sigv4_chunked.c $UTIL -lcrypto -lz -lpthread

@@ -276,6 +276,23 @@ static void test_text_to_binary(void **state)
     assert_int_equal(pgtype_text_to_binary(PGTYPE_INT4, "x", 1, &b, &err), TARN_EINVAL);
     assert_string_equal(err.reason, "InvalidTextRepresentation");
     assert_int_equal(pgtype_text_to_binary(PGTYPE_DATE, "2024-13-01", 10, &b, &err), TARN_EINVAL);
+    /* Values past what the binary forms hold are refused, not wrapped (the fuzzer found
+     * signed overflows here). */
+    static const struct {
+        uint32_t oid;
+        const char *text;
+    } too_big[] = {
+        {PGTYPE_DATE, "9999999999999-01-01"},
+        {PGTYPE_TIMESTAMP, "5000000-01-01 00:00:00"},
+        {PGTYPE_TIMESTAMP, "2024-01-01 4000000000:00:00"},
+        {PGTYPE_INTERVAL, "9223372036854775807 years"},
+        {PGTYPE_INTERVAL, "3000000000 days"},
+        {PGTYPE_INTERVAL, "2000000000:00:00 2000000000:00:00"},
+    };
+    for (size_t i = 0; i < sizeof too_big / sizeof *too_big; i++)
+        assert_int_equal(pgtype_text_to_binary(too_big[i].oid, too_big[i].text,
+                                               strlen(too_big[i].text), &b, &err),
+                         TARN_EINVAL);
     buf_free(&b);
 }
 
@@ -320,6 +337,10 @@ static void test_params(void **state)
     assert_int_equal(pgtype_param_to_json(PGTYPE_INT4, 1, "\0\0", 2, &v, &err), TARN_EINVAL);
     assert_int_equal(pgtype_param_to_json(PGTYPE_BYTEA, 1, "ab", 2, &v, &err), TARN_EINVAL);
     assert_string_equal(err.reason, "FeatureNotSupported");
+    /* The largest binary date a client can send: its days are not multiplied out. */
+    assert_int_equal(pgtype_param_to_json(PGTYPE_DATE, 1, "\x25\x05\x5e\x82", 4, &v, &err), 0);
+    assert_non_null(json_string_value(v));
+    json_decref(v);
 }
 
 int main(void)
