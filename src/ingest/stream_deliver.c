@@ -6,7 +6,7 @@
  * The transaction that lands a file also records it with its batch's log range, and the
  * last file's also moves the stream's delivered position: after a crash the batch is
  * rebuilt from the log with the same range and only its missing files are written. */
-#include "ingest/landing.h"
+#include "catalog/events.h"
 #include "ingest/stream_internal.h"
 #include "ingest/stream_transform.h"
 #include "util/fs.h"
@@ -574,7 +574,7 @@ static int on_commit(void *ctx, const store_object_t *o, tarn_err_t *err)
     }
     char principal[96];
     snprintf(principal, sizeof principal, "stream:%s", b->s->cfg.name);
-    return landing_note_object(db, o, principal, err);
+    return catalog_event_object_landed(db, o, principal, err);
 }
 
 /* <prefix><stream>-1-yyyy-MM-dd-HH-mm-ss-<uuid><ext>, as the service names files; the

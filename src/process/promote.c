@@ -4,7 +4,6 @@
  * in quarantine.c. */
 #include "process/promote.h"
 #include "catalog/events.h"
-#include "ingest/landing.h"
 #include "process/policy.h"
 #include "process/promote_internal.h"
 #include "util/killpoint.h"
@@ -491,7 +490,7 @@ static int on_cleaned(void *ctx, const store_object_t *o, tarn_err_t *err)
 {
     hook_ctx_t *h = ctx;
     db_t *db = catalog_db(h->p->o.catalog);
-    int rc = landing_note_object(db, o, "promoter", err);
+    int rc = catalog_event_object_landed(db, o, "promoter", err);
     return rc ? rc : row_set_moved(db, h->row->id, "cleaned", err);
 }
 
@@ -507,7 +506,7 @@ static int on_raw_removed(void *ctx, const store_object_t *o, tarn_err_t *err)
 {
     hook_ctx_t *h = ctx;
     db_t *db = catalog_db(h->p->o.catalog);
-    int rc = landing_note_removal(db, o, "promoter", err);
+    int rc = catalog_event_object_removed(db, o, "promoter", err);
     return rc ? rc : row_delete(db, h->row->id, err);
 }
 

@@ -1,7 +1,7 @@
 /* S3 object operations: PutObject (streamed to a store writer, every checksum the client
  * sent verified before commit), GetObject/HeadObject (conditional requests, ranges, part
  * numbers, sent from the file with sendfile), DeleteObject and CopyObject. */
-#include "ingest/landing.h"
+#include "catalog/events.h"
 #include "server/http.h"
 #include "server/s3.h"
 #include "server/s3_xml.h"
@@ -30,7 +30,7 @@ const char *s3_quoted_etag(req_t *r, const char *etag)
 static int landed(void *ctx, const store_object_t *o, tarn_err_t *err)
 {
     req_t *r = ctx;
-    return landing_note_object(r->srv->db, o, r->principal.name, err);
+    return catalog_event_object_landed(r->srv->db, o, r->principal.name, err);
 }
 
 store_hook_t s3_landing_hook(req_t *r)
@@ -41,7 +41,7 @@ store_hook_t s3_landing_hook(req_t *r)
 static int removed(void *ctx, const store_object_t *o, tarn_err_t *err)
 {
     req_t *r = ctx;
-    return landing_note_removal(r->srv->db, o, r->principal.name, err);
+    return catalog_event_object_removed(r->srv->db, o, r->principal.name, err);
 }
 
 store_hook_t s3_removal_hook(req_t *r)
