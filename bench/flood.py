@@ -15,11 +15,8 @@ import argparse
 import hashlib
 import http.client
 import os
-import resource
 import shutil
-import socket
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -30,40 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from s3_throughput import run_small_tarn, sign  # noqa: E402
 from tarnbench import ROOT, Server, fail  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from floodutil import open_half_logins, open_idle, raise_nofile  # noqa: E402
+
 
 def p99(xs):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))]
-
-
-def open_idle(port, count, source, socks):
-    for _ in range(count):
-        s = socket.socket()
-        s.settimeout(5)
-        try:
-            s.bind((source, 0))
-            s.connect(("127.0.0.1", port))
-        except OSError:
-            s.close()
-            continue
-        socks.append(s)
-
-
-def open_half_logins(port, count, source, socks):
-    body = struct.pack("!I", 196608) + b"user\0admin\0database\0lake\0\0"
-    packet = struct.pack("!I", 4 + len(body)) + body
-    for _ in range(count):
-        s = socket.socket()
-        s.settimeout(5)
-        try:
-            s.bind((source, 0))
-            s.connect(("127.0.0.1", port))
-            s.sendall(packet)
-            s.recv(64)  # the SASL challenge, left unanswered
-        except OSError:
-            s.close()
-            continue
-        socks.append(s)
 
 
 def get_times(srv, n):
@@ -129,10 +99,7 @@ def main():
     ap.add_argument("--small-count", type=int, default=1000, help="small PUTs per measurement")
     a = ap.parse_args()
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = a.idle + a.startups + 1000
-    if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
+    raise_nofile(a.idle + a.startups + 1000)
     tmp = tempfile.mkdtemp(prefix="tarn-flood-bench-", dir=a.tmp)
     # The flood is held by admission (eviction), not ended by the authentication
     # timeout: the worst case for the admin.
