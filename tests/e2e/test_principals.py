@@ -48,6 +48,13 @@ def s3_get(s, u, key="hr/drop.csv"):
         Bucket="raw", Key=key)["Body"].read()
 
 
+def reads_everywhere(s, u):
+    """u reads the table through REST SQL and PostgreSQL, and the raw file through S3."""
+    assert sql(s, u)[1]["rows"] == [[2]]
+    assert pg_count(s, u) == 2
+    assert s3_get(s, u) == HR_DROP
+
+
 def denied_everywhere(s, u, s3_too=True):
     status, body = sql(s, u)
     assert status == 403, body
@@ -91,9 +98,7 @@ def test_user_deleted_and_created_again_gets_nothing(lake):
     s.tarn("group", "add", "pat_team", "pat")
     s.tarn("grant", "DESCRIBE", "ON", "DATABASE", "curated.hr", "TO", "group:pat_team")
     # the old user uses its grants on every door
-    assert sql(s, old)[1]["rows"] == [[2]]
-    assert pg_count(s, old) == 2
-    assert s3_get(s, old) == HR_DROP
+    reads_everywhere(s, old)
     assert len(grants_of(s, "user:pat")) == 2
     s.tarn("user", "delete", "pat")
     new = make_user(s, "pat")
@@ -120,9 +125,7 @@ def test_group_deleted_and_created_again_gets_nothing(lake):
     s.tarn("group", "add", "auditors", "quinn")
     s.tarn("grant", "SELECT", "ON", "TABLE", "curated.hr.salaries", "TO", "group:auditors")
     s.tarn("grant", "READ", "ON", "LOCATION", "raw/hr/", "TO", "group:auditors")
-    assert sql(s, quinn)[1]["rows"] == [[2]]
-    assert pg_count(s, quinn) == 2
-    assert s3_get(s, quinn) == HR_DROP
+    reads_everywhere(s, quinn)
     assert len(grants_of(s, "group:auditors")) == 2
     s.tarn("group", "delete", "auditors")
     s.tarn("group", "create", "auditors")
@@ -140,9 +143,7 @@ def test_role_deleted_and_created_again_gets_nothing(lake):
     s.tarn("role", "assign", "hr_reader", "group:rita_team")
     s.tarn("grant", "SELECT", "ON", "TABLE", "curated.hr.salaries", "TO", "role:hr_reader")
     s.tarn("grant", "READ", "ON", "LOCATION", "raw/hr/", "TO", "role:hr_reader")
-    assert sql(s, rita)[1]["rows"] == [[2]]
-    assert pg_count(s, rita) == 2
-    assert s3_get(s, rita) == HR_DROP
+    reads_everywhere(s, rita)
     s.tarn("role", "delete", "hr_reader")
     s.tarn("role", "create", "hr_reader")
     s.tarn("role", "assign", "hr_reader", "group:rita_team")
