@@ -29,3 +29,13 @@ char *session_rows_text(session_t *s, const char *sql, session_rows_t mode, tarn
     json_decref(cols);
     return b.data;
 }
+
+int64_t session_user_id(iam_t *iam, const char *name)
+{
+    iam_user_t u = {0};
+    tarn_err_t err = {0};
+    arena_t *a = arena_create();
+    int64_t id = a && !iam_user_get(iam, name, &u, a, &err) ? u.id : 0;
+    arena_free(a);
+    return id;
+}

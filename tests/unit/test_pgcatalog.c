@@ -97,14 +97,8 @@ static int setup(void **state)
                          "admin", NULL, &err))
             return -1;
     alice.grants = f->grants;
-    {
-        iam_user_t u = {0};
-        arena_t *ua = arena_create();
-        if (!ua || iam_user_get(f->iam, "alice", &u, ua, &err))
-            return -1;
-        alice.id = u.id;
-        arena_free(ua);
-    }
+    if (!(alice.id = session_user_id(f->iam, "alice")))
+        return -1;
     if (session_open(&f->admin, f->e, f->cat, f->dir, &admin, &err) ||
         session_enable_pg(f->admin, "lake", "admin", &err) ||
         session_open(&f->user, f->e, f->cat, f->dir, &alice, &err) ||

@@ -125,14 +125,8 @@ static int setup(void **state)
     }
     json_decref(cols);
     alice.grants = f->grants;
-    {
-        iam_user_t u = {0};
-        arena_t *ua = arena_create();
-        if (!ua || iam_user_get(f->iam, "alice", &u, ua, &err))
-            return -1;
-        alice.id = u.id;
-        arena_free(ua);
-    }
+    if (!(alice.id = session_user_id(f->iam, "alice")))
+        return -1;
     if (session_open(&f->admin, f->e, f->cat, f->objects, &admin, &err) ||
         session_open(&f->user, f->e, f->cat, f->objects, &alice, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
