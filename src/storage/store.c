@@ -115,34 +115,42 @@ static int object_path(const store_t *s, char *out, size_t cap, const char *buck
 /* ---- recovery ---- */
 
 /* Whether the file at path holds exactly size bytes with this SHA-256. */
+/* Feeds everything fd holds from its offset on to h: 0, or an errno (ENOMEM included). */
+static int hash_fd(hash_multi_t *h, int fd)
+{
+    char *b = malloc(1 << 20);
+    if (!b)
+        return ENOMEM;
+    int e = 0;
+    for (ssize_t n; (n = read(fd, b, 1 << 20)) != 0;) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = errno;
+            break;
+        }
+        hash_multi_update(h, b, (size_t)n);
+    }
+    free(b);
+    return e;
+}
+
+/* Whether the file at path holds exactly size bytes with this SHA-256. */
 static bool file_is(const char *path, uint64_t size, const uint8_t sha256[32])
 {
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) || (uint64_t)st.st_size != size) {
-        if (fd >= 0)
-            close(fd);
-        return false;
-    }
-    hash_multi_t *h = hash_multi_create(HASH_SHA256);
-    char *b = malloc(1 << 20);
-    bool ok = h && b;
-    for (ssize_t n; ok && (n = read(fd, b, 1 << 20)) != 0;) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            ok = false;
-        else
-            hash_multi_update(h, b, (size_t)n);
-    }
-    hash_digests_t d;
+    hash_multi_t *h = NULL;
+    bool ok = fd >= 0 && !fstat(fd, &st) && (uint64_t)st.st_size == size &&
+              (h = hash_multi_create(HASH_SHA256)) && !hash_fd(h, fd);
     if (ok) {
+        hash_digests_t d;
         hash_multi_final(h, &d);
         ok = d.size == size && !memcmp(d.sha256, sha256, 32);
     }
     hash_multi_free(h);
-    free(b);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return ok;
 }
 
@@ -505,27 +513,15 @@ int store_writer_adopt(store_writer_t **out, store_t *s, const char *path, tarn_
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s", path);
     w->h = hash_multi_create(HASH_SHA256 | HASH_MD5);
     w->fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf = w->h && w->fd >= 0 ? malloc(1 << 20) : NULL;
-    int rc = 0;
-    if (!w->h || (w->fd >= 0 && !buf)) {
+    int rc = 0, e;
+    if (!w->h) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
     } else if (w->fd < 0) {
         rc = TARN_ERR(err, TARN_EIO, "open %s: %s", path, strerror(errno));
-    } else {
-        for (;;) {
-            ssize_t n = read(w->fd, buf, 1 << 20);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                rc = TARN_ERR(err, TARN_EIO, "read %s: %s", path, strerror(errno));
-                break;
-            }
-            if (!n)
-                break;
-            hash_multi_update(w->h, buf, (size_t)n);
-        }
+    } else if ((e = hash_fd(w->h, w->fd))) {
+        rc = e == ENOMEM ? TARN_ERR(err, TARN_ENOMEM, "out of memory")
+                         : TARN_ERR(err, TARN_EIO, "read %s: %s", path, strerror(e));
     }
-    free(buf);
     if (rc) {
         if (w->fd >= 0)
             close(w->fd);
