@@ -272,16 +272,6 @@ void conns_set_busy(conns_t *c, conn_slot_t *s, bool busy)
     pthread_mutex_unlock(&c->mu);
 }
 
-bool conns_is_authenticated(conns_t *c, const conn_slot_t *s)
-{
-    if (!s)
-        return false;
-    pthread_mutex_lock(&c->mu);
-    bool yes = s->state == SLOT_AUTH;
-    pthread_mutex_unlock(&c->mu);
-    return yes;
-}
-
 void conns_stats(conns_t *c, conns_stats_t *out)
 {
     pthread_mutex_lock(&c->mu);

@@ -52,7 +52,6 @@ int conns_authenticate(conns_t *c, conn_slot_t *s, bool admin);
 /* With evict_idle, an authenticated non-admin connection between requests is idle: it is
  * closed, the longest idle first, when an authentication finds the cap reached. */
 void conns_set_busy(conns_t *c, conn_slot_t *s, bool busy);
-bool conns_is_authenticated(conns_t *c, const conn_slot_t *s);
 void conns_stats(conns_t *c, conns_stats_t *out);
 
 #endif
