@@ -66,11 +66,6 @@ static void list_unlink(list_t *l, conn_slot_t *s)
     s->listed = false;
 }
 
-static int64_t now_ms(void)
-{
-    return time_mono_ns() / 1000000;
-}
-
 /* Under c->mu: takes s out of its list and count; false when it was in none. */
 static bool slot_leave(conns_t *c, conn_slot_t *s)
 {
@@ -95,7 +90,7 @@ static void evict(conns_t *c, conn_slot_t *s, long long *reason)
     s->state = SLOT_EVICTED;
     shutdown(s->fd, SHUT_RDWR);
     (*reason)++;
-    int64_t now = now_ms();
+    int64_t now = time_mono_ms();
     if (now - c->warned_ms > 60000) {
         c->warned_ms = now;
         log_warn("closing connections that have not authenticated or are idle, to make room "
@@ -112,7 +107,7 @@ static void *reap(void *arg)
         int64_t wait = 1000;
         conn_slot_t *h = c->unauth.head;
         if (h) {
-            int64_t left = h->since_ms + (int64_t)c->o.auth_timeout_s * 1000 - now_ms();
+            int64_t left = h->since_ms + (int64_t)c->o.auth_timeout_s * 1000 - time_mono_ms();
             if (left <= 0) {
                 evict(c, h, &c->st.evicted_timeout);
                 continue;
@@ -191,7 +186,7 @@ conn_slot_t *conns_add(conns_t *c, int fd, const struct sockaddr *peer)
     s->state = SLOT_UNAUTH;
     addr_of(s->addr, peer);
     pthread_mutex_lock(&c->mu);
-    s->since_ms = now_ms();
+    s->since_ms = time_mono_ms();
     /* Make room by evicting rather than refusing: a refusal would let whoever holds the
      * slots keep everyone else out, an eviction costs the holder its oldest socket. */
     int same = 0;
@@ -247,7 +242,7 @@ int conns_authenticate(conns_t *c, conn_slot_t *s, bool admin)
     s->state = SLOT_AUTH;
     s->admin = admin;
     c->st.auth++;
-    s->since_ms = now_ms();
+    s->since_ms = time_mono_ms();
     if (c->o.evict_idle && !s->busy && !admin)
         list_push(&c->idle, s);
     rc = 1;
@@ -265,7 +260,7 @@ void conns_set_busy(conns_t *c, conn_slot_t *s, bool busy)
     if (c->o.evict_idle && s->state == SLOT_AUTH && !s->admin) {
         list_unlink(&c->idle, s);
         if (!busy) {
-            s->since_ms = now_ms();
+            s->since_ms = time_mono_ms();
             list_push(&c->idle, s);
         }
     }

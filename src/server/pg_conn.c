@@ -127,19 +127,14 @@ void pg_audit_statement(pg_client_t *k, const char *action, const char *outcome,
 
 /* ---- startup and authentication ---- */
 
-static int64_t mono_ms(void)
-{
-    return time_mono_ns() / 1000000;
-}
-
 /* Holds the login until until_ms (monotonic). False when the client left or the
  * connection was evicted or timed out meanwhile (the socket turns readable: a client
  * waiting for the server's answer sends nothing). */
 static bool hold_until(pg_client_t *k, int64_t until_ms)
 {
-    int64_t start = mono_ms(), left;
+    int64_t start = time_mono_ms(), left;
     bool ok = true;
-    while (ok && (left = until_ms - mono_ms()) > 0) {
+    while (ok && (left = until_ms - time_mono_ms()) > 0) {
         struct pollfd p = {.fd = k->c->fd, .events = POLLIN};
         int n = poll(&p, 1, (int)(left < 1000 ? left : 1000));
         if (n < 0 && errno != EINTR)
@@ -147,7 +142,7 @@ static bool hold_until(pg_client_t *k, int64_t until_ms)
         if (n > 0)
             ok = false;
     }
-    int64_t held = mono_ms() - start;
+    int64_t held = time_mono_ms() - start;
     if (held > 0)
         metrics_auth_backoff(k->srv->metrics, "postgres", (double)held / 1000.0);
     return ok;
@@ -210,7 +205,7 @@ static int authenticate(pg_client_t *k)
         goto done;
     }
     buf_reset(&msg);
-    backoff_begin(k->srv->backoff, k->user, k->c->host, mono_ms(), &turn);
+    backoff_begin(k->srv->backoff, k->user, k->c->host, time_mono_ms(), &turn);
     if (turn.refused) {
         /* Too many guesses in flight for this pair: refused without checking, so it
          * tells nothing about the password. */
@@ -226,7 +221,7 @@ static int authenticate(pg_client_t *k)
     }
     if ((rc = scram_finish(&sc, m.body, m.len, &msg, &k->err))) {
         if (rc == TARN_EDENIED) {
-            backoff_failed(k->srv->backoff, k->user, k->c->host, mono_ms());
+            backoff_failed(k->srv->backoff, k->user, k->c->host, time_mono_ms());
             turn_taken = false;
             metrics_auth_failure(k->srv->metrics, "postgres");
             if (!hold_until(k, turn.answer_at_ms))

@@ -19,6 +19,11 @@ int64_t time_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t time_mono_ms(void)
+{
+    return time_mono_ns() / 1000000;
+}
+
 void time_fmt_amz(char out[17], time_t t)
 {
     struct tm tm;

@@ -8,6 +8,7 @@
 
 int64_t time_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t time_mono_ns(void);      /* monotonic clock, for durations */
+int64_t time_mono_ms(void);      /* the same in milliseconds, for deadlines */
 /* The wall-clock time ms milliseconds from now, as pthread_cond_timedwait wants it. */
 struct timespec time_after_ms(int64_t ms);
 
