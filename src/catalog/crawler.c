@@ -90,7 +90,10 @@ static void classify_item(crawler_t *c, engine_conn_t *conn, item_t *it, arena_t
         return;
     }
     char *path = arena_sprintf(a, "%s/%s/%s", c->o.objects_dir, it->zone, it->key);
-    int rc = path ? classify_file(&it->cls, conn, path, a, &e) : TARN_ENOMEM;
+    /* The engine reads the file: a small object may still be held in the catalog. */
+    int rc = path ? store_object_materialize(c->o.store, it->zone, it->key, &e) : TARN_ENOMEM;
+    if (!rc)
+        rc = classify_file(&it->cls, conn, path, a, &e);
     if (rc == TARN_ENOTFOUND) {
         it->skip = true;
     } else if (rc) {

@@ -430,7 +430,10 @@ static int decide(lane_t *p, const row_t *row, verdict_t *v, arena_t *a, tarn_er
     if (!path)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     e = (tarn_err_t){0};
-    rc = classify_file(&v->cls, p->conn, path, a, &e);
+    /* The engine reads the file: a small object may still be held in the catalog. */
+    rc = store_object_materialize(p->o.store, row->source, row->key, &e);
+    if (!rc)
+        rc = classify_file(&v->cls, p->conn, path, a, &e);
     v->have_cls = true;
     if (rc == TARN_ENOTFOUND) {
         v->gone = true;

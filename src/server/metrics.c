@@ -280,6 +280,18 @@ int http_metrics(req_t *r)
                "# TYPE tarn_catalog_wal_syncs_total counter\n"
                "tarn_catalog_wal_syncs_total %llu\n",
                (unsigned long long)commits, (unsigned long long)syncs);
+    uint64_t held, written;
+    store_pending_stats(r->srv->store, &held, &written);
+    buf_printf(&b,
+               "# HELP tarn_store_held_objects Small objects acknowledged from the catalog"
+               " whose files the background writer has yet to write.\n"
+               "# TYPE tarn_store_held_objects gauge\n"
+               "tarn_store_held_objects %llu\n"
+               "# HELP tarn_store_written_back_total Small objects the background writer gave"
+               " their files.\n"
+               "# TYPE tarn_store_written_back_total counter\n"
+               "tarn_store_written_back_total %llu\n",
+               (unsigned long long)held, (unsigned long long)written);
     req_respond_buf(r, 200, "text/plain; version=0.0.4", &b);
     return 0;
 }

@@ -325,6 +325,8 @@ int s3_put_begin(req_t *r)
                                                            : arena_strdup(r->arena, im);
     }
     rc = store_writer_begin(&r->writer, r->srv->store, s3_wanted_hashes(r), &r->err);
+    if (!rc) /* a small new object is acknowledged once its catalog commit is synced */
+        store_writer_defer_small(r->writer);
     if (!rc && (inm || im) && store_writer_set_condition(r->writer, inm != NULL, etag))
         rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
     if (rc)

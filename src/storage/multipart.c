@@ -131,6 +131,8 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
     }
     snprintf(path, sizeof path, "%s/%s/%d", s->uploads_dir, upload_id, number);
     const hash_digests_t *d = store_writer_digests(w);
+    if ((rc = store_writer_file(w, err)))
+        goto done;
     if (fsync(w->fd)) {
         rc = TARN_ERR(err, TARN_EIO, "fsync part: %s", strerror(errno));
         goto done;

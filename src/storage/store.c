@@ -50,6 +50,14 @@ static const char *const store_schema[] = {
     "ALTER TABLE object_intents ADD COLUMN md5 TEXT",
     /* Finding an object by its bytes (promotion refuses a byte-for-byte duplicate). */
     "CREATE INDEX objects_sha256 ON objects(bucket, sha256)",
+    /* Small objects acknowledged from the catalog, until the background writer has put
+     * their bytes in their files (pending.c); failed says why it could not. */
+    "CREATE TABLE object_pending(id INTEGER PRIMARY KEY, bucket TEXT NOT NULL,"
+    " key TEXT NOT NULL, data BLOB NOT NULL, failed TEXT, UNIQUE(bucket, key))",
+    /* A removed object's held bytes go with it, in the same transaction. (An overwrite's
+     * INSERT OR REPLACE fires no delete trigger: commit_row forgets those itself.) */
+    "CREATE TRIGGER objects_forget_pending AFTER DELETE ON objects BEGIN"
+    " DELETE FROM object_pending WHERE bucket = OLD.bucket AND key = OLD.key; END",
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key)
@@ -104,7 +112,7 @@ void store_row_to_object(sqlite3_stmt *st, store_object_t *o, arena_t *a)
         hash_unhex(o->md5, 16, md5);
 }
 
-static int object_path(const store_t *s, char *out, size_t cap, const char *bucket,
+int store_object_path(const store_t *s, char *out, size_t cap, const char *bucket,
                        const char *key, tarn_err_t *err)
 {
     if ((size_t)snprintf(out, cap, "%s/%s/%s", s->objects_dir, bucket, key) >= cap)
@@ -174,7 +182,7 @@ static int recover_intents(store_t *s, tarn_err_t *err)
         /* Finished only when the new bytes really are in place: after a power failure
          * the rename (and the hidden name) may both be gone, leaving the old object. */
         bool renamed = !fs_exists(tmp) &&
-                       !object_path(s, path, sizeof path, bucket, key, NULL) &&
+                       !store_object_path(s, path, sizeof path, bucket, key, NULL) &&
                        file_is(path, size, sha);
         log_info("store.recover", "tmp", tmp, "action", renamed ? "finish" : "discard");
         char *q;
@@ -182,8 +190,10 @@ static int recover_intents(store_t *s, tarn_err_t *err)
             q = sqlite3_mprintf("BEGIN; INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS
                                 ") SELECT " STORE_OBJECT_COLS
                                 " FROM object_intents WHERE tmp = %Q;"
-                                " DELETE FROM object_intents WHERE tmp = %Q; COMMIT;",
-                                tmp, tmp);
+                                " DELETE FROM object_intents WHERE tmp = %Q;"
+                                " DELETE FROM object_pending WHERE bucket = %Q AND key = %Q;"
+                                " COMMIT;",
+                                tmp, tmp, bucket, key);
         else /* never acknowledged: the old object stays as indexed */
             q = sqlite3_mprintf("DELETE FROM object_intents WHERE tmp = %Q", tmp);
         rc = q ? db_exec(s->db, q, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -309,6 +319,8 @@ int store_open(store_t **out, const char *data_dir, db_t *db, tarn_err_t *err)
         goto done;
     if ((rc = recover_intents(s, err)))
         goto done;
+    if ((rc = store_pending_start(s, err)))
+        goto done;
     char *prune = sqlite3_mprintf("DELETE FROM completed_uploads WHERE completed_ms < %lld",
                                   (long long)(time_now_ms() - 86400000LL));
     if (prune)
@@ -335,6 +347,7 @@ void store_close(store_t *s)
 {
     if (!s)
         return;
+    store_pending_stop(s);
     dirsync_free(s->dirsync);
     for (size_t i = 0; i < s->nbuckets; i++)
         free(s->buckets[i]);
@@ -480,28 +493,63 @@ int store_writer_begin(store_writer_t **out, store_t *s, unsigned hash_flags, ta
     if (!w)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     w->s = s;
+    w->fd = -1; /* the file is made when the bytes outgrow memory, or at commit */
     w->h = hash_multi_create(hash_flags | HASH_SHA256 | HASH_MD5);
     if (!w->h) {
         free(w);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
+    *out = w;
+    return 0;
+}
+
+int store_writer_file(store_writer_t *w, tarn_err_t *err)
+{
+    if (w->fd >= 0)
+        return 0;
     /* An unnamed file: creating it touches no folder, and if the process dies the kernel
      * reclaims it. Filesystems without O_TMPFILE get a named file in tmp/. */
-    w->fd = open(s->tmp_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640);
+    w->fd = open(w->s->tmp_dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0640);
     if (w->fd >= 0) {
         w->anon = 1;
     } else {
-        store_tmp_name(s, w->tmp_path, sizeof w->tmp_path, "put");
+        store_tmp_name(w->s, w->tmp_path, sizeof w->tmp_path, "put");
         w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     }
-    if (w->fd < 0) {
-        int e = errno;
-        hash_multi_free(w->h);
-        free(w);
-        return TARN_ERR(err, TARN_EIO, "create temp file: %s", strerror(e));
-    }
-    *out = w;
+    if (w->fd < 0)
+        return TARN_ERR(err, TARN_EIO, "create temp file: %s", strerror(errno));
+    if (w->mem_len && fs_write_full(w->fd, w->mem, w->mem_len))
+        return TARN_ERR(err, TARN_EIO, "write object: %s", strerror(errno));
+    free(w->mem);
+    w->mem = NULL;
+    w->mem_len = w->mem_cap = 0;
     return 0;
+}
+
+void store_writer_defer_small(store_writer_t *w)
+{
+    w->defer = true;
+}
+
+/* Appends to the in-memory bytes of a writer without a file; false when they would
+ * outgrow STORE_SMALL_MAX (or memory), and the bytes belong in a file. */
+static bool mem_append(store_writer_t *w, const void *p, size_t n)
+{
+    if (w->mem_len + n > STORE_SMALL_MAX)
+        return false;
+    if (w->mem_len + n > w->mem_cap) {
+        size_t cap = w->mem_cap ? w->mem_cap : 4096;
+        while (cap < w->mem_len + n)
+            cap *= 2;
+        uint8_t *m = realloc(w->mem, cap);
+        if (!m)
+            return false;
+        w->mem = m;
+        w->mem_cap = cap;
+    }
+    memcpy(w->mem + w->mem_len, p, n);
+    w->mem_len += n;
+    return true;
 }
 
 int store_writer_adopt(store_writer_t **out, store_t *s, const char *path, tarn_err_t *err)
@@ -542,6 +590,22 @@ int store_writer_link(store_writer_t **out, store_t *s, int fd, const store_obje
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
     w->s = s;
+    /* Bytes held in the catalog come as a sealed in-memory descriptor, which has no
+     * inode to link: they are small, and are copied instead. */
+    if (fd >= 0 && fcntl(fd, F_GET_SEALS) >= 0 && src->size <= STORE_SMALL_MAX &&
+        (w->mem = malloc(src->size ? src->size : 1)) &&
+        pread(fd, w->mem, src->size, 0) == (ssize_t)src->size) {
+        w->fd = -1;
+        w->mem_len = w->mem_cap = src->size;
+        memcpy(w->d.sha256, src->sha256, 32);
+        memcpy(w->d.md5, src->md5, 16);
+        w->d.size = src->size;
+        w->finished = 1;
+        *out = w;
+        return 0;
+    }
+    free(w->mem);
+    w->mem = NULL;
     w->fd = fd >= 0 ? dup(fd) : -1;
     if (w->fd < 0) {
         int e = errno;
@@ -564,6 +628,11 @@ int store_writer_write(store_writer_t *w, const void *p, size_t n, tarn_err_t *e
     if (w->finished)
         return TARN_ERR(err, TARN_EINVAL, "write after digests were taken");
     hash_multi_update(w->h, p, n);
+    if (w->fd < 0 && mem_append(w, p, n))
+        return 0;
+    int rc = store_writer_file(w, err);
+    if (rc)
+        return rc;
     if (fs_write_full(w->fd, p, n))
         return TARN_ERR(err, TARN_EIO, "write object: %s", strerror(errno));
     return 0;
@@ -584,8 +653,9 @@ void store_writer_abort(store_writer_t *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    if (!w->committed && (!w->anon || w->linked))
+    if (!w->committed && w->tmp_path[0] && (!w->anon || w->linked))
         unlink(w->tmp_path);
+    free(w->mem);
     free(w->if_match);
     hash_multi_free(w->h);
     free(w);
@@ -656,6 +726,17 @@ static int make_parents(const char *base, const char *path, tarn_err_t *err)
         *p = '/';
     }
     return 0;
+}
+
+int store_prepare_key(store_t *s, sqlite3_stmt **st, const char *sql, const char *bucket,
+                      const char *key, tarn_err_t *err)
+{
+    int rc = db_prepare(s->db, st, sql, err);
+    if (!rc) {
+        sqlite3_bind_text(*st, 1, bucket, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*st, 2, key, -1, SQLITE_STATIC);
+    }
+    return rc;
 }
 
 void store_bind_opt(sqlite3_stmt *st, int i, const char *v)
@@ -749,43 +830,12 @@ static int check_condition(const store_writer_t *w, bool exists, const char *eta
     return 0;
 }
 
-/* The index row, the end of the intent (if any) and the hook's records, in one
- * transaction. */
-static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, bool intent,
-                      tarn_err_t *err)
-{
-    int rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
-    if (rc)
-        return rc;
-    sqlite3_stmt *st = NULL;
-    if (!(rc = db_prepare(s->db, &st, "SELECT 1 FROM buckets WHERE name = ?1", err))) {
-        sqlite3_bind_text(st, 1, o->bucket, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW) /* deleted while the object was being written */
-            rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist",
-                            o->bucket);
-        db_done(s->db, st);
-    }
-    if (!rc)
-        rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
-                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
-                       NULL, o, err);
-    if (!rc && intent)
-        rc = run_bound(s, "DELETE FROM object_intents WHERE tmp = ?1", w->tmp_path, NULL, err);
-    if (!rc && w->hook.fn)
-        rc = w->hook.fn(w->hook.ctx, o, err);
-    if (!rc)
-        rc = db_exec(s->db, "COMMIT", err);
-    if (rc)
-        db_exec(s->db, "ROLLBACK", NULL);
-    return rc;
-}
-
 /* Puts the writer's bytes at path. fast: the key has no object, so an anonymous file is
  * linked straight to its name (a crash before the index row leaves at worst an unindexed
  * file, invisible, which the next write of the key replaces). Otherwise the bytes get the
  * hidden name recorded in the intent row, then are renamed over the old object. */
-static int place(store_t *s, store_writer_t *w, const char *path, bool fast, const char *key,
-                 tarn_err_t *err)
+int store_place(store_t *s, store_writer_t *w, const char *path, bool fast, const char *key,
+                tarn_err_t *err)
 {
     for (int attempt = 0;; attempt++) {
         int r;
@@ -821,6 +871,89 @@ static int place(store_t *s, store_writer_t *w, const char *path, bool fast, con
     }
 }
 
+/* Whether the key clashes in the index as a file and a folder would on disk: a prefix of
+ * it (ending before a '/') is an object, or objects (not folder markers) lie under key/.
+ * The files themselves say so too, but a small object may not have its file yet. */
+static int index_conflict(store_t *s, const char *bucket, const char *key, tarn_err_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = db_prepare(s->db, &st, "SELECT 1 FROM objects WHERE bucket = ?1 AND key = ?2", err);
+    for (const char *p = strchr(key, '/'); !rc && p; p = strchr(p + 1, '/')) {
+        if (p == key || p[-1] == '/')
+            continue; /* an empty segment: the prefix would be a folder marker */
+        sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, (int)(p - key), SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (step == SQLITE_ROW)
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+                            "the key cannot be stored: its prefix '%.*s' is an existing object, "
+                            "and an object cannot also be a folder here",
+                            (int)(p - key), key);
+    }
+    if (st)
+        db_done(s->db, st);
+    if (rc || (rc = db_prepare(s->db, &st,
+                               "SELECT 1 FROM objects WHERE bucket = ?1 AND key > ?2 || '/'"
+                               " AND key < ?2 || '0' AND substr(key, -1) <> '/' LIMIT 1",
+                               err)))
+        return rc;
+    sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+                        "the key cannot be stored: other objects use '%s/' as a prefix, "
+                        "and an object cannot also be a folder here",
+                        key);
+    db_done(s->db, st);
+    return rc;
+}
+
+/* How commit_row records the object's bytes. */
+typedef enum {
+    ROW_NEW,     /* a new key, its file in place */
+    ROW_REPLACE, /* an overwrite, its file renamed in place under an intent row */
+    ROW_HELD,    /* a new small key whose bytes the catalog holds until written out */
+} row_kind_t;
+
+/* The index row, the end of the intent (if any), held bytes (if any) and the hook's
+ * records, in one transaction. */
+static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, row_kind_t kind,
+                      tarn_err_t *err)
+{
+    int rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (!(rc = db_prepare(s->db, &st, "SELECT 1 FROM buckets WHERE name = ?1", err))) {
+        sqlite3_bind_text(st, 1, o->bucket, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) /* deleted while the object was being written */
+            rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist",
+                            o->bucket);
+        db_done(s->db, st);
+    }
+    /* Under the transaction, so that two new keys cannot both pass (file and folder). */
+    if (!rc && kind == ROW_HELD)
+        rc = index_conflict(s, o->bucket, o->key, err);
+    if (!rc)
+        rc = run_bound(s, "INSERT OR REPLACE INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
+                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                       NULL, o, err);
+    if (!rc && kind == ROW_REPLACE)
+        rc = run_bound(s, "DELETE FROM object_intents WHERE tmp = ?1", w->tmp_path, NULL, err);
+    if (!rc && kind == ROW_REPLACE)
+        rc = store_pending_forget(s, o->bucket, o->key, err);
+    if (!rc && kind == ROW_HELD)
+        rc = store_pending_insert(s, o->bucket, o->key, w->mem, w->mem_len, err);
+    if (!rc && w->hook.fn)
+        rc = w->hook.fn(w->hook.ctx, o, err);
+    if (!rc)
+        rc = db_exec(s->db, "COMMIT", err);
+    if (rc)
+        db_exec(s->db, "ROLLBACK", NULL);
+    return rc;
+}
+
 /* Puts the bytes in place and records the index row; called under the key's stripe. An
  * overwrite records an intent first, so that recovery can finish or forget it. */
 static int commit_locked(store_t *s, store_writer_t *w, const char *path, const store_object_t *o,
@@ -836,12 +969,37 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
         return rc;
     if (o->key[strlen(o->key) - 1] == '/') {
         /* Folder markers ("dir/") live only in the index; they hold no bytes. */
-        if (!w->anon)
+        if (w->fd >= 0 && !w->anon)
             unlink(w->tmp_path);
         w->committed = 1;
-        return commit_row(s, w, o, false, err);
+        if (db_write_begin(s->db))
+            return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+        rc = commit_row(s, w, o, ROW_NEW, err);
+        db_write_end(s->db);
+        return rc;
     }
     bool fast = !exists;
+    if (fast && w->fd < 0 && w->defer && store_pending_room(s)) {
+        /* Durable with the row's commit; the file follows in the background. */
+        w->committed = 1;
+        if (db_write_begin(s->db))
+            return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+        rc = commit_row(s, w, o, ROW_HELD, err);
+        db_write_end(s->db);
+        if (!rc) {
+            store_pending_kick(s);
+            killpoint_hit("object-committed");
+        }
+        return rc;
+    }
+    if (w->fd < 0) { /* bytes still in memory: they get their file now */
+        if ((rc = store_writer_file(w, err)))
+            return rc;
+        if (fsync(w->fd))
+            return TARN_ERR(err, TARN_EIO, "fsync object: %s", strerror(errno));
+    }
+    if (fast && (rc = index_conflict(s, o->bucket, o->key, err)))
+        return rc;
     if (!fast) {
         /* The old bytes are replaced before the new index row commits: the intent that
          * lets recovery finish the row must be on disk before the rename. */
@@ -855,7 +1013,7 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
             return rc;
         killpoint_hit("overwrite-intent-synced"); /* as if the rename were lost */
     }
-    if ((rc = place(s, w, path, fast, o->key, err))) {
+    if ((rc = store_place(s, w, path, fast, o->key, err))) {
         if (w->linked) { /* the hidden name exists but was never renamed: remove it now */
             unlink(w->tmp_path);
             w->linked = 0;
@@ -873,7 +1031,7 @@ static int commit_locked(store_t *s, store_writer_t *w, const char *path, const 
         return rc; /* bytes are in place; recovery completes an overwrite's index row */
     if (db_write_begin(s->db))
         return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
-    rc = commit_row(s, w, o, !fast, err);
+    rc = commit_row(s, w, o, fast ? ROW_NEW : ROW_REPLACE, err);
     db_write_end(s->db);
     if (!rc)
         killpoint_hit("object-committed");
@@ -891,7 +1049,7 @@ int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
     if (!rc)
         rc = store_bucket_check(s, bucket, err);
     if (!rc)
-        rc = object_path(s, path, sizeof path, bucket, key, err);
+        rc = store_object_path(s, path, sizeof path, bucket, key, err);
     if (rc)
         goto done;
     const hash_digests_t *d = store_writer_digests(w);
@@ -900,8 +1058,9 @@ int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
                         "a key ending in '/' is a folder marker and must be empty");
         goto done;
     }
-    /* fsync before taking the key lock: the slow part runs in parallel across writers. */
-    if (fsync(w->fd)) {
+    /* fsync before taking the key lock: the slow part runs in parallel across writers.
+     * Bytes still in memory are fsynced (or held in the catalog) under the lock. */
+    if (w->fd >= 0 && fsync(w->fd)) {
         rc = TARN_ERR(err, TARN_EIO, "fsync object: %s", strerror(errno));
         goto done;
     }
@@ -994,13 +1153,15 @@ int store_object_open(store_t *s, const char *bucket, const char *key, store_obj
 {
     char path[PATH_MAX];
     *fd = -1;
-    int rc = object_path(s, path, sizeof path, bucket, key, err);
+    int rc = store_object_path(s, path, sizeof path, bucket, key, err);
     if (rc)
         return rc;
     pthread_mutex_t *m = store_stripe(s, bucket, key);
     pthread_mutex_lock(m);
     rc = lookup(s, bucket, key, out, a, err);
-    if (!rc && out->size > 0) {
+    if (!rc && out->size > 0)
+        rc = store_pending_open(s, bucket, key, fd, err);
+    if (!rc && out->size > 0 && *fd < 0) {
         *fd = open(path, O_RDONLY | O_CLOEXEC);
         if (*fd < 0)
             rc = TARN_ERR(err, TARN_EIO, "open object %s/%s: %s", bucket, key, strerror(errno));
@@ -1037,7 +1198,7 @@ int store_object_delete_if(store_t *s, const char *bucket, const char *key, cons
     char path[PATH_MAX];
     int rc = store_bucket_check(s, bucket, err);
     if (!rc)
-        rc = object_path(s, path, sizeof path, bucket, key, err);
+        rc = store_object_path(s, path, sizeof path, bucket, key, err);
     if (rc)
         return rc;
     pthread_mutex_t *m = store_stripe(s, bucket, key);

@@ -101,6 +101,13 @@ typedef struct {
  * TARN_ENOTFOUND, NoSuchKey, for if_match on a missing key). if_match is copied. */
 int store_writer_set_condition(store_writer_t *w, bool if_none_match, const char *if_match);
 
+/* Lets a small object (up to 64 KiB) written to a key that has none be acknowledged from
+ * the catalog: its bytes commit with its index row (one synced WAL round for many
+ * concurrent writes, rather than a file, its fsync and its folder's fsync each) and a
+ * background writer gives it its file soon after. Reads are served from the catalog
+ * until then; readers by path call store_object_materialize first. */
+void store_writer_defer_small(store_writer_t *w);
+
 /* Runs hook (not NULL) inside the commit of this writer. */
 void store_writer_set_hook(store_writer_t *w, const store_hook_t *hook);
 
@@ -119,6 +126,14 @@ int store_object_head(store_t *s, const char *bucket, const char *key, store_obj
  * -1 for an empty object). A concurrent overwrite does not change what fd reads. */
 int store_object_open(store_t *s, const char *bucket, const char *key, store_object_t *out,
                       int *fd, arena_t *a, tarn_err_t *err);
+/* Returns once the object's bytes are in their file at <objects>/<bucket>/<key> and on
+ * disk (at once for an object that has its file, or none): for readers that go by path,
+ * such as the engine. TARN_EIO when the file cannot be made (the object stays readable
+ * through store_object_open). */
+int store_object_materialize(store_t *s, const char *bucket, const char *key, tarn_err_t *err);
+/* Small objects held in the catalog now, and written out to files since open. */
+void store_pending_stats(store_t *s, uint64_t *held, uint64_t *written);
+
 /* Removes an object; deleting a missing key is not an error (S3 semantics). When hook is
  * not NULL and an object was removed, the hook runs inside the removal's transaction
  * (with only bucket and key set in its object). */

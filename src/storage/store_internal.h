@@ -12,6 +12,22 @@
 #include <stdatomic.h>
 
 #define STORE_STRIPES 64
+/* Bodies up to this size are buffered in memory while they arrive, and a deferred write
+ * (store_writer_defer_small) of a new key keeps them in the catalog until written out. */
+#define STORE_SMALL_MAX (64 * 1024)
+/* Past this many held objects, small writes take the file path until the background
+ * writer catches up: the catalog is a buffer, not a second store. */
+#define STORE_HELD_MAX 20000
+
+/* The background writer of small objects held in the catalog (pending.c). */
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    bool started, stop, kicked, asked; /* asked: a reader by path waits */
+    uint64_t held;    /* objects held (counted after each batch, plus commits since) */
+    uint64_t written; /* objects written out, for metrics */
+} store_pending_t;
 
 struct store {
     char data_dir[PATH_MAX];
@@ -29,6 +45,7 @@ struct store {
     pthread_rwlock_t buckets_lock;
     char **buckets;
     size_t nbuckets;
+    store_pending_t pending;
 };
 
 struct store_writer {
@@ -47,6 +64,11 @@ struct store_writer {
     store_hook_t hook;
     bool if_none_match;
     char *if_match;
+    /* Bytes written while there is no file yet (fd < 0): a small body never needs one
+     * when it is kept in the catalog. */
+    uint8_t *mem;
+    size_t mem_len, mem_cap;
+    bool defer; /* a small new object may be kept in the catalog (pending.c) */
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key);
@@ -56,8 +78,39 @@ void store_writer_pick_name(store_writer_t *w, const char *final);
 /* Gives the writer's bytes the name w->tmp_path (anonymous writers are linked in) and
  * renames that to final. Returns 0 or -1 with errno. */
 int store_writer_place(store_writer_t *w, const char *final);
+/* Gives a writer whose bytes are still in memory its (anonymous) file, holding them. */
+int store_writer_file(store_writer_t *w, tarn_err_t *err);
+/* Puts the writer's bytes at path (its parents made as needed); fast: the key has no
+ * object, so the file is linked straight to its name. Called under the key's stripe. */
+int store_place(store_t *s, store_writer_t *w, const char *path, bool fast, const char *key,
+                tarn_err_t *err);
+/* <objects>/<bucket>/<key> into out. */
+int store_object_path(const store_t *s, char *out, size_t cap, const char *bucket,
+                      const char *key, tarn_err_t *err);
+
+/* ---- small objects held in the catalog until written out (pending.c) ---- */
+/* Starts and stops the background writer. */
+int store_pending_start(store_t *s, tarn_err_t *err);
+void store_pending_stop(store_t *s);
+/* Inside the commit of a new small object: its bytes into the catalog. */
+int store_pending_insert(store_t *s, const char *bucket, const char *key, const void *data,
+                         size_t len, tarn_err_t *err);
+/* Inside a commit that replaces or removes the object of a key: forgets its held bytes. */
+int store_pending_forget(store_t *s, const char *bucket, const char *key, tarn_err_t *err);
+/* When the key's object is held in the catalog, a sealed in-memory descriptor on its bytes
+ * in *fd; otherwise *fd stays -1. Called under the key's stripe. */
+int store_pending_open(store_t *s, const char *bucket, const char *key, int *fd,
+                       tarn_err_t *err);
+/* Whether a new small object may be held (the background writer is not too far behind). */
+bool store_pending_room(store_t *s);
+/* Wakes the background writer (after a commit that held bytes). */
+void store_pending_kick(store_t *s);
+
 /* Makes a unique temp path under dir (<dir>/<tag>-<pid>-<seq>). */
 void store_tmp_name(store_t *s, char *out, size_t cap, const char *tag);
+/* Prepares sql (db_prepare) with bucket and key bound to ?1 and ?2. */
+int store_prepare_key(store_t *s, sqlite3_stmt **st, const char *sql, const char *bucket,
+                      const char *key, tarn_err_t *err);
 /* Binds v, or NULL when v is NULL. */
 void store_bind_opt(sqlite3_stmt *st, int i, const char *v);
 /* Column i as a string copied into a, or NULL. */
