@@ -1,14 +1,31 @@
 #!/bin/sh
-# Installs what the build and tests need on Debian 12 (apt packages) and fetches the
-# pinned DuckDB C library and header from the npm registry into third_party/ (ignored).
+# Installs what tarn needs on Debian 12 (apt packages) and fetches the pinned DuckDB C
+# library and header from the npm registry into third_party/ (ignored).
+#   scripts/bootstrap.sh run    what building and running need (make run, make install)
+#   scripts/bootstrap.sh test   that plus the test and benchmark tools (make test, CI)
 set -eu
 cd "$(dirname "$0")/.."
+MODE=${1:-test}
 
-PKGS="build-essential pkg-config meson ninja-build libmicrohttpd-dev libsqlite3-dev
-libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libpq-dev libcmocka-dev
-libedit-dev libexpat1-dev zlib1g-dev libzstd-dev zstd python3-pytest python3-boto3 python3-psycopg2 awscli curl ca-certificates
+# The DuckDB library below is the linux-x64 build.
+ARCH=$(uname -m)
+if [ "$ARCH" != "x86_64" ]; then
+    echo "bootstrap: this machine is $ARCH; tarn's build fetches DuckDB's x86-64 (linux-x64)" \
+         "library, so it builds only on x86-64 for now" >&2
+    exit 1
+fi
+
+RUN_PKGS="build-essential pkg-config meson ninja-build libmicrohttpd-dev libsqlite3-dev
+libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libedit-dev libexpat1-dev
+zlib1g-dev libzstd-dev curl ca-certificates awscli"
+TEST_PKGS="libcmocka-dev libpq-dev zstd python3-pytest python3-boto3 python3-psycopg2
 python3-psycopg postgresql-client libpostgresql-jdbc-java default-jdk-headless
 clang libclang-rt-14-dev wrk strace"
+case "$MODE" in
+    run) PKGS=$RUN_PKGS ;;
+    test) PKGS="$RUN_PKGS $TEST_PKGS" ;;
+    *) echo "bootstrap: unknown mode '$MODE' (run or test)" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do
@@ -17,8 +34,18 @@ done
 if [ -n "$missing" ]; then
     echo "bootstrap: installing$missing" >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2
+    # A failed update is not fatal (the package lists may be recent enough), but it is
+    # said, with apt's own words, so that a failed install below can be understood.
+    if ! out=$($SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q 2>&1); then
+        echo "$out" | tail -n 5 >&2
+        echo "bootstrap: apt-get update failed (above); installing from the package lists" \
+             "this machine already has" >&2
+    fi
+    if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2; then
+        echo "bootstrap: could not install:$missing" >&2
+        echo "bootstrap: check the network and the apt sources, then run 'make' again" >&2
+        exit 1
+    fi
 fi
 
 # DuckDB 1.4.4 LTS: libduckdb.so from the node bindings package, duckdb.h from the
@@ -41,7 +68,11 @@ fetch() { # url sha dest
     mv "$3.part" "$3"
 }
 
-if [ ! -f "$DUCK_DIR/lib/libduckdb.so" ] || [ ! -f "$DUCK_DIR/include/duckdb.h" ]; then
+# The pins the library was fetched with: a changed version or checksum fetches again.
+PIN="$LIB_URL $LIB_SHA $HDR_URL $HDR_SHA"
+if [ ! -f "$DUCK_DIR/lib/libduckdb.so" ] || [ ! -f "$DUCK_DIR/include/duckdb.h" ] ||
+   [ "$(cat "$DUCK_DIR/PIN" 2>/dev/null)" != "$PIN" ]; then
+    rm -rf "$DUCK_DIR/lib" "$DUCK_DIR/include" "$DUCK_DIR/PIN"
     mkdir -p "$DUCK_DIR/dl" "$DUCK_DIR/lib" "$DUCK_DIR/include"
     fetch "$LIB_URL" "$LIB_SHA" "$DUCK_DIR/dl/bindings.tgz"
     fetch "$HDR_URL" "$HDR_SHA" "$DUCK_DIR/dl/duckdb.tgz"
@@ -50,6 +81,7 @@ if [ ! -f "$DUCK_DIR/lib/libduckdb.so" ] || [ ! -f "$DUCK_DIR/include/duckdb.h" 
     tar -xzf "$DUCK_DIR/dl/duckdb.tgz" -C "$DUCK_DIR/dl" package/src/duckdb/src/include/duckdb.h
     mv "$DUCK_DIR/dl/package/src/duckdb/src/include/duckdb.h" "$DUCK_DIR/include/duckdb.h"
     rm -rf "$DUCK_DIR/dl/package"
+    echo "$PIN" > "$DUCK_DIR/PIN"
 fi
 
 # Sample data for the quick start and the benchmarks: public datasets from vega-datasets.
