@@ -24,20 +24,32 @@ int policy_check_schema(policy_mode_t mode, const schema_t *table, const schema_
 {
     if (mode == POLICY_ANY || !table->n)
         return 0;
+    const char *name = mode == POLICY_STRICT ? "strict" : "additive";
     for (size_t i = 0; i < table->n; i++) {
         const schema_col_t *t = &table->cols[i];
         long k = schema_find(file, t->name);
+        /* Additive: a file without a nullable column reads it as NULL (a stream's records
+         * that omit an optional field, a column dropped at a source database). */
+        if (k < 0 && (mode == POLICY_STRICT || !t->nullable))
+            return TARN_ERR(err, TARN_EINVAL, "column %s (%s%s) of the table is missing from the "
+                                              "file (%s mode refuses removed columns%s)",
+                            t->name, t->type, t->nullable ? "" : " NOT NULL", name,
+                            t->nullable ? "" : " that are NOT NULL");
         if (k < 0)
-            return TARN_ERR(err, TARN_EINVAL, "column %s (%s) of the table is missing from the "
-                                              "file (%s mode refuses removed columns)",
-                            t->name, t->type, mode == POLICY_STRICT ? "strict" : "additive");
+            continue;
         const char *ft = file->cols[k].type;
         bool same = !strcasecmp(ft, t->type);
-        if (!same && (mode == POLICY_STRICT || !schema_type_fits(ft, t->type)))
+        /* Additive: a narrower type that fits is no change, and a widening (INTEGER to
+         * BIGINT, DATE to TIMESTAMP) evolves the table; anything that would turn the
+         * column into text is a change of meaning. */
+        bool fits = schema_type_fits(ft, t->type) ||
+                    (schema_type_fits(t->type, ft) && strcmp(ft, "VARCHAR"));
+        if (!same && (mode == POLICY_STRICT || !fits))
             return TARN_ERR(err, TARN_EINVAL,
                             "column %s changed type from %s to %s (%s mode refuses type "
-                            "changes)",
-                            t->name, t->type, ft, mode == POLICY_STRICT ? "strict" : "additive");
+                            "changes%s)",
+                            t->name, t->type, ft, name,
+                            mode == POLICY_STRICT ? "" : " other than widening");
     }
     if (mode == POLICY_STRICT)
         for (size_t i = 0; i < file->n; i++)

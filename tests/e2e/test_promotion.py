@@ -192,6 +192,28 @@ def test_schema_change_quarantined_then_released_after_policy_change(lake):
     assert status == 404 and out["error"]["code"] == "NoSuchKey"
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_omitted_optional_column_and_a_widened_type_are_not_quarantined(lake, fmt):
+    """Later files of a stream or a source database may omit a nullable column (an
+    optional field, a column dropped at the source) or widen a type: under the default
+    additive mode they are promoted, and the column reads as NULL."""
+    s3 = lake.s3()
+    db = unique("evolve")
+    if fmt == "jsonl":
+        first = b'{"id": 1, "v": 2, "note": "x"}\n{"id": 2, "v": 3, "note": "y"}\n'
+        later = b'{"id": 3, "v": 2.5}\n'
+    else:
+        first = b"id,v,note\n1,2,x\n2,3,y\n"
+        later = b"id,v\n3,2.5\n"
+    s3.put_object(Bucket="raw", Key=f"{db}/e/a.{fmt}", Body=first)
+    wait_moved(s3, f"{db}/e/a.{fmt}", "cleaned")
+    s3.put_object(Bucket="raw", Key=f"{db}/e/b.{fmt}", Body=later)
+    wait_moved(s3, f"{db}/e/b.{fmt}", "cleaned")
+    assert not keys(s3, "quarantine", f"{db}/")
+    wait_for(lambda: sql(lake, f'SELECT count(*), sum(v), count(note) FROM cleaned."{db}".e')
+             == [[3, 7.5, 2]])
+
+
 def test_required_columns_and_not_null_keys(lake):
     s3 = lake.s3()
     db = unique("req")

@@ -67,8 +67,25 @@ static void test_additive(void **state)
     assert_int_equal(check(POLICY_ADDITIVE, &t, &upper, &e), 0); /* names compare as SQL does */
     assert_int_equal(check(POLICY_ADDITIVE, &t, &changed, &e), TARN_EINVAL);
     assert_non_null(strstr(e.msg, "amount changed type from DOUBLE to VARCHAR"));
+    /* A nullable column missing from a file reads as NULL; a NOT NULL one is refused. */
+    assert_int_equal(check(POLICY_ADDITIVE, &t, &removed, &e), 0);
+    t.cols[1].nullable = false;
     assert_int_equal(check(POLICY_ADDITIVE, &t, &removed, &e), TARN_EINVAL);
-    assert_non_null(strstr(e.msg, "column amount (DOUBLE) of the table is missing"));
+    assert_non_null(strstr(e.msg, "column amount (DOUBLE NOT NULL) of the table is missing"));
+    t.cols[1].nullable = true;
+    /* A widening evolves the table; turning a number into text does not. */
+    schema_t wider;
+    BUILD(&wider, "id:HUGEINT", "amount:DOUBLE");
+    assert_int_equal(check(POLICY_ADDITIVE, &narrower, &wider, &e), 0);
+    schema_t dated, stamped;
+    BUILD(&dated, "id:BIGINT", "d:DATE");
+    BUILD(&stamped, "id:BIGINT", "d:TIMESTAMP");
+    assert_int_equal(check(POLICY_ADDITIVE, &dated, &stamped, &e), 0);
+    assert_int_equal(check(POLICY_ADDITIVE, &stamped, &dated, &e), 0);
+    assert_int_equal(check(POLICY_STRICT, &dated, &stamped, &e), TARN_EINVAL);
+    schema_free(&wider);
+    schema_free(&dated);
+    schema_free(&stamped);
     /* A table without columns yet takes its first file. */
     schema_t empty = {0};
     assert_int_equal(check(POLICY_ADDITIVE, &empty, &changed, &e), 0);
