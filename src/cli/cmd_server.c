@@ -3,13 +3,13 @@
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "server/server.h"
+#include "util/units.h"
 
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int cmd_init(int argc, char **argv)
 {
@@ -34,28 +34,6 @@ int cmd_init(int argc, char **argv)
         printf("\n");
     if (rc || (tls && server_init_tls(data, stdout, &err)))
         return cli_fail("init", err.msg);
-    return 0;
-}
-
-/* A size such as 512MB, 2GB or 1.5GiB in bytes, 0 when s is none: KB, MB, GB and TB are
- * powers of 1000, KiB, MiB, GiB and TiB of 1024, as DuckDB reads them. */
-static uint64_t parse_size(const char *s)
-{
-    static const struct {
-        const char *unit;
-        double bytes;
-    } units[] = {{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-                 {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-                 {"TiB", 1099511627776.0}};
-    char *end;
-    double n = strtod(s, &end);
-    if (end == s || !(n > 0 && n < 1e6))
-        return 0;
-    while (*end == ' ')
-        end++;
-    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-        if (!strcasecmp(end, units[i].unit))
-            return (uint64_t)(n * units[i].bytes);
     return 0;
 }
 
@@ -93,7 +71,7 @@ int cmd_serve(int argc, char **argv)
     }
     const char *mem = args_get(&a, "--query-memory");
     /* Below some megabytes DuckDB cannot run even a small query on a few threads. */
-    if (mem && (o.query_memory = parse_size(mem)) < 16000000) {
+    if (mem && (units_size_parse(&o.query_memory, mem) || o.query_memory < 16000000)) {
         fprintf(stderr, "tarn serve: --query-memory wants a size of at least 16MB, such as "
                         "512MB or 2GB (got '%s')\n", mem);
         return 2;
