@@ -1,6 +1,8 @@
 /* `tarn`: command-line dispatch. One table names each command, its one-line summary and
- * the help text `tarn help CMD` prints. */
+ * the help text `tarn help CMD` prints; a command named as an ingest plugin (stream) adds
+ * the plugin's configuration keys, from its own config map. */
 #include "cli/commands.h"
+#include "ingest/plugin.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -303,6 +305,16 @@ static void usage(FILE *out)
                  "with --ca-bundle FILE or TARN_CA_BUNDLE (a self-signed certificate itself).\n");
 }
 
+static void help(const command_t *c)
+{
+    fputs(c->help, stdout);
+    const ingest_plugin_t *p = ingest_plugin_find(c->name);
+    buf_t b = BUF_INIT;
+    if (p && !ingest_plugin_help(&b, p))
+        printf("\n%s", b.data);
+    buf_free(&b);
+}
+
 static const command_t *find(const char *name)
 {
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -355,7 +367,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "tarn help: no command '%s'\n", argv[2]);
                 return 2;
             }
-            fputs(c->help, stdout);
+            help(c);
             return 0;
         }
         usage(stdout);
@@ -371,7 +383,7 @@ int main(int argc, char **argv)
     }
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(c->help, stdout);
+            help(c);
             return 0;
         }
 

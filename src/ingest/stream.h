@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "engine/engine.h"
+#include "ingest/plugin.h"
 #include "ingest/stream_template.h"
 #include "ingest/stream_wal.h"
 #include "storage/store.h"
@@ -42,6 +43,9 @@ typedef struct {
     stream_jq_t jq;        /* MetadataExtractionQuery */
     char *transform;       /* the SQL processor's Query, or NULL */
 } stream_config_t;
+
+/* The stream plugin: its config map is the CreateDeliveryStream request's keys. */
+extern const ingest_plugin_t stream_plugin;
 
 /* Validates a CreateDeliveryStream request body. A field or value tarn does not support
  * is TARN_EINVAL (reason InvalidArgument) naming it. A transform's query is checked by

@@ -327,11 +327,11 @@ static void type_text(buf_t *b, const config_entry_t *e)
         buf_printf(b, ", default %s", *e->def ? e->def : "\"\"");
 }
 
-/* text wrapped at 79 columns, each line indented by indent. */
-static void wrapped(buf_t *b, const char *text, int indent)
+/* text wrapped at 79 columns: its first line indented by first, the others by rest. */
+static void wrapped(buf_t *b, const char *text, int first, int rest)
 {
-    const int width = 79 - indent;
-    while (*text) {
+    for (int indent = first; *text; indent = rest) {
+        const int width = 79 - indent;
         size_t n = strlen(text), cut = n;
         if ((int)n > width) {
             cut = (size_t)width;
@@ -351,11 +351,15 @@ static void help_entries(buf_t *b, const config_entry_t *map, int indent)
 {
     for (size_t i = 0; map[i].name; i++) {
         const config_entry_t *e = &map[i];
-        buf_printf(b, "%*s%s (", indent, "", e->name);
-        type_text(b, e);
-        buf_puts(b, ")\n");
+        buf_t head = BUF_INIT;
+        buf_printf(&head, "%s (", e->name);
+        type_text(&head, e);
+        buf_putc(&head, ')');
+        if (head.data)
+            wrapped(b, head.data, indent, indent + (int)strlen(e->name) + 2);
+        buf_free(&head);
         if (e->help)
-            wrapped(b, e->help, indent + 4);
+            wrapped(b, e->help, indent + 4, indent + 4);
         if ((e->type == CONFIG_MAP || e->type == CONFIG_MAPS) && e->fields)
             help_entries(b, e->fields, indent + 2);
     }

@@ -128,7 +128,14 @@ static void test_config(void **state)
     struct {
         const char *json, *word;
     } bad[] = {
-        {DEST(",\"Foo\":1"), "ExtendedS3DestinationConfiguration.Foo"},
+        {DEST(",\"Foo\":1"), "ExtendedS3DestinationConfiguration.Foo is not supported (valid "
+                              "keys: BucketARN, Prefix, ErrorOutputPrefix, BufferingHints"},
+        {DEST(",\"BufferingHints\":{\"SizeInMBs\":\"5\"}"),
+         "ExtendedS3DestinationConfiguration.BufferingHints.SizeInMBs must be an integer"},
+        {DEST(",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":[{\"Type\":"
+              "\"SQL\",\"Parameters\":[{\"ParameterName\":\"Query\"}]}]}"),
+         "ProcessingConfiguration.Processors[0].Parameters[0].ParameterValue is required"},
+        {"{\"DeliveryStreamName\":\"s\"}", "ExtendedS3DestinationConfiguration is required"},
         {"{\"DeliveryStreamName\":\"s\",\"KinesisStreamSourceConfiguration\":{}}",
          "KinesisStreamSourceConfiguration"},
         {"{\"DeliveryStreamName\":\"bad name\",\"ExtendedS3DestinationConfiguration\":{}}",
