@@ -25,6 +25,16 @@ int policy_check_schema(policy_mode_t mode, const schema_t *table, const schema_
     if (mode == POLICY_ANY || !table->n)
         return 0;
     const char *name = mode == POLICY_STRICT ? "strict" : "additive";
+    /* A file that has none of the table's columns is not the table with some left out
+     * (a CSV read without its header, another table's file). */
+    size_t shared = 0;
+    for (size_t i = 0; i < table->n; i++)
+        shared += schema_find(file, table->cols[i].name) >= 0;
+    if (!shared)
+        return TARN_ERR(err, TARN_EINVAL, "none of the table's columns (%s %s, ...) is in the "
+                                          "file, whose columns are %s%s",
+                        table->cols[0].name, table->cols[0].type,
+                        file->n ? file->cols[0].name : "(none)", file->n > 1 ? ", ..." : "");
     for (size_t i = 0; i < table->n; i++) {
         const schema_col_t *t = &table->cols[i];
         long k = schema_find(file, t->name);

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from s3util import rest, quote_key, raw, s3_error, sign, signed, skewed_clock, unique
+from s3util import rest, quote_key, raw, s3_error, sign, signed, skewed_clock, unique, wait_for
 
 
 @pytest.fixture
@@ -229,7 +229,8 @@ def test_objects_live_in_their_bucket_folder(server, s3):
     k = unique("layout") + "/dt=2026-01-01/part-0.csv"
     s3.put_object(Bucket="raw", Key=k, Body=b"a,b\n1,2\n")
     path = os.path.join(server.data, "objects", "raw", *k.split("/"))
-    assert open(path, "rb").read() == b"a,b\n1,2\n"
+    # A small object is acknowledged from the catalog and gets its file just after.
+    wait_for(lambda: os.path.isfile(path) and open(path, "rb").read() == b"a,b\n1,2\n")
 
 
 # ---- key length ----

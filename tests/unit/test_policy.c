@@ -73,6 +73,12 @@ static void test_additive(void **state)
     assert_int_equal(check(POLICY_ADDITIVE, &t, &removed, &e), TARN_EINVAL);
     assert_non_null(strstr(e.msg, "column amount (DOUBLE NOT NULL) of the table is missing"));
     t.cols[1].nullable = true;
+    /* A file with none of the table's columns is another shape, not an omission. */
+    schema_t other;
+    BUILD(&other, "column0:BIGINT", "column1:VARCHAR");
+    assert_int_equal(check(POLICY_ADDITIVE, &t, &other, &e), TARN_EINVAL);
+    assert_non_null(strstr(e.msg, "none of the table's columns (id BIGINT, ...) is in the file"));
+    schema_free(&other);
     /* A widening evolves the table; turning a number into text does not. */
     schema_t wider;
     BUILD(&wider, "id:HUGEINT", "amount:DOUBLE");
