@@ -160,8 +160,8 @@ static void test_help(void **state)
         "  poll (duration between 1s and 1h, default 30s)\n      how often",
         "  batch (size between 1KiB and 1GiB, default 8MB)\n",
         "  tls (map)\n    verify (true or false, default true)\n    ca (string)\n",
-        "  tables (list of maps, required)\n    name (string, required)\n"
-        "        schema.table\n    key (list of strings, default id)\n",
+        ("  tables (list of maps, required)\n    name (string, required)\n"
+         "        schema.table\n    key (list of strings, default id)\n"),
         "    mode (one of snapshot, cdc, default cdc)\n",
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
