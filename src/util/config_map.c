@@ -115,9 +115,9 @@ static int check_list(json_t **out, const config_entry_t *e, const json_t *v, co
         json_t *c = NULL;
         int rc;
         if (e->type == CONFIG_STRINGS)
-            rc = json_is_string(item) ? ((c = json_string(json_string_value(item))) ? 0
-                                                                                   : nomem(err))
-                                      : refuse(err, "%s must be a string", p);
+            rc = json_is_string(item)
+                     ? ((c = json_string(json_string_value(item))) ? 0 : nomem(err))
+                     : refuse(err, "%s must be a string", p);
         else
             rc = check_object(&c, e->fields, item, p, err);
         if (!rc && json_array_append_new(*out, c))
@@ -184,8 +184,7 @@ static int check_value(json_t **out, const config_entry_t *e, const json_t *v, c
 }
 
 /* e's default, as if the user had written it. */
-static int default_value(json_t **out, const config_entry_t *e, const char *path,
-                         tarn_err_t *err)
+static int default_value(json_t **out, const config_entry_t *e, const char *path, tarn_err_t *err)
 {
     json_t *given = NULL;
     switch (e->type) {
@@ -281,8 +280,7 @@ done:
     return rc;
 }
 
-int config_map_check(json_t **out, const config_entry_t *map, const json_t *given,
-                     tarn_err_t *err)
+int config_map_check(json_t **out, const config_entry_t *map, const json_t *given, tarn_err_t *err)
 {
     return check_object(out, map, given, "", err);
 }
@@ -308,9 +306,9 @@ json_t *config_map_get(const json_t *cfg, const char *path)
 static void type_text(buf_t *b, const config_entry_t *e)
 {
     static const char *const names[] = {
-        [CONFIG_STRING] = "string",     [CONFIG_INT] = "integer",
-        [CONFIG_BOOL] = "true or false", [CONFIG_SIZE] = "size",
-        [CONFIG_DURATION] = "duration",  [CONFIG_ENUM] = "one of ",
+        [CONFIG_STRING] = "string",           [CONFIG_INT] = "integer",
+        [CONFIG_BOOL] = "true or false",      [CONFIG_SIZE] = "size",
+        [CONFIG_DURATION] = "duration",       [CONFIG_ENUM] = "one of ",
         [CONFIG_STRINGS] = "list of strings", [CONFIG_MAP] = "map",
         [CONFIG_MAPS] = "list of maps"};
     buf_puts(b, names[e->type]);

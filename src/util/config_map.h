@@ -33,19 +33,18 @@ typedef struct config_entry {
     const char *def;
     bool required;
     const char *help;
-    const char *const *values;          /* CONFIG_ENUM: the allowed values, NULL-terminated */
-    int64_t min, max;                   /* CONFIG_INT, SIZE (bytes), DURATION (ms): bounds,
-                                           checked when max > min */
-    const struct config_entry *fields;  /* CONFIG_MAP(S): the entries; NULL for a map of any
-                                           keys, which is taken as it is */
+    const char *const *values;         /* CONFIG_ENUM: the allowed values, NULL-terminated */
+    int64_t min, max;                  /* CONFIG_INT, SIZE (bytes), DURATION (ms): bounds,
+                                          checked when max > min */
+    const struct config_entry *fields; /* CONFIG_MAP(S): the entries; NULL for a map of any
+                                          keys, which is taken as it is */
 } config_entry_t;
 
 /* Checks given (a JSON object) against map: an unknown key is refused listing the valid
  * ones, a value of the wrong type or out of bounds names its path, and missing required keys
  * are named. *out gets a new object with the defaults filled in and sizes and durations as
  * numbers (caller decrefs). Refusals are TARN_EINVAL with reason "InvalidArgument". */
-int config_map_check(json_t **out, const config_entry_t *map, const json_t *given,
-                     tarn_err_t *err);
+int config_map_check(json_t **out, const config_entry_t *map, const json_t *given, tarn_err_t *err);
 
 /* A value of a checked configuration by its dotted path ("BufferingHints.SizeInMBs");
  * NULL when absent. Borrowed from cfg. */
