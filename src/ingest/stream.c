@@ -144,7 +144,7 @@ done:
 int stream_mgr_start(stream_mgr_t *m, tarn_err_t *err)
 {
     int rc = engine_connect(m->o.engine, &m->conn, err);
-    if (rc)
+    if (rc || (rc = stream_jq_guard_create(&m->jq_guard, err)))
         return rc;
     if (pthread_create(&m->thread, NULL, stream_deliver_main, m))
         return TARN_ERR(err, TARN_EIO, "cannot start the stream delivery thread");
@@ -165,6 +165,7 @@ void stream_mgr_close(stream_mgr_t *m)
     }
     if (m->conn)
         engine_disconnect(m->conn);
+    stream_jq_guard_free(m->jq_guard);
     while (m->list) {
         stream_t *n = m->list->next;
         stream_free(m->list);

@@ -10,6 +10,7 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "ingest/plugin.h"
+#include "ingest/stream_jq.h"
 #include "ingest/stream_template.h"
 #include "ingest/stream_wal.h"
 #include "storage/store.h"
@@ -40,7 +41,7 @@ typedef struct {
     char *parquet_compression; /* "snappy", "gzip", "uncompressed" */
     char *schema_zone, *schema_db, *schema_table;
     bool partitioning;     /* DynamicPartitioningConfiguration enabled */
-    stream_jq_t jq;        /* MetadataExtractionQuery */
+    stream_jq_t *jq;       /* MetadataExtractionQuery, or NULL */
     char *transform;       /* the SQL processor's Query, or NULL */
 } stream_config_t;
 

@@ -187,7 +187,7 @@ static int parse_processor(stream_config_t *c, const json_t *p, tarn_err_t *err)
 {
     const char *type = str_at(p, "Type");
     bool meta = !strcmp(type, "MetadataExtraction"), sql = !strcmp(type, "SQL");
-    if ((sql && c->transform) || (meta && c->jq.n))
+    if ((sql && c->transform) || (meta && c->jq))
         return bad(err, "ProcessingConfiguration.Processors may hold one %s processor%s", type,
                    NULL);
     size_t j;
@@ -197,8 +197,9 @@ static int parse_processor(stream_config_t *c, const json_t *p, tarn_err_t *err)
         const char *name = str_at(pp, "ParameterName"), *val = str_at(pp, "ParameterValue");
         int rc;
         if (meta && !strcmp(name, "MetadataExtractionQuery")) {
-            stream_jq_free(&c->jq);
-            if ((rc = stream_jq_parse(&c->jq, val, err)))
+            stream_jq_free(c->jq);
+            c->jq = NULL;
+            if ((rc = stream_jq_compile(&c->jq, val, err)))
                 return rc;
         } else if (meta && !strcmp(name, "JsonParsingEngine")) {
             if (strcmp(val, "JQ-1.6"))
@@ -211,9 +212,7 @@ static int parse_processor(stream_config_t *c, const json_t *p, tarn_err_t *err)
             return bad(err, "the processor parameter %s is not supported for %s", name, type);
         }
     }
-    if (c->jq.n > 16)
-        return bad(err, "MetadataExtractionQuery may define at most 16 keys%s%s", NULL, NULL);
-    if (meta && !c->jq.n)
+    if (meta && !c->jq)
         return bad(err, "MetadataExtraction needs a MetadataExtractionQuery%s%s", NULL, NULL);
     if (sql && (!c->transform || !*c->transform))
         return bad(err, "the SQL processor needs a Query (ParameterName \"Query\")%s%s", NULL,
@@ -275,20 +274,24 @@ static int check_templates(stream_config_t *c, tarn_err_t *err)
     if (uses_keys && !c->partitioning)
         return bad(err, "Prefix uses partitionKeyFromQuery but DynamicPartitioningConfiguration "
                         "is not enabled%s%s", NULL, NULL);
-    if (c->partitioning && !c->jq.n)
+    if (c->partitioning && !c->jq)
         return bad(err, "DynamicPartitioningConfiguration needs a MetadataExtraction processor "
                         "in ProcessingConfiguration%s%s", NULL, NULL);
     if (c->partitioning && !uses_keys)
         return bad(err, "with dynamic partitioning, Prefix must use "
                         "!{partitionKeyFromQuery:...}%s%s", NULL, NULL);
-    for (const char *p = c->prefix; (p = strstr(p, "!{partitionKeyFromQuery:")); p++) {
+    /* Keys the query's text fixes can be checked now; others only record by record. */
+    const stream_jq_names_t *names = c->partitioning ? stream_jq_names(c->jq) : NULL;
+    for (const char *p = c->prefix; names && names->known &&
+                                    (p = strstr(p, "!{partitionKeyFromQuery:"));
+         p++) {
         const char *k = p + strlen("!{partitionKeyFromQuery:");
         size_t len = strcspn(k, "}");
         size_t i;
-        for (i = 0; i < c->jq.n; i++)
-            if (strlen(c->jq.keys[i].name) == len && !memcmp(c->jq.keys[i].name, k, len))
+        for (i = 0; i < names->n; i++)
+            if (strlen(names->names[i]) == len && !memcmp(names->names[i], k, len))
                 break;
-        if (i == c->jq.n) {
+        if (i == names->n) {
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)(len < 100 ? len : 100), k);
             return bad(err, "Prefix uses the partition key '%s', which "
@@ -376,7 +379,7 @@ void stream_config_free(stream_config_t *c)
     free(c->schema_zone);
     free(c->schema_db);
     free(c->schema_table);
-    stream_jq_free(&c->jq);
+    stream_jq_free(c->jq);
     free(c->transform);
     *c = (stream_config_t){0};
 }

@@ -301,7 +301,7 @@ static int route_one(batch_t *b, const stream_wal_rec_t *r)
 {
     const stream_config_t *c = &b->s->cfg;
     json_t *rec = NULL;
-    char *vals[16] = {0};
+    stream_jq_keys_t keys = {0};
     char *line = NULL;
     buf_t prefix = BUF_INIT;
     int rc = 0;
@@ -339,18 +339,16 @@ static int route_one(batch_t *b, const stream_wal_rec_t *r)
         }
         if (c->partitioning) {
             tarn_err_t e = {0};
-            if (stream_jq_eval(&c->jq, rec, vals, &e)) {
+            if (stream_jq_eval(c->jq, b->m->jq_guard, r->data, r->len, &keys, &e)) {
                 rc = route_error(b, r, "partitioning-failed", e.msg);
                 goto done;
             }
         }
     }
-    const char *names[16];
-    size_t nk = c->partitioning ? c->jq.n : 0;
-    for (size_t i = 0; i < nk && i < 16; i++)
-        names[i] = c->jq.keys[i].name;
-    stream_template_ctx_t tc = {.ts_ms = r->ts_ms, .key_names = names,
-                                .key_values = (const char *const *)vals, .nkeys = nk < 16 ? nk : 16};
+    stream_template_ctx_t tc = {.ts_ms = r->ts_ms,
+                                .key_names = (const char *const *)keys.names,
+                                .key_values = (const char *const *)keys.values,
+                                .nkeys = keys.n};
     tarn_err_t e = {0};
     if (stream_template_eval(c->prefix, &tc, &prefix, &e)) {
         rc = route_error(b, r, "partitioning-failed", e.msg);
@@ -375,8 +373,7 @@ static int route_one(batch_t *b, const stream_wal_rec_t *r)
     g->records++;
     g->bytes += r->len;
 done:
-    for (size_t i = 0; i < 16; i++)
-        free(vals[i]);
+    stream_jq_keys_free(&keys);
     free(line);
     buf_free(&prefix);
     json_decref(rec);

@@ -38,6 +38,7 @@ struct stream_mgr {
     pthread_t thread;
     bool started, stop;
     engine_conn_t *conn; /* the delivery thread's, for Parquet */
+    stream_jq_guard_t *jq_guard; /* bounds the delivery thread's MetadataExtractionQuery */
 };
 
 /* stream_deliver.c: the delivery thread's body. */

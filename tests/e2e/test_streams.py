@@ -101,7 +101,9 @@ def test_unsupported_configuration_is_refused_naming_the_field(server):
         (dest("x/r=!{partitionKeyFromQuery:zone}/", **partitioning("{region: .region}")),
          "'zone'"),
         (dest("x/r=!{partitionKeyFromQuery:region}/",
-              **partitioning("{region: .region | ascii_downcase}")), "MetadataExtractionQuery"),
+              **partitioning("{region: .region | recurse}")), "MetadataExtractionQuery"),
+        (dest("x/r=!{partitionKeyFromQuery:region}/",
+              **partitioning("{region: (.region | until(. == 1; . + 1))}")), "until/2"),
         (dest("x/", BucketARN="arn:aws:s3:::nosuchbucket"), "nosuchbucket"),
     ]
     for cfg, word in bad:
@@ -154,6 +156,63 @@ def test_partial_failure_partitioning_and_compression(server, s3):
                          .decode().splitlines()[0])
         assert err["errorCode"] == "partitioning-failed" and "region" in err["errorMessage"]
         assert base64.b64decode(err["rawData"]) == b'{"n": 1}'
+
+
+def test_aws_cli_metadata_extraction_with_jq(server, s3, tmp_path):
+    """MetadataExtractionQuery runs on jq 1.6 as Firehose's does: `// "default"`, `|
+    tostring` and functions such as ascii_downcase give the keys; a record the query fails on
+    goes to the error output with jq's message; a query that could loop is refused."""
+    name, db = unique("jq"), unique("jqdb")
+    query = '{kind: (.kind // "default" | ascii_downcase), n: (.meta.n | tostring)}'
+    # The CLI's service model wants IntervalInSeconds of 60 or more: delivery is by size here.
+    cfg = dest(f"{db}/events/kind=!{{partitionKeyFromQuery:kind}}/n=!{{partitionKeyFromQuery:n}}/",
+               ErrorOutputPrefix=f"{db}/errors/!{{firehose:error-output-type}}/",
+               BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 60}, **partitioning(query))
+    out = server.aws("firehose", "create-delivery-stream", "--delivery-stream-name", name,
+                     "--delivery-stream-type", "DirectPut",
+                     "--extended-s3-destination-configuration", json.dumps(cfg))
+    assert json.loads(out.stdout)["DeliveryStreamARN"].endswith(f":deliverystream/{name}")
+    # The failing record first, so the first batch (1 MiB of the 1.2 MiB sent) holds it.
+    recs = [{"i": -1, "meta": "flat"}]
+    recs += [dict({"i": i, "pad": "x" * 1000, "meta": {"n": i % 2}},
+                  **({"kind": "Click"} if i % 3 == 0 else {})) for i in range(1200)]
+    for k in range(0, len(recs), 450):
+        path = tmp_path / f"recs-{k}.json"
+        path.write_text(json.dumps([{"Data": base64.b64encode(json.dumps(r).encode()).decode()}
+                                    for r in recs[k:k + 450]]))
+        out = server.aws("firehose", "put-record-batch", "--delivery-stream-name", name,
+                         "--records", f"file://{path}")
+        assert json.loads(out.stdout)["FailedPutCount"] == 0
+    errs = wait_for(lambda: keys(s3, "quarantine", f"{db}/errors/partitioning-failed/"),
+                    timeout=30)
+    err = json.loads(s3.get_object(Bucket="quarantine", Key=errs[0])["Body"].read()
+                     .decode().splitlines()[0])
+    assert err["errorCode"] == "partitioning-failed", err
+    assert "Cannot index string" in err["errorMessage"], err
+    assert json.loads(base64.b64decode(err["rawData"])) == {"i": -1, "meta": "flat"}
+    # Records 0 to about 990 cover the four partitions; each lands in its own file.
+    got = wait_for(lambda: len(keys(s3, "raw", f"{db}/events/")) == 4
+                   and keys(s3, "raw", f"{db}/events/"), timeout=30)
+    seen = set()
+    for k in got:
+        kind, n = k[len(f"{db}/events/"):].split("/")[:2]
+        assert kind in ("kind=click", "kind=default") and n in ("n=0", "n=1"), k
+        for line in s3.get_object(Bucket="raw", Key=k)["Body"].read().decode().splitlines():
+            r = json.loads(line)
+            assert kind == ("kind=click" if r["i"] % 3 == 0 else "kind=default"), (k, r["i"])
+            assert n == f"n={r['i'] % 2}", (k, r["i"])
+            seen.add(r["i"])
+    assert len(seen) > 600 and min(seen) == 0, len(seen)
+    # Refused at creation: a query that could run without end, and one that reads the
+    # environment.
+    for q, word in (('{k: ([range(1e9)] | length)}', "range/1"), ('{k: $ENV.HOME}', "$ENV")):
+        bad = dest("x/k=!{partitionKeyFromQuery:k}/", **partitioning(q),
+                   BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 60})
+        out = server.aws("firehose", "create-delivery-stream", "--delivery-stream-name",
+                         unique("jqbad"), "--extended-s3-destination-configuration",
+                         json.dumps(bad), check=False)
+        assert out.returncode != 0, q
+        assert "InvalidArgumentException" in out.stderr and word in out.stderr, out.stderr
 
 
 def test_parquet_conversion_queryable_and_bad_json_quarantined(server, s3):

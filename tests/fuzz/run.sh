@@ -17,8 +17,9 @@ clang $CFLAGS -o "$OUT/fuzz_catalog" tests/fuzz/fuzz_catalog.c src/catalog/schem
 clang $CFLAGS -o "$OUT/fuzz_pgwire" tests/fuzz/fuzz_pgwire.c src/server/pgmsg.c src/server/pgsql.c \
     src/consume/pgtype.c src/govern/scram.c src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
 clang $CFLAGS -o "$OUT/fuzz_stream" tests/fuzz/fuzz_stream.c src/ingest/stream_config.c \
-    src/ingest/stream_template.c src/ingest/plugins.c src/util/config_map.c src/util/units.c \
-    $UTIL -ljansson -lcrypto -lz -lpthread -lm
+    src/ingest/stream_template.c src/ingest/stream_jq.c src/ingest/stream_jq_check.c \
+    src/ingest/plugins.c src/util/config_map.c src/util/units.c $UTIL -ljansson -ljq \
+    -lcrypto -lz -lpthread -lm
 clang $CFLAGS -o "$OUT/fuzz_pipeline" tests/fuzz/fuzz_pipeline.c src/process/pipeline_spec.c \
     src/process/cron.c $UTIL -lyaml -lcrypto -lz -lpthread
 for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream fuzz_pipeline; do

@@ -1,4 +1,4 @@
-/* Unit tests of streams: the prefix template, the JQ subset, configuration validation, the
+/* Unit tests of streams: the prefix template, configuration validation, the
  * SQL transform's check, and the write-ahead log's framing, group commit and recovery
  * from a torn tail. */
 #include "ingest/stream.h"
@@ -68,35 +68,6 @@ static void test_template(void **state)
                                            &err), TARN_EINVAL);
     assert_int_equal(stream_template_check("a/!{nope:x}", TEMPLATE_PREFIX, NULL, NULL, &err),
                      TARN_EINVAL);
-}
-
-static void test_jq(void **state)
-{
-    (void)state;
-    stream_jq_t q;
-    tarn_err_t err = {0};
-    assert_int_equal(stream_jq_parse(&q, " { region: .region, \"ts\" : .meta.\"t-s\" } ", &err),
-                     0);
-    assert_int_equal(q.n, 2);
-    assert_string_equal(q.keys[1].name, "ts");
-    assert_int_equal(q.keys[1].depth, 2);
-    json_t *rec = json_loads("{\"region\":\"eu\",\"meta\":{\"t-s\":17}}", 0, NULL);
-    char *vals[2];
-    assert_int_equal(stream_jq_eval(&q, rec, vals, &err), 0);
-    assert_string_equal(vals[0], "eu");
-    assert_string_equal(vals[1], "17");
-    free(vals[0]);
-    free(vals[1]);
-    json_decref(rec);
-    rec = json_loads("{\"region\":null}", 0, NULL);
-    assert_int_equal(stream_jq_eval(&q, rec, vals, &err), TARN_EINVAL);
-    assert_non_null(strstr(err.msg, "region"));
-    json_decref(rec);
-    stream_jq_free(&q);
-    const char *bad[] = {"", "{}", ".region", "{r: .region | tostring}", "{r: region}",
-                         "{r: .a, r: .b}", "{r: .a} x", "{r: .a,", "{\"r: .a}"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(stream_jq_parse(&q, bad[i], &err), TARN_EINVAL);
 }
 
 static int parse(const char *json, tarn_err_t *err)
@@ -360,7 +331,7 @@ static void test_wal_group_commit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_template),         cmocka_unit_test(test_jq),
+        cmocka_unit_test(test_template),
         cmocka_unit_test(test_config),           cmocka_unit_test(test_wal_recovery),
         cmocka_unit_test(test_wal_group_commit), cmocka_unit_test(test_transform_check),
     };
