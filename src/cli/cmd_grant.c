@@ -6,7 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/table.h"
-#include "govern/grants.h"
+#include "govern/grants_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ static json_t *name_list(const char *s)
 }
 
 /* The words after `tarn grant` (or revoke) as the REST body, parsed as the SQL statement
- * GRANT|REVOKE <words> is (govern/grants.h), so both read the same. */
+ * GRANT|REVOKE <words> is (govern/grants_sql.h), so both read the same. */
 static json_t *parse_grant(int argc, const char *const *argv, bool revoke, char *why, size_t cap)
 {
     buf_t b = BUF_INIT;

@@ -259,6 +259,19 @@ bool authz_iam_admin(const authz_principal_t *p, int64_t *grant)
     return ok;
 }
 
+int authz_may_grant(const authz_principal_t *p, const char *permission, const char *resource,
+                    tarn_err_t *err)
+{
+    unsigned bit = grants_permission_bit(permission);
+    if (authz_iam_admin(p, NULL) ||
+        (bit && p->grants && grants_allows(p->grants, p->id, bit, resource, true, NULL)))
+        return 0;
+    return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+                      "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
+                      "OPTION (or the admin)",
+                      p->name, permission, resource, permission);
+}
+
 bool authz_bucket_visible(const authz_principal_t *p, const char *bucket)
 {
     if (!p || !p->name)

@@ -39,6 +39,12 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
  * pipeline, whoever owns it. *grant (NULL for none) gets the grant that says so (0 for
  * the admin). */
 bool authz_iam_admin(const authz_principal_t *p, int64_t *grant);
+/* Whether p may give or take permission on resource (as a grant names it,
+ * "table:curated.sales.orders"): the admin, a holder of ALL on iam, or a holder of the
+ * permission (or ALL) on it WITH GRANT OPTION. TARN_EDENIED ("AccessDenied") saying what
+ * it needs otherwise. */
+int authz_may_grant(const authz_principal_t *p, const char *permission, const char *resource,
+                    tarn_err_t *err);
 /* Whether p may see that bucket exists (in ListBuckets): the admin sees every bucket,
  * anyone else those in which they hold some grant (a zone: a grant on one of its
  * databases, tables or locations). */

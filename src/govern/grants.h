@@ -84,25 +84,6 @@ int grants_revoke(grants_t *g, const char *principal, const char *permission,
 int grants_list(grants_t *g, const char *principal, const char *resource, json_t **out,
                 tarn_err_t *err);
 
-/* A GRANT or REVOKE statement, as SQL and the CLI write it:
- *   GRANT SELECT[, ...] ON [TABLE] curated.sales.orders [(a, b) | EXCLUDING (c)]
- *         TO {user:x | USER x | GROUP x | ROLE x | x} [WITH GRANT OPTION]
- *   REVOKE ... ON ... FROM ...
- * (ON DATABASE / FILTER / LOCATION name, ON IAM). */
-typedef struct {
-    bool revoke;
-    json_t *permissions; /* ["SELECT", ...] */
-    char resource[640];  /* "table:curated.sales.orders", "iam" */
-    char principal[160]; /* "user:alice" */
-    json_t *columns, *excluded;
-    bool grant_option;
-} grant_statement_t;
-
-/* TARN_EINVAL (reason "SyntaxError") saying what was expected. Free with
- * grants_statement_free. */
-int grants_parse(const char *sql, grant_statement_t *out, tarn_err_t *err);
-void grants_statement_free(grant_statement_t *s);
-
 /* The GRANT_* bit of a permission's name (any case), or 0 for none. */
 unsigned grants_permission_bit(const char *name);
 

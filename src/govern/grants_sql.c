@@ -1,7 +1,7 @@
 /* GRANT and REVOKE as statements, the way SQL writes them, for the SQL interfaces and the
- * CLI alike; see grants.h (grants_parse). Words are case-insensitive; names may be
- * "quoted"; the resource kind defaults to TABLE, the principal kind to user. */
-#include "govern/grants.h"
+ * CLI alike; see grants_sql.h. Words are case-insensitive; names may be "quoted"; the
+ * resource kind defaults to TABLE, the principal kind to user. */
+#include "govern/grants_sql.h"
 
 #include <ctype.h>
 #include <stdio.h>

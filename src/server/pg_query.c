@@ -2,6 +2,7 @@
  * as DataRow or COPY lines, portals whose queries run under the workload, cursors
  * (DECLARE / FETCH / CLOSE), transaction status, and the simple Query message. */
 #include "consume/pgtype.h"
+#include "govern/grants_sql.h"
 #include "server/pg_internal.h"
 #include "util/timeutil.h"
 
@@ -589,7 +590,7 @@ static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err
         break;
     case PGSQL_GRANT: {
         const char *tag;
-        if (!(rc = grants_run_statement(k->srv, &k->principal, p->sql, &tag, err)))
+        if (!(rc = grants_statement_run(k->srv->grants, &k->principal, p->sql, &tag, err)))
             pgmsg_put_command_complete(&k->out, tag);
         break;
     }

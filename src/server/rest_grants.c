@@ -1,7 +1,7 @@
 /* REST for the permission model: /v1/groups, /v1/roles, /v1/filters and /v1/grants.
  * Groups, roles and filters are managed by the admin or a holder of ALL on iam (the
  * dispatcher checks it). Granting and revoking is also open to a principal that holds the
- * permission WITH GRANT OPTION, which these handlers check against the grant store. */
+ * permission WITH GRANT OPTION, which these handlers ask of authz_may_grant. */
 #include "server/http.h"
 
 #include <jansson.h>
@@ -128,58 +128,6 @@ static int delete_filter(req_t *r)
 
 /* ---- grants ---- */
 
-/* Whether principal p may give or take permission on resource: the admin, a holder of
- * ALL on iam, or a holder of the permission (or ALL) WITH GRANT OPTION. */
-static int may_grant(server_t *srv, const authz_principal_t *p, const char *permission,
-                     const char *resource, tarn_err_t *err)
-{
-    if (p->admin)
-        return 0;
-    int64_t id;
-    if (grants_allows(srv->grants, p->id, GRANT_ALL, "iam", false, &id))
-        return 0;
-    unsigned bit = grants_permission_bit(permission);
-    if (bit && grants_allows(srv->grants, p->id, bit, resource, true, &id))
-        return 0;
-    return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
-                      "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
-                      "OPTION (or the admin)",
-                      p->name, permission, resource, permission);
-}
-
-int grants_run_statement(server_t *srv, const authz_principal_t *p, const char *sql,
-                         const char **tag, tarn_err_t *err)
-{
-    grant_statement_t st;
-    int rc = grants_parse(sql, &st, err);
-    if (rc)
-        return rc;
-    size_t i;
-    json_t *perm;
-    json_array_foreach(st.permissions, i, perm)
-    {
-        if ((rc = may_grant(srv, p, json_string_value(perm), st.resource, err)))
-            goto done;
-    }
-    json_array_foreach(st.permissions, i, perm)
-    {
-        if (st.revoke) {
-            rc = grants_revoke(srv->grants, st.principal, json_string_value(perm), st.resource,
-                               err);
-        } else {
-            grant_spec_t s = {st.principal, json_string_value(perm), st.resource, st.columns,
-                              st.excluded, st.grant_option};
-            rc = grants_grant(srv->grants, &s, p->name, NULL, err);
-        }
-        if (rc)
-            goto done;
-    }
-    *tag = st.revoke ? "REVOKE" : "GRANT";
-done:
-    grants_statement_free(&st);
-    return rc;
-}
-
 static int list_grants(req_t *r)
 {
     const char *principal = req_query(r, "principal"), *resource = req_query(r, "resource");
@@ -232,7 +180,7 @@ static int create_grant(req_t *r)
             rc = bad(r, "permissions are strings: SELECT, INSERT, DESCRIBE, ...");
             goto done;
         }
-        if ((rc = may_grant(r->srv, &r->principal, perm, resource, &r->err)))
+        if ((rc = authz_may_grant(&r->principal, perm, resource, &r->err)))
             goto done;
     }
     json_array_foreach(perms, i, p)
@@ -273,7 +221,7 @@ static int revoke_grant(req_t *r)
         json_array_foreach(perms, i, p)
         {
             const char *perm = json_string_value(p);
-            if ((rc = perm ? may_grant(r->srv, &r->principal, perm, resource, &r->err)
+            if ((rc = perm ? authz_may_grant(&r->principal, perm, resource, &r->err)
                            : bad(r, "permissions are strings")) ||
                 (rc = grants_revoke(r->srv->grants, principal, perm, resource, &r->err)))
                 break;

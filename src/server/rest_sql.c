@@ -6,6 +6,7 @@
  * only to files) and sent from there. Also the query history and cancellation:
  * /v1/queries. */
 #include "consume/session.h"
+#include "govern/grants_sql.h"
 #include "server/pgsql.h"
 #include "server/server_internal.h"
 #include "util/timeutil.h"
@@ -338,7 +339,7 @@ int rest_sql(req_t *r)
     if (pgsql_classify(sql, strlen(sql)) == PGSQL_GRANT) {
         /* GRANT and REVOKE change the lake's grants; they never reach the engine. */
         const char *tag;
-        if (!(rc = grants_run_statement(r->srv, &r->principal, sql, &tag, &r->err)))
+        if (!(rc = grants_statement_run(r->srv->grants, &r->principal, sql, &tag, &r->err)))
             rc = rest_respond_json(r, 200,
                                    json_pack("{s:[], s:[], s:{s:i, s:s}}", "columns", "rows",
                                              "stats", "rows", 0, "command", tag));

@@ -205,10 +205,6 @@ int s3_xml_error(req_t *r, int code);
 extern const op_t rest_ops[];
 extern const size_t rest_nops;
 extern const op_t rest_grant_ops[]; /* groups, roles, data filters, grants */
-/* Runs a GRANT or REVOKE statement for principal p (the admin, a holder of ALL on iam, or
- * of the permission WITH GRANT OPTION); *tag gets "GRANT" or "REVOKE". */
-int grants_run_statement(server_t *srv, const authz_principal_t *p, const char *sql,
-                         const char **tag, tarn_err_t *err);
 extern const size_t rest_grant_nops;
 /* Responds with o (taking it) as JSON. */
 int rest_respond_json(req_t *r, int status, json_t *o);

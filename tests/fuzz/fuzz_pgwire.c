@@ -4,7 +4,7 @@
  * type, and text-to-binary conversion of result values — plus a SCRAM exchange and the
  * GRANT / REVOKE statement parser. */
 #include "consume/pgtype.h"
-#include "govern/grants.h"
+#include "govern/grants_sql.h"
 #include "govern/scram.h"
 #include "server/pgmsg.h"
 #include "server/pgsql.h"

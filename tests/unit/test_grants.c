@@ -11,6 +11,7 @@
 
 #include "govern/authz.h"
 #include "govern/grants.h"
+#include "govern/grants_sql.h"
 #include "govern/iam.h"
 #include "util/fs.h"
 
