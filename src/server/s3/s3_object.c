@@ -3,8 +3,8 @@
  * numbers, sent from the file with sendfile), DeleteObject and CopyObject. */
 #include "catalog/events.h"
 #include "server/http.h"
-#include "server/s3.h"
-#include "server/s3_xml.h"
+#include "server/s3/s3.h"
+#include "server/s3/s3_xml.h"
 #include "storage/keys.h"
 #include "storage/multipart.h"
 #include "util/log.h"

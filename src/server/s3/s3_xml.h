@@ -1,7 +1,7 @@
 /* XML for the S3 API: error documents, and a small event parser (over expat) for the
  * request bodies S3 defines (Delete, CompleteMultipartUpload). */
-#ifndef TARN_SERVER_S3_XML_H
-#define TARN_SERVER_S3_XML_H
+#ifndef TARN_SERVER_S3_S3_XML_H
+#define TARN_SERVER_S3_S3_XML_H
 
 #include "server/server_internal.h"
 

@@ -1,7 +1,7 @@
 /* S3 multipart uploads: Create, UploadPart (streamed like PutObject), Complete (the
  * part list parsed from XML and checked), Abort, ListParts and ListMultipartUploads. */
-#include "server/s3.h"
-#include "server/s3_xml.h"
+#include "server/s3/s3.h"
+#include "server/s3/s3_xml.h"
 #include "storage/keys.h"
 #include "storage/multipart.h"
 #include "util/timeutil.h"

@@ -2,8 +2,8 @@
  * current objects, VersionId "null": tarn does not keep versions, but SDK clean-up code
  * calls it). Keys are URL-encoded in the answer when the client asks (encoding-type=url,
  * which the AWS CLI always does). */
-#include "server/s3.h"
-#include "server/s3_xml.h"
+#include "server/s3/s3.h"
+#include "server/s3/s3_xml.h"
 #include "util/timeutil.h"
 
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* S3 bucket operations: list, create and delete plain buckets (the zones always exist
  * and cannot be deleted), HeadBucket, GetBucketLocation, GetBucketVersioning and the
  * multi-object DeleteObjects. */
-#include "server/s3.h"
-#include "server/s3_xml.h"
+#include "server/s3/s3.h"
+#include "server/s3/s3_xml.h"
 #include "storage/keys.h"
 #include "util/timeutil.h"
 

@@ -1,6 +1,6 @@
 /* Handlers of the S3 operations (see s3_ops.c for the table that routes to them). */
-#ifndef TARN_SERVER_S3_H
-#define TARN_SERVER_S3_H
+#ifndef TARN_SERVER_S3_S3_H
+#define TARN_SERVER_S3_S3_H
 
 #include "server/server_internal.h"
 

@@ -3,7 +3,7 @@
  * request wins; the dispatcher then authenticates, authorizes and audits with the entry's
  * action before its handlers run. */
 #include "server/http.h"
-#include "server/s3.h"
+#include "server/s3/s3.h"
 
 #include <string.h>
 
