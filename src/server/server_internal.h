@@ -76,6 +76,10 @@ typedef struct server {
 /* True for 127.0.0.0/8 and ::1: listeners warn when they reach the network without TLS. */
 bool server_addr_loopback(const struct sockaddr *sa);
 
+/* lake_init.c: opens <data>/tarn.db (owner-only: it holds sealed secrets and password
+ * verifiers) with the event queue's tables. */
+int server_open_db(db_t **db, const char *data_dir, tarn_err_t *err);
+
 enum { TARGET_SERVICE, TARGET_BUCKET, TARGET_OBJECT };
 enum { BODY_NONE, BODY_BUFFER, BODY_STREAM };
 
