@@ -1,7 +1,9 @@
 /* The edge table: one place that maps a TARN_E* code and its precise reason to what each
  * protocol sends (S3 XML error code and HTTP status, REST JSON error, PostgreSQL
  * SQLSTATE). */
-#include "server/server_internal.h"
+#include "server/errors.h"
+#include "server/req.h"
+#include "server/s3/s3_xml.h"
 
 #include "util/log.h"
 

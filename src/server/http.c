@@ -3,8 +3,13 @@
  * only then handed to the operation's handlers. Bodies stream through the handler's sink
  * (aws-chunked bodies are decoded and their chunk signatures checked on the way). Every
  * request ends in the completion callback, which writes its audit record and metrics. */
+#include "server/errors.h"
+#include "server/firehose/firehose.h"
 #include "server/http.h"
-#include "server/server_internal.h"
+#include "server/metrics.h"
+#include "server/rest/rest.h"
+#include "server/s3/s3.h"
+#include "server/server_state.h"
 #include "util/killpoint.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -79,6 +84,23 @@ void req_respond_buf(req_t *r, int status, const char *content_type, buf_t *b)
     if (content_type)
         req_add_header(r, "Content-Type", content_type);
     r->bytes_out = n;
+}
+
+int req_body_json(req_t *r, json_t **out)
+{
+    json_error_t je;
+    if (!r->body.len) {
+        *out = json_object();
+        return 0;
+    }
+    *out = json_loadb(r->body.data, r->body.len, 0, &je);
+    if (!*out || !json_is_object(*out)) {
+        json_decref(*out);
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
+                          "the request body is not a JSON object: %s (line %d, column %d)",
+                          je.text[0] ? je.text : "expected an object", je.line, je.column);
+    }
+    return 0;
 }
 
 /* ---- parsing the request target ---- */

@@ -1,18 +1,33 @@
-/* Internal entry points between the server's files: starting the listener, routing into
- * the S3 and REST tables, and the small built-in endpoints. */
+/* The HTTP listener (http.c): starting libmicrohttpd, the request helpers it shares with
+ * the APIs (req.h), connection admission on its port (http_conns.c), and the small
+ * built-in endpoints /healthz and /metrics (metrics.c). */
 #ifndef TARN_SERVER_HTTP_H
 #define TARN_SERVER_HTTP_H
 
-#include "server/server_internal.h"
+#include "server/req.h"
+#include "util/arena.h"
+#include "util/err.h"
 
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err);
+/* Percent-decodes s[0..n) into the arena; NULL on a malformed escape or an encoded NUL. */
 char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space);
 int http_healthz(req_t *r);
 int http_metrics(req_t *r);
-/* Find the operation for r (sets r->op, r->resource and API-specific fields). */
-int s3_route(req_t *r);
-int rest_route(req_t *r);
+
+/* ---- http_conns.c: connection admission on the HTTP port (see conns.h) ---- */
+/* libmicrohttpd's connection notification: registers and unregisters the socket. */
+void http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+/* r's request authenticated: its connection leaves the unauthenticated few (and gets the
+ * idle timeout), or, over the cap, the request is refused (SlowDown) and the connection
+ * closed. */
+int http_conn_authenticated(req_t *r);
+/* A request began (busy) or ended on r's connection. */
+void http_conn_busy(req_t *r, bool busy);
 
 #endif

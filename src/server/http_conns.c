@@ -3,7 +3,8 @@
  * Safe against descriptor reuse: libmicrohttpd sends the CLOSED notification before it
  * closes the socket (MHD_cleanup_connections; the connection's thread only shuts it
  * down), and eviction shuts the socket down under the lock conns_remove takes. */
-#include "server/server_internal.h"
+#include "server/http.h"
+#include "server/server_state.h"
 
 #include <sys/socket.h>
 

@@ -7,7 +7,7 @@
 #include "govern/password.h"
 #include "govern/tlscert.h"
 #include "server/server.h"
-#include "server/server_internal.h"
+#include "server/server_state.h"
 #include "storage/store.h"
 #include "util/buf.h"
 #include "util/db.h"

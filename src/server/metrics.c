@@ -3,6 +3,8 @@
  * connections per port, and objects and bytes per bucket (read from the store's index at
  * scrape time). Served at GET /metrics in the text exposition format. */
 #include "server/http.h"
+#include "server/metrics.h"
+#include "server/server_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>

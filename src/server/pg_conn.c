@@ -2,6 +2,8 @@
  * CancelRequest, parameters), SCRAM-SHA-256 authentication, the session and its reported
  * parameters, and the message loop that hands queries to pg_query.c and pg_extended.c. */
 #include "govern/scram.h"
+#include "server/errors.h"
+#include "server/metrics.h"
 #include "server/pg_internal.h"
 #include "util/log.h"
 #include "util/timeutil.h"

@@ -2,6 +2,7 @@
  * Bind (parameters in text or binary, result formats), Describe, Execute (with a row
  * limit: PortalSuspended), Close and Sync (the end of an implicit transaction). */
 #include "consume/pgtype.h"
+#include "server/errors.h"
 #include "server/pg_internal.h"
 #include "util/timeutil.h"
 

@@ -7,7 +7,7 @@
 #include "server/pg.h"
 #include "server/pgmsg.h"
 #include "server/pgsql.h"
-#include "server/server_internal.h"
+#include "server/server_state.h"
 
 #include <openssl/ssl.h>
 #include <pthread.h>

@@ -3,6 +3,7 @@
  * (DECLARE / FETCH / CLOSE), transaction status, and the simple Query message. */
 #include "consume/pgtype.h"
 #include "govern/grants_sql.h"
+#include "server/errors.h"
 #include "server/pg_internal.h"
 #include "util/timeutil.h"
 

@@ -4,7 +4,9 @@
  * are authenticated and authorized by the dispatcher like every other; each handler
  * checks the named stream again. */
 #include "ingest/stream.h"
-#include "server/http.h"
+#include "server/firehose/firehose.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -83,7 +85,7 @@ static int check_insert(req_t *r, const char *name)
 static int create_stream(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *arn;
@@ -97,7 +99,7 @@ static int create_stream(req_t *r)
 static int describe_stream(req_t *r)
 {
     json_t *in, *d;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -111,7 +113,7 @@ static int list_streams(req_t *r)
 {
     json_t *in, *names;
     bool more;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     json_t *lim = json_object_get(in, "Limit");
@@ -138,7 +140,7 @@ static int list_streams(req_t *r)
 static int delete_stream(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -221,7 +223,7 @@ static long decode(put_t *p, size_t *off, const char *b64)
 static int put_record(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -258,7 +260,7 @@ done:
 static int put_record_batch(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
@@ -374,7 +376,7 @@ int rest_create_stream(req_t *r)
 {
     json_t *in;
     const char *arn;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     if (!(rc = check_stream(r, json_string_value(json_object_get(in, "DeliveryStreamName")))) &&

@@ -2,7 +2,8 @@
  * a declarative table like S3's; the same SigV4 authentication, authorization and audit
  * happen before any handler runs. */
 #include "govern/password.h"
-#include "server/http.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 #include "util/timeutil.h"
 
 #include <jansson.h>
@@ -22,23 +23,6 @@ int rest_respond_json(req_t *r, int status, json_t *o)
     OPENSSL_cleanse(text, strlen(text)); /* may hold a secret shown once */
     free(text);
     req_respond_buf(r, status, "application/json", &b);
-    return 0;
-}
-
-int rest_body_json(req_t *r, json_t **out)
-{
-    json_error_t je;
-    if (!r->body.len) {
-        *out = json_object();
-        return 0;
-    }
-    *out = json_loadb(r->body.data, r->body.len, 0, &je);
-    if (!*out || !json_is_object(*out)) {
-        json_decref(*out);
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
-                          "the request body is not a JSON object: %s (line %d, column %d)",
-                          je.text[0] ? je.text : "expected an object", je.line, je.column);
-    }
     return 0;
 }
 
@@ -66,7 +50,7 @@ static int list_users(req_t *r)
 static int create_user(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "name"));
@@ -158,7 +142,7 @@ static int create_key(req_t *r)
 static int update_key(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *status = json_string_value(json_object_get(in, "status"));
@@ -185,7 +169,7 @@ static int update_key(req_t *r)
 static int rotate_keys(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     bool del = json_is_true(json_object_get(in, "delete_old"));

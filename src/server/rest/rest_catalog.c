@@ -2,7 +2,8 @@
  * business metadata), versions, partitions, files, snapshots, crawls and search. Shapes
  * are documented in docs/catalog.md; the dispatcher has authenticated, authorized and
  * audited the request before these run. */
-#include "server/server_internal.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,7 @@ static bool folder_has_objects(req_t *r, const char *zone, const char *prefix)
 int rest_create_table(req_t *r)
 {
     json_t *in, *out = NULL;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     rc = catalog_table_create(r->srv->catalog, Z, D, T, in, r->principal.name, &out, &r->err);
@@ -121,7 +122,7 @@ int rest_create_table(req_t *r)
 int rest_update_table(req_t *r)
 {
     json_t *in, *out = NULL;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     rc = catalog_table_update(r->srv->catalog, Z, D, T, in, &out, &r->err);
@@ -176,7 +177,7 @@ int rest_snapshot_files(req_t *r)
 int rest_start_crawl(req_t *r)
 {
     json_t *in, *out = NULL;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *zone = json_string_value(json_object_get(in, "zone"));

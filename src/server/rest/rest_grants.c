@@ -2,7 +2,8 @@
  * Groups, roles and filters are managed by the admin or a holder of ALL on iam (the
  * dispatcher checks it). Granting and revoking is also open to a principal that holds the
  * permission WITH GRANT OPTION, which these handlers ask of authz_may_grant. */
-#include "server/http.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ static int create_set(req_t *r)
 {
     const set_kind_t *k = set_kind(r);
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *name = str(in, "name");
@@ -99,7 +100,7 @@ static int list_filters(req_t *r)
 static int create_filter(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *table = str(in, "table"), *name = str(in, "name");
@@ -160,7 +161,7 @@ static json_t *permissions(const json_t *in)
 static int create_grant(req_t *r)
 {
     json_t *in, *perms = NULL, *ids = json_array();
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         goto done;
     const char *principal = str(in, "principal"), *resource = str(in, "resource");
@@ -207,7 +208,7 @@ done:
 static int revoke_grant(req_t *r)
 {
     json_t *in, *perms = NULL;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *principal = str(in, "principal"), *resource = str(in, "resource");

@@ -6,7 +6,8 @@
 #include "process/pipeline_spec.h"
 #include "process/pipelines.h"
 #include "process/runner.h"
-#include "server/server_internal.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -141,7 +142,7 @@ static int apply_body(req_t *r, json_t **in, const char **yaml, size_t *len)
     const char *ct = req_header(r, "Content-Type");
     *in = NULL;
     if (ct && !strncasecmp(ct, "application/json", 16)) {
-        int rc = rest_body_json(r, in);
+        int rc = req_body_json(r, in);
         if (rc)
             return rc;
         const json_t *spec = json_object_get(*in, "spec");
@@ -268,7 +269,7 @@ static int start_run(req_t *r)
     json_t *in = NULL, *out = NULL;
     int64_t id = 0;
     int rc = check_owner(r, NAME);
-    if (rc || (rc = rest_body_json(r, &in)) || (rc = body_keys(r, in, valid, "replay")))
+    if (rc || (rc = req_body_json(r, &in)) || (rc = body_keys(r, in, valid, "replay")))
         goto done;
     const json_t *replay = json_object_get(in, "replay");
     if (replay && !json_is_boolean(replay)) {
@@ -382,7 +383,7 @@ static int rollback_table(req_t *r)
     json_t *in = NULL;
     long long to = 0;
     int64_t snap = 0;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc || (rc = body_keys(r, in, valid, "to")) ||
         (rc = body_int(r, in, "to", 1, INT64_MAX, 0, &to)))
         goto done;
@@ -410,7 +411,7 @@ static int compact_table(req_t *r)
     static const char *const valid[] = {"target_mb", NULL};
     json_t *in = NULL, *out = NULL;
     long long mb = 0;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc || (rc = body_keys(r, in, valid, "target_mb")) ||
         (rc = body_int(r, in, "target_mb", 1, 16384, 0, &mb)))
         goto done;

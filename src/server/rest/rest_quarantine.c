@@ -1,7 +1,8 @@
 /* REST for promotion's quarantine: GET /v1/quarantine[?table=zone.db.t] lists what
  * failed and why, POST /v1/quarantine/release {"key"} sends an object through promotion
  * again. Shapes are in docs/processing.md. */
-#include "server/server_internal.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 
 #include <string.h>
 
@@ -21,7 +22,7 @@ int rest_list_quarantine(req_t *r)
 int rest_release_quarantine(req_t *r)
 {
     json_t *in, *out = NULL;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *key = json_string_value(json_object_get(in, "key"));

@@ -8,7 +8,8 @@
 #include "consume/session.h"
 #include "govern/grants_sql.h"
 #include "server/pgsql.h"
-#include "server/server_internal.h"
+#include "server/rest/rest.h"
+#include "server/server_state.h"
 #include "util/timeutil.h"
 
 #include <errno.h>
@@ -309,7 +310,7 @@ static int write_parquet(sql_reply_t *q, const char *dir, const char *sql, const
 int rest_sql(req_t *r)
 {
     json_t *in;
-    int rc = rest_body_json(r, &in);
+    int rc = req_body_json(r, &in);
     if (rc)
         return rc;
     const char *sql = json_string_value(json_object_get(in, "sql"));

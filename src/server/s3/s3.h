@@ -1,8 +1,14 @@
-/* Handlers of the S3 operations (see s3_ops.c for the table that routes to them). */
+/* The S3 API: routing into its operation table (s3_ops.c) and the handlers the table
+ * names. */
 #ifndef TARN_SERVER_S3_S3_H
 #define TARN_SERVER_S3_S3_H
 
-#include "server/server_internal.h"
+#include "server/req.h"
+#include "storage/store.h"
+#include "util/hash.h"
+
+/* Finds the operation for r (sets r->op, r->bucket, r->key and r->resource). */
+int s3_route(req_t *r);
 
 int s3_method_not_allowed(req_t *r);
 int s3_not_implemented(req_t *r);
@@ -38,6 +44,9 @@ int s3_meta_from_headers(req_t *r, store_meta_t *m);
 store_hook_t s3_landing_hook(req_t *r);
 /* The hook that records an object leaving a table zone. */
 store_hook_t s3_removal_hook(req_t *r);
+/* Checks x-amz-content-sha256 (literal), Content-MD5 and x-amz-checksum-* (header or
+ * aws-chunked trailer) against the digests of the received payload. */
+int s3_check_payload(req_t *r, const hash_digests_t *d);
 /* "\"etag\"" in the arena. */
 const char *s3_quoted_etag(req_t *r, const char *etag);
 

@@ -1,8 +1,10 @@
 /* S3 bucket operations: list, create and delete plain buckets (the zones always exist
  * and cannot be deleted), HeadBucket, GetBucketLocation, GetBucketVersioning and the
  * multi-object DeleteObjects. */
+#include "server/errors.h"
 #include "server/s3/s3.h"
 #include "server/s3/s3_xml.h"
+#include "server/server_state.h"
 #include "storage/keys.h"
 #include "util/timeutil.h"
 

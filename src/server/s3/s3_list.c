@@ -4,6 +4,7 @@
  * which the AWS CLI always does). */
 #include "server/s3/s3.h"
 #include "server/s3/s3_xml.h"
+#include "server/server_state.h"
 #include "util/timeutil.h"
 
 #include <stdlib.h>

@@ -2,6 +2,7 @@
  * part list parsed from XML and checked), Abort, ListParts and ListMultipartUploads. */
 #include "server/s3/s3.h"
 #include "server/s3/s3_xml.h"
+#include "server/server_state.h"
 #include "storage/keys.h"
 #include "storage/multipart.h"
 #include "util/timeutil.h"

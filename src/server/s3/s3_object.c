@@ -5,6 +5,7 @@
 #include "server/http.h"
 #include "server/s3/s3.h"
 #include "server/s3/s3_xml.h"
+#include "server/server_state.h"
 #include "storage/keys.h"
 #include "storage/multipart.h"
 #include "util/log.h"
@@ -183,7 +184,7 @@ static int check_checksum_support(req_t *r)
 
 /* Checksums sent as headers are computed while the body is stored; ones sent as aws-chunked
  * trailers are computed and checked by the chunk decoder. */
-unsigned s3_wanted_hashes(const req_t *r)
+static unsigned wanted_hashes(const req_t *r)
 {
     unsigned f = 0;
     for (size_t i = 0; i < 3; i++)
@@ -324,7 +325,7 @@ int s3_put_begin(req_t *r)
         etag = n >= 2 && im[0] == '"' && im[n - 1] == '"' ? arena_strndup(r->arena, im + 1, n - 2)
                                                            : arena_strdup(r->arena, im);
     }
-    rc = store_writer_begin(&r->writer, r->srv->store, s3_wanted_hashes(r), &r->err);
+    rc = store_writer_begin(&r->writer, r->srv->store, wanted_hashes(r), &r->err);
     if (!rc) /* a small new object is acknowledged once its catalog commit is synced */
         store_writer_defer_small(r->writer);
     if (!rc && (inm || im) && store_writer_set_condition(r->writer, inm != NULL, etag))

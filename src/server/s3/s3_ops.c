@@ -2,7 +2,6 @@
  * (service / bucket / object), required query parameter and required header match the
  * request wins; the dispatcher then authenticates, authorizes and audits with the entry's
  * action before its handlers run. */
-#include "server/http.h"
 #include "server/s3/s3.h"
 
 #include <string.h>

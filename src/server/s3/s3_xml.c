@@ -1,4 +1,5 @@
 /* S3 XML documents: errors and request-body parsing; see s3_xml.h. */
+#include "server/errors.h"
 #include "server/s3/s3_xml.h"
 
 #include <expat.h>

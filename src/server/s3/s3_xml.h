@@ -3,7 +3,11 @@
 #ifndef TARN_SERVER_S3_S3_XML_H
 #define TARN_SERVER_S3_S3_XML_H
 
-#include "server/server_internal.h"
+#include "server/req.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <stddef.h>
 
 #define S3_XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define S3_XMLNS "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -18,5 +22,7 @@ int s3_xml_parse(const char *body, size_t n, const char *root, s3_xml_cb cb, voi
 /* Appends <name>escaped text</name>. */
 void s3_xml_elem(buf_t *b, const char *name, const char *text);
 void s3_xml_elem_u64(buf_t *b, const char *name, unsigned long long v);
+/* Responds with the S3 error document (or, to HEAD, the bare status) for code and r->err. */
+int s3_xml_error(req_t *r, int code);
 
 #endif

@@ -1,0 +1,23 @@
+/* The edge table: one place that maps a TARN_E* code and its precise reason to what each
+ * protocol sends (S3 XML error code and HTTP status, REST JSON error, Firehose error type,
+ * PostgreSQL SQLSTATE). */
+#ifndef TARN_SERVER_ERRORS_H
+#define TARN_SERVER_ERRORS_H
+
+typedef struct req req_t; /* req.h */
+
+typedef struct {
+    const char *code; /* S3 error code / REST error code */
+    int status;
+} err_map_t;
+
+err_map_t errors_map(int code, const char *reason);
+/* The PostgreSQL SQLSTATE for a code and reason ("42P01", ...). Static string. */
+const char *errors_sqlstate(int code, const char *reason);
+/* Maps a code and reason to Firehose's error type and HTTP status. */
+err_map_t errors_firehose(int code, const char *reason);
+/* Maps code for r and returns the message to send: r's own, or for a server fault a
+ * generic one (the fault is logged with the request id). */
+const char *errors_describe(req_t *r, int code, err_map_t *m);
+
+#endif
