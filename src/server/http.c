@@ -3,7 +3,6 @@
  * only then handed to the operation's handlers. Bodies stream through the handler's sink
  * (aws-chunked bodies are decoded and their chunk signatures checked on the way). Every
  * request ends in the completion callback, which writes its audit record and metrics. */
-#include "server/errors.h"
 #include "server/firehose/firehose.h"
 #include "server/http.h"
 #include "server/metrics.h"

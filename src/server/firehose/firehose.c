@@ -1,11 +1,10 @@
 /* The Amazon Data Firehose API, JSON 1.1 protocol (POST / with X-Amz-Target:
  * Firehose_20150804.<Op>), so the AWS CLI and SDKs manage streams and put records with
- * --endpoint-url; and the REST routes of streams (/v1/streams, NDJSON records). Requests
- * are authenticated and authorized by the dispatcher like every other; each handler
- * checks the named stream again. */
+ * --endpoint-url. Requests are authenticated and authorized by the dispatcher like every
+ * other; each handler checks the named stream again. The checks and the batches of
+ * records also serve REST's /v1/streams (firehose.h). */
 #include "ingest/stream.h"
 #include "server/firehose/firehose.h"
-#include "server/rest/rest.h"
 #include "server/server_state.h"
 
 #include <jansson.h>
@@ -28,8 +27,7 @@ static int respond(req_t *r, json_t *o)
     return 0;
 }
 
-/* Checks the principal's right to act on this stream (the dispatcher checked the action). */
-static int check_stream(req_t *r, const char *name)
+int firehose_check_stream(req_t *r, const char *name)
 {
     if (!name || !*name)
         return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
@@ -50,7 +48,7 @@ static stream_mgr_t *mgr(req_t *r)
 /* Putting records writes into the stream's destination: its table (the prefix's first two
  * folders in the zone) needs INSERT; a destination that names no table needs WRITE on its
  * location, as an upload there would. */
-static int check_insert(req_t *r, const char *name)
+int firehose_check_insert(req_t *r, const char *name)
 {
     if (r->principal.admin)
         return 0;
@@ -89,7 +87,7 @@ static int create_stream(req_t *r)
     if (rc)
         return rc;
     const char *arn;
-    if (!(rc = check_stream(r, json_string_value(json_object_get(in, "DeliveryStreamName")))) &&
+    if (!(rc = firehose_check_stream(r, json_string_value(json_object_get(in, "DeliveryStreamName")))) &&
         !(rc = stream_create(mgr(r), in, &arn, r->arena, &r->err)))
         rc = respond(r, json_pack("{s:s}", "DeliveryStreamARN", arn));
     json_decref(in);
@@ -103,7 +101,7 @@ static int describe_stream(req_t *r)
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
-    if (!(rc = check_stream(r, name)) && !(rc = stream_describe(mgr(r), name, false, &d, &r->err)))
+    if (!(rc = firehose_check_stream(r, name)) && !(rc = stream_describe(mgr(r), name, false, &d, &r->err)))
         rc = respond(r, json_pack("{s:o}", "DeliveryStreamDescription", d));
     json_decref(in);
     return rc;
@@ -144,7 +142,7 @@ static int delete_stream(req_t *r)
     if (rc)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
-    if (!(rc = check_stream(r, name)) && !(rc = stream_delete(mgr(r), name, &r->err)))
+    if (!(rc = firehose_check_stream(r, name)) && !(rc = stream_delete(mgr(r), name, &r->err)))
         rc = respond(r, json_object());
     json_decref(in);
     return rc;
@@ -152,69 +150,73 @@ static int delete_stream(req_t *r)
 
 /* ---- records ---- */
 
-typedef struct {
-    stream_record_t *recs; /* the accepted records */
-    size_t *index;         /* each accepted record's position in the request */
-    size_t n, total;       /* accepted; records in the request */
-    const char **errors;   /* per request position: NULL or why it was refused */
-    uint8_t *bytes;
-} put_t;
-
-static int put_init(req_t *r, put_t *p, size_t total, size_t bytes)
+int firehose_batch_init(req_t *r, firehose_batch_t *b, size_t total, size_t bytes)
 {
-    p->recs = arena_alloc(r->arena, (total ? total : 1) * sizeof *p->recs);
-    p->index = arena_alloc(r->arena, (total ? total : 1) * sizeof *p->index);
-    p->errors = arena_alloc(r->arena, (total ? total : 1) * sizeof *p->errors);
-    p->bytes = arena_alloc(r->arena, bytes + 1);
-    p->total = total;
-    return p->recs && p->index && p->errors && p->bytes
+    b->recs = arena_alloc(r->arena, (total ? total : 1) * sizeof *b->recs);
+    b->errors = arena_alloc(r->arena, (total ? total : 1) * sizeof *b->errors);
+    b->bytes = arena_alloc(r->arena, bytes + 1);
+    b->total = total;
+    return b->recs && b->errors && b->bytes
                ? 0
                : TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
 }
 
-static void put_add(put_t *p, size_t i, const void *data, size_t len)
+void firehose_batch_add(firehose_batch_t *b, size_t i, const void *data, size_t len)
 {
     if (len > STREAM_RECORD_MAX) {
-        p->errors[i] = "Record size exceeds the limit of 1000 KiB (1024000 bytes).";
+        b->errors[i] = "Record size exceeds the limit of 1000 KiB (1024000 bytes).";
         return;
     }
-    p->recs[p->n] = (stream_record_t){data, len};
-    p->index[p->n++] = i;
+    b->recs[b->n++] = (stream_record_t){data, len};
+    b->accepted_bytes += len;
 }
 
-/* Appends the accepted records and answers as PutRecordBatch does. */
-static int put_finish(req_t *r, const char *name, put_t *p, size_t bytes)
+int firehose_batch_put(req_t *r, const char *name, firehose_batch_t *b, json_t **responses,
+                       size_t *failed)
 {
-    if (bytes > STREAM_BATCH_BYTES)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                          "The records of one call may hold at most 4 MiB (4194304 bytes); "
-                          "this one holds %zu", bytes);
-    char(*ids)[33] = arena_alloc(r->arena, (p->n ? p->n : 1) * sizeof *ids);
+    char(*ids)[33] = arena_alloc(r->arena, (b->n ? b->n : 1) * sizeof *ids);
     if (!ids)
         return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
-    int rc = p->n ? stream_put(mgr(r), name, p->recs, p->n, ids, &r->err) : 0;
+    int rc = b->n ? stream_put(mgr(r), name, b->recs, b->n, ids, &r->err) : 0;
     if (rc)
         return rc;
     json_t *a = json_array();
-    size_t failed = 0, k = 0;
-    for (size_t i = 0; i < p->total; i++) {
-        if (p->errors[i]) {
-            failed++;
+    size_t k = 0;
+    *failed = 0;
+    for (size_t i = 0; i < b->total; i++) {
+        if (b->errors[i]) {
+            (*failed)++;
             json_array_append_new(a, json_pack("{s:s, s:s}", "ErrorCode",
                                                "InvalidArgumentException", "ErrorMessage",
-                                               p->errors[i]));
+                                               b->errors[i]));
         } else {
             json_array_append_new(a, json_pack("{s:s}", "RecordId", ids[k++]));
         }
     }
+    *responses = a;
+    return 0;
+}
+
+/* Appends the accepted records and answers as PutRecordBatch does. */
+static int put_finish(req_t *r, const char *name, firehose_batch_t *b)
+{
+    if (b->accepted_bytes > STREAM_BATCH_BYTES)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "The records of one call may hold at most 4 MiB (4194304 bytes); "
+                          "this one holds %zu", b->accepted_bytes);
+    json_t *a;
+    size_t failed;
+    int rc = firehose_batch_put(r, name, b, &a, &failed);
+    if (rc)
+        return rc;
     return respond(r, json_pack("{s:I, s:b, s:o}", "FailedPutCount", (json_int_t)failed,
                                 "Encrypted", false, "RequestResponses", a));
 }
 
-/* Decodes Record.Data into p->bytes at *off; -1 when it is not base64. */
-static long decode(put_t *p, size_t *off, const char *b64)
+/* Decodes Record.Data into b->bytes at *off; -1 when it is not base64. */
+static long decode(firehose_batch_t *b, size_t *off, const char *b64)
 {
-    long n = hash_unb64(p->bytes + *off, strlen(b64) / 4 * 3 + 3, b64);
+    long n = hash_unb64(b->bytes + *off, strlen(b64) / 4 * 3 + 3, b64);
     if (n >= 0)
         *off += (size_t)n;
     return n;
@@ -228,16 +230,16 @@ static int put_record(req_t *r)
         return rc;
     const char *name = json_string_value(json_object_get(in, "DeliveryStreamName"));
     const char *data = json_string_value(json_object_get(json_object_get(in, "Record"), "Data"));
-    put_t p = {0};
+    firehose_batch_t p = {0};
     size_t off = 0;
     char id[33];
-    if ((rc = check_stream(r, name)) || (rc = check_insert(r, name)))
+    if ((rc = firehose_check_stream(r, name)) || (rc = firehose_check_insert(r, name)))
         goto done;
     if (!data) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "Record.Data is required");
         goto done;
     }
-    if ((rc = put_init(r, &p, 1, strlen(data) / 4 * 3 + 3)))
+    if ((rc = firehose_batch_init(r, &p, 1, strlen(data) / 4 * 3 + 3)))
         goto done;
     long n = decode(&p, &off, data);
     if (n < 0) {
@@ -267,8 +269,8 @@ static int put_record_batch(req_t *r)
     json_t *records = json_object_get(in, "Records");
     size_t n = json_array_size(records), i, cap = 0, off = 0;
     json_t *rec;
-    put_t p = {0};
-    if ((rc = check_stream(r, name)) || (rc = check_insert(r, name)))
+    firehose_batch_t p = {0};
+    if ((rc = firehose_check_stream(r, name)) || (rc = firehose_check_insert(r, name)))
         goto done;
     if (!json_is_array(records) || !n || n > STREAM_BATCH_RECORDS) {
         rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
@@ -285,9 +287,8 @@ static int put_record_batch(req_t *r)
         }
         cap += strlen(d) / 4 * 3 + 3;
     }
-    if ((rc = put_init(r, &p, n, cap)))
+    if ((rc = firehose_batch_init(r, &p, n, cap)))
         goto done;
-    size_t bytes = 0;
     json_array_foreach(records, i, rec)
     {
         size_t start = off;
@@ -297,11 +298,9 @@ static int put_record_batch(req_t *r)
                             "Records[%zu].Data is not base64", i);
             goto done;
         }
-        put_add(&p, i, p.bytes + start, (size_t)len);
-        if ((size_t)len <= STREAM_RECORD_MAX)
-            bytes += (size_t)len;
+        firehose_batch_add(&p, i, p.bytes + start, (size_t)len);
     }
-    rc = put_finish(r, name, &p, bytes);
+    rc = put_finish(r, name, &p);
 done:
     json_decref(in);
     return rc;
@@ -347,119 +346,4 @@ int firehose_route(req_t *r)
     /* Which stream is known once the body is read; the handler checks it then. */
     r->resource = "deliverystream/*";
     return 0;
-}
-
-/* ---- REST: /v1/streams ---- */
-
-int rest_list_streams(req_t *r)
-{
-    json_t *names, *a = json_array();
-    bool more;
-    int rc = stream_list(mgr(r), NULL, 100000, &names, &more, &r->err);
-    if (rc) {
-        json_decref(a);
-        return rc;
-    }
-    size_t i;
-    json_t *n;
-    json_array_foreach(names, i, n)
-    {
-        json_t *d;
-        if (!stream_describe(mgr(r), json_string_value(n), true, &d, &r->err))
-            json_array_append_new(a, d);
-    }
-    json_decref(names);
-    return rest_respond_json(r, 200, json_pack("{s:o}", "streams", a));
-}
-
-int rest_create_stream(req_t *r)
-{
-    json_t *in;
-    const char *arn;
-    int rc = req_body_json(r, &in);
-    if (rc)
-        return rc;
-    if (!(rc = check_stream(r, json_string_value(json_object_get(in, "DeliveryStreamName")))) &&
-        !(rc = stream_create(mgr(r), in, &arn, r->arena, &r->err)))
-        rc = rest_respond_json(r, 201, json_pack("{s:s}", "DeliveryStreamARN", arn));
-    json_decref(in);
-    return rc;
-}
-
-int rest_get_stream(req_t *r)
-{
-    json_t *d;
-    int rc = stream_describe(mgr(r), r->params[0], true, &d, &r->err);
-    return rc ? rc : rest_respond_json(r, 200, d);
-}
-
-int rest_delete_stream(req_t *r)
-{
-    int rc = stream_delete(mgr(r), r->params[0], &r->err);
-    if (rc)
-        return rc;
-    req_respond_bytes(r, 204, NULL, "", 0);
-    return 0;
-}
-
-/* NDJSON: each non-empty line is one record (its newline is not part of it). */
-int rest_put_stream_records(req_t *r)
-{
-    const char *s = r->body.data ? r->body.data : "";
-    const char *end = s + r->body.len;
-    size_t n = 0, bytes = 0;
-    for (const char *p = s; p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *e = nl ? nl : end;
-        n += e > p && !(e - p == 1 && *p == '\r');
-        p = e + 1;
-    }
-    if (!n || n > STREAM_BATCH_RECORDS)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                          "a call carries 1 to 500 records, one JSON document per line (this "
-                          "one has %zu)", n);
-    put_t p = {0};
-    int rc = check_insert(r, r->params[0]);
-    if (!rc)
-        rc = put_init(r, &p, n, 0);
-    if (rc)
-        return rc;
-    size_t i = 0;
-    for (const char *q = s; q < end;) {
-        const char *nl = memchr(q, '\n', (size_t)(end - q));
-        const char *e = nl ? nl : end;
-        size_t len = (size_t)(e - q);
-        if (len && q[len - 1] == '\r')
-            len--;
-        if (len) {
-            put_add(&p, i++, q, len);
-            if (len <= STREAM_RECORD_MAX)
-                bytes += len;
-        }
-        q = e + 1;
-    }
-    /* Answered in the Firehose shape, which says which records failed. */
-    json_t *out = NULL;
-    if (bytes > STREAM_BATCH_BYTES)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                          "The records of one call may hold at most 4 MiB (4194304 bytes)");
-    char(*ids)[33] = arena_alloc(r->arena, (p.n ? p.n : 1) * sizeof *ids);
-    if (!ids)
-        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
-    if (p.n && (rc = stream_put(mgr(r), r->params[0], p.recs, p.n, ids, &r->err)))
-        return rc;
-    json_t *a = json_array();
-    size_t failed = 0, k = 0;
-    for (i = 0; i < p.total; i++) {
-        if (p.errors[i]) {
-            failed++;
-            json_array_append_new(a, json_pack("{s:s, s:s}", "ErrorCode",
-                                               "InvalidArgumentException", "ErrorMessage",
-                                               p.errors[i]));
-        } else {
-            json_array_append_new(a, json_pack("{s:s}", "RecordId", ids[k++]));
-        }
-    }
-    out = json_pack("{s:I, s:o}", "FailedPutCount", (json_int_t)failed, "RequestResponses", a);
-    return rest_respond_json(r, 200, out);
 }

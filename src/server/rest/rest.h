@@ -1,5 +1,6 @@
-/* The REST API under /v1 (JSON in, JSON out): routing into its operation tables and the
- * helpers its handlers share. */
+/* The REST API under /v1 (JSON in, JSON out): routing (rest.c) into one table of
+ * operations per resource family, each in its own file, and the helpers their handlers
+ * share. */
 #ifndef TARN_SERVER_REST_REST_H
 #define TARN_SERVER_REST_REST_H
 
@@ -11,44 +12,33 @@
 /* Finds the operation for r (sets r->op, r->params and r->resource). */
 int rest_route(req_t *r);
 
-extern const op_t rest_ops[];
-extern const size_t rest_nops;
-extern const op_t rest_grant_ops[]; /* groups, roles, data filters, grants */
-extern const size_t rest_grant_nops;
-/* rest_pipelines.c: /v1/pipelines and the managed tables' rollback and compaction */
-extern const op_t rest_pipeline_ops[];
-extern const size_t rest_pipeline_nops;
-
 /* Responds with o (taking it) as JSON. */
 int rest_respond_json(req_t *r, int status, json_t *o);
 
-/* rest_catalog.c: handlers of /v1/databases, /v1/tables, /v1/crawl, /v1/search */
-int rest_list_databases(req_t *r);
-int rest_list_tables(req_t *r);
-int rest_get_table(req_t *r);
-int rest_create_table(req_t *r);
-int rest_update_table(req_t *r);
-int rest_table_versions(req_t *r);
-int rest_table_partitions(req_t *r);
-int rest_table_files(req_t *r);
-int rest_table_snapshots(req_t *r);
-int rest_snapshot_files(req_t *r);
-int rest_start_crawl(req_t *r);
-int rest_get_crawl(req_t *r);
-int rest_search(req_t *r);
-/* rest_quarantine.c */
-int rest_list_quarantine(req_t *r);
-int rest_release_quarantine(req_t *r);
-/* rest_sql.c */
-int rest_sql(req_t *r);
-int rest_list_queries(req_t *r);
-int rest_get_query(req_t *r);
-int rest_cancel_query(req_t *r);
-/* firehose.c: /v1/streams */
-int rest_list_streams(req_t *r);
-int rest_create_stream(req_t *r);
-int rest_get_stream(req_t *r);
-int rest_delete_stream(req_t *r);
-int rest_put_stream_records(req_t *r);
+/* One entry of a family's table: route segments written {} are captured into r->params;
+ * the resource authorized is res with {0}, {1}, ... replaced by the captures (NULL: the
+ * path after /v1/). */
+#define REST_OP(n, act, m, route_, res_, b, fin) \
+    {.name = n, .action = act, .method = m, .route = route_, .res = res_, .body = b, .finish = fin}
+/* A table's routes and its resource. */
+#define REST_TABLE "/v1/tables/{}/{}/{}"
+#define REST_TABLE_RES "table/{0}.{1}.{2}"
+
+/* The families' tables, in the order rest_route tries them. */
+extern const op_t rest_iam_ops[]; /* rest_iam.c: users, access keys, whoami, the audit trail */
+extern const size_t rest_iam_nops;
+extern const op_t rest_catalog_ops[]; /* rest_catalog.c: databases, tables, crawls, search */
+extern const size_t rest_catalog_nops;
+extern const op_t rest_quarantine_ops[]; /* rest_quarantine.c: promotion's quarantine */
+extern const size_t rest_quarantine_nops;
+extern const op_t rest_stream_ops[]; /* rest_streams.c: delivery streams and their records */
+extern const size_t rest_stream_nops;
+extern const op_t rest_sql_ops[]; /* rest_sql.c: queries, their history and cancellation */
+extern const size_t rest_sql_nops;
+extern const op_t rest_grant_ops[]; /* rest_grants.c: groups, roles, data filters, grants */
+extern const size_t rest_grant_nops;
+extern const op_t rest_pipeline_ops[]; /* rest_pipelines.c: pipelines; managed tables'
+                                        * rollback and compaction */
+extern const size_t rest_pipeline_nops;
 
 #endif

@@ -33,7 +33,7 @@ static int query_num(req_t *r, const char *name, long lo, long hi, long def, lon
     return 0;
 }
 
-int rest_list_databases(req_t *r)
+static int rest_list_databases(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_databases_list(r->srv->catalog, &r->principal, req_query(r, "zone"), &out,
@@ -41,7 +41,7 @@ int rest_list_databases(req_t *r)
     return reply(r, rc, out);
 }
 
-int rest_list_tables(req_t *r)
+static int rest_list_tables(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_tables_list(r->srv->catalog, &r->principal, req_query(r, "zone"),
@@ -73,7 +73,7 @@ static void hide_columns(req_t *r, json_t *table)
     grants_access_free(&a);
 }
 
-int rest_get_table(req_t *r)
+static int rest_get_table(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_table_get(r->srv->catalog, Z, D, T, &out, &r->err);
@@ -100,7 +100,7 @@ static bool folder_has_objects(req_t *r, const char *zone, const char *prefix)
            n > 0;
 }
 
-int rest_create_table(req_t *r)
+static int rest_create_table(req_t *r)
 {
     json_t *in, *out = NULL;
     int rc = req_body_json(r, &in);
@@ -119,7 +119,7 @@ int rest_create_table(req_t *r)
     return rest_respond_json(r, 201, out);
 }
 
-int rest_update_table(req_t *r)
+static int rest_update_table(req_t *r)
 {
     json_t *in, *out = NULL;
     int rc = req_body_json(r, &in);
@@ -130,21 +130,21 @@ int rest_update_table(req_t *r)
     return reply(r, rc, out);
 }
 
-int rest_table_versions(req_t *r)
+static int rest_table_versions(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_table_versions(r->srv->catalog, Z, D, T, &out, &r->err);
     return reply(r, rc, out);
 }
 
-int rest_table_partitions(req_t *r)
+static int rest_table_partitions(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_table_partitions(r->srv->catalog, Z, D, T, &out, &r->err);
     return reply(r, rc, out);
 }
 
-int rest_table_files(req_t *r)
+static int rest_table_files(req_t *r)
 {
     long limit;
     json_t *out = NULL;
@@ -155,14 +155,14 @@ int rest_table_files(req_t *r)
     return reply(r, rc, out);
 }
 
-int rest_table_snapshots(req_t *r)
+static int rest_table_snapshots(req_t *r)
 {
     json_t *out = NULL;
     int rc = catalog_table_snapshots(r->srv->catalog, Z, D, T, &out, &r->err);
     return reply(r, rc, out);
 }
 
-int rest_snapshot_files(req_t *r)
+static int rest_snapshot_files(req_t *r)
 {
     char *end;
     long long snap = strtoll(r->params[3], &end, 10);
@@ -174,7 +174,7 @@ int rest_snapshot_files(req_t *r)
     return reply(r, rc, out);
 }
 
-int rest_start_crawl(req_t *r)
+static int rest_start_crawl(req_t *r)
 {
     json_t *in, *out = NULL;
     int rc = req_body_json(r, &in);
@@ -208,7 +208,7 @@ int rest_start_crawl(req_t *r)
     return rc ? rc : rest_respond_json(r, 202, out);
 }
 
-int rest_get_crawl(req_t *r)
+static int rest_get_crawl(req_t *r)
 {
     char *end;
     long long id = strtoll(r->params[0], &end, 10);
@@ -220,7 +220,7 @@ int rest_get_crawl(req_t *r)
     return reply(r, rc, out);
 }
 
-int rest_search(req_t *r)
+static int rest_search(req_t *r)
 {
     long limit;
     int rc = query_num(r, "limit", 1, 1000, 20, &limit);
@@ -236,3 +236,33 @@ int rest_search(req_t *r)
     rc = catalog_search(r->srv->catalog, &r->principal, req_query(r, "q"), &o, &out, &r->err);
     return reply(r, rc, out);
 }
+
+const op_t rest_catalog_ops[] = {
+    /* Listing and search are filtered table by table inside. */
+    REST_OP("ListDatabases", "catalog:Describe", "GET", "/v1/databases", "database/*", BODY_NONE,
+            rest_list_databases),
+    REST_OP("ListTables", "catalog:Describe", "GET", "/v1/tables", "table/*", BODY_NONE,
+            rest_list_tables),
+    REST_OP("GetTable", "catalog:Describe", "GET", REST_TABLE, REST_TABLE_RES, BODY_NONE,
+            rest_get_table),
+    REST_OP("CreateTable", "catalog:CreateTable", "POST", REST_TABLE, REST_TABLE_RES, BODY_BUFFER,
+            rest_create_table),
+    REST_OP("UpdateTable", "catalog:Alter", "PATCH", REST_TABLE, REST_TABLE_RES, BODY_BUFFER,
+            rest_update_table),
+    REST_OP("GetTableVersions", "catalog:Describe", "GET", REST_TABLE "/versions", REST_TABLE_RES,
+            BODY_NONE, rest_table_versions),
+    REST_OP("GetTablePartitions", "catalog:Describe", "GET", REST_TABLE "/partitions",
+            REST_TABLE_RES, BODY_NONE, rest_table_partitions),
+    REST_OP("GetTableFiles", "catalog:Describe", "GET", REST_TABLE "/files", REST_TABLE_RES,
+            BODY_NONE, rest_table_files),
+    REST_OP("GetTableSnapshots", "catalog:Describe", "GET", REST_TABLE "/snapshots", REST_TABLE_RES,
+            BODY_NONE, rest_table_snapshots),
+    REST_OP("GetSnapshotFiles", "catalog:Describe", "GET", REST_TABLE "/snapshots/{}",
+            REST_TABLE_RES, BODY_NONE, rest_snapshot_files),
+    REST_OP("StartCrawl", "catalog:Crawl", "POST", "/v1/crawl", "*", BODY_BUFFER, rest_start_crawl),
+    REST_OP("GetCrawl", "catalog:Crawl", "GET", "/v1/crawl/{}", "crawl/{0}", BODY_NONE,
+            rest_get_crawl),
+    REST_OP("SearchCatalog", "catalog:Describe", "GET", "/v1/search", "table/*", BODY_NONE,
+            rest_search),
+};
+const size_t rest_catalog_nops = sizeof rest_catalog_ops / sizeof *rest_catalog_ops;

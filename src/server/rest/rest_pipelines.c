@@ -429,33 +429,29 @@ done:
     return rc;
 }
 
-#define R(n, act, m, route_, res_, b, fin) \
-    {.name = n, .action = act, .method = m, .route = route_, .res = res_, .body = b, .finish = fin}
 #define PIPE "/v1/pipelines/{}"
 #define PIPE_RES "pipeline/{0}"
-#define TABLE "/v1/tables/{}/{}/{}"
-#define TABLE_RES "table/{0}.{1}.{2}"
 
 const op_t rest_pipeline_ops[] = {
-    R("ListPipelines", "process:ListPipelines", "GET", "/v1/pipelines", "pipeline/*", BODY_NONE,
-      list_pipelines),
-    R("ApplyPipeline", "process:ApplyPipeline", "POST", "/v1/pipelines", "pipeline/*",
-      BODY_BUFFER, apply_pipeline),
-    R("GetPipeline", "process:GetPipeline", "GET", PIPE, PIPE_RES, BODY_NONE, get_pipeline),
-    R("DeletePipeline", "process:DeletePipeline", "DELETE", PIPE, PIPE_RES, BODY_NONE,
-      delete_pipeline),
-    R("StartPipelineRun", "process:StartPipelineRun", "POST", PIPE "/runs", PIPE_RES,
-      BODY_BUFFER, start_run),
-    R("ListPipelineRuns", "process:GetPipelineRuns", "GET", PIPE "/runs", PIPE_RES, BODY_NONE,
-      list_runs),
-    R("GetPipelineRun", "process:GetPipelineRuns", "GET", PIPE "/runs/{}", PIPE_RES, BODY_NONE,
-      get_run),
-    R("GetPipelineRunLogs", "process:GetPipelineRuns", "GET", PIPE "/runs/{}/logs", PIPE_RES,
-      BODY_NONE, run_logs),
+    REST_OP("ListPipelines", "process:ListPipelines", "GET", "/v1/pipelines", "pipeline/*",
+            BODY_NONE, list_pipelines),
+    REST_OP("ApplyPipeline", "process:ApplyPipeline", "POST", "/v1/pipelines", "pipeline/*",
+            BODY_BUFFER, apply_pipeline),
+    REST_OP("GetPipeline", "process:GetPipeline", "GET", PIPE, PIPE_RES, BODY_NONE, get_pipeline),
+    REST_OP("DeletePipeline", "process:DeletePipeline", "DELETE", PIPE, PIPE_RES, BODY_NONE,
+            delete_pipeline),
+    REST_OP("StartPipelineRun", "process:StartPipelineRun", "POST", PIPE "/runs", PIPE_RES,
+            BODY_BUFFER, start_run),
+    REST_OP("ListPipelineRuns", "process:GetPipelineRuns", "GET", PIPE "/runs", PIPE_RES, BODY_NONE,
+            list_runs),
+    REST_OP("GetPipelineRun", "process:GetPipelineRuns", "GET", PIPE "/runs/{}", PIPE_RES,
+            BODY_NONE, get_run),
+    REST_OP("GetPipelineRunLogs", "process:GetPipelineRuns", "GET", PIPE "/runs/{}/logs", PIPE_RES,
+            BODY_NONE, run_logs),
     /* Managed tables: changing which files a table has is altering it. */
-    R("RollbackTable", "catalog:Alter", "POST", TABLE "/rollback", TABLE_RES, BODY_BUFFER,
-      rollback_table),
-    R("CompactTable", "catalog:Alter", "POST", TABLE "/compact", TABLE_RES, BODY_BUFFER,
-      compact_table),
+    REST_OP("RollbackTable", "catalog:Alter", "POST", REST_TABLE "/rollback", REST_TABLE_RES,
+            BODY_BUFFER, rollback_table),
+    REST_OP("CompactTable", "catalog:Alter", "POST", REST_TABLE "/compact", REST_TABLE_RES,
+            BODY_BUFFER, compact_table),
 };
 const size_t rest_pipeline_nops = sizeof rest_pipeline_ops / sizeof *rest_pipeline_ops;

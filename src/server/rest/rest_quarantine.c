@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-int rest_list_quarantine(req_t *r)
+static int rest_list_quarantine(req_t *r)
 {
     const char *t = req_query(r, "table");
     catalog_name_t n = {0};
@@ -19,7 +19,7 @@ int rest_list_quarantine(req_t *r)
     return rc ? rc : rest_respond_json(r, 200, out);
 }
 
-int rest_release_quarantine(req_t *r)
+static int rest_release_quarantine(req_t *r)
 {
     json_t *in, *out = NULL;
     int rc = req_body_json(r, &in);
@@ -37,3 +37,12 @@ int rest_release_quarantine(req_t *r)
     json_decref(in);
     return rc ? rc : rest_respond_json(r, 202, out);
 }
+
+/* The admin's: objects there may hold any table's data. */
+const op_t rest_quarantine_ops[] = {
+    REST_OP("ListQuarantine", "process:ListQuarantine", "GET", "/v1/quarantine", "quarantine/*",
+            BODY_NONE, rest_list_quarantine),
+    REST_OP("ReleaseQuarantine", "process:ReleaseQuarantine", "POST", "/v1/quarantine/release",
+            "quarantine/*", BODY_BUFFER, rest_release_quarantine),
+};
+const size_t rest_quarantine_nops = sizeof rest_quarantine_ops / sizeof *rest_quarantine_ops;

@@ -307,7 +307,7 @@ static int write_parquet(sql_reply_t *q, const char *dir, const char *sql, const
     return rc;
 }
 
-int rest_sql(req_t *r)
+static int rest_sql(req_t *r)
 {
     json_t *in;
     int rc = req_body_json(r, &in);
@@ -411,13 +411,13 @@ static int query_id(req_t *r, int64_t *id)
     return 0;
 }
 
-int rest_list_queries(req_t *r)
+static int rest_list_queries(req_t *r)
 {
     return rest_respond_json(r, 200, workload_list(r->srv->workload, r->principal.name,
                                                    r->principal.admin));
 }
 
-int rest_get_query(req_t *r)
+static int rest_get_query(req_t *r)
 {
     int64_t id;
     json_t *out = NULL;
@@ -428,7 +428,7 @@ int rest_get_query(req_t *r)
     return rc ? rc : rest_respond_json(r, 200, out);
 }
 
-int rest_cancel_query(req_t *r)
+static int rest_cancel_query(req_t *r)
 {
     int64_t id;
     int rc = query_id(r, &id);
@@ -440,3 +440,16 @@ int rest_cancel_query(req_t *r)
     req_respond_bytes(r, 204, NULL, "", 0);
     return 0;
 }
+
+const op_t rest_sql_ops[] = {
+    /* Each table a query names is checked again (sql:Select) as its view is made. */
+    REST_OP("RunQuery", "sql:Select", "POST", "/v1/sql", "table/*", BODY_BUFFER, rest_sql),
+    /* Everyone sees and cancels their own queries; the admin everyone's. */
+    REST_OP("ListQueries", "sql:Select", "GET", "/v1/queries", "query/*", BODY_NONE,
+            rest_list_queries),
+    REST_OP("GetQuery", "sql:Select", "GET", "/v1/queries/{}", "query/{0}", BODY_NONE,
+            rest_get_query),
+    REST_OP("CancelQuery", "sql:Select", "DELETE", "/v1/queries/{}", "query/{0}", BODY_NONE,
+            rest_cancel_query),
+};
+const size_t rest_sql_nops = sizeof rest_sql_ops / sizeof *rest_sql_ops;

@@ -10,7 +10,7 @@
     {.name = n, .action = "s3:" n, .method = m, .target = t, .query = q, .header = h, .body = b, \
      .begin = beg, .finish = fin}
 
-const op_t s3_ops[] = {
+static const op_t s3_ops[] = {
     OP("ListBuckets", "GET", TARGET_SERVICE, NULL, NULL, BODY_NONE, NULL, s3_list_buckets),
     OP("GetBucketLocation", "GET", TARGET_BUCKET, "location", NULL, BODY_NONE, NULL,
        s3_get_bucket_location),
@@ -45,7 +45,7 @@ const op_t s3_ops[] = {
        s3_abort_upload),
     OP("DeleteObject", "DELETE", TARGET_OBJECT, NULL, NULL, BODY_NONE, NULL, s3_delete_object),
 };
-const size_t s3_nops = sizeof s3_ops / sizeof *s3_ops;
+static const size_t s3_nops = sizeof s3_ops / sizeof *s3_ops;
 
 static const op_t op_not_allowed = {.name = "MethodNotAllowed", .action = "s3:Unknown",
                                     .finish = s3_method_not_allowed};
