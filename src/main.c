@@ -254,6 +254,35 @@ static const command_t commands[] = {
      "reason. --config FILE takes an ExtendedS3DestinationConfiguration (or a whole\n"
      "CreateDeliveryStream request) as JSON. `put` reads one JSON record per line.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT). See docs/streams.md.\n"},
+    {"source", cmd_source, "bring databases into the lake (snapshot, then every change)",
+     "usage: tarn source create NAME --type postgres --config FILE [--json]\n"
+     "       tarn source update NAME --config FILE [--json]\n"
+     "       tarn source list [--json]\n"
+     "       tarn source show NAME [--version N] [--json]\n"
+     "       tarn source status NAME [--json]\n"
+     "       tarn source pause|resume NAME [--json]\n"
+     "       tarn source run NAME [--wait] [--resnapshot] [--json]\n"
+     "       tarn source runs NAME [--limit N] [--json]\n"
+     "       tarn source delete NAME [--json]\n\n"
+     "A source reads a database's tables into raw/<target database>/<table>/ as change\n"
+     "files: the tables' columns plus _op (r snapshot, c insert, u update, d delete,\n"
+     "t truncate), _source_pos (sorts in commit order), _commit_ts, _txid and _old_key. In\n"
+     "cdc mode it takes a consistent snapshot, then every change exactly once, also across\n"
+     "restarts of tarn; in snapshot mode each run reads the tables once.\n\n"
+     "  create   checks FILE (YAML or JSON; - for stdin) against the type's keys below, then\n"
+     "           the database itself (reachable, password, privileges, wal_level, keys),\n"
+     "           and records the source only when all is well; it starts at once\n"
+     "  update   records FILE as the source's next version; the source restarts with it\n"
+     "  list     every source with its state, rows, lag and cursor\n"
+     "  show     the status and the configuration (secrets are never shown back)\n"
+     "  status   state (snapshotting with progress per table, streaming, paused, failed\n"
+     "           with the reason), cursor, lag, rows, rows per second, last error\n"
+     "  pause    stops reading (the cursor keeps its place); resume goes on from it\n"
+     "  run      queues a run: a snapshot (snapshot mode), or a start after a failure;\n"
+     "           --resnapshot takes the snapshot again; --wait follows it to its end\n"
+     "  delete   stops the source and drops its replication slot; its files stay\n\n"
+     "Managing sources needs ALL or SOURCE on IAM (`tarn grant SOURCE ON IAM TO user:x`).\n"
+     "Options: --endpoint URL (or TARN_ENDPOINT). See docs/sources.md.\n"},
     {"pipeline", cmd_pipeline, "apply, run and follow pipelines (SQL steps, quality rules)",
      "usage: tarn pipeline apply FILE [--json]\n"
      "       tarn pipeline list [--json]\n"
@@ -313,6 +342,14 @@ static void help(const command_t *c)
     buf_t b = BUF_INIT;
     if (p && !ingest_plugin_help(&b, p))
         printf("\n%s", b.data);
+    /* `tarn help source`: the keys of every type of source. */
+    size_t n;
+    const ingest_plugin_t *const *all = ingest_plugin_list(&n);
+    for (size_t i = 0; !strcmp(c->name, "source") && i < n; i++) {
+        buf_reset(&b);
+        if (all[i]->start && !ingest_plugin_help(&b, all[i]))
+            printf("\n%s", b.data);
+    }
     buf_free(&b);
 }
 

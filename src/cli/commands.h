@@ -22,6 +22,7 @@ int cmd_sql(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+int cmd_source(int argc, char **argv);
 
 int cmd_grant(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);

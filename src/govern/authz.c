@@ -3,7 +3,7 @@
  * also needs an unrestricted SELECT on the table, because a file cannot hide columns or
  * rows. The catalog needs DESCRIBE, CREATE_TABLE or ALTER; SQL needs SELECT; managing
  * identities and grants needs ALL on iam, which also manages every pipeline (anyone may
- * manage their own). Everything else is the admin's. */
+ * manage their own); sources need ALL or SOURCE on iam. Everything else is the admin's. */
 #include "govern/authz.h"
 #include "util/err.h"
 
@@ -179,6 +179,15 @@ static void check_firehose(const authz_principal_t *p, const char *op, const cha
     }
 }
 
+/* Sources hold credentials of other systems and land data in raw: managing them (and
+ * seeing their configuration and state) needs ALL or SOURCE on iam. */
+static void check_source(const authz_principal_t *p, authz_decision_t *d)
+{
+    int64_t id = 0;
+    bool ok = grants_allows(p->grants, p->id, GRANT_SOURCE, "iam", false, &id);
+    decide(d, ok, ok ? NULL : "no-source-grant", id);
+}
+
 int authz_check(const authz_principal_t *p, const char *action, const char *resource,
                 authz_decision_t *out)
 {
@@ -209,6 +218,8 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
         }
     } else if (!strncmp(action, "firehose:", 9)) {
         check_firehose(p, action + 9, resource, &d);
+    } else if (!strncmp(action, "source:", 7)) {
+        check_source(p, &d);
     } else if (!strncmp(action, "process:", 8)) {
         check_process(p, action + 8, resource, &d);
     } else if (!strncmp(action, "iam:", 4) || !strncmp(action, "grants:", 7)) {

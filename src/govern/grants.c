@@ -135,6 +135,7 @@ static const struct {
     {"WRITE", GRANT_WRITE, 1 << RES_LOCATION},
     {"ALL", GRANT_ALL,
      1 << RES_TABLE | 1 << RES_DATABASE | 1 << RES_LOCATION | 1 << RES_IAM},
+    {"SOURCE", GRANT_SOURCE, 1 << RES_IAM},
 };
 
 typedef struct {

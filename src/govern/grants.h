@@ -5,7 +5,8 @@
  *                               INSERT, DESCRIBE, ALTER, DROP, ALL; <table> may be *
  *   filter:<zone>.<db>.<table>.<filter>   SELECT: the filter's rows and columns
  *   location:<bucket>/<prefix>  READ, WRITE, ALL (the storage API)
- *   iam                         ALL (manage users, groups, roles and grants)
+ *   iam                         ALL (manage users, groups, roles and grants), SOURCE (manage
+ *                               sources: database connections that land data in raw)
  * optionally WITH GRANT OPTION. Users hold what their groups and roles hold. Principals are
  * named in and out, but recorded by id: users (iam.h), groups and roles each get an id
  * that is never reused, and grants, memberships and role holdings refer to it, so deleting
@@ -35,6 +36,7 @@ enum {
     GRANT_READ = 1 << 6,
     GRANT_WRITE = 1 << 7,
     GRANT_ALL = 1 << 8,
+    GRANT_SOURCE = 1 << 9,
 };
 
 int grants_open(grants_t **out, db_t *db, tarn_err_t *err);

@@ -270,6 +270,8 @@ int http_metrics(req_t *r)
     }
     if (r->srv->streams)
         stream_mgr_metrics(r->srv->streams, &b);
+    if (r->srv->sources)
+        source_runner_metrics(r->srv->sources, &b);
     connection_metrics(r->srv, &b);
     uint64_t commits, syncs;
     db_sync_stats(r->srv->db, &commits, &syncs);

@@ -232,6 +232,25 @@ static int start_streams(server_t *s, uint64_t wal_limit, tarn_err_t *err)
     return stream_mgr_start(s->streams, err);
 }
 
+/* Sources: the registry (kept also when nothing runs) and the runner, which takes every
+ * enabled source up again from its cursor. Change files are converted to Parquet by an
+ * engine of their own that reads and writes only <data>/tmp/sources (emptied at start:
+ * staging of batches that were not landed, which the sources read again). */
+static int start_sources(server_t *s, tarn_err_t *err)
+{
+    char tmp[PATH_MAX];
+    int rc = sources_init(s->db, err);
+    if (rc || (rc = fresh_tmp_dir(s, "sources", tmp, err)))
+        return rc;
+    const char *dirs[] = {tmp, NULL};
+    if ((rc = engine_open(&s->source_engine, &(engine_opts_t){.dirs = dirs, .threads = 1}, err)))
+        return rc;
+    source_runner_opts_t ro = {.db = s->db, .store = s->store, .catalog = s->catalog,
+                               .engine = s->source_engine, .keyring = s->keyring,
+                               .tmp_dir = tmp};
+    return source_runner_start(&s->sources, &ro, err);
+}
+
 static int parse_listen(const char *listen, struct addrinfo **out, tarn_err_t *err)
 {
     char host[256];
@@ -349,6 +368,8 @@ static void server_free(server_t *s)
     if (s->runner)
         runner_stop(s->runner);
     promote_stop(s->promoter);
+    source_runner_stop(s->sources); /* before the store and catalog it lands in */
+    engine_close(s->source_engine);
     stream_mgr_close(s->streams); /* before the store and catalog it delivers into */
     engine_close(s->stream_engine);
     crawler_stop(s->crawler);
@@ -412,7 +433,8 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         goto done;
     iam_on_user_deleted(s->iam, user_deleted, s->grants);
     const char *wl = getenv("TARN_STREAM_WAL_LIMIT"); /* bytes; for tests of backpressure */
-    if ((rc = start_streams(s, wl ? strtoull(wl, NULL, 10) : 0, err)))
+    if ((rc = start_streams(s, wl ? strtoull(wl, NULL, 10) : 0, err)) ||
+        (rc = start_sources(s, err)))
         goto done;
     s->metrics = metrics_create();
     if (!s->metrics) {

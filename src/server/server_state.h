@@ -13,6 +13,7 @@
 #include "govern/grants.h"
 #include "govern/iam.h"
 #include "govern/keyring.h"
+#include "ingest/source_runner.h"
 #include "ingest/stream.h"
 #include "process/promote.h"
 #include "process/runner.h"
@@ -51,6 +52,8 @@ typedef struct server {
     char pipeline_dir[4200]; /* <sql_dir>/pipelines: outputs of runs in flight */
     engine_t *stream_engine; /* the stream delivery's, for Parquet conversion */
     stream_mgr_t *streams;
+    engine_t *source_engine; /* the sources' Parquet conversion */
+    source_runner_t *sources;
     struct MHD_Daemon *daemon;
     buf_t tls_cert_pem; /* the HTTPS certificate chain and key, kept while the daemon runs */
     buf_t tls_key_pem;

@@ -301,6 +301,56 @@ json_t *config_map_get(const json_t *cfg, const char *path)
     return v;
 }
 
+/* ---- secrets ---- */
+
+static int take_secrets(json_t *cfg, const config_entry_t *map, const char *path,
+                        json_t *secrets, tarn_err_t *err)
+{
+    for (size_t i = 0; map[i].name; i++) {
+        const config_entry_t *e = &map[i];
+        json_t *v = json_object_get(cfg, e->name);
+        char p[PATH_CAP];
+        path_key(p, path, e->name);
+        if (!v)
+            continue;
+        if (e->type == CONFIG_MAP && e->fields) {
+            int rc = take_secrets(v, e->fields, p, secrets, err);
+            if (rc)
+                return rc;
+        } else if (e->secret && json_is_string(v) && strcmp(json_string_value(v), CONFIG_SEALED)) {
+            if (json_object_set(secrets, p, v) ||
+                json_object_set_new(cfg, e->name, json_string(CONFIG_SEALED)))
+                return nomem(err);
+        }
+    }
+    return 0;
+}
+
+int config_map_take_secrets(json_t *cfg, const config_entry_t *map, json_t *secrets,
+                            tarn_err_t *err)
+{
+    return take_secrets(cfg, map, "", secrets, err);
+}
+
+int config_map_put_secrets(json_t *cfg, const json_t *secrets, tarn_err_t *err)
+{
+    const char *path;
+    json_t *v;
+    json_object_foreach((json_t *)secrets, path, v)
+    {
+        const char *dot = strrchr(path, '.');
+        char parent[PATH_CAP];
+        snprintf(parent, sizeof parent, "%.*s", dot ? (int)(dot - path) : 0, path);
+        json_t *o = *parent ? config_map_get(cfg, parent) : cfg;
+        if (!json_is_object(o))
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "the sealed secret %s has no place in the configuration", path);
+        if (json_object_set(o, dot ? dot + 1 : path, v))
+            return nomem(err);
+    }
+    return 0;
+}
+
 /* ---- help ---- */
 
 static void type_text(buf_t *b, const config_entry_t *e)
@@ -323,6 +373,8 @@ static void type_text(buf_t *b, const config_entry_t *e)
         buf_puts(b, ", required");
     if (e->def && e->type != CONFIG_MAP && e->type != CONFIG_MAPS)
         buf_printf(b, ", default %s", *e->def ? e->def : "\"\"");
+    if (e->secret)
+        buf_puts(b, ", secret: stored sealed, never shown");
 }
 
 /* text wrapped at 79 columns: its first line indented by first, the others by rest. */

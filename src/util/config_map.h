@@ -38,6 +38,9 @@ typedef struct config_entry {
                                           checked when max > min */
     const struct config_entry *fields; /* CONFIG_MAP(S): the entries; NULL for a map of any
                                           keys, which is taken as it is */
+    bool secret;                       /* CONFIG_STRING: a secret (a password), which the
+                                          owner of the configuration keeps sealed, never
+                                          shows back and never logs */
 } config_entry_t;
 
 /* Checks given (a JSON object) against map: an unknown key is refused listing the valid
@@ -49,6 +52,18 @@ int config_map_check(json_t **out, const config_entry_t *map, const json_t *give
 /* A value of a checked configuration by its dotted path ("BufferingHints.SizeInMBs");
  * NULL when absent. Borrowed from cfg. */
 json_t *config_map_get(const json_t *cfg, const char *path);
+
+/* The placeholder a secret's value is shown as once it is taken out. */
+#define CONFIG_SEALED "(sealed)"
+
+/* Moves the values of map's secret keys (in maps, not in lists of maps) out of cfg, a
+ * checked configuration, into secrets (an object by dotted path: "connection.password"),
+ * leaving CONFIG_SEALED in their place, so that the configuration can be stored and shown
+ * and the secrets sealed apart. */
+int config_map_take_secrets(json_t *cfg, const config_entry_t *map, json_t *secrets,
+                            tarn_err_t *err);
+/* Puts secrets (as config_map_take_secrets made them) back into cfg. */
+int config_map_put_secrets(json_t *cfg, const json_t *secrets, tarn_err_t *err);
 
 /* Appends map's keys to out: one line per key with its type, default and whether it is
  * required, its help below, and the keys of a map indented under it. */

@@ -36,6 +36,7 @@ static const struct {
     {rest_sql_ops, &rest_sql_nops},
     {rest_grant_ops, &rest_grant_nops},
     {rest_pipeline_ops, &rest_pipeline_nops},
+    {rest_source_ops, &rest_source_nops},
 };
 
 static int not_found(req_t *r)

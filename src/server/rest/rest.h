@@ -40,5 +40,7 @@ extern const size_t rest_grant_nops;
 extern const op_t rest_pipeline_ops[]; /* rest_pipelines.c: pipelines; managed tables'
                                         * rollback and compaction */
 extern const size_t rest_pipeline_nops;
+extern const op_t rest_source_ops[]; /* rest_sources.c: sources, their status and runs */
+extern const size_t rest_source_nops;
 
 #endif
