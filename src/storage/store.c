@@ -1116,6 +1116,120 @@ done:
     return rc;
 }
 
+/* ---- several new objects in one transaction ---- */
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(pthread_mutex_t *const *)a;
+    uintptr_t y = (uintptr_t)*(pthread_mutex_t *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+int store_writers_commit(store_t *s, store_writer_t **ws, const char *const *buckets,
+                         const char *const *keys, size_t n, const store_hook_t *each,
+                         const store_hook_t *last, tarn_err_t *err)
+{
+    int rc = 0;
+    size_t nlocks = 0;
+    pthread_mutex_t **locks = calloc(n ? n : 1, sizeof *locks);
+    store_object_t *objs = calloc(n ? n : 1, sizeof *objs);
+    char(*paths)[PATH_MAX] = calloc(n ? n : 1, sizeof *paths);
+    if (!locks || !objs || !paths) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Bytes on disk first, outside any lock. */
+    for (size_t i = 0; i < n && !rc; i++) {
+        store_writer_t *w = ws[i];
+        if (!(rc = store_check_key(keys[i], err)) && !(rc = store_bucket_check(s, buckets[i], err)))
+            rc = store_object_path(s, paths[i], sizeof paths[i], buckets[i], keys[i], err);
+        if (!rc && w->fd < 0)
+            rc = store_writer_file(w, err);
+        if (!rc && fsync(w->fd))
+            rc = TARN_ERR(err, TARN_EIO, "fsync object: %s", strerror(errno));
+        if (rc)
+            break;
+        const hash_digests_t *d = store_writer_digests(w);
+        store_object_t *o = &objs[i];
+        o->bucket = buckets[i];
+        o->key = keys[i];
+        o->size = d->size;
+        hash_hex(o->etag, d->md5, 16);
+        memcpy(o->sha256, d->sha256, 32);
+        memcpy(o->md5, d->md5, 16);
+        o->mtime_ms = time_now_ms();
+        locks[nlocks++] = store_stripe(s, buckets[i], keys[i]);
+    }
+    if (rc)
+        goto done;
+    /* Stripes in one order, each once, so two batches never wait on each other. */
+    qsort(locks, nlocks, sizeof *locks, cmp_ptr);
+    size_t u = 0;
+    for (size_t i = 0; i < nlocks; i++)
+        if (!u || locks[u - 1] != locks[i])
+            locks[u++] = locks[i];
+    nlocks = u;
+    for (size_t i = 0; i < nlocks; i++)
+        pthread_mutex_lock(locks[i]);
+    char etag[48];
+    size_t placed = 0;
+    if (db_write_begin(s->db)) {
+        rc = TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+        goto unlock;
+    }
+    for (size_t i = 0; i < n && !rc; i++)
+        if (row_etag(s, buckets[i], keys[i], etag))
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, "KeyExists",
+                            "the key %s/%s already holds an object", buckets[i], keys[i]);
+    db_write_end(s->db);
+    /* New keys only: an unindexed file at a key is a crashed write's, replaced. */
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!(rc = store_place(s, ws[i], paths[i], true, keys[i], err)))
+            ws[i]->committed = 1, placed++;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *slash = strrchr(paths[i], '/');
+        *slash = '\0';
+        rc = dirsync_sync(s->dirsync, paths[i], err);
+        *slash = '/';
+    }
+    if (rc)
+        goto unlock;
+    if (db_write_begin(s->db)) {
+        rc = TARN_ERR(err, TARN_EIO, "cannot open the catalog database");
+        goto unlock;
+    }
+    rc = db_exec(s->db, "BEGIN IMMEDIATE", err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = run_bound(s, "INSERT INTO objects(" STORE_OBJECT_COLS ") VALUES(?1,?2,?3,"
+                          "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                       NULL, &objs[i], err);
+        if (!rc && each && each->fn)
+            rc = each->fn(each->ctx, &objs[i], err);
+    }
+    if (!rc && last && last->fn)
+        rc = last->fn(last->ctx, NULL, err);
+    if (!rc)
+        rc = db_exec(s->db, "COMMIT", err);
+    if (rc)
+        db_exec(s->db, "ROLLBACK", NULL);
+    db_write_end(s->db);
+    if (!rc)
+        killpoint_hit("objects-committed");
+unlock:
+    /* Nothing names the files of a batch that did not commit. */
+    for (size_t i = 0; rc && i < placed; i++)
+        unlink(paths[i]);
+    for (size_t i = nlocks; i-- > 0;)
+        pthread_mutex_unlock(locks[i]);
+done:
+    for (size_t i = 0; i < n; i++)
+        store_writer_abort(ws[i]);
+    free(locks);
+    free(objs);
+    free(paths);
+    return rc;
+}
+
 /* ---- reads and deletes ---- */
 
 static int lookup(store_t *s, const char *bucket, const char *key, store_object_t *out,

@@ -116,6 +116,15 @@ void store_writer_set_hook(store_writer_t *w, const store_hook_t *hook);
 int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
                         const store_meta_t *meta, store_object_t *out, arena_t *a,
                         tarn_err_t *err);
+/* Makes n new objects visible at once: ws[i] under buckets[i]/keys[i], in one catalog
+ * transaction, inside which each runs for every object and then last once (with a NULL
+ * object), so that what a layer above records of the whole set (a source's cursor)
+ * commits with it. Keys must hold no object (TARN_ECONFLICT, reason KeyExists); a crash
+ * before the commit leaves at most unindexed files, which a later write of the same keys
+ * replaces. Frees every writer either way. */
+int store_writers_commit(store_t *s, store_writer_t **ws, const char *const *buckets,
+                         const char *const *keys, size_t n, const store_hook_t *each,
+                         const store_hook_t *last, tarn_err_t *err);
 /* Drops the temp file and frees the writer. */
 void store_writer_abort(store_writer_t *w);
 

@@ -1,0 +1,508 @@
+/* The PostgreSQL source (type postgres): a consistent snapshot of the configured tables,
+ * then, in cdc mode, every change from a logical replication slot (the built-in pgoutput
+ * plugin), as change files in raw/<target database>/<table>/. The slot is created
+ * exporting its snapshot, and the tables are read inside that snapshot on a second
+ * connection while the first waits, so the stream starts exactly where the snapshot ends:
+ * nothing is missed or doubled at the seam. This file holds the plugin (configuration,
+ * checks, life) and the snapshot; postgres_stream.c the stream. */
+#include "ingest/sources/postgres_internal.h"
+
+#include "ingest/sources.h"
+#include "util/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S(o, k) json_string_value(config_map_get((o), (k)))
+#define I(o, k) json_integer_value(config_map_get((o), (k)))
+
+enum { STOPPED = 2 }; /* a snapshot left off because the source is stopping */
+
+/* ---- the configuration ---- */
+
+static const char *const sslmodes[] = {"disable", "allow", "prefer", "require", "verify-ca",
+                                       "verify-full", NULL};
+static const char *const modes[] = {"snapshot", "cdc", NULL};
+static const char *const formats[] = {"parquet", "jsonl", NULL};
+static const char *const zones[] = {"raw", NULL};
+
+static const config_entry_t connection[] = {
+    {.name = "host", .type = CONFIG_STRING, .def = "127.0.0.1"},
+    {.name = "port", .type = CONFIG_INT, .def = "5432", .min = 1, .max = 65535},
+    {.name = "database", .type = CONFIG_STRING, .required = true},
+    {.name = "user", .type = CONFIG_STRING, .required = true,
+     .help = "for cdc a role with REPLICATION, SELECT on the tables, and either ownership of "
+             "the tables (to create the publication) or a publication made for it"},
+    {.name = "password", .type = CONFIG_STRING, .secret = true},
+    {.name = "password_file", .type = CONFIG_STRING,
+     .help = "a file on the server holding the password (read at every start)"},
+    {.name = "password_env", .type = CONFIG_STRING,
+     .help = "an environment variable of the server holding the password"},
+    {.name = "sslmode", .type = CONFIG_ENUM, .values = sslmodes, .def = "prefer"},
+    {.name = "sslrootcert", .type = CONFIG_STRING,
+     .help = "CA certificates (a PEM file on the server) for verify-ca and verify-full"},
+    {.name = "connect_timeout", .type = CONFIG_DURATION, .def = "10s", .min = 1000,
+     .max = 600000},
+    {0}};
+
+static const config_entry_t batch[] = {
+    {.name = "max_rows", .type = CONFIG_INT, .def = "100000", .min = 1, .max = 100000000,
+     .help = "rows per change file at most"},
+    {.name = "max_bytes", .type = CONFIG_SIZE, .def = "64MB", .min = 1024,
+     .max = INT64_C(4) << 30, .help = "staged bytes per batch at most"},
+    {.name = "max_time", .type = CONFIG_DURATION, .def = "2s", .min = 10, .max = 3600000,
+     .help = "how long changes wait to be delivered at most"},
+    {0}};
+
+static const config_entry_t target[] = {
+    {.name = "zone", .type = CONFIG_ENUM, .values = zones, .def = "raw"},
+    {.name = "database", .type = CONFIG_STRING,
+     .help = "the catalog database of the change files (default: the source's name)"},
+    {0}};
+
+static const config_entry_t postgres_config[] = {
+    {.name = "connection", .type = CONFIG_MAP, .required = true, .fields = connection},
+    {.name = "tables", .type = CONFIG_STRINGS, .required = true,
+     .help = "schema.table or schema.* (every table of the schema)"},
+    {.name = "mode", .type = CONFIG_ENUM, .values = modes, .def = "cdc",
+     .help = "snapshot: read the tables once per run; cdc: a snapshot, then every change"},
+    {.name = "format", .type = CONFIG_ENUM, .values = formats, .def = "parquet"},
+    {.name = "publication", .type = CONFIG_STRING,
+     .help = "default tarn_<source>; created when missing (the user must own the tables)"},
+    {.name = "slot", .type = CONFIG_STRING,
+     .help = "the logical replication slot, default tarn_<source>; created by tarn"},
+    {.name = "batch", .type = CONFIG_MAP, .def = "{}", .fields = batch},
+    {.name = "target", .type = CONFIG_MAP, .def = "{}", .fields = target},
+    {0}};
+
+static bool plain_name(const char *s, bool upper)
+{
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+             (upper && s[i] >= 'A' && s[i] <= 'Z');
+    return ok;
+}
+
+static int check(const json_t *cfg, tarn_err_t *err)
+{
+    int given = !!S(cfg, "connection.password") + !!S(cfg, "connection.password_file") +
+                !!S(cfg, "connection.password_env");
+    if (given > 1)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "connection: give one of password, password_file and password_env");
+    size_t i;
+    json_t *v;
+    json_array_foreach(config_map_get(cfg, "tables"), i, v)
+    {
+        const char *t = json_string_value(v), *dot = strchr(t, '.');
+        if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.') || strpbrk(t, "\"' "))
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "tables[%zu]: '%s' is not schema.table or schema.*", i, t);
+    }
+    if (!json_array_size(config_map_get(cfg, "tables")))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "tables: name at least one table");
+    if (S(cfg, "slot") && !plain_name(S(cfg, "slot"), false))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "slot: a replication slot's name is 1-63 of a-z, 0-9 and _");
+    if (S(cfg, "publication") && !plain_name(S(cfg, "publication"), true))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "publication: use 1-63 letters, digits and _");
+    if (S(cfg, "target.database") && !plain_name(S(cfg, "target.database"), false))
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "target.database: use 1-63 of a-z, 0-9 and _");
+    return 0;
+}
+
+/* The slot's and publication's names: configured, or tarn_<source>. */
+static void names_of(const json_t *cfg, const char *source, char *slot, char *pub)
+{
+    char def[64];
+    snprintf(def, sizeof def, "tarn_%s", source);
+    for (char *p = def; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    snprintf(slot, 64, "%s", S(cfg, "slot") ? S(cfg, "slot") : def);
+    snprintf(pub, 64, "%s", S(cfg, "publication") ? S(cfg, "publication") : def);
+}
+
+static bool is_cdc(const json_t *cfg)
+{
+    return !strcmp(S(cfg, "mode"), "cdc");
+}
+
+static int probe(const json_t *cfg, const char *source, tarn_err_t *err)
+{
+    PGconn *c = NULL;
+    pg_table_t *t = NULL;
+    size_t n = 0;
+    char slot[64], pub[64];
+    names_of(cfg, source, slot, pub);
+    bool cdc = is_cdc(cfg);
+    int rc = pg_connect(&c, cfg, source, false, err);
+    if (!rc && cdc)
+        rc = pg_check_server(c, cfg, err);
+    if (!rc)
+        rc = pg_tables_resolve(c, cfg, cdc, &t, &n, err);
+    if (!rc && cdc)
+        rc = pg_publication_ensure(c, pub, t, n, false, err);
+    if (!rc && cdc)
+        rc = pg_slot_check(c, slot, err);
+    pg_tables_free(t, n);
+    if (c)
+        PQfinish(c);
+    return rc;
+}
+
+/* ---- batches and the cursor ---- */
+
+typedef struct {
+    pg_source_t *s;
+    json_t *cursor;
+} cursor_ctx_t;
+
+static int put_cursor(void *ctx, tarn_err_t *err)
+{
+    cursor_ctx_t *c = ctx;
+    return sources_cursor_set(c->s->env->db, c->s->env->source_id, c->cursor, err);
+}
+
+int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
+                    tarn_err_t *err)
+{
+    char text[32];
+    pgoutput_lsn_format(text, sizeof text, lsn);
+    cursor_ctx_t c = {s, json_pack("{s:s, s:s, s:s}", "phase", phase, "slot", s->slot, "lsn",
+                                   text)};
+    if (!c.cursor)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    uint64_t rows = 0, files = 0;
+    int rc = change_batch_commit(s->batch, tag, put_cursor, &c, &rows, &files, err);
+    json_decref(c.cursor);
+    if (!rc) {
+        source_status_delivered(s->env->status, rows, files);
+        source_status_cursor(s->env->status, text);
+    }
+    return rc;
+}
+
+/* ---- the snapshot ---- */
+
+/* COPY's text format: the field at *p (up to a tab or the end) unescaped into out; false
+ * for \N (NULL). Moves *p past the field and its tab. */
+static bool copy_field(const char **p, const char *end, buf_t *out)
+{
+    const char *s = *p;
+    buf_reset(out);
+    if (end - s >= 2 && s[0] == '\\' && s[1] == 'N' && (s + 2 == end || s[2] == '\t')) {
+        *p = s + 2 + (s + 2 < end);
+        return false;
+    }
+    while (s < end && *s != '\t') {
+        if (*s != '\\' || s + 1 == end) {
+            buf_putc(out, *s++);
+            continue;
+        }
+        char c = s[1];
+        s += 2;
+        switch (c) {
+        case 'b': buf_putc(out, '\b'); break;
+        case 'f': buf_putc(out, '\f'); break;
+        case 'n': buf_putc(out, '\n'); break;
+        case 'r': buf_putc(out, '\r'); break;
+        case 't': buf_putc(out, '\t'); break;
+        case 'v': buf_putc(out, '\v'); break;
+        default: buf_putc(out, c);
+        }
+    }
+    *p = s + (s < end);
+    return true;
+}
+
+static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const char *ts,
+                          const char *phase, uint64_t *seq, tarn_err_t *err)
+{
+    change_col_t *cols = NULL;
+    size_t ncols = 0, g = 0;
+    buf_t sql = BUF_INIT, line = BUF_INIT, field = BUF_INIT;
+    PGresult *r = NULL;
+    int64_t rows = 0;
+    int rc = pg_change_cols(t->cols, t->ncols, &cols, &ncols, err);
+    if (rc || (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
+        goto done;
+    buf_puts(&sql, "COPY (SELECT ");
+    for (int i = 0; i < t->ncols; i++) {
+        char *id = PQescapeIdentifier(s->conn, t->cols[i].name, strlen(t->cols[i].name));
+        buf_printf(&sql, "%s%s", i ? ", " : "", id ? id : "\"?\"");
+        PQfreemem(id);
+    }
+    char *sc = PQescapeIdentifier(s->conn, t->schema, strlen(t->schema));
+    char *tn = PQescapeIdentifier(s->conn, t->name, strlen(t->name));
+    buf_printf(&sql, " FROM %s.%s) TO STDOUT", sc ? sc : "", tn ? tn : "");
+    PQfreemem(sc);
+    PQfreemem(tn);
+    char what[300];
+    snprintf(what, sizeof what, "read %s.%s", t->schema, t->name);
+    if ((rc = pg_exec(s->conn, sql.data, PGRES_COPY_OUT, &r, what, err)))
+        goto done;
+    PQclear(r);
+    r = NULL;
+    source_status_table(s->env->status, t->lake, 0, t->estimate, false);
+    char *row;
+    int n;
+    while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
+        const char *p = row, *end = row + n - (n && row[n - 1] == '\n');
+        buf_reset(&line);
+        buf_putc(&line, '{');
+        for (int i = 0; i < t->ncols; i++) {
+            bool has = copy_field(&p, end, &field);
+            pg_json_string(&line, t->cols[i].name, strlen(t->cols[i].name));
+            buf_putc(&line, ':');
+            pg_value_json(&line, t->cols[i].type, has ? (field.data ? field.data : "") : NULL,
+                          field.len);
+            buf_putc(&line, ',');
+        }
+        PQfreemem(row);
+        char pos[40];
+        pg_source_pos(pos, sizeof pos, lsn, (uint32_t)++rows);
+        buf_printf(&line, "\"_op\":\"r\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
+                          "\"_txid\":null,\"_old_key\":null}",
+                   pos, ts);
+        if (!line.data) {
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            break;
+        }
+        if ((rc = change_batch_add(s->batch, g, line.data, line.len, err)))
+            break;
+        if (change_batch_rows(s->batch) >= s->max_rows ||
+            change_batch_bytes(s->batch) >= s->max_bytes) {
+            char tag[48];
+            snprintf(tag, sizeof tag, "%016llX-s%06llu", (unsigned long long)lsn,
+                     (unsigned long long)++*seq);
+            if ((rc = pg_batch_commit(s, phase, lsn, tag, err)) ||
+                (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
+                break;
+            source_status_table(s->env->status, t->lake, rows, t->estimate, false);
+            if (atomic_load(s->env->stop)) {
+                rc = STOPPED;
+                break;
+            }
+        }
+    }
+    if (rc)
+        goto done; /* the connection is closed by stop: COPY need not be drained */
+    if (n == -2) {
+        rc = TARN_ERR(err, TARN_EUPSTREAM, "%s: %s", what, PQerrorMessage(s->conn));
+        goto done;
+    }
+    r = PQgetResult(s->conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = TARN_ERR(err, TARN_EUPSTREAM, "%s: %s", what, PQresultErrorMessage(r));
+    PQclear(r);
+    r = NULL;
+    while ((r = PQgetResult(s->conn)))
+        PQclear(r);
+    source_status_table(s->env->status, t->lake, rows, rows, true);
+done:
+    PQclear(r);
+    pg_cols_free(cols, ncols);
+    buf_free(&sql);
+    buf_free(&line);
+    buf_free(&field);
+    return rc;
+}
+
+/* Drops the slot when it exists (an interrupted snapshot's, or before a new one). */
+static int drop_slot(PGconn *c, const char *slot, tarn_err_t *err)
+{
+    const char *params[1] = {slot};
+    for (int attempt = 0;; attempt++) {
+        PGresult *r = PQexecParams(c,
+                                   "SELECT pg_drop_replication_slot(slot_name) FROM"
+                                   " pg_replication_slots WHERE slot_name = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+        bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+        char m[300];
+        snprintf(m, sizeof m, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        PQclear(r);
+        if (ok)
+            return 0;
+        /* The walsender of a connection just closed may not have let go yet. */
+        if (!strstr(m, "is active") || attempt >= 50)
+            return TARN_ERR(err, TARN_EUPSTREAM, "drop the replication slot %s: %s", slot, m);
+        usleep(100000);
+    }
+}
+
+static int snapshot(pg_source_t *s, tarn_err_t *err)
+{
+    PGresult *r = NULL;
+    uint64_t lsn = 0, seq = 0;
+    char ts[48], snap[128] = "";
+    int rc = 0;
+    source_status_state(s->env->status, "snapshotting");
+    source_status_tables_reset(s->env->status);
+    pg_timestamp(ts, sizeof ts, time_now_ms() * 1000);
+    if (s->cdc) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT "
+                                  "'export')", s->slot);
+        if ((rc = drop_slot(s->conn, s->slot, err)) ||
+            (rc = pg_exec(s->repl, sql, PGRES_TUPLES_OK, &r, "create the replication slot", err)))
+            return rc;
+        if (!pgoutput_lsn_parse(PQgetvalue(r, 0, 1), &lsn)) {
+            PQclear(r);
+            return TARN_ERR(err, TARN_EUPSTREAM, "the new slot's consistent point is unreadable");
+        }
+        snprintf(snap, sizeof snap, "%s", PQgetvalue(r, 0, 2));
+        PQclear(r);
+    }
+    if ((rc = pg_exec(s->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                      PGRES_COMMAND_OK, NULL, "begin the snapshot", err)))
+        return rc;
+    if (s->cdc) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT '%s'", snap);
+        rc = pg_exec(s->conn, sql, PGRES_COMMAND_OK, NULL, "use the slot's snapshot", err);
+    } else if (!(rc = pg_exec(s->conn, "SELECT pg_current_wal_lsn()", PGRES_TUPLES_OK, &r,
+                              "read the log position", err))) {
+        pgoutput_lsn_parse(PQgetvalue(r, 0, 0), &lsn);
+        PQclear(r);
+    }
+    /* Snapshot rows sort just before every change the slot streams (those commit at or
+     * after its consistent point). */
+    uint64_t pos = s->cdc && lsn ? lsn - 1 : lsn;
+    const char *phase = s->cdc ? "snapshot" : "snapshot-done";
+    for (size_t i = 0; !rc && i < s->ntables; i++)
+        rc = snapshot_table(s, &s->tables[i], pos, ts, phase, &seq, err);
+    if (rc)
+        return rc;
+    if ((rc = pg_exec(s->conn, "COMMIT", PGRES_COMMAND_OK, NULL, "end the snapshot", err)))
+        return rc;
+    char tag[48];
+    snprintf(tag, sizeof tag, "%016llX-s%06llu", (unsigned long long)pos,
+             (unsigned long long)++seq);
+    /* The snapshot's last files and the cursor that starts the stream, together. */
+    if ((rc = pg_batch_commit(s, s->cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
+        return rc;
+    s->cursor_lsn = s->confirmed = lsn;
+    return 0;
+}
+
+/* ---- life ---- */
+
+static void stop(void *state)
+{
+    pg_source_t *s = state;
+    if (!s)
+        return;
+    if (s->conn)
+        PQfinish(s->conn);
+    if (s->repl)
+        PQfinish(s->repl);
+    pg_stream_free(s);
+    change_batch_free(s->batch);
+    pgoutput_rels_free(s->rels);
+    pg_tables_free(s->tables, s->ntables);
+    free(s);
+}
+
+static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_err_t *err)
+{
+    pg_source_t *s = calloc(1, sizeof *s);
+    json_t *cursor = NULL;
+    if (!s)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    s->env = env;
+    s->cfg = cfg;
+    s->cdc = is_cdc(cfg);
+    s->parquet = !strcmp(S(cfg, "format"), "parquet");
+    names_of(cfg, env->source, s->slot, s->publication);
+    s->max_rows = (uint64_t)I(cfg, "batch.max_rows");
+    s->max_bytes = (uint64_t)I(cfg, "batch.max_bytes");
+    s->max_ms = I(cfg, "batch.max_time");
+    const char *db = S(cfg, "target.database") ? S(cfg, "target.database") : env->source;
+    change_batch_opts_t bo = {.zone = S(cfg, "target.zone"), .database = db,
+                              .parquet = s->parquet};
+    int rc = change_batch_create(&s->batch, env, &bo, err);
+    if (!rc && !(s->rels = pgoutput_rels_create()))
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = pg_connect(&s->conn, cfg, env->source, false, err);
+    if (!rc)
+        rc = pg_tables_resolve(s->conn, cfg, s->cdc, &s->tables, &s->ntables, err);
+    if (!rc)
+        rc = sources_cursor_get(env->db, env->source_id, &cursor, err);
+    if (!rc && s->cdc && !(rc = pg_check_server(s->conn, cfg, err)) &&
+        !(rc = pg_publication_ensure(s->conn, s->publication, s->tables, s->ntables, true, err)))
+        rc = pg_connect(&s->repl, cfg, env->source, true, err);
+    const char *phase = json_string_value(json_object_get(cursor, "phase"));
+    const char *slot = json_string_value(json_object_get(cursor, "slot"));
+    uint64_t lsn = 0;
+    if (!rc && s->cdc && phase && !strcmp(phase, "streaming") && slot &&
+        !strcmp(slot, s->slot) && !env->resnapshot &&
+        pgoutput_lsn_parse(json_string_value(json_object_get(cursor, "lsn")), &lsn)) {
+        /* Streamed before: on from the cursor, skipping what was delivered. */
+        s->cursor_lsn = s->confirmed = lsn;
+        char text[32];
+        pgoutput_lsn_format(text, sizeof text, lsn);
+        source_status_cursor(env->status, text);
+        rc = pg_stream_start(s, lsn, err);
+    }
+    json_decref(cursor);
+    if (rc) {
+        stop(s);
+        return rc;
+    }
+    *state = s;
+    return 0;
+}
+
+static int run(void *state, tarn_err_t *err)
+{
+    pg_source_t *s = state;
+    if (!s->streaming && !s->done) {
+        int rc = snapshot(s, err);
+        if (rc == STOPPED)
+            return 0;
+        if (rc)
+            return rc;
+        if (!s->cdc) {
+            s->done = true;
+            return INGEST_DONE;
+        }
+        return pg_stream_start(s, s->cursor_lsn, err);
+    }
+    return s->done ? INGEST_DONE : pg_stream_poll(s, 1000, err);
+}
+
+static int forget(const json_t *cfg, const char *source, tarn_err_t *err)
+{
+    if (!is_cdc(cfg))
+        return 0;
+    char slot[64], pub[64];
+    names_of(cfg, source, slot, pub);
+    PGconn *c = NULL;
+    int rc = pg_connect(&c, cfg, source, false, err);
+    if (!rc)
+        rc = drop_slot(c, slot, err);
+    if (c)
+        PQfinish(c);
+    return rc;
+}
+
+const ingest_plugin_t postgres_plugin = {
+    .name = "postgres",
+    .description = "PostgreSQL tables: a consistent snapshot, then every change through "
+                   "logical replication (pgoutput), as change files in raw",
+    .config = postgres_config,
+    .check = check,
+    .probe = probe,
+    .start = start,
+    .run = run,
+    .stop = stop,
+    .forget = forget,
+};
