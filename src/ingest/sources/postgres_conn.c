@@ -550,8 +550,8 @@ int pg_value_json(buf_t *out, uint32_t type, const char *data, size_t len)
     case OID_OID:
     case OID_FLOAT4:
     case OID_FLOAT8:
-    case OID_NUMERIC:
-        /* NaN and the infinities are not JSON numbers: as strings they still cast. */
+        /* NaN and the infinities are not JSON numbers: as strings they still cast. (A
+         * numeric is always a string: as a JSON number it would pass through a double.) */
         if (len && (data[len - 1] >= '0' && data[len - 1] <= '9'))
             return buf_append(out, data, len);
         break;
