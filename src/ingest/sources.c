@@ -613,34 +613,28 @@ int sources_run_get(db_t *db, int64_t id, json_t **out, tarn_err_t *err)
 int sources_run_claim(db_t *db, int64_t source_id, int64_t *run, bool *resnapshot,
                       tarn_err_t *err)
 {
+    /* Every run queued now is served by what starts now: they run, and end, together. */
     sqlite3_stmt *st;
     int rc = db_prepare(db, &st,
-                        "UPDATE src_runs SET status = 'running', started_ms = ?2 WHERE id ="
-                        " (SELECT id FROM src_runs WHERE source_id = ?1 AND status = 'queued'"
-                        " ORDER BY resnapshot DESC, id LIMIT 1) RETURNING id, resnapshot",
+                        "UPDATE src_runs SET status = 'running', started_ms = ?2 WHERE"
+                        " source_id = ?1 AND status = 'queued' RETURNING id, resnapshot",
                         err);
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, source_id);
     sqlite3_bind_int64(st, 2, time_now_ms());
-    int step = sqlite3_step(st);
     *run = 0;
     *resnapshot = false;
-    if (step == SQLITE_ROW) {
-        *run = sqlite3_column_int64(st, 0);
-        *resnapshot = sqlite3_column_int(st, 1) != 0;
-        step = sqlite3_step(st);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (!*run || id < *run)
+            *run = id;
+        *resnapshot = *resnapshot || sqlite3_column_int(st, 1);
     }
     db_done(db, st);
     if (step != SQLITE_DONE)
         return db_fail(db, step, err, "claim a source run");
-    /* Other queued runs of the source are served by this one. */
-    if (*run && (rc = exec2(db,
-                            "UPDATE src_runs SET status = 'cancelled', finished_ms = ?2, error ="
-                            " 'served by an earlier run' WHERE source_id = ?1 AND status ="
-                            " 'queued'",
-                            NULL, source_id, err)))
-        return rc;
     return *run ? 1 : 0;
 }
 
@@ -650,7 +644,8 @@ int sources_run_finish(db_t *db, int64_t run, const char *status, uint64_t rows,
     sqlite3_stmt *st;
     int rc = db_prepare(db, &st,
                         "UPDATE src_runs SET status = ?2, finished_ms = ?3, rows = ?4, error = ?5"
-                        " WHERE id = ?1 AND status = 'running'",
+                        " WHERE source_id = (SELECT source_id FROM src_runs WHERE id = ?1) AND"
+                        " status = 'running'",
                         err);
     if (rc)
         return rc;

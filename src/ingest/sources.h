@@ -78,10 +78,12 @@ int sources_run_request(db_t *db, const char *name, const char *trigger, bool re
 /* {"runs": [...]} newest first, at most limit (0: 20). */
 int sources_runs_list(db_t *db, const char *name, size_t limit, json_t **out, tarn_err_t *err);
 int sources_run_get(db_t *db, int64_t id, json_t **out, tarn_err_t *err);
-/* The runner: takes the source's oldest queued run (1 when one was taken, 0 when none). */
+/* The runner: starts every queued run of the source (1 when there was one, 0 when none);
+ * *run gets the oldest, *resnapshot whether any asked for a new snapshot. */
 int sources_run_claim(db_t *db, int64_t source_id, int64_t *run, bool *resnapshot,
                       tarn_err_t *err);
-/* Ends a run: status succeeded or failed (error), rows delivered. */
+/* Ends the runs started with run: status succeeded, failed (error) or cancelled, rows
+ * delivered. */
 int sources_run_finish(db_t *db, int64_t run, const char *status, uint64_t rows,
                        const char *error, tarn_err_t *err);
 
