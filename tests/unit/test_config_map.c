@@ -23,6 +23,7 @@ static const config_entry_t table_fields[] = {
 static const config_entry_t tls_fields[] = {
     {.name = "verify", .type = CONFIG_BOOL, .def = "true"},
     {.name = "ca", .type = CONFIG_STRING},
+    {.name = "key_password", .type = CONFIG_STRING, .secret = true},
     {0}};
 
 static const config_entry_t source_map[] = {
@@ -142,7 +143,7 @@ static void test_refusals(void **state)
     refused("{\"host\":\"db\",\"tables\":[],\"tls\":{\"verify\":\"yes\"}}",
             "tls.verify must be true or false");
     refused("{\"host\":\"db\",\"tables\":[],\"tls\":{\"cert\":\"x\"}}",
-            "tls.cert is not supported (valid keys: verify, ca)");
+            "tls.cert is not supported (valid keys: verify, ca, key_password)");
     refused("{\"host\":\"db\",\"tables\":[],\"tls\":true}", "tls must be an object");
     refused("{\"host\":\"db\",\"tables\":[],\"options\":[]}", "options must be an object");
     refused("{\"host\":\"db\",\"tables\":[],\"tags\":[\"a\",1]}", "tags[1] must be a string");
@@ -173,6 +174,34 @@ static void test_help(void **state)
     buf_free(&b);
 }
 
+/* Secrets leave the configuration by path, a placeholder in their place, and come back. */
+static void test_secrets(void **state)
+{
+    (void)state;
+    json_t *given = json_loads("{\"host\": \"db\", \"tls\": {\"key_password\": \"s3cret\"},"
+                               " \"tables\": [{\"name\": \"public.t\"}]}", 0, NULL);
+    json_t *cfg = NULL, *secrets = json_object();
+    tarn_err_t err = {0};
+    assert_int_equal(config_map_check(&cfg, source_map, given, &err), 0);
+    json_t *orig = json_deep_copy(cfg);
+    assert_int_equal(config_map_take_secrets(cfg, source_map, secrets, &err), 0);
+    assert_string_equal(json_string_value(config_map_get(cfg, "tls.key_password")), CONFIG_SEALED);
+    assert_string_equal(json_string_value(json_object_get(secrets, "tls.key_password")), "s3cret");
+    char *text = json_dumps(cfg, 0);
+    assert_null(strstr(text, "s3cret"));
+    free(text);
+    assert_int_equal(config_map_put_secrets(cfg, secrets, &err), 0);
+    assert_true(json_equal(cfg, orig));
+    buf_t b = BUF_INIT;
+    assert_int_equal(config_map_help(&b, source_map), 0);
+    assert_non_null(strstr(b.data, "key_password (string, secret: stored sealed"));
+    buf_free(&b);
+    json_decref(given);
+    json_decref(cfg);
+    json_decref(orig);
+    json_decref(secrets);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_sizes_and_durations),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
