@@ -23,6 +23,16 @@ REPL_PW = "repl-pw-1"
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory):
     s = PgServer(tmp_path_factory.mktemp("pg"))
+    try:
+        setup_shop(s)
+    except Exception:
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
+
+def setup_shop(s):
     s.sql("CREATE DATABASE shop")
     s.sql(f"CREATE ROLE repl LOGIN REPLICATION PASSWORD '{REPL_PW}'", "shop")
     s.sql("CREATE ROLE norepl LOGIN PASSWORD 'norepl-pw'", "shop")
@@ -42,8 +52,6 @@ def pg(tmp_path_factory):
     s.sql("CREATE TABLE nokey(a int, b text)", "shop")
     for t in ("big", "kinds", "nokey"):
         s.sql(f"ALTER TABLE {t} OWNER TO repl", "shop")
-    yield s
-    s.stop()
 
 
 @pytest.fixture(scope="module")
