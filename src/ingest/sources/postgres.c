@@ -223,7 +223,7 @@ static bool copy_field(const char **p, const char *end, buf_t *out)
 }
 
 static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const char *ts,
-                          const char *phase, uint64_t *seq, tarn_err_t *err)
+                          const char *phase, int64_t started, uint64_t *seq, tarn_err_t *err)
 {
     change_col_t *cols = NULL;
     size_t ncols = 0, g = 0;
@@ -280,8 +280,8 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
         if (change_batch_rows(s->batch) >= s->max_rows ||
             change_batch_bytes(s->batch) >= s->max_bytes) {
             char tag[48];
-            snprintf(tag, sizeof tag, "%016llX-s%06llu", (unsigned long long)lsn,
-                     (unsigned long long)++*seq);
+            snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)lsn,
+                     (long long)started, (unsigned long long)++*seq);
             if ((rc = pg_batch_commit(s, phase, lsn, tag, err)) ||
                 (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
                 break;
@@ -345,7 +345,10 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     int rc = 0;
     source_status_state(s->env->status, "snapshotting");
     source_status_tables_reset(s->env->status);
-    pg_timestamp(ts, sizeof ts, time_now_ms() * 1000);
+    /* Files are named by the position and the snapshot's start, so two snapshots at one
+     * position (nothing written in between) never take each other's names. */
+    int64_t started = time_now_ms();
+    pg_timestamp(ts, sizeof ts, started * 1000);
     if (s->cdc) {
         char sql[200];
         snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT "
@@ -377,14 +380,14 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     uint64_t pos = s->cdc && lsn ? lsn - 1 : lsn;
     const char *phase = s->cdc ? "snapshot" : "snapshot-done";
     for (size_t i = 0; !rc && i < s->ntables; i++)
-        rc = snapshot_table(s, &s->tables[i], pos, ts, phase, &seq, err);
+        rc = snapshot_table(s, &s->tables[i], pos, ts, phase, started, &seq, err);
     if (rc)
         return rc;
     if ((rc = pg_exec(s->conn, "COMMIT", PGRES_COMMAND_OK, NULL, "end the snapshot", err)))
         return rc;
     char tag[48];
-    snprintf(tag, sizeof tag, "%016llX-s%06llu", (unsigned long long)pos,
-             (unsigned long long)++seq);
+    snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)pos,
+             (long long)started, (unsigned long long)++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
     if ((rc = pg_batch_commit(s, s->cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
         return rc;
