@@ -4,6 +4,7 @@
 #include "util/hash.h"
 #include "util/timeutil.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,8 +37,10 @@ int catalog_event_append(db_t *db, const char *type, const char *zone, const cha
     sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, payload ? payload : "{}", -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
-    if (step == SQLITE_DONE && id_out)
+    if (step == SQLITE_DONE && id_out) {
         *id_out = sqlite3_last_insert_rowid(db_h(db));
+        assert(*id_out > 0); /* consumers start from 0: an event at 0 would never be read */
+    }
     db_done(db, st);
     return step == SQLITE_DONE ? 0 : db_fail(db, step, err, "append event");
 }
@@ -58,6 +61,9 @@ int catalog_events_list(db_t *db, int64_t after, size_t max, catalog_event_t **o
     size_t cnt = 0;
     while (v && cnt < max && sqlite3_step(st) == SQLITE_ROW) {
         v[cnt].id = sqlite3_column_int64(st, 0);
+        /* Strictly after the cursor and ascending: a consumer that remembers the last id
+         * it handled neither skips nor repeats an event (AUTOINCREMENT never reuses one). */
+        assert(v[cnt].id > (cnt ? v[cnt - 1].id : after));
         v[cnt].time_ms = sqlite3_column_int64(st, 1);
 #define T(i) (sqlite3_column_text(st, i) ? arena_strdup(a, (const char *)sqlite3_column_text(st, i)) : NULL)
         v[cnt].type = T(2);

@@ -5,6 +5,7 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -173,7 +174,11 @@ struct grants {
 
 static void snap_release(snapshot_t *s)
 {
-    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+    if (!s)
+        return;
+    int refs = atomic_fetch_sub(&s->refs, 1);
+    assert(refs >= 1); /* released once per holder: below zero, a reader has it freed */
+    if (refs != 1)
         return;
     for (size_t i = 0; i < s->ngrants; i++) {
         free(s->grants[i].principal);
@@ -853,6 +858,17 @@ static int cmp_pair(const void *a, const void *b)
     return strcmp(((const pair_t *)a)->member, ((const pair_t *)b)->member);
 }
 
+/* Whether the n elements of size bytes at v are in cmp's order (for asserts). */
+__attribute__((unused)) static bool sorted_by(const void *v, size_t n, size_t size,
+                                              int (*cmp)(const void *, const void *))
+{
+    const char *p = v;
+    for (size_t i = 1; i < n; i++)
+        if (cmp(p + (i - 1) * size, p + i * size) > 0)
+            return false;
+    return true;
+}
+
 static int load_pairs(grants_t *g, const char *sql, pair_t **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
@@ -880,6 +896,7 @@ static int load_pairs(grants_t *g, const char *sql, pair_t **out, size_t *n)
         rc = -1;
     if (*n)
         qsort(*out, *n, sizeof **out, cmp_pair);
+    assert(rc || sorted_by(*out, *n, sizeof **out, cmp_pair)); /* pair_first searches */
     return rc;
 }
 
@@ -919,8 +936,11 @@ static snapshot_t *load(grants_t *g, uint64_t generation)
         unsigned kinds;
         r->id = sqlite3_column_int64(st, 0);
         r->principal = strdup((const char *)sqlite3_column_text(st, 1));
-        perm_of((const char *)sqlite3_column_text(st, 2), &r->perm, &kinds);
+        int known = perm_of((const char *)sqlite3_column_text(st, 2), &r->perm, &kinds);
         r->kind = resource_kind(res, &name);
+        /* grants_grant records only permissions and resources it validated. */
+        assert(known >= 0 && r->kind >= 0);
+        (void)known;
         r->name = strdup(name);
         if (r->kind == RES_FILTER && strrchr(r->name, '.'))
             *strrchr(r->name, '.') = '\0'; /* the filter's table */
@@ -944,6 +964,8 @@ static snapshot_t *load(grants_t *g, uint64_t generation)
         rc = -1;
     if (!rc && s->ngrants)
         qsort(s->grants, s->ngrants, sizeof *s->grants, cmp_grant);
+    /* grant_first and grant_find search by principal, then name. */
+    assert(rc || sorted_by(s->grants, s->ngrants, sizeof *s->grants, cmp_grant));
     if (!rc)
         rc = load_pairs(g, "SELECT 'u' || user_id, 'g' || group_id FROM iam_group_members",
                         &s->groups, &s->ngroups);
@@ -974,6 +996,8 @@ static snapshot_t *current(grants_t *g)
     snapshot_t *s = g->snap;
     if (s)
         atomic_fetch_add(&s->refs, 1);
+    /* Ours and the grants' own: a rebuild may drop the latter, never the former. */
+    assert(!s || atomic_load(&s->refs) >= 2);
     pthread_mutex_unlock(&g->mu);
     return s;
 }
@@ -1038,6 +1062,7 @@ static size_t principals_of(const snapshot_t *s, int64_t user, char out[][80])
         for (size_t i = pair_first(s->roles, s->nroles, out[h]);
              i < s->nroles && !strcmp(s->roles[i].member, out[h]) && n < MAX_PRINCIPALS; i++)
             snprintf(out[n++], 80, "%s", s->roles[i].of);
+    assert(n >= 1 && n <= MAX_PRINCIPALS); /* the user itself, and no more than out holds */
     return n;
 }
 

@@ -13,6 +13,7 @@
 #include "util/killpoint.h"
 #include "util/log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -72,6 +73,9 @@ int store_pending_open(store_t *s, const char *bucket, const char *key, int *fd,
 {
     sqlite3_stmt *st = NULL;
     *fd = -1;
+    /* Under the stripe, the held bytes cannot be forgotten (written out, overwritten or
+     * deleted) between the reader's index lookup and this copy. */
+    assert(store_stripe_held(s, bucket, key));
     int rc = store_prepare_key(
         s, &st, "SELECT data FROM object_pending WHERE bucket = ?1 AND key = ?2", bucket, key, err);
     if (rc)
@@ -92,6 +96,8 @@ int store_pending_open(store_t *s, const char *bucket, const char *key, int *fd,
 void store_pending_kick(store_t *s)
 {
     pthread_mutex_lock(&s->pending.mu);
+    /* Bytes are held only while the writer runs (store_pending_room): someone writes them. */
+    assert(s->pending.started);
     s->pending.held++;
     s->pending.kicked = true;
     pthread_cond_signal(&s->pending.wake);
@@ -125,6 +131,7 @@ static void mark_failed(store_t *s, const item_t *it, const char *why)
  * race a delete or an overwrite of the key: true when it now needs its fsync. */
 static bool place_one(store_t *s, item_t *it)
 {
+    assert(!it->w); /* one writer per item: a batch places each held object once */
     tarn_err_t e = {0};
     char path[PATH_MAX];
     if (store_object_path(s, path, sizeof path, it->bucket, it->key, &e)) {

@@ -10,6 +10,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -837,6 +838,7 @@ static int check_condition(const store_writer_t *w, bool exists, const char *eta
 int store_place(store_t *s, store_writer_t *w, const char *path, bool fast, const char *key,
                 tarn_err_t *err)
 {
+    assert(!w->committed); /* placed once: a second rename would move other bytes */
     for (int attempt = 0;; attempt++) {
         int r;
         if (fast && w->anon) {
@@ -959,6 +961,10 @@ static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, ro
 static int commit_locked(store_t *s, store_writer_t *w, const char *path, const store_object_t *o,
                          tarn_err_t *err)
 {
+    /* A writer commits at most once (store_writer_commit frees it after), and under its
+     * key's stripe: the condition check, the rename and the index row are one step for
+     * readers and other writers of the key. */
+    assert(!w->committed && store_stripe_held(s, o->bucket, o->key));
     char etag[48];
     if (db_write_begin(s->db))
         return TARN_ERR(err, TARN_EIO, "cannot open the catalog database");

@@ -72,6 +72,16 @@ struct store_writer {
 };
 
 pthread_mutex_t *store_stripe(store_t *s, const char *bucket, const char *key);
+/* For asserts where the caller must hold the key's stripe: whether anyone holds it (a
+ * mutex cannot say who). Not for decisions: it takes the lock for a moment when free. */
+static inline bool store_stripe_held(store_t *s, const char *bucket, const char *key)
+{
+    pthread_mutex_t *m = store_stripe(s, bucket, key);
+    if (pthread_mutex_trylock(m))
+        return true;
+    pthread_mutex_unlock(m);
+    return false;
+}
 /* For an anonymous writer, picks the hidden temporary name it will get in the folder of
  * final (into w->tmp_path); named writers already have theirs. */
 void store_writer_pick_name(store_writer_t *w, const char *final);

@@ -1,7 +1,9 @@
 /* Bump allocator in chained blocks; see arena.h. */
 #include "util/arena.h"
 
+#include <assert.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ arena_t *arena_create(void)
 
 void *arena_alloc(arena_t *a, size_t n)
 {
+    assert(a);
     n = (n + 15) & ~(size_t)15;
     block_t *b = a->head;
     if (!b || b->cap - b->used < n) {
@@ -37,12 +40,15 @@ void *arena_alloc(arena_t *a, size_t n)
     }
     void *p = b->data + b->used;
     b->used += n;
+    /* Every size is rounded to 16 and blocks start 16-aligned: so is every pointer. */
+    assert(b->used <= b->cap && ((uintptr_t)p & 15) == 0);
     memset(p, 0, n);
     return p;
 }
 
 char *arena_strndup(arena_t *a, const char *s, size_t n)
 {
+    assert(s || !n);
     char *p = arena_alloc(a, n + 1);
     if (p) {
         memcpy(p, s, n);
@@ -68,8 +74,10 @@ char *arena_sprintf(arena_t *a, const char *fmt, ...)
     if (!p)
         return NULL;
     va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    int m = vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
+    assert(m == n); /* the same format and arguments print the same length twice */
+    (void)m;
     return p;
 }
 

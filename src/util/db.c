@@ -3,6 +3,7 @@
 #include "util/killpoint.h"
 #include "util/timeutil.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -98,6 +99,9 @@ static int on_commit(void *ud, sqlite3 *h, const char *name, int pages)
     (void)pages;
     db_t *db = ud;
     uint64_t n = atomic_fetch_add(&db->commits, 1) + 1;
+    /* Numbers only grow: a thread's pending commit is always its latest, and a sync that
+     * covers it covers every earlier one. */
+    assert(n > (uintptr_t)pthread_getspecific(db->pending));
     pthread_setspecific(db->pending, (void *)(uintptr_t)n);
     return SQLITE_OK;
 }
@@ -148,8 +152,12 @@ int db_sync(db_t *db, tarn_err_t *err)
         }
         /* Lead a sync covering every commit numbered so far: each one's WAL frames were
          * written before it was numbered. */
+        assert(!db->syncing);
         db->syncing = true;
         uint64_t target = atomic_load(&db->commits);
+        /* Our commit was numbered before we got here, and the last sync's target was
+         * read before this one: the sync covers ours and never moves synced back. */
+        assert(target >= want && target >= db->synced);
         pthread_mutex_unlock(&db->sync_mu);
         int e = wal_fsync(db);
         pthread_mutex_lock(&db->sync_mu);
@@ -161,6 +169,7 @@ int db_sync(db_t *db, tarn_err_t *err)
         pthread_cond_broadcast(&db->sync_cv);
     }
     int e = db->sync_errno;
+    assert(e || db->synced >= want); /* only a sync that covers our commit lets us answer */
     pthread_mutex_unlock(&db->sync_mu);
     if (e)
         return TARN_ERR(err, TARN_EIO,
@@ -233,6 +242,8 @@ int db_write_begin(db_t *db)
 
 void db_write_end(db_t *db)
 {
+    /* Only the thread that began may end: it holds wmu. */
+    assert(db->writing && pthread_equal(db->writer_owner, pthread_self()));
     db->writing = false;
     pthread_mutex_unlock(&db->wmu);
 }
@@ -376,8 +387,12 @@ void db_done(db_t *db, sqlite3_stmt *st)
     if (!st)
         return;
     db_conn_t *c = current(db);
+    /* Back on the connection it came from: a statement prepared before db_write_begin
+     * and given back after it would be finalized while its cache slot still names it. */
+    assert(!c || sqlite3_db_handle(st) == c->h);
     for (int i = 0; c && i < STMT_CACHE; i++)
         if (c->cache[i].st == st) {
+            assert(c->cache[i].busy); /* given back once: else two users would share it */
             sqlite3_reset(st);
             sqlite3_clear_bindings(st);
             c->cache[i].busy = false;
