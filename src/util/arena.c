@@ -26,6 +26,9 @@ arena_t *arena_create(void)
 void *arena_alloc(arena_t *a, size_t n)
 {
     assert(a);
+    /* A size this close to SIZE_MAX would wrap to a tiny block below: out of memory. */
+    if (n > SIZE_MAX - sizeof(block_t) - 15)
+        return NULL;
     n = (n + 15) & ~(size_t)15;
     block_t *b = a->head;
     if (!b || b->cap - b->used < n) {

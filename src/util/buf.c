@@ -3,12 +3,15 @@
 #include "util/err.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int buf_reserve(buf_t *b, size_t extra)
 {
+    if (extra >= SIZE_MAX - b->len) /* len + extra + 1 would wrap */
+        return TARN_ENOMEM;
     if (b->len + extra + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 64;
