@@ -102,69 +102,7 @@ int req_body_json(req_t *r, json_t **out)
     return 0;
 }
 
-/* ---- parsing the request target ---- */
-
-/* Percent-decodes s[0..n) into the arena; NULL on a malformed escape or an encoded NUL. */
-char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space)
-{
-    char *out = arena_alloc(a, n + 1);
-    if (!out)
-        return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            if (i + 2 >= n)
-                return NULL;
-            int h = hash_hexval(s[i + 1]), l = hash_hexval(s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0))
-                return NULL;
-            out[j++] = (char)(h << 4 | l);
-            i += 2;
-        } else if (s[i] == '+' && plus_is_space) {
-            out[j++] = ' ';
-        } else {
-            out[j++] = s[i];
-        }
-    }
-    out[j] = '\0';
-    return out;
-}
-
-static int parse_query(req_t *r)
-{
-    const char *q = r->raw_query;
-    size_t count = 0;
-    if (*q) {
-        count = 1;
-        for (const char *p = q; *p; p++)
-            count += *p == '&';
-    }
-    r->query = arena_alloc(r->arena, (count ? count : 1) * sizeof *r->query);
-    if (!r->query)
-        return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
-    r->nquery = 0;
-    while (*q) {
-        const char *amp = strchr(q, '&');
-        size_t len = amp ? (size_t)(amp - q) : strlen(q);
-        if (len) {
-            const char *eq = memchr(q, '=', len);
-            size_t nlen = eq ? (size_t)(eq - q) : len;
-            char *name = http_unescape(r->arena, q, nlen, true);
-            char *value = eq ? http_unescape(r->arena, eq + 1, len - nlen - 1, true)
-                             : arena_strdup(r->arena, "");
-            if (!name || !value)
-                return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                                  "the query string has a malformed percent-escape");
-            r->query[r->nquery].name = name;
-            r->query[r->nquery].value = value;
-            r->nquery++;
-        }
-        if (!amp)
-            break;
-        q = amp + 1;
-    }
-    return 0;
-}
+/* ---- headers ---- */
 
 typedef struct {
     req_t *r;
@@ -217,9 +155,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     snprintf(r->id, sizeof r->id, "%08llX%08llX", (unsigned long long)(srv->boot_id & 0xffffffffu),
              (unsigned long long)seq);
     r->raw_uri = arena_strdup(r->arena, uri ? uri : "/");
-    const char *qm = strchr(r->raw_uri, '?');
-    r->raw_path = qm ? arena_strndup(r->arena, r->raw_uri, (size_t)(qm - r->raw_uri)) : r->raw_uri;
-    r->raw_query = qm ? qm + 1 : "";
+    if (!r->raw_uri || http_target_split(r->arena, r->raw_uri, &r->raw_path, &r->raw_query)) {
+        arena_free(r->arena);
+        free(r);
+        return NULL;
+    }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -333,6 +273,15 @@ static int route(req_t *r)
     }
     r->api = API_S3;
     return s3_route(r);
+}
+
+int http_route(req_t *r)
+{
+    r->path = http_unescape(r->arena, r->raw_path, strlen(r->raw_path), false);
+    if (!r->path)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidURI", "the request path is malformed");
+    int rc = http_query_parse(r->arena, r->raw_query, &r->query, &r->nquery, &r->err);
+    return rc ? rc : route(r);
 }
 
 /* ---- authentication ---- */
@@ -492,13 +441,8 @@ static int start_request(req_t *r)
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, &hc);
     if (hc.oom)
         return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory reading the request headers");
-    r->path = http_unescape(r->arena, r->raw_path, strlen(r->raw_path), false);
-    if (!r->path)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidURI", "the request path is malformed");
-    int rc = parse_query(r);
+    int rc = http_route(r);
     if (rc)
-        return rc;
-    if ((rc = route(r)))
         return rc;
     r->body_limit = r->op->body_max ? r->op->body_max : BODY_BUFFER_LIMIT;
     if (r->op->public_) {

@@ -14,8 +14,11 @@
 #include <sys/socket.h>
 
 int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err);
-/* Percent-decodes s[0..n) into the arena; NULL on a malformed escape or an encoded NUL. */
-char *http_unescape(arena_t *a, const char *s, size_t n, bool plus_is_space);
+/* Decodes r's path and query and finds its operation: everything before authentication,
+ * and what unit tests drive without a socket. Needs r->arena, method, raw_path, raw_query
+ * and headers; sets path, query, api, op, resource and the API's own fields (bucket and
+ * key, REST captures). */
+int http_route(req_t *r);
 int http_healthz(req_t *r);
 int http_metrics(req_t *r);
 

@@ -8,6 +8,7 @@
 #include "govern/sigv4.h"
 #include "govern/sigv4_chunked.h"
 #include "server/conns.h"
+#include "server/http_parse.h"
 #include "storage/store.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -42,11 +43,6 @@ typedef struct op {
     bool public_;         /* no authentication (only /healthz) */
     size_t body_max;      /* BODY_BUFFER: largest body (0: 4 MiB) */
 } op_t;
-
-typedef struct {
-    const char *name;
-    const char *value;
-} kv_t;
 
 struct req {
     server_t *srv;
