@@ -105,6 +105,10 @@ def test_unsupported_configuration_is_refused_naming_the_field(server):
         (dest("x/r=!{partitionKeyFromQuery:region}/",
               **partitioning("{region: (.region | until(. == 1; . + 1))}")), "until/2"),
         (dest("x/", BucketARN="arn:aws:s3:::nosuchbucket"), "nosuchbucket"),
+        (dest("x/", DataFormatConversionConfiguration={
+            "SchemaConfiguration": {"DatabaseName": "d", "TableName": "t"},
+            "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "ZLIB"}}}}),
+         "ZLIB"),
     ]
     for cfg, word in bad:
         with pytest.raises(ClientError) as e:

@@ -125,6 +125,9 @@ static void test_config(void **state)
         {DEST(",\"DataFormatConversionConfiguration\":{\"SchemaConfiguration\":{"
               "\"DatabaseName\":\"d\",\"TableName\":\"t\"},\"OutputFormatConfiguration\":{"
               "\"Serializer\":{\"OrcSerDe\":{}}}}"), "OrcSerDe"},
+        {DEST(",\"DataFormatConversionConfiguration\":{\"SchemaConfiguration\":{"
+              "\"DatabaseName\":\"d\",\"TableName\":\"t\"},\"OutputFormatConfiguration\":{"
+              "\"Serializer\":{\"ParquetSerDe\":{\"Compression\":\"LZO\"}}}}"), "LZO"},
         {DEST(",\"BucketARN\":\"arn:aws:s3:::quarantine\""), "quarantine"},
         {DEST(",\"ProcessingConfiguration\":{\"Enabled\":true,\"Processors\":[{\"Type\":"
               "\"SQL\",\"Parameters\":[]}]}"), "Query"},
