@@ -4,6 +4,9 @@ DATA ?= tarn-data
 PREFIX ?= /usr/local
 # Warnings are errors in `make test` and CI, not when a user builds to run.
 WERROR ?= false
+# make fuzz: seconds per target, and which targets (all when empty).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
 .PHONY: all bootstrap bootstrap-test run test asan fuzz bench install uninstall clean
 
@@ -48,7 +51,7 @@ asan: bootstrap-test
 	    TARN_BIN=$(abspath build-asan)/tarn /usr/bin/python3 -m pytest -q tests/e2e
 
 fuzz: bootstrap-test
-	sh tests/fuzz/run.sh 60
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: bootstrap-test all
 	/usr/bin/python3 bench/s3_throughput.py --tarn $(BUILD)/tarn

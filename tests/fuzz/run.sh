@@ -1,28 +1,58 @@
 #!/bin/sh
-# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default
-# 60). A crash leaves its input in build-fuzz/ and fails the run.
+# Builds the libFuzzer targets with clang (ASan+UBSan, stopping at the first undefined
+# behaviour) and runs each for SECONDS (default 60), starting from its saved seeds in
+# tests/fuzz/corpus/<target>/ (read only: what a run learns stays in
+# build-fuzz/corpus-<target>/) and its dictionary tests/fuzz/<target>.dict if there is one.
+# A crash, leak, assert or slow input leaves its input in build-fuzz/ and fails the run,
+# once every target had its turn.
+#   tests/fuzz/run.sh [SECONDS [TARGET...]]
 set -eu
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
+[ $# -gt 0 ] && shift
+ALL="fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream fuzz_pipeline"
+TARGETS=${*:-$ALL}
 OUT=build-fuzz
 mkdir -p "$OUT"
 CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 UTIL="src/util/err.c src/util/buf.c src/util/hash.c src/util/timeutil.c"
-clang $CFLAGS -o "$OUT/fuzz_sigv4" tests/fuzz/fuzz_sigv4.c src/govern/sigv4.c \
-    src/govern/sigv4_chunked.c $UTIL -lcrypto -lz -lpthread
-clang $CFLAGS -o "$OUT/fuzz_keys" tests/fuzz/fuzz_keys.c src/storage/keys.c $UTIL \
-    -lcrypto -lz -lpthread
-clang $CFLAGS -o "$OUT/fuzz_catalog" tests/fuzz/fuzz_catalog.c src/catalog/schema.c \
-    src/catalog/hive.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread
-clang $CFLAGS -o "$OUT/fuzz_pgwire" tests/fuzz/fuzz_pgwire.c src/server/pgmsg.c src/server/pgsql.c \
-    src/consume/pgtype.c src/govern/scram.c src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
-clang $CFLAGS -o "$OUT/fuzz_stream" tests/fuzz/fuzz_stream.c src/ingest/stream_config.c \
-    src/ingest/stream_template.c src/ingest/stream_jq.c src/ingest/stream_jq_check.c \
-    src/ingest/plugins.c src/util/config_map.c src/util/units.c $UTIL -ljansson -ljq \
-    -lcrypto -lz -lpthread -lm
-clang $CFLAGS -o "$OUT/fuzz_pipeline" tests/fuzz/fuzz_pipeline.c src/process/pipeline_spec.c \
-    src/process/cron.c $UTIL -lyaml -lcrypto -lz -lpthread
-for t in fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream fuzz_pipeline; do
+
+# build TARGET SOURCES-AND-LIBRARIES...: tests/fuzz/TARGET.c with what it tests.
+build() {
+    t=$1
+    shift
+    case " $(echo $TARGETS) " in *" $t "*) ;; *) return 0 ;; esac
+    clang $CFLAGS -o "$OUT/$t" "tests/fuzz/$t.c" "$@"
+}
+build fuzz_sigv4 src/govern/sigv4.c src/govern/sigv4_chunked.c $UTIL -lcrypto -lz -lpthread
+build fuzz_keys src/storage/keys.c $UTIL -lcrypto -lz -lpthread
+build fuzz_catalog src/catalog/schema.c src/catalog/hive.c src/util/arena.c $UTIL \
+    -ljansson -lcrypto -lz -lpthread
+build fuzz_pgwire src/server/pgmsg.c src/server/pgsql.c src/consume/pgtype.c src/govern/scram.c \
+    src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
+build fuzz_stream src/ingest/stream_config.c src/ingest/stream_template.c src/ingest/stream_jq.c \
+    src/ingest/stream_jq_check.c src/ingest/plugins.c src/util/config_map.c src/util/units.c \
+    $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
+build fuzz_pipeline src/process/pipeline_spec.c src/process/cron.c $UTIL \
+    -lyaml -lcrypto -lz -lpthread
+
+failed=""
+for t in $TARGETS; do
     mkdir -p "$OUT/corpus-$t"
-    (cd "$OUT" && "./$t" -max_total_time="$SECONDS_EACH" -max_len=4096 "corpus-$t")
+    dict=""
+    [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+    if "$OUT/$t" -max_total_time="$SECONDS_EACH" -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
+        -print_final_stats=1 -artifact_prefix="$OUT/$t-" $dict "$OUT/corpus-$t" \
+        "tests/fuzz/corpus/$t" >"$OUT/$t.log" 2>&1; then
+        echo "fuzz: $t: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$t.log" |
+            grep -o '[0-9]*$') runs, nothing found"
+    else
+        failed="$failed $t"
+        tail -n 60 "$OUT/$t.log" >&2
+        echo "fuzz: $t FAILED (log: $OUT/$t.log; input: $OUT/$t-*)" >&2
+    fi
 done
+if [ -n "$failed" ]; then
+    echo "fuzz: failed:$failed" >&2
+    exit 1
+fi
