@@ -1,5 +1,5 @@
-/* libFuzzer target: object key and bucket name validation, and the percent-decoding and
- * query parsing a request goes through, on arbitrary bytes. */
+/* libFuzzer target: object key and bucket name validation, and the base64 and hex decoding
+ * of digests, on arbitrary bytes (fuzz_http has the request's percent-decoding). */
 #include "storage/keys.h"
 #include "util/hash.h"
 

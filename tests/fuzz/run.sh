@@ -10,7 +10,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 [ $# -gt 0 ] && shift
-ALL="fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream fuzz_pipeline"
+ALL="fuzz_sigv4 fuzz_keys fuzz_catalog fuzz_pgwire fuzz_stream fuzz_pipeline fuzz_s3_xml
+fuzz_http fuzz_stream_config"
 TARGETS=${*:-$ALL}
 OUT=build-fuzz
 mkdir -p "$OUT"
@@ -35,6 +36,12 @@ build fuzz_stream src/ingest/stream_config.c src/ingest/stream_template.c src/in
     $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
 build fuzz_pipeline src/process/pipeline_spec.c src/process/cron.c $UTIL \
     -lyaml -lcrypto -lz -lpthread
+build fuzz_s3_xml src/server/s3/s3_xml.c $UTIL -lexpat -ljansson -lcrypto -lz -lpthread
+build fuzz_http src/server/http_parse.c src/govern/sigv4.c src/util/arena.c $UTIL \
+    -lcrypto -lz -lpthread
+build fuzz_stream_config src/ingest/stream_config.c src/ingest/stream_template.c \
+    src/ingest/stream_jq.c src/ingest/stream_jq_check.c src/ingest/plugins.c \
+    src/util/config_map.c src/util/units.c $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
 
 failed=""
 for t in $TARGETS; do
