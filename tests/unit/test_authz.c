@@ -9,9 +9,7 @@
 #include <cmocka.h>
 
 #include "govern/authz.h"
-#include "govern/grants.h"
-#include "govern/iam.h"
-#include "util/fs.h"
+#include "govern_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +35,7 @@ static const struct {
 enum { NGRANTED = sizeof granted / sizeof *granted };
 
 typedef struct {
-    char dir[64];
-    db_t *db;
-    iam_t *iam;
-    grants_t *g;
+    govern_fixture_t l;
     int64_t ids[NGRANTED];
 } fixture_t;
 
@@ -48,30 +43,24 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     tarn_err_t err = {0};
-    char path[128];
-    snprintf(f->dir, sizeof f->dir, "/tmp/tarn-authz-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(path, sizeof path, "%s/tarn.db", f->dir);
-    if (db_open(&f->db, path, &err) || iam_open(&f->iam, f->db, NULL, &err) ||
-        grants_open(&f->g, f->db, &err))
+    if (!f || govern_fixture_open(&f->l, "authz", false))
         return -1;
     const char *users[] = {"alice", "bob", "carol", "dan", "erin"};
     for (size_t i = 0; i < sizeof users / sizeof *users; i++)
-        if (iam_user_create(f->iam, users[i], false, NULL, &err))
+        if (iam_user_create(f->l.iam, users[i], false, NULL, &err))
             return -1;
     /* bob is an analyst, and analysts hold the reader role; carol holds the loader role. */
-    if (grants_group_create(f->g, "analysts", &err) ||
-        grants_group_add(f->g, "analysts", "bob", &err) ||
-        grants_role_create(f->g, "reader", &err) || grants_role_create(f->g, "loader", &err) ||
-        grants_role_assign(f->g, "reader", "group:analysts", &err) ||
-        grants_role_assign(f->g, "loader", "user:carol", &err))
+    if (grants_group_create(f->l.g, "analysts", &err) ||
+        grants_group_add(f->l.g, "analysts", "bob", &err) ||
+        grants_role_create(f->l.g, "reader", &err) || grants_role_create(f->l.g, "loader", &err) ||
+        grants_role_assign(f->l.g, "reader", "group:analysts", &err) ||
+        grants_role_assign(f->l.g, "loader", "user:carol", &err))
         return -1;
     for (size_t i = 0; i < NGRANTED; i++) {
         json_t *c = granted[i].columns ? json_loads(granted[i].columns, 0, NULL) : NULL;
         grant_spec_t s = {granted[i].principal, granted[i].perm, granted[i].resource, c, NULL,
                           false};
-        int rc = grants_grant(f->g, &s, "admin", &f->ids[i], &err);
+        int rc = grants_grant(f->l.g, &s, "admin", &f->ids[i], &err);
         json_decref(c);
         if (rc) {
             fprintf(stderr, "grant %s: %s\n", granted[i].label, err.msg);
@@ -85,10 +74,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    grants_close(f->g);
-    iam_close(f->iam);
-    db_close(f->db);
-    fs_remove_tree(f->dir);
+    govern_fixture_close(&f->l);
     free(f);
     return 0;
 }
@@ -100,16 +86,16 @@ static authz_principal_t principal(fixture_t *f, const char *who)
     if (!strcmp(who, "anonymous"))
         return (authz_principal_t){0};
     if (!strcmp(who, "admin"))
-        return (authz_principal_t){.name = "root", .id = 0, .admin = true, .grants = f->g};
+        return (authz_principal_t){.name = "root", .id = 0, .admin = true, .grants = f->l.g};
     if (!strcmp(who, "ghost"))
         return (authz_principal_t){.name = "ghost", .id = 999};
     arena_t *a = arena_create();
     iam_user_t u = {0};
     tarn_err_t err = {0};
-    if (iam_user_get(f->iam, who, &u, a, &err))
+    if (iam_user_get(f->l.iam, who, &u, a, &err))
         fail_msg("no user %s", who);
     arena_free(a);
-    return (authz_principal_t){.name = who, .id = u.id, .grants = f->g};
+    return (authz_principal_t){.name = who, .id = u.id, .grants = f->l.g};
 }
 
 static int64_t grant_id(fixture_t *f, const char *label)
@@ -257,8 +243,7 @@ static void test_deleted_user_is_refused(void **state)
     authz_principal_t bob = principal(f, "bob");
     authz_decision_t d;
     assert_int_equal(authz_check(&bob, "sql:Select", "table/curated.sales.orders", &d), 0);
-    assert_int_equal(iam_user_delete(f->iam, "bob", &err), 0);
-    grants_invalidate(f->g);
+    assert_int_equal(iam_user_delete(f->l.iam, "bob", &err), 0);
     assert_int_equal(authz_check(&bob, "sql:Select", "table/curated.sales.orders", &d),
                      TARN_EDENIED);
     assert_string_equal(d.rule, "no-select-grant");

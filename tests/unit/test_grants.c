@@ -10,59 +10,32 @@
 #include <cmocka.h>
 
 #include "govern/authz.h"
-#include "govern/grants.h"
 #include "govern/grants_sql.h"
-#include "govern/iam.h"
+#include "govern_fixture.h"
 #include "util/fs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char dir[64];
-    db_t *db;
-    iam_t *iam;
-    grants_t *g;
-} fixture_t;
-
-/* As the server wires it: a user's deletion rebuilds the grants' snapshot. */
-static void user_deleted(void *g, int64_t user_id)
-{
-    (void)user_id;
-    grants_invalidate(g);
-}
+typedef govern_fixture_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = calloc(1, sizeof *f);
     tarn_err_t err = {0};
-    char path[128];
-    snprintf(f->dir, sizeof f->dir, "/tmp/tarn-grants-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (govern_fixture_setup(state))
         return -1;
-    snprintf(path, sizeof path, "%s/tarn.db", f->dir);
-    if (db_open(&f->db, path, &err) || iam_open(&f->iam, f->db, NULL, &err) ||
-        grants_open(&f->g, f->db, &err))
-        return -1;
-    iam_on_user_deleted(f->iam, user_deleted, f->g);
+    fixture_t *f = *state;
     const char *users[] = {"alice", "bob", "carol", "dan"};
     for (int i = 0; i < 4; i++)
         if (iam_user_create(f->iam, users[i], false, NULL, &err))
             return -1;
-    *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    grants_close(f->g);
-    iam_close(f->iam);
-    db_close(f->db);
-    fs_remove_tree(f->dir);
-    free(f);
-    return 0;
+    return govern_fixture_teardown(state);
 }
 
 static int64_t grant(fixture_t *f, const char *principal, const char *perm, const char *res,

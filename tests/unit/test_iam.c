@@ -8,68 +8,15 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "govern/grants.h"
-#include "govern/iam.h"
-#include "govern/keyring.h"
 #include "govern/password.h"
-#include "util/fs.h"
+#include "govern_fixture.h"
 #include "util/hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char dir[64];
-    db_t *db;
-    keyring_t *kr;
-    iam_t *iam;
-    grants_t *g;
-    arena_t *a;
-    int deleted;      /* calls of the deletion hook */
-    int64_t deleted_id; /* the last id it was told */
-} fixture_t;
-
-static void on_deleted(void *ctx, int64_t id)
-{
-    fixture_t *f = ctx;
-    f->deleted++;
-    f->deleted_id = id;
-    grants_invalidate(f->g);
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    tarn_err_t err = {0};
-    char path[128];
-    snprintf(f->dir, sizeof f->dir, "/tmp/tarn-iam-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(path, sizeof path, "%s/keys", f->dir);
-    if (keyring_create(path, &err) || keyring_open(&f->kr, path, &err))
-        return -1;
-    snprintf(path, sizeof path, "%s/tarn.db", f->dir);
-    if (db_open(&f->db, path, &err) || iam_open(&f->iam, f->db, f->kr, &err) ||
-        grants_open(&f->g, f->db, &err) || !(f->a = arena_create()))
-        return -1;
-    iam_on_user_deleted(f->iam, on_deleted, f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    grants_close(f->g);
-    iam_close(f->iam);
-    db_close(f->db);
-    keyring_free(f->kr);
-    arena_free(f->a);
-    fs_remove_tree(f->dir);
-    free(f);
-    return 0;
-}
+typedef govern_fixture_t fixture_t;
 
 static void make_user(fixture_t *f, const char *name, bool admin)
 {
@@ -398,15 +345,13 @@ static void test_secrets_at_rest(void **state)
 
 int main(void)
 {
+#define T(test) cmocka_unit_test_setup_teardown(test, govern_fixture_setup_keys, \
+                                                govern_fixture_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_user_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_users_by_name_and_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids_are_never_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_last_admin_stays, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keys_resolve_and_revoke, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_cascades, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secrets_at_rest, setup, teardown),
+        T(test_user_names),        T(test_users_by_name_and_id), T(test_ids_are_never_reused),
+        T(test_last_admin_stays),  T(test_keys_resolve_and_revoke), T(test_rotation),
+        T(test_delete_cascades),   T(test_secrets_at_rest),
     };
+#undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
