@@ -31,17 +31,16 @@ build fuzz_catalog src/catalog/schema.c src/catalog/hive.c src/util/arena.c $UTI
     -ljansson -lcrypto -lz -lpthread
 build fuzz_pgwire src/server/pgmsg.c src/server/pgsql.c src/consume/pgtype.c src/govern/scram.c \
     src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lcrypto -lz -lpthread -lm
-build fuzz_stream src/ingest/stream_config.c src/ingest/stream_template.c src/ingest/stream_jq.c \
-    src/ingest/stream_jq_check.c src/ingest/plugins.c src/util/config_map.c src/util/units.c \
-    $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
+STREAM="src/ingest/stream_config.c src/ingest/stream_template.c src/ingest/stream_jq.c
+src/ingest/stream_jq_check.c src/ingest/plugins.c tests/fuzz/plugin_stubs.c src/util/config_map.c
+src/util/units.c"
+build fuzz_stream $STREAM $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
 build fuzz_pipeline src/process/pipeline_spec.c src/process/cron.c $UTIL \
     -lyaml -lcrypto -lz -lpthread
 build fuzz_s3_xml src/server/s3/s3_xml.c $UTIL -lexpat -ljansson -lcrypto -lz -lpthread
 build fuzz_http src/server/http_parse.c src/govern/sigv4.c src/util/arena.c $UTIL \
     -lcrypto -lz -lpthread
-build fuzz_stream_config src/ingest/stream_config.c src/ingest/stream_template.c \
-    src/ingest/stream_jq.c src/ingest/stream_jq_check.c src/ingest/plugins.c \
-    src/util/config_map.c src/util/units.c $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
+build fuzz_stream_config $STREAM $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
 
 failed=""
 for t in $TARGETS; do
