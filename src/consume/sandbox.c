@@ -1,6 +1,6 @@
 /* The statement check of the SQL sandbox; see sandbox.h. */
 #include "consume/sandbox.h"
-#include "consume/pgdialect.h"
+#include "consume/pgwire/pgdialect.h"
 
 #include "util/buf.h"
 

@@ -37,7 +37,7 @@ int sandbox_map_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map,
 /* Only whether sql parses: TARN_EINVAL (reason "SyntaxError") with the parser's message
  * when it does not. Names and statement kinds are checked later, when it runs. */
 int sandbox_check_syntax(engine_conn_t *c, const char *sql, arena_t *a, tarn_err_t *err);
-/* Like sandbox_map_statement, for SQL in PostgreSQL's dialect (consume/pgdialect.h): its
+/* Like sandbox_map_statement, for SQL in PostgreSQL's dialect (consume/pgwire/pgdialect.h): its
  * syntax is rewritten to the engine's before the check, and a function that reads one of
  * the session's PostgreSQL catalogs asks map for it (catalog "", schema "pg_catalog"). */
 int sandbox_map_pg_statement(engine_conn_t *c, const char *sql, sandbox_map_fn map, void *ctx,

@@ -1,8 +1,8 @@
 /* Query sessions and the views they are given; see session.h. */
 #include "consume/session.h"
-#include "consume/pgcatalog.h"
-#include "consume/pgdialect.h"
-#include "consume/pgtype.h"
+#include "consume/pgwire/pgcatalog.h"
+#include "consume/pgwire/pgdialect.h"
+#include "consume/pgwire/pgtype.h"
 #include "consume/sandbox.h"
 #include "util/buf.h"
 

@@ -62,7 +62,7 @@ void session_set_scope(session_t *s, const catalog_scope_t *scope);
 /* Switches the session to PostgreSQL's dialect for PostgreSQL clients: queries may use
  * PostgreSQL's syntax and functions (current_database() is `database`, current_user is
  * `user`; both are copied) and read pg_catalog and information_schema, which list the
- * tables the session may read (consume/pgcatalog.h). Everything still goes through the
+ * tables the session may read (consume/pgwire/pgcatalog.h). Everything still goes through the
  * sandbox. */
 int session_enable_pg(session_t *s, const char *database, const char *user, tarn_err_t *err);
 

@@ -6,12 +6,14 @@
 #include "consume/session.h"
 #include "engine/engine.h"
 #include "process/pipelines.h"
+#include "consume/pgwire/pgwire.h"
+#include "server/errors.h"
 #include "server/http.h"
 #include "server/metrics.h"
-#include "server/pg.h"
 #include "server/server_state.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/net.h"
 #include "util/timeutil.h"
 
 #include <errno.h>
@@ -274,15 +276,6 @@ static int parse_listen(const char *listen, struct addrinfo **out, tarn_err_t *e
     return 0;
 }
 
-bool server_addr_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return false;
-}
-
 /* The HTTPS certificate chain and key as PEM text: libmicrohttpd takes them from memory. */
 static int read_tls_files(server_t *s, const server_opts_t *o, tarn_err_t *err)
 {
@@ -351,6 +344,70 @@ static int start_admission(server_t *s, const server_opts_t *o, tarn_err_t *err)
     if (!(s->backoff = backoff_create(NULL)))
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     return 0;
+}
+
+/* ---- what the PostgreSQL protocol needs of the server (pgwire_env_t) ---- */
+
+static void pg_observe(void *ctx, const char *op, int status, double seconds, uint64_t bytes_out)
+{
+    server_t *s = ctx;
+    metrics_observe(s->metrics, "pg", op, status, seconds, 0, bytes_out);
+}
+
+static void pg_auth_failed(void *ctx)
+{
+    server_t *s = ctx;
+    metrics_auth_failure(s->metrics, "postgres");
+}
+
+static void pg_auth_held(void *ctx, double seconds)
+{
+    server_t *s = ctx;
+    metrics_auth_backoff(s->metrics, "postgres", seconds);
+}
+
+static void *pg_conn_admit(void *ctx, int fd, const struct sockaddr *peer)
+{
+    server_t *s = ctx;
+    return conns_add(s->pg_conns, fd, peer);
+}
+
+static int pg_conn_login(void *ctx, void *slot, bool admin)
+{
+    server_t *s = ctx;
+    return conns_authenticate(s->pg_conns, slot, admin);
+}
+
+static void pg_conn_leave(void *ctx, void *slot)
+{
+    server_t *s = ctx;
+    conns_remove(s->pg_conns, slot);
+}
+
+static int start_postgres(server_t *s, const server_opts_t *o, const char *addr, tarn_err_t *err)
+{
+    pgwire_env_t env = {
+        .engine = s->sql_engine,
+        .catalog = s->catalog,
+        .objects_dir = s->objects_dir,
+        .workload = s->workload,
+        .iam = s->iam,
+        .grants = s->grants,
+        .backoff = s->backoff,
+        .audit = s->audit,
+        .db = s->db,
+        .tls_cert = o->tls_cert,
+        .tls_key = o->tls_key,
+        .ctx = s,
+        .sqlstate = errors_sqlstate,
+        .observe = pg_observe,
+        .auth_failed = pg_auth_failed,
+        .auth_held = pg_auth_held,
+        .conn_admit = pg_conn_admit,
+        .conn_login = pg_conn_login,
+        .conn_leave = pg_conn_leave,
+    };
+    return pgwire_start(&s->pg, &env, addr, err);
 }
 
 static void wipe_buf(buf_t *b)
@@ -453,18 +510,18 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     signal(SIGPIPE, SIG_IGN);
     /* The PostgreSQL port listens before the HTTP one, so a server that answers /healthz
      * takes PostgreSQL clients too. */
-    const char *pg_listen = o->pg_listen ? o->pg_listen : "127.0.0.1:5470";
-    if (strcmp(pg_listen, "off") &&
-        (rc = pg_start(&s->pg, s, pg_listen, o->tls_cert, o->tls_key, err)))
+    const char *pg_listen_addr = o->pg_listen ? o->pg_listen : "127.0.0.1:5470";
+    if (strcmp(pg_listen_addr, "off") &&
+        (rc = start_postgres(s, o, pg_listen_addr, err)))
         goto done;
-    if (!o->tls_cert && !server_addr_loopback(ai->ai_addr))
+    if (!o->tls_cert && !net_addr_loopback(ai->ai_addr))
         log_warn("HTTP clients reach this server from the network without TLS: requests are "
                  "signed, but objects, queries and results (and secrets shown once) travel in "
                  "plain text; give --tls-cert and --tls-key",
                  "listen", o->listen);
     if ((rc = http_start(s, ai->ai_addr, err)))
         goto done;
-    log_info("tarn ready", "listen", o->listen, "tls", o->tls_cert ? "on" : "off", "pg_listen", pg_listen, "data", o->data_dir,
+    log_info("tarn ready", "listen", o->listen, "tls", o->tls_cert ? "on" : "off", "pg_listen", pg_listen_addr, "data", o->data_dir,
              "pipelines", s->runner ? "on" : "off", "version", TARN_VERSION, "duckdb",
              engine_version());
     for (;;) {
@@ -477,7 +534,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         audit_sync(s->audit, NULL); /* bound the audit records a power loss could take */
         db_checkpoint(s->db);
     }
-    pg_stop(s->pg);
+    pgwire_stop(s->pg);
     s->pg = NULL;
     int lfd = MHD_quiesce_daemon(s->daemon); /* stop accepting; the caller owns the socket */
     if (lfd >= 0)
@@ -489,7 +546,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     log_info("stopped");
 done:
     if (s)
-        pg_stop(s->pg);
+        pgwire_stop(s->pg);
     if (s && s->daemon)
         MHD_stop_daemon(s->daemon);
     server_free(s);

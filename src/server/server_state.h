@@ -57,7 +57,7 @@ typedef struct server {
     struct MHD_Daemon *daemon;
     buf_t tls_cert_pem; /* the HTTPS certificate chain and key, kept while the daemon runs */
     buf_t tls_key_pem;
-    struct pg_server *pg; /* the PostgreSQL listener, when on */
+    struct pgwire *pg;    /* the PostgreSQL listener, when on */
     conns_t *http_conns;  /* admission of HTTP connections */
     conns_t *pg_conns;    /* admission of PostgreSQL connections */
     backoff_t *backoff;   /* password back-off, shared by every door with passwords */
@@ -68,9 +68,6 @@ typedef struct server {
     atomic_uint_fast64_t next_request;
     uint64_t boot_id;
 } server_t;
-
-/* True for 127.0.0.0/8 and ::1: listeners warn when they reach the network without TLS. */
-bool server_addr_loopback(const struct sockaddr *sa);
 
 /* lake_init.c: opens <data>/tarn.db (owner-only: it holds sealed secrets and password
  * verifiers) with the event queue's tables. */

@@ -3,11 +3,11 @@
  * COPY / DECLARE / FETCH / CLOSE parsing, parameter values in text and binary for every
  * type, and text-to-binary conversion of result values — plus a SCRAM exchange and the
  * GRANT / REVOKE statement parser. */
-#include "consume/pgtype.h"
+#include "consume/pgwire/pgtype.h"
 #include "govern/grants_sql.h"
 #include "govern/scram.h"
-#include "server/pgmsg.h"
-#include "server/pgsql.h"
+#include "consume/pgwire/pgmsg.h"
+#include "consume/pgwire/pgsql.h"
 
 #include <stdint.h>
 #include <stdlib.h>

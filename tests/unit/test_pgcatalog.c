@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "consume/pgcatalog_defs.h"
+#include "consume/pgwire/pgcatalog_defs.h"
 #include "consume/session.h"
 #include "session_rows.h"
 #include "govern/grants.h"

@@ -6,9 +6,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "consume/pgtype.h"
-#include "server/pgmsg.h"
-#include "server/pgsql.h"
+#include "consume/pgwire/pgtype.h"
+#include "consume/pgwire/pgmsg.h"
+#include "consume/pgwire/pgsql.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * /v1/queries. */
 #include "consume/session.h"
 #include "govern/grants_sql.h"
-#include "server/pgsql.h"
+#include "consume/pgwire/pgsql.h"
 #include "server/rest/rest.h"
 #include "server/server_state.h"
 #include "util/timeutil.h"

@@ -1,7 +1,7 @@
 /* Statement splitting and session-command parsing for the PostgreSQL edge; see pgsql.h.
  * One small tokenizer knows PostgreSQL's lexical rules: '...' with '' (and E'...' with
  * backslashes), "identifiers", $tag$ dollar quotes $tag$, -- and nested block comments. */
-#include "server/pgsql.h"
+#include "consume/pgwire/pgsql.h"
 #include "util/buf.h"
 
 #include <ctype.h>

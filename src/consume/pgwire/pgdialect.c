@@ -1,7 +1,7 @@
 /* PostgreSQL's dialect: the text rewrite before parsing (a small scanner that knows SQL's
  * strings, quoted names and comments) and the parse tree rewrite; see pgdialect.h. */
-#include "consume/pgdialect.h"
-#include "consume/pgcatalog.h"
+#include "consume/pgwire/pgdialect.h"
+#include "consume/pgwire/pgcatalog.h"
 
 #include "util/buf.h"
 

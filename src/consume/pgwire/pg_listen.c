@@ -1,8 +1,9 @@
 /* The PostgreSQL listener: accepts connections, runs each on its own thread, keeps the
  * registry CancelRequest looks connections up in, and ends them all on shutdown. */
-#include "server/pg_internal.h"
+#include "consume/pgwire/pg_internal.h"
 #include "util/hash.h"
 #include "util/log.h"
+#include "util/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,10 +23,10 @@
 static void *conn_thread(void *arg)
 {
     pg_conn_t *c = arg;
-    pg_server_t *pg = c->pg;
+    pgwire_t *pg = c->pg;
     pg_conn_serve(c);
     /* Out of the admission table before the descriptor can be reused. */
-    conns_remove(pg->srv->pg_conns, c->slot);
+    pg->env.conn_leave(pg->env.ctx, c->slot);
     pthread_mutex_lock(&pg->mu);
     for (pg_conn_t **pp = &pg->conns; *pp; pp = &(*pp)->next)
         if (*pp == c) {
@@ -60,7 +61,7 @@ static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap, 
 
 static void *accept_loop(void *arg)
 {
-    pg_server_t *pg = arg;
+    pgwire_t *pg = arg;
     while (!atomic_load(&pg->stopping)) {
         struct pollfd pfd = {.fd = pg->lfd, .events = POLLIN};
         if (poll(&pfd, 1, 200) <= 0)
@@ -82,7 +83,7 @@ static void *accept_loop(void *arg)
         source_of(&ss, c->source, sizeof c->source, c->host, sizeof c->host);
         /* Registered before its thread reads a byte: it may evict an older
          * unauthenticated connection, and may itself be evicted or timed out. */
-        if (!(c->slot = conns_add(pg->srv->pg_conns, fd, (struct sockaddr *)&ss))) {
+        if (!(c->slot = pg->env.conn_admit(pg->env.ctx, fd, (struct sockaddr *)&ss))) {
             free(c);
             close(fd);
             continue;
@@ -107,7 +108,7 @@ static void *accept_loop(void *arg)
             pg->conns = c->next;
             pg->nconns--;
             pthread_mutex_unlock(&pg->mu);
-            conns_remove(pg->srv->pg_conns, c->slot);
+            pg->env.conn_leave(pg->env.ctx, c->slot);
             close(fd);
             free(c);
         }
@@ -116,7 +117,7 @@ static void *accept_loop(void *arg)
     return NULL;
 }
 
-void pg_cancel(pg_server_t *pg, int32_t pid, int32_t key)
+void pg_cancel(pgwire_t *pg, int32_t pid, int32_t key)
 {
     pthread_mutex_lock(&pg->mu);
     for (pg_conn_t *c = pg->conns; c; c = c->next) {
@@ -126,7 +127,7 @@ void pg_cancel(pg_server_t *pg, int32_t pid, int32_t key)
         if (id) {
             atomic_store(&c->cancel_requested, true);
             tarn_err_t err = {0};
-            workload_cancel(pg->srv->workload, id, NULL, true, &err);
+            workload_cancel(pg->env.workload, id, NULL, true, &err);
         }
         break;
     }
@@ -160,9 +161,9 @@ static int tls_context(SSL_CTX **out, const char *cert, const char *key, tarn_er
     return 0;
 }
 
-int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls_cert,
-             const char *tls_key, tarn_err_t *err)
+int pgwire_start(pgwire_t **out, const pgwire_env_t *env, const char *addr, tarn_err_t *err)
 {
+    const char *tls_cert = env->tls_cert, *tls_key = env->tls_key;
     SSL_CTX *tls = NULL;
     if ((tls_cert || tls_key) && !(tls_cert && tls_key))
         return TARN_ERR(err, TARN_EINVAL, "TLS needs both --tls-cert and --tls-key");
@@ -190,7 +191,7 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls
         return TARN_ERR(err, TARN_EINVAL, "cannot use --pg-listen address '%s': %s", addr,
                         gai_strerror(g));
     }
-    if (!tls && !server_addr_loopback(ai->ai_addr))
+    if (!tls && !net_addr_loopback(ai->ai_addr))
         log_warn("PostgreSQL clients reach this server from the network without TLS: "
                  "passwords are protected by SCRAM but queries and results travel in plain text; "
                  "give --tls-cert and --tls-key",
@@ -209,13 +210,13 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls
                         strerror(e));
     }
     freeaddrinfo(ai);
-    pg_server_t *pg = calloc(1, sizeof *pg);
+    pgwire_t *pg = calloc(1, sizeof *pg);
     if (!pg) {
         close(fd);
         SSL_CTX_free(tls);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
-    pg->srv = srv;
+    pg->env = *env;
     pg->tls = tls;
     pg->lfd = fd;
     pg->next_pid = 1000 + (int32_t)(getpid() % 20000);
@@ -232,7 +233,7 @@ int pg_start(pg_server_t **out, server_t *srv, const char *addr, const char *tls
     return 0;
 }
 
-void pg_stop(pg_server_t *pg)
+void pgwire_stop(pgwire_t *pg)
 {
     if (!pg)
         return;
@@ -245,7 +246,7 @@ void pg_stop(pg_server_t *pg)
         long long id = atomic_load(&c->query_id);
         if (id) {
             tarn_err_t err = {0};
-            workload_cancel(pg->srv->workload, id, NULL, true, &err);
+            workload_cancel(pg->env.workload, id, NULL, true, &err);
         }
         shutdown(c->fd, SHUT_RDWR);
     }

@@ -2,8 +2,8 @@
  * splitting a simple Query into statements (quotes, dollar quotes and comments
  * respected), telling session commands (BEGIN, SET, SHOW, COPY ... TO STDOUT, ...) from
  * queries, and reading their arguments. Queries themselves go to the session untouched. */
-#ifndef TARN_SERVER_PGSQL_H
-#define TARN_SERVER_PGSQL_H
+#ifndef TARN_CONSUME_PGWIRE_PGSQL_H
+#define TARN_CONSUME_PGWIRE_PGSQL_H
 
 #include "util/arena.h"
 #include "util/err.h"

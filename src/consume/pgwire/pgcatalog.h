@@ -4,8 +4,8 @@
  * those clients call as TEMP MACROs. A lake database is the schema "<db>" in the curated
  * zone and "<zone>.<db>" in the others; oids come from the catalog's ids, so they are the
  * same in every session. */
-#ifndef TARN_CONSUME_PGCATALOG_H
-#define TARN_CONSUME_PGCATALOG_H
+#ifndef TARN_CONSUME_PGWIRE_PGCATALOG_H
+#define TARN_CONSUME_PGWIRE_PGCATALOG_H
 
 #include "catalog/catalog.h"
 #include "engine/engine.h"

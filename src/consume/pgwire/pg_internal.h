@@ -1,13 +1,15 @@
 /* Shared by the PostgreSQL protocol's files: the listener (pg_listen.c), a connection's
  * startup, login and message loop (pg_conn.c), running statements and the simple query
  * protocol (pg_query.c), and the extended query protocol (pg_extended.c). */
-#ifndef TARN_SERVER_PG_INTERNAL_H
-#define TARN_SERVER_PG_INTERNAL_H
+#ifndef TARN_CONSUME_PGWIRE_PG_INTERNAL_H
+#define TARN_CONSUME_PGWIRE_PG_INTERNAL_H
 
-#include "server/pg.h"
-#include "server/pgmsg.h"
-#include "server/pgsql.h"
-#include "server/server_state.h"
+#include "consume/pgwire/pgmsg.h"
+#include "consume/pgwire/pgsql.h"
+#include "consume/pgwire/pgwire.h"
+#include "consume/session.h"
+#include "util/arena.h"
+#include "util/buf.h"
 
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -17,8 +19,8 @@
 
 typedef struct pg_conn pg_conn_t;
 
-struct pg_server {
-    server_t *srv;
+struct pgwire {
+    pgwire_env_t env;
     int lfd;
     struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured, else NULL */
     char addr[128];
@@ -33,9 +35,9 @@ struct pg_server {
 
 /* A client connection's identity for CancelRequest, and what cancelling it needs. */
 struct pg_conn {
-    pg_server_t *pg;
+    pgwire_t *pg;
     int fd;
-    conn_slot_t *slot; /* admission (srv->pg_conns); removed before fd is closed */
+    void *slot;        /* admission (env.conn_admit); left before fd is closed */
     char source[64];   /* "host:port" */
     char host[48];     /* the client's address alone: the password back-off's key */
     int32_t pid, key;
@@ -79,7 +81,7 @@ typedef struct portal {
  * transaction status, prepared statements and portals. */
 typedef struct {
     pg_conn_t *c;
-    server_t *srv;
+    const pgwire_env_t *env;
     SSL *ssl; /* after a TLS handshake, every byte goes through it */
     buf_t in;
     size_t in_off;
@@ -155,6 +157,6 @@ void pg_stmt_free(stmt_t *s);
 void pg_conn_serve(pg_conn_t *c);
 /* Handles a CancelRequest for (pid, key): interrupts that connection's running query when
  * the key matches (compared in constant time). */
-void pg_cancel(pg_server_t *pg, int32_t pid, int32_t key);
+void pg_cancel(pgwire_t *pg, int32_t pid, int32_t key);
 
 #endif

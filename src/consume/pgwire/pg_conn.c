@@ -2,9 +2,7 @@
  * CancelRequest, parameters), SCRAM-SHA-256 authentication, the session and its reported
  * parameters, and the message loop that hands queries to pg_query.c and pg_extended.c. */
 #include "govern/scram.h"
-#include "server/errors.h"
-#include "server/metrics.h"
-#include "server/pg_internal.h"
+#include "consume/pgwire/pg_internal.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -24,7 +22,7 @@ int pg_flush(pg_client_t *k)
     /* What goes out may confirm a change (a CommandComplete, a GRANT): its commit is
      * synced first. A failed sync ends the connection unanswered rather than confirm. */
     tarn_err_t err = {0};
-    if (k->out.len && db_sync(k->srv->db, &err)) {
+    if (k->out.len && db_sync(k->env->db, &err)) {
         log_error("pg: cannot confirm a change", "error", err.msg);
         k->dead = true;
     }
@@ -82,7 +80,7 @@ static int conn_read(pg_client_t *k, bool startup, pgmsg_t *m)
 /* An error to the client in the protocol's own format, from err's code and reason. */
 void pg_send_error(pg_client_t *k, const char *severity, const tarn_err_t *err)
 {
-    const char *state = errors_sqlstate(err->code, err->reason);
+    const char *state = k->env->sqlstate(err->code, err->reason);
     const char *hint = NULL;
     if (!strcmp(state, "42501") && err->reason && !strcmp(err->reason, "AccessDenied"))
         hint = "ask an admin for access, or check the name with SHOW TABLES";
@@ -122,9 +120,9 @@ void pg_audit_statement(pg_client_t *k, const char *action, const char *outcome,
         .bytes_out = bytes_out,
     };
     tarn_err_t e = {0};
-    if (k->srv->audit && audit_append(k->srv->audit, &rec, &e))
+    if (k->env->audit && audit_append(k->env->audit, &rec, &e))
         log_error("audit append failed", "error", e.msg);
-    metrics_observe(k->srv->metrics, "pg", action + 3, rec.status, secs, 0, bytes_out);
+    k->env->observe(k->env->ctx, action + 3, rec.status, secs, bytes_out);
 }
 
 /* ---- startup and authentication ---- */
@@ -146,7 +144,7 @@ static bool hold_until(pg_client_t *k, int64_t until_ms)
     }
     int64_t held = time_mono_ms() - start;
     if (held > 0)
-        metrics_auth_backoff(k->srv->metrics, "postgres", (double)held / 1000.0);
+        k->env->auth_held(k->env->ctx, (double)held / 1000.0);
     return ok;
 }
 
@@ -162,8 +160,8 @@ static int authenticate(pg_client_t *k)
     backoff_turn_t turn;
     /* Read before the lookup: a deletion that races with the login is seen at the first
      * statement. */
-    k->iam_generation = iam_generation(k->srv->iam);
-    int rc = iam_user_scram(k->srv->iam, k->user, &u, &verifier, k->a, &k->err);
+    k->iam_generation = iam_generation(k->env->iam);
+    int rc = iam_user_scram(k->env->iam, k->user, &u, &verifier, k->a, &k->err);
     bool known = rc == 0 && verifier.data;
     size_t b = pgmsg_begin(&k->out, 'R');
     pgmsg_put_i32(&k->out, 10);
@@ -207,11 +205,11 @@ static int authenticate(pg_client_t *k)
         goto done;
     }
     buf_reset(&msg);
-    backoff_begin(k->srv->backoff, k->user, k->c->host, time_mono_ms(), &turn);
+    backoff_begin(k->env->backoff, k->user, k->c->host, time_mono_ms(), &turn);
     if (turn.refused) {
         /* Too many guesses in flight for this pair: refused without checking, so it
          * tells nothing about the password. */
-        metrics_auth_failure(k->srv->metrics, "postgres");
+        k->env->auth_failed(k->env->ctx);
         fatal(k, "28P01", "password authentication failed for user \"%s\"", k->user);
         rc = TARN_EDENIED;
         goto done;
@@ -223,9 +221,9 @@ static int authenticate(pg_client_t *k)
     }
     if ((rc = scram_finish(&sc, m.body, m.len, &msg, &k->err))) {
         if (rc == TARN_EDENIED) {
-            backoff_failed(k->srv->backoff, k->user, k->c->host, time_mono_ms());
+            backoff_failed(k->env->backoff, k->user, k->c->host, time_mono_ms());
             turn_taken = false;
-            metrics_auth_failure(k->srv->metrics, "postgres");
+            k->env->auth_failed(k->env->ctx);
             if (!hold_until(k, turn.answer_at_ms))
                 goto done;
             fatal(k, "28P01", "password authentication failed for user \"%s\"", k->user);
@@ -234,7 +232,7 @@ static int authenticate(pg_client_t *k)
         }
         goto done;
     }
-    backoff_succeeded(k->srv->backoff, k->user, k->c->host);
+    backoff_succeeded(k->env->backoff, k->user, k->c->host);
     turn_taken = false;
     b = pgmsg_begin(&k->out, 'R');
     pgmsg_put_i32(&k->out, 12);
@@ -243,10 +241,10 @@ static int authenticate(pg_client_t *k)
     k->principal.name = k->user;
     k->principal.id = u.id;
     k->principal.admin = u.admin;
-    k->principal.grants = k->srv->grants;
+    k->principal.grants = k->env->grants;
 done:
     if (turn_taken)
-        backoff_abandoned(k->srv->backoff, k->user, k->c->host);
+        backoff_abandoned(k->env->backoff, k->user, k->c->host);
     if (started)
         scram_done(&sc);
     buf_free(&verifier);
@@ -335,8 +333,8 @@ static int startup(pg_client_t *k, json_t *params)
 /* The session and its settings after a successful login. */
 static int begin_session(pg_client_t *k, json_t *params)
 {
-    server_t *srv = k->srv;
-    int rc = session_open(&k->session, srv->sql_engine, srv->catalog, srv->objects_dir,
+    const pgwire_env_t *env = k->env;
+    int rc = session_open(&k->session, env->engine, env->catalog, env->objects_dir,
                           &k->principal, &k->err);
     /* PostgreSQL's dialect and catalogs, for psql's \d and drivers' introspection. */
     if (!rc)
@@ -389,12 +387,12 @@ static int begin_session(pg_client_t *k, json_t *params)
  * connection must end. */
 static int principal_check(pg_client_t *k)
 {
-    uint64_t gen = iam_generation(k->srv->iam);
+    uint64_t gen = iam_generation(k->env->iam);
     if (gen == k->iam_generation)
         return 0;
     iam_user_t u;
     tarn_err_t e = {0};
-    int rc = iam_user_get_by_id(k->srv->iam, k->principal.id, &u, k->a, &e);
+    int rc = iam_user_get_by_id(k->env->iam, k->principal.id, &u, k->a, &e);
     if (rc == TARN_ENOTFOUND) {
         pg_audit_statement(k, "pg:Query", "deny", "PrincipalDeleted", 0, 0);
         fatal(k, "28000", "the user \"%s\" no longer exists", k->user);
@@ -438,7 +436,7 @@ static void serve(pg_client_t *k)
     }
     /* Sessions are counted once logged in, as PostgreSQL checks its reserved slots after
      * authentication: a client that never answers the challenge takes no session. */
-    if (conns_authenticate(k->srv->pg_conns, k->c->slot, k->principal.admin) < 0) {
+    if (k->env->conn_login(k->env->ctx, k->c->slot, k->principal.admin) < 0) {
         if (k->principal.admin)
             fatal(k, "53300", "sorry, too many clients already%s", "");
         else
@@ -518,7 +516,7 @@ done:
 
 void pg_conn_serve(pg_conn_t *c)
 {
-    pg_client_t k = {.c = c, .srv = c->pg->srv, .txn = 'I'};
+    pg_client_t k = {.c = c, .env = &c->pg->env, .txn = 'I'};
     if (!(k.a = arena_create()) || !(k.settings = json_object())) {
         arena_free(k.a);
         return;

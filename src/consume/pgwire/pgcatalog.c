@@ -1,9 +1,9 @@
 /* PostgreSQL's catalogs for a query session: the session's tables read from the lake's
  * catalog, the relations and functions over them; see pgcatalog.h. The lake's part is
  * loaded again only when the catalog has changed since the last load. */
-#include "consume/pgcatalog.h"
-#include "consume/pgcatalog_defs.h"
-#include "consume/pgtype.h"
+#include "consume/pgwire/pgcatalog.h"
+#include "consume/pgwire/pgcatalog_defs.h"
+#include "consume/pgwire/pgtype.h"
 
 #include "util/arena.h"
 #include "util/buf.h"

@@ -2,7 +2,7 @@
  * need; see pgtype.h. Binary formats follow PostgreSQL's send/recv functions: big-endian
  * integers, IEEE floats, dates and timestamps counted from 2000-01-01, numeric in base
  * 10,000 digits. */
-#include "consume/pgtype.h"
+#include "consume/pgwire/pgtype.h"
 
 #include <ctype.h>
 #include <math.h>

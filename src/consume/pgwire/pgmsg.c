@@ -1,6 +1,6 @@
 /* PostgreSQL protocol framing and message fields; see pgmsg.h. All integers are
  * big-endian (network order). */
-#include "server/pgmsg.h"
+#include "consume/pgwire/pgmsg.h"
 
 #include <string.h>
 

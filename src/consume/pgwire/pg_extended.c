@@ -1,9 +1,8 @@
 /* The PostgreSQL extended query protocol: Parse (named and unnamed prepared statements),
  * Bind (parameters in text or binary, result formats), Describe, Execute (with a row
  * limit: PortalSuspended), Close and Sync (the end of an implicit transaction). */
-#include "consume/pgtype.h"
-#include "server/errors.h"
-#include "server/pg_internal.h"
+#include "consume/pgwire/pgtype.h"
+#include "consume/pgwire/pg_internal.h"
 #include "util/timeutil.h"
 
 #include <stdio.h>
@@ -281,7 +280,7 @@ int pg_ext_execute(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     pg_audit_statement(k,
                        p->kind == PGSQL_QUERY || p->kind == PGSQL_COPY ? "pg:Query" : "pg:Command",
                        rc ? (err->code == TARN_EDENIED ? "deny" : "error") : "allow",
-                       rc ? errors_sqlstate(err->code, err->reason) : NULL, p->bytes - before,
+                       rc ? k->env->sqlstate(err->code, err->reason) : NULL, p->bytes - before,
                        (double)(time_mono_ns() - start) / 1e9);
     return rc;
 }

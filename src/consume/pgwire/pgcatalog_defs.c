@@ -2,7 +2,7 @@
  * columns (the ones clients read, in the engine's types) over the session's tables, the
  * functions clients call, and the facts pg_type lists; see pgcatalog_defs.h. Relations
  * tarn has nothing for are empty, with their columns, so clients' joins still bind. */
-#include "consume/pgcatalog_defs.h"
+#include "consume/pgwire/pgcatalog_defs.h"
 
 const pgcat_rel_t pgcat_rels[] = {
     {"information_schema", "columns", 13295, 'v', true,

@@ -1,8 +1,8 @@
 /* PostgreSQL protocol v3 messages: framing what a client sends (the untyped startup
  * packet, then type byte + length + body), reading a body's fields without ever reading
  * past it, and writing the server's messages with their length filled in. */
-#ifndef TARN_SERVER_PGMSG_H
-#define TARN_SERVER_PGMSG_H
+#ifndef TARN_CONSUME_PGWIRE_PGMSG_H
+#define TARN_CONSUME_PGWIRE_PGMSG_H
 
 #include "util/buf.h"
 #include "util/err.h"

@@ -1,10 +1,9 @@
 /* Running statements for the PostgreSQL protocol: session parameters (SET / SHOW), rows
  * as DataRow or COPY lines, portals whose queries run under the workload, cursors
  * (DECLARE / FETCH / CLOSE), transaction status, and the simple Query message. */
-#include "consume/pgtype.h"
+#include "consume/pgwire/pgtype.h"
 #include "govern/grants_sql.h"
-#include "server/errors.h"
-#include "server/pg_internal.h"
+#include "consume/pgwire/pg_internal.h"
 #include "util/timeutil.h"
 
 #include <stdio.h>
@@ -239,7 +238,7 @@ static void portal_stop(pg_client_t *k, portal_t *p, const char *error)
     engine_stream_close(p->stream);
     p->stream = NULL;
     if (p->qid) {
-        workload_finish(k->srv->workload, p->qid, p->rows, p->bytes, error);
+        workload_finish(k->env->workload, p->qid, p->rows, p->bytes, error);
         atomic_store(&k->c->query_id, 0);
         p->qid = 0;
     }
@@ -268,7 +267,7 @@ void pg_portal_free(pg_client_t *k, portal_t *p)
 /* The error of a query that failed while running: a cancel or a timeout is 57014. */
 static int query_failed(pg_client_t *k, portal_t *p, int rc, tarn_err_t *err)
 {
-    const char *why = p->qid ? workload_interruption(k->srv->workload, p->qid) : NULL;
+    const char *why = p->qid ? workload_interruption(k->env->workload, p->qid) : NULL;
     if (why && !strcmp(why, "cancelled"))
         rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled",
                         "canceling statement due to user request");
@@ -286,10 +285,10 @@ int pg_portal_start(pg_client_t *k, portal_t *p, tarn_err_t *err)
     int64_t id = 0;
     p->started = true;
     atomic_store(&k->c->cancel_requested, false);
-    int rc = workload_admit(k->srv->workload, k->principal.name, sql, k->session, &id, err);
+    int rc = workload_admit(k->env->workload, k->principal.name, sql, k->session, &id, err);
     if (rc) {
         if (id)
-            workload_finish(k->srv->workload, id, 0, 0, err->msg);
+            workload_finish(k->env->workload, id, 0, 0, err->msg);
         return rc;
     }
     p->qid = id;
@@ -591,7 +590,7 @@ static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err
         break;
     case PGSQL_GRANT: {
         const char *tag;
-        if (!(rc = grants_statement_run(k->srv->grants, &k->principal, p->sql, &tag, err)))
+        if (!(rc = grants_statement_run(k->env->grants, &k->principal, p->sql, &tag, err)))
             pgmsg_put_command_complete(&k->out, tag);
         break;
     }
@@ -687,7 +686,7 @@ void pg_simple_query(pg_client_t *k, const pgmsg_t *m)
                        : TARN_ERR(&err, TARN_ENOMEM, "out of memory");
         pg_audit_statement(k, kind == PGSQL_QUERY || kind == PGSQL_COPY ? "pg:Query" : "pg:Command",
                            rc ? (err.code == TARN_EDENIED ? "deny" : "error") : "allow",
-                           rc ? errors_sqlstate(err.code, err.reason) : NULL, q.bytes,
+                           rc ? k->env->sqlstate(err.code, err.reason) : NULL, q.bytes,
                            (double)(time_mono_ns() - start) / 1e9);
         portal_clear(k, &q, rc ? err.msg : NULL);
         if (rc) {

@@ -4,8 +4,8 @@
  * rewritten in its parse tree (~ searches, reg* casts, pg_catalog.f() calls resolving to
  * the session's functions). Nothing here widens what a query may reach: the sandbox
  * checks the rewritten tree like any other. */
-#ifndef TARN_CONSUME_PGDIALECT_H
-#define TARN_CONSUME_PGDIALECT_H
+#ifndef TARN_CONSUME_PGWIRE_PGDIALECT_H
+#define TARN_CONSUME_PGWIRE_PGDIALECT_H
 
 #include "util/arena.h"
 #include "util/err.h"

@@ -1,8 +1,8 @@
 /* What the PostgreSQL catalogs of a query session are made of: the relations (with
  * PostgreSQL's names, oids and columns), the functions clients call, and the facts about
  * each type pg_type lists. Private to pgcatalog.c and pgdialect.c. */
-#ifndef TARN_CONSUME_PGCATALOG_DEFS_H
-#define TARN_CONSUME_PGCATALOG_DEFS_H
+#ifndef TARN_CONSUME_PGWIRE_PGCATALOG_DEFS_H
+#define TARN_CONSUME_PGWIRE_PGCATALOG_DEFS_H
 
 #include <stdbool.h>
 #include <stddef.h>

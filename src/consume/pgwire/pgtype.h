@@ -2,8 +2,8 @@
  * type modifier) a DuckDB column type is shown as, the SQL that renders a value in
  * PostgreSQL's text format, and the conversions between that text and PostgreSQL's
  * binary format for values sent to and received from drivers. */
-#ifndef TARN_CONSUME_PGTYPE_H
-#define TARN_CONSUME_PGTYPE_H
+#ifndef TARN_CONSUME_PGWIRE_PGTYPE_H
+#define TARN_CONSUME_PGWIRE_PGTYPE_H
 
 #include "util/buf.h"
 #include "util/err.h"
