@@ -38,9 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             off += (size_t)n;
         }
     }
-    const char *p = s, *stmt;
-    size_t len;
-    while (pgsql_next(&p, &stmt, &len)) {
+    pgsql_stmt_t *stmts = NULL;
+    size_t nstmts = 0;
+    tarn_err_t split_err = {0};
+    pgsql_split(s, &stmts, &nstmts, &split_err);
+    for (size_t i = 0; i < nstmts; i++) {
+        const char *stmt = stmts[i].sql;
+        size_t len = stmts[i].len;
         const char *name, *value, *query;
         pgsql_copy_t c;
         long count;
@@ -54,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pgsql_parse_close(stmt, len, &name, a, &err);
         pgsql_count_params(stmt, len);
     }
+    free(stmts);
     for (size_t i = 0; i < sizeof oids / sizeof *oids; i++) {
         buf_t b = BUF_INIT;
         pgtype_text_to_binary(oids[i], s, size, &b, &err);

@@ -82,18 +82,23 @@ static void test_split(void **state)
 {
     (void)state;
     const char *sql = "SELECT ';' AS a; -- c;\nSELECT $x$;$x$ /* ; /* ; */ */; SELECT \"a;b\";;  ";
-    const char *p = sql, *s;
-    size_t len;
+    pgsql_stmt_t *stmts;
+    size_t count;
+    tarn_err_t err = {0};
+    assert_int_equal(pgsql_split(sql, &stmts, &count, &err), 0);
     const char *want[] = {"SELECT ';' AS a", " -- c;\nSELECT $x$;$x$ /* ; /* ; */ */",
                           " SELECT \"a;b\"", "", "  "};
     size_t n = 0;
-    while (pgsql_next(&p, &s, &len)) {
+    for (size_t i = 0; i < count; i++) {
+        const char *s = stmts[i].sql;
+        size_t len = stmts[i].len;
         assert_true(n < 5);
         assert_int_equal(len, strlen(want[n]));
         assert_memory_equal(s, want[n], len);
         n++;
     }
     assert_int_equal(n, 5);
+    free(stmts);
     assert_int_equal(pgsql_classify("  ", 2), PGSQL_EMPTY);
     assert_int_equal(pgsql_classify("-- x\n", 5), PGSQL_EMPTY);
     const struct {

@@ -45,19 +45,20 @@ int pg_ext_parse(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     for (int i = 0; i < n; i++)
         s->types[i] = (uint32_t)pgmsg_get_i32(&r);
     s->ntypes = n;
-    const char *p = sql, *one;
-    size_t len = 0;
+    pgsql_stmt_t *stmts = NULL;
+    size_t nstmts = 0;
     int count = 0;
-    while (pgsql_next(&p, &one, &len))
-        if (pgsql_classify(one, len) != PGSQL_EMPTY)
+    int rc = pgsql_split(sql, &stmts, &nstmts, err);
+    for (size_t i = 0; !rc && i < nstmts; i++)
+        if (pgsql_classify(stmts[i].sql, stmts[i].len) != PGSQL_EMPTY)
             count++;
-    int rc = 0;
-    if (!pgmsg_reader_done(&r))
+    free(stmts);
+    if (!rc && !pgmsg_reader_done(&r))
         rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Parse message");
-    else if (count > 1)
+    else if (!rc && count > 1)
         rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
                         "cannot insert multiple commands into a prepared statement");
-    else if (*name && *stmt_find(k, name))
+    else if (!rc && *name && *stmt_find(k, name))
         rc = TARN_ERR_R(err, TARN_EINVAL, "DuplicatePreparedStatement",
                         "prepared statement \"%s\" already exists", name);
     if (!rc && (!(s->name = strdup(name)) || !(s->sql = strdup(sql))))

@@ -671,10 +671,17 @@ void pg_simple_query(pg_client_t *k, const pgmsg_t *m)
         pgmsg_put_ready(&k->out, k->txn);
         return;
     }
-    const char *p = sql, *stmt;
-    size_t len;
+    pgsql_stmt_t *stmts = NULL;
+    size_t nstmts = 0;
     int n = 0;
-    while (pgsql_next(&p, &stmt, &len)) {
+    if (pgsql_split(sql, &stmts, &nstmts, &k->err)) {
+        pg_send_error(k, "ERROR", &k->err);
+        pgmsg_put_ready(&k->out, k->txn);
+        return;
+    }
+    for (size_t i = 0; i < nstmts; i++) {
+        const char *stmt = stmts[i].sql;
+        size_t len = stmts[i].len;
         pgsql_kind_t kind = pgsql_classify(stmt, len);
         if (kind == PGSQL_EMPTY)
             continue;
@@ -696,6 +703,7 @@ void pg_simple_query(pg_client_t *k, const pgmsg_t *m)
             break;
         }
     }
+    free(stmts);
     if (!n) {
         size_t e = pgmsg_begin(&k->out, 'I');
         pgmsg_end(&k->out, e);

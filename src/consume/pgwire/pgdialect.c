@@ -1,146 +1,24 @@
-/* PostgreSQL's dialect: the text rewrite before parsing (a small scanner that knows SQL's
- * strings, quoted names and comments) and the parse tree rewrite; see pgdialect.h. */
+/* PostgreSQL's dialect: the text rewrite before parsing (on the tokens of PostgreSQL's own
+ * scanner, pglex.h) and the parse tree rewrite; see pgdialect.h. */
 #include "consume/pgwire/pgdialect.h"
 #include "consume/pgwire/pgcatalog.h"
+#include "consume/pgwire/pglex.h"
 
 #include "util/buf.h"
 
-#include <ctype.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 /* ---- the text ---- */
 
-typedef enum { TOK_WORD, TOK_QUOTED, TOK_STRING, TOK_NUMBER, TOK_OP, TOK_PUNCT } tok_kind_t;
-
-typedef struct {
-    tok_kind_t kind;
-    size_t at, len;
-} tok_t;
-
-static bool word_char(unsigned char c)
-{
-    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
-}
-
-static bool op_char(char c)
-{
-    return c && strchr("+-*/<>=~!@#%^&|`?", c);
-}
-
-/* Length of the comment at p (0 when none); block comments nest, as in PostgreSQL. */
-static size_t comment_len(const char *p)
-{
-    if (p[0] == '-' && p[1] == '-')
-        return strcspn(p, "\n");
-    if (p[0] != '/' || p[1] != '*')
-        return 0;
-    size_t i = 2;
-    int depth = 1;
-    while (p[i] && depth) {
-        if (p[i] == '/' && p[i + 1] == '*')
-            depth++, i += 2;
-        else if (p[i] == '*' && p[i + 1] == '/')
-            depth--, i += 2;
-        else
-            i++;
-    }
-    return i;
-}
-
-/* Length of the quoted token at p (opening q, doubled q inside; backslash escapes too when
- * `escapes`), up to the end of the text when it is not closed. */
-static size_t quoted_len(const char *p, char q, bool escapes)
-{
-    size_t i = 1;
-    while (p[i]) {
-        if (escapes && p[i] == '\\' && p[i + 1]) {
-            i += 2;
-        } else if (p[i] == q) {
-            if (p[i + 1] != q)
-                return i + 1;
-            i += 2;
-        } else {
-            i++;
-        }
-    }
-    return i;
-}
-
-/* Length of the dollar-quoted string at p ($$...$$ or $tag$...$tag$), 0 when p is not one
- * (a parameter $1). */
-static size_t dollar_len(const char *p)
-{
-    size_t t = 1;
-    if (isdigit((unsigned char)p[1]))
-        return 0;
-    while (p[t] && p[t] != '$' && (isalnum((unsigned char)p[t]) || p[t] == '_'))
-        t++;
-    if (p[t] != '$')
-        return 0;
-    const char *end = p + t + 1;
-    for (;;) {
-        end = strchr(end, '$');
-        if (!end)
-            return strlen(p);
-        if (!strncmp(end, p, t + 1))
-            return (size_t)(end - p) + t + 1;
-        end++;
-    }
-}
-
-/* The token at or after *pos (blanks and comments skipped) in t, and *pos past it; false
- * at the end of sql. */
-static bool next_token(const char *sql, size_t *pos, tok_t *t)
-{
-    size_t i = *pos, len;
-    for (;;) {
-        if (isspace((unsigned char)sql[i]))
-            i++;
-        else if ((len = comment_len(sql + i)))
-            i += len;
-        else
-            break;
-    }
-    const char *p = sql + i;
-    if (!*p)
-        return false;
-    tok_kind_t kind;
-    if (*p == '\'') {
-        kind = TOK_STRING, len = quoted_len(p, '\'', false);
-    } else if ((*p == 'E' || *p == 'e') && p[1] == '\'') {
-        kind = TOK_STRING, len = 1 + quoted_len(p + 1, '\'', true);
-    } else if (*p == '"') {
-        kind = TOK_QUOTED, len = quoted_len(p, '"', false);
-    } else if (*p == '$' && (len = dollar_len(p))) {
-        kind = TOK_STRING;
-    } else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
-        kind = TOK_NUMBER;
-        for (len = 1; isalnum((unsigned char)p[len]) || p[len] == '.' || p[len] == '_';)
-            len++;
-    } else if (word_char((unsigned char)*p)) {
-        kind = TOK_WORD;
-        for (len = 1; word_char((unsigned char)p[len]);)
-            len++;
-    } else if (op_char(*p)) {
-        /* An operator ends where a comment starts. */
-        kind = TOK_OP;
-        for (len = 1; op_char(p[len]) && !comment_len(p + len);)
-            len++;
-    } else {
-        kind = TOK_PUNCT;
-        len = (p[0] == ':' && p[1] == ':') ? 2 : 1;
-    }
-    *t = (tok_t){kind, i, len};
-    *pos = i + len;
-    return true;
-}
+typedef pglex_tok_t tok_t;
 
 static bool tok_is(const char *sql, const tok_t *t, const char *s)
 {
     return t->len == strlen(s) && !strncasecmp(sql + t->at, s, t->len) &&
-           (t->kind == TOK_WORD || t->kind == TOK_PUNCT || t->kind == TOK_OP);
+           (t->kind == PGLEX_WORD || t->kind == PGLEX_PUNCT || t->kind == PGLEX_OP);
 }
 
 /* Whether t is the name of a collation PostgreSQL clients ask for that means the engine's
@@ -150,9 +28,9 @@ static bool default_collation(const char *sql, const tok_t *t)
     static const char *const names[] = {"default", "C", "POSIX", "ucs_basic"};
     const char *s = sql + t->at;
     size_t len = t->len;
-    if (t->kind == TOK_QUOTED && len >= 2)
+    if (t->kind == PGLEX_QIDENT && len >= 2)
         s++, len -= 2;
-    else if (t->kind != TOK_WORD)
+    else if (t->kind != PGLEX_WORD)
         return false;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (len == strlen(names[i]) && !strncasecmp(s, names[i], len))
@@ -170,25 +48,28 @@ static bool starts_rewrite(const char *sql, const tok_t *t)
 int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_err_t *err)
 {
     buf_t b = BUF_INIT;
-    size_t copied = 0, pos = 0; /* sql before copied is in b; pos: where to scan next */
+    size_t copied = 0, ntoks; /* sql before copied is in b */
+    tok_t *toks;
     bool changed = false;
-    tok_t w[8]; /* the token at hand and the ones after it */
-    while (next_token(sql, &pos, &w[0])) {
-        if (!starts_rewrite(sql, &w[0]))
+    int rc = pglex_scan(sql, strlen(sql), &toks, &ntoks, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < ntoks; i++) {
+        /* The token at hand and the ones after it. */
+        const tok_t *w = toks + i;
+        size_t n = ntoks - i < 8 ? ntoks - i : 8;
+        if (w[0].at < copied || !starts_rewrite(sql, &w[0]))
             continue;
-        size_t n = 1, ahead = pos;
-        while (n < sizeof w / sizeof *w && next_token(sql, &ahead, &w[n]))
-            n++;
         size_t from = w[0].at, to = 0; /* the span [from, to) to replace */
         const char *with = "";
         size_t with_len = 0;
         if (tok_is(sql, &w[0], "OPERATOR") && n > 1 && tok_is(sql, &w[1], "(")) {
             /* OPERATOR(schema.op) is the bare operator. */
             size_t j = 2;
-            while (j + 1 < n && (w[j].kind == TOK_WORD || w[j].kind == TOK_QUOTED) &&
+            while (j + 1 < n && (w[j].kind == PGLEX_WORD || w[j].kind == PGLEX_QIDENT) &&
                    tok_is(sql, &w[j + 1], "."))
                 j += 2;
-            if (j + 1 < n && w[j].kind == TOK_OP && tok_is(sql, &w[j + 1], ")")) {
+            if (j + 1 < n && w[j].kind == PGLEX_OP && tok_is(sql, &w[j + 1], ")")) {
                 to = w[j + 1].at + 1;
                 with = sql + w[j].at;
                 with_len = w[j].len;
@@ -213,9 +94,10 @@ int pgdialect_rewrite_text(const char *sql, const char **out, arena_t *a, tarn_e
         buf_putc(&b, ' ');
         buf_append(&b, with, with_len);
         buf_putc(&b, ' ');
-        copied = pos = to;
+        copied = to;
         changed = true;
     }
+    free(toks);
     if (!changed) {
         *out = sql;
         buf_free(&b);

@@ -1,7 +1,8 @@
 /* Statement splitting and session-command parsing for the PostgreSQL edge; see pgsql.h.
- * One small tokenizer knows PostgreSQL's lexical rules: '...' with '' (and E'...' with
- * backslashes), "identifiers", $tag$ dollar quotes $tag$, -- and nested block comments. */
+ * The text is read as PostgreSQL's own scanner reads it (pglex.h); the commands are read
+ * from its tokens. */
 #include "consume/pgwire/pgsql.h"
+#include "consume/pgwire/pglex.h"
 #include "util/buf.h"
 
 #include <ctype.h>
@@ -25,111 +26,46 @@ typedef struct {
     size_t len;
 } tok_t;
 
+/* A statement's tokens and the next one to read; copied to look ahead. */
 typedef struct {
-    const char *p, *end;
+    const char *text, *end;
+    const pglex_tok_t *toks;
+    size_t n, i;
 } scan_t;
 
-static void skip_blank(scan_t *s)
+static int scan_begin(scan_t *s, const char *stmt, size_t len, tarn_err_t *err)
 {
-    for (;;) {
-        while (s->p < s->end && isspace((unsigned char)*s->p))
-            s->p++;
-        if (s->end - s->p >= 2 && s->p[0] == '-' && s->p[1] == '-') {
-            while (s->p < s->end && *s->p != '\n')
-                s->p++;
-        } else if (s->end - s->p >= 2 && s->p[0] == '/' && s->p[1] == '*') {
-            int depth = 0;
-            while (s->p < s->end) {
-                if (s->end - s->p >= 2 && s->p[0] == '/' && s->p[1] == '*') {
-                    depth++;
-                    s->p += 2;
-                } else if (s->end - s->p >= 2 && s->p[0] == '*' && s->p[1] == '/') {
-                    s->p += 2;
-                    if (--depth == 0)
-                        break;
-                } else {
-                    s->p++;
-                }
-            }
-        } else {
-            return;
-        }
-    }
+    pglex_tok_t *toks;
+    int rc = pglex_scan(stmt, len, &toks, &s->n, err);
+    s->text = stmt;
+    s->end = stmt + len;
+    s->toks = toks;
+    s->i = 0;
+    return rc;
 }
 
-static bool word_char(char c)
+static void scan_end(scan_t *s)
 {
-    return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
-}
-
-/* The end of a quoted run starting at p (on its opening quote q); backslash escapes when
- * escapes is set. Unterminated runs end at end. */
-static const char *quoted_end(const char *p, const char *end, char q, bool escapes)
-{
-    for (p++; p < end; p++) {
-        if (escapes && *p == '\\' && p + 1 < end) {
-            p++;
-        } else if (*p == q) {
-            if (p + 1 < end && p[1] == q) {
-                p++;
-                continue;
-            }
-            return p + 1;
-        }
-    }
-    return end;
+    free((void *)s->toks);
 }
 
 static tok_t next_tok(scan_t *s)
 {
-    skip_blank(s);
-    tok_t t = {TOK_END, s->p, 0};
-    if (s->p >= s->end)
-        return t;
-    const char *p = s->p, *e = p + 1;
-    char c = *p;
-    if ((c == 'E' || c == 'e') && e < s->end && *e == '\'') {
-        t.kind = TOK_STRING;
-        e = quoted_end(e, s->end, '\'', true);
-    } else if (c == '\'') {
-        t.kind = TOK_STRING;
-        e = quoted_end(p, s->end, '\'', false);
-    } else if (c == '"') {
-        t.kind = TOK_QIDENT;
-        e = quoted_end(p, s->end, '"', false);
-    } else if (c == '$' && e < s->end && isdigit((unsigned char)*e)) {
-        t.kind = TOK_PARAM;
-        while (e < s->end && isdigit((unsigned char)*e))
-            e++;
-    } else if (c == '$') {
-        /* $tag$ ... $tag$ (the tag may be empty) */
-        const char *tag_end = e;
-        while (tag_end < s->end && (isalnum((unsigned char)*tag_end) || *tag_end == '_'))
-            tag_end++;
-        if (tag_end < s->end && *tag_end == '$') {
-            size_t tl = (size_t)(tag_end - p + 1);
-            t.kind = TOK_STRING;
-            e = tag_end + 1;
-            while (e < s->end && !((size_t)(s->end - e) >= tl && !memcmp(e, p, tl)))
-                e++;
-            e = e < s->end ? e + tl : s->end;
-        } else {
-            t.kind = TOK_OP;
-        }
-    } else if (isdigit((unsigned char)c)) {
-        t.kind = TOK_NUMBER;
-        while (e < s->end && (isalnum((unsigned char)*e) || *e == '.'))
-            e++;
-    } else if (word_char(c)) {
-        t.kind = TOK_WORD;
-        while (e < s->end && word_char(*e))
-            e++;
-    } else {
-        t.kind = TOK_OP;
-    }
-    t.len = (size_t)(e - p);
-    s->p = e;
-    return t;
+    if (s->i == s->n)
+        return (tok_t){TOK_END, s->end, 0};
+    const pglex_tok_t *t = &s->toks[s->i++];
+    static const tok_kind_t kinds[] = {
+        [PGLEX_WORD] = TOK_WORD,     [PGLEX_QIDENT] = TOK_QIDENT, [PGLEX_STRING] = TOK_STRING,
+        [PGLEX_NUMBER] = TOK_NUMBER, [PGLEX_PARAM] = TOK_PARAM,   [PGLEX_OP] = TOK_OP,
+        [PGLEX_PUNCT] = TOK_OP,
+    };
+    return (tok_t){kinds[t->kind], s->text + t->at, t->len};
+}
+
+/* Where the next token starts (the end when none is left). */
+static const char *scan_rest(const scan_t *s)
+{
+    return s->i < s->n ? s->text + s->toks[s->i].at : s->end;
 }
 
 static bool is_word(const tok_t *t, const char *w)
@@ -142,34 +78,40 @@ static bool is_op(const tok_t *t, char c)
     return t->kind == TOK_OP && t->len == 1 && *t->s == c;
 }
 
-bool pgsql_next(const char **p, const char **stmt, size_t *len)
+int pgsql_split(const char *sql, pgsql_stmt_t **out, size_t *n, tarn_err_t *err)
 {
-    const char *start = *p;
-    if (!*start)
-        return false;
-    scan_t s = {start, start + strlen(start)};
-    for (;;) {
-        const char *before = s.p;
-        tok_t t = next_tok(&s);
-        if (t.kind == TOK_END) {
-            *stmt = start;
-            *len = (size_t)(s.end - start);
-            *p = s.end;
-            return true;
-        }
-        if (is_op(&t, ';')) {
-            (void)before;
-            *stmt = start;
-            *len = (size_t)(t.s - start);
-            *p = t.s + 1;
-            return true;
-        }
+    size_t len = strlen(sql), count = 0, from = 0;
+    pglex_tok_t *toks;
+    size_t ntoks;
+    *out = NULL;
+    *n = 0;
+    int rc = pglex_scan(sql, len, &toks, &ntoks, err);
+    if (rc)
+        return rc;
+    size_t semis = 0;
+    for (size_t i = 0; i < ntoks; i++)
+        semis += toks[i].kind == PGLEX_PUNCT && toks[i].len == 1 && sql[toks[i].at] == ';';
+    pgsql_stmt_t *st = malloc((semis + 1) * sizeof *st);
+    if (!st) {
+        free(toks);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
+    for (size_t i = 0; i < ntoks; i++)
+        if (toks[i].kind == PGLEX_PUNCT && toks[i].len == 1 && sql[toks[i].at] == ';') {
+            st[count++] = (pgsql_stmt_t){sql + from, toks[i].at - from};
+            from = toks[i].at + 1;
+        }
+    /* What follows the last ';' is a statement when anything (even a blank) is there. */
+    if (from < len)
+        st[count++] = (pgsql_stmt_t){sql + from, len - from};
+    free(toks);
+    *out = st;
+    *n = count;
+    return 0;
 }
 
-pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
+static pgsql_kind_t classify(scan_t s)
 {
-    scan_t s = {stmt, stmt + len};
     tok_t t = next_tok(&s);
     if (t.kind == TOK_END)
         return PGSQL_EMPTY;
@@ -206,6 +148,16 @@ pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
         if (is_word(&t, words[i].word))
             return words[i].kind;
     return PGSQL_QUERY;
+}
+
+pgsql_kind_t pgsql_classify(const char *stmt, size_t len)
+{
+    scan_t s;
+    tarn_err_t err = {0};
+    /* Out of memory: a query, which the engine's own checks then meet. */
+    pgsql_kind_t kind = scan_begin(&s, stmt, len, &err) ? PGSQL_QUERY : classify(s);
+    scan_end(&s);
+    return kind;
 }
 
 static char *dup_lower(arena_t *a, const char *s, size_t n)
@@ -264,10 +216,8 @@ static const char *rest_value(scan_t *s, arena_t *a)
     return arena_strndup(a, b, (size_t)(e - b));
 }
 
-int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value, arena_t *a,
-                    tarn_err_t *err)
+static int parse_set(scan_t s, const char **name, const char **value, arena_t *a, tarn_err_t *err)
 {
-    scan_t s = {stmt, stmt + len};
     tok_t t = next_tok(&s);
     bool reset = is_word(&t, "reset");
     t = next_tok(&s);
@@ -332,9 +282,19 @@ bad:
                       "syntax error in SET: expected SET name TO value");
 }
 
-int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err)
+int pgsql_parse_set(const char *stmt, size_t len, const char **name, const char **value, arena_t *a,
+                    tarn_err_t *err)
 {
-    scan_t s = {stmt, stmt + len};
+    scan_t s;
+    int rc = scan_begin(&s, stmt, len, err);
+    if (!rc)
+        rc = parse_set(s, name, value, a, err);
+    scan_end(&s);
+    return rc;
+}
+
+static int parse_show(scan_t s, const char **name, arena_t *a, tarn_err_t *err)
+{
     next_tok(&s); /* SHOW */
     tok_t t = next_tok(&s);
     if (is_word(&t, "transaction")) {
@@ -350,6 +310,16 @@ int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a
                           "syntax error in SHOW: expected SHOW name");
     *name = t.kind == TOK_QIDENT ? tok_value(a, &t) : dup_lower(a, t.s, t.len);
     return *name ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+int pgsql_parse_show(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err)
+{
+    scan_t s;
+    int rc = scan_begin(&s, stmt, len, err);
+    if (!rc)
+        rc = parse_show(s, name, a, err);
+    scan_end(&s);
+    return rc;
 }
 
 /* One COPY option (name already read) and its value, if it takes one. */
@@ -402,14 +372,13 @@ static int copy_option(scan_t *s, const tok_t *name, pgsql_copy_t *c, bool in_li
     return 0;
 }
 
-int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
+static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
 {
     memset(c, 0, sizeof *c);
-    scan_t s = {stmt, stmt + len};
     next_tok(&s); /* COPY */
     tok_t t = next_tok(&s);
     if (is_op(&t, '(')) {
-        const char *q = s.p;
+        const char *q = scan_rest(&s);
         int depth = 1;
         tok_t u;
         do {
@@ -436,7 +405,7 @@ int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, 
         scan_t probe = s;
         tok_t p = next_tok(&probe);
         if (is_op(&p, '(')) {
-            const char *cb = probe.p;
+            const char *cb = scan_rest(&probe);
             tok_t u;
             do
                 u = next_tok(&probe);
@@ -497,6 +466,16 @@ int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, 
     return 0;
 }
 
+int pgsql_parse_copy(const char *stmt, size_t len, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
+{
+    scan_t s;
+    int rc = scan_begin(&s, stmt, len, err);
+    if (!rc)
+        rc = parse_copy(s, c, a, err);
+    scan_end(&s);
+    return rc;
+}
+
 /* A cursor name token's value: a quoted name as written inside its quotes, a bare one in
  * lowercase (PostgreSQL folds unquoted names). */
 static const char *cursor_name(const tok_t *t, arena_t *a)
@@ -506,10 +485,9 @@ static const char *cursor_name(const tok_t *t, arena_t *a)
     return t->kind == TOK_WORD ? dup_lower(a, t->s, t->len) : NULL;
 }
 
-int pgsql_parse_declare(const char *stmt, size_t len, const char **name, const char **query,
-                        bool *binary, arena_t *a, tarn_err_t *err)
+static int parse_declare(scan_t s, const char **name, const char **query, bool *binary, arena_t *a,
+                         tarn_err_t *err)
 {
-    scan_t s = {stmt, stmt + len};
     next_tok(&s); /* DECLARE */
     tok_t t = next_tok(&s);
     if (!(*name = cursor_name(&t, a)))
@@ -531,15 +509,24 @@ int pgsql_parse_declare(const char *stmt, size_t len, const char **name, const c
     }
     if (!is_word(&t, "for"))
         return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: expected CURSOR FOR query");
-    skip_blank(&s);
-    *query = arena_strndup(a, s.p, (size_t)(s.end - s.p));
+    const char *rest = scan_rest(&s);
+    *query = arena_strndup(a, rest, (size_t)(s.end - rest));
     return *query ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
 }
 
-int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *count, arena_t *a,
-                      tarn_err_t *err)
+int pgsql_parse_declare(const char *stmt, size_t len, const char **name, const char **query,
+                        bool *binary, arena_t *a, tarn_err_t *err)
 {
-    scan_t s = {stmt, stmt + len};
+    scan_t s;
+    int rc = scan_begin(&s, stmt, len, err);
+    if (!rc)
+        rc = parse_declare(s, name, query, binary, a, err);
+    scan_end(&s);
+    return rc;
+}
+
+static int parse_fetch(scan_t s, const char **name, long *count, arena_t *a, tarn_err_t *err)
+{
     next_tok(&s); /* FETCH */
     tok_t t = next_tok(&s);
     *count = 1;
@@ -566,9 +553,19 @@ int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *cou
     return 0;
 }
 
-int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err)
+int pgsql_parse_fetch(const char *stmt, size_t len, const char **name, long *count, arena_t *a,
+                      tarn_err_t *err)
 {
-    scan_t s = {stmt, stmt + len};
+    scan_t s;
+    int rc = scan_begin(&s, stmt, len, err);
+    if (!rc)
+        rc = parse_fetch(s, name, count, a, err);
+    scan_end(&s);
+    return rc;
+}
+
+static int parse_close(scan_t s, const char **name, arena_t *a, tarn_err_t *err)
+{
     next_tok(&s); /* CLOSE */
     tok_t t = next_tok(&s);
     *name = is_word(&t, "all") ? NULL : cursor_name(&t, a);
@@ -577,15 +574,29 @@ int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *
     return 0;
 }
 
+int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *a, tarn_err_t *err)
+{
+    scan_t s;
+    int rc = scan_begin(&s, stmt, len, err);
+    if (!rc)
+        rc = parse_close(s, name, a, err);
+    scan_end(&s);
+    return rc;
+}
+
 int pgsql_count_params(const char *stmt, size_t len)
 {
-    scan_t s = {stmt, stmt + len};
+    scan_t s;
+    tarn_err_t err = {0};
     int max = 0;
+    if (scan_begin(&s, stmt, len, &err))
+        return 0;
     for (tok_t t = next_tok(&s); t.kind != TOK_END; t = next_tok(&s))
         if (t.kind == TOK_PARAM) {
             int n = atoi(t.s + 1);
             if (n > max)
                 max = n;
         }
+    scan_end(&s);
     return max;
 }

@@ -1,6 +1,5 @@
 /* What the PostgreSQL edge must understand of SQL text before the engine sees it:
- * splitting a simple Query into statements (quotes, dollar quotes and comments
- * respected), telling session commands (BEGIN, SET, SHOW, COPY ... TO STDOUT, ...) from
+ * splitting a simple Query into statements (read by PostgreSQL's own scanner, pglex.h), telling session commands (BEGIN, SET, SHOW, COPY ... TO STDOUT, ...) from
  * queries, and reading their arguments. Queries themselves go to the session untouched. */
 #ifndef TARN_CONSUME_PGWIRE_PGSQL_H
 #define TARN_CONSUME_PGWIRE_PGSQL_H
@@ -30,9 +29,16 @@ typedef enum {
     PGSQL_GRANT,      /* GRANT / REVOKE (the lake's grants) */
 } pgsql_kind_t;
 
-/* The next statement from *p: *stmt and *len span it (without its ';'); *p moves past it.
- * Returns false when nothing is left. */
-bool pgsql_next(const char **p, const char **stmt, size_t *len);
+/* One statement of a simple Query: its text, without its ';'. */
+typedef struct {
+    const char *sql;
+    size_t len;
+} pgsql_stmt_t;
+
+/* Splits sql at its semicolons (not those in quotes, dollar quotes or comments, as
+ * PostgreSQL's scanner reads it): *out (caller frees) gets *n statements, empty ones too
+ * (blanks and comments only), each pointing into sql. TARN_ENOMEM only. */
+int pgsql_split(const char *sql, pgsql_stmt_t **out, size_t *n, tarn_err_t *err);
 
 pgsql_kind_t pgsql_classify(const char *stmt, size_t len);
 
