@@ -111,6 +111,11 @@ static int start_sql(server_t *s, const server_opts_t *o, tarn_err_t *err)
     if ((rc = engine_open(&s->sql_engine, &eo, err)))
         return rc;
     s->query_memory = o->query_memory ? o->query_memory : engine_memory_limit(s->sql_engine) / slots;
+    s->queries = (query_env_t){.engine = s->sql_engine,
+                               .catalog = s->catalog,
+                               .objects_dir = s->objects_dir,
+                               .workload = s->workload,
+                               .query_memory = s->query_memory};
     return 0;
 }
 
@@ -387,10 +392,7 @@ static void pg_conn_leave(void *ctx, void *slot)
 static int start_postgres(server_t *s, const server_opts_t *o, const char *addr, tarn_err_t *err)
 {
     pgwire_env_t env = {
-        .engine = s->sql_engine,
-        .catalog = s->catalog,
-        .objects_dir = s->objects_dir,
-        .workload = s->workload,
+        .queries = &s->queries,
         .iam = s->iam,
         .grants = s->grants,
         .backoff = s->backoff,

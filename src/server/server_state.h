@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/crawler.h"
+#include "consume/query.h"
 #include "consume/workload.h"
 #include "engine/engine.h"
 #include "govern/audit.h"
@@ -44,6 +45,7 @@ typedef struct server {
     char sql_dir[4096];     /* absolute path of <data>/tmp/sql: Parquet answers being made */
     workload_t *workload;   /* query slots, deadlines, history */
     uint64_t query_memory;  /* each slot's share of the query engine's memory, in bytes */
+    query_env_t queries;    /* what every query runs on (consume/query.h) */
     catalog_t *catalog;
     crawler_t *crawler;
     grants_t *grants; /* groups, roles, filters and grants: what non-admins may do */

@@ -334,7 +334,8 @@ static int startup(pg_client_t *k, json_t *params)
 static int begin_session(pg_client_t *k, json_t *params)
 {
     const pgwire_env_t *env = k->env;
-    int rc = session_open(&k->session, env->engine, env->catalog, env->objects_dir,
+    int rc = session_open(&k->session, env->queries->engine, env->queries->catalog,
+                          env->queries->objects_dir,
                           &k->principal, &k->err);
     /* PostgreSQL's dialect and catalogs, for psql's \d and drivers' introspection. */
     if (!rc)

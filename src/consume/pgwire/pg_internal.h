@@ -64,8 +64,7 @@ typedef struct portal {
     int nformats;
     /* running */
     bool started, done;
-    int64_t qid;
-    engine_stream_t *stream;
+    query_t *query; /* while it runs */
     json_t *columns;
     size_t ncols;
     uint32_t *oids;

@@ -126,8 +126,7 @@ void pg_cancel(pgwire_t *pg, int32_t pid, int32_t key)
         long long id = atomic_load(&c->query_id);
         if (id) {
             atomic_store(&c->cancel_requested, true);
-            tarn_err_t err = {0};
-            workload_cancel(pg->env.workload, id, NULL, true, &err);
+            query_cancel(pg->env.queries->workload, id);
         }
         break;
     }
@@ -244,10 +243,8 @@ void pgwire_stop(pgwire_t *pg)
     pthread_mutex_lock(&pg->mu);
     for (pg_conn_t *c = pg->conns; c; c = c->next) {
         long long id = atomic_load(&c->query_id);
-        if (id) {
-            tarn_err_t err = {0};
-            workload_cancel(pg->env.workload, id, NULL, true, &err);
-        }
+        if (id)
+            query_cancel(pg->env.queries->workload, id);
         shutdown(c->fd, SHUT_RDWR);
     }
     while (pg->nconns > 0)

@@ -235,12 +235,10 @@ static void put_copy_row(pg_client_t *k, const portal_t *p, const engine_cell_t 
 
 static void portal_stop(pg_client_t *k, portal_t *p, const char *error)
 {
-    engine_stream_close(p->stream);
-    p->stream = NULL;
-    if (p->qid) {
-        workload_finish(k->env->workload, p->qid, p->rows, p->bytes, error);
+    if (p->query) {
         atomic_store(&k->c->query_id, 0);
-        p->qid = 0;
+        query_close(p->query, p->bytes, error);
+        p->query = NULL;
     }
 }
 
@@ -264,14 +262,14 @@ void pg_portal_free(pg_client_t *k, portal_t *p)
     free(p);
 }
 
-/* The error of a query that failed while running: a cancel or a timeout is 57014. */
-static int query_failed(pg_client_t *k, portal_t *p, int rc, tarn_err_t *err)
+/* A query that failed while running, in PostgreSQL's words for a cancel or a timeout
+ * (57014). */
+static int query_failed(int rc, tarn_err_t *err)
 {
-    const char *why = p->qid ? workload_interruption(k->env->workload, p->qid) : NULL;
-    if (why && !strcmp(why, "cancelled"))
+    if (err->reason && !strcmp(err->reason, "QueryCancelled"))
         rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled",
                         "canceling statement due to user request");
-    else if (why)
+    else if (err->reason && !strcmp(err->reason, "QueryTimeout"))
         rc = TARN_ERR_R(err, TARN_EBUSY, "QueryTimeout",
                         "canceling statement due to statement timeout (the server's "
                         "--query-timeout)");
@@ -282,23 +280,17 @@ static int query_failed(pg_client_t *k, portal_t *p, int rc, tarn_err_t *err)
 int pg_portal_start(pg_client_t *k, portal_t *p, tarn_err_t *err)
 {
     const char *sql = p->kind == PGSQL_COPY ? p->copy.query : p->sql;
-    int64_t id = 0;
     p->started = true;
     atomic_store(&k->c->cancel_requested, false);
-    int rc = workload_admit(k->env->workload, k->principal.name, sql, k->session, &id, err);
+    query_opts_t o = {
+        .session = k->session, .rows = SESSION_ROWS_PG, .admitted_id = &k->c->query_id};
+    int rc = query_open(&p->query, k->env->queries, &k->principal, sql, p->params, &o, err);
     if (rc) {
-        if (id)
-            workload_finish(k->env->workload, id, 0, 0, err->msg);
-        return rc;
-    }
-    p->qid = id;
-    atomic_store(&k->c->query_id, id);
-    rc = session_query(k->session, sql, p->params, SESSION_ROWS_PG, &p->columns, &p->stream, err);
-    if (rc) {
-        rc = query_failed(k, p, rc, err);
+        rc = query_failed(rc, err);
         portal_stop(k, p, err->msg);
         return rc;
     }
+    p->columns = json_incref((json_t *)query_columns(p->query));
     p->ncols = json_array_size(p->columns);
     p->oids = calloc(p->ncols ? p->ncols : 1, sizeof *p->oids);
     if (!p->oids) {
@@ -326,7 +318,7 @@ static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_e
     }
     for (;;) {
         if (p->pos == p->chunk_rows) {
-            if ((rc = engine_stream_next_cells(p->stream, &p->cells, &p->chunk_rows, err)))
+            if ((rc = query_next(p->query, &p->cells, &p->chunk_rows, err)))
                 break;
             p->pos = 0;
             if (!p->chunk_rows) {
@@ -357,7 +349,7 @@ static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_e
         }
     }
     if (rc) {
-        rc = query_failed(k, p, rc, err);
+        rc = query_failed(rc, err);
         portal_stop(k, p, err->msg);
         return rc;
     }
@@ -651,7 +643,7 @@ int pg_portal_execute(pg_client_t *k, portal_t *p, int32_t max, bool simple, tar
             put_copy_out_response(k, p);
         else if (simple)
             pg_put_row_description(k, p);
-    } else if (!p->stream) {
+    } else if (!p->query) {
         return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the portal has failed");
     }
     return portal_rows(k, p, p->kind == PGSQL_COPY ? 0 : max, false, err);

@@ -5,9 +5,7 @@
 #ifndef TARN_CONSUME_PGWIRE_PGWIRE_H
 #define TARN_CONSUME_PGWIRE_PGWIRE_H
 
-#include "catalog/catalog.h"
-#include "consume/workload.h"
-#include "engine/engine.h"
+#include "consume/query.h"
 #include "govern/audit.h"
 #include "govern/backoff.h"
 #include "govern/grants.h"
@@ -24,10 +22,7 @@ typedef struct pgwire pgwire_t;
 /* The server's objects the protocol shares with the other APIs, and its own pieces as
  * hooks (each called with ctx). Everything is borrowed until pgwire_stop. */
 typedef struct {
-    engine_t *engine;        /* query sessions' */
-    catalog_t *catalog;
-    const char *objects_dir; /* absolute path of <data>/objects */
-    workload_t *workload;    /* query slots, deadlines, history, cancel */
+    const query_env_t *queries; /* the engine, catalog and workload queries run on */
     iam_t *iam;              /* users and their SCRAM verifiers */
     grants_t *grants;        /* what non-admins may do; GRANT and REVOKE change it */
     backoff_t *backoff;      /* password back-off, shared with every door with passwords */

@@ -5,9 +5,9 @@
  * A Parquet answer is written whole by the engine to a file first (DuckDB writes Parquet
  * only to files) and sent from there. Also the query history and cancellation:
  * /v1/queries. */
-#include "consume/session.h"
-#include "govern/grants_sql.h"
 #include "consume/pgwire/pgsql.h"
+#include "consume/query.h"
+#include "govern/grants_sql.h"
 #include "server/rest/rest.h"
 #include "server/server_state.h"
 #include "util/timeutil.h"
@@ -23,12 +23,7 @@
 enum { FORMAT_JSON, FORMAT_CSV, FORMAT_PARQUET };
 
 typedef struct {
-    server_t *srv;
-    workload_t *workload;
-    int64_t id;           /* in the workload, when admitted (else 0) */
-    session_t *session;
-    engine_stream_t *stream;
-    json_t *columns;
+    query_t *query;
     buf_t out;     /* produced, not yet sent */
     size_t sent;   /* of out */
     int phase;     /* 0 head, 1 rows, 2 tail written, 3 failed (CSV: cut the stream) */
@@ -37,20 +32,15 @@ typedef struct {
     uint64_t size; /* of that file */
     uint64_t rows, bytes;
     int64_t start_ns;
-    char error[480];      /* why the query failed, once it did */
+    char error[480]; /* why sending the answer failed, once it did */
 } sql_reply_t;
 
 static void reply_free(void *cls)
 {
     sql_reply_t *q = cls;
-    engine_stream_close(q->stream);
-    q->stream = NULL;
-    if (q->id)
-        workload_finish(q->workload, q->id, q->rows, q->bytes, q->error[0] ? q->error : NULL);
-    session_close(q->session);
+    query_close(q->query, q->bytes, q->error[0] ? q->error : NULL);
     if (q->fd >= 0)
         close(q->fd);
-    json_decref(q->columns);
     buf_free(&q->out);
     free(q);
 }
@@ -126,54 +116,13 @@ static void put_csv_row(buf_t *b, const engine_cell_t *row, size_t ncols)
     buf_puts(b, "\r\n");
 }
 
-/* n bytes for people: "61.0 MiB". */
-static const char *size_text(char *out, size_t cap, uint64_t n)
-{
-    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-    return out;
-}
-
-/* Says in err why query id failed, as its answer tells it: cancelled or stopped at its
- * time limit (the engine itself only says it was interrupted), or out of memory, with
- * the limit and what to do about it; else the engine's own words. Returns the code. */
-static int explain_failure(const server_t *srv, int64_t id, int rc, tarn_err_t *err)
-{
-    const char *why = workload_interruption(srv->workload, id);
-    if (why && !strcmp(why, "cancelled"))
-        return TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
-                          (long long)id);
-    if (why)
-        return TARN_ERR_R(err, TARN_EBUSY, "QueryTimeout",
-                          "query %lld ran longer than its time limit and was stopped",
-                          (long long)id);
-    if (rc != TARN_ENOMEM || !err->reason || strcmp(err->reason, "QueryOutOfMemory"))
-        return rc;
-    char engine[sizeof err->msg], each[32], all[32];
-    int slots = workload_slots(srv->workload);
-    snprintf(engine, sizeof engine, "%s", err->msg);
-    return TARN_ERR_R(err, TARN_ENOMEM, "QueryOutOfMemory",
-                      "query %lld ran out of memory: the %d query slots share %s (%s each, "
-                      "tarn serve --query-memory) and what did not fit could not be spilled to "
-                      "disk. Add a LIMIT or a narrower WHERE, run fewer queries at once, or "
-                      "raise --query-memory. (%s)",
-                      (long long)id, slots, size_text(all, sizeof all, srv->query_memory * (uint64_t)slots),
-                      size_text(each, sizeof each, srv->query_memory), engine);
-}
-
 /* Appends the next piece of the document to q->out. */
 static void produce(sql_reply_t *q)
 {
     if (q->phase == 0 && q->format == FORMAT_CSV) {
         size_t i;
         json_t *c;
-        json_array_foreach(q->columns, i, c)
+        json_array_foreach(query_columns(q->query), i, c)
         {
             const char *name = json_string_value(json_object_get(c, "name"));
             if (i)
@@ -185,7 +134,7 @@ static void produce(sql_reply_t *q)
         return;
     }
     if (q->phase == 0) {
-        char *cols = json_dumps(q->columns, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *cols = json_dumps(query_columns(q->query), JSON_COMPACT | JSON_PRESERVE_ORDER);
         buf_printf(&q->out, "{\"columns\":%s,\"rows\":[", cols ? cols : "[]");
         free(cols);
         q->phase = 1;
@@ -194,9 +143,9 @@ static void produce(sql_reply_t *q)
     const engine_cell_t *cells;
     size_t n;
     tarn_err_t err = {0};
-    int rc = engine_stream_next_cells(q->stream, &cells, &n, &err);
+    int rc = query_next(q->query, &cells, &n, &err);
     bool csv = q->format == FORMAT_CSV;
-    size_t nc = engine_stream_ncols(q->stream);
+    size_t nc = query_ncols(q->query);
     for (size_t i = 0; !rc && csv && i < n; i++, q->rows++)
         put_csv_row(&q->out, cells + i * nc, nc);
     for (size_t i = 0; !rc && !csv && i < n; i++) {
@@ -210,14 +159,12 @@ static void produce(sql_reply_t *q)
     if (!rc && n)
         return;
     if (rc) {
-        explain_failure(q->srv, q->id, rc, &err);
         /* The engine's finer reasons (NumericValueOutOfRange, ...) are for SQLSTATEs. */
         static const char *const own[] = {"QueryCancelled", "QueryTimeout", "QueryOutOfMemory"};
         const char *code = "QueryFailed";
         for (size_t i = 0; err.reason && i < sizeof own / sizeof *own; i++)
             if (!strcmp(err.reason, own[i]))
                 code = own[i];
-        snprintf(q->error, sizeof q->error, "%s", err.msg);
         if (csv) {
             /* CSV has no place for an error: the chunked answer is cut off without its last
              * chunk, which every HTTP client reports as an incomplete transfer; the
@@ -266,10 +213,11 @@ static ssize_t file_read(void *cls, uint64_t pos, char *buf, size_t max)
     sql_reply_t *q = cls;
     if (pos >= q->size)
         return MHD_CONTENT_READER_END_OF_STREAM;
-    const char *why = workload_interruption(q->workload, q->id);
+    const char *why = query_interruption(q->query);
     if (why) {
         snprintf(q->error, sizeof q->error, "query %lld was %s while its answer was sent",
-                 (long long)q->id, !strcmp(why, "cancelled") ? "cancelled" : "stopped at its time limit");
+                 (long long)query_id(q->query),
+                 !strcmp(why, "cancelled") ? "cancelled" : "stopped at its time limit");
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     if (max > q->size - pos)
@@ -285,19 +233,23 @@ static ssize_t file_read(void *cls, uint64_t pos, char *buf, size_t max)
     return n;
 }
 
-/* Runs the query into a Parquet file of its own in <data>/tmp/sql and opens it. The name is
- * removed at once, whatever happened: the open file lives until the response closes it,
- * and nothing is left behind even if the process dies mid-answer. */
-static int write_parquet(sql_reply_t *q, const char *dir, const char *sql, const json_t *params,
-                         tarn_err_t *err)
+/* A name for the Parquet answer in <data>/tmp/sql; the query writes it. */
+static int parquet_path(char *path, size_t cap, const char *dir, tarn_err_t *err)
 {
     uint8_t rnd[8];
-    char hex[2 * sizeof rnd + 1], path[4200];
+    char hex[2 * sizeof rnd + 1];
     if (hash_random(rnd, sizeof rnd))
         return TARN_ERR(err, TARN_EIO, "no randomness for the answer's file name");
     hash_hex(hex, rnd, sizeof rnd);
-    snprintf(path, sizeof path, "%s/%lld-%s.parquet", dir, (long long)q->id, hex);
-    int rc = session_query_parquet(q->session, sql, params, path, NULL, &q->rows, NULL, err);
+    snprintf(path, cap, "%s/%s.parquet", dir, hex);
+    return 0;
+}
+
+/* Opens the Parquet answer the query wrote. The name is removed at once, whatever
+ * happened: the open file lives until the response closes it, and nothing is left
+ * behind even if the process dies mid-answer. */
+static int open_parquet(sql_reply_t *q, const char *path, int rc, tarn_err_t *err)
+{
     struct stat st;
     if (!rc && ((q->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(q->fd, &st)))
         rc = TARN_ERR(err, TARN_EIO, "cannot open the Parquet answer: %s", strerror(errno));
@@ -353,25 +305,21 @@ static int rest_sql(req_t *r)
     q->start_ns = time_mono_ns();
     q->format = fmt;
     q->fd = -1;
-    server_t *srv = r->srv;
-    q->srv = srv;
-    q->workload = srv->workload;
-    int64_t id = 0;
-    if ((rc = session_open(&q->session, srv->sql_engine, srv->catalog, srv->objects_dir,
-                           &r->principal, &r->err)) ||
-        (rc = workload_admit(srv->workload, r->principal.name, sql, q->session, &id, &r->err)))
-        goto done;
-    q->id = id;
-    rc = fmt == FORMAT_PARQUET ? write_parquet(q, srv->sql_dir, sql, params, &r->err)
-                               : session_query(q->session, sql, params,
-                                               fmt == FORMAT_CSV ? SESSION_ROWS_TEXT : SESSION_ROWS_JSON,
-                                               &q->columns, &q->stream, &r->err);
-    r->audit_detail = arena_strdup(r->arena, session_decisions(q->session));
-    if (rc) {
-        rc = explain_failure(srv, id, rc, &r->err);
-        snprintf(q->error, sizeof q->error, "%s", r->err.msg);
-        goto done;
+    char path[4200];
+    query_opts_t qo = {.rows = fmt == FORMAT_CSV ? SESSION_ROWS_TEXT : SESSION_ROWS_JSON};
+    if (fmt == FORMAT_PARQUET) {
+        if ((rc = parquet_path(path, sizeof path, r->srv->sql_dir, &r->err)))
+            goto done;
+        qo.parquet_path = path;
     }
+    rc = query_open(&q->query, &r->srv->queries, &r->principal, sql, params, &qo, &r->err);
+    if (fmt == FORMAT_PARQUET && q->query && query_id(q->query))
+        rc = open_parquet(q, path, rc, &r->err);
+    if (q->query)
+        r->audit_detail = arena_strdup(r->arena, query_decisions(q->query));
+    if (rc)
+        goto done;
+    int64_t id = query_id(q->query);
     /* Parquet's length is known, so a cut answer is one shorter than its Content-Length. */
     struct MHD_Response *resp =
         fmt == FORMAT_PARQUET
@@ -401,7 +349,7 @@ done:
     return rc;
 }
 
-static int query_id(req_t *r, int64_t *id)
+static int path_query_id(req_t *r, int64_t *id)
 {
     char *end;
     long long v = strtoll(r->params[0], &end, 10);
@@ -421,7 +369,7 @@ static int rest_get_query(req_t *r)
 {
     int64_t id;
     json_t *out = NULL;
-    int rc = query_id(r, &id);
+    int rc = path_query_id(r, &id);
     if (!rc)
         rc = workload_get(r->srv->workload, id, r->principal.name, r->principal.admin, &out,
                           &r->err);
@@ -431,7 +379,7 @@ static int rest_get_query(req_t *r)
 static int rest_cancel_query(req_t *r)
 {
     int64_t id;
-    int rc = query_id(r, &id);
+    int rc = path_query_id(r, &id);
     if (!rc)
         rc = workload_cancel(r->srv->workload, id, r->principal.name, r->principal.admin,
                              &r->err);
