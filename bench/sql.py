@@ -8,7 +8,7 @@ files and against PostgreSQL 15 holding the same rows.
    four lines per order, in --files Parquet files, zstd), orders (rows / 4), customer
    (rows / 40) and part (rows / 30), each uploaded with boto3 to the curated zone as
    curated/tpch/<table>/part-NN.parquet; the crawler registers them as tpch.<table>.
-2. The same SQL text (tables named tpch.<table>) run five ways:
+2. The same SQL text (tables named tpch.<table>) run six ways:
      direct      build/sql_baseline: the DuckDB C API in-process on the files on disk (the
                  server's objects folder), one view per table over read_parquet([...])
                  with the reader options of tarn's own views (union_by_name = true,
@@ -18,8 +18,10 @@ files and against PostgreSQL 15 holding the same rows.
                  write it; for reference only (without union_by_name, DuckDB binds from
                  the first file alone and has fewer statistics to plan with)
      REST        POST /v1/sql {"sql": ..., "format": "json"} on one keep-alive connection,
-                 signed off the clock; the answer is read whole and parsed (json.loads).
-                 The server's own stats.elapsed_ms is shown beside it ("REST srv").
+                 signed off the clock; the answer is read whole, not parsed (only its
+                 stats). The server's own stats.elapsed_ms is shown beside it ("srv").
+     REST parsed the same, the answer parsed (json.loads): for reference, as the
+                 client's decoding is no work of the server's
      PG          tarn serve --pg-listen: psycopg2, cursor.execute + fetchall (autocommit)
      PostgreSQL  PostgreSQL 15 from Debian in a throwaway cluster (initdb in a temporary
                  folder, its own port, run as the postgres user when we are root), the
@@ -29,14 +31,16 @@ files and against PostgreSQL 15 holding the same rows.
    counts, a selective filter, a ~100k-row result). Each query runs once per system to
    warm up, then --runs times (default 3) round robin; the figure is the median. Results
    are compared across systems (row counts, and values for results up to 20,000 rows).
-   Targets: tarn (REST, and PG) total / direct total <= 1.15; PostgreSQL total / tarn
-   total >= 10.
+   Targets: the server's own time (srv) / direct <= 1.10 for every query; REST total /
+   direct total <= 1.10; PG total / direct total <= 1.15; PostgreSQL total / tarn total
+   >= 10.
 3. Streaming: a --stream-rows (default 10,000,000) row result read from tpch.lineitem
    (UNION ALL of the table with itself as often as needed, then LIMIT) over the PG
    protocol with psycopg2: a server-side (named) cursor, itersize 10,000, every row
    parsed into Python values; and COPY (SELECT ...) TO STDOUT into a sink that counts
-   lines. Target: >= 1,000,000 rows/s by the faster of the two. For reference, the same through REST JSON (the
-   body read whole, rows counted, not parsed) and from PostgreSQL with the same client.
+   lines. Target: PG COPY TO STDOUT >= 2,000,000 rows/s, with PostgreSQL 15's own COPY
+   printed beside. For reference, the named cursor, REST JSON (the body read whole, rows
+   counted, not parsed) and PostgreSQL with the same client.
 
 Until tarn serve accepts --pg-listen (or when psycopg2 cannot connect to it), PG is
 reported as "not available" and its targets are skipped; likewise PostgreSQL when its
@@ -338,6 +342,9 @@ class Baseline:
                 self.proc.wait()
 
 
+RAW_STATS = re.compile(rb'"stats":\{"rows":(\d+),"elapsed_ms":([0-9.]+)\}')
+
+
 class Rest(tarnbench.RestBase):
     """SigV4-signed (service "tarn") requests on one keep-alive connection."""
 
@@ -380,6 +387,20 @@ class Rest(tarnbench.RestBase):
             raise RuntimeError(f"{r.status} {json.dumps(out.get('error'))[:300]}")
         self.server_ms = out["stats"]["elapsed_ms"]
         return ms, len(out["rows"]), out["rows"]
+
+    def query_raw(self, sql):
+        """(ms, row count, None): the answer read whole on the clock but not parsed; the
+        row count and server_ms come from its closing stats."""
+        body, hdrs = self.sql_request(sql)
+        t0 = time.perf_counter()
+        r = self.open("POST", "/v1/sql", body, hdrs)
+        data = r.read()
+        ms = (time.perf_counter() - t0) * 1000
+        m = RAW_STATS.search(data[-200:])
+        if r.status != 200 or not m:
+            raise RuntimeError(f"{r.status} {data[-300:]!r}")
+        self.server_ms = float(m.group(2))
+        return ms, int(m.group(1)), None
 
     def close(self):
         if self.conn is not None:
@@ -717,12 +738,12 @@ def run_queries(systems, runs, rest):
             log(f"  {failures[-1]}")
         if len(set(counts.values())) > 1:
             mismatches.append(f"{name}: row counts differ: {counts}")
-        ref = answers.get("REST")
+        ref = answers.get("REST parsed")
         for s in ("PG", "PostgreSQL"):
             if ref is not None and answers.get(s) is not None and len(ref) <= 20000:
                 why = compare(ref, answers[s], ordered)
                 if why:
-                    mismatches.append(f"{name}: REST and {s} differ: {why}")
+                    mismatches.append(f"{name}: REST parsed and {s} differ: {why}")
         log(f"  {name}: {next(iter(counts.values()), 0)} rows; " +
             ", ".join(f"{s} {fmt_ms(med[(qi, s)])} ms" for s in systems))
     for m in mismatches:
@@ -775,14 +796,15 @@ def report(a, base, systems, med, srv_ms, stream, failures, mismatches):
     yes = lambda b: "yes" if b else "NO"
     names = list(systems)
     tarn_ref = "PG" if "PG" in names else "REST"
-    others = [s for s in names if s in ("REST", "PG")]
-    head = ["query"] + [f"{s} ms" for s in names] + ["REST srv ms"]
+    others = [s for s in names if s in ("REST", "REST parsed", "PG")]
+    head = ["query"] + [f"{s} ms" for s in names] + ["srv ms", "srv/direct"]
     head += [f"{s}/direct" for s in others]
     if "PostgreSQL" in names:
         head += [f"PostgreSQL/{tarn_ref}"]
 
     def line(label, vals, srv_v):
         row = [label] + [fmt_ms(vals[s]) for s in names] + [fmt_ms(srv_v)]
+        row += [fmt_ratio(srv_v, vals["direct"])]
         row += [fmt_ratio(vals[s], vals["direct"]) for s in others]
         if "PostgreSQL" in names:
             row += [fmt_ratio(vals["PostgreSQL"], vals[tarn_ref])]
@@ -798,24 +820,35 @@ def report(a, base, systems, med, srv_ms, stream, failures, mismatches):
     log("")
     log(f"lineitem {a.rows:,} rows in {a.files} Parquet files; median of {a.runs} runs; "
         f"direct: DuckDB {base.version} C API, {base.threads} threads; "
-        f"'REST srv' is the server's own elapsed_ms")
+        f"'srv' is the server's own elapsed_ms of the REST answer")
     print_table(table)
     log("")
 
     checks = [("figure", "value", "target", "ok")]
-    for s in ("REST", "PG"):
+    # The server's own time (its elapsed_ms): what tarn adds to the engine's work,
+    # without the client's reading of the answer, which direct does not pay.
+    srv_ratios = [(srv_ms[qi] / med[(qi, "direct")], name)
+                  for qi, (name, _, _) in enumerate(QUERIES)
+                  if qi in srv_ms and isinstance(med[(qi, "direct")], float)]
+    if len(srv_ratios) == len(QUERIES):
+        worst, which = max(srv_ratios)
+        good = worst <= 1.10
+        ok &= good
+        checks.append((f"srv / direct, every query (worst: {which})", f"{worst:.2f}",
+                       "<= 1.10", yes(good)))
+    else:
+        checks.append(("srv / direct, every query", "not available", "<= 1.10", "-"))
+    for s, target in (("REST", 1.10), ("PG", 1.15)):
         if s not in names:
-            checks.append((f"{s} total / direct total", "not available", "<= 1.15", "-"))
+            checks.append((f"{s} total / direct total", "not available", f"<= {target:.2f}", "-"))
             continue
         r = fmt_ratio(totals[s], totals["direct"])
-        good = r != "-" and float(r) <= 1.15
+        good = r != "-" and float(r) <= target
         ok &= good
-        checks.append((f"{s} total / direct total", r, "<= 1.15", yes(good)))
-    if srv_ms and len(srv_ms) == len(QUERIES) and isinstance(totals.get("direct"), float):
-        # The server's own time (its elapsed_ms): what tarn adds to the engine's work,
-        # without the client's decoding of the answer, which direct does not pay.
-        r = fmt_ratio(sum(srv_ms.values()), totals["direct"])
-        checks.append(("  REST server time / direct total", r, "(reference)", ""))
+        checks.append((f"{s} total / direct total", r, f"<= {target:.2f}", yes(good)))
+    if "REST parsed" in names:
+        checks.append(("  REST parsed total / direct total",
+                       fmt_ratio(totals["REST parsed"], totals["direct"]), "(reference)", ""))
     for s in ("PG", "REST"):
         if "PostgreSQL" not in names or s not in names:
             checks.append((f"PostgreSQL total / {s} total", "not available", ">= 10", "-"))
@@ -824,19 +857,19 @@ def report(a, base, systems, med, srv_ms, stream, failures, mismatches):
         good = r != "-" and float(r) >= 10
         ok &= good
         checks.append((f"PostgreSQL total / {s} total", r, ">= 10", yes(good)))
-    pg_rates = {k: v[0] / v[1] for k, v in stream.items()
-                if k.startswith("PG ") and v[0] == a.stream_rows}
-    if "PG" not in names:
-        checks.append(("PG stream, rows/s", "not available", ">= 1,000,000", "-"))
+    copy = stream.get("PG COPY TO STDOUT")
+    if not copy or copy[0] != a.stream_rows:
+        checks.append(("PG COPY TO STDOUT, rows/s", "not available", ">= 2,000,000", "-"))
+        ok = False if "PG" in names else ok
     else:
-        best = max(pg_rates.values(), default=0)
-        ok &= best >= 1e6
-        checks.append(("PG stream, rows/s (best of the two below)", f"{best:,.0f}",
-                       ">= 1,000,000", yes(best >= 1e6)))
+        rate = copy[0] / copy[1]
+        ok &= rate >= 2e6
+        checks.append(("PG COPY TO STDOUT, rows/s", f"{rate:,.0f}", ">= 2,000,000",
+                       yes(rate >= 2e6)))
     for label, (cnt, secs, nb) in stream.items():
         mb = f", {nb / secs / 1e6:.0f} MB/s" if nb else ""
         checks.append((f"  {label}", f"{cnt / secs:,.0f} ({secs:.1f} s{mb})",
-                       "" if label.startswith("PG ") else "(reference)", ""))
+                       "" if label == "PG COPY TO STDOUT" else "(reference)", ""))
     w = [max(len(r[i]) for r in checks) + 2 for i in range(4)]
     for r in checks:
         log("".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
@@ -951,7 +984,8 @@ def main():
         plain = Baseline(a.baseline)
         direct_views(plain, lake, False)
 
-        systems = {"direct": direct.query, "plain": plain.query, "REST": rest.query}
+        systems = {"direct": direct.query, "plain": plain.query, "REST": rest.query_raw,
+                   "REST parsed": rest.query}
         if tpg:
             systems["PG"] = tpg.query
         if ppg:

@@ -212,6 +212,8 @@ static void put_copy_row(pg_client_t *k, const portal_t *p, const engine_cell_t 
             buf_putc(&k->out, '"');
             continue;
         }
+        /* Runs that need no escape are copied whole: most values have none. */
+        size_t run = 0;
         for (size_t i = 0; i < n; i++) {
             char c = s[i];
             const char *esc = c == '\\'   ? "\\\\"
@@ -219,13 +221,16 @@ static void put_copy_row(pg_client_t *k, const portal_t *p, const engine_cell_t 
                               : c == '\r' ? "\\r"
                               : c == '\t' ? "\\t"
                                           : NULL;
+            if (!esc && c != o->delimiter)
+                continue;
+            buf_append(&k->out, s + run, i - run);
             if (esc)
                 buf_puts(&k->out, esc);
-            else if (c == o->delimiter)
-                buf_putc(&k->out, '\\'), buf_putc(&k->out, c);
             else
-                buf_putc(&k->out, c);
+                buf_putc(&k->out, '\\'), buf_putc(&k->out, c);
+            run = i + 1;
         }
+        buf_append(&k->out, s + run, n - run);
     }
     buf_putc(&k->out, '\n');
     pgmsg_end(&k->out, m);
