@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct engine {
     duckdb_database db;
@@ -521,9 +522,48 @@ static void type_name(buf_t *b, duckdb_logical_type t)
         duckdb_destroy_logical_type(&key);
 }
 
+/* The columns of a statement without parameters as preparing it binds them: no run,
+ * so no file is opened for it. NULL (and the caller runs it for no rows) when a column's
+ * type is left open, or two columns share a name, which a subquery would rename. */
+static json_t *prepared_columns(engine_conn_t *c, const char *sql)
+{
+    duckdb_prepared_statement ps = NULL;
+    json_t *cols = NULL;
+    if (duckdb_prepare(c->c, sql, &ps) == DuckDBError || duckdb_nparams(ps) ||
+        duckdb_prepared_statement_type(ps) != DUCKDB_STATEMENT_TYPE_SELECT)
+        goto done;
+    idx_t nc = duckdb_prepared_statement_column_count(ps);
+    if (!nc || !(cols = json_array()))
+        goto done;
+    for (idx_t i = 0; i < nc && cols; i++) {
+        duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(ps, i);
+        duckdb_type id = duckdb_get_type_id(t);
+        buf_t b = BUF_INIT;
+        type_name(&b, t);
+        duckdb_destroy_logical_type(&t);
+        const char *name = duckdb_prepared_statement_column_name(ps, i);
+        bool open = id == DUCKDB_TYPE_INVALID || id == DUCKDB_TYPE_ANY ||
+                    id == DUCKDB_TYPE_SQLNULL || !b.data || !strcmp(b.data, "UNKNOWN");
+        for (idx_t j = 0; !open && name && j < i; j++)
+            open = !strcasecmp(name, json_string_value(json_object_get(json_array_get(cols, j),
+                                                                       "name")));
+        if (open || !name ||
+            json_array_append_new(cols, json_pack("{s:s, s:s}", "name", name, "type", b.data))) {
+            json_decref(cols);
+            cols = NULL;
+        }
+        buf_free(&b);
+    }
+done:
+    duckdb_destroy_prepare(&ps);
+    return cols;
+}
+
 int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, json_t **out,
                     tarn_err_t *err)
 {
+    if (!json_array_size(params) && (*out = prepared_columns(c, sql)))
+        return 0;
     /* A statement's column types can depend on its parameters' values (SELECT $1), so the
      * types are read from running it, bound, with no rows. */
     size_t n = strlen(sql);
