@@ -258,29 +258,6 @@ static int start_sources(server_t *s, tarn_err_t *err)
     return source_runner_start(&s->sources, &ro, err);
 }
 
-static int parse_listen(const char *listen, struct addrinfo **out, tarn_err_t *err)
-{
-    char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || !colon[1] || (size_t)(colon - listen) >= sizeof host)
-        return TARN_ERR(err, TARN_EINVAL, "--listen wants ADDR:PORT, e.g. 127.0.0.1:9470 (got '%s')",
-                        listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    char *h = host;
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
-    int g = getaddrinfo(h, colon + 1, &hints, out);
-    if (g)
-        return TARN_ERR(err, TARN_EINVAL, "cannot use listen address '%s': %s", listen,
-                        gai_strerror(g));
-    return 0;
-}
-
 /* The HTTPS certificate chain and key as PEM text: libmicrohttpd takes them from memory. */
 static int read_tls_files(server_t *s, const server_opts_t *o, tarn_err_t *err)
 {
@@ -460,7 +437,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     path_join(p, sizeof p, o->data_dir, "tarn.db");
     if (!fs_exists(p) && (rc = server_init_lake(o->data_dir, stdout, err)))
         return rc;
-    if ((rc = parse_listen(o->listen, &ai, err)))
+    if ((rc = net_listen_addr(o->listen, "--listen", &ai, err)))
         return rc;
     path_join(p, sizeof p, o->data_dir, "tarn.lock");
     lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

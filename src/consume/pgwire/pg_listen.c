@@ -169,26 +169,11 @@ int pgwire_start(pgwire_t **out, const pgwire_env_t *env, const char *addr, tarn
     int trc = tls_cert ? tls_context(&tls, tls_cert, tls_key, err) : 0;
     if (trc)
         return trc;
-    char host[128];
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || !colon[1])
-        return TARN_ERR(err, TARN_EINVAL, "--pg-listen takes ADDR:PORT (got '%s')", addr);
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = '\0';
-    char *h = host;
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
-                    *ai = NULL;
-    int g = getaddrinfo(h, colon + 1, &hints, &ai);
+    struct addrinfo *ai = NULL;
+    int g = net_listen_addr(addr, "--pg-listen", &ai, err);
     if (g) {
         SSL_CTX_free(tls);
-        return TARN_ERR(err, TARN_EINVAL, "cannot use --pg-listen address '%s': %s", addr,
-                        gai_strerror(g));
+        return g;
     }
     if (!tls && !net_addr_loopback(ai->ai_addr))
         log_warn("PostgreSQL clients reach this server from the network without TLS: "
