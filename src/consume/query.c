@@ -118,11 +118,6 @@ int64_t query_id(const query_t *q)
     return q->id;
 }
 
-uint64_t query_rows(const query_t *q)
-{
-    return q->rows;
-}
-
 const char *query_decisions(const query_t *q)
 {
     return q->session ? session_decisions(q->session) : "";

@@ -30,7 +30,7 @@ typedef struct {
     session_t *session;
     session_rows_t rows; /* how the engine encodes the rows */
     /* Instead of rows: the whole answer written to this file as Parquet (zstd); the
-     * query then has no rows to read, and query_rows tells how many were written. */
+     * query then has no rows to read. */
     const char *parquet_path;
     /* When not NULL, gets the query's id as soon as it is admitted, before it runs, so
      * another thread can cancel it by id meanwhile (a PostgreSQL CancelRequest). */
@@ -52,10 +52,9 @@ const json_t *query_columns(const query_t *q);
  * the next call; *nrows is 0 at the end. A failure is explained as query_open's are. */
 int query_next(query_t *q, const engine_cell_t **cells, size_t *nrows, tarn_err_t *err);
 size_t query_ncols(const query_t *q);
-/* The query's id in the workload (0 when it was never admitted), rows read so far (or
- * written to Parquet), and its tables with what decided each (session_decisions). */
+/* The query's id in the workload (0 when it was never admitted), and its tables with
+ * what decided each (session_decisions). */
 int64_t query_id(const query_t *q);
-uint64_t query_rows(const query_t *q);
 const char *query_decisions(const query_t *q);
 /* "cancelled" or "timeout" when the workload interrupted the query, else NULL. */
 const char *query_interruption(const query_t *q);
