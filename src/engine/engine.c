@@ -541,7 +541,8 @@ static json_t *prepared_columns(engine_conn_t *c, const char *sql)
         buf_t b = BUF_INIT;
         type_name(&b, t);
         duckdb_destroy_logical_type(&t);
-        const char *name = duckdb_prepared_statement_column_name(ps, i);
+        /* A copy that the caller frees (duckdb_free), unlike a result's column names. */
+        char *name = (char *)duckdb_prepared_statement_column_name(ps, i);
         bool open = id == DUCKDB_TYPE_INVALID || id == DUCKDB_TYPE_ANY ||
                     id == DUCKDB_TYPE_SQLNULL || !b.data || !strcmp(b.data, "UNKNOWN");
         for (idx_t j = 0; !open && name && j < i; j++)
@@ -552,6 +553,8 @@ static json_t *prepared_columns(engine_conn_t *c, const char *sql)
             json_decref(cols);
             cols = NULL;
         }
+        if (name)
+            duckdb_free(name);
         buf_free(&b);
     }
 done:
