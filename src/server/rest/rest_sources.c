@@ -44,9 +44,23 @@ static int configure(req_t *r, json_t *in, const ingest_plugin_t **p, json_t **c
     return rc;
 }
 
+/* Records the configuration as the source's new version (created: its first), wakes the
+ * runner (a new version restarts the source) and answers with the source. */
+static int apply(req_t *r, const ingest_plugin_t *p, const char *name, const json_t *cfg,
+                 bool created)
+{
+    json_t *out = NULL;
+    int rc = sources_apply(r->srv->db, r->srv->keyring, p, name, cfg, created,
+                           r->principal.name, &out, &r->err);
+    if (rc)
+        return rc;
+    source_runner_wake(r->srv->sources);
+    return rest_respond_json(r, created ? 201 : 200, out);
+}
+
 static int create_source(req_t *r)
 {
-    json_t *in = NULL, *cfg = NULL, *out = NULL;
+    json_t *in = NULL, *cfg = NULL;
     const ingest_plugin_t *p = NULL;
     int rc = req_body_json(r, &in);
     if (rc)
@@ -69,36 +83,22 @@ static int create_source(req_t *r)
         r->err.reason = "InvalidArgument";
         goto done;
     }
-    if ((rc = sources_apply(r->srv->db, r->srv->keyring, p, name, cfg, true, r->principal.name,
-                            &out, &r->err)))
-        goto done;
-    source_runner_wake(r->srv->sources);
-    rc = rest_respond_json(r, 201, out);
-    out = NULL;
+    rc = apply(r, p, name, cfg, true);
 done:
     json_decref(in);
     json_decref(cfg);
-    json_decref(out);
     return rc;
 }
 
 static int update_source(req_t *r)
 {
-    json_t *in = NULL, *cfg = NULL, *out = NULL;
+    json_t *in = NULL, *cfg = NULL;
     const ingest_plugin_t *p = NULL;
     int rc = req_body_json(r, &in);
-    if (rc || (rc = configure(r, in, &p, &cfg)))
-        goto done;
-    if ((rc = sources_apply(r->srv->db, r->srv->keyring, p, NAME, cfg, false, r->principal.name,
-                            &out, &r->err)))
-        goto done;
-    source_runner_wake(r->srv->sources); /* a new version restarts the source */
-    rc = rest_respond_json(r, 200, out);
-    out = NULL;
-done:
+    if (!rc && !(rc = configure(r, in, &p, &cfg)))
+        rc = apply(r, p, NAME, cfg, false);
     json_decref(in);
     json_decref(cfg);
-    json_decref(out);
     return rc;
 }
 
