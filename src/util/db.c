@@ -30,6 +30,7 @@ typedef struct {
 struct db_conn {
     sqlite3 *h;
     db_t *db;
+    uint32_t changed; /* watches whose tables the open transaction changed, by bit */
     db_conn_t *prev, *next;
     cached_t cache[STMT_CACHE];
 };
@@ -91,19 +92,77 @@ static int busy_wait(void *ud, int count)
 
 /* SQLite calls this on the committing thread once a commit is in the WAL and the write
  * lock is released: the commit gets the next number, which becomes the thread's pending
- * one for db_sync. (It replaces SQLite's automatic checkpoints, which are off anyway.) */
+ * one for db_sync, and the watches of what it changed are called. (It replaces SQLite's
+ * automatic checkpoints, which are off anyway.) */
 static int on_commit(void *ud, sqlite3 *h, const char *name, int pages)
 {
     (void)h;
     (void)name;
     (void)pages;
-    db_t *db = ud;
+    db_conn_t *c = ud;
+    db_t *db = c->db;
     uint64_t n = atomic_fetch_add(&db->commits, 1) + 1;
     /* Numbers only grow: a thread's pending commit is always its latest, and a sync that
      * covers it covers every earlier one. */
     assert(n > (uintptr_t)pthread_getspecific(db->pending));
     pthread_setspecific(db->pending, (void *)(uintptr_t)n);
+    uint32_t changed = c->changed;
+    c->changed = 0;
+    pthread_rwlock_rdlock(&db->watch_lock);
+    for (int i = 0; i < DB_WATCH_MAX; i++) {
+        const db_watch_t *w = &db->watches[i];
+        if (w->fn && (!w->table[0] || (changed & (1u << i))))
+            w->fn(w->ctx);
+    }
+    pthread_rwlock_unlock(&db->watch_lock);
     return SQLITE_OK;
+}
+
+/* SQLite's update hook, for every row changed: notes the watches of the row's table. */
+static void on_change(void *ud, int op, const char *dbname, const char *table, sqlite3_int64 row)
+{
+    (void)op;
+    (void)dbname;
+    (void)row;
+    db_conn_t *c = ud;
+    db_t *db = c->db;
+    pthread_rwlock_rdlock(&db->watch_lock);
+    for (int i = 0; i < DB_WATCH_MAX; i++)
+        if (db->watches[i].fn && !strcmp(db->watches[i].table, table))
+            c->changed |= 1u << i;
+    pthread_rwlock_unlock(&db->watch_lock);
+}
+
+/* A rolled-back transaction changed nothing. */
+static void on_rollback(void *ud)
+{
+    ((db_conn_t *)ud)->changed = 0;
+}
+
+int db_watch(db_t *db, const char *table, void (*fn)(void *ctx), void *ctx)
+{
+    int handle = TARN_ENOMEM;
+    pthread_rwlock_wrlock(&db->watch_lock);
+    for (int i = 0; i < DB_WATCH_MAX && handle < 0; i++) {
+        db_watch_t *w = &db->watches[i];
+        if (w->fn)
+            continue;
+        snprintf(w->table, sizeof w->table, "%s", table ? table : "");
+        w->fn = fn;
+        w->ctx = ctx;
+        handle = i;
+    }
+    pthread_rwlock_unlock(&db->watch_lock);
+    return handle;
+}
+
+void db_unwatch(db_t *db, int handle)
+{
+    if (handle < 0 || handle >= DB_WATCH_MAX)
+        return;
+    pthread_rwlock_wrlock(&db->watch_lock);
+    db->watches[handle] = (db_watch_t){0};
+    pthread_rwlock_unlock(&db->watch_lock);
 }
 
 /* fdatasync of the WAL through a descriptor of our own: fsync covers the file's pages
@@ -187,14 +246,16 @@ void db_sync_stats(db_t *db, uint64_t *commits, uint64_t *syncs)
     *syncs = atomic_load(&db->syncs);
 }
 
-static sqlite3 *conn_open(db_t *db)
+/* Opens c's SQLite connection on c->db (c->h); false when it cannot be opened. */
+static bool conn_open(db_conn_t *c)
 {
+    db_t *db = c->db;
     sqlite3 *h = NULL;
     if (sqlite3_open_v2(db->path, &h,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         sqlite3_close_v2(h);
-        return NULL;
+        return false;
     }
     sqlite3_busy_handler(h, busy_wait, NULL);
     /* WAL with synchronous=NORMAL: a commit survives a process crash (kill -9) as soon as
@@ -202,16 +263,19 @@ static sqlite3 *conn_open(db_t *db)
      * synchronous=FULL would cost one fsync per commit, under the write lock). */
     /* No automatic checkpoints on request threads: with many connections reading, a
      * checkpoint rarely completes, and every commit past the threshold would retry one
-     * (with an fsync). The server checkpoints from its own loop (db_checkpoint). */
+     * (with an fsync). The server checkpoints from a worker of its own (db_checkpoint). */
     if (sqlite3_exec(h,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                      " PRAGMA wal_autocheckpoint=0;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_close_v2(h);
-        return NULL;
+        return false;
     }
-    sqlite3_wal_hook(h, on_commit, db); /* after the pragmas: wal_autocheckpoint resets it */
-    return h;
+    sqlite3_wal_hook(h, on_commit, c); /* after the pragmas: wal_autocheckpoint resets it */
+    sqlite3_update_hook(h, on_change, c);
+    sqlite3_rollback_hook(h, on_rollback, c);
+    c->h = h;
+    return true;
 }
 
 /* The connection the calling thread's statements go to right now (NULL if none yet). */
@@ -227,12 +291,13 @@ int db_write_begin(db_t *db)
     pthread_mutex_lock(&db->wmu);
     if (!db->writer) {
         db_conn_t *c = calloc(1, sizeof *c);
-        if (!c || !(c->h = conn_open(db))) {
+        if (c)
+            c->db = db;
+        if (!c || !conn_open(c)) {
             free(c);
             pthread_mutex_unlock(&db->wmu);
             return TARN_EIO;
         }
-        c->db = db;
         db->writer = c;
     }
     db->writer_owner = pthread_self();
@@ -257,8 +322,7 @@ sqlite3 *db_h(db_t *db)
     if (!c)
         return NULL;
     c->db = db;
-    c->h = conn_open(db);
-    if (!c->h) {
+    if (!conn_open(c)) {
         free(c);
         return NULL;
     }
@@ -283,6 +347,7 @@ int db_open(db_t **out, const char *path, tarn_err_t *err)
     pthread_mutex_init(&db->wmu, NULL);
     pthread_mutex_init(&db->sync_mu, NULL);
     pthread_cond_init(&db->sync_cv, NULL);
+    pthread_rwlock_init(&db->watch_lock, NULL);
     db->wal_fd = -1;
     if (pthread_key_create(&db->key, conn_release)) {
         pthread_mutex_destroy(&db->mu);
@@ -326,6 +391,7 @@ void db_close(db_t *db)
         c = n;
     }
     pthread_mutex_destroy(&db->mu);
+    pthread_rwlock_destroy(&db->watch_lock);
     free(db->path);
     free(db);
 }
@@ -473,8 +539,11 @@ int db_checkpoint(db_t *db)
     sqlite3 *h = db_h(db);
     if (!h)
         return TARN_EIO;
-    int rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : TARN_EIO;
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc == SQLITE_BUSY || (rc == SQLITE_OK && copied < log))
+        return TARN_EBUSY;
+    return rc == SQLITE_OK ? 0 : TARN_EIO;
 }
 
 json_t *db_col_text(sqlite3_stmt *st, int i)

@@ -17,6 +17,15 @@
 
 typedef struct db_conn db_conn_t;
 
+#define DB_WATCH_MAX 32
+
+/* A watch (db_watch): fn(ctx) after commits that changed table ("" for any commit). */
+typedef struct {
+    char table[48];
+    void (*fn)(void *ctx); /* NULL: a free slot */
+    void *ctx;
+} db_watch_t;
+
 typedef struct db {
     char *path;
     pthread_key_t key;
@@ -43,6 +52,10 @@ typedef struct db {
     int sync_errno;           /* a failed WAL sync: sticky, see db_sync */
     int wal_fd;               /* our own descriptor on <path>-wal, opened by the syncer */
     _Atomic uint64_t syncs;   /* WAL syncs done, for metrics */
+    /* Watches: read (shared) by every row change and commit, written by db_watch and
+     * db_unwatch, so a watch being removed is never running once db_unwatch returns. */
+    pthread_rwlock_t watch_lock;
+    db_watch_t watches[DB_WATCH_MAX];
 } db_t;
 
 /* Routes the calling thread's statements on db to the shared writer connection until
@@ -84,9 +97,22 @@ int db_sync(db_t *db, tarn_err_t *err);
 /* Commits numbered and WAL syncs done since open, for metrics. */
 void db_sync_stats(db_t *db, uint64_t *commits, uint64_t *syncs);
 
-/* Copies committed WAL pages into the database file (passive: never waits for readers).
- * Connections do not checkpoint on their own; a long-running process calls this from a
- * background loop. */
+/* Calls fn(ctx) on the committing thread after each commit that inserted, updated or
+ * deleted rows of table (NULL: after every commit), so a background worker can sleep until
+ * the catalog holds news for it instead of polling. fn runs after the commit is in the WAL
+ * (its changes are visible), must be quick and must not use db: a worker_wake. Changes it
+ * misses, as SQLite's update hook does: rows of WITHOUT ROWID tables, rows a REPLACE
+ * removes, and a DELETE without WHERE. Returns a handle for db_unwatch, or TARN_ENOMEM
+ * when DB_WATCH_MAX watches are in place. */
+int db_watch(db_t *db, const char *table, void (*fn)(void *ctx), void *ctx);
+/* Removes a watch (a handle from db_watch; a negative one is ignored): once this returns,
+ * its fn is not running and will not run. */
+void db_unwatch(db_t *db, int handle);
+
+/* Copies committed WAL pages into the database file (passive: never waits for readers);
+ * TARN_EBUSY when readers or a writer held some back (try again later). Connections do
+ * not checkpoint on their own; a long-running process calls this from a background
+ * worker, woken by a db_watch of every commit. */
 int db_checkpoint(db_t *db);
 /* A column of the current row as JSON for an API answer (JSON null for SQL NULL): its
  * text, its integer, its milliseconds as an ISO 8601 time, or the JSON its text holds
