@@ -39,6 +39,8 @@ struct audit {
     bool dirty;         /* written since the last fdatasync */
     bool broken;        /* a failed write could not be undone: refuse appends */
     audit_chain_t chain;
+    void (*on_unsynced)(void *ctx);
+    void *on_unsynced_ctx;
 };
 
 static int au_seg_path(char *out, size_t cap, const char *dir, uint32_t seg)
@@ -493,6 +495,8 @@ int audit_append(audit_t *a, const audit_record_t *rec, tarn_err_t *err)
         a->last_sync_ns = now;
         a->dirty = false;
     }
+    if (a->dirty && a->on_unsynced)
+        a->on_unsynced(a->on_unsynced_ctx);
 done:
     pthread_mutex_unlock(&a->mu);
     buf_free(&line);
@@ -513,6 +517,14 @@ int audit_sync(audit_t *a, tarn_err_t *err)
     }
     pthread_mutex_unlock(&a->mu);
     return rc;
+}
+
+void audit_on_unsynced(audit_t *a, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&a->mu);
+    a->on_unsynced = fn;
+    a->on_unsynced_ctx = ctx;
+    pthread_mutex_unlock(&a->mu);
 }
 
 void audit_close(audit_t *a)

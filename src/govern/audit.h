@@ -116,8 +116,13 @@ void audit_set_segment_limit(audit_t *a, uint64_t bytes);
 int audit_append(audit_t *a, const audit_record_t *rec, tarn_err_t *err);
 
 /* fdatasyncs the current segment if records were appended since the last sync; for a
- * periodic timer, so a quiet server also gets its last records onto disk. */
+ * background worker, so a quiet server also gets its last records onto disk. */
 int audit_sync(audit_t *a, tarn_err_t *err);
+
+/* Calls fn(ctx) after each append that leaves records unsynced, so a worker can sleep
+ * until there is something for audit_sync; NULL fn: no more calls (once this returns).
+ * fn runs under the log's lock: it must be quick and must not use a (a worker_wake). */
+void audit_on_unsynced(audit_t *a, void (*fn)(void *ctx), void *ctx);
 
 /* Seals the current segment with a digest, fsyncs, releases the lock and frees. NULL ok. */
 void audit_close(audit_t *a);

@@ -414,6 +414,7 @@ static void server_free(server_t *s)
     engine_close(s->engine);
     engine_close(s->sql_engine);
     grants_close(s->grants);
+    checkpointer_stop(s->checkpointer);
     audit_close(s->audit);
     metrics_free(s->metrics);
     conns_free(s->http_conns); /* the listeners are stopped: no connection is left */
@@ -464,6 +465,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
         (rc = grants_open(&s->grants, s->db, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
+        (rc = checkpointer_start(&s->checkpointer, s->db, s->audit, err)) ||
         (rc = start_catalog(s, err)) || (rc = start_promotion(s, o, err)) ||
         (rc = start_sql(s, o, err)) || (rc = start_pipelines(s, o, err)))
         goto done;
@@ -503,16 +505,10 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     log_info("tarn ready", "listen", o->listen, "tls", o->tls_cert ? "on" : "off", "pg_listen", pg_listen_addr, "data", o->data_dir,
              "pipelines", s->runner ? "on" : "off", "version", TARN_VERSION, "duckdb",
              engine_version());
-    for (;;) {
-        struct timespec one = {1, 0};
-        int sig = sigtimedwait(&set, NULL, &one);
-        if (sig == SIGINT || sig == SIGTERM) {
-            log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        audit_sync(s->audit, NULL); /* bound the audit records a power loss could take */
-        db_checkpoint(s->db);
-    }
+    int sig = 0;
+    while (sigwait(&set, &sig) || (sig != SIGINT && sig != SIGTERM))
+        ;
+    log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
     pgwire_stop(s->pg);
     s->pg = NULL;
     int lfd = MHD_quiesce_daemon(s->daemon); /* stop accepting; the caller owns the socket */

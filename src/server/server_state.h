@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 typedef struct metrics metrics_t;
+typedef struct checkpointer checkpointer_t;
 
 typedef struct server {
     char data_dir[4096];
@@ -38,6 +39,7 @@ typedef struct server {
     keyring_t *keyring;
     iam_t *iam;
     audit_t *audit;
+    checkpointer_t *checkpointer; /* checkpoints db and syncs audit while they change */
     metrics_t *metrics;
     engine_t *engine; /* the crawler's, for schema inference */
     engine_t *sql_engine; /* query sessions' (parallel statements) */
@@ -70,6 +72,11 @@ typedef struct server {
     atomic_uint_fast64_t next_request;
     uint64_t boot_id;
 } server_t;
+
+/* checkpoint.c: starts the worker that checkpoints db and syncs audit after commits and
+ * appends (both borrowed until checkpointer_stop, which comes before they close). */
+int checkpointer_start(checkpointer_t **out, db_t *db, audit_t *audit, tarn_err_t *err);
+void checkpointer_stop(checkpointer_t *c); /* NULL ok */
 
 /* lake_init.c: opens <data>/tarn.db (owner-only: it holds sealed secrets and password
  * verifiers) with the event queue's tables. */
