@@ -3,6 +3,7 @@
 #include "catalog/events.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/worker.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -48,10 +49,9 @@ struct crawler {
     char objects_dir[4096];
     int nworkers;
     engine_conn_t *conns[MAX_WORKERS];
-    pthread_t thread;
+    worker_t *worker;
+    int watch; /* of the event queue, when following it */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
     job_t **jobs; /* each job allocated on its own: the running one never moves */
     size_t njobs;
     int64_t next_job;
@@ -70,6 +70,7 @@ typedef struct {
 typedef struct {
     work_t *w;
     int slot;
+    arena_t *arena; /* what the items' strings live in until the batch is applied */
 } worker_arg_t;
 
 static void classify_item(crawler_t *c, engine_conn_t *conn, item_t *it, arena_t *a)
@@ -106,11 +107,11 @@ static void classify_item(crawler_t *c, engine_conn_t *conn, item_t *it, arena_t
     }
 }
 
-static void *worker_main(void *p)
+static void classify_main(void *p)
 {
     worker_arg_t *wa = p;
     work_t *w = wa->w;
-    arena_t *a = arena_create();
+    arena_t *a = wa->arena = arena_create();
     for (;;) {
         size_t i = atomic_fetch_add(&w->next, 1);
         if (i >= w->n)
@@ -124,7 +125,6 @@ static void *worker_main(void *p)
             pthread_mutex_unlock(&w->c->mu);
         }
     }
-    return a; /* freed by the caller after the batch is applied */
 }
 
 static void items_free(item_t *items, size_t n)
@@ -143,24 +143,11 @@ static int run_batch(crawler_t *c, item_t *items, size_t n, const catalog_file_r
 {
     work_t w = {.c = c, .items = items, .n = n, .progress = progress};
     atomic_init(&w.next, 0);
-    pthread_t th[MAX_WORKERS];
     worker_arg_t args[MAX_WORKERS];
-    arena_t *arenas[MAX_WORKERS] = {0};
-    int started = 0;
     int want = n < (size_t)c->nworkers ? (int)n : c->nworkers;
-    for (int i = 1; i < want; i++) {
-        args[i] = (worker_arg_t){&w, i};
-        if (pthread_create(&th[i], NULL, worker_main, &args[i]))
-            break;
-        started = i;
-    }
-    args[0] = (worker_arg_t){&w, 0};
-    arenas[0] = worker_main(&args[0]);
-    for (int i = 1; i <= started; i++) {
-        void *r;
-        pthread_join(th[i], &r);
-        arenas[i] = r;
-    }
+    for (int i = 0; i < want; i++)
+        args[i] = (worker_arg_t){&w, i, NULL};
+    worker_fanout("crawl-classify", classify_main, args, sizeof *args, want);
     catalog_file_in_t *in = malloc((n ? n : 1) * sizeof *in);
     size_t k = 0;
     int rc = 0;
@@ -173,8 +160,8 @@ static int run_batch(crawler_t *c, item_t *items, size_t n, const catalog_file_r
         rc = catalog_files_apply(c->o.catalog, in, k, removed, nremoved, cursor, pos, st, err);
     }
     free(in);
-    for (int i = 0; i <= started; i++)
-        arena_free(arenas[i]);
+    for (int i = 0; i < want; i++)
+        arena_free(args[i].arena);
     return rc;
 }
 
@@ -424,50 +411,53 @@ static job_t *next_queued(crawler_t *c)
     return NULL;
 }
 
-static void *crawler_main(void *p)
+/* One step of the crawler's work: the next requested crawl, else a batch of the event
+ * queue. >0 when it did something, 0 when there was nothing to do, or an error. */
+static int crawl_step(crawler_t *c, tarn_err_t *err)
 {
-    crawler_t *c = p;
-    int backoff_ms = 0;
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        if (c->stop) {
-            pthread_mutex_unlock(&c->mu);
-            break;
-        }
-        job_t *job = next_queued(c);
-        if (job) {
-            job->state = JOB_RUNNING;
-            job->started_ms = time_now_ms();
-        }
-        pthread_mutex_unlock(&c->mu);
-        if (job) {
-            run_job(c, job);
-            continue;
-        }
-        int got = 0;
-        if (c->o.follow_events) {
-            tarn_err_t err = {0};
-            got = follow_events(c, &err);
-            if (got < 0) {
-                /* Keep the position and retry later: a busy database or a full disk
-                 * passes, and no event is skipped. */
-                log_info("crawler retrying", "error", err.msg);
-                backoff_ms = backoff_ms ? (backoff_ms < 5000 ? 2 * backoff_ms : 5000) : 100;
-                usleep((useconds_t)backoff_ms * 1000);
-                continue;
-            }
-            backoff_ms = 0;
-        }
-        if (got > 0)
-            continue;
-        pthread_mutex_lock(&c->mu);
-        if (!c->stop && !next_queued(c)) {
-            struct timespec ts = time_after_ms(100);
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-        }
-        pthread_mutex_unlock(&c->mu);
+    pthread_mutex_lock(&c->mu);
+    job_t *job = next_queued(c);
+    if (job) {
+        job->state = JOB_RUNNING;
+        job->started_ms = time_now_ms();
     }
-    return NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (job) {
+        run_job(c, job);
+        return 1;
+    }
+    return c->o.follow_events ? follow_events(c, err) : 0;
+}
+
+/* Sleeps until a crawl is requested or an event committed (the watch of the queue), then
+ * works until there is nothing left. */
+static void crawler_main(worker_t *w, void *ctx)
+{
+    crawler_t *c = ctx;
+    int backoff_ms = 0;
+    while (!worker_wait(w, WORKER_FOREVER)) {
+        for (;;) {
+            tarn_err_t err = {0};
+            int got = crawl_step(c, &err);
+            if (got >= 0)
+                backoff_ms = 0;
+            if (got == 0 || worker_stopping(w))
+                break;
+            if (got > 0)
+                continue;
+            /* Keep the position and retry later: a busy database or a full disk passes,
+             * and no event is skipped. */
+            log_info("crawler retrying", "error", err.msg);
+            backoff_ms = backoff_ms ? (backoff_ms < 5000 ? 2 * backoff_ms : 5000) : 100;
+            if (worker_sleep(w, time_mono_ms() + backoff_ms))
+                break;
+        }
+    }
+}
+
+static void wake(void *w)
+{
+    worker_wake(w);
 }
 
 int crawler_start(crawler_t **out, const crawler_opts_t *o, tarn_err_t *err)
@@ -483,18 +473,21 @@ int crawler_start(crawler_t **out, const crawler_opts_t *o, tarn_err_t *err)
     if (c->nworkers > MAX_WORKERS)
         c->nworkers = MAX_WORKERS;
     c->next_job = 1;
+    c->watch = -1;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
     int rc = 0;
     for (int i = 0; !rc && i < c->nworkers; i++)
         rc = engine_connect(o->engine, &c->conns[i], err);
-    if (!rc && pthread_create(&c->thread, NULL, crawler_main, c))
-        rc = TARN_ERR(err, TARN_EIO, "cannot start the crawler thread");
+    if (!rc)
+        rc = worker_start(&c->worker, "crawler", crawler_main, c, err);
+    if (!rc && o->follow_events &&
+        (c->watch = db_watch(catalog_db(o->catalog), "events", wake, c->worker)) < 0)
+        rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
     if (rc) {
+        worker_stop(c->worker);
         for (int i = 0; i < c->nworkers; i++)
             engine_disconnect(c->conns[i]);
         pthread_mutex_destroy(&c->mu);
-        pthread_cond_destroy(&c->cv);
         free(c);
         return rc;
     }
@@ -506,11 +499,8 @@ void crawler_stop(crawler_t *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
-    c->stop = true;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
+    db_unwatch(catalog_db(c->o.catalog), c->watch);
+    worker_stop(c->worker);
     for (int i = 0; i < c->nworkers; i++)
         engine_disconnect(c->conns[i]);
     for (size_t i = 0; i < c->njobs; i++) {
@@ -519,7 +509,6 @@ void crawler_stop(crawler_t *c)
     }
     free(c->jobs);
     pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
     free(c);
 }
 
@@ -575,7 +564,7 @@ int crawler_request(crawler_t *c, const char *zone, const char *prefix, bool for
     j->prefix = pre;
     j->force = force;
     *id = j->id;
-    pthread_cond_signal(&c->cv);
+    worker_wake(c->worker);
     pthread_mutex_unlock(&c->mu);
     return 0;
 }
