@@ -448,16 +448,10 @@ static void crawler_main(worker_t *w, void *ctx)
             /* Keep the position and retry later: a busy database or a full disk passes,
              * and no event is skipped. */
             log_info("crawler retrying", "error", err.msg);
-            backoff_ms = backoff_ms ? (backoff_ms < 5000 ? 2 * backoff_ms : 5000) : 100;
-            if (worker_sleep(w, time_mono_ms() + backoff_ms))
+            if (worker_backoff(w, &backoff_ms))
                 break;
         }
     }
-}
-
-static void wake(void *w)
-{
-    worker_wake(w);
 }
 
 int crawler_start(crawler_t **out, const crawler_opts_t *o, tarn_err_t *err)
@@ -481,7 +475,7 @@ int crawler_start(crawler_t **out, const crawler_opts_t *o, tarn_err_t *err)
     if (!rc)
         rc = worker_start(&c->worker, "crawler", crawler_main, c, err);
     if (!rc && o->follow_events &&
-        (c->watch = db_watch(catalog_db(o->catalog), "events", wake, c->worker)) < 0)
+        (c->watch = db_watch(catalog_db(o->catalog), "events", worker_wake_cb, c->worker)) < 0)
         rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
     if (rc) {
         worker_stop(c->worker);

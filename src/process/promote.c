@@ -9,9 +9,9 @@
 #include "util/killpoint.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/worker.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +38,8 @@ struct promoter {
     char objects_dir[4096];
     lane_t lanes[MAX_LANES];
     int nlanes;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    worker_t *worker;
+    int watches[2]; /* of the event queue and of proc_promotions (releases) */
 };
 
 /* One row of proc_promotions, strings in the pass's arena. */
@@ -838,22 +836,14 @@ typedef struct {
     size_t n, handled;
 } lane_job_t;
 
-static bool stopping(promoter_t *p)
-{
-    pthread_mutex_lock(&p->mu);
-    bool stop = p->stop;
-    pthread_mutex_unlock(&p->mu);
-    return stop;
-}
-
-static void *lane_main(void *arg)
+static void lane_main(void *arg)
 {
     lane_job_t *j = arg;
     arena_t *a = arena_create();
     for (size_t i = 0; a && i < j->n; i++) {
         if (j->lane_of[i] != j->index)
             continue;
-        if (stopping(j->p))
+        if (worker_stopping(j->p->worker))
             break;
         tarn_err_t e = {0};
         if (process_row(j->lane, &j->rows[i], a, &e))
@@ -861,7 +851,6 @@ static void *lane_main(void *arg)
         j->handled++;
     }
     arena_free(a);
-    return NULL;
 }
 
 /* Which lane takes each row: rows sharing a key (the same object landed again) or an
@@ -900,19 +889,9 @@ static int work(promoter_t *p, tarn_err_t *err)
         int nl = p->nlanes < (int)n ? p->nlanes : (int)n;
         deal_rows(rows, n, nl, lane_of);
         lane_job_t jobs[MAX_LANES];
-        pthread_t th[MAX_LANES];
-        bool started[MAX_LANES] = {false};
         for (int k = 0; k < nl; k++)
             jobs[k] = (lane_job_t){p, &p->lanes[k], rows, lane_of, k, n, 0};
-        for (int k = 1; k < nl; k++)
-            started[k] = !pthread_create(&th[k], NULL, lane_main, &jobs[k]);
-        lane_main(&jobs[0]);
-        /* A lane whose thread could not start is worked here. */
-        for (int k = 1; k < nl; k++)
-            if (started[k])
-                pthread_join(th[k], NULL);
-            else
-                lane_main(&jobs[k]);
+        worker_fanout("promote-lane", lane_main, jobs, sizeof *jobs, nl);
         for (int k = 0; k < nl; k++)
             handled += jobs[k].handled;
     }
@@ -934,37 +913,53 @@ static int work(promoter_t *p, tarn_err_t *err)
     return rc ? rc : (int)handled;
 }
 
-static void *promote_main(void *arg)
+/* When the next object kept in raw (raw retention) is due to leave it, on
+ * time_mono_ms's clock; WORKER_FOREVER when none is kept. */
+static int64_t next_removal(promoter_t *p)
 {
-    promoter_t *p = arg;
-    int backoff_ms = 0;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        bool stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop)
-            break;
-        tarn_err_t err = {0};
-        int got = intake(p, &err);
-        int done = got < 0 ? got : work(p, &err);
-        if (got < 0 || done < 0) {
-            /* Keep every position and retry: a busy database or a full disk passes. */
-            log_info("promoter retrying", "error", err.msg);
-            backoff_ms = backoff_ms ? (backoff_ms < 5000 ? 2 * backoff_ms : 5000) : 100;
-            usleep((useconds_t)backoff_ms * 1000);
-            continue;
+    db_t *db = catalog_db(p->o.catalog);
+    sqlite3_stmt *st;
+    int64_t now = time_mono_ms(), due = now + 1000; /* a failed look: look again */
+    if (db_prepare(db, &st, "SELECT min(remove_after_ms) FROM proc_promotions WHERE"
+                            " state = 'kept'", NULL))
+        return due;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+            due = WORKER_FOREVER;
+        } else {
+            int64_t left = sqlite3_column_int64(st, 0) - time_now_ms();
+            due = now + (left > 0 ? left : 0);
         }
-        backoff_ms = 0;
-        if (got > 0 || done > 0)
-            continue;
-        pthread_mutex_lock(&p->mu);
-        if (!p->stop) {
-            struct timespec ts = time_after_ms(100);
-            pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-        }
-        pthread_mutex_unlock(&p->mu);
     }
-    return NULL;
+    db_done(db, st);
+    return due;
+}
+
+/* Sleeps until an event is committed, a release is asked for (both watched) or a kept
+ * object is due, then works until nothing is left. */
+static void promote_main(worker_t *w, void *ctx)
+{
+    promoter_t *p = ctx;
+    int backoff_ms = 0;
+    int64_t due = WORKER_FOREVER;
+    while (!worker_wait(w, due)) {
+        while (!worker_stopping(w)) {
+            tarn_err_t err = {0};
+            int got = intake(p, &err);
+            int done = got < 0 ? got : work(p, &err);
+            if (got < 0 || done < 0) {
+                /* Keep every position and retry: a busy database or a full disk passes. */
+                log_info("promoter retrying", "error", err.msg);
+                if (worker_backoff(w, &backoff_ms))
+                    return;
+                continue;
+            }
+            backoff_ms = 0;
+            if (got == 0 && done == 0)
+                break;
+        }
+        due = next_removal(p);
+    }
 }
 
 int promote_start(promoter_t **out, const promote_opts_t *o, tarn_err_t *err)
@@ -975,8 +970,7 @@ int promote_start(promoter_t **out, const promote_opts_t *o, tarn_err_t *err)
     p->o = *o;
     snprintf(p->objects_dir, sizeof p->objects_dir, "%s", o->objects_dir);
     p->o.objects_dir = p->objects_dir;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    p->watches[0] = p->watches[1] = -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int want = o->workers > 0 ? o->workers : cores > 0 ? (int)cores : 1;
     p->nlanes = want < MAX_LANES ? want : MAX_LANES;
@@ -985,15 +979,14 @@ int promote_start(promoter_t **out, const promote_opts_t *o, tarn_err_t *err)
         p->lanes[k] = (lane_t){.o = p->o, .objects_dir = p->objects_dir};
         rc = engine_connect(o->engine, &p->lanes[k].conn, err);
     }
-    if (!rc && pthread_create(&p->thread, NULL, promote_main, p))
-        rc = TARN_ERR(err, TARN_EIO, "cannot start the promoter thread");
+    if (!rc)
+        rc = worker_start(&p->worker, "promoter", promote_main, p, err);
+    db_t *db = catalog_db(o->catalog);
+    if (!rc && ((p->watches[0] = db_watch(db, "events", worker_wake_cb, p->worker)) < 0 ||
+                (p->watches[1] = db_watch(db, "proc_promotions", worker_wake_cb, p->worker)) < 0))
+        rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
     if (rc) {
-        for (int k = 0; k < p->nlanes; k++)
-            if (p->lanes[k].conn)
-                engine_disconnect(p->lanes[k].conn);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->cv);
-        free(p);
+        promote_stop(p);
         return rc;
     }
     *out = p;
@@ -1004,14 +997,11 @@ void promote_stop(promoter_t *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->thread, NULL);
+    for (int k = 0; k < 2; k++)
+        db_unwatch(catalog_db(p->o.catalog), p->watches[k]);
+    worker_stop(p->worker);
     for (int k = 0; k < p->nlanes; k++)
-        engine_disconnect(p->lanes[k].conn);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+        if (p->lanes[k].conn)
+            engine_disconnect(p->lanes[k].conn);
     free(p);
 }

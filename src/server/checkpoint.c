@@ -18,11 +18,6 @@ struct checkpointer {
     int watch;
 };
 
-static void wake(void *w)
-{
-    worker_wake(w);
-}
-
 static void checkpoint_main(worker_t *w, void *ctx)
 {
     checkpointer_t *c = ctx;
@@ -52,14 +47,14 @@ int checkpointer_start(checkpointer_t **out, db_t *db, audit_t *audit, tarn_err_
     c->db = db;
     c->audit = audit;
     int rc = worker_start(&c->w, "checkpoint", checkpoint_main, c, err);
-    if (!rc && (c->watch = db_watch(db, NULL, wake, c->w)) < 0)
+    if (!rc && (c->watch = db_watch(db, NULL, worker_wake_cb, c->w)) < 0)
         rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
     if (rc) {
         worker_stop(c->w);
         free(c);
         return rc;
     }
-    audit_on_unsynced(audit, wake, c->w);
+    audit_on_unsynced(audit, worker_wake_cb, c->w);
     *out = c;
     return 0;
 }

@@ -76,6 +76,11 @@ void worker_wake(worker_t *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+void worker_wake_cb(void *w)
+{
+    worker_wake(w);
+}
+
 /* Under w->mu: waits for a signal or the deadline; false once the deadline has passed. */
 static bool wait_until(worker_t *w, int64_t deadline_ms)
 {
@@ -107,6 +112,12 @@ bool worker_sleep(worker_t *w, int64_t deadline_ms)
         ;
     pthread_mutex_unlock(&w->mu);
     return atomic_load(&w->stop);
+}
+
+bool worker_backoff(worker_t *w, int *backoff_ms)
+{
+    *backoff_ms = *backoff_ms ? (*backoff_ms < 5000 ? 2 * *backoff_ms : 5000) : 100;
+    return worker_sleep(w, time_mono_ms() + *backoff_ms);
 }
 
 bool worker_stopping(worker_t *w)

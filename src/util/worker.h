@@ -30,6 +30,8 @@ int worker_start(worker_t **out, const char *name, worker_fn_t fn, void *ctx, ta
  * time before worker_stop; cheap when a wake is already pending (an atomic exchange),
  * so producers may call it for every item they hand over. */
 void worker_wake(worker_t *w);
+/* worker_wake for callbacks that take a void pointer (db_watch, say). */
+void worker_wake_cb(void *w);
 
 /* On w's thread: sleeps until woken, until deadline_ms (on time_mono_ms's clock;
  * WORKER_FOREVER: none) or until stopped, and takes the pending wake. A deadline already
@@ -40,6 +42,12 @@ bool worker_wait(worker_t *w, int64_t deadline_ms);
  * the next worker_wait: for pacing work that wakes come faster than, and for backing off
  * after an error. True when the worker is to stop. */
 bool worker_sleep(worker_t *w, int64_t deadline_ms);
+
+/* On w's thread, after a failure that time may cure (a busy database, a full disk):
+ * sleeps 100 ms, then twice as long at each failure in a row, up to 5 s, as worker_sleep
+ * does. *backoff_ms holds the last wait; set it to 0 after a success. True when the
+ * worker is to stop. */
+bool worker_backoff(worker_t *w, int *backoff_ms);
 
 /* True once worker_stop was called: long work checks it between items. */
 bool worker_stopping(worker_t *w);
