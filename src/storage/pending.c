@@ -12,6 +12,7 @@
 #include "util/fs.h"
 #include "util/killpoint.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BATCH 256
@@ -99,9 +99,8 @@ void store_pending_kick(store_t *s)
     /* Bytes are held only while the writer runs (store_pending_room): someone writes them. */
     assert(s->pending.started);
     s->pending.held++;
-    s->pending.kicked = true;
-    pthread_cond_signal(&s->pending.wake);
     pthread_mutex_unlock(&s->pending.mu);
+    worker_wake(s->pending.worker);
 }
 
 /* One held object being written out. */
@@ -174,7 +173,7 @@ typedef struct {
     bool ok;
 } fsync_part_t;
 
-static void *fsync_part(void *p)
+static void fsync_part(void *p)
 {
     fsync_part_t *f = p;
     for (size_t i = f->first; i < f->n; i += f->step) {
@@ -185,30 +184,19 @@ static void *fsync_part(void *p)
             f->ok = false;
         }
     }
-    return NULL;
 }
 
 static bool fsync_all(item_t *items, size_t n)
 {
     enum { THREADS = 4 };
     fsync_part_t parts[THREADS];
-    pthread_t th[THREADS];
-    bool started[THREADS] = {false};
     size_t k = n < 16 ? 1 : THREADS;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; i < k; i++)
         parts[i] = (fsync_part_t){.items = items, .n = n, .first = i, .step = k, .ok = true};
-        started[i] = i > 0 && !pthread_create(&th[i], NULL, fsync_part, &parts[i]);
-    }
-    for (size_t i = 1; i < k; i++) /* a thread that did not start: its share runs here */
-        if (!started[i])
-            fsync_part(&parts[i]);
-    fsync_part(&parts[0]);
+    worker_fanout("object-fsync", fsync_part, parts, sizeof *parts, (int)k);
     bool ok = true;
-    for (size_t i = 0; i < k; i++) {
-        if (started[i])
-            pthread_join(th[i], NULL);
+    for (size_t i = 0; i < k; i++)
         ok = ok && parts[i].ok;
-    }
     return ok;
 }
 
@@ -293,13 +281,20 @@ static size_t write_batch(store_t *s, arena_t *a)
     return ok ? n : 0;
 }
 
-static uint64_t count_held(store_t *s)
+/* Objects held; *unwritten (when not NULL) gets how many of them are still to be
+ * written (not marked failed). */
+static uint64_t count_held(store_t *s, uint64_t *unwritten)
 {
     uint64_t n = 0;
     sqlite3_stmt *st = NULL;
-    if (!db_prepare(s->db, &st, "SELECT count(*) FROM object_pending", NULL)) {
-        if (sqlite3_step(st) == SQLITE_ROW)
+    if (!db_prepare(s->db, &st,
+                    "SELECT count(*), coalesce(sum(failed IS NULL), 0) FROM object_pending",
+                    NULL)) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
             n = (uint64_t)sqlite3_column_int64(st, 0);
+            if (unwritten)
+                *unwritten = (uint64_t)sqlite3_column_int64(st, 1);
+        }
         db_done(s->db, st);
     }
     return n;
@@ -325,56 +320,57 @@ static bool hold_for_tests(void)
 #endif
 }
 
-static void *writeback_main(void *p)
+/* Sleeps until an object is held (store_pending_kick) or a reader waits for one, then
+ * writes a batch; again at once while batches come full, and a second after a batch that
+ * left objects unwritten (an I/O error), until they are written or marked failed. */
+static void writeback_main(worker_t *w, void *ctx)
 {
-    store_t *s = p;
+    store_t *s = ctx;
     store_pending_t *q = &s->pending;
     bool hold = hold_for_tests();
-    for (;;) {
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(w, next)) {
         pthread_mutex_lock(&q->mu);
-        while (!q->stop && !q->asked && (hold || !q->kicked)) {
-            struct timespec t;
-            clock_gettime(CLOCK_REALTIME, &t);
-            t.tv_sec += 1; /* also retries after an I/O error */
-            if (pthread_cond_timedwait(&q->wake, &q->mu, &t) == ETIMEDOUT && !hold)
-                break;
-        }
-        bool stop = q->stop;
-        q->kicked = q->asked = false;
+        bool asked = q->asked;
+        q->asked = false;
         pthread_mutex_unlock(&q->mu);
-        if (stop)
-            break;
-        arena_t *a = arena_create();
-        if (!a)
+        next = WORKER_FOREVER;
+        if (hold && !asked)
             continue;
+        arena_t *a = arena_create();
+        if (!a) {
+            next = time_mono_ms() + 1000;
+            continue;
+        }
         size_t n = write_batch(s, a);
         arena_free(a);
-        uint64_t held = count_held(s);
+        uint64_t unwritten = 0, held = count_held(s, &unwritten);
         pthread_mutex_lock(&q->mu);
         q->held = held;
-        if (n == BATCH)
-            q->kicked = true; /* more are waiting */
         pthread_cond_broadcast(&q->done);
         pthread_mutex_unlock(&q->mu);
+        if (n == BATCH)
+            next = 0; /* more are waiting */
+        else if (unwritten && !hold)
+            next = time_mono_ms() + 1000;
     }
-    return NULL;
 }
 
 int store_pending_start(store_t *s, tarn_err_t *err)
 {
     store_pending_t *q = &s->pending;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->wake, NULL);
     pthread_cond_init(&q->done, NULL);
-    q->kicked = true; /* whatever the last run left held */
-    q->held = count_held(s);
+    q->held = count_held(s, NULL);
     q->started = true;
-    int e = pthread_create(&q->thread, NULL, writeback_main, s);
-    if (e) {
+    /* The worker's first pass writes whatever the last run left held. */
+    int rc = worker_start(&q->worker, "object-writer", writeback_main, s, err);
+    if (rc) {
         q->started = false;
-        return TARN_ERR(err, TARN_EIO, "start the small-object writer: %s", strerror(e));
+        pthread_cond_destroy(&q->done);
+        pthread_mutex_destroy(&q->mu);
     }
-    return 0;
+    return rc;
 }
 
 void store_pending_stop(store_t *s)
@@ -384,13 +380,11 @@ void store_pending_stop(store_t *s)
         return;
     pthread_mutex_lock(&q->mu);
     q->stop = true;
-    pthread_cond_broadcast(&q->wake);
     pthread_cond_broadcast(&q->done);
     pthread_mutex_unlock(&q->mu);
-    pthread_join(q->thread, NULL);
+    worker_stop(q->worker);
     q->started = false;
     pthread_cond_destroy(&q->done);
-    pthread_cond_destroy(&q->wake);
     pthread_mutex_destroy(&q->mu);
 }
 
@@ -420,14 +414,8 @@ int store_object_materialize(store_t *s, const char *bucket, const char *key, ta
                             key);
         }
         q->asked = true;
-        pthread_cond_signal(&q->wake);
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        t.tv_nsec += 200 * 1000000L;
-        if (t.tv_nsec >= 1000000000L) {
-            t.tv_sec++;
-            t.tv_nsec -= 1000000000L;
-        }
+        worker_wake(q->worker);
+        struct timespec t = time_after_ms(200);
         pthread_cond_timedwait(&q->done, &q->mu, &t);
         pthread_mutex_unlock(&q->mu);
     }
@@ -435,7 +423,7 @@ int store_object_materialize(store_t *s, const char *bucket, const char *key, ta
 
 void store_pending_stats(store_t *s, uint64_t *held, uint64_t *written)
 {
-    *held = count_held(s);
+    *held = count_held(s, NULL);
     *written = 0;
     if (!s->pending.started)
         return;

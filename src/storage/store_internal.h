@@ -6,6 +6,7 @@
 #include "storage/dirsync.h"
 #include "storage/store.h"
 #include "util/db.h"
+#include "util/worker.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -21,10 +22,10 @@
 
 /* The background writer of small objects held in the catalog (pending.c). */
 typedef struct {
-    pthread_t thread;
+    worker_t *worker; /* woken by each held object and by readers that wait */
     pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    bool started, stop, kicked, asked; /* asked: a reader by path waits */
+    pthread_cond_t done; /* a batch was written */
+    bool started, stop, asked; /* asked: a reader by path waits */
     uint64_t held;    /* objects held (counted after each batch, plus commits since) */
     uint64_t written; /* objects written out, for metrics */
 } store_pending_t;
