@@ -108,7 +108,6 @@ int stream_mgr_open(stream_mgr_t **out, const stream_opts_t *o, tarn_err_t *err)
     if (!m->o.wal_limit)
         m->o.wal_limit = 1ull << 30;
     pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
     snprintf(m->wal_dir, sizeof m->wal_dir, "%s/wal", o->data_dir);
     if ((rc = fs_mkdir_p(m->wal_dir, 0700, err)) ||
         (rc = db_migrate(o->db, "streams", migrations,
@@ -146,23 +145,14 @@ int stream_mgr_start(stream_mgr_t *m, tarn_err_t *err)
     int rc = engine_connect(m->o.engine, &m->conn, err);
     if (rc || (rc = stream_jq_guard_create(&m->jq_guard, err)))
         return rc;
-    if (pthread_create(&m->thread, NULL, stream_deliver_main, m))
-        return TARN_ERR(err, TARN_EIO, "cannot start the stream delivery thread");
-    m->started = true;
-    return 0;
+    return worker_start(&m->worker, "stream-deliver", stream_deliver_main, m, err);
 }
 
 void stream_mgr_close(stream_mgr_t *m)
 {
     if (!m)
         return;
-    if (m->started) {
-        pthread_mutex_lock(&m->mu);
-        m->stop = true;
-        pthread_cond_broadcast(&m->cv);
-        pthread_mutex_unlock(&m->mu);
-        pthread_join(m->thread, NULL);
-    }
+    worker_stop(m->worker);
     if (m->conn)
         engine_disconnect(m->conn);
     stream_jq_guard_free(m->jq_guard);
@@ -172,7 +162,6 @@ void stream_mgr_close(stream_mgr_t *m)
         m->list = n;
     }
     pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->cv);
     free(m);
 }
 
@@ -454,19 +443,18 @@ int stream_put(stream_mgr_t *m, const char *name, const stream_record_t *recs, s
     if ((rc = stream_wal_append(s->wal, recs, n, now, &first, err)))
         goto done;
     int64_t expect = 0;
-    atomic_compare_exchange_strong(&s->oldest_ms, &expect, now);
+    bool started = atomic_compare_exchange_strong(&s->oldest_ms, &expect, now);
     int64_t pending = atomic_fetch_add(&s->pending, (int64_t)bytes) + (int64_t)bytes;
     atomic_fetch_add(&s->records_in, n);
     atomic_fetch_add(&s->bytes_in, bytes);
     for (size_t i = 0; record_ids && i < n; i++)
         snprintf(record_ids[i], 33, "%016" PRIx64 "%016" PRIx64, (uint64_t)s->id, first + i);
-    bool wake = pending >= (int64_t)s->cfg.buffer_bytes || s->cfg.interval_s == 0;
+    /* Delivery sleeps until the next buffer is due: wake it when these records are due
+     * now, or start a buffer (their interval is the new deadline). */
+    bool wake = started || pending >= (int64_t)s->cfg.buffer_bytes || s->cfg.interval_s == 0;
     pthread_rwlock_unlock(&s->lock);
-    if (wake) {
-        pthread_mutex_lock(&m->mu);
-        pthread_cond_signal(&m->cv);
-        pthread_mutex_unlock(&m->mu);
-    }
+    if (wake)
+        worker_wake(m->worker);
     return 0;
 done:
     pthread_rwlock_unlock(&s->lock);

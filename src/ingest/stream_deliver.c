@@ -885,7 +885,21 @@ static bool due(stream_t *s, int64_t now)
            now - oldest >= (int64_t)s->cfg.interval_s * 1000;
 }
 
-static void deliver_due(stream_mgr_t *m, stream_t *s)
+/* When s is next due (wall clock), INT64_MAX when it holds nothing to deliver. Caller
+ * holds s->lock shared. */
+static int64_t due_at(stream_t *s, int64_t now)
+{
+    if (s->deleted || stream_wal_durable(s->wal) <= atomic_load(&s->delivered))
+        return INT64_MAX;
+    int64_t oldest = atomic_load(&s->oldest_ms), retry = atomic_load(&s->retry_at_ms);
+    int64_t at = atomic_load(&s->pending) >= (int64_t)s->cfg.buffer_bytes
+                     ? now
+                     : (oldest ? oldest : now) + (int64_t)s->cfg.interval_s * 1000;
+    return at > retry ? at : retry;
+}
+
+/* Delivers what of s is due; returns when s is next due (wall clock, as due_at). */
+static int64_t deliver_due(stream_mgr_t *m, stream_t *s)
 {
     pthread_rwlock_rdlock(&s->lock);
     for (int i = 0; i < 64 && !s->deleted && due(s, time_now_ms()); i++) {
@@ -896,32 +910,32 @@ static void deliver_due(stream_mgr_t *m, stream_t *s)
             atomic_store(&s->retry_at_ms, time_now_ms() + 1000);
             break;
         }
-        pthread_mutex_lock(&m->mu);
-        bool stop = m->stop;
-        pthread_mutex_unlock(&m->mu);
-        if (stop)
+        if (worker_stopping(m->worker))
             break;
     }
+    int64_t at = due_at(s, time_now_ms());
     pthread_rwlock_unlock(&s->lock);
+    return at;
 }
 
-void *stream_deliver_main(void *arg)
+/* Sleeps until a put wakes it or the first buffer comes due, delivers what is due. */
+void stream_deliver_main(worker_t *w, void *arg)
 {
     stream_mgr_t *m = arg;
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop) {
-        struct timespec t = time_after_ms(100);
-        pthread_cond_timedwait(&m->cv, &m->mu, &t);
-        if (m->stop)
-            break;
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(w, next)) {
         /* New streams are added at the head and none is freed while this runs, so the
          * rest of the list can be walked without the lock. */
+        pthread_mutex_lock(&m->mu);
         stream_t *head = m->list;
         pthread_mutex_unlock(&m->mu);
-        for (stream_t *s = head; s; s = s->next)
-            deliver_due(m, s);
-        pthread_mutex_lock(&m->mu);
+        int64_t first = INT64_MAX;
+        for (stream_t *s = head; s && !worker_stopping(w); s = s->next) {
+            int64_t at = deliver_due(m, s);
+            first = at < first ? at : first;
+        }
+        int64_t now = time_now_ms();
+        next = first == INT64_MAX ? WORKER_FOREVER
+                                  : time_mono_ms() + (first > now ? first - now : 0);
     }
-    pthread_mutex_unlock(&m->mu);
-    return NULL;
 }

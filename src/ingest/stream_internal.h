@@ -4,6 +4,7 @@
 #define TARN_INGEST_STREAM_INTERNAL_H
 
 #include "ingest/stream.h"
+#include "util/worker.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -32,17 +33,15 @@ struct stream_mgr {
     stream_opts_t o;
     char wal_dir[PATH_MAX];
     char tmp_dir[PATH_MAX]; /* o.tmp_dir points here */
-    pthread_mutex_t mu; /* the list, and the delivery thread's wake-ups */
-    pthread_cond_t cv;
+    pthread_mutex_t mu; /* the list */
     stream_t *list;
-    pthread_t thread;
-    bool started, stop;
+    worker_t *worker; /* delivery, woken by puts (stream_put says when) */
     engine_conn_t *conn; /* the delivery thread's, for Parquet */
     stream_jq_guard_t *jq_guard; /* bounds the delivery thread's MetadataExtractionQuery */
 };
 
-/* stream_deliver.c: the delivery thread's body. */
-void *stream_deliver_main(void *arg);
+/* stream_deliver.c: the delivery worker's body (arg: the manager). */
+void stream_deliver_main(worker_t *w, void *arg);
 /* Delivers one batch of s (caller holds s->lock shared). */
 int stream_deliver_batch(stream_mgr_t *m, stream_t *s, tarn_err_t *err);
 
