@@ -139,8 +139,23 @@ static void on_rollback(void *ud)
     ((db_conn_t *)ud)->changed = 0;
 }
 
+/* Whether table is a WITHOUT ROWID one, whose changes the update hook never reports. */
+static bool without_rowid(db_t *db, const char *table)
+{
+    sqlite3_stmt *st;
+    if (db_prepare(db, &st, "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+                   NULL))
+        return false; /* an SQLite before 3.37 cannot say */
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    bool wr = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    db_done(db, st);
+    return wr;
+}
+
 int db_watch(db_t *db, const char *table, void (*fn)(void *ctx), void *ctx)
 {
+    if (table && without_rowid(db, table))
+        return TARN_EINVAL;
     int handle = TARN_ENOMEM;
     pthread_rwlock_wrlock(&db->watch_lock);
     for (int i = 0; i < DB_WATCH_MAX && handle < 0; i++) {

@@ -100,10 +100,10 @@ void db_sync_stats(db_t *db, uint64_t *commits, uint64_t *syncs);
 /* Calls fn(ctx) on the committing thread after each commit that inserted, updated or
  * deleted rows of table (NULL: after every commit), so a background worker can sleep until
  * the catalog holds news for it instead of polling. fn runs after the commit is in the WAL
- * (its changes are visible), must be quick and must not use db: a worker_wake. Changes it
- * misses, as SQLite's update hook does: rows of WITHOUT ROWID tables, rows a REPLACE
- * removes, and a DELETE without WHERE. Returns a handle for db_unwatch, or TARN_ENOMEM
- * when DB_WATCH_MAX watches are in place. */
+ * (its changes are visible), must be quick and must not use db: a worker_wake. Built on
+ * SQLite's update hook, it misses what that misses: rows a REPLACE removes and a DELETE
+ * without WHERE; and it cannot watch a WITHOUT ROWID table at all (TARN_EINVAL). Returns
+ * a handle for db_unwatch, or TARN_ENOMEM when DB_WATCH_MAX watches are in place. */
 int db_watch(db_t *db, const char *table, void (*fn)(void *ctx), void *ctx);
 /* Removes a watch (a handle from db_watch; a negative one is ignored): once this returns,
  * its fn is not running and will not run. */

@@ -1,6 +1,7 @@
 /* Unit tests of catalog watches (db_watch): a commit that changed a watched table calls
  * its watch once, after the commit; rollbacks, empty transactions and other tables do
- * not; a watch of every commit; the shared writer connection; removing a watch. */
+ * not; a watch of every commit; the shared writer connection; removing a watch; WITHOUT
+ * ROWID tables refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +131,18 @@ static void test_watch_after_commit(void **state)
     db_unwatch(f->db, h);
 }
 
+/* The update hook never reports WITHOUT ROWID tables: watching one is refused. */
+static void test_without_rowid_refused(void **state)
+{
+    fixture_t *f = *state;
+    seen_t s = {0};
+    assert_int_equal(db_exec(f->db, "CREATE TABLE w(k TEXT PRIMARY KEY) WITHOUT ROWID", NULL), 0);
+    assert_int_equal(db_watch(f->db, "w", count, &s), TARN_EINVAL);
+    int h = db_watch(f->db, "not_yet_created", count, &s);
+    assert_true(h >= 0);
+    db_unwatch(f->db, h);
+}
+
 static void test_watch_slots_run_out(void **state)
 {
     fixture_t *f = *state;
@@ -149,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_watch_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_without_rowid_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_slots_run_out, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
