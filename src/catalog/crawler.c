@@ -476,7 +476,7 @@ int crawler_start(crawler_t **out, const crawler_opts_t *o, tarn_err_t *err)
         rc = worker_start(&c->worker, "crawler", crawler_main, c, err);
     if (!rc && o->follow_events &&
         (c->watch = db_watch(catalog_db(o->catalog), "events", worker_wake_cb, c->worker)) < 0)
-        rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
+        rc = TARN_ERR(err, TARN_ENOMEM, "cannot watch the catalog for changes");
     if (rc) {
         worker_stop(c->worker);
         for (int i = 0; i < c->nworkers; i++)

@@ -984,7 +984,7 @@ int promote_start(promoter_t **out, const promote_opts_t *o, tarn_err_t *err)
     db_t *db = catalog_db(o->catalog);
     if (!rc && ((p->watches[0] = db_watch(db, "events", worker_wake_cb, p->worker)) < 0 ||
                 (p->watches[1] = db_watch(db, "proc_promotions", worker_wake_cb, p->worker)) < 0))
-        rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
+        rc = TARN_ERR(err, TARN_ENOMEM, "cannot watch the catalog for changes");
     if (rc) {
         promote_stop(p);
         return rc;

@@ -522,7 +522,7 @@ static bool step_ready(const run_ctx_t *ctx, size_t i)
     return true;
 }
 
-static void *step_worker(void *arg)
+static void step_worker(void *arg)
 {
     run_ctx_t *ctx = arg;
     db_t *db = catalog_db(ctx->r->o.catalog);
@@ -579,7 +579,6 @@ static void *step_worker(void *arg)
     }
     pthread_cond_broadcast(&ctx->cv);
     pthread_mutex_unlock(&ctx->mu);
-    return NULL;
 }
 
 int run_exec_steps(run_ctx_t *ctx)
@@ -602,16 +601,9 @@ int run_exec_steps(run_ctx_t *ctx)
     int n = ctx->r->o.step_workers > 0 ? ctx->r->o.step_workers : 2;
     if ((size_t)n > ctx->spec->n_steps)
         n = (int)ctx->spec->n_steps;
-    pthread_t th[16];
     if (n > 16)
         n = 16;
-    int started = 0;
-    for (; started < n - 1; started++)
-        if (pthread_create(&th[started], NULL, step_worker, ctx))
-            break;
-    step_worker(ctx);
-    for (int k = 0; k < started; k++)
-        pthread_join(th[k], NULL);
+    worker_fanout("pipe-step", step_worker, ctx, 0, n);
     for (size_t i = 0; i < ctx->spec->n_steps; i++)
         if (ctx->steps[i].state == STEP_PENDING)
             ctx->steps[i].state = STEP_SKIPPED;

@@ -38,6 +38,27 @@ static int exec_run(db_t *db, const char *sql, int64_t run, const char *t, tarn_
     return step == SQLITE_DONE ? 0 : db_fail(db, step, err, "pipeline run");
 }
 
+/* The queued runs that can be claimed once due: their version exists and their pipeline
+ * has no running run. */
+#define CLAIMABLE                                                                          \
+    " FROM proc_runs r JOIN proc_pipelines p ON p.name = r.pipeline AND p.version ="        \
+    " r.version WHERE r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM proc_runs o"        \
+    " WHERE o.pipeline = r.pipeline AND o.status = 'running')"
+
+int run_store_next_due(db_t *db, int64_t *due_ms, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, &st, "SELECT min(r.next_attempt_ms)" CLAIMABLE, err);
+    if (rc)
+        return rc;
+    int step = sqlite3_step(st);
+    *due_ms = step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+                  ? sqlite3_column_int64(st, 0)
+                  : INT64_MAX;
+    db_done(db, st);
+    return step == SQLITE_ROW ? 0 : db_fail(db, step, err, "next queued run");
+}
+
 int run_store_claim(db_t *db, int64_t now_ms, run_claim_t *out, tarn_err_t *err)
 {
     memset(out, 0, sizeof *out);
@@ -47,11 +68,7 @@ int run_store_claim(db_t *db, int64_t now_ms, run_claim_t *out, tarn_err_t *err)
     sqlite3_stmt *st;
     if ((rc = db_prepare(db, &st,
                          "SELECT r.id, r.pipeline, r.version, r.attempt, r.max_attempts, r.replay,"
-                         " p.owner, p.spec, p.owner_id FROM proc_runs r JOIN proc_pipelines p ON"
-                         " p.name ="
-                         " r.pipeline AND p.version = r.version WHERE r.status = 'queued' AND"
-                         " r.next_attempt_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM proc_runs o"
-                         " WHERE o.pipeline = r.pipeline AND o.status = 'running')"
+                         " p.owner, p.spec, p.owner_id" CLAIMABLE " AND r.next_attempt_ms <= ?1"
                          " ORDER BY r.next_attempt_ms, r.id LIMIT 1",
                          err)))
         goto rollback;

@@ -34,6 +34,10 @@ typedef struct {
  * it running (attempt + 1) and fills *out. Returns 1 when one was claimed, 0 when none
  * waits, or a negative error. */
 int run_store_claim(db_t *db, int64_t now_ms, run_claim_t *out, tarn_err_t *err);
+/* When the first queued run that waits only for its time (a retry's backoff) becomes
+ * due, in *due_ms (wall clock; INT64_MAX when none waits so). Runs that wait for a
+ * running run of their pipeline are not counted: its end changes proc_runs. */
+int run_store_next_due(db_t *db, int64_t *due_ms, tarn_err_t *err);
 /* Appends a line to the run's log (its own statement; failures are ignored). */
 void run_store_log(db_t *db, int64_t run, const char *level, const char *step,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ---- one run ---- */
 
@@ -110,6 +109,7 @@ static void track(runner_t *r, run_ctx_t *ctx, bool add)
     if (add) {
         ctx->next = r->active;
         r->active = ctx;
+        worker_wake(r->sched); /* its timeout is a deadline of the scheduler's */
     } else {
         for (run_ctx_t **p = &r->active; *p; p = &(*p)->next)
             if (*p == ctx) {
@@ -296,29 +296,33 @@ static void execute(runner_t *r, run_claim_t *claim)
     ctx_free(&ctx);
 }
 
-static void *worker_main(void *arg)
+/* A run thread: sleeps until proc_runs changes (a run queued, a run of the same pipeline
+ * ended) or a queued run's backoff ends, then claims and executes runs while any is due. */
+static void run_main(worker_t *w, void *arg)
 {
     runner_t *r = arg;
-    for (;;) {
-        if (stopped(r))
+    db_t *db = catalog_db(r->o.catalog);
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(w, next)) {
+        next = WORKER_FOREVER;
+        while (!stopped(r)) {
+            run_claim_t claim;
+            tarn_err_t err = {0};
+            int got = run_store_claim(db, time_now_ms(), &claim, &err);
+            if (got > 0) {
+                execute(r, &claim);
+                continue;
+            }
+            int64_t due = INT64_MAX, now = time_now_ms();
+            if (got < 0 || run_store_next_due(db, &due, &err)) {
+                log_info("pipeline runner retrying", "error", err.msg);
+                next = time_mono_ms() + 1000;
+            } else if (due != INT64_MAX) {
+                next = time_mono_ms() + (due > now ? due - now : 0);
+            }
             break;
-        run_claim_t claim;
-        tarn_err_t err = {0};
-        int got = run_store_claim(catalog_db(r->o.catalog), time_now_ms(), &claim, &err);
-        if (got > 0) {
-            execute(r, &claim);
-            continue;
         }
-        if (got < 0)
-            log_info("pipeline runner retrying", "error", err.msg);
-        pthread_mutex_lock(&r->mu);
-        if (!r->stop) {
-            struct timespec ts = time_after_ms(got < 0 ? 1000 : 500);
-            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-        }
-        pthread_mutex_unlock(&r->mu);
     }
-    return NULL;
 }
 
 /* ---- the scheduler ---- */
@@ -383,9 +387,11 @@ static void sched_specs_sweep(runner_t *r, bool all)
     r->nspecs = k;
 }
 
-/* One pipeline's triggers: cron, and new snapshots of its inputs after the window. */
-static void check_triggers(runner_t *r, const sched_row_t *row, const pipeline_spec_t *spec,
-                           int64_t now)
+/* One pipeline's triggers: cron, and new snapshots of its inputs after the window.
+ * Returns when they are next to be looked at (wall clock; INT64_MAX: when a snapshot or
+ * the pipeline changes). */
+static int64_t check_triggers(runner_t *r, const sched_row_t *row, const pipeline_spec_t *spec,
+                              int64_t now)
 {
     db_t *db = catalog_db(r->o.catalog);
     tarn_err_t e = {0};
@@ -451,18 +457,25 @@ static void check_triggers(runner_t *r, const sched_row_t *row, const pipeline_s
     }
     json_decref(seen);
     json_decref(cur);
+    int64_t due = spec->schedule && next > now ? next : INT64_MAX;
+    if (changed && !fire_data && pending + spec->batch_window_seconds * 1000 < due)
+        due = pending + spec->batch_window_seconds * 1000;
+    return due;
 }
 
-static void sched_pass(runner_t *r)
+/* Queues the runs whose triggers fired and times out runs past their deadline; returns
+ * when the next trigger or deadline is due (wall clock; INT64_MAX: none). */
+static int64_t sched_pass(runner_t *r)
 {
     db_t *db = catalog_db(r->o.catalog);
     sqlite3_stmt *st;
     tarn_err_t e = {0};
+    int64_t due = INT64_MAX;
     if (db_prepare(db, &st,
                    "SELECT name, version, next_cron_ms, pending_since_ms, seen FROM"
                    " proc_pipeline_state WHERE NOT deleted ORDER BY name",
                    &e))
-        return;
+        return time_now_ms() + 1000; /* look again soon */
     sched_row_t *rows = NULL;
     size_t n = 0, cap = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -484,8 +497,8 @@ static void sched_pass(runner_t *r)
     int64_t now = time_now_ms();
     for (size_t i = 0; i < n; i++) {
         const pipeline_spec_t *spec = sched_spec(r, &rows[i]);
-        if (spec)
-            check_triggers(r, &rows[i], spec, now);
+        int64_t at = spec ? check_triggers(r, &rows[i], spec, now) : INT64_MAX;
+        due = at < due ? at : due;
         free(rows[i].seen);
     }
     free(rows);
@@ -500,26 +513,27 @@ static void sched_pass(runner_t *r)
             snprintf(c->error, sizeof c->error, "timed out");
             pthread_mutex_unlock(&c->mu);
             run_cancel(c);
+        } else if (!c->timed_out && c->deadline_ms + 1 < due) {
+            due = c->deadline_ms + 1;
         }
     pthread_mutex_unlock(&r->mu);
+    return due;
 }
 
-static void *sched_main(void *arg)
+/* Passes at most this often, however many snapshots are committed. */
+#define SCHED_PACE_MS 200
+
+/* The scheduler: sleeps until a snapshot is committed (a watch), a pipeline is applied
+ * (runner_wake), a run starts or its next trigger or deadline is due, then makes a pass. */
+static void sched_main(worker_t *w, void *arg)
 {
     runner_t *r = arg;
-    for (;;) {
-        if (stopped(r))
-            break;
-        sched_pass(r);
-        pthread_mutex_lock(&r->mu);
-        pthread_cond_broadcast(&r->cv); /* runs may have been queued */
-        if (!r->stop) {
-            struct timespec ts = time_after_ms(1000);
-            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-        }
-        pthread_mutex_unlock(&r->mu);
+    int64_t next = WORKER_FOREVER, last = 0;
+    while (!worker_wait(w, next) && !worker_sleep(w, last + SCHED_PACE_MS)) {
+        int64_t due = sched_pass(r), now = time_now_ms();
+        last = time_mono_ms();
+        next = due == INT64_MAX ? WORKER_FOREVER : last + (due > now ? due - now : 0);
     }
-    return NULL;
 }
 
 /* ---- start and stop ---- */
@@ -539,6 +553,14 @@ static int recover(runner_t *r, tarn_err_t *err)
     return run_store_requeue(db, err);
 }
 
+/* A watch of proc_runs: every run thread looks for a run to claim. */
+static void wake_runs(void *arg)
+{
+    runner_t *r = arg;
+    for (int i = 0; i < r->nworkers; i++)
+        worker_wake(r->workers[i]);
+}
+
 int runner_start(runner_t **out, const runner_opts_t *o, tarn_err_t *err)
 {
     runner_t *r = calloc(1, sizeof *r);
@@ -550,33 +572,24 @@ int runner_start(runner_t **out, const runner_opts_t *o, tarn_err_t *err)
     r->o.objects_dir = r->objects_dir;
     r->o.staging_dir = r->staging_dir;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    r->watches[0] = r->watches[1] = -1;
     int rc = fs_mkdir_p(r->staging_dir, 0700, err);
     if (!rc)
         rc = recover(r, err);
-    r->nworkers = o->max_runs > 0 ? o->max_runs : 2;
-    if (!rc && !(r->workers = calloc((size_t)r->nworkers, sizeof *r->workers)))
+    /* The scheduler first: run threads wake it as runs start. */
+    if (!rc)
+        rc = worker_start(&r->sched, "pipe-sched", sched_main, r, err);
+    int n = o->max_runs > 0 ? o->max_runs : 2;
+    if (!rc && !(r->workers = calloc((size_t)n, sizeof *r->workers)))
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int started = 0;
-    for (; !rc && started < r->nworkers; started++)
-        if (pthread_create(&r->workers[started], NULL, worker_main, r)) {
-            rc = TARN_ERR(err, TARN_EIO, "cannot start a pipeline run thread");
-            break;
-        }
-    bool sched = !rc && !pthread_create(&r->sched, NULL, sched_main, r);
-    if (!rc && !sched)
-        rc = TARN_ERR(err, TARN_EIO, "cannot start the pipeline scheduler");
+    for (; !rc && r->nworkers < n; r->nworkers++)
+        rc = worker_start(&r->workers[r->nworkers], "pipe-run", run_main, r, err);
+    db_t *db = catalog_db(o->catalog);
+    if (!rc && ((r->watches[0] = db_watch(db, "proc_runs", wake_runs, r)) < 0 ||
+                (r->watches[1] = db_watch(db, "cat_tables", worker_wake_cb, r->sched)) < 0))
+        rc = TARN_ERR(err, TARN_ENOMEM, "cannot watch the catalog for changes");
     if (rc) {
-        pthread_mutex_lock(&r->mu);
-        r->stop = true;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-        for (int i = 0; i < started; i++)
-            pthread_join(r->workers[i], NULL);
-        free(r->workers);
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
-        free(r);
+        runner_stop(r);
         return rc;
     }
     *out = r;
@@ -585,11 +598,8 @@ int runner_start(runner_t **out, const runner_opts_t *o, tarn_err_t *err)
 
 void runner_wake(runner_t *r)
 {
-    if (!r)
-        return;
-    pthread_mutex_lock(&r->mu);
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    if (r)
+        worker_wake(r->sched);
 }
 
 void runner_stop(runner_t *r)
@@ -605,15 +615,16 @@ void runner_stop(runner_t *r)
         pthread_mutex_unlock(&c->mu);
         run_cancel(c);
     }
-    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    pthread_join(r->sched, NULL);
+    for (int i = 0; i < 2; i++)
+        db_unwatch(catalog_db(r->o.catalog), r->watches[i]);
+    /* The run threads before the scheduler, which a run starting wakes. */
     for (int i = 0; i < r->nworkers; i++)
-        pthread_join(r->workers[i], NULL);
+        worker_stop(r->workers[i]);
+    worker_stop(r->sched);
     sched_specs_sweep(r, true);
     free(r->specs);
     free(r->workers);
     pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
     free(r);
 }

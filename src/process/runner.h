@@ -72,7 +72,8 @@ typedef struct {
 int runner_start(runner_t **out, const runner_opts_t *o, tarn_err_t *err);
 /* Cancels running runs (they are queued again for the next start) and stops. */
 void runner_stop(runner_t *r);
-/* Wakes the scheduler (a run was queued). */
+/* Wakes the scheduler: a pipeline was applied, its triggers start now (NULL ok). Runs
+ * queued and snapshots committed wake the runner on their own (catalog watches). */
 void runner_wake(runner_t *r);
 
 /* Rewrites the small Parquet files of managed table zone.db.name (per partition, those

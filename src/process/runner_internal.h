@@ -7,6 +7,7 @@
 #include "process/pipeline_spec.h"
 #include "process/run_store.h"
 #include "process/runner.h"
+#include "util/worker.h"
 
 #include <limits.h>
 
@@ -55,12 +56,12 @@ typedef struct run_ctx {
 struct runner {
     runner_opts_t o;
     char objects_dir[PATH_MAX], staging_dir[PATH_MAX];
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_mutex_t mu; /* stop and active */
     bool stop;
-    pthread_t sched;
-    pthread_t *workers;
+    worker_t *sched;    /* woken by new snapshots, pipelines applied, runs starting */
+    worker_t **workers; /* run threads, woken by changes of proc_runs */
     int nworkers;
+    int watches[2];     /* proc_runs; cat_tables (the scheduler's) */
     run_ctx_t *active;
     /* The scheduler's parsed specs (its thread's alone), by name and version: a spec is
      * read and parsed once per version, not at every pass. */

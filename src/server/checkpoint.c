@@ -48,7 +48,7 @@ int checkpointer_start(checkpointer_t **out, db_t *db, audit_t *audit, tarn_err_
     c->audit = audit;
     int rc = worker_start(&c->w, "checkpoint", checkpoint_main, c, err);
     if (!rc && (c->watch = db_watch(db, NULL, worker_wake_cb, c->w)) < 0)
-        rc = TARN_ERR(err, TARN_ENOMEM, "too many catalog watches");
+        rc = TARN_ERR(err, TARN_ENOMEM, "cannot watch the catalog for changes");
     if (rc) {
         worker_stop(c->w);
         free(c);

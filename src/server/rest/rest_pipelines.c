@@ -225,6 +225,7 @@ static int apply_pipeline(req_t *r)
     rc = pipelines_apply(r->srv->catalog, yaml, len, r->principal.name, owner_id, &out, &r->err);
     if ((rc = with_reason(r, rc, TARN_EINVAL, "InvalidPipelineSpec")))
         goto done;
+    runner_wake(r->srv->runner);
     int status = json_is_true(json_object_get(out, "created")) ? 201 : 200;
     rc = rest_respond_json(r, status, out);
     out = NULL;
@@ -285,7 +286,6 @@ static int start_run(req_t *r)
                                r->principal.name, &id, &out, &r->err);
     if ((rc = with_reason(r, rc, TARN_ENOTFOUND, "NoSuchPipeline")))
         goto done;
-    runner_wake(r->srv->runner);
     rc = rest_respond_json(r, 202, out);
     out = NULL;
 done:
