@@ -1,6 +1,7 @@
 /* Query slots, queue, deadlines, cancellation and history; see workload.h. */
 #include "consume/workload.h"
 #include "util/timeutil.h"
+#include "util/worker.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,12 +28,11 @@ typedef struct query {
 struct workload {
     workload_opts_t o;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* a slot or the head of the queue may have come free */
     int running;
     int64_t next_id;
     query_t *queries;
-    pthread_t watchdog;
-    bool stop;
+    worker_t *watchdog; /* woken by each query admitted: its deadline */
 };
 
 static void query_free(query_t *q)
@@ -43,24 +43,29 @@ static void query_free(query_t *q)
     free(q);
 }
 
-/* Interrupts running queries past their deadline. */
-static void *watchdog_main(void *p)
+/* Interrupts running queries past their deadline, sleeping until the first deadline
+ * of the others or a new query's admission. */
+static void watchdog_main(worker_t *wk, void *p)
 {
     workload_t *w = p;
-    pthread_mutex_lock(&w->mu);
-    while (!w->stop) {
-        int64_t now = time_mono_ns();
-        for (query_t *q = w->queries; q; q = q->next)
-            if (q->state == Q_RUNNING && !q->interrupted && now > q->deadline_ns) {
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(wk, next)) {
+        int64_t now = time_mono_ns(), first = INT64_MAX;
+        pthread_mutex_lock(&w->mu);
+        for (query_t *q = w->queries; q; q = q->next) {
+            if (q->state != Q_RUNNING || q->interrupted)
+                continue;
+            if (now > q->deadline_ns) {
                 q->interrupted = true;
                 q->state = Q_TIMEOUT;
                 session_interrupt(q->session);
+            } else if (q->deadline_ns < first) {
+                first = q->deadline_ns;
             }
-        struct timespec ts = time_after_ms(50);
-        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
+        pthread_mutex_unlock(&w->mu);
+        next = first == INT64_MAX ? WORKER_FOREVER : first / 1000000 + 1; /* just past it */
     }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
 }
 
 int workload_create(workload_t **out, const workload_opts_t *o, tarn_err_t *err)
@@ -78,11 +83,12 @@ int workload_create(workload_t **out, const workload_opts_t *o, tarn_err_t *err)
     w->next_id = 1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->watchdog, NULL, watchdog_main, w)) {
+    int rc = worker_start(&w->watchdog, "sql-watchdog", watchdog_main, w, err);
+    if (rc) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         free(w);
-        return TARN_ERR(err, TARN_EIO, "cannot start the query watchdog");
+        return rc;
     }
     *out = w;
     return 0;
@@ -92,11 +98,7 @@ void workload_free(workload_t *w)
 {
     if (!w)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->watchdog, NULL);
+    worker_stop(w->watchdog);
     while (w->queries) {
         query_t *q = w->queries;
         w->queries = q->next;
@@ -183,6 +185,8 @@ int workload_admit(workload_t *w, const char *principal, const char *sql, sessio
     q->waiting = false; /* admitted or given up: the next in line may go */
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    if (!rc)
+        worker_wake(w->watchdog);
     return rc;
 }
 
