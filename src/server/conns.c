@@ -5,9 +5,11 @@
 #include "server/conns.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/worker.h"
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +31,7 @@ typedef struct {
 struct conns {
     conns_opts_t o;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* wakes the reaper: a new head, or stopping */
-    pthread_t reaper;
-    bool stopping;
+    worker_t *reaper; /* woken by a new head of unauth */
     list_t unauth; /* oldest first */
     list_t idle;   /* authenticated non-admin connections between requests, oldest first */
     conns_stats_t st;
@@ -99,26 +99,25 @@ static void evict(conns_t *c, conn_slot_t *s, long long *reason)
     }
 }
 
-static void *reap(void *arg)
+/* Closes unauthenticated connections past the timeout, oldest first, sleeping until
+ * the oldest one's time is up or a connection arrives to an empty list. */
+static void reap(worker_t *w, void *arg)
 {
     conns_t *c = arg;
-    pthread_mutex_lock(&c->mu);
-    while (!c->stopping) {
-        int64_t wait = 1000;
-        conn_slot_t *h = c->unauth.head;
-        if (h) {
-            int64_t left = h->since_ms + (int64_t)c->o.auth_timeout_s * 1000 - time_mono_ms();
-            if (left <= 0) {
-                evict(c, h, &c->st.evicted_timeout);
-                continue;
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(w, next)) {
+        next = WORKER_FOREVER;
+        pthread_mutex_lock(&c->mu);
+        for (conn_slot_t *h; (h = c->unauth.head);) {
+            int64_t at = h->since_ms + (int64_t)c->o.auth_timeout_s * 1000;
+            if (at > time_mono_ms()) {
+                next = at;
+                break;
             }
-            wait = left < wait ? left : wait;
+            evict(c, h, &c->st.evicted_timeout);
         }
-        struct timespec ts = time_after_ms(wait);
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        pthread_mutex_unlock(&c->mu);
     }
-    pthread_mutex_unlock(&c->mu);
-    return NULL;
 }
 
 int conns_create(conns_t **out, const conns_opts_t *o, tarn_err_t *err)
@@ -135,12 +134,13 @@ int conns_create(conns_t **out, const conns_opts_t *o, tarn_err_t *err)
         c->o.auth_timeout_s = 1;
     c->warned_ms = -60001;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    if (pthread_create(&c->reaper, NULL, reap, c)) {
-        pthread_cond_destroy(&c->cv);
+    char name[32];
+    snprintf(name, sizeof name, "reap-%s", o->door);
+    int rc = worker_start(&c->reaper, name, reap, c, err);
+    if (rc) {
         pthread_mutex_destroy(&c->mu);
         free(c);
-        return TARN_ERR(err, TARN_EIO, "cannot start the %s connection reaper", o->door);
+        return rc;
     }
     *out = c;
     return 0;
@@ -150,12 +150,7 @@ void conns_free(conns_t *c)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
-    c->stopping = true;
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->reaper, NULL);
-    pthread_cond_destroy(&c->cv);
+    worker_stop(c->reaper);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -201,9 +196,9 @@ conn_slot_t *conns_add(conns_t *c, int fd, const struct sockaddr *peer)
     bool was_empty = !c->unauth.head;
     list_push(&c->unauth, s);
     c->st.unauth++;
-    if (was_empty)
-        pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    if (was_empty)
+        worker_wake(c->reaper);
     return s;
 }
 

@@ -10,6 +10,7 @@
 #include "consume/session.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/worker.h"
 
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -24,7 +25,7 @@ struct pgwire {
     int lfd;
     struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured, else NULL */
     char addr[128];
-    pthread_t accept_thread;
+    worker_t *acceptor; /* blocks in poll; pgwire_stop shuts lfd down to wake it */
     atomic_bool stopping;
     pthread_mutex_t mu; /* guards conns, nconns */
     pthread_cond_t cv;  /* signalled when a connection ends */

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static void *conn_thread(void *arg)
+static void conn_main(void *arg)
 {
     pg_conn_t *c = arg;
     pgwire_t *pg = c->pg;
@@ -38,7 +38,6 @@ static void *conn_thread(void *arg)
     pthread_mutex_unlock(&pg->mu);
     close(c->fd);
     free(c);
-    return NULL;
 }
 
 static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap, char *host_out,
@@ -59,12 +58,14 @@ static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap, 
     snprintf(host_out, host_cap, "%s", host);
 }
 
-static void *accept_loop(void *arg)
+/* Accepts connections until pgwire_stop, which shuts the socket down: that ends the wait. */
+static void accept_loop(worker_t *w, void *arg)
 {
+    (void)w;
     pgwire_t *pg = arg;
     while (!atomic_load(&pg->stopping)) {
         struct pollfd pfd = {.fd = pg->lfd, .events = POLLIN};
-        if (poll(&pfd, 1, 200) <= 0)
+        if (poll(&pfd, 1, -1) <= 0 || atomic_load(&pg->stopping))
             continue;
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -99,11 +100,7 @@ static void *accept_loop(void *arg)
         pg->conns = c;
         pg->nconns++;
         pthread_mutex_unlock(&pg->mu);
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, conn_thread, c)) {
+        if (worker_detach("pg-conn", conn_main, c, NULL)) {
             pthread_mutex_lock(&pg->mu);
             pg->conns = c->next;
             pg->nconns--;
@@ -112,9 +109,7 @@ static void *accept_loop(void *arg)
             close(fd);
             free(c);
         }
-        pthread_attr_destroy(&attr);
     }
-    return NULL;
 }
 
 void pg_cancel(pgwire_t *pg, int32_t pid, int32_t key)
@@ -207,11 +202,12 @@ int pgwire_start(pgwire_t **out, const pgwire_env_t *env, const char *addr, tarn
     snprintf(pg->addr, sizeof pg->addr, "%s", addr);
     pthread_mutex_init(&pg->mu, NULL);
     pthread_cond_init(&pg->cv, NULL);
-    if (pthread_create(&pg->accept_thread, NULL, accept_loop, pg)) {
+    int rc = worker_start(&pg->acceptor, "pg-accept", accept_loop, pg, err);
+    if (rc) {
         close(fd);
         SSL_CTX_free(tls);
         free(pg);
-        return TARN_ERR(err, TARN_EIO, "cannot start the PostgreSQL listener");
+        return rc;
     }
     *out = pg;
     return 0;
@@ -222,7 +218,8 @@ void pgwire_stop(pgwire_t *pg)
     if (!pg)
         return;
     atomic_store(&pg->stopping, true);
-    pthread_join(pg->accept_thread, NULL);
+    shutdown(pg->lfd, SHUT_RDWR);
+    worker_stop(pg->acceptor);
     close(pg->lfd);
     /* Wake every connection: a blocked read returns, a running query is interrupted. */
     pthread_mutex_lock(&pg->mu);
