@@ -4,6 +4,7 @@
 #include "ingest/stream_jq.h"
 
 #include "util/timeutil.h"
+#include "util/worker.h"
 
 #include <jq.h>
 
@@ -89,37 +90,30 @@ const stream_jq_names_t *stream_jq_names(const stream_jq_t *q)
 /* ---- the guard ---- */
 
 struct stream_jq_guard {
-    pthread_t thread;
+    worker_t *worker;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     jq_state *running;   /* inside jq_next, or NULL */
     int64_t deadline_ms; /* monotonic */
-    bool halted, idle, stop;
+    bool halted, idle;   /* idle: the guard sleeps with no deadline */
 };
 
 /* jq_halt only sets what jq_next reads before each instruction, and the guard calls it
  * under its lock while the evaluating thread is inside jq_next, the one time per
  * evaluation; the evaluation then returns at once, and the next jq_start clears it. */
-static void *guard_main(void *arg)
+static void guard_main(worker_t *w, void *arg)
 {
     stream_jq_guard_t *g = arg;
-    pthread_mutex_lock(&g->mu);
-    while (!g->stop) {
-        int64_t now = time_mono_ms();
-        if (g->running && !g->halted && now >= g->deadline_ms) {
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(w, next)) {
+        pthread_mutex_lock(&g->mu);
+        if (g->running && !g->halted && time_mono_ms() >= g->deadline_ms) {
             jq_halt(g->running, jv_invalid(), jv_invalid());
             g->halted = true;
         }
         g->idle = !g->running || g->halted;
-        if (g->idle) {
-            pthread_cond_wait(&g->cv, &g->mu);
-        } else {
-            struct timespec at = time_after_ms(g->deadline_ms - now);
-            pthread_cond_timedwait(&g->cv, &g->mu, &at);
-        }
+        next = g->idle ? WORKER_FOREVER : g->deadline_ms;
+        pthread_mutex_unlock(&g->mu);
     }
-    pthread_mutex_unlock(&g->mu);
-    return NULL;
 }
 
 int stream_jq_guard_create(stream_jq_guard_t **out, tarn_err_t *err)
@@ -128,12 +122,11 @@ int stream_jq_guard_create(stream_jq_guard_t **out, tarn_err_t *err)
     if (!g)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    if (pthread_create(&g->thread, NULL, guard_main, g)) {
+    int rc = worker_start(&g->worker, "stream-jq-guard", guard_main, g, err);
+    if (rc) {
         pthread_mutex_destroy(&g->mu);
-        pthread_cond_destroy(&g->cv);
         free(g);
-        return TARN_ERR(err, TARN_EIO, "cannot start the JQ guard thread");
+        return rc;
     }
     *out = g;
     return 0;
@@ -143,13 +136,8 @@ void stream_jq_guard_free(stream_jq_guard_t *g)
 {
     if (!g)
         return;
-    pthread_mutex_lock(&g->mu);
-    g->stop = true;
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-    pthread_join(g->thread, NULL);
+    worker_stop(g->worker);
     pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
     free(g);
 }
 
@@ -160,9 +148,12 @@ static void guard_begin(stream_jq_guard_t *g, jq_state *jq)
     g->running = jq;
     g->halted = false;
     g->deadline_ms = time_mono_ms() + STREAM_JQ_TIME_MS;
-    if (g->idle) /* a guard between deadlines wakes at the next one anyway */
-        pthread_cond_signal(&g->cv);
+    /* A guard between deadlines wakes at the next one anyway: no wake per record. */
+    bool wake = g->idle;
+    g->idle = false;
     pthread_mutex_unlock(&g->mu);
+    if (wake)
+        worker_wake(g->worker);
 }
 
 /* Whether the evaluation was halted. */
