@@ -1,11 +1,13 @@
-/* The source runner; see source_runner.h. One thread looks at the registry every second
- * (or when woken) and starts, stops and reaps the sources' threads; each source's thread
- * starts its plugin and calls run until it is done, fails or is told to stop, reporting
- * its state to the registry as it changes. */
+/* The source runner; see source_runner.h. One worker looks at the registry when woken (a
+ * change through the API, a source's thread ending) or when a failed source's back-off
+ * ends, and starts, stops and reaps the sources' threads; each source's thread starts its
+ * plugin and calls run until it is done, fails or is told to stop, reporting its state to
+ * the registry as it changes. */
 #include "ingest/source_runner.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/worker.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,8 +22,8 @@ typedef struct task {
     int64_t id, version;
     char name[SOURCE_NAME_MAX + 1];
     source_status_t *status; /* kept across the thread's restarts */
-    pthread_t th;
-    bool running;            /* a thread was started and is not yet joined */
+    worker_t *th;
+    bool running;            /* a thread was started and is not yet stopped */
     atomic_bool stop, finished;
     bool failed;             /* the last thread ended with an error */
     int64_t retry_at_ms, backoff_ms;
@@ -30,11 +32,13 @@ typedef struct task {
 struct source_runner {
     source_runner_opts_t o;
     char tmp_dir[4096];
-    pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop, wake;
+    bool stop;
     task_t *tasks; /* under mu */
+    /* The runner's worker, woken by sources' threads as they end. Its own lock: the
+     * runner holds mu while it joins an ended thread, whose last act is this wake. */
+    pthread_mutex_t wake_mu;
+    worker_t *worker; /* NULL once stopping */
 };
 
 /* ---- a source's thread ---- */
@@ -65,8 +69,9 @@ static void run_finish(task_t *t, int64_t *run, const char *status, uint64_t row
     *run = 0;
 }
 
-static void *task_main(void *arg)
+static void task_main(worker_t *w, void *arg)
 {
+    (void)w; /* stopped through t->stop, which the plugin reads too */
     task_t *t = arg;
     source_runner_t *r = t->r;
     db_t *db = r->o.db;
@@ -130,7 +135,10 @@ static void *task_main(void *arg)
     }
     source_row_free(&row);
     atomic_store(&t->finished, true);
-    return NULL;
+    pthread_mutex_lock(&r->wake_mu); /* to be reaped, and retried or run again */
+    if (r->worker)
+        worker_wake(r->worker);
+    pthread_mutex_unlock(&r->wake_mu);
 }
 
 /* ---- the runner's rounds ---- */
@@ -158,7 +166,7 @@ static void reap(task_t *t)
 {
     if (!t->running || !atomic_load(&t->finished))
         return;
-    pthread_join(t->th, NULL);
+    worker_stop(t->th);
     t->running = false;
     int64_t now = time_mono_ms();
     if (t->failed) {
@@ -177,21 +185,27 @@ static void task_launch(task_t *t, int64_t version)
     atomic_store(&t->stop, false);
     atomic_store(&t->finished, false);
     t->version = version;
-    if (pthread_create(&t->th, NULL, task_main, t)) {
-        log_error("cannot start a source's thread", "source", t->name);
+    char name[64];
+    snprintf(name, sizeof name, "source-%s", t->name);
+    tarn_err_t err = {0};
+    if (worker_start(&t->th, name, task_main, t, &err)) {
+        log_error("cannot start a source's thread", "source", t->name, "error", err.msg);
         return;
     }
     t->running = true;
 }
 
-static void round_once(source_runner_t *r)
+/* Starts, stops and reaps the sources' threads as the registry says. Returns when a
+ * failed source's back-off ends (time_mono_ms's clock; WORKER_FOREVER: none waits). */
+static int64_t round_once(source_runner_t *r)
 {
     json_t *active = NULL;
     tarn_err_t err = {0};
     if (sources_active(r->o.db, &active, &err)) {
         log_warn("cannot read the sources", "error", err.msg);
-        return;
+        return time_mono_ms() + 1000;
     }
+    int64_t next = WORKER_FOREVER;
     int64_t now = time_mono_ms();
     pthread_mutex_lock(&r->mu);
     for (task_t **pt = &r->tasks; *pt;) {
@@ -237,29 +251,20 @@ static void round_once(source_runner_t *r)
         }
         if (queued || (cdc && now >= t->retry_at_ms))
             task_launch(t, version);
+        else if (cdc && t->retry_at_ms < next)
+            next = t->retry_at_ms;
     }
     pthread_mutex_unlock(&r->mu);
     json_decref(active);
+    return next;
 }
 
-static void *runner_main(void *arg)
+static void runner_main(worker_t *w, void *arg)
 {
     source_runner_t *r = arg;
-    pthread_mutex_lock(&r->mu);
-    while (!r->stop) {
-        pthread_mutex_unlock(&r->mu);
-        round_once(r);
-        pthread_mutex_lock(&r->mu);
-        if (r->stop)
-            break;
-        if (!r->wake) {
-            struct timespec ts = time_after_ms(1000);
-            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-        }
-        r->wake = false;
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    int64_t next = WORKER_FOREVER;
+    while (!worker_wait(w, next))
+        next = round_once(r);
 }
 
 int source_runner_start(source_runner_t **out, const source_runner_opts_t *o, tarn_err_t *err)
@@ -271,10 +276,13 @@ int source_runner_start(source_runner_t **out, const source_runner_opts_t *o, ta
     snprintf(r->tmp_dir, sizeof r->tmp_dir, "%s", o->tmp_dir);
     r->o.tmp_dir = r->tmp_dir;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    if (pthread_create(&r->th, NULL, runner_main, r)) {
+    pthread_mutex_init(&r->wake_mu, NULL);
+    int rc = worker_start(&r->worker, "source-runner", runner_main, r, err);
+    if (rc) {
+        pthread_mutex_destroy(&r->wake_mu);
+        pthread_mutex_destroy(&r->mu);
         free(r);
-        return TARN_ERR(err, TARN_EIO, "cannot start the source runner");
+        return rc;
     }
     *out = r;
     return 0;
@@ -282,10 +290,7 @@ int source_runner_start(source_runner_t **out, const source_runner_opts_t *o, ta
 
 void source_runner_wake(source_runner_t *r)
 {
-    pthread_mutex_lock(&r->mu);
-    r->wake = true;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    worker_wake(r->worker);
 }
 
 void source_runner_halt(source_runner_t *r, int64_t id)
@@ -321,20 +326,23 @@ void source_runner_stop(source_runner_t *r)
         return;
     pthread_mutex_lock(&r->mu);
     r->stop = true;
-    pthread_cond_signal(&r->cv);
     for (task_t *t = r->tasks; t; t = t->next)
         atomic_store(&t->stop, true);
     pthread_mutex_unlock(&r->mu);
-    pthread_join(r->th, NULL);
+    pthread_mutex_lock(&r->wake_mu);
+    worker_t *w = r->worker;
+    r->worker = NULL;
+    pthread_mutex_unlock(&r->wake_mu);
+    worker_stop(w);
     for (task_t *t = r->tasks, *next; t; t = next) {
         next = t->next;
         if (t->running)
-            pthread_join(t->th, NULL);
+            worker_stop(t->th);
         source_status_free(t->status);
         free(t);
     }
+    pthread_mutex_destroy(&r->wake_mu);
     pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
     free(r);
 }
 
