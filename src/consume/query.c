@@ -11,7 +11,7 @@ struct query {
     bool own_session;
     int64_t id; /* in the workload, once admitted */
     json_t *columns;
-    engine_stream_t *stream;
+    rowenc_t *rows_enc;
     uint64_t rows;
     char error[480]; /* why the query failed, once it did */
 };
@@ -87,7 +87,7 @@ int query_open(query_t **out, const query_env_t *env, const authz_principal_t *p
         rc = session_query_parquet(q->session, sql, params, o->parquet_path, NULL, &q->rows,
                                    NULL, err);
     else
-        rc = session_query(q->session, sql, params, o->rows, &q->columns, &q->stream, err);
+        rc = session_query(q->session, sql, params, o->rows, &q->columns, &q->rows_enc, err);
     return rc ? explain(q, rc, err) : 0;
 }
 
@@ -98,15 +98,15 @@ const json_t *query_columns(const query_t *q)
 
 size_t query_ncols(const query_t *q)
 {
-    return q->stream ? engine_stream_ncols(q->stream) : 0;
+    return q->rows_enc ? rowenc_ncols(q->rows_enc) : 0;
 }
 
 int query_next(query_t *q, const engine_cell_t **cells, size_t *nrows, tarn_err_t *err)
 {
     *nrows = 0;
-    if (!q->stream)
+    if (!q->rows_enc)
         return 0;
-    int rc = engine_stream_next_cells(q->stream, cells, nrows, err);
+    int rc = rowenc_next(q->rows_enc, cells, nrows, err);
     if (rc)
         return explain(q, rc, err);
     q->rows += *nrows;
@@ -138,7 +138,7 @@ void query_close(query_t *q, uint64_t bytes_out, const char *error)
 {
     if (!q)
         return;
-    engine_stream_close(q->stream);
+    rowenc_close(q->rows_enc);
     if (q->id)
         workload_finish(q->env->workload, q->id, q->rows, bytes_out,
                         error ? error : q->error[0] ? q->error : NULL);

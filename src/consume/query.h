@@ -28,7 +28,7 @@ typedef struct {
     /* The session to run on (borrowed: a PostgreSQL connection's); NULL: the query opens
      * its own for the principal and closes it with the query. */
     session_t *session;
-    session_rows_t rows; /* how the engine encodes the rows */
+    rowenc_style_t rows; /* how the rows are encoded */
     /* Instead of rows: the whole answer written to this file as Parquet (zstd); the
      * query then has no rows to read. */
     const char *parquet_path;

@@ -2,7 +2,6 @@
 #include "consume/session.h"
 #include "consume/pgwire/pgcatalog.h"
 #include "consume/pgwire/pgdialect.h"
-#include "consume/pgwire/pgtype.h"
 #include "consume/sandbox.h"
 #include "util/buf.h"
 
@@ -650,16 +649,12 @@ static int explain(session_t *s, const char *mapped, json_t **columns, const cha
     return rc;
 }
 
-/* The query that streams inner's rows in the requested encoding. */
-static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, session_rows_t rows)
+/* The query that gives inner's rows with each column the encoders do not write (conv)
+ * converted to text; columns are renamed by position, so duplicate or odd names do not
+ * matter. */
+static char *convert_rows(session_t *s, const char *inner, const json_t *cols, const bool *conv,
+                          rowenc_style_t style)
 {
-    if (rows == SESSION_ROWS_JSON)
-        /* Each row as one JSON array, encoded by the engine. */
-        return arena_sprintf(s->a, "SELECT json_array(*COLUMNS(*))::VARCHAR FROM (%s) AS q",
-                             inner);
-    /* One text column per result column (PostgreSQL's text format, or for CSV the value's
-     * text with nested values as JSON); columns are renamed by position, so duplicate or
-     * odd names do not matter. */
     buf_t b = BUF_INIT, alias = BUF_INIT;
     size_t i;
     json_t *c;
@@ -672,14 +667,10 @@ static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, sess
             buf_puts(&b, ", ");
             buf_putc(&alias, ',');
         }
-        const char *type = json_string_value(json_object_get(c, "type"));
-        if (rows == SESSION_ROWS_PG)
-            pgtype_put_text_sql(&b, type, ident);
-        else if (strchr(type, '[') || !strncmp(type, "STRUCT", 6) || !strncmp(type, "MAP", 3) ||
-                 !strncmp(type, "UNION", 5))
-            buf_printf(&b, "to_json(%s)::VARCHAR", ident);
+        if (conv[i])
+            rowenc_put_convert(&b, json_string_value(json_object_get(c, "type")), ident, style);
         else
-            buf_printf(&b, "%s::VARCHAR", ident);
+            buf_puts(&b, ident);
         buf_puts(&alias, ident);
     }
     buf_printf(&b, " FROM (%s) AS q(%s)", inner, alias.data ? alias.data : "");
@@ -693,7 +684,7 @@ static char *wrap_rows(session_t *s, const char *inner, const json_t *cols, sess
  * (in the session's arena), *cols its columns (caller decrefs), and *params what to bind
  * to it (NULL for SHOW TABLES and EXPLAIN, whose rows are already values). */
 static int session_inner(session_t *s, const char *sql, const json_t **params, json_t **cols,
-                         const char **inner, tarn_err_t *err)
+                         bool describe, const char **inner, tarn_err_t *err)
 {
     const char *mapped;
     int rc;
@@ -723,30 +714,60 @@ static int session_inner(session_t *s, const char *sql, const json_t **params, j
             *params = NULL;
         } else {
             *inner = mapped;
-            rc = engine_describe(s->conn, mapped, *params, cols, err);
+            rc = describe ? engine_describe(s->conn, mapped, *params, cols, err) : 0;
         }
     }
     return rc ? hidden_column_error(s, rc, err) : 0;
 }
 
-int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
-                  json_t **columns, engine_stream_t **stream, tarn_err_t *err)
+/* Starts inner: the encoder for its rows in style, converting in the query the columns the
+ * encoders do not write; *cols (NULL: the run's own) gets the columns. */
+static int start_rows(session_t *s, const char *inner, const json_t *params, rowenc_style_t style,
+                      json_t **cols, rowenc_t **rows, tarn_err_t *err)
+{
+    engine_stream_t *st = NULL;
+    const json_t *run_cols;
+    const engine_kind_t *kinds;
+    int rc = engine_stream_open(s->conn, inner, params, &st, err);
+    if (!rc)
+        rc = engine_stream_columns(st, &run_cols, &kinds, err);
+    if (rc) {
+        engine_stream_close(st);
+        return rc;
+    }
+    if (!*cols)
+        *cols = json_incref((json_t *)run_cols);
+    size_t n = engine_stream_ncols(st);
+    bool conv[n ? n : 1], any = false;
+    for (size_t j = 0; j < n; j++)
+        any |= conv[j] = !rowenc_native(kinds[j], style);
+    if (any) {
+        /* Only a result with a column of a rarer type runs a converting query. */
+        engine_stream_close(st);
+        st = NULL;
+        char *q = convert_rows(s, inner, *cols, conv, style);
+        rc = q ? engine_stream_open(s->conn, q, params, &st, err)
+               : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    if (!rc)
+        rc = engine_stream_start(st, err);
+    if (!rc)
+        return rowenc_open(rows, st, style, conv, err);
+    engine_stream_close(st);
+    return rc;
+}
+
+int session_query(session_t *s, const char *sql, const json_t *params, rowenc_style_t style,
+                  json_t **columns, rowenc_t **rows, tarn_err_t *err)
 {
     const char *inner;
     json_t *cols = NULL;
-    int rc = session_inner(s, sql, &params, &cols, &inner, err);
-    if (rc)
-        return rc;
-    if (!stream) {
-        *columns = cols;
-        return 0;
-    }
-    char *q = wrap_rows(s, inner, cols, rows);
-    rc = q ? engine_stream_open(s->conn, q, params, stream, err)
-           : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    int rc = session_inner(s, sql, &params, &cols, !rows, &inner, err);
+    if (!rc && rows)
+        rc = start_rows(s, inner, params, style, &cols, rows, err);
     if (rc) {
         json_decref(cols);
-        return rc;
+        return rows ? hidden_column_error(s, rc, err) : rc;
     }
     *columns = cols;
     return 0;
@@ -769,7 +790,7 @@ int session_query_parquet(session_t *s, const char *sql, const json_t *params, c
     json_t *cols = NULL;
     buf_t b = BUF_INIT;
     int64_t n = 0;
-    int rc = session_inner(s, sql, &params, &cols, &inner, err);
+    int rc = session_inner(s, sql, &params, &cols, true, &inner, err);
     if (rc)
         goto done;
     /* Columns keep their DuckDB types in the file, but for the 128-bit integers (what

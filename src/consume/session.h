@@ -9,6 +9,7 @@
 #define TARN_CONSUME_SESSION_H
 
 #include "catalog/catalog.h"
+#include "consume/rowenc.h"
 #include "engine/engine.h"
 #include "govern/authz.h"
 #include "util/arena.h"
@@ -25,22 +26,13 @@ int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objec
                  const authz_principal_t *p, tarn_err_t *err);
 void session_close(session_t *s);
 
-/* How a query's rows are streamed. */
-typedef enum {
-    SESSION_ROWS_JSON, /* one text column: each row as a JSON array */
-    SESSION_ROWS_PG,   /* one text column per result column, in PostgreSQL's text format
-                        * for the column's pgtype_of type (NULL stays NULL) */
-    SESSION_ROWS_TEXT, /* one text column per result column: the value as text, lists,
-                        * structs and maps as JSON (NULL stays NULL); for CSV */
-} session_rows_t;
-
 /* Checks sql, builds the views it names, and starts it with params bound to $1, $2, ...
  * (a JSON array, or NULL): *columns gets [{"name","type"}] with DuckDB's type names
- * (caller decrefs) and *stream the rows encoded as `rows` says (caller closes). With stream
- * NULL, only the columns (the query runs for no rows). Each call starts afresh: views are
+ * (caller decrefs) and *rows the encoder of its rows in style (caller closes). With rows
+ * NULL, only the columns (the query does not run). Each call starts afresh: views are
  * rebuilt from the tables' current snapshots. */
-int session_query(session_t *s, const char *sql, const json_t *params, session_rows_t rows,
-                  json_t **columns, engine_stream_t **stream, tarn_err_t *err);
+int session_query(session_t *s, const char *sql, const json_t *params, rowenc_style_t style,
+                  json_t **columns, rowenc_t **rows, tarn_err_t *err);
 /* Whether sql parses (a prepared statement's syntax is checked when it is prepared, as
  * PostgreSQL does); TARN_EINVAL with reason "SyntaxError" otherwise. */
 int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);

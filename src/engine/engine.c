@@ -1,5 +1,6 @@
 /* DuckDB engine entry points; see engine.h. */
 #include "engine/engine.h"
+#include "engine/engine_internal.h"
 #include "util/buf.h"
 
 #include <duckdb.h>
@@ -13,9 +14,6 @@ struct engine {
     duckdb_database db;
 };
 
-struct engine_conn {
-    duckdb_connection c;
-};
 
 const char *engine_version(void)
 {
@@ -212,7 +210,7 @@ static const char *error_reason(const char *msg)
     return NULL;
 }
 
-static int engine_fail(const char *msg, tarn_err_t *err)
+int engine_fail(const char *msg, tarn_err_t *err)
 {
     if (!msg)
         msg = "unknown engine error";
@@ -258,7 +256,37 @@ int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows
     return rc;
 }
 
-static int bind_params(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *err);
+
+int engine_bind(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *err)
+{
+    size_t want = (size_t)duckdb_nparams(ps), got = json_array_size(params);
+    if (want != got)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "the query has %zu parameter%s ($1...), %zu given", want,
+                          want == 1 ? "" : "s", got);
+    for (size_t i = 0; i < got; i++) {
+        const json_t *v = json_array_get(params, i);
+        idx_t k = (idx_t)i + 1;
+        duckdb_state st;
+        if (json_is_string(v))
+            st = duckdb_bind_varchar_length(ps, k, json_string_value(v), json_string_length(v));
+        else if (json_is_integer(v))
+            st = duckdb_bind_int64(ps, k, (int64_t)json_integer_value(v));
+        else if (json_is_real(v))
+            st = duckdb_bind_double(ps, k, json_real_value(v));
+        else if (json_is_boolean(v))
+            st = duckdb_bind_boolean(ps, k, json_is_true(v));
+        else if (json_is_null(v))
+            st = duckdb_bind_null(ps, k);
+        else
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "parameter $%zu must be a string, number, boolean or null", i + 1);
+        if (st == DuckDBError)
+            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                              "parameter $%zu does not fit where the query uses it", i + 1);
+    }
+    return 0;
+}
 
 int engine_exec(engine_conn_t *c, const char *sql, const json_t *params, int64_t *count,
                 tarn_err_t *err)
@@ -272,7 +300,7 @@ int engine_exec(engine_conn_t *c, const char *sql, const json_t *params, int64_t
         rc = engine_fail(duckdb_prepare_error(ps), err);
         goto done;
     }
-    if ((rc = bind_params(ps, params, err)))
+    if ((rc = engine_bind(ps, params, err)))
         goto done;
     have_result = true;
     if (duckdb_execute_prepared(ps, &r) == DuckDBError) {
@@ -307,149 +335,12 @@ char *engine_quote(arena_t *a, const char *s)
     return q;
 }
 
-struct engine_stream {
-    duckdb_prepared_statement ps;
-    duckdb_pending_result pending;
-    duckdb_result result;
-    bool have_result;
-    duckdb_data_chunk chunk;
-    size_t ncols;
-    engine_cell_t *cells; /* the chunk's cells, row by row */
-    size_t cap_cells;
-};
-
-/* Binds a JSON array to $1, $2, ...; the count must match the statement's. */
-static int bind_params(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *err)
-{
-    size_t want = (size_t)duckdb_nparams(ps), got = json_array_size(params);
-    if (want != got)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
-                          "the query has %zu parameter%s ($1...), %zu given", want,
-                          want == 1 ? "" : "s", got);
-    for (size_t i = 0; i < got; i++) {
-        const json_t *v = json_array_get(params, i);
-        idx_t k = (idx_t)i + 1;
-        duckdb_state st;
-        if (json_is_string(v))
-            st = duckdb_bind_varchar_length(ps, k, json_string_value(v), json_string_length(v));
-        else if (json_is_integer(v))
-            st = duckdb_bind_int64(ps, k, (int64_t)json_integer_value(v));
-        else if (json_is_real(v))
-            st = duckdb_bind_double(ps, k, json_real_value(v));
-        else if (json_is_boolean(v))
-            st = duckdb_bind_boolean(ps, k, json_is_true(v));
-        else if (json_is_null(v))
-            st = duckdb_bind_null(ps, k);
-        else
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
-                              "parameter $%zu must be a string, number, boolean or null", i + 1);
-        if (st == DuckDBError)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
-                              "parameter $%zu does not fit where the query uses it", i + 1);
-    }
-    return 0;
-}
-
-int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
-                       engine_stream_t **out, tarn_err_t *err)
-{
-    engine_stream_t *s = calloc(1, sizeof *s);
-    int rc = 0;
-    if (!s)
-        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    if (duckdb_prepare(c->c, sql, &s->ps) == DuckDBError) {
-        rc = engine_fail(duckdb_prepare_error(s->ps), err);
-    } else if ((rc = bind_params(s->ps, params, err))) {
-    } else if (duckdb_pending_prepared_streaming(s->ps, &s->pending) == DuckDBError) {
-        rc = engine_fail(duckdb_pending_error(s->pending), err);
-    } else if (duckdb_execute_pending(s->pending, &s->result) == DuckDBError) {
-        s->have_result = true;
-        rc = engine_fail(duckdb_result_error(&s->result), err);
-    } else {
-        s->have_result = true;
-        s->ncols = (size_t)duckdb_column_count(&s->result);
-        for (size_t i = 0; !rc && i < s->ncols; i++)
-            if (duckdb_column_type(&s->result, (idx_t)i) != DUCKDB_TYPE_VARCHAR)
-                rc = TARN_ERR(err, TARN_EINVAL, "a streamed query's columns must all be text");
-        if (!s->ncols)
-            rc = TARN_ERR(err, TARN_EINVAL, "a streamed query needs a column");
-    }
-    if (rc) {
-        engine_stream_close(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
-size_t engine_stream_ncols(const engine_stream_t *s)
-{
-    return s->ncols;
-}
-
-int engine_stream_next_cells(engine_stream_t *s, const engine_cell_t **cells, size_t *n,
-                             tarn_err_t *err)
-{
-    *n = 0;
-    if (s->chunk)
-        duckdb_destroy_data_chunk(&s->chunk);
-    s->chunk = duckdb_fetch_chunk(s->result);
-    if (!s->chunk) {
-        const char *e = duckdb_result_error(&s->result);
-        return e && *e ? engine_fail(e, err) : 0;
-    }
-    size_t cnt = (size_t)duckdb_data_chunk_get_size(s->chunk), nc = s->ncols;
-    if (cnt * nc > s->cap_cells) {
-        engine_cell_t *c = realloc(s->cells, cnt * nc * sizeof *c);
-        if (!c)
-            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-        s->cells = c;
-        s->cap_cells = cnt * nc;
-    }
-    /* The cells point into the chunk's vectors: nothing is copied. */
-    for (size_t j = 0; j < nc; j++) {
-        duckdb_vector v = duckdb_data_chunk_get_vector(s->chunk, (idx_t)j);
-        duckdb_string_t *data = duckdb_vector_get_data(v);
-        uint64_t *valid = duckdb_vector_get_validity(v);
-        for (size_t i = 0; i < cnt; i++) {
-            engine_cell_t *c = &s->cells[i * nc + j];
-            if (valid && !duckdb_validity_row_is_valid(valid, (idx_t)i)) {
-                c->data = NULL;
-                c->len = 0;
-                continue;
-            }
-            c->len = duckdb_string_t_length(data[i]);
-            c->data = duckdb_string_t_data(&data[i]);
-        }
-    }
-    *cells = s->cells;
-    *n = cnt;
-    return 0;
-}
-
-void engine_stream_close(engine_stream_t *s)
-{
-    if (!s)
-        return;
-    if (s->chunk)
-        duckdb_destroy_data_chunk(&s->chunk);
-    if (s->have_result)
-        duckdb_destroy_result(&s->result);
-    if (s->pending)
-        duckdb_destroy_pending(&s->pending);
-    if (s->ps)
-        duckdb_destroy_prepare(&s->ps);
-    free(s->cells);
-    free(s);
-}
-
 void engine_interrupt(engine_conn_t *c)
 {
     duckdb_interrupt(c->c);
 }
 
-/* DuckDB's spelling of a logical type, appended to b. */
-static void type_name(buf_t *b, duckdb_logical_type t)
+void engine_type_name(buf_t *b, duckdb_logical_type t)
 {
     static const char *const names[] = {
         [DUCKDB_TYPE_BOOLEAN] = "BOOLEAN",   [DUCKDB_TYPE_TINYINT] = "TINYINT",
@@ -477,21 +368,21 @@ static void type_name(buf_t *b, duckdb_logical_type t)
         return;
     case DUCKDB_TYPE_LIST:
         child = duckdb_list_type_child_type(t);
-        type_name(b, child);
+        engine_type_name(b, child);
         buf_puts(b, "[]");
         break;
     case DUCKDB_TYPE_ARRAY:
         child = duckdb_array_type_child_type(t);
-        type_name(b, child);
+        engine_type_name(b, child);
         buf_printf(b, "[%llu]", (unsigned long long)duckdb_array_type_array_size(t));
         break;
     case DUCKDB_TYPE_MAP:
         key = duckdb_map_type_key_type(t);
         child = duckdb_map_type_value_type(t);
         buf_puts(b, "MAP(");
-        type_name(b, key);
+        engine_type_name(b, key);
         buf_puts(b, ", ");
-        type_name(b, child);
+        engine_type_name(b, child);
         buf_putc(b, ')');
         break;
     case DUCKDB_TYPE_STRUCT:
@@ -505,7 +396,7 @@ static void type_name(buf_t *b, duckdb_logical_type t)
             duckdb_logical_type ct = uni ? duckdb_union_type_member_type(t, i)
                                          : duckdb_struct_type_child_type(t, i);
             buf_printf(b, "%s\"%s\" ", i ? ", " : "", name ? name : "");
-            type_name(b, ct);
+            engine_type_name(b, ct);
             duckdb_free(name);
             duckdb_destroy_logical_type(&ct);
         }
@@ -539,7 +430,7 @@ static json_t *prepared_columns(engine_conn_t *c, const char *sql)
         duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(ps, i);
         duckdb_type id = duckdb_get_type_id(t);
         buf_t b = BUF_INIT;
-        type_name(&b, t);
+        engine_type_name(&b, t);
         duckdb_destroy_logical_type(&t);
         /* A copy that the caller frees (duckdb_free), unlike a result's column names. */
         char *name = (char *)duckdb_prepared_statement_column_name(ps, i);
@@ -580,7 +471,7 @@ int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, jso
     snprintf(q, n + 64, "SELECT * FROM (%s) AS q LIMIT 0", sql);
     if (duckdb_prepare(c->c, q, &ps) == DuckDBError)
         rc = engine_fail(duckdb_prepare_error(ps), err);
-    else if (!(rc = bind_params(ps, params, err))) {
+    else if (!(rc = engine_bind(ps, params, err))) {
         have_res = true;
         if (duckdb_execute_prepared(ps, &res) == DuckDBError)
             rc = engine_fail(duckdb_result_error(&res), err);
@@ -591,7 +482,7 @@ int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, jso
     for (idx_t i = 0; i < nc; i++) {
         duckdb_logical_type t = duckdb_column_logical_type(&res, i);
         buf_t b = BUF_INIT;
-        type_name(&b, t);
+        engine_type_name(&b, t);
         duckdb_destroy_logical_type(&t);
         const char *name = duckdb_column_name(&res, i);
         json_array_append_new(cols, json_pack("{s:s, s:s}", "name", name ? name : "", "type",

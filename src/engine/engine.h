@@ -62,24 +62,83 @@ int engine_exec(engine_conn_t *c, const char *sql, const json_t *params, int64_t
                 tarn_err_t *err);
 
 /* A query whose rows are fetched chunk by chunk as the engine produces them, so a large
- * result is never held whole. Its columns must all be text (VARCHAR). */
+ * result is never held whole, each column as the engine's typed vector. */
 typedef struct engine_stream engine_stream_t;
 
-/* params: a JSON array of strings, numbers, booleans and nulls bound to $1, $2, ... (NULL
- * for none). */
-int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
-                       engine_stream_t **out, tarn_err_t *err);
-/* One value of a streamed row: its bytes (not NUL-terminated), or data NULL for SQL NULL. */
+/* How a column's values are held, for encoders that write them in one pass. */
+typedef enum {
+    ENGINE_KIND_OTHER, /* none below (nested, enum, interval, with time zone, ...): not
+                        * readable here; a query converts such a column to text first */
+    ENGINE_KIND_TEXT,  /* VARCHAR: engine_vec_text */
+    ENGINE_KIND_BLOB,  /* engine_vec_text gives the bytes */
+    ENGINE_KIND_BOOL,  /* bool */
+    ENGINE_KIND_I8,
+    ENGINE_KIND_I16,
+    ENGINE_KIND_I32,
+    ENGINE_KIND_I64,
+    ENGINE_KIND_U8,
+    ENGINE_KIND_U16,
+    ENGINE_KIND_U32,
+    ENGINE_KIND_U64,
+    ENGINE_KIND_I128, /* engine_i128_t */
+    ENGINE_KIND_U128, /* engine_i128_t, hi unsigned */
+    ENGINE_KIND_F32,
+    ENGINE_KIND_F64,
+    ENGINE_KIND_DEC16, /* DECIMAL held as int16_t ... engine_i128_t, scaled by 10^scale */
+    ENGINE_KIND_DEC32,
+    ENGINE_KIND_DEC64,
+    ENGINE_KIND_DEC128,
+    ENGINE_KIND_DATE,      /* int32_t days since 1970-01-01 (INT32_MAX: infinity) */
+    ENGINE_KIND_TIME,      /* int64_t microseconds since midnight */
+    ENGINE_KIND_TIMESTAMP, /* int64_t microseconds since 1970-01-01 (INT64_MAX: infinity) */
+    ENGINE_KIND_UUID,      /* engine_i128_t with the top bit flipped (the engine's order) */
+} engine_kind_t;
+
+typedef struct {
+    uint64_t lo;
+    int64_t hi;
+} engine_i128_t;
+
+/* One column of a chunk: values[i] of the kind's C type; valid: NULL when no value is
+ * NULL, else bit i says whether row i has a value. */
+typedef struct {
+    engine_kind_t kind;
+    uint8_t scale; /* DECIMAL */
+    const void *values;
+    const uint64_t *valid;
+} engine_vec_t;
+
+static inline bool engine_vec_null(const engine_vec_t *v, size_t i)
+{
+    return v->valid && !((v->valid[i / 64] >> (i % 64)) & 1);
+}
+/* Row i of a TEXT or BLOB column: its bytes (not NUL-terminated), valid until the next
+ * chunk. */
+const char *engine_vec_text(const engine_vec_t *v, size_t i, size_t *len);
+
+/* One value as bytes (not NUL-terminated), or data NULL for SQL NULL. */
 typedef struct {
     const char *data;
     size_t len;
 } engine_cell_t;
 
+/* Prepares sql with params bound, a JSON array of strings, numbers, booleans and nulls
+ * for $1, $2, ... (NULL for none); it runs on engine_stream_start, or on the first
+ * engine_stream_columns that needs a run or engine_stream_next. */
+int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
+                       engine_stream_t **out, tarn_err_t *err);
+/* The columns as [{"name", "type"}] with DuckDB's type names (see engine_describe), and
+ * each column's kind; both borrowed from the stream. Known from preparing when no type
+ * depends on a parameter's value, else from starting the run. */
+int engine_stream_columns(engine_stream_t *s, const json_t **columns, const engine_kind_t **kinds,
+                          tarn_err_t *err);
 size_t engine_stream_ncols(const engine_stream_t *s);
-/* The next rows, all columns: *cells gets *n rows of engine_stream_ncols cells each, row
- * by row, valid until the next call; *n is 0 at the end. */
-int engine_stream_next_cells(engine_stream_t *s, const engine_cell_t **cells, size_t *n,
-                             tarn_err_t *err);
+/* Runs the statement until its first rows are ready, so that a failure is known before
+ * an answer begins; engine_stream_next does it when it was not done. */
+int engine_stream_start(engine_stream_t *s, tarn_err_t *err);
+/* The next rows: *vecs gets one vector per column holding *n rows, valid until the next
+ * call; *n is 0 at the end. A column of kind OTHER fails. */
+int engine_stream_next(engine_stream_t *s, const engine_vec_t **vecs, size_t *n, tarn_err_t *err);
 void engine_stream_close(engine_stream_t *s);
 /* Stops the connection's running statement (from another thread); it fails with an
  * "interrupted" error. */

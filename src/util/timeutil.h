@@ -23,4 +23,9 @@ void time_fmt_http(char out[30], time_t t);
 int time_parse_amz(time_t *out, const char *s);
 int time_parse_http(time_t *out, const char *s);
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (year 0 is 1 BC),
+ * and back. */
+int64_t time_days_from_civil(int64_t y, unsigned m, unsigned d);
+void time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
 #endif

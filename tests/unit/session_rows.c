@@ -4,18 +4,18 @@
 
 #include <string.h>
 
-char *session_rows_text(session_t *s, const char *sql, session_rows_t mode, tarn_err_t *err)
+char *session_rows_text(session_t *s, const char *sql, rowenc_style_t mode, tarn_err_t *err)
 {
     json_t *cols = NULL;
-    engine_stream_t *st = NULL;
+    rowenc_t *st = NULL;
     memset(err, 0, sizeof *err);
     if (session_query(s, sql, NULL, mode, &cols, &st, err))
         return NULL;
     buf_t b = BUF_INIT;
     buf_puts(&b, "");
-    size_t nc = engine_stream_ncols(st), n;
+    size_t nc = rowenc_ncols(st), n;
     const engine_cell_t *cells;
-    while (!engine_stream_next_cells(st, &cells, &n, err) && n)
+    while (!rowenc_next(st, &cells, &n, err) && n)
         for (size_t r = 0; r < n; r++)
             for (size_t c = 0; c < nc; c++) {
                 const engine_cell_t *cell = &cells[r * nc + c];
@@ -25,7 +25,7 @@ char *session_rows_text(session_t *s, const char *sql, session_rows_t mode, tarn
                     buf_putc(&b, '-');
                 buf_putc(&b, c + 1 < nc ? '|' : '\n');
             }
-    engine_stream_close(st);
+    rowenc_close(st);
     json_decref(cols);
     return b.data;
 }

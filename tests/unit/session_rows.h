@@ -8,7 +8,7 @@
 
 /* The rows of sql in `mode` as text, a line per row and cells separated by '|' (NULL as
  * "-"), or NULL with *err set. Caller frees. */
-char *session_rows_text(session_t *s, const char *sql, session_rows_t mode, tarn_err_t *err);
+char *session_rows_text(session_t *s, const char *sql, rowenc_style_t mode, tarn_err_t *err);
 
 /* The principal id of user `name` (0 when it is not a user). */
 int64_t session_user_id(iam_t *iam, const char *name);

@@ -578,29 +578,29 @@ static void test_session_reads_managed_table(void **state)
     session_t *s = NULL;
     assert_int_equal(session_open(&s, e, f->cat, objects, &admin, &err), 0);
     json_t *cols = NULL;
-    engine_stream_t *st = NULL;
+    rowenc_t *st = NULL;
     if (session_query(
             s, "SELECT count(*), sum(amount), min(dt)::VARCHAR, sum(s['a']) FROM sales.daily", NULL,
-            SESSION_ROWS_JSON, &cols, &st, &err))
+            ROWENC_JSON, &cols, &st, &err))
         fail_msg("query: %s", err.msg);
     const engine_cell_t *cells;
     size_t n = 0;
-    assert_int_equal(engine_stream_next_cells(st, &cells, &n, &err), 0);
+    assert_int_equal(rowenc_next(st, &cells, &n, &err), 0);
     assert_int_equal(n, 1);
     expect_cell(&cells[0], "[3,4.5,\"2024-01-03\",3]");
-    engine_stream_close(st);
+    rowenc_close(st);
     json_decref(cols);
     /* After a rollback the view reads snapshot 1's files again. */
     int64_t snap;
     assert_int_equal(catalog_table_rollback(f->cat, "curated", "sales", "daily", 1, &snap, &err),
                      0);
     if (session_query(s, "SELECT count(*), min(dt)::VARCHAR FROM sales.daily", NULL,
-                      SESSION_ROWS_JSON, &cols, &st, &err))
+                      ROWENC_JSON, &cols, &st, &err))
         fail_msg("query: %s", err.msg);
-    assert_int_equal(engine_stream_next_cells(st, &cells, &n, &err), 0);
+    assert_int_equal(rowenc_next(st, &cells, &n, &err), 0);
     assert_int_equal(n, 1);
     expect_cell(&cells[0], "[3,\"2024-01-01\"]");
-    engine_stream_close(st);
+    rowenc_close(st);
     json_decref(cols);
     session_close(s);
     engine_close(e);

@@ -129,7 +129,7 @@ static int teardown(void **state)
 
 static char *query(session_t *s, const char *sql, tarn_err_t *err)
 {
-    return session_rows_text(s, sql, SESSION_ROWS_PG, err);
+    return session_rows_text(s, sql, ROWENC_PG, err);
 }
 
 /* The rows of sql, which must run. */
@@ -885,16 +885,16 @@ static void test_every_relation(void **state)
         char sql[256];
         snprintf(sql, sizeof sql, "SELECT * FROM %s.%s", pgcat_rels[i].schema, pgcat_rels[i].name);
         json_t *cols = NULL;
-        engine_stream_t *st = NULL;
+        rowenc_t *st = NULL;
         tarn_err_t err = {0};
-        if (session_query(f->user, sql, NULL, SESSION_ROWS_PG, &cols, &st, &err))
+        if (session_query(f->user, sql, NULL, ROWENC_PG, &cols, &st, &err))
             fail_msg("%s: %s", sql, err.msg);
         size_t want = 1;
         for (const char *p = pgcat_rels[i].columns; *p; p++)
             want += *p == ',';
         if (json_array_size(cols) != want)
             fail_msg("%s has %zu columns, declares %zu", sql, json_array_size(cols), want);
-        engine_stream_close(st);
+        rowenc_close(st);
         json_decref(cols);
     }
     expect_rows(f->user, "SELECT count(*) > 40 FROM pg_class WHERE relnamespace = 11", "t\n");

@@ -155,7 +155,7 @@ static int teardown(void **state)
 
 static char *query(session_t *s, const char *sql, tarn_err_t *err)
 {
-    return session_rows_text(s, sql, SESSION_ROWS_TEXT, err);
+    return session_rows_text(s, sql, ROWENC_TEXT, err);
 }
 
 static void expect_rows(session_t *s, const char *sql, const char *want)
@@ -184,7 +184,7 @@ static char *columns(session_t *s, const char *sql)
 {
     tarn_err_t err = {0};
     json_t *cols = NULL;
-    if (session_query(s, sql, NULL, SESSION_ROWS_TEXT, &cols, NULL, &err))
+    if (session_query(s, sql, NULL, ROWENC_TEXT, &cols, NULL, &err))
         fail_msg("%s\nfailed: %s", sql, err.msg);
     buf_t b = BUF_INIT;
     size_t i;

@@ -225,7 +225,7 @@ int pg_ext_describe(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
             json_array_append_new(params, json_null());
         portal_t tmp = {0};
         int rc =
-            session_query(k->session, s->sql, params, SESSION_ROWS_PG, &tmp.columns, NULL, err);
+            session_query(k->session, s->sql, params, ROWENC_PG, &tmp.columns, NULL, err);
         json_decref(params);
         if (rc)
             return rc;

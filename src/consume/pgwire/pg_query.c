@@ -288,7 +288,7 @@ int pg_portal_start(pg_client_t *k, portal_t *p, tarn_err_t *err)
     p->started = true;
     atomic_store(&k->c->cancel_requested, false);
     query_opts_t o = {
-        .session = k->session, .rows = SESSION_ROWS_PG, .admitted_id = &k->c->query_id};
+        .session = k->session, .rows = ROWENC_PG, .admitted_id = &k->c->query_id};
     int rc = query_open(&p->query, k->env->queries, &k->principal, sql, p->params, &o, err);
     if (rc) {
         rc = query_failed(rc, err);

@@ -3,6 +3,7 @@
  * integers, IEEE floats, dates and timestamps counted from 2000-01-01, numeric in base
  * 10,000 digits. */
 #include "consume/pgwire/pgtype.h"
+#include "util/timeutil.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -88,30 +89,6 @@ pgtype_t pgtype_of(const char *t)
     return *pgtype_by_oid(PGTYPE_TEXT);
 }
 
-void pgtype_put_text_sql(buf_t *b, const char *t, const char *c)
-{
-    switch (pgtype_of(t).oid) {
-    case PGTYPE_BOOL:
-        buf_printf(b, "CASE WHEN %s THEN 't' WHEN NOT %s THEN 'f' END", c, c);
-        return;
-    case PGTYPE_BYTEA:
-        buf_printf(b, "'\\x' || lower(hex(%s))", c);
-        return;
-    case PGTYPE_FLOAT4:
-    case PGTYPE_FLOAT8:
-        /* DuckDB writes inf and nan; PostgreSQL (and its drivers) Infinity and NaN. */
-        buf_printf(b,
-                   "CASE WHEN isnan(%s) THEN 'NaN' WHEN isinf(%s) THEN "
-                   "CASE WHEN %s > 0 THEN 'Infinity' ELSE '-Infinity' END ELSE %s::VARCHAR END",
-                   c, c, c, c);
-        return;
-    default:
-        /* Also for VARCHAR columns: the binder drops a cast to the same type, and a column
-         * of the NULL type (SELECT NULL) becomes text. */
-        buf_printf(b, "%s::VARCHAR", c);
-    }
-}
-
 size_t pgtype_text_len(uint32_t oid, const char *t, size_t len)
 {
     if ((oid == PGTYPE_FLOAT8 || oid == PGTYPE_FLOAT4) && len > 2 && !memcmp(t + len - 2, ".0", 2))
@@ -127,30 +104,6 @@ static void put_be(buf_t *out, uint64_t v, int bytes)
     for (int i = 0; i < bytes; i++)
         b[i] = (char)(v >> (8 * (bytes - 1 - i)));
     buf_append(out, b, (size_t)bytes);
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
 enum { PG_EPOCH_DAYS = 10957 }; /* 2000-01-01 in days from 1970-01-01 */
@@ -171,7 +124,7 @@ static bool parse_date(const char **p, const char *end, int64_t *days)
         y = 1 - y;
         e += 3;
     }
-    *days = days_from_civil(y, m, d) - PG_EPOCH_DAYS;
+    *days = time_days_from_civil(y, m, d) - PG_EPOCH_DAYS;
     *p = e;
     return true;
 }
@@ -514,7 +467,7 @@ static json_t *datetime_text(int64_t days, int64_t rem, bool date_only, bool tz)
 {
     int64_t y;
     unsigned m, d;
-    civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
+    time_civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
     char s[80];
     if (date_only)
         snprintf(s, sizeof s, "%04lld-%02u-%02u", (long long)y, m, d);

@@ -52,10 +52,6 @@ const pgtype_t *pgtype_by_oid(uint32_t oid);
 /* The i-th type this table knows, or NULL past the last (to list them all). */
 const pgtype_t *pgtype_at(size_t i);
 
-/* Appends an expression rendering column `ident` (already quoted) of DuckDB type
- * duckdb_type as PostgreSQL's text output of pgtype_of(duckdb_type): a VARCHAR, NULL for
- * NULL ('t'/'f' for booleans, '\x..' for bytea, Infinity/NaN for floats). */
-void pgtype_put_text_sql(buf_t *b, const char *duckdb_type, const char *ident);
 
 /* How much of a value pgtype_put_text_sql rendered is PostgreSQL's text: all of it, but
  * that floats drop the engine's ".0" on whole numbers ("20", not "20.0"), as PostgreSQL's

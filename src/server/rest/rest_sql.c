@@ -306,7 +306,7 @@ static int rest_sql(req_t *r)
     q->format = fmt;
     q->fd = -1;
     char path[4200];
-    query_opts_t qo = {.rows = fmt == FORMAT_CSV ? SESSION_ROWS_TEXT : SESSION_ROWS_JSON};
+    query_opts_t qo = {.rows = fmt == FORMAT_CSV ? ROWENC_TEXT : ROWENC_JSON};
     if (fmt == FORMAT_PARQUET) {
         if ((rc = parquet_path(path, sizeof path, r->srv->sql_dir, &r->err)))
             goto done;
