@@ -282,8 +282,6 @@ static int list(const args_t *a)
     return 0;
 }
 
-static const char *const mode_names[] = {"append", "overwrite", "overwrite_partitions", "merge"};
-
 /* The steps in the order a run takes them, from the spec's text. */
 static void print_steps(const pipeline_spec_t *spec)
 {
@@ -302,7 +300,7 @@ static void print_steps(const pipeline_spec_t *spec)
                      s->quality_table ? s->quality_table : s->quality_input);
         } else {
             snprintf(what, sizeof what, "%s", s->target.table);
-            snprintf(mode, sizeof mode, "%s", mode_names[s->target.mode]);
+            snprintf(mode, sizeof mode, "%s", pipeline_mode_name(s->target.mode));
             if (s->target.keys.n) {
                 snprintf(mode + strlen(mode), sizeof mode - strlen(mode), " on ");
                 for (size_t j = 0; j < s->target.keys.n; j++)

@@ -324,6 +324,12 @@ int output_publish(store_t *s, const char *bucket, const output_files_t *f, tarn
 void output_reader_sql(buf_t *out, const char *dir, const json_t *keys,
                        const char *partition_keys)
 {
+    output_reader_file_sql(out, dir, keys, partition_keys, NULL);
+}
+
+void output_reader_file_sql(buf_t *out, const char *dir, const json_t *keys,
+                            const char *partition_keys, const char *file_col)
+{
     buf_puts(out, "read_parquet([");
     size_t i;
     json_t *k;
@@ -359,6 +365,10 @@ void output_reader_sql(buf_t *out, const char *dir, const json_t *keys,
         buf_puts(out, "}");
     } else {
         buf_puts(out, ", hive_partitioning = false");
+    }
+    if (file_col) {
+        buf_puts(out, ", filename = ");
+        quality_put_literal(out, file_col);
     }
     buf_puts(out, ")");
 }

@@ -65,5 +65,8 @@ size_t output_folder_len(const char *key);
  * appended to out. */
 void output_reader_sql(buf_t *out, const char *dir, const json_t *keys,
                        const char *partition_keys);
+/* The same with each row's file path as column file_col. */
+void output_reader_file_sql(buf_t *out, const char *dir, const json_t *keys,
+                            const char *partition_keys, const char *file_col);
 
 #endif

@@ -410,7 +410,9 @@ done:
     return rc;
 }
 
-static const char *const modes[] = {"append", "overwrite", "overwrite_partitions", "merge"};
+static const char *const modes[] = {"append", "overwrite", "overwrite_partitions", "merge",
+                                    "apply_changes"};
+#define NMODES (sizeof modes / sizeof *modes)
 
 const char *pipeline_mode_name(pipeline_mode_t mode)
 {
@@ -434,11 +436,12 @@ static int spec_parse_target(spec_ctx_t *c, yaml_node_t *map, const char *path,
     st->target.mode = PIPELINE_MODE_APPEND;
     if (mode) {
         size_t m = 0;
-        while (m < 4 && strcmp(mode, modes[m]) != 0)
+        while (m < NMODES && strcmp(mode, modes[m]) != 0)
             m++;
-        if (m == 4) {
+        if (m == NMODES) {
             spec_path(child, path, "mode");
-            rc = spec_fail(c, child, "must be append, overwrite, overwrite_partitions or merge");
+            rc = spec_fail(c, child,
+                           "must be append, overwrite, overwrite_partitions, merge or apply_changes");
             goto done;
         }
         st->target.mode = (pipeline_mode_t)m;
@@ -451,9 +454,11 @@ static int spec_parse_target(spec_ctx_t *c, yaml_node_t *map, const char *path,
                              &st->target.sort_by)) ||
         (rc = spec_get_int(c, map, path, "file_size_mb", 1, 4096, &st->target.file_size_mb)))
         goto done;
-    if (st->target.mode == PIPELINE_MODE_MERGE && st->target.keys.n == 0) {
+    if ((st->target.mode == PIPELINE_MODE_MERGE || st->target.mode == PIPELINE_MODE_APPLY_CHANGES) &&
+        st->target.keys.n == 0) {
         spec_path(child, path, "keys");
-        rc = spec_fail(c, child, "is required when mode is merge (the columns that identify a row)");
+        rc = spec_fail(c, child, "is required when mode is %s (the columns that identify a row)",
+                       modes[st->target.mode]);
         goto done;
     }
     if (st->target.mode == PIPELINE_MODE_OVERWRITE_PARTITIONS && st->target.partition_by.n == 0) {

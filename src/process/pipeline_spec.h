@@ -21,6 +21,9 @@ typedef enum {
     PIPELINE_MODE_OVERWRITE,
     PIPELINE_MODE_OVERWRITE_PARTITIONS,
     PIPELINE_MODE_MERGE,
+    /* The input is a change stream (_op, _source_pos, ...): the target is kept equal to
+     * the source table, latest change per key winning. */
+    PIPELINE_MODE_APPLY_CHANGES,
 } pipeline_mode_t;
 
 typedef enum {

@@ -42,6 +42,10 @@ static const char *const pipelines_schema[] = {
     /* The owner's principal id: a user deleted and created again under the same name is
      * another principal, and owns none of the old one's pipelines. */
     "ALTER TABLE proc_pipelines ADD COLUMN owner_id INTEGER",
+    /* Per apply_changes target: the highest change position applied, so that a change
+     * file promoted after a later one is noticed (the table is then rebuilt). */
+    "CREATE TABLE proc_apply_positions(pipeline TEXT NOT NULL, tbl TEXT NOT NULL,"
+    " position TEXT NOT NULL, PRIMARY KEY(pipeline, tbl)) WITHOUT ROWID",
 };
 
 int pipelines_init(db_t *db, tarn_err_t *err)
@@ -455,7 +459,9 @@ int pipelines_delete(catalog_t *c, const char *name, tarn_err_t *err)
                              "UPDATE proc_pipeline_state SET deleted = 1, updated_ms = ?2 WHERE"
                              " name = ?1",
                              name, time_now_ms(), err)) ||
-        (rc = run_store_exec(db, "DELETE FROM proc_bookmarks WHERE pipeline = ?1", name, 0, err)))
+        (rc = run_store_exec(db, "DELETE FROM proc_bookmarks WHERE pipeline = ?1", name, 0, err)) ||
+        (rc = run_store_exec(db, "DELETE FROM proc_apply_positions WHERE pipeline = ?1", name, 0,
+                             err)))
         goto rollback;
     return db_exec(db, "COMMIT", err);
 rollback:

@@ -53,6 +53,8 @@ static int write_target(run_ctx_t *ctx, size_t i, const catalog_name_t *n, const
 {
     const pipeline_step_t *s = &ctx->spec->steps[i];
     step_run_t *sr = &ctx->steps[i];
+    if (s->target.mode == PIPELINE_MODE_APPLY_CHANGES)
+        return apply_changes_write(ctx, i, n, cur_keys, err);
     arena_t *a = arena_create();
     buf_t sel = BUF_INIT;
     char *cols0 = NULL, *parts0 = NULL;
@@ -104,6 +106,32 @@ done:
     return rc;
 }
 
+/* The keys of cur_keys that a write in mode replaces: all, none (append) or those of the
+ * partitions the step wrote. NULL when out of memory. */
+static json_t *removed_keys(const step_run_t *sr, pipeline_mode_t mode, const json_t *cur_keys)
+{
+    json_t *removes = json_array();
+    if (!removes || mode == PIPELINE_MODE_APPEND)
+        return removes;
+    if (mode != PIPELINE_MODE_OVERWRITE_PARTITIONS) {
+        json_array_extend(removes, (json_t *)cur_keys);
+        return removes;
+    }
+    size_t k;
+    json_t *key;
+    json_array_foreach(cur_keys, k, key)
+    {
+        const char *ck = json_string_value(key);
+        size_t fl = output_folder_len(ck);
+        for (size_t f = 0; f < sr->out.n; f++)
+            if (output_folder_len(sr->out.v[f].key) == fl && !strncmp(ck, sr->out.v[f].key, fl)) {
+                append_key(removes, ck);
+                break;
+            }
+    }
+    return removes;
+}
+
 /* Prepares step i's target for the commit: its base snapshot, its operation, its files
  * (written here unless the step wrote them) and the keys that leave the snapshot. */
 static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
@@ -141,24 +169,11 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         json_decref(cur_keys);
         return rc;
     }
-    /* What leaves the snapshot. */
-    sr->removes = json_array();
-    if (replay || mode == PIPELINE_MODE_OVERWRITE || mode == PIPELINE_MODE_MERGE) {
-        json_array_extend(sr->removes, cur_keys);
-    } else if (mode == PIPELINE_MODE_OVERWRITE_PARTITIONS) {
-        size_t k;
-        json_t *key;
-        json_array_foreach(cur_keys, k, key)
-        {
-            const char *ck = json_string_value(key);
-            size_t fl = output_folder_len(ck);
-            for (size_t f = 0; f < sr->out.n; f++)
-                if (output_folder_len(sr->out.v[f].key) == fl &&
-                    !strncmp(ck, sr->out.v[f].key, fl)) {
-                    append_key(sr->removes, ck);
-                    break;
-                }
-        }
+    /* What leaves the snapshot (apply_changes chose it while writing). */
+    if (mode != PIPELINE_MODE_APPLY_CHANGES &&
+        !(sr->removes = removed_keys(sr, replay ? PIPELINE_MODE_OVERWRITE : mode, cur_keys))) {
+        json_decref(cur_keys);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
     json_decref(cur_keys);
     return 0;
@@ -320,6 +335,9 @@ int run_commit(run_ctx_t *ctx, json_t **outputs, tarn_err_t *err)
         free(adds);
         free(removes);
         json_decref(summary);
+        if (!rc && s->target.mode == PIPELINE_MODE_APPLY_CHANGES && sr->position[0])
+            rc = run_store_position_set(db, ctx->claim.pipeline, s->target.table, sr->position,
+                                        err);
     }
     if (!rc && (spec->incremental || ctx->claim.replay)) {
         json_t *read = json_object();

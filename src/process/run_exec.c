@@ -183,12 +183,13 @@ static int64_t file_size(const char *path)
 
 /* Whether step i may write its target's files itself, in one pass: nothing else in the
  * run reads its rows (no step depends on it or checks them), and its mode needs no read
- * of the table's current rows (merge does). */
+ * of the table's current rows (merge and apply_changes do). */
 static bool step_direct(const run_ctx_t *ctx, size_t i)
 {
     const pipeline_spec_t *s = ctx->spec;
     const pipeline_step_t *st = &s->steps[i];
-    if (st->is_quality || st->target.mode == PIPELINE_MODE_MERGE)
+    if (st->is_quality || st->target.mode == PIPELINE_MODE_MERGE ||
+        st->target.mode == PIPELINE_MODE_APPLY_CHANGES)
         return false;
     for (size_t k = 0; k < s->n_steps; k++) {
         const pipeline_step_t *o = &s->steps[k];
@@ -271,6 +272,33 @@ done:
     return rc;
 }
 
+/* A step whose rows the commit writes (or later steps read): its query, as the owner,
+ * into <step><suffix>.parquet in the run's folder, which becomes the step's staged rows. */
+static int run_staged_step(run_ctx_t *ctx, size_t i, bool incremental, const char *suffix,
+                           int64_t *rows_in, tarn_err_t *err)
+{
+    const pipeline_step_t *s = &ctx->spec->steps[i];
+    step_run_t *sr = &ctx->steps[i];
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s%s.parquet", ctx->dir, s->name, suffix);
+    runner_output_t out = {.path = path};
+    int rc = owner_query(ctx, i, s->sql, NULL, NULL, incremental, &out, rows_in, err);
+    if (rc)
+        return rc;
+    json_decref(out.columns);
+    char *staged = strdup(path);
+    if (!staged)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    pthread_mutex_lock(&ctx->mu);
+    free(sr->staged);
+    sr->staged = staged;
+    sr->rows_in = *rows_in;
+    sr->rows_out = (int64_t)out.rows;
+    sr->bytes = file_size(path);
+    pthread_mutex_unlock(&ctx->mu);
+    return 0;
+}
+
 static int run_sql_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
 {
     const pipeline_step_t *s = &ctx->spec->steps[i];
@@ -285,21 +313,25 @@ static int run_sql_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         pthread_mutex_lock(&ctx->mu);
         sr->rows_in = rows_in;
         pthread_mutex_unlock(&ctx->mu);
-    } else {
-        char path[PATH_MAX + 300];
-        snprintf(path, sizeof path, "%s/%s.parquet", ctx->dir, s->name);
-        runner_output_t out = {.path = path};
-        if ((rc = owner_query(ctx, i, s->sql, NULL, NULL, incremental, &out, &rows_in, err)))
+    } else if ((rc = run_staged_step(ctx, i, incremental, "", &rows_in, err))) {
+        return rc;
+    }
+    if (s->target.mode == PIPELINE_MODE_APPLY_CHANGES) {
+        /* Changes are applied over the table only in order; otherwise (and for a full
+         * read) the table is rebuilt from every change of its input. */
+        bool late = false;
+        if ((rc = apply_changes_check(ctx, i, &late, err)))
             return rc;
-        json_decref(out.columns);
-        pthread_mutex_lock(&ctx->mu);
-        sr->staged = strdup(path);
-        sr->rows_in = rows_in;
-        sr->rows_out = (int64_t)out.rows;
-        sr->bytes = file_size(path);
-        pthread_mutex_unlock(&ctx->mu);
-        if (!sr->staged)
-            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        if (late && incremental) {
+            run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,
+                          "no change applied yet, or a change older than one applied: "
+                          "rebuilding %s from all of its input", s->target.table);
+            bool again;
+            if ((rc = run_staged_step(ctx, i, false, ".all", &rows_in, err)) ||
+                (rc = apply_changes_check(ctx, i, &again, err)))
+                return rc;
+        }
+        sr->rebuild = late || !incremental;
     }
     if (rows_in >= 0)
         run_store_log(catalog_db(ctx->r->o.catalog), ctx->claim.id, "info", s->name,

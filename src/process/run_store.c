@@ -300,6 +300,42 @@ void run_store_marks_free(run_marks_t *m)
     free(m);
 }
 
+int run_store_position_get(db_t *db, const char *pipeline, const char *table, char *out,
+                           size_t cap, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, &st,
+                        "SELECT position FROM proc_apply_positions WHERE pipeline = ?1 AND tbl = ?2",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, table, -1, SQLITE_STATIC);
+    const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    snprintf(out, cap, "%s", v ? v : "");
+    db_done(db, st);
+    return 0;
+}
+
+int run_store_position_set(db_t *db, const char *pipeline, const char *table, const char *pos,
+                           tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, &st,
+                        "INSERT INTO proc_apply_positions(pipeline, tbl, position) VALUES(?1, ?2,"
+                        " ?3) ON CONFLICT(pipeline, tbl) DO UPDATE SET position ="
+                        " max(position, excluded.position)",
+                        err);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, pipeline, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, pos, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    db_done(db, st);
+    return step == SQLITE_DONE ? 0 : db_fail(db, step, err, "record applied position");
+}
+
 int run_store_marks_add(db_t *db, const char *pipeline, int64_t run, const json_t *read,
                         bool replay, tarn_err_t *err)
 {

@@ -65,6 +65,13 @@ void run_store_marks_free(run_marks_t *m);
  * pipeline's bookmarks (a replay reads everything). */
 int run_store_marks_add(db_t *db, const char *pipeline, int64_t run, const json_t *read,
                         bool replay, tarn_err_t *err);
+/* The highest change position (_source_pos) pipeline has applied to table, an
+ * apply_changes target, into out ("" when none yet). */
+int run_store_position_get(db_t *db, const char *pipeline, const char *table, char *out,
+                           size_t cap, tarn_err_t *err);
+/* Raises it to pos (never lowers it), inside the caller's transaction. */
+int run_store_position_set(db_t *db, const char *pipeline, const char *table, const char *pos,
+                           tarn_err_t *err);
 /* Every key staged by the runs the last server left running (caller decrefs), for the
  * caller to remove before it calls run_store_requeue. */
 int run_store_recover(db_t *db, json_t **keys, tarn_err_t *err);

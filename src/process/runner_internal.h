@@ -29,6 +29,10 @@ typedef struct {
     int64_t base_snapshot;
     json_t *removes;   /* keys */
     const char *operation;
+    /* apply_changes targets: the table is rebuilt from every change (not updated from its
+     * current rows), and the highest change position applied. */
+    bool rebuild;
+    char position[64];
 } step_run_t;
 
 typedef struct run_ctx {
@@ -88,6 +92,17 @@ json_t *run_steps_json(const run_ctx_t *ctx);
 int run_watch_conn(runner_cancel_t *c, engine_conn_t *conn, tarn_err_t *err);
 /* Stops every query of the run in flight. */
 void run_cancel(run_ctx_t *ctx);
+
+/* apply_changes targets (apply_changes.c). Checks step i's staged change rows and reads
+ * their positions: *late is set when they cannot be applied over the table as it is (no
+ * position recorded yet, or a change at or before one already applied: a file promoted
+ * after a later one), so the run reads its whole input and rebuilds the table. */
+int apply_changes_check(run_ctx_t *ctx, size_t i, bool *late, tarn_err_t *err);
+/* Writes step i's target files: the latest change per key applied over the current rows
+ * (cur_keys, unless rebuilding), rewriting only the partitions holding touched keys when
+ * the table is partitioned; fills the step's out, columns and removes. */
+int apply_changes_write(run_ctx_t *ctx, size_t i, const catalog_name_t *n, const json_t *cur_keys,
+                        tarn_err_t *err);
 
 /* runner_compact for the automatic policy: only when a partition holds more than
  * o.compact_min_files files under the target size; *out as runner_compact's. */

@@ -176,7 +176,7 @@ static void test_errors(void **state)
         {"name: p\nincremental: yes\nsteps:\n" STEP_A, "incremental: must be true or false"},
         {"name: p\nsteps:\n" STEP_A "  - name: b\n    sql: SELECT 2\n"
          "    target: {table: curated.d.t, mode: upsert}\n",
-         "steps[1].target.mode: must be append, overwrite, overwrite_partitions or merge"},
+         "steps[1].target.mode: must be append, overwrite, overwrite_partitions, merge or apply_changes"},
         {"name: p\nsteps:\n  - name: a\n    sql: SELECT 1\n"
          "    target: {table: curated.d.t, mode: merge}\n",
          "steps[0].target.keys: is required when mode is merge (the columns that identify a "
