@@ -6,10 +6,8 @@
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "util/buf.h"
-#include "util/yaml_json.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,45 +35,12 @@ static int usage(void)
 
 static int source_path(char *out, size_t cap, const char *name, const char *suffix)
 {
-    char *n = cli_escape(name);
-    if (!n)
-        return -1;
-    snprintf(out, cap, "/v1/sources/%s%s", n, suffix ? suffix : "");
-    free(n);
-    return 0;
+    return cli_resource_path(out, cap, "/v1/sources/", name, suffix);
 }
 
-/* The configuration file as JSON (YAML or JSON text). */
 static int read_config(const char *cmd, const char *file, json_t **out)
 {
-    buf_t b = BUF_INIT;
-    tarn_err_t err = {0};
-    FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "tarn %s: cannot read %s: %s\n", cmd, file, strerror(errno));
-        return 1;
-    }
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_append(&b, chunk, n);
-    if (f != stdin)
-        fclose(f);
-    int rc = yaml_json_parse(out, b.data ? b.data : "", b.len, &err);
-    if (b.data)
-        OPENSSL_cleanse(b.data, b.cap); /* may hold a password */
-    buf_free(&b);
-    if (!rc && !json_is_object(*out)) {
-        json_decref(*out);
-        snprintf(err.msg, sizeof err.msg, "the configuration must be a map of keys");
-        rc = 1;
-    }
-    if (rc) {
-        fprintf(stderr, "tarn %s: %s: %s (see `tarn help source` for the keys)\n", cmd, file,
-                err.msg);
-        return 1;
-    }
-    return 0;
+    return cli_read_yaml(cmd, file, "source", out);
 }
 
 static const char *lag_text(char *buf, size_t cap, const json_t *o)

@@ -56,6 +56,11 @@ typedef struct ingest_plugin {
     int (*start)(void **state, const json_t *config, const ingest_env_t *env, tarn_err_t *err);
     int (*run)(void *state, tarn_err_t *err);
     void (*stop)(void *state);
+    /* The tables the configuration names, resolved (schema.* expanded), for a blueprint
+     * to make one pipeline per table: [{"table": "schema.name", "lake": its table in the
+     * lake, "keys": [columns]}], keys the primary key, else the replica identity's index,
+     * else empty. NULL when the plugin has no tables. */
+    int (*tables)(const json_t *config, const char *source, json_t **out, tarn_err_t *err);
     /* A deleted source: removes what it made at the other end (a replication slot), so
      * nothing there keeps waiting for it. NULL when it made nothing. */
     int (*forget)(const json_t *config, const char *source, tarn_err_t *err);

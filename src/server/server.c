@@ -5,6 +5,7 @@
 #include "server/server.h"
 #include "consume/session.h"
 #include "engine/engine.h"
+#include "ingest/blueprint.h"
 #include "process/pipelines.h"
 #include "consume/pgwire/pgwire.h"
 #include "server/errors.h"
@@ -247,7 +248,8 @@ static int start_sources(server_t *s, tarn_err_t *err)
 {
     char tmp[PATH_MAX];
     int rc = sources_init(s->db, err);
-    if (rc || (rc = fresh_tmp_dir(s, "sources", tmp, err)))
+    if (rc || (rc = blueprints_init(s->db, err)) ||
+        (rc = fresh_tmp_dir(s, "sources", tmp, err)))
         return rc;
     const char *dirs[] = {tmp, NULL};
     if ((rc = engine_open(&s->source_engine, &(engine_opts_t){.dirs = dirs, .threads = 1}, err)))

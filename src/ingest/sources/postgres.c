@@ -157,6 +157,54 @@ static int probe(const json_t *cfg, const char *source, tarn_err_t *err)
     return rc;
 }
 
+/* The key columns of table oid in key order: the primary key, else the replica
+ * identity's index. */
+static int table_keys(PGconn *c, uint32_t oid, json_t *keys, tarn_err_t *err)
+{
+    PGresult *r;
+    int rc = pg_query_oid(
+        c,
+        "SELECT a.attname FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND"
+        " a.attnum = ANY(x.indkey) WHERE x.indrelid = $1::oid AND x.indexrelid = (SELECT"
+        " indexrelid FROM pg_index WHERE indrelid = $1::oid AND (indisprimary OR"
+        " indisreplident) ORDER BY indisprimary DESC LIMIT 1) ORDER BY"
+        " array_position(x.indkey::int2[], a.attnum)",
+        oid, &r, err);
+    if (rc)
+        return rc;
+    for (int k = 0; k < PQntuples(r); k++)
+        json_array_append_new(keys, json_string(PQgetvalue(r, k, 0)));
+    PQclear(r);
+    return 0;
+}
+
+static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_t *err)
+{
+    PGconn *c = NULL;
+    pg_table_t *t = NULL;
+    size_t n = 0;
+    json_t *a = json_array();
+    int rc = pg_connect(&c, cfg, source, false, err);
+    if (!rc)
+        rc = pg_tables_resolve(c, cfg, false, &t, &n, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_t *keys = json_array();
+        char q[300];
+        snprintf(q, sizeof q, "%s.%s", t[i].schema, t[i].name);
+        json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "table", q, "lake", t[i].lake,
+                                           "keys", keys));
+        rc = table_keys(c, t[i].oid, keys, err);
+    }
+    pg_tables_free(t, n);
+    if (c)
+        PQfinish(c);
+    if (rc)
+        json_decref(a);
+    else
+        *out = a;
+    return rc;
+}
+
 /* ---- batches and the cursor ---- */
 
 typedef struct {
@@ -504,6 +552,7 @@ const ingest_plugin_t postgres_plugin = {
     .config = postgres_config,
     .check = check,
     .probe = probe,
+    .tables = tables,
     .start = start,
     .run = run,
     .stop = stop,

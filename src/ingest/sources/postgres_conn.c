@@ -201,20 +201,30 @@ void pg_tables_free(pg_table_t *t, size_t n)
     free(t);
 }
 
-static int table_cols(PGconn *c, pg_table_t *t, tarn_err_t *err)
+int pg_query_oid(PGconn *c, const char *sql, uint32_t oid, PGresult **out, tarn_err_t *err)
 {
-    char oid[16];
-    snprintf(oid, sizeof oid, "%u", t->oid);
-    const char *params[1] = {oid};
-    PGresult *r = PQexecParams(c,
-                               "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE"
-                               " attrelid = $1::oid AND attnum > 0 AND NOT attisdropped AND"
-                               " attgenerated = '' ORDER BY attnum",
-                               1, NULL, params, NULL, NULL, 0);
+    char id[16];
+    snprintf(id, sizeof id, "%u", oid);
+    const char *params[1] = {id};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return TARN_ERR(err, TARN_EUPSTREAM, "PostgreSQL: %s", PQerrorMessage(c));
     }
+    *out = r;
+    return 0;
+}
+
+static int table_cols(PGconn *c, pg_table_t *t, tarn_err_t *err)
+{
+    PGresult *r;
+    int rc = pg_query_oid(c,
+                          "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE"
+                          " attrelid = $1::oid AND attnum > 0 AND NOT attisdropped AND"
+                          " attgenerated = '' ORDER BY attnum",
+                          t->oid, &r, err);
+    if (rc)
+        return rc;
     int n = PQntuples(r);
     t->cols = calloc((size_t)n + 1, sizeof *t->cols);
     for (int i = 0; t->cols && i < n; i++) {

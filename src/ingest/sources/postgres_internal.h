@@ -81,6 +81,8 @@ int pg_check_server(PGconn *c, const json_t *cfg, tarn_err_t *err);
 int pg_tables_resolve(PGconn *c, const json_t *cfg, bool cdc, pg_table_t **out, size_t *n,
                       tarn_err_t *err);
 void pg_tables_free(pg_table_t *t, size_t n);
+/* Runs sql, a query with $1 the oid of a relation; *out (caller clears) gets its rows. */
+int pg_query_oid(PGconn *c, const char *sql, uint32_t oid, PGresult **out, tarn_err_t *err);
 /* The publication: when it exists it must hold every table; when it does not, create
  * makes it, otherwise the user must be able to. */
 int pg_publication_ensure(PGconn *c, const char *pub, const pg_table_t *t, size_t n,

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int rest_respond_json(req_t *r, int status, json_t *o)
 {
@@ -37,6 +38,7 @@ static const struct {
     {rest_grant_ops, &rest_grant_nops},
     {rest_pipeline_ops, &rest_pipeline_nops},
     {rest_source_ops, &rest_source_nops},
+    {rest_blueprint_ops, &rest_blueprint_nops},
 };
 
 static int not_found(req_t *r)
@@ -116,5 +118,28 @@ int rest_route(req_t *r)
     if (path_known)
         return TARN_ERR_R(&r->err, TARN_EINVAL, "MethodNotAllowed",
                           "%s is not allowed on %s", r->method, r->path);
+    return 0;
+}
+
+int rest_yaml_body(req_t *r, const char *what, json_t **in, const char **yaml, size_t *len)
+{
+    const char *ct = req_header(r, "Content-Type");
+    *in = NULL;
+    if (ct && !strncasecmp(ct, "application/json", 16)) {
+        int rc = req_body_json(r, in);
+        if (rc)
+            return rc;
+        const json_t *spec = json_object_get(*in, "spec");
+        *yaml = json_string_value(spec);
+        *len = json_string_length(spec);
+    } else {
+        *yaml = r->body.data;
+        *len = r->body.len;
+    }
+    if (!*yaml || !*len)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                          "the body is the %s: its YAML text (Content-Type: application/yaml), "
+                          "or {\"spec\": \"<yaml>\"} as JSON",
+                          what);
     return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef TARN_SERVER_REST_REST_H
 #define TARN_SERVER_REST_REST_H
 
+#include "process/pipeline_spec.h"
 #include "server/req.h"
 
 #include <jansson.h>
@@ -42,5 +43,22 @@ extern const op_t rest_pipeline_ops[]; /* rest_pipelines.c: pipelines; managed t
 extern const size_t rest_pipeline_nops;
 extern const op_t rest_source_ops[]; /* rest_sources.c: sources, their status and runs */
 extern const size_t rest_source_nops;
+extern const op_t rest_blueprint_ops[]; /* rest_blueprints.c: blueprints (a source and its
+                                         * pipelines from one document) */
+extern const size_t rest_blueprint_nops;
+
+/* A YAML document in a request: the body itself (any content type but JSON), or a JSON
+ * body's "spec" string; what names it in the error for an empty one. *in (caller decrefs)
+ * holds what *yaml points into. */
+int rest_yaml_body(req_t *r, const char *what, json_t **in, const char **yaml, size_t *len);
+
+/* Shared by the families that make pipelines and sources (rest_pipelines.c,
+ * rest_sources.c) and blueprints, which make both. */
+/* Whether r's principal may apply spec (a pipeline new or its own, owned by itself; the
+ * admin and holders of ALL on iam any); *owner_id gets the owner's id. */
+int rest_pipeline_check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *owner_id);
+/* Deletes source name and removes what it made at the other end; a failure of the latter
+ * is set as out's "warning". */
+int rest_source_remove(req_t *r, const char *name, json_t *out);
 
 #endif

@@ -135,35 +135,11 @@ static int list_pipelines(req_t *r)
     return rest_respond_json(r, 200, out);
 }
 
-/* The spec of an apply: the body itself (YAML, any content type but JSON), or a JSON
- * body's "spec" string. *in (caller decrefs) holds what *yaml points into. */
-static int apply_body(req_t *r, json_t **in, const char **yaml, size_t *len)
-{
-    const char *ct = req_header(r, "Content-Type");
-    *in = NULL;
-    if (ct && !strncasecmp(ct, "application/json", 16)) {
-        int rc = req_body_json(r, in);
-        if (rc)
-            return rc;
-        const json_t *spec = json_object_get(*in, "spec");
-        *yaml = json_string_value(spec);
-        *len = json_string_length(spec);
-    } else {
-        *yaml = r->body.data;
-        *len = r->body.len;
-    }
-    if (!*yaml || !*len)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                          "the body is the pipeline spec: its YAML text (Content-Type: "
-                          "application/yaml), or {\"spec\": \"<yaml>\"} as JSON");
-    return 0;
-}
-
 /* Who may apply a spec: anyone for a pipeline that is new or theirs, owned by themselves
  * (its SQL runs with its owner's permissions, so naming another owner would borrow that
  * user's access); the admin and holders of ALL on iam for any pipeline and any existing
  * owner. */
-static int check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *owner_id)
+int rest_pipeline_check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *owner_id)
 {
     char owner[256];
     *owner_id = r->principal.id;
@@ -210,7 +186,7 @@ static int apply_pipeline(req_t *r)
     pipeline_spec_t *spec = NULL;
     const char *yaml = NULL;
     size_t len = 0;
-    int rc = apply_body(r, &in, &yaml, &len);
+    int rc = rest_yaml_body(r, "pipeline spec", &in, &yaml, &len);
     if (rc)
         goto done;
     /* Parsed here too, to know the name and owner before anything is recorded. */
@@ -220,7 +196,7 @@ static int apply_pipeline(req_t *r)
     }
     r->resource = arena_sprintf(r->arena, "pipeline/%s", spec->name);
     int64_t owner_id;
-    if ((rc = check_apply(r, spec, &owner_id)))
+    if ((rc = rest_pipeline_check_apply(r, spec, &owner_id)))
         goto done;
     rc = pipelines_apply(r->srv->catalog, yaml, len, r->principal.name, owner_id, &out, &r->err);
     if ((rc = with_reason(r, rc, TARN_EINVAL, "InvalidPipelineSpec")))

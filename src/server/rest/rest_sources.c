@@ -178,19 +178,29 @@ static int resume_source(req_t *r)
     return set_paused(r, false);
 }
 
-static int delete_source(req_t *r)
+int rest_source_remove(req_t *r, const char *name, json_t *out)
 {
     source_row_t row;
-    int rc = sources_delete(r->srv->db, r->srv->keyring, NAME, &row, &r->err);
+    int rc = sources_delete(r->srv->db, r->srv->keyring, name, &row, &r->err);
     if (rc)
         return rc;
     /* Recorded as deleted already: what the source made at the other end (a replication
      * slot) is removed next; if that fails, the answer says what is left to remove. */
     tarn_err_t e = {0};
-    json_t *out = json_pack("{s:s, s:b}", "name", NAME, "deleted", true);
     if (source_runner_forget(r->srv->sources, &row, &e))
         json_object_set_new(out, "warning", json_string(e.msg));
     source_row_free(&row);
+    return 0;
+}
+
+static int delete_source(req_t *r)
+{
+    json_t *out = json_pack("{s:s, s:b}", "name", NAME, "deleted", true);
+    int rc = rest_source_remove(r, NAME, out);
+    if (rc) {
+        json_decref(out);
+        return rc;
+    }
     return rest_respond_json(r, 200, out);
 }
 
