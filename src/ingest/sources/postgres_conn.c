@@ -52,7 +52,7 @@ static int password_of(const json_t *cfg, char *out, size_t cap, tarn_err_t *err
 /* The first line of a libpq message, without "FATAL:  " and the like. */
 static void first_line(char *out, size_t cap, const char *m)
 {
-    for (const char *p = m; (p = strstr(p, ":  ")) && p - m < 16; m = p + 3)
+    for (const char *p; (p = strstr(m, ":  ")) && p - m < 16; m = p + 3)
         ;
     snprintf(out, cap, "%.*s", (int)strcspn(m, "\n"), m);
 }
