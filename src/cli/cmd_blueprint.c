@@ -124,16 +124,23 @@ static int list(const args_t *a)
     return 0;
 }
 
-static int show(const args_t *a)
+/* Calls method on the blueprint a names; the usage's or the failure's status, else 0. */
+static int call_named(const args_t *a, const char *cmd, const char *method, json_t **out)
 {
     if (a->npos != 2)
         return usage();
     char path[700];
-    json_t *out = NULL;
     if (cli_resource_path(path, sizeof path, "/v1/blueprints/", a->pos[1], NULL))
-        return cli_fail("blueprint show", "out of memory");
-    if (cli_call("blueprint show", args_get(a, "--endpoint"), "GET", path, NULL, &out))
-        return 1;
+        return cli_fail(cmd, "out of memory");
+    return cli_call(cmd, args_get(a, "--endpoint"), method, path, NULL, out);
+}
+
+static int show(const args_t *a)
+{
+    json_t *out = NULL;
+    int rc = call_named(a, "blueprint show", "GET", &out);
+    if (rc)
+        return rc;
     if (args_flag(a, "--json")) {
         cli_print_json(out);
     } else {
@@ -149,14 +156,10 @@ static int show(const args_t *a)
 
 static int delete(const args_t *a)
 {
-    if (a->npos != 2)
-        return usage();
-    char path[700];
     json_t *out = NULL;
-    if (cli_resource_path(path, sizeof path, "/v1/blueprints/", a->pos[1], NULL))
-        return cli_fail("blueprint delete", "out of memory");
-    if (cli_call("blueprint delete", args_get(a, "--endpoint"), "DELETE", path, NULL, &out))
-        return 1;
+    int rc = call_named(a, "blueprint delete", "DELETE", &out);
+    if (rc)
+        return rc;
     if (args_flag(a, "--json")) {
         cli_print_json(out);
     } else {
