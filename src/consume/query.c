@@ -113,6 +113,18 @@ int query_next(query_t *q, const engine_cell_t **cells, size_t *nrows, tarn_err_
     return 0;
 }
 
+void query_own_column(query_t *q, size_t col)
+{
+    if (q->rows_enc)
+        rowenc_own(q->rows_enc, col);
+}
+
+const engine_vec_t *query_vectors(const query_t *q, size_t col)
+{
+    return q->rows_enc && rowenc_owned(q->rows_enc, col) ? &rowenc_vectors(q->rows_enc)[col]
+                                                         : NULL;
+}
+
 int64_t query_id(const query_t *q)
 {
     return q->id;

@@ -52,6 +52,13 @@ const json_t *query_columns(const query_t *q);
  * the next call; *nrows is 0 at the end. A failure is explained as query_open's are. */
 int query_next(query_t *q, const engine_cell_t **cells, size_t *nrows, tarn_err_t *err);
 size_t query_ncols(const query_t *q);
+/* The interface writes column col itself from its typed vector (PostgreSQL's binary
+ * format): its cells then only tell NULL from a value. A column the query had to
+ * convert to text keeps its text cells. */
+void query_own_column(query_t *q, size_t col);
+/* Column col of the chunk query_next last gave, when query_own_column took it; else
+ * NULL (read the cells). */
+const engine_vec_t *query_vectors(const query_t *q, size_t col);
 /* The query's id in the workload (0 when it was never admitted), and its tables with
  * what decided each (session_decisions). */
 int64_t query_id(const query_t *q);

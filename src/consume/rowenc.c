@@ -20,6 +20,8 @@ struct rowenc {
     rowenc_style_t style;
     size_t ncols;
     bool *converted;
+    bool *own;             /* written by the caller from the vectors: no cell text */
+    const engine_vec_t *vecs; /* this chunk's */
     buf_t text;            /* this chunk's written values */
     engine_cell_t *cells;  /* this chunk's cells */
     size_t cap_cells;
@@ -355,7 +357,10 @@ int rowenc_open(rowenc_t **out, engine_stream_t *stream, rowenc_style_t style,
     }
     rowenc_t *e = calloc(1, sizeof *e);
     size_t nc = engine_stream_ncols(stream);
-    if (!e || !(e->converted = calloc(nc ? nc : 1, sizeof *e->converted))) {
+    if (!e || !(e->converted = calloc(nc ? nc : 1, sizeof *e->converted)) ||
+        !(e->own = calloc(nc ? nc : 1, sizeof *e->own))) {
+        if (e)
+            free(e->converted);
         free(e);
         engine_stream_close(stream);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -367,6 +372,22 @@ int rowenc_open(rowenc_t **out, engine_stream_t *stream, rowenc_style_t style,
         memcpy(e->converted, converted, nc * sizeof *converted);
     *out = e;
     return 0;
+}
+
+void rowenc_own(rowenc_t *e, size_t col)
+{
+    if (col < e->ncols && e->style != ROWENC_JSON)
+        e->own[col] = !e->converted[col];
+}
+
+bool rowenc_owned(const rowenc_t *e, size_t col)
+{
+    return col < e->ncols && e->own[col];
+}
+
+const engine_vec_t *rowenc_vectors(const rowenc_t *e)
+{
+    return e->vecs;
 }
 
 size_t rowenc_ncols(const rowenc_t *e)
@@ -410,11 +431,13 @@ static int text_rows(rowenc_t *e, const engine_vec_t *vecs, size_t n, bool *in_t
     for (size_t j = 0; j < nc; j++) {
         const engine_vec_t *v = &vecs[j];
         /* Text is the chunk's own bytes: pointed at, not copied. */
-        in_text[j] = v->kind != ENGINE_KIND_TEXT;
+        in_text[j] = v->kind != ENGINE_KIND_TEXT && !e->own[j];
         for (size_t i = 0; i < n; i++) {
             engine_cell_t *c = &e->cells[i * nc + j];
             if (engine_vec_null(v, i)) {
                 *c = (engine_cell_t){NULL, 0};
+            } else if (e->own[j]) {
+                *c = (engine_cell_t){"", 0}; /* only says the value is not NULL */
             } else if (!in_text[j]) {
                 c->data = engine_vec_text(v, i, &c->len);
             } else {
@@ -436,6 +459,7 @@ int rowenc_next(rowenc_t *e, const engine_cell_t **cells, size_t *nrows, tarn_er
     int rc = engine_stream_next(e->stream, &vecs, &n, err);
     if (rc || !n)
         return rc;
+    e->vecs = vecs;
     size_t per = rowenc_ncols(e);
     if (n * per > e->cap_cells) {
         engine_cell_t *c = realloc(e->cells, n * per * sizeof *c);
@@ -476,5 +500,6 @@ void rowenc_close(rowenc_t *e)
     buf_free(&e->text);
     free(e->cells);
     free(e->converted);
+    free(e->own);
     free(e);
 }

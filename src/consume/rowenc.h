@@ -36,6 +36,14 @@ void rowenc_put_convert(buf_t *b, const char *type, const char *ident, rowenc_st
  * written as it is. */
 int rowenc_open(rowenc_t **out, engine_stream_t *stream, rowenc_style_t style,
                 const bool *converted, tarn_err_t *err);
+/* Column col is written by the caller from rowenc_vectors (a binary format), unless the
+ * query converted it to text: its cells then only tell NULL (data NULL) from a value
+ * (data ""). Not for JSON. */
+void rowenc_own(rowenc_t *e, size_t col);
+/* Whether rowenc_own took col. */
+bool rowenc_owned(const rowenc_t *e, size_t col);
+/* The vectors of the chunk rowenc_next last gave. */
+const engine_vec_t *rowenc_vectors(const rowenc_t *e);
 /* Cells per row: 1 for JSON, else one per column. */
 size_t rowenc_ncols(const rowenc_t *e);
 /* The next rows: *cells gets *nrows rows of rowenc_ncols cells, row by row, valid until

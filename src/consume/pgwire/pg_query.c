@@ -159,8 +159,11 @@ static int put_data_row(pg_client_t *k, portal_t *p, const engine_cell_t *row, t
         } else if (binary_col(p, j)) {
             size_t at = k->out.len;
             pgmsg_put_i32(&k->out, 0);
-            int rc = pgtype_text_to_binary(p->oids[j], row[j].data, cell_len(p, j, &row[j]),
-                                           &k->out, err);
+            /* From the typed value; a column the query converted to text, from its text. */
+            const engine_vec_t *v = query_vectors(p->query, j);
+            int rc = v ? pgtype_vec_to_binary(v, p->pos, &k->out, err)
+                       : pgtype_text_to_binary(p->oids[j], row[j].data,
+                                               cell_len(p, j, &row[j]), &k->out, err);
             if (rc) {
                 k->out.len = m; /* drop the half-written row */
                 return rc;
@@ -302,10 +305,13 @@ int pg_portal_start(pg_client_t *k, portal_t *p, tarn_err_t *err)
         portal_stop(k, p, "out of memory");
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < p->ncols; i++)
+    for (size_t i = 0; i < p->ncols; i++) {
         p->oids[i] =
             pgtype_of(json_string_value(json_object_get(json_array_get(p->columns, i), "type")))
                 .oid;
+        if (binary_col(p, i) && p->kind != PGSQL_COPY)
+            query_own_column(p->query, i);
+    }
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef TARN_CONSUME_PGWIRE_PGTYPE_H
 #define TARN_CONSUME_PGWIRE_PGTYPE_H
 
+#include "engine/engine.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -62,6 +63,10 @@ size_t pgtype_text_len(uint32_t oid, const char *text, size_t len);
  * TARN_EINVAL (reason "FeatureNotSupported") when the type has no binary form here, or
  * "InvalidTextRepresentation" when text is not a value of the type. */
 int pgtype_text_to_binary(uint32_t oid, const char *text, size_t len, buf_t *out, tarn_err_t *err);
+
+/* Row i (not NULL) of a typed column (rowenc_native for ROWENC_PG) in the binary format
+ * of its PostgreSQL type, pgtype_of its DuckDB type, appended to out. */
+int pgtype_vec_to_binary(const engine_vec_t *v, size_t i, buf_t *out, tarn_err_t *err);
 
 /* A parameter value from a driver (format 0 text, 1 binary; declared type oid, 0 when
  * unspecified) as the JSON value the engine binds: integers and floats as numbers,
