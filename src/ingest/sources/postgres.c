@@ -7,6 +7,7 @@
  * checks, life) and the snapshot; postgres_stream.c the stream. */
 #include "ingest/sources/postgres_internal.h"
 
+#include "ingest/source_db.h"
 #include "ingest/sources.h"
 #include "util/timeutil.h"
 
@@ -24,9 +25,6 @@ enum { STOPPED = 2 }; /* a snapshot left off because the source is stopping */
 
 static const char *const sslmodes[] = {"disable", "allow", "prefer", "require", "verify-ca",
                                        "verify-full", NULL};
-static const char *const modes[] = {"snapshot", "cdc", NULL};
-static const char *const formats[] = {"parquet", "jsonl", NULL};
-static const char *const zones[] = {"raw", NULL};
 
 static const config_entry_t connection[] = {
     {.name = "host", .type = CONFIG_STRING, .def = "127.0.0.1"},
@@ -47,34 +45,19 @@ static const config_entry_t connection[] = {
      .max = 600000},
     {0}};
 
-static const config_entry_t batch[] = {
-    {.name = "max_rows", .type = CONFIG_INT, .def = "100000", .min = 1, .max = 100000000,
-     .help = "rows per change file at most"},
-    {.name = "max_bytes", .type = CONFIG_SIZE, .def = "64MB", .min = 1024,
-     .max = INT64_C(4) << 30, .help = "staged bytes per batch at most"},
-    {.name = "max_time", .type = CONFIG_DURATION, .def = "2s", .min = 10, .max = 3600000,
-     .help = "how long changes wait to be delivered at most"},
-    {0}};
-
-static const config_entry_t target[] = {
-    {.name = "zone", .type = CONFIG_ENUM, .values = zones, .def = "raw"},
-    {.name = "database", .type = CONFIG_STRING,
-     .help = "the catalog database of the change files (default: the source's name)"},
-    {0}};
-
 static const config_entry_t postgres_config[] = {
     {.name = "connection", .type = CONFIG_MAP, .required = true, .fields = connection},
     {.name = "tables", .type = CONFIG_STRINGS, .required = true,
      .help = "schema.table or schema.* (every table of the schema)"},
-    {.name = "mode", .type = CONFIG_ENUM, .values = modes, .def = "cdc",
+    {.name = "mode", .type = CONFIG_ENUM, .values = source_db_modes, .def = "cdc",
      .help = "snapshot: read the tables once per run; cdc: a snapshot, then every change"},
-    {.name = "format", .type = CONFIG_ENUM, .values = formats, .def = "parquet"},
+    {.name = "format", .type = CONFIG_ENUM, .values = source_db_formats, .def = "parquet"},
     {.name = "publication", .type = CONFIG_STRING,
      .help = "default tarn_<source>; created when missing (the user must own the tables)"},
     {.name = "slot", .type = CONFIG_STRING,
      .help = "the logical replication slot, default tarn_<source>; created by tarn"},
-    {.name = "batch", .type = CONFIG_MAP, .def = "{}", .fields = batch},
-    {.name = "target", .type = CONFIG_MAP, .def = "{}", .fields = target},
+    {.name = "batch", .type = CONFIG_MAP, .def = "{}", .fields = source_db_batch_config},
+    {.name = "target", .type = CONFIG_MAP, .def = "{}", .fields = source_db_target_config},
     {0}};
 
 static bool plain_name(const char *s, bool upper)
@@ -89,11 +72,9 @@ static bool plain_name(const char *s, bool upper)
 
 static int check(const json_t *cfg, tarn_err_t *err)
 {
-    int given = !!S(cfg, "connection.password") + !!S(cfg, "connection.password_file") +
-                !!S(cfg, "connection.password_env");
-    if (given > 1)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
-                          "connection: give one of password, password_file and password_env");
+    int rc = source_db_check_password(cfg, err);
+    if (rc)
+        return rc;
     size_t i;
     json_t *v;
     json_array_foreach(config_map_get(cfg, "tables"), i, v)
@@ -207,33 +188,16 @@ static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_
 
 /* ---- batches and the cursor ---- */
 
-typedef struct {
-    pg_source_t *s;
-    json_t *cursor;
-} cursor_ctx_t;
-
-static int put_cursor(void *ctx, tarn_err_t *err)
-{
-    cursor_ctx_t *c = ctx;
-    return sources_cursor_set(c->s->env->db, c->s->env->source_id, c->cursor, err);
-}
-
 int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
                     tarn_err_t *err)
 {
     char text[32];
     pgoutput_lsn_format(text, sizeof text, lsn);
-    cursor_ctx_t c = {s, json_pack("{s:s, s:s, s:s}", "phase", phase, "slot", s->slot, "lsn",
-                                   text)};
-    if (!c.cursor)
+    json_t *cursor = json_pack("{s:s, s:s, s:s}", "phase", phase, "slot", s->slot, "lsn", text);
+    if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    uint64_t rows = 0, files = 0;
-    int rc = change_batch_commit(s->batch, tag, put_cursor, &c, &rows, &files, err);
-    json_decref(c.cursor);
-    if (!rc) {
-        source_status_delivered(s->env->status, rows, files);
-        source_status_cursor(s->env->status, text);
-    }
+    int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
+    json_decref(cursor);
     return rc;
 }
 
@@ -307,7 +271,7 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
         buf_putc(&line, '{');
         for (int i = 0; i < t->ncols; i++) {
             bool has = copy_field(&p, end, &field);
-            pg_json_string(&line, t->cols[i].name, strlen(t->cols[i].name));
+            source_db_json_string(&line, t->cols[i].name, strlen(t->cols[i].name));
             buf_putc(&line, ':');
             pg_value_json(&line, t->cols[i].type, has ? (field.data ? field.data : "") : NULL,
                           field.len);
@@ -396,7 +360,7 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     /* Files are named by the position and the snapshot's start, so two snapshots at one
      * position (nothing written in between) never take each other's names. */
     int64_t started = time_now_ms();
-    pg_timestamp(ts, sizeof ts, started * 1000);
+    source_db_timestamp(ts, sizeof ts, started * 1000);
     if (s->cdc) {
         char sql[200];
         snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT "

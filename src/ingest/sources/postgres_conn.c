@@ -4,8 +4,8 @@
  * columns and JSON values. */
 #include "ingest/sources/postgres_internal.h"
 
+#include "ingest/source_db.h"
 #include "util/config_map.h"
-#include "util/fs.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -16,38 +16,6 @@
 #define S(o, k) json_string_value(config_map_get((o), (k)))
 
 /* ---- connecting ---- */
-
-/* The password from password, password_file (read on the server) or password_env (the
- * server's environment); "" when none is given. */
-static int password_of(const json_t *cfg, char *out, size_t cap, tarn_err_t *err)
-{
-    const char *pw = S(cfg, "connection.password"), *file = S(cfg, "connection.password_file"),
-               *env = S(cfg, "connection.password_env");
-    out[0] = '\0';
-    if (pw) {
-        snprintf(out, cap, "%s", pw);
-    } else if (file) {
-        buf_t b = BUF_INIT;
-        tarn_err_t e = {0};
-        if (fs_read_all(file, &b, &e))
-            return TARN_ERR(err, TARN_EINVAL, "connection.password_file: cannot read %s on the "
-                            "server: %s", file, e.msg);
-        size_t n = b.len;
-        while (n && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
-            n--;
-        snprintf(out, cap, "%.*s", (int)n, b.data ? b.data : "");
-        if (b.data)
-            OPENSSL_cleanse(b.data, b.cap);
-        buf_free(&b);
-    } else if (env) {
-        const char *v = getenv(env);
-        if (!v)
-            return TARN_ERR(err, TARN_EINVAL, "connection.password_env: the server's environment "
-                            "has no variable %s (set it where `tarn serve` runs)", env);
-        snprintf(out, cap, "%s", v);
-    }
-    return 0;
-}
 
 /* The first line of a libpq message, without "FATAL:  " and the like. */
 static void first_line(char *out, size_t cap, const char *m)
@@ -61,7 +29,7 @@ int pg_connect(PGconn **out, const json_t *cfg, const char *source, bool replica
                tarn_err_t *err)
 {
     char pw[1024], port[16], app[128], timeout[16];
-    int rc = password_of(cfg, pw, sizeof pw, err);
+    int rc = source_db_password(cfg, pw, sizeof pw, err);
     if (rc)
         return rc;
     const char *host = S(cfg, "connection.host"), *user = S(cfg, "connection.user");
@@ -521,32 +489,6 @@ int pg_change_cols(const pg_col_t *cols, int n, change_col_t **out, size_t *nout
     return 0;
 }
 
-void pg_json_string(buf_t *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_putc(out, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        buf_append(out, s + start, i - start);
-        char e[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
-        if (ch == '"' || ch == '\\') {
-            e[1] = (char)ch;
-            e[2] = 0;
-        } else if (ch == '\n') {
-            e[1] = 'n', e[2] = 0;
-        } else if (ch == '\t') {
-            e[1] = 't', e[2] = 0;
-        }
-        buf_puts(out, e);
-        start = i + 1;
-    }
-    buf_append(out, s + start, len - start);
-    buf_putc(out, '"');
-}
-
 int pg_value_json(buf_t *out, uint32_t type, const char *data, size_t len)
 {
     if (!data)
@@ -569,25 +511,11 @@ int pg_value_json(buf_t *out, uint32_t type, const char *data, size_t len)
     case OID_JSONB:
         return buf_append(out, data, len);
     }
-    pg_json_string(out, data, len);
+    source_db_json_string(out, data, len);
     return 0;
 }
 
 void pg_source_pos(char *out, size_t cap, uint64_t lsn, uint32_t ordinal)
 {
     snprintf(out, cap, "%016llX-%010u", (unsigned long long)lsn, ordinal);
-}
-
-void pg_timestamp(char *out, size_t cap, int64_t unix_us)
-{
-    time_t t = (time_t)(unix_us / 1000000);
-    int64_t us = unix_us % 1000000;
-    if (us < 0) {
-        us += 1000000;
-        t--;
-    }
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)us);
 }

@@ -99,12 +99,8 @@ void pg_cols_free(change_col_t *c, size_t n);
  * change-file type reads (a number, true/false, embedded JSON, or a string); NULL data
  * is null. */
 int pg_value_json(buf_t *out, uint32_t type, const char *data, size_t len);
-/* Appends the JSON string of len bytes of s. */
-void pg_json_string(buf_t *out, const char *s, size_t len);
 /* "0000000016B374D8-0000000012": a position that sorts as text in delivery order. */
 void pg_source_pos(char *out, size_t cap, uint64_t lsn, uint32_t ordinal);
-/* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
-void pg_timestamp(char *out, size_t cap, int64_t unix_us);
 
 /* ---- postgres.c ---- */
 /* Lands the batch (if it has rows, or when the cursor must move) with the cursor

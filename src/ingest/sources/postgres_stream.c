@@ -7,6 +7,8 @@
  * end at or before the cursor were delivered already and are skipped: exactly once. */
 #include "ingest/sources/postgres_internal.h"
 
+#include "ingest/source_db.h"
+
 #include "util/timeutil.h"
 
 #include <poll.h>
@@ -179,14 +181,14 @@ static int emit(pg_source_t *s, const pgoutput_rel_t *rel, char op, const pgoutp
     buf_reset(line);
     buf_putc(line, '{');
     for (int i = 0; i < rel->ncols; i++) {
-        pg_json_string(line, rel->cols[i].name, strlen(rel->cols[i].name));
+        source_db_json_string(line, rel->cols[i].name, strlen(rel->cols[i].name));
         buf_putc(line, ':');
         value(line, rel, i, tup, old, old_kind);
         buf_putc(line, ',');
     }
     char pos[40], ts[48];
     pg_source_pos(pos, sizeof pos, s->txn_lsn, ++s->ordinal);
-    pg_timestamp(ts, sizeof ts, s->txn_ts_us);
+    source_db_timestamp(ts, sizeof ts, s->txn_ts_us);
     buf_printf(line, "\"_op\":\"%c\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\",\"_txid\":%u,"
                      "\"_old_key\":",
                op, pos, ts, s->xid);
@@ -198,7 +200,7 @@ static int emit(pg_source_t *s, const pgoutput_rel_t *rel, char op, const pgoutp
             if (!rel->cols[i].key)
                 continue;
             buf_puts(&key, n++ ? "," : "");
-            pg_json_string(&key, rel->cols[i].name, strlen(rel->cols[i].name));
+            source_db_json_string(&key, rel->cols[i].name, strlen(rel->cols[i].name));
             buf_putc(&key, ':');
             value(&key, rel, i, old, NULL, 0);
         }

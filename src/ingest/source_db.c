@@ -1,0 +1,136 @@
+/* Shared parts of the database sources; see source_db.h. */
+#include "ingest/source_db.h"
+
+#include "ingest/sources.h"
+#include "util/fs.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S(o, k) json_string_value(config_map_get((o), (k)))
+
+const char *const source_db_modes[] = {"snapshot", "cdc", NULL};
+const char *const source_db_formats[] = {"parquet", "jsonl", NULL};
+static const char *const zones[] = {"raw", NULL};
+
+const config_entry_t source_db_batch_config[] = {
+    {.name = "max_rows", .type = CONFIG_INT, .def = "100000", .min = 1, .max = 100000000,
+     .help = "rows per change file at most"},
+    {.name = "max_bytes", .type = CONFIG_SIZE, .def = "64MB", .min = 1024,
+     .max = INT64_C(4) << 30, .help = "staged bytes per batch at most"},
+    {.name = "max_time", .type = CONFIG_DURATION, .def = "2s", .min = 10, .max = 3600000,
+     .help = "how long changes wait to be delivered at most"},
+    {0}};
+
+const config_entry_t source_db_target_config[] = {
+    {.name = "zone", .type = CONFIG_ENUM, .values = zones, .def = "raw"},
+    {.name = "database", .type = CONFIG_STRING,
+     .help = "the catalog database of the change files (default: the source's name)"},
+    {0}};
+
+int source_db_check_password(const json_t *cfg, tarn_err_t *err)
+{
+    int given = !!S(cfg, "connection.password") + !!S(cfg, "connection.password_file") +
+                !!S(cfg, "connection.password_env");
+    if (given > 1)
+        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                          "connection: give one of password, password_file and password_env");
+    return 0;
+}
+
+int source_db_password(const json_t *cfg, char *out, size_t cap, tarn_err_t *err)
+{
+    const char *pw = S(cfg, "connection.password"), *file = S(cfg, "connection.password_file"),
+               *env = S(cfg, "connection.password_env");
+    out[0] = '\0';
+    if (pw) {
+        snprintf(out, cap, "%s", pw);
+    } else if (file) {
+        buf_t b = BUF_INIT;
+        tarn_err_t e = {0};
+        if (fs_read_all(file, &b, &e))
+            return TARN_ERR(err, TARN_EINVAL, "connection.password_file: cannot read %s on the "
+                            "server: %s", file, e.msg);
+        size_t n = b.len;
+        while (n && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'))
+            n--;
+        snprintf(out, cap, "%.*s", (int)n, b.data ? b.data : "");
+        if (b.data)
+            OPENSSL_cleanse(b.data, b.cap);
+        buf_free(&b);
+    } else if (env) {
+        const char *v = getenv(env);
+        if (!v)
+            return TARN_ERR(err, TARN_EINVAL, "connection.password_env: the server's environment "
+                            "has no variable %s (set it where `tarn serve` runs)", env);
+        snprintf(out, cap, "%s", v);
+    }
+    return 0;
+}
+
+void source_db_json_string(buf_t *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_putc(out, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        buf_append(out, s + start, i - start);
+        char e[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
+        if (ch == '"' || ch == '\\') {
+            e[1] = (char)ch;
+            e[2] = 0;
+        } else if (ch == '\n') {
+            e[1] = 'n', e[2] = 0;
+        } else if (ch == '\t') {
+            e[1] = 't', e[2] = 0;
+        }
+        buf_puts(out, e);
+        start = i + 1;
+    }
+    buf_append(out, s + start, len - start);
+    buf_putc(out, '"');
+}
+
+void source_db_timestamp(char *out, size_t cap, int64_t unix_us)
+{
+    time_t t = (time_t)(unix_us / 1000000);
+    int64_t us = unix_us % 1000000;
+    if (us < 0) {
+        us += 1000000;
+        t--;
+    }
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)us);
+}
+
+typedef struct {
+    const ingest_env_t *env;
+    const json_t *cursor;
+} cursor_ctx_t;
+
+static int put_cursor(void *ctx, tarn_err_t *err)
+{
+    cursor_ctx_t *c = ctx;
+    return sources_cursor_set(c->env->db, c->env->source_id, c->cursor, err);
+}
+
+int source_db_commit(const ingest_env_t *env, change_batch_t *b, const char *tag,
+                     const json_t *cursor, const char *cursor_text, tarn_err_t *err)
+{
+    cursor_ctx_t c = {env, cursor};
+    uint64_t rows = 0, files = 0;
+    int rc = change_batch_commit(b, tag, put_cursor, &c, &rows, &files, err);
+    if (!rc) {
+        source_status_delivered(env->status, rows, files);
+        source_status_cursor(env->status, cursor_text);
+    }
+    return rc;
+}

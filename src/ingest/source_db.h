@@ -1,0 +1,43 @@
+/* What every database source shares beyond change batches: the configuration keys of its
+ * batches and target, the password from the configuration, a file or the environment,
+ * values as JSON text for the staged rows, and landing a batch with the source's cursor
+ * (the files and the cursor in one catalog transaction, then the status). */
+#ifndef TARN_INGEST_SOURCE_DB_H
+#define TARN_INGEST_SOURCE_DB_H
+
+#include "ingest/change_batch.h"
+#include "util/buf.h"
+#include "util/config_map.h"
+#include "util/err.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Config map entries shared by database sources: `batch` (max_rows, max_bytes, max_time)
+ * and `target` (zone, database), and the values of `mode` and `format`. */
+extern const config_entry_t source_db_batch_config[];
+extern const config_entry_t source_db_target_config[];
+extern const char *const source_db_modes[];
+extern const char *const source_db_formats[];
+
+/* The password from connection.password, connection.password_file (read on the server)
+ * or connection.password_env (the server's environment); "" when none is given. The
+ * caller cleanses out. */
+int source_db_password(const json_t *cfg, char *out, size_t cap, tarn_err_t *err);
+
+/* Refuses more than one of connection.password, password_file and password_env. */
+int source_db_check_password(const json_t *cfg, tarn_err_t *err);
+
+/* Appends the JSON string of len bytes of s (taken as UTF-8). */
+void source_db_json_string(buf_t *out, const char *s, size_t len);
+/* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
+void source_db_timestamp(char *out, size_t cap, int64_t unix_us);
+
+/* Lands batch b (change_batch_commit with tag) and records cursor (not consumed) as the
+ * source's cursor in the same transaction; then reports the rows delivered and
+ * cursor_text to env's status. */
+int source_db_commit(const ingest_env_t *env, change_batch_t *b, const char *tag,
+                     const json_t *cursor, const char *cursor_text, tarn_err_t *err);
+
+#endif
