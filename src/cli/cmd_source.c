@@ -20,7 +20,7 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: tarn source create NAME --type postgres --config FILE [--json]\n"
+            "usage: tarn source create NAME --type postgres|mysql --config FILE [--json]\n"
             "       tarn source update NAME --config FILE [--json]\n"
             "       tarn source list [--json]\n"
             "       tarn source show NAME [--version N] [--json]\n"
@@ -110,7 +110,7 @@ static int list(const args_t *a)
         cli_print_json(out);
     } else if (!json_array_size(all)) {
         printf("No sources yet. Write a configuration (docs/sources.md) and create one with "
-               "`tarn source create NAME --type postgres --config FILE`.\n");
+               "`tarn source create NAME --type postgres|mysql --config FILE`.\n");
     } else {
         static const char *const h[] = {"SOURCE", "TYPE", "MODE", "STATE", "ROWS", "LAG",
                                         "CURSOR"};

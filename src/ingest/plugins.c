@@ -2,6 +2,7 @@
  * help and (for sources) the runner find them by name. A new connector adds its line here. */
 #include "ingest/plugin.h"
 
+#include "ingest/sources/mysql.h"
 #include "ingest/sources/postgres.h"
 #include "ingest/stream.h"
 
@@ -10,6 +11,7 @@
 static const ingest_plugin_t *const plugins[] = {
     &stream_plugin,
     &postgres_plugin,
+    &mysql_plugin,
 };
 
 const ingest_plugin_t *ingest_plugin_find(const char *name)

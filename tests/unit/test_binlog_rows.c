@@ -170,7 +170,7 @@ static void test_table_map(void **state)
     char buf[32];
     const char *ra, *cv;
     static const char *const want[NCOLS] = {
-        "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "INTERVAL", "TIMESTAMP",
+        "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ", "VARCHAR", "TIMESTAMP",
         "DATE", "DECIMAL(10,2)", "FLOAT", "DOUBLE", "UTINYINT", "BIGINT", "UBIGINT",
         "SMALLINT", "VARCHAR", "BLOB", "VARCHAR"};
     for (int i = 0; i < NCOLS; i++)
@@ -427,6 +427,10 @@ static void test_values(void **state)
     /* CHAR(100) in utf8mb4 is 400 bytes: a 2-byte length, and the real type's folded bits. */
     uint8_t c2[5] = {3, 0, 'a', 'b', 'c'};
     value_is((bl_col_t){.type = BL_STRING, .meta = 400}, c2, 5, "\"abc\"");
+    /* BINARY(4) comes without its trailing zero bytes. */
+    uint8_t bn[3] = {2, 'a', 'b'};
+    value_is((bl_col_t){.type = BL_STRING, .meta = 4, .cs = BL_CS_BINARY}, bn, 3,
+             "\"61620000\"");
     /* BIT(64) and a 4-byte BLOB length; YEAR 0; a NaN float. */
     uint8_t bit[8] = {0xff, 0, 0, 0, 0, 0, 0, 1};
     value_is((bl_col_t){.type = BL_BIT, .meta = 64}, bit, 8, "18374686479671623681");

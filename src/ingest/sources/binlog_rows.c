@@ -398,10 +398,9 @@ const char *bl_col_type(const bl_col_t *c, char *buf, size_t cap, const char **r
     case BL_NEWDATE: return "DATE";
     case BL_TIME:
     case BL_TIME2:
-        /* A MySQL TIME is a duration (-838:59:59 to 838:59:59), not a time of day. */
-        *read_as = "VARCHAR";
-        *convert = "CAST(%s AS INTERVAL)";
-        return "INTERVAL";
+        /* A MySQL TIME is a duration (-838:59:59 to 838:59:59), not a time of day, and
+         * Parquet has no negative intervals: its text, "-838:59:59.000000". */
+        return "VARCHAR";
     case BL_DATETIME:
     case BL_DATETIME2: return "TIMESTAMP";
     case BL_TIMESTAMP:
@@ -436,7 +435,8 @@ static const uint16_t cp1252[32] = {
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
-static void put_hex(buf_t *out, const uint8_t *p, size_t n)
+/* n bytes as a hex string, with zero bytes after them up to pad bytes. */
+static void put_hex(buf_t *out, const uint8_t *p, size_t n, size_t pad)
 {
     static const char hex[] = "0123456789abcdef";
     buf_putc(out, '"');
@@ -444,6 +444,8 @@ static void put_hex(buf_t *out, const uint8_t *p, size_t n)
         char h[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
         buf_append(out, h, 2);
     }
+    for (size_t i = n; i < pad; i++)
+        buf_puts(out, "00");
     buf_putc(out, '"');
 }
 
@@ -619,7 +621,8 @@ static int string_json(buf_t *out, const bl_col_t *c, size_t lenbytes, const uin
     const uint8_t *s = p + lenbytes;
     *used = lenbytes + (size_t)len;
     if (c->cs == BL_CS_BINARY || c->type == BL_GEOMETRY) {
-        put_hex(out, s, (size_t)len);
+        /* A BINARY(n) is logged without its trailing zero bytes; the table holds them. */
+        put_hex(out, s, (size_t)len, c->type == BL_STRING ? c->meta : 0);
         return 0;
     }
     if (c->cs == BL_CS_OTHER)

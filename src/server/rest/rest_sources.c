@@ -33,7 +33,7 @@ static int configure(req_t *r, json_t *in, const ingest_plugin_t **p, json_t **c
     *p = type ? ingest_plugin_find(type) : NULL;
     if (!*p || !(*p)->start)
         return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
-                          "%s%s is not a type of source (valid types: postgres)",
+                          "%s%s is not a type of source (valid types: postgres, mysql)",
                           type ? "type " : "the type is missing: ", type ? type : "give --type");
     json_t *copy = json_deep_copy(given);
     if (!copy)
