@@ -3,6 +3,7 @@
 
 #include "ingest/sources.h"
 #include "util/fs.h"
+#include "util/timeutil.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -109,6 +110,13 @@ void source_db_timestamp(char *out, size_t cap, int64_t unix_us)
     gmtime_r(&t, &tm);
     snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)us);
+}
+
+bool source_db_batch_due(const change_batch_t *b, uint64_t max_rows, uint64_t max_bytes,
+                         int64_t started_ms, int64_t max_ms)
+{
+    return change_batch_rows(b) >= max_rows || change_batch_bytes(b) >= max_bytes ||
+           time_mono_ms() - started_ms >= max_ms;
 }
 
 typedef struct {

@@ -11,6 +11,7 @@
 #include "util/err.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,11 @@ int source_db_check_password(const json_t *cfg, tarn_err_t *err);
 void source_db_json_string(buf_t *out, const char *s, size_t len);
 /* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us);
+
+/* Whether a stream's batch b is due: it holds max_rows rows or max_bytes bytes, or began
+ * (started_ms, the monotonic clock) max_ms ago. */
+bool source_db_batch_due(const change_batch_t *b, uint64_t max_rows, uint64_t max_bytes,
+                         int64_t started_ms, int64_t max_ms);
 
 /* Lands batch b (change_batch_commit with tag) and records cursor (not consumed) as the
  * source's cursor in the same transaction; then reports the rows delivered and

@@ -8,8 +8,6 @@ pymysql reads from MariaDB); every type's values streamed equal the snapshot's a
 server's; ALTER TABLE ADD COLUMN while streaming makes a new catalog version and
 quarantines nothing; bad inputs (a wrong password, an unreachable host, a table without a
 key, binlog_format not ROW) are refused at create with the fix and leave nothing behind."""
-import datetime
-import decimal
 import json
 import random
 
@@ -18,6 +16,7 @@ import pytest
 from conftest import Server
 from mariadbserver import MariaDbServer
 from s3util import rest, wait_for
+from sourceutil import create, merged, promoted, sql, status
 
 REPL_PW = "repl-pw-1"
 ROWS = 5000
@@ -86,38 +85,7 @@ def config(maria, **over):
                         "user": "repl", "password_env": "SHOP_PW", "connect_timeout": "3s"},
          "tables": ["shop.big", "shop.kinds"], "mode": "cdc",
          "batch": {"max_time": "300ms"}}
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(c.get(k), dict):
-            c[k] = {**c[k], **v}
-        else:
-            c[k] = v
-    return c
-
-
-def create(lake, tmp_path, name, cfg, check=True):
-    f = tmp_path / f"{name}.yaml"
-    f.write_text(json.dumps(cfg))  # JSON is YAML
-    return lake.tarn("source", "create", name, "--config", str(f), "--json", check=check)
-
-
-def sql(lake, q):
-    status, out = rest(lake, "POST", "/v1/sql", {"sql": q})
-    assert status == 200, out
-    return out["rows"]
-
-
-def status(lake, name):
-    return json.loads(lake.tarn("source", "status", name, "--json").stdout)
-
-
-def promoted(lake, table, n):
-    try:
-        got = sql(lake, f"SELECT count(*) FROM cleaned.shop.{table}")[0][0]
-    except AssertionError:
-        return False
-    left = json.loads(lake.tarn("tables", "--json").stdout)["tables"]
-    raw = [t for t in left if t["name"] == f"raw.shop.{table}"]
-    return got == n and (not raw or raw[0]["files"] == 0) and got
+    return merged(c, over)
 
 
 def test_snapshot_changes_exactly_once(maria, lake, tmp_path):
@@ -130,7 +98,7 @@ def test_snapshot_changes_exactly_once(maria, lake, tmp_path):
     assert progress["kinds"]["rows"] == 2
     assert st["cursor"].startswith("mysql-bin.") and "password" not in json.dumps(st)
     # The snapshot appears as catalog tables in raw, then promotion moves it to cleaned.
-    wait_for(lambda: promoted(lake, "big", ROWS), timeout=90, interval=0.5)
+    wait_for(lambda: promoted(lake, "shop", "big", ROWS), timeout=90, interval=0.5)
 
     rnd = random.Random(14)
     conn = maria.connect("shop")
@@ -258,7 +226,6 @@ def test_alter_table_makes_a_new_version(maria, lake):
 
 
 def test_truncate(maria, lake):
-    maria.sql("CREATE TABLE IF NOT EXISTS gone(id INT PRIMARY KEY)", "shop")
     rows = sql(lake, "SELECT count(*) FROM cleaned.shop.kinds WHERE _op = 't'")[0][0]
     maria.sql("TRUNCATE TABLE kinds", "shop")
     wait_for(lambda: sql(lake, "SELECT count(*) FROM cleaned.shop.kinds WHERE _op = 't'")[0][0]

@@ -16,6 +16,7 @@ import pytest
 from conftest import Server
 from pgserver import PgServer
 from s3util import rest, wait_for
+from sourceutil import create, merged, promoted, sql, status
 
 REPL_PW = "repl-pw-1"
 
@@ -69,28 +70,7 @@ def config(pg, **over):
                         "user": "repl", "password_env": "SHOP_PW"},
          "tables": ["public.big", "public.kinds"], "mode": "cdc",
          "batch": {"max_time": "300ms"}}
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(c.get(k), dict):
-            c[k] = {**c[k], **v}
-        else:
-            c[k] = v
-    return c
-
-
-def create(lake, tmp_path, name, cfg, check=True):
-    f = tmp_path / f"{name}.yaml"
-    f.write_text(json.dumps(cfg))  # JSON is YAML
-    return lake.tarn("source", "create", name, "--config", str(f), "--json", check=check)
-
-
-def sql(lake, q):
-    status, out = rest(lake, "POST", "/v1/sql", {"sql": q})
-    assert status == 200, out
-    return out["rows"]
-
-
-def status(lake, name):
-    return json.loads(lake.tarn("source", "status", name, "--json").stdout)
+    return merged(c, over)
 
 
 def caught_up(lake, pg, name):
@@ -99,17 +79,6 @@ def caught_up(lake, pg, name):
                  f" WHERE slot_name = 'tarn_{name}'", "shop")
     st = status(lake, name)
     return lsn and lsn[0][0] and st["state"] == "streaming" and st
-
-
-def promoted(lake, table, n):
-    """cleaned.shop.<table> holds n rows and raw holds none of its files."""
-    try:
-        got = sql(lake, f"SELECT count(*) FROM cleaned.shop.{table}")[0][0]
-    except AssertionError:
-        return False
-    left = lake.tarn("tables", "--json").stdout
-    raw = [t for t in json.loads(left)["tables"] if t["name"] == f"raw.shop.{table}"]
-    return got == n and (not raw or raw[0]["files"] == 0) and got
 
 
 def test_snapshot_changes_exactly_once(pg, lake, tmp_path):
@@ -122,7 +91,7 @@ def test_snapshot_changes_exactly_once(pg, lake, tmp_path):
     assert progress["kinds"]["rows"] == 2
     assert st["cursor"] and "password" not in json.dumps(st)
     # The snapshot appears as catalog tables in raw, then promotion moves it to cleaned.
-    wait_for(lambda: promoted(lake, "big", 20000), timeout=90, interval=0.5)
+    wait_for(lambda: promoted(lake, "shop", "big", 20000), timeout=90, interval=0.5)
 
     rnd = random.Random(14)
     conn = pg.connect("shop")

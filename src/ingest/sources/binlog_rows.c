@@ -36,7 +36,7 @@ static bool rd_take(rd_t *r, size_t n, const uint8_t **out)
     return true;
 }
 
-static uint64_t le(const uint8_t *p, size_t n)
+uint64_t bl_uint_le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = n; i-- > 0;)
@@ -65,7 +65,7 @@ static bool rd_packed(rd_t *r, uint64_t *v)
     }
     if (n == 99 || !rd_take(r, n, &b))
         return false;
-    *v = le(b, n);
+    *v = bl_uint_le(b, n);
     return true;
 }
 
@@ -154,7 +154,7 @@ static bool read_meta(rd_t *r, bl_col_t *c)
     case BL_VAR_STRING:
         if (!rd_take(r, 2, &b))
             return false;
-        c->meta = (uint32_t)le(b, 2);
+        c->meta = (uint32_t)bl_uint_le(b, 2);
         c->type = BL_VARCHAR;
         return true;
     case BL_NEWDECIMAL:
@@ -328,7 +328,7 @@ int bl_table_parse(bl_table_t **out, const uint8_t *p, size_t n, const bl_charse
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     bool ok = rd_take(&r, 8, &b);
     if (ok)
-        t->id = le(b, 6);
+        t->id = bl_uint_le(b, 6);
     ok = ok && rd_take(&r, 1, &b) && (len = b[0], rd_take(&r, len + 1, &b)) &&
          (t->db = strndup((const char *)b, len));
     ok = ok && rd_take(&r, 1, &b) && (len = b[0], rd_take(&r, len + 1, &b)) &&
@@ -435,8 +435,7 @@ static const uint16_t cp1252[32] = {
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
-/* n bytes as a hex string, with zero bytes after them up to pad bytes. */
-static void put_hex(buf_t *out, const uint8_t *p, size_t n, size_t pad)
+void bl_hex_json(buf_t *out, const uint8_t *p, size_t n, size_t pad)
 {
     static const char hex[] = "0123456789abcdef";
     buf_putc(out, '"');
@@ -615,14 +614,14 @@ static int string_json(buf_t *out, const bl_col_t *c, size_t lenbytes, const uin
 {
     if (lenbytes > n)
         return SHORT(err);
-    uint64_t len = le(p, lenbytes);
+    uint64_t len = bl_uint_le(p, lenbytes);
     if (len > n - lenbytes)
         return SHORT(err);
     const uint8_t *s = p + lenbytes;
     *used = lenbytes + (size_t)len;
     if (c->cs == BL_CS_BINARY || c->type == BL_GEOMETRY) {
         /* A BINARY(n) is logged without its trailing zero bytes; the table holds them. */
-        put_hex(out, s, (size_t)len, c->type == BL_STRING ? c->meta : 0);
+        bl_hex_json(out, s, (size_t)len, c->type == BL_STRING ? c->meta : 0);
         return 0;
     }
     if (c->cs == BL_CS_OTHER)
@@ -680,7 +679,7 @@ int bl_value_json(buf_t *out, const bl_col_t *c, const uint8_t *p, size_t n, siz
     if (size > n || size > 8)
         return SHORT(err);
     *used = size;
-    uint64_t v = le(p, size);
+    uint64_t v = bl_uint_le(p, size);
     switch (c->type) {
     case BL_TINY:
     case BL_SHORT:
@@ -776,12 +775,12 @@ int bl_rows_open(bl_rows_t *r, int type, const uint8_t *p, size_t n, tarn_err_t 
     uint64_t ncols;
     if (!rd_take(&d, 8, &b))
         return SHORT(err);
-    r->table_id = le(b, 6);
-    r->flags = (uint16_t)le(b + 6, 2);
+    r->table_id = bl_uint_le(b, 6);
+    r->flags = (uint16_t)bl_uint_le(b + 6, 2);
     if (v2) {
         if (!rd_take(&d, 2, &b))
             return SHORT(err);
-        size_t extra = (size_t)le(b, 2);
+        size_t extra = (size_t)bl_uint_le(b, 2);
         if (extra < 2 || !rd_take(&d, extra - 2, &b))
             return SHORT(err);
     }

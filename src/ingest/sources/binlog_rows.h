@@ -103,6 +103,12 @@ int bl_rows_next(bl_rows_t *r, const bl_table_t *t, bl_image_t *before, bl_image
 int bl_value_json(buf_t *out, const bl_col_t *c, const uint8_t *p, size_t n, size_t *used,
                   tarn_err_t *err);
 
+/* n (at most 8) little-endian bytes at p as a number. */
+uint64_t bl_uint_le(const uint8_t *p, size_t n);
+/* Appends n bytes at p as a JSON string of hex digits, with zero bytes after them up to
+ * pad bytes (a BINARY(n)'s). */
+void bl_hex_json(buf_t *out, const uint8_t *p, size_t n, size_t pad);
+
 /* Appends len bytes of s in charset cs as a JSON string (latin1 is MySQL's, cp1252). */
 int bl_text_json(buf_t *out, bl_charset_t cs, const char *s, size_t len);
 

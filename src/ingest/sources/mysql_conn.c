@@ -529,13 +529,8 @@ int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len)
     case BL_VARCHAR:
     case BL_GEOMETRY:
         if (c->cs == BL_CS_BINARY || c->type == BL_GEOMETRY) {
-            static const char hex[] = "0123456789abcdef";
-            buf_putc(out, '"');
-            for (size_t i = 0; i < len; i++) {
-                char h[2] = {hex[(uint8_t)data[i] >> 4], hex[(uint8_t)data[i] & 15]};
-                buf_append(out, h, 2);
-            }
-            return buf_putc(out, '"');
+            bl_hex_json(out, (const uint8_t *)data, len, 0);
+            return 0;
         }
         break;
     default:

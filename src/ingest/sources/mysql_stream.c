@@ -31,14 +31,6 @@ struct my_map {
     size_t ncols;
 };
 
-static uint64_t le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = n; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void map_free(struct my_map *m)
 {
     bl_table_free(m->t);
@@ -112,10 +104,8 @@ static int flush(my_source_t *s, bool force, tarn_err_t *err)
 {
     if (!s->batch_txns || s->in_txn)
         return 0;
-    bool due = force || change_batch_rows(s->batch) >= s->max_rows ||
-               change_batch_bytes(s->batch) >= s->max_bytes ||
-               time_mono_ms() - s->batch_started_ms >= s->max_ms;
-    if (!due)
+    if (!force && !source_db_batch_due(s->batch, s->max_rows, s->max_bytes, s->batch_started_ms,
+                                       s->max_ms))
         return 0;
     if (change_batch_rows(s->batch)) {
         char tag[48];
@@ -163,7 +153,7 @@ static int on_table_map(my_source_t *s, const uint8_t *p, size_t n, tarn_err_t *
     if (!table) {
         /* A table id is another table's now: a map of it kept from before is stale. */
         for (size_t i = 0; n >= 6 && i < s->nmaps; i++)
-            if (s->maps[i].t->id == le(p, 6)) {
+            if (s->maps[i].t->id == bl_uint_le(p, 6)) {
                 map_free(&s->maps[i]);
                 s->maps[i--] = s->maps[--s->nmaps];
             }
@@ -382,7 +372,7 @@ static int on_query(my_source_t *s, const uint8_t *p, size_t n, uint64_t log_pos
 {
     if (n < 13)
         return TARN_ERR(err, TARN_EUPSTREAM, "a short QUERY event in the binlog");
-    size_t dblen = p[8], vars = (size_t)le(p + 11, 2);
+    size_t dblen = p[8], vars = (size_t)bl_uint_le(p + 11, 2);
     if (13 + vars + dblen + 1 > n)
         return TARN_ERR(err, TARN_EUPSTREAM, "a short QUERY event in the binlog");
     char db[256];
@@ -416,17 +406,17 @@ static int on_event(my_source_t *s, const uint8_t *ev, size_t n, tarn_err_t *err
 {
     if (n < HEADER)
         return TARN_ERR(err, TARN_EUPSTREAM, "a short event in the binlog stream");
-    uint32_t ts = (uint32_t)le(ev, 4), size = (uint32_t)le(ev + 9, 4);
+    uint32_t ts = (uint32_t)bl_uint_le(ev, 4), size = (uint32_t)bl_uint_le(ev + 9, 4);
     int type = ev[4];
-    uint64_t log_pos = le(ev + 13, 4);
-    uint16_t flags = (uint16_t)le(ev + 17, 2);
+    uint64_t log_pos = bl_uint_le(ev + 13, 4);
+    uint16_t flags = (uint16_t)bl_uint_le(ev + 17, 2);
     if (size != n)
         return TARN_ERR(err, TARN_EUPSTREAM, "a binlog event of %u bytes came in a packet of %zu",
                         size, n);
     /* Events carry a CRC32 when the server's binlog_checksum is on; the rotate the server
      * makes up at the start may not: it is checked when it seems to. */
     bool crc = s->checksum && n >= HEADER + 4 &&
-               (uint32_t)crc32(0, ev, (uInt)(n - 4)) == (uint32_t)le(ev + n - 4, 4);
+               (uint32_t)crc32(0, ev, (uInt)(n - 4)) == (uint32_t)bl_uint_le(ev + n - 4, 4);
     if (s->checksum && !crc && !(type == EV_ROTATE && (flags & EV_ARTIFICIAL)))
         return TARN_ERR(err, TARN_EUPSTREAM, "a binlog event (type %d at %s:%llu) fails its "
                         "checksum", type, s->at.file, (unsigned long long)log_pos);
@@ -438,14 +428,14 @@ static int on_event(my_source_t *s, const uint8_t *ev, size_t n, tarn_err_t *err
             return TARN_ERR(err, TARN_EUPSTREAM, "a short ROTATE event in the binlog");
         snprintf(s->at.file, sizeof s->at.file, "%.*s", (int)(len - 8), (const char *)p + 8);
         s->at.seq = my_file_seq(s->at.file);
-        s->at.pos = le(p, 8);
+        s->at.pos = bl_uint_le(p, 8);
         return 0;
     case EV_MARIA_GTID: {
         if (len < 13)
             return TARN_ERR(err, TARN_EUPSTREAM, "a short GTID event in the binlog");
         begin_txn(s, ts, log_pos, p[12] & 1);
-        snprintf(s->txn_gtid, sizeof s->txn_gtid, "%u-%u-%llu", (unsigned)le(p + 8, 4),
-                 (unsigned)le(ev + 5, 4), (unsigned long long)le(p, 8));
+        snprintf(s->txn_gtid, sizeof s->txn_gtid, "%u-%u-%llu", (unsigned)bl_uint_le(p + 8, 4),
+                 (unsigned)bl_uint_le(ev + 5, 4), (unsigned long long)bl_uint_le(p, 8));
         return 0;
     }
     case EV_MYSQL_GTID:
@@ -456,7 +446,7 @@ static int on_event(my_source_t *s, const uint8_t *ev, size_t n, tarn_err_t *err
         char *g = s->txn_gtid;
         for (int i = 0; i < 16; i++)
             g += sprintf(g, "%s%02x", i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", p[1 + i]);
-        sprintf(g, ":%llu", (unsigned long long)le(p + 17, 8));
+        sprintf(g, ":%llu", (unsigned long long)bl_uint_le(p + 17, 8));
         return 0;
     }
     case EV_QUERY: return on_query(s, p, len, log_pos, err);

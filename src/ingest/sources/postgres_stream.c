@@ -90,10 +90,8 @@ static int flush(pg_source_t *s, bool force, tarn_err_t *err)
 {
     if (!s->batch_txns || s->in_txn)
         return 0;
-    bool due = force || change_batch_rows(s->batch) >= s->max_rows ||
-               change_batch_bytes(s->batch) >= s->max_bytes ||
-               time_mono_ms() - s->batch_started_ms >= s->max_ms;
-    if (!due)
+    if (!force && !source_db_batch_due(s->batch, s->max_rows, s->max_bytes, s->batch_started_ms,
+                                       s->max_ms))
         return 0;
     int rc = 0;
     if (change_batch_rows(s->batch)) {
