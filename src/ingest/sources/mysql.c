@@ -127,6 +127,37 @@ static int probe(const json_t *cfg, const char *source, tarn_err_t *err)
     return rc;
 }
 
+static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_t *err)
+{
+    (void)source;
+    MYSQL *c = NULL;
+    my_table_t *t = NULL;
+    size_t n = 0;
+    json_t *a = json_array();
+    int rc = a ? my_connect(&c, cfg, 30, err) : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = my_tables_resolve(c, cfg, false, &t, &n, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_t *keys = json_array();
+        for (size_t k = 0; keys && k < t[i].cols->ncols; k++)
+            if (t[i].cols->cols[k].key)
+                json_array_append_new(keys, json_string(t[i].cols->cols[k].name));
+        char q[300];
+        snprintf(q, sizeof q, "%s.%s", t[i].db, t[i].name);
+        if (!keys || json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "table", q, "lake",
+                                                        t[i].lake, "keys", keys)))
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    my_tables_free(t, n);
+    if (c)
+        mysql_close(c);
+    if (rc)
+        json_decref(a);
+    else
+        *out = a;
+    return rc;
+}
+
 /* ---- batches and the cursor ---- */
 
 int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, const char *gtid,
@@ -406,4 +437,5 @@ const ingest_plugin_t mysql_plugin = {
     .start = start,
     .run = run,
     .stop = stop,
+    .tables = tables,
 };

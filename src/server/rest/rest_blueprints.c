@@ -66,7 +66,7 @@ static int plan(req_t *r, const char *text, size_t len, plan_t *pl)
         json_decref(given);
         return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
                           "source.type: %s is not a type of source a blueprint can keep "
-                          "current (valid types: postgres)",
+                          "current (valid types: postgres, mysql)",
                           type);
     }
     rc = ingest_plugin_configure(&pl->cfg, pl->p, given, &r->err);
