@@ -22,8 +22,10 @@ def free_port():
 
 
 class MariaDbServer:
-    def __init__(self, folder, binlog_format="ROW"):
-        self.own = tempfile.mkdtemp(prefix="tarn-maria-", dir=str(folder))
+    def __init__(self, binlog_format="ROW"):
+        # A folder of its own outside pytest's, which are the root's alone (and made so again
+        # by every pytest session that starts meanwhile): the mysql user owns this one.
+        self.own = tempfile.mkdtemp(prefix="tarn-maria-")
         self.data = os.path.join(self.own, "data")
         self.sock = os.path.join(self.own, "sock")
         self.port = free_port()
@@ -31,11 +33,6 @@ class MariaDbServer:
         self.root = os.geteuid() == 0
         if self.root:
             pw = pwd.getpwnam("mysql")
-            # pytest's folders are the root's alone: the mysql user needs a way in.
-            p = self.own
-            while p != "/":
-                os.chmod(p, os.stat(p).st_mode | 0o711)
-                p = os.path.dirname(p)
             os.chown(self.own, pw.pw_uid, pw.pw_gid)
         args = ["mariadb-install-db", "--no-defaults", f"--datadir={self.data}",
                 "--auth-root-authentication-method=normal", "--skip-test-db"]

@@ -24,7 +24,7 @@ ROWS = 5000
 
 @pytest.fixture(scope="session")
 def maria(tmp_path_factory):
-    s = MariaDbServer(tmp_path_factory.mktemp("maria"))
+    s = MariaDbServer()
     try:
         setup_shop(s)
     except Exception:
@@ -294,7 +294,7 @@ def test_bad_input_refused(maria, lake, tmp_path, case):
 
 
 def test_binlog_format_not_row(lake, tmp_path_factory, tmp_path):
-    other = MariaDbServer(tmp_path_factory.mktemp("mariastmt"), binlog_format="STATEMENT")
+    other = MariaDbServer(binlog_format="STATEMENT")
     try:
         other.sql("CREATE DATABASE shop")
         other.sql(f"CREATE USER 'repl'@'%' IDENTIFIED BY '{REPL_PW}'")
