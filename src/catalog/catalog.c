@@ -168,7 +168,7 @@ int cat_table_load(catalog_t *c, const char *zone, const char *db, const char *n
     if (step == SQLITE_ROW)
         table_from_row(t, st);
     else if (step == SQLITE_DONE)
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchTable",
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchTable,
                         "no table %s.%s.%s (see `tarn tables`)", zone, db, name);
     else
         rc = db_fail(c->db, step, err, "load table");
@@ -327,7 +327,7 @@ int cat_table_insert(catalog_t *c, const char *zone, const char *db, const char 
     int step = sqlite3_step(st);
     db_done(c->db, st);
     if (step == SQLITE_CONSTRAINT)
-        rc = TARN_ERR_R(err, TARN_EEXISTS, "TableExists", "table %s.%s.%s already exists", zone,
+        rc = TARN_ERR_R(err, TARN_EEXISTS, TableExists, "table %s.%s.%s already exists", zone,
                         db, name);
     else if (step != SQLITE_DONE)
         rc = db_fail(c->db, step, err, "add table");
@@ -674,7 +674,7 @@ int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char
     }
     db_done(c->db, st);
     if (!o)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchTable",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchTable,
                           "no table %s.%s.%s (see `tarn tables`)", zone, db, name);
     json_t *cols;
     if ((rc = cat_columns_json(c, id, version, &cols, err))) {
@@ -881,7 +881,7 @@ int catalog_snapshot_files(catalog_t *c, const char *zone, const char *db, const
     if (snapshot <= 0)
         snapshot = cur;
     if (snapshot > cur)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSnapshot",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchSnapshot,
                           "table %s.%s.%s has no snapshot %lld (the latest is %lld)", zone, db,
                           name, (long long)snapshot, (long long)cur);
     if ((rc = collect_rows(c,

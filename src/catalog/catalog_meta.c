@@ -33,7 +33,7 @@ static int check_keys(const json_t *o, const char *const *valid, const char *wha
         for (const char *const *p = valid; *p; p++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                      p == valid ? "" : ", ", *p);
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "unknown %s field '%s' (valid: %s)", what, k, list);
     }
     return 0;
@@ -44,11 +44,11 @@ static int tag_norm(char *out, const char *tag, tarn_err_t *err)
 {
     size_t n = tag ? strlen(tag) : 0;
     if (!n || n > 64)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "a tag is 1 to 64 characters");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "a tag is 1 to 64 characters");
     for (size_t i = 0; i <= n; i++) {
         char ch = tag[i];
         if (ch && !(isalnum((unsigned char)ch) || strchr("_-:.", ch)))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "tag '%s': use letters, digits and _ - : . only", tag);
         out[i] = (char)tolower((unsigned char)ch);
     }
@@ -64,7 +64,7 @@ static int tags_apply(json_t **tags, const json_t *patch, tarn_err_t *err)
     const json_t *lists[] = {set, add, rm};
     for (int i = 0; i < 3; i++)
         if (lists[i] && !json_is_array(lists[i]))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "tags, add_tags and remove_tags are arrays of strings");
     json_t *out = set || !*tags ? json_array() : json_deep_copy(*tags);
     const json_t *adds[] = {set, add};
@@ -106,7 +106,7 @@ static int opt_string(const json_t *o, const char *k, const char **out, tarn_err
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "%s must be a string", k);
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "%s must be a string", k);
     *out = json_string_value(v);
     return 0;
 }
@@ -118,14 +118,14 @@ static int validate_options(const char *format, const json_t *opts, tarn_err_t *
     static const char *const json[] = {"layout", "compression", NULL};
     static const char *const none[] = {NULL};
     if (opts && !json_is_object(opts))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "options must be an object");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "options must be an object");
     const char *const *valid = !strcmp(format, "csv") || !strcmp(format, "tsv") ? csv
                                : !strcmp(format, "parquet")                     ? none
                                                                                 : json;
     int rc = opts ? check_keys(opts, valid, "format option", err) : 0;
     const char *comp = json_string_value(json_object_get(opts, "compression"));
     if (!rc && comp && strcmp(comp, "none") && strcmp(comp, "gzip") && strcmp(comp, "zstd"))
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                         "compression is none, gzip or zstd (got '%s')", comp);
     return rc;
 }
@@ -188,14 +188,14 @@ static int column_apply(catalog_t *c, int64_t id, const schema_t *s, const char 
     static const char *const valid[] = {"description", "sensitivity", "tags", "add_tags",
                                         "remove_tags", NULL};
     if (!json_is_object(patch))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "columns.%s must be an object of fields", name);
     int rc = check_keys(patch, valid, "column", err);
     if (rc)
         return rc;
     long k = schema_find(s, name);
     if (k < 0)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchColumn",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchColumn,
                           "the table has no column %s (see `tarn table show`)", name);
     name = s->cols[k].name;
     const char *desc = NULL, *sens = NULL;
@@ -203,7 +203,7 @@ static int column_apply(catalog_t *c, int64_t id, const schema_t *s, const char 
         (rc = opt_string(patch, "sensitivity", &sens, err)))
         return rc;
     if (sens && !in_list(sensitivities, sens))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "sensitivity is public, internal, confidential or restricted (got '%s')",
                           sens);
     sqlite3_stmt *st;
@@ -261,7 +261,7 @@ int catalog_table_update(catalog_t *c, const char *zone, const char *db, const c
         return rc;
     const json_t *cols = json_object_get(patch, "columns");
     if (cols && !json_is_object(cols))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "columns is an object: {\"email\": {\"sensitivity\": \"restricted\"}}");
     if ((rc = db_exec(c->db, "BEGIN IMMEDIATE", err)))
         return rc;
@@ -299,10 +299,10 @@ int catalog_table_create(catalog_t *c, const char *zone, const char *db, const c
     if (rc)
         return rc;
     if (!catalog_zone_valid(zone))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "tables live in the zones raw, cleaned and curated (got '%s')", zone);
     if (!hive_valid_name(db) || !hive_valid_name(name))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "database and table names are letters, digits, _ and -, starting "
                           "with a letter (got %s.%s)", db, name);
     const char *format = json_string_value(json_object_get(spec, "format"));
@@ -310,11 +310,11 @@ int catalog_table_create(catalog_t *c, const char *zone, const char *db, const c
     const char *pk_text = json_string_value(json_object_get(spec, "partition_keys"));
     const json_t *opts = json_object_get(spec, "options");
     if (!in_list(formats, format))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "format is csv, tsv, jsonl, json or parquet (got '%s')",
                           format ? format : "nothing");
     if (!schema_text)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a declared table needs a schema: \"id BIGINT, name VARCHAR\"");
     if ((rc = validate_options(format, opts, err)))
         return rc;
@@ -322,12 +322,12 @@ int catalog_table_create(catalog_t *c, const char *zone, const char *db, const c
     json_t *pk = json_array();
     cat_table_t t = {0};
     if ((rc = schema_parse(&s, schema_text, err))) {
-        err->reason = "InvalidArgument";
+        err->reason = TARN_R_InvalidArgument;
         goto out;
     }
     if (pk_text) {
         if ((rc = schema_parse(&pks, pk_text, err))) {
-            err->reason = "InvalidArgument";
+            err->reason = TARN_R_InvalidArgument;
             goto out;
         }
         for (size_t i = 0; i < pks.n; i++)

@@ -57,12 +57,12 @@ static int name_list(const json_t *v, const char *field, tarn_err_t *err)
     size_t i;
     json_t *e;
     if (!json_is_array(v))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "promotion.%s is an array of column names", field);
     json_array_foreach(v, i, e)
     {
         if (!json_is_string(e) || !*json_string_value(e))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "promotion.%s is an array of column names", field);
     }
     return 0;
@@ -110,10 +110,10 @@ int cat_promotion_apply(catalog_t *c, const char *zone, const char *db, const ch
     static const char *const valid[] = {"mode", "required_columns", "not_null_keys",
                                         "raw_retention_s"};
     if (strcmp(zone, "raw") && strcmp(zone, "cleaned"))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "promotion policies belong to raw and cleaned tables (got %s)", zone);
     if (!json_is_object(patch))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "promotion is an object: {\"mode\": \"additive\", "
                           "\"required_columns\": [...], \"not_null_keys\": [...], "
                           "\"raw_retention_s\": N}");
@@ -125,18 +125,18 @@ int cat_promotion_apply(catalog_t *c, const char *zone, const char *db, const ch
         for (size_t i = 0; i < sizeof valid / sizeof *valid; i++)
             known = known || !strcmp(k, valid[i]);
         if (!known)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "unknown promotion field '%s' (valid: mode, required_columns, "
                               "not_null_keys, raw_retention_s)",
                               k);
     }
     json_t *mode = json_object_get(patch, "mode");
     if (mode && !valid_mode(json_string_value(mode)))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "promotion mode is additive, strict or any");
     json_t *ret = json_object_get(patch, "raw_retention_s");
     if (ret && !json_is_null(ret) && (!json_is_integer(ret) || json_integer_value(ret) < 0))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "promotion.raw_retention_s is seconds (0 or more), or null for the "
                           "server's default");
     int rc = 0;

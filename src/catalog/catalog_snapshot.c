@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-static void set_reason(tarn_err_t *err, const char *reason)
+static void set_reason(tarn_err_t *err, tarn_reason_t reason)
 {
     if (err)
         err->reason = reason;
@@ -59,7 +59,7 @@ static int partition_keys_json(const char *text, json_t **out, tarn_err_t *err)
     schema_t s;
     int rc = schema_parse_engine(&s, text, err);
     if (rc) {
-        set_reason(err, "InvalidArgument");
+        set_reason(err, TARN_R_InvalidArgument);
         return rc;
     }
     for (size_t i = 0; i < s.n; i++)
@@ -94,7 +94,7 @@ static void key_names(char *out, size_t cap, const json_t *keys)
 
 static int not_managed(const cat_table_t *t, tarn_err_t *err)
 {
-    return TARN_ERR_R(err, TARN_ECONFLICT, "NotManaged",
+    return TARN_ERR_R(err, TARN_ECONFLICT, NotManaged,
                       "table %s.%s.%s is not managed: the crawler owns it (its files are what "
                       "it finds under s3://%s/%s/%s/)",
                       t->zone, t->db, t->name, t->zone, t->db, t->name);
@@ -181,19 +181,19 @@ static int commit_check_args(catalog_t *c, const catalog_commit_t *cm, tarn_err_
         return TARN_ERR(err, TARN_EINVAL,
                         "catalog_snapshot_commit runs inside the caller's transaction");
     if (!catalog_zone_valid(cm->zone))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "tables live in the zones raw, cleaned and curated (got '%s')",
                           cm->zone ? cm->zone : "nothing");
     if (!cm->db || !cm->name || !hive_valid_name(cm->db) || !hive_valid_name(cm->name))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "database and table names are letters, digits, _ and -, starting "
                           "with a letter (got %s.%s)",
                           cm->db ? cm->db : "?", cm->name ? cm->name : "?");
     if (text_empty(cm->operation) || strlen(cm->operation) > 64)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a snapshot needs an operation (append, overwrite, ...)");
     if (cm->managed_by && strlen(cm->managed_by) >= sizeof((cat_table_t *)0)->managed_by)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "managed_by is too long: %.40s...",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "managed_by is too long: %.40s...",
                           cm->managed_by);
     if ((cm->nadds && !cm->adds) || (cm->nremoves && !cm->removes))
         return TARN_ERR(err, TARN_EINVAL, "commit: files counted but not given");
@@ -211,13 +211,13 @@ static int commit_check_schema(commit_t *x, tarn_err_t *err)
 {
     const catalog_commit_t *cm = x->cm;
     if (text_empty(cm->columns))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a commit that adds files (or creates %s.%s.%s) needs their columns: "
                           "\"id BIGINT, name VARCHAR\"",
                           cm->zone, cm->db, cm->name);
     int rc = schema_parse_engine(&x->cols, cm->columns, err);
     if (rc) {
-        set_reason(err, "InvalidArgument");
+        set_reason(err, TARN_R_InvalidArgument);
         return rc;
     }
     if ((rc = partition_keys_json(cm->partition_keys, &x->pks, err)))
@@ -226,7 +226,7 @@ static int commit_check_schema(commit_t *x, tarn_err_t *err)
     for (size_t i = 0; i < json_array_size(x->pks); i++) {
         const char *k = json_string_value(json_object_get(json_array_get(x->pks, i), "name"));
         if (schema_find(&x->cols, k) >= 0)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "%s is a partition key and a column of the files; partitioned "
                               "files leave the key out (it is in the folder name)",
                               k);
@@ -238,7 +238,7 @@ static int commit_check_schema(commit_t *x, tarn_err_t *err)
         char want[300], got[300];
         key_names(want, sizeof want, x->t.partition_keys);
         key_names(got, sizeof got, x->pks);
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "table %s.%s.%s is partitioned by (%s), the commit by (%s): new "
                           "partition keys need an overwrite of every file",
                           cm->zone, cm->db, cm->name, want, got);
@@ -253,7 +253,7 @@ static int commit_check_files(catalog_t *c, commit_t *x, tarn_err_t *err)
     int rc = 0;
     x->rm = sorted_keys(cm->removes, cm->nremoves, &dup);
     if (!x->rm)
-        return dup ? TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "commit removes %s twice", dup)
+        return dup ? TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "commit removes %s twice", dup)
                    : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     for (size_t i = 0; i < cm->nremoves; i++) {
         bool live = false;
@@ -261,7 +261,7 @@ static int commit_check_files(catalog_t *c, commit_t *x, tarn_err_t *err)
             return rc;
         /* Someone else's commit took it out since this one's base snapshot. */
         if (!live)
-            return TARN_ERR_R(err, TARN_ECONFLICT, "SnapshotConflict",
+            return TARN_ERR_R(err, TARN_ECONFLICT, SnapshotConflict,
                               "file %s is not in the current snapshot (%lld) of %s.%s.%s", x->rm[i],
                               (long long)x->t.snapshot, cm->zone, cm->db, cm->name);
     }
@@ -275,7 +275,7 @@ static int commit_check_files(catalog_t *c, commit_t *x, tarn_err_t *err)
     free(sorted);
     if (!ok) {
         /* dup points into the caller's keys, not into adds. */
-        rc = dup ? TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "commit adds %s twice", dup)
+        rc = dup ? TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "commit adds %s twice", dup)
                  : TARN_ERR(err, TARN_ENOMEM, "out of memory");
         free(adds);
         return rc;
@@ -290,9 +290,9 @@ static int commit_check_files(catalog_t *c, commit_t *x, tarn_err_t *err)
         tarn_err_t e = {0};
         if (hive_parse_key(hk, key, x->a, &e))
             return TARN_ERR_R(err, e.code == TARN_ENOMEM ? TARN_ENOMEM : TARN_EINVAL,
-                              "InvalidArgument", "added file %s: %s", key, e.msg);
+                              InvalidArgument, "added file %s: %s", key, e.msg);
         if (strcmp(hk->db, cm->db) || strcmp(hk->table, cm->name) || hk->hidden)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "added file %s is not a file of %s.%s.%s (keys are %s/%s/"
                               "[k=v/...]file, with no hidden _ or . names)",
                               key, cm->zone, cm->db, cm->name, cm->db, cm->name);
@@ -304,7 +304,7 @@ static int commit_check_files(catalog_t *c, commit_t *x, tarn_err_t *err)
         if (!same) {
             char want[300];
             key_names(want, sizeof want, x->pks);
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "added file %s: its partition folders do not follow the "
                               "partition keys (%s)",
                               key, want);
@@ -313,7 +313,7 @@ static int commit_check_files(catalog_t *c, commit_t *x, tarn_err_t *err)
         if (x->exists && (rc = key_live(c, x->t.id, key, &live, err)))
             return rc;
         if (live && !bsearch(&key, x->rm, cm->nremoves, sizeof *x->rm, cmp_str))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "file %s is in %s.%s.%s already; a commit replacing it removes "
                               "it too",
                               key, cm->zone, cm->db, cm->name);
@@ -430,13 +430,13 @@ int catalog_snapshot_commit(catalog_t *c, const catalog_commit_t *cm, int64_t *s
     }
     int64_t current = x.exists ? x.t.snapshot : 0;
     if (cm->base_snapshot >= 0 && cm->base_snapshot != current) {
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "SnapshotConflict",
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, SnapshotConflict,
                         "%s.%s.%s is at snapshot %lld, the commit was computed from %lld", cm->zone,
                         cm->db, cm->name, (long long)current, (long long)cm->base_snapshot);
         goto done;
     }
     if (!x.exists && text_empty(cm->managed_by)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                         "a managed table needs managed_by (e.g. \"pipeline:NAME\")");
         goto done;
     }
@@ -677,7 +677,7 @@ int catalog_table_rollback(catalog_t *c, const char *zone, const char *db, const
         goto done;
     }
     if (to < 1 || to > t.snapshot) {
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSnapshot",
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchSnapshot,
                         "table %s.%s.%s has no snapshot %lld (the latest is %lld)", zone, db, name,
                         (long long)to, (long long)t.snapshot);
         goto done;

@@ -510,7 +510,7 @@ int crawler_request(crawler_t *c, const char *zone, const char *prefix, bool for
                     int64_t *id, tarn_err_t *err)
 {
     if (zone && *zone && !catalog_zone_valid(zone))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "tables live in the zones raw, cleaned and curated (got '%s')", zone);
     char *pre = strdup(prefix ? prefix : "");
     if (!pre)
@@ -572,7 +572,7 @@ int crawler_job(crawler_t *c, int64_t id, json_t **out, tarn_err_t *err)
             j = c->jobs[i];
     if (!j) {
         pthread_mutex_unlock(&c->mu);
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchCrawl", "no crawl %lld (crawls are kept "
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchCrawl, "no crawl %lld (crawls are kept "
                                                               "until the server restarts)",
                           (long long)id);
     }

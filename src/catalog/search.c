@@ -175,7 +175,7 @@ int catalog_search(catalog_t *c, const authz_principal_t *p, const char *q,
     bool filtered = o->zone || o->db || o->tag || o->owner || o->sensitivity;
     if (!words && !filtered) {
         buf_free(&fq);
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "give words to search for (q=...) or a filter (zone, database, tag, "
                           "owner, sensitivity)");
     }

@@ -38,18 +38,18 @@ static int explain(query_t *q, int rc, tarn_err_t *err)
 {
     const char *why = query_interruption(q);
     if (why && !strcmp(why, "cancelled")) {
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, QueryCancelled, "query %lld was cancelled",
                         (long long)q->id);
     } else if (why) {
-        rc = TARN_ERR_R(err, TARN_EBUSY, "QueryTimeout",
+        rc = TARN_ERR_R(err, TARN_EBUSY, QueryTimeout,
                         "query %lld ran longer than its time limit and was stopped",
                         (long long)q->id);
-    } else if (rc == TARN_ENOMEM && err->reason && !strcmp(err->reason, "QueryOutOfMemory")) {
+    } else if (rc == TARN_ENOMEM && err->reason == TARN_R_QueryOutOfMemory) {
         char engine[sizeof err->msg], each[32], all[32];
         int slots = workload_slots(q->env->workload);
         uint64_t mem = q->env->query_memory;
         snprintf(engine, sizeof engine, "%s", err->msg);
-        rc = TARN_ERR_R(err, TARN_ENOMEM, "QueryOutOfMemory",
+        rc = TARN_ERR_R(err, TARN_ENOMEM, QueryOutOfMemory,
                         "query %lld ran out of memory: the %d query slots share %s (%s each, "
                         "tarn serve --query-memory) and what did not fit could not be spilled "
                         "to disk. Add a LIMIT or a narrower WHERE, run fewer queries at once, "

@@ -43,20 +43,20 @@ static int check_node(const walk_t *w, json_t *o, const engine_tree_scope_t *s)
             json_object_set_new(o, "table_name", json_string(view));
             return 0;
         }
-        return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(w->err, TARN_EDENIED, AccessDenied,
                           "no table %s%s%s%s%s in this session (tables are zone.database.table "
                           "names you may read; files and URLs cannot be read directly)",
                           cat, *cat ? "." : "", sch, *sch ? "." : "", tab);
     } else if (!strcmp(type, "SHOW_REF") && !json_is_object(json_object_get(o, "query"))) {
         /* SHOW of the engine's own catalog: the lake's tables are SHOW TABLES (answered
          * from the catalog before this check), and the engine's are nobody's business. */
-        return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(w->err, TARN_EDENIED, AccessDenied,
                           "only SHOW TABLES is available: it lists the lake's tables you may "
                           "read");
     } else if (!strcmp(type, "TABLE_FUNCTION")) {
         const char *fn = str(json_object_get(o, "function"), "function_name");
         if (!engine_tree_safe_function(fn))
-            return TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied",
+            return TARN_ERR_R(w->err, TARN_EDENIED, AccessDenied,
                               "table function %s is not allowed: query the lake's tables by name",
                               fn);
     }
@@ -70,7 +70,7 @@ static int pg_node(const walk_t *w, json_t *j)
     const char *reads;
     int rc = pgdialect_rewrite_node(j, w->text, &reads, w->err);
     if (!rc && reads && !w->map(w->ctx, "", "pg_catalog", reads))
-        rc = TARN_ERR_R(w->err, TARN_EDENIED, "AccessDenied", "pg_catalog.%s is not available",
+        rc = TARN_ERR_R(w->err, TARN_EDENIED, AccessDenied, "pg_catalog.%s is not available",
                         reads);
     return rc;
 }
@@ -95,12 +95,12 @@ static int check_tree(engine_conn_t *c, const char *sql, const walk_t *w, char *
     if (json_is_true(json_object_get(t, "error"))) {
         const char *type = str(t, "error_type"), *msg = str(t, "error_message");
         if (!strcmp(type, "parser"))
-            rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "%s", msg);
+            rc = TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "%s", msg);
         else
-            rc = TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "only a SELECT may run here (%s)",
+            rc = TARN_ERR_R(err, TARN_EINVAL, NotReadOnly, "only a SELECT may run here (%s)",
                             msg);
     } else if (json_array_size(stmts) != 1) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly",
+        rc = TARN_ERR_R(err, TARN_EINVAL, NotReadOnly,
                         "send exactly one statement (got %zu)", json_array_size(stmts));
     } else {
         rc = engine_tree_walk(stmts, visit, (void *)w);
@@ -134,7 +134,7 @@ int sandbox_check_syntax(engine_conn_t *c, const char *sql, arena_t *a, tarn_err
     if (rc)
         return rc;
     if (json_is_true(json_object_get(t, "error")) && !strcmp(str(t, "error_type"), "parser"))
-        rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "%s", str(t, "error_message"));
+        rc = TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "%s", str(t, "error_message"));
     json_decref(t);
     return rc;
 }
@@ -194,13 +194,13 @@ static int map_statement(engine_conn_t *c, bool pg, const char *sql, sandbox_map
             m++;
     }
     if (!*rest || *rest == ';')
-        return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "%s needs a table or a query", kind);
+        return TARN_ERR_R(err, TARN_EINVAL, NotReadOnly, "%s needs a table or a query", kind);
     /* DESCRIBE t is DESCRIBE of SELECT * FROM t: one kind of inner query to check. EXPLAIN
      * only explains queries. */
     if (kind[0] == 'E' && !(*rest == '(' || word_is(rest, m, "SELECT") ||
                             word_is(rest, m, "WITH") || word_is(rest, m, "FROM") ||
                             word_is(rest, m, "VALUES")))
-        return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly", "only a query can be explained here");
+        return TARN_ERR_R(err, TARN_EINVAL, NotReadOnly, "only a query can be explained here");
     bool query = *rest == '(' || word_is(rest, m, "SELECT") || word_is(rest, m, "WITH") ||
                  word_is(rest, m, "FROM") || word_is(rest, m, "VALUES");
     const char *inner = query ? rest : arena_sprintf(a, "SELECT * FROM %s", rest);

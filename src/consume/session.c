@@ -334,7 +334,7 @@ static void restricted_view_sql(session_t *s, buf_t *b, const json_t *t, const j
  * error says so (permission, not a typo). */
 static int hidden_column_error(session_t *s, int rc, tarn_err_t *err)
 {
-    const char *q = err->reason && !strcmp(err->reason, "UndefinedColumn")
+    const char *q = err->reason == TARN_R_UndefinedColumn
                         ? strstr(err->msg, "column \"")
                         : NULL;
     if (!q)
@@ -352,7 +352,7 @@ static int hidden_column_error(session_t *s, int rc, tarn_err_t *err)
         size_t i;
         json_t *h;
         json_array_foreach(hidden, i, h) if (!strcasecmp(json_string_value(h), col)) return TARN_ERR_R(
-            err, TARN_EDENIED, "AccessDenied", "you may not read the column %s of %s", col,
+            err, TARN_EDENIED, AccessDenied, "you may not read the column %s of %s", col,
             view);
     }
     return rc;
@@ -381,7 +381,7 @@ static const char *scope_rel_map(session_t *s, const char *table)
         return name;
     const char *path = sc->rel_paths[i];
     if (!path || path[0] != '/') {
-        s->rc = TARN_ERR_R(&s->view_err, TARN_EINVAL, "InvalidArgument",
+        s->rc = TARN_ERR_R(&s->view_err, TARN_EINVAL, InvalidArgument,
                            "relation %s stands for %s, which is not an absolute path",
                            sc->rel_names[i], path ? path : "nothing");
         return NULL;

@@ -159,14 +159,14 @@ int workload_admit(workload_t *w, const char *principal, const char *sql, sessio
     int rc = 0;
     while (q->state == Q_QUEUED && (w->running >= w->o.slots || !first_in_line(w, q))) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until)) {
-            rc = TARN_ERR_R(err, TARN_EBUSY, "SlowDown",
+            rc = TARN_ERR_R(err, TARN_EBUSY, SlowDown,
                             "all %d query slots stayed busy for %d ms; try again shortly",
                             w->o.slots, w->o.max_wait_ms);
             break;
         }
     }
     if (!rc && q->state != Q_QUEUED)
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled", "query %lld was cancelled",
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, QueryCancelled, "query %lld was cancelled",
                         (long long)q->id);
     if (!rc) {
         w->running++;
@@ -262,7 +262,7 @@ json_t *workload_list(workload_t *w, const char *principal, bool admin)
 int workload_get(workload_t *w, int64_t id, const char *principal, bool admin, json_t **out,
                  tarn_err_t *err)
 {
-    int rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchQuery", "no query %lld", (long long)id);
+    int rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchQuery, "no query %lld", (long long)id);
     pthread_mutex_lock(&w->mu);
     for (query_t *q = w->queries; q; q = q->next)
         if (q->id == id && visible(q, principal, admin)) {
@@ -277,7 +277,7 @@ int workload_get(workload_t *w, int64_t id, const char *principal, bool admin, j
 int workload_cancel(workload_t *w, int64_t id, const char *principal, bool admin,
                     tarn_err_t *err)
 {
-    int rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchQuery",
+    int rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchQuery,
                         "no running or queued query %lld", (long long)id);
     pthread_mutex_lock(&w->mu);
     for (query_t *q = w->queries; q; q = q->next) {

@@ -181,22 +181,23 @@ void engine_disconnect(engine_conn_t *c)
  * says what went wrong. */
 /* DuckDB's error classes (the prefix of its messages) as protocol-neutral reasons, which
  * the edges turn into REST codes or SQLSTATEs. */
-static const char *error_reason(const char *msg)
+static tarn_reason_t error_reason(const char *msg)
 {
     static const struct {
-        const char *prefix, *within, *reason;
+        const char *prefix, *within;
+        tarn_reason_t reason;
     } classes[] = {
-        {"Parser Error", NULL, "SyntaxError"},
-        {"Catalog Error", "Table with name", "UndefinedTable"},
-        {"Catalog Error", "Function with name", "UndefinedFunction"},
-        {"Catalog Error", NULL, "UndefinedObject"},
-        {"Binder Error", "column", "UndefinedColumn"},
-        {"Binder Error", "function", "UndefinedFunction"},
-        {"Binder Error", NULL, "InvalidQuery"},
-        {"Conversion Error", NULL, "InvalidTextRepresentation"},
-        {"Invalid Input Error", NULL, "InvalidTextRepresentation"},
-        {"Out of Range Error", NULL, "NumericValueOutOfRange"},
-        {"Out of Memory Error", NULL, "QueryOutOfMemory"},
+        {"Parser Error", NULL, TARN_R_SyntaxError},
+        {"Catalog Error", "Table with name", TARN_R_UndefinedTable},
+        {"Catalog Error", "Function with name", TARN_R_UndefinedFunction},
+        {"Catalog Error", NULL, TARN_R_UndefinedObject},
+        {"Binder Error", "column", TARN_R_UndefinedColumn},
+        {"Binder Error", "function", TARN_R_UndefinedFunction},
+        {"Binder Error", NULL, TARN_R_InvalidQuery},
+        {"Conversion Error", NULL, TARN_R_InvalidTextRepresentation},
+        {"Invalid Input Error", NULL, TARN_R_InvalidTextRepresentation},
+        {"Out of Range Error", NULL, TARN_R_NumericValueOutOfRange},
+        {"Out of Memory Error", NULL, TARN_R_QueryOutOfMemory},
     };
     for (size_t i = 0; i < sizeof classes / sizeof *classes; i++) {
         size_t n = strlen(classes[i].prefix);
@@ -207,7 +208,7 @@ static const char *error_reason(const char *msg)
         if (hit && (!eol || hit < eol))
             return classes[i].reason;
     }
-    return NULL;
+    return TARN_R_NONE;
 }
 
 int engine_fail(const char *msg, tarn_err_t *err)
@@ -217,10 +218,10 @@ int engine_fail(const char *msg, tarn_err_t *err)
     size_t n = strcspn(msg, "\n");
     while (n && msg[n - 1] == ' ')
         n--;
-    const char *reason = error_reason(msg);
+    tarn_reason_t reason = error_reason(msg);
     /* Running out of memory is no fault of the statement's text: callers tell it apart. */
-    int code = reason && !strcmp(reason, "QueryOutOfMemory") ? TARN_ENOMEM : TARN_EINVAL;
-    return TARN_ERR_R(err, code, reason, "%.*s", (int)n, msg);
+    int code = reason == TARN_R_QueryOutOfMemory ? TARN_ENOMEM : TARN_EINVAL;
+    return TARN_ERR_RV(err, code, reason, "%.*s", (int)n, msg);
 }
 
 int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows_t *out,
@@ -261,7 +262,7 @@ int engine_bind(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *
 {
     size_t want = (size_t)duckdb_nparams(ps), got = json_array_size(params);
     if (want != got)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "the query has %zu parameter%s ($1...), %zu given", want,
                           want == 1 ? "" : "s", got);
     for (size_t i = 0; i < got; i++) {
@@ -279,10 +280,10 @@ int engine_bind(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *
         else if (json_is_null(v))
             st = duckdb_bind_null(ps, k);
         else
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "parameter $%zu must be a string, number, boolean or null", i + 1);
         if (st == DuckDBError)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "parameter $%zu does not fit where the query uses it", i + 1);
     }
     return 0;

@@ -277,7 +277,7 @@ int authz_may_grant(const authz_principal_t *p, const char *permission, const ch
     if (authz_iam_admin(p, NULL) ||
         (bit && p->grants && grants_allows(p->grants, p->id, bit, resource, true, NULL)))
         return 0;
-    return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+    return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                       "%s may not grant or revoke %s on %s: that needs %s on it WITH GRANT "
                       "OPTION (or the admin)",
                       p->name, permission, resource, permission);

@@ -249,7 +249,7 @@ static int check_name(const char *what, const char *name, tarn_err_t *err)
         ok = alnum || (i > 0 && strchr("_.@-", c));
     }
     return ok ? 0
-              : TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+              : TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                            "%s name '%s' must be 1-64 letters, digits or _ . @ -, starting with "
                            "a letter or digit",
                            what, name);
@@ -303,7 +303,7 @@ static int exec1(grants_t *g, const char *sql, const char *a, const char *b, int
     if (step == SQLITE_DONE)
         return 0;
     if (step == SQLITE_CONSTRAINT)
-        return TARN_ERR_R(err, TARN_EEXISTS, "EntityAlreadyExists", "'%s' already exists", a);
+        return TARN_ERR_R(err, TARN_EEXISTS, EntityAlreadyExists, "'%s' already exists", a);
     return db_fail(g->db, step, err, "grants");
 }
 
@@ -322,7 +322,7 @@ static bool exists(grants_t *g, const char *sql, const char *a)
 static int need(grants_t *g, const char *sql, const char *what, const char *name, tarn_err_t *err)
 {
     return exists(g, sql, name) ? 0
-                                : TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
+                                : TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity,
                                              "the %s '%s' does not exist", what, name);
 }
 
@@ -365,10 +365,10 @@ static int principal_resolve(grants_t *g, const char *principal, bool roles_too,
             return 0;
         if (step != SQLITE_DONE)
             return db_fail(g->db, step, err, "principal lookup");
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the %s '%s' does not exist",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "the %s '%s' does not exist",
                           kinds[k].kind, principal + n);
     }
-    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+    return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                       "a principal is user:NAME, group:NAME%s (got '%s')",
                       roles_too ? " or role:NAME" : "", principal);
 }
@@ -410,7 +410,7 @@ int grants_group_delete(grants_t *g, const char *name, tarn_err_t *err)
     int n = 0;
     int rc = exec1(g, "DELETE FROM iam_groups WHERE name = ?1", name, NULL, &n, err);
     if (!rc && !n)
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the group '%s' does not exist", name);
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "the group '%s' does not exist", name);
     if (!rc)
         changed(g);
     return rc;
@@ -441,7 +441,7 @@ int grants_group_remove(grants_t *g, const char *group, const char *user, tarn_e
                    " AND user_id = (SELECT id FROM users WHERE name = ?2)",
                    group, user, &n, err);
     if (!rc && !n)
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "'%s' is not a member of '%s'",
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "'%s' is not a member of '%s'",
                         user, group);
     if (!rc)
         changed(g);
@@ -463,7 +463,7 @@ int grants_role_delete(grants_t *g, const char *name, tarn_err_t *err)
     int n = 0;
     int rc = exec1(g, "DELETE FROM iam_roles WHERE name = ?1", name, NULL, &n, err);
     if (!rc && !n)
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the role '%s' does not exist", name);
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "the role '%s' does not exist", name);
     if (!rc)
         changed(g);
     return rc;
@@ -498,7 +498,7 @@ int grants_role_unassign(grants_t *g, const char *role, const char *holder, tarn
                       " AND role_id = (SELECT id FROM iam_roles WHERE name = ?3)",
                       &h, role, NULL, &n, err);
     if (!rc && !n)
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "'%s' does not hold the role '%s'",
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "'%s' does not hold the role '%s'",
                         holder, role);
     if (!rc)
         changed(g);
@@ -569,9 +569,9 @@ static int check_columns(const char *what, const json_t *c, tarn_err_t *err)
     size_t i;
     json_t *v;
     if (!json_is_array(c) || !json_array_size(c))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "%s is a list of column names", what);
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "%s is a list of column names", what);
     json_array_foreach(c, i, v) if (!json_is_string(v) || !json_string_length(v)) return TARN_ERR_R(
-        err, TARN_EINVAL, "InvalidArgument", "%s is a list of column names", what);
+        err, TARN_EINVAL, InvalidArgument, "%s is a list of column names", what);
     return 0;
 }
 
@@ -583,15 +583,15 @@ int grants_filter_create(grants_t *g, const char *table, const char *name,
     if (rc)
         return rc;
     if (count_dots(table) != 2 || strchr(table, '*'))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a filter is on one table, zone.database.table (got '%s')", table);
     if (strchr(name, '.'))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "a filter's name has no '.'");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "a filter's name has no '.'");
     if ((rc = check_columns("columns", columns, err)) ||
         (rc = check_columns("excluded columns", excluded, err)))
         return rc;
     if (columns && excluded)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a filter names the columns it shows or those it hides, not both");
     sqlite3_stmt *st = NULL;
     if ((rc = db_prepare(g->db, &st,
@@ -611,7 +611,7 @@ int grants_filter_create(grants_t *g, const char *table, const char *name,
     free(c);
     free(x);
     if (step == SQLITE_CONSTRAINT)
-        return TARN_ERR_R(err, TARN_EEXISTS, "EntityAlreadyExists",
+        return TARN_ERR_R(err, TARN_EEXISTS, EntityAlreadyExists,
                           "the filter %s.%s already exists", table, name);
     if (step != SQLITE_DONE)
         return db_fail(g->db, step, err, "filter");
@@ -627,7 +627,7 @@ int grants_filter_delete(grants_t *g, const char *table, const char *name, tarn_
     int rc = exec1(g, "DELETE FROM data_filters WHERE tbl = ?1 AND name = ?2", table, name, &n,
                    err);
     if (!rc && !n)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "no filter %s.%s", table, name);
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "no filter %s.%s", table, name);
     sqlite3_stmt *st = NULL;
     if (!rc && !(rc = db_prepare(g->db, &st, "DELETE FROM grants WHERE resource = ?1", err))) {
         sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
@@ -703,7 +703,7 @@ int grants_grant(grants_t *g, const grant_spec_t *s, const char *by, int64_t *id
     if (rc)
         return rc;
     if (kind < 0)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a resource is table:ZONE.DB.TABLE, database:ZONE.DB, "
                           "filter:ZONE.DB.TABLE.FILTER, location:BUCKET/PREFIX or iam (got '%s')",
                           s->resource);
@@ -711,22 +711,22 @@ int grants_grant(grants_t *g, const grant_spec_t *s, const char *by, int64_t *id
     if ((kind == RES_TABLE || kind == RES_DATABASE || kind == RES_FILTER) &&
         (count_dots(name) != dots[kind] || strstr(name, "..") || name[0] == '.' ||
          (strchr(name, '*') && (kind != RES_TABLE || strcmp(strrchr(name, '.'), ".*")))))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "'%s' is not a %s name", s->resource,
                           kind == RES_TABLE ? "zone.database.table (or zone.database.*)"
                           : kind == RES_DATABASE ? "zone.database"
                                                  : "zone.database.table.filter");
     if (kind == RES_LOCATION && (!*name || *name == '/'))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a location is BUCKET or BUCKET/PREFIX (got '%s')", name);
     if (p < 0 || !(kinds & (1u << kind)))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "%s cannot be granted on %s", s->permission, s->resource);
     if ((s->columns || s->excluded) && !(bit == GRANT_SELECT && kind == RES_TABLE))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "columns can be named only with SELECT on a table");
     if (s->columns && s->excluded)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "name the columns granted or the columns excluded, not both");
     if ((rc = check_columns("columns", s->columns, err)) ||
         (rc = check_columns("excluded columns", s->excluded, err)))
@@ -743,7 +743,7 @@ int grants_grant(grants_t *g, const grant_spec_t *s, const char *by, int64_t *id
         bool found = sqlite3_step(st) == SQLITE_ROW;
         db_done(g->db, st);
         if (!found)
-            return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "no filter %s", name);
+            return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "no filter %s", name);
     }
     sqlite3_stmt *st = NULL;
     if ((rc = db_prepare(g->db, &st,
@@ -794,7 +794,7 @@ int grants_revoke(grants_t *g, const char *principal, const char *permission,
                               &who, p >= 0 ? perms[p].name : permission, resource, &n, err)))
         return rc;
     if (!n)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchGrant", "%s holds no %s on %s", principal,
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchGrant, "%s holds no %s on %s", principal,
                           permission, resource);
     changed(g);
     return 0;

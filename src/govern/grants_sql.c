@@ -81,7 +81,7 @@ int grants_parse(const char *sql, grant_statement_t *out, tarn_err_t *err)
     memset(out, 0, sizeof *out);
     lex_t l = {.p = sql};
     if (!next(&l) || (!is(&l, "GRANT") && !is(&l, "REVOKE")))
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "expected GRANT or REVOKE");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "expected GRANT or REVOKE");
     out->revoke = is(&l, "REVOKE");
     out->permissions = json_array();
     /* permissions, separated by commas, up to ON */
@@ -152,7 +152,7 @@ int grants_parse(const char *sql, grant_statement_t *out, tarn_err_t *err)
     return 0;
 bad:
     grants_statement_free(out);
-    return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+    return TARN_ERR_R(err, TARN_EINVAL, SyntaxError,
                       "expected %s PERMISSION[, ...] ON [TABLE|DATABASE|FILTER|LOCATION] NAME%s "
                       "%s PRINCIPAL%s (near \"%s\")",
                       out->revoke ? "REVOKE" : "GRANT",

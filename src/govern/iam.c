@@ -130,16 +130,16 @@ int iam_check_user_name(const char *name, tarn_err_t *err)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 64)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "user name must be 1 to 64 characters long");
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
         if (i == 0 && !alnum)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "user name must start with a letter or digit");
         if (!alnum && !strchr("_.@-", c))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "user name may contain only letters, digits and _ . @ -");
     }
     return 0;
@@ -183,7 +183,7 @@ int iam_user_create(iam_t *iam, const char *name, bool admin, const char *passwo
     int step = sqlite3_step(st);
     db_done(iam->db, st);
     if (step == SQLITE_CONSTRAINT)
-        rc = TARN_ERR_R(err, TARN_EEXISTS, "EntityAlreadyExists", "the user '%s' already exists",
+        rc = TARN_ERR_R(err, TARN_EEXISTS, EntityAlreadyExists, "the user '%s' already exists",
                         name);
     else if (step != SQLITE_DONE)
         rc = db_fail(iam->db, step, err, "create user");
@@ -224,9 +224,9 @@ static int user_lookup(iam_t *iam, const char *name, int64_t id, iam_user_t *out
     if (step != SQLITE_DONE)
         return db_fail(iam->db, step, err, "user lookup");
     if (name)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user '%s' does not exist",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "the user '%s' does not exist",
                           name);
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user #%lld does not exist",
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "the user #%lld does not exist",
                       (long long)id);
 }
 
@@ -289,11 +289,11 @@ int iam_user_delete(iam_t *iam, const char *name, tarn_err_t *err)
     }
     db_done(iam->db, st);
     if (step == SQLITE_DONE)
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity", "the user '%s' does not exist", name);
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity, "the user '%s' does not exist", name);
     else if (step != SQLITE_ROW)
         rc = db_fail(iam->db, step, err, "user lookup");
     else if (admin && admins <= 1)
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "DeleteConflict",
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, DeleteConflict,
                         "'%s' is the last admin and cannot be deleted", name);
     if (rc)
         goto done;
@@ -396,7 +396,7 @@ int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_er
     if (rc)
         return rc;
     if (sqlite3_changes(db_h(iam->db)) == 0)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity,
                           "the user '%s' has no access key '%s'", user, access_key);
     return 0;
 }
@@ -405,7 +405,7 @@ int iam_key_set_status(iam_t *iam, const char *user, const char *access_key, con
                        tarn_err_t *err)
 {
     if (strcmp(status, "active") && strcmp(status, "inactive"))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "a key's status is \"active\" or \"inactive\" (got \"%s\")", status);
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(
@@ -422,7 +422,7 @@ int iam_key_set_status(iam_t *iam, const char *user, const char *access_key, con
     if (rc)
         return rc;
     if (changed == 0)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchEntity",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchEntity,
                           "the user '%s' has no access key '%s'", user, access_key);
     return 0;
 }
@@ -523,7 +523,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
         db_done(iam->db, st);
         if (step != SQLITE_DONE)
             return db_fail(iam->db, step, err, "key lookup");
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "InvalidAccessKeyId",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, InvalidAccessKeyId,
                           "the access key id you provided does not exist in our records");
     }
     int64_t last_used = sqlite3_column_int64(st, 1);

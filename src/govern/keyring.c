@@ -139,7 +139,7 @@ static int kr_read_key_file(const char *dir, const char *name, char *data, size_
         goto done;
     }
     if (st.st_mode & 077) {
-        rc = TARN_ERR_R(err, TARN_EDENIED, "KeyFilePermissions",
+        rc = TARN_ERR_R(err, TARN_EDENIED, KeyFilePermissions,
                         "%s has mode %04o: key files must not be accessible by group or "
                         "others; run `chmod 600 %s`",
                         path, (unsigned)(st.st_mode & 07777), path);
@@ -323,7 +323,7 @@ int keyring_unseal(const keyring_t *kr, const char *aad, const char *sealed, buf
         OPENSSL_cleanse(pt, ptlen);
         out->data[out->len] = '\0';
         ERR_clear_error();
-        rc = TARN_ERR_R(err, TARN_EINVAL, "SealedValueInvalid",
+        rc = TARN_ERR_R(err, TARN_EINVAL, SealedValueInvalid,
                         "sealed value failed authentication (tampered, or sealed under "
                         "another key or context)");
         goto done;

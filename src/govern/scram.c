@@ -57,14 +57,14 @@ int scram_start(scram_t *s, const char *verifier, const char *cf, size_t len,
     /* gs2-header: "n,," (no channel binding) or "y,," (client could, server does not
      * offer); "p=" would ask for binding the server never advertised. */
     if (len < 3 || (cf[0] != 'n' && cf[0] != 'y') || cf[1] != ',') {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation",
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation,
                         "SCRAM: channel binding is not supported; use SCRAM-SHA-256");
         goto done;
     }
     const char *bare = memchr(cf + 2, ',', len - 2);
     if (!bare || !(cnonce = attr(bare + 1, len - (size_t)(bare + 1 - cf), 'r')) || !*cnonce ||
         strchr(cnonce, ',')) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation",
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation,
                         "SCRAM: malformed client-first-message");
         goto done;
     }
@@ -132,12 +132,12 @@ int scram_finish(scram_t *s, const char *cf, size_t len, buf_t *out, tarn_err_t 
     long plen = proof64 ? hash_unb64(proof, sizeof proof, proof64) : -1;
     if (!s->auth_prefix || !nonce || !cb || !p || plen != 32 ||
         (strcmp(cb, "biws") && strcmp(cb, "eSws"))) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation",
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation,
                         "SCRAM: malformed client-final-message");
         goto done;
     }
     if (strcmp(nonce, s->nonce)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "SCRAM: nonce does not match");
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "SCRAM: nonce does not match");
         goto done;
     }
     buf_t am = BUF_INIT;
@@ -153,7 +153,7 @@ int scram_finish(scram_t *s, const char *cf, size_t len, buf_t *out, tarn_err_t 
     hash_sha256(stored, client_key, 32);
     if (!hash_equal(stored, 32, s->stored_key, 32) || !s->known) {
         buf_free(&am);
-        rc = TARN_ERR_R(err, TARN_EDENIED, "InvalidPassword", "password authentication failed");
+        rc = TARN_ERR_R(err, TARN_EDENIED, InvalidPassword, "password authentication failed");
         goto done;
     }
     uint8_t server_sig[32];

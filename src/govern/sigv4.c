@@ -399,7 +399,7 @@ static bool valid_payload_hash(const char *v)
 static int set_payload_hash(sigv4_auth_t *out, const char *v, tarn_err_t *err)
 {
     if (!valid_payload_hash(v))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
@@ -411,7 +411,7 @@ static int set_payload_hash(sigv4_auth_t *out, const char *v, tarn_err_t *err)
 }
 
 /* Credential = AK/YYYYMMDD/region/service/aws4_request */
-static int parse_credential(sigv4_auth_t *out, const char *cred, const char *reason,
+static int parse_credential(sigv4_auth_t *out, const char *cred, tarn_reason_t reason,
                             tarn_err_t *err)
 {
     const char *part[5];
@@ -420,36 +420,36 @@ static int parse_credential(sigv4_auth_t *out, const char *cred, const char *rea
     for (int i = 0; i < 5; i++) {
         const char *slash = i < 4 ? strchr(s, '/') : NULL;
         if (i < 4 && !slash)
-            return TARN_ERR_R(err, TARN_EINVAL, reason,
-                              "credential '%.200s' is malformed; expecting "
-                              "\"<access-key>/YYYYMMDD/<region>/<service>/aws4_request\"",
-                              cred);
+            return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                               "credential '%.200s' is malformed; expecting "
+                               "\"<access-key>/YYYYMMDD/<region>/<service>/aws4_request\"",
+                               cred);
         part[i] = s;
         len[i] = slash ? (size_t)(slash - s) : strlen(s);
         s = slash ? slash + 1 : s + len[i];
     }
     if (len[0] == 0 || !copy_bounded(out->access_key, sizeof out->access_key, part[0], len[0]))
-        return TARN_ERR_R(err, TARN_EINVAL, reason,
-                          "credential access key must be 1 to %zu characters",
-                          sizeof out->access_key - 1);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                           "credential access key must be 1 to %zu characters",
+                           sizeof out->access_key - 1);
     bool date_ok = len[1] == 8;
     for (size_t i = 0; date_ok && i < 8; i++)
         date_ok = part[1][i] >= '0' && part[1][i] <= '9';
     if (!date_ok)
-        return TARN_ERR_R(err, TARN_EINVAL, reason,
-                          "credential date '%.*s' is not in YYYYMMDD format",
-                          (int)(len[1] > 64 ? 64 : len[1]), part[1]);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                           "credential date '%.*s' is not in YYYYMMDD format",
+                           (int)(len[1] > 64 ? 64 : len[1]), part[1]);
     copy_bounded(out->date, sizeof out->date, part[1], 8);
     if (len[2] == 0 || !copy_bounded(out->region, sizeof out->region, part[2], len[2]))
-        return TARN_ERR_R(err, TARN_EINVAL, reason, "credential region must be 1 to %zu characters",
-                          sizeof out->region - 1);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                           "credential region must be 1 to %zu characters", sizeof out->region - 1);
     if (len[3] == 0 || !copy_bounded(out->service, sizeof out->service, part[3], len[3]))
-        return TARN_ERR_R(err, TARN_EINVAL, reason,
-                          "credential service must be 1 to %zu characters",
-                          sizeof out->service - 1);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                           "credential service must be 1 to %zu characters",
+                           sizeof out->service - 1);
     if (len[4] != strlen(TERMINATOR) || memcmp(part[4], TERMINATOR, len[4]) != 0)
-        return TARN_ERR_R(err, TARN_EINVAL, reason,
-                          "credential must end with \"aws4_request\", not \"%.40s\"", part[4]);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                           "credential must end with \"aws4_request\", not \"%.40s\"", part[4]);
     snprintf(out->scope, sizeof out->scope, "%s/%s/%s/" TERMINATOR, out->date, out->region,
              out->service);
     return 0;
@@ -460,28 +460,28 @@ static bool is_token_char(unsigned char c)
     return c > 32 && c < 127 && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
-static int parse_signed_headers(sigv4_auth_t *out, const char *v, const char *reason,
+static int parse_signed_headers(sigv4_auth_t *out, const char *v, tarn_reason_t reason,
                                 tarn_err_t *err)
 {
     size_t n = strlen(v);
     if (n == 0)
-        return TARN_ERR_R(err, TARN_EINVAL, reason, "SignedHeaders is empty");
+        return TARN_ERR_RV(err, TARN_EINVAL, reason, "SignedHeaders is empty");
     if (!copy_bounded(out->signed_headers, sizeof out->signed_headers, v, n))
-        return TARN_ERR_R(err, TARN_EINVAL, reason, "SignedHeaders is longer than %d bytes",
-                          SIGV4_SIGNED_HEADERS_MAX - 1);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason, "SignedHeaders is longer than %d bytes",
+                           SIGV4_SIGNED_HEADERS_MAX - 1);
     bool has_host = false;
     const char *s = v;
     for (;;) {
         const char *e = strchr(s, ';');
         size_t len = e ? (size_t)(e - s) : strlen(s);
         if (len == 0)
-            return TARN_ERR_R(err, TARN_EINVAL, reason,
-                              "SignedHeaders '%.200s' contains an empty header name", v);
+            return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                               "SignedHeaders '%.200s' contains an empty header name", v);
         for (size_t i = 0; i < len; i++)
             if (!is_token_char((unsigned char)s[i]))
-                return TARN_ERR_R(err, TARN_EINVAL, reason,
-                                  "SignedHeaders contains an invalid header name '%.*s'",
-                                  (int)(len > 64 ? 64 : len), s);
+                return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                                   "SignedHeaders contains an invalid header name '%.*s'",
+                                   (int)(len > 64 ? 64 : len), s);
         if (ieqn(s, len, "host"))
             has_host = true;
         if (!e)
@@ -489,15 +489,15 @@ static int parse_signed_headers(sigv4_auth_t *out, const char *v, const char *re
         s = e + 1;
     }
     if (!has_host)
-        return TARN_ERR_R(err, TARN_EINVAL, reason, "SignedHeaders '%.200s' must include host", v);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason, "SignedHeaders '%.200s' must include host", v);
     return 0;
 }
 
-static int parse_signature(sigv4_auth_t *out, const char *v, const char *reason, tarn_err_t *err)
+static int parse_signature(sigv4_auth_t *out, const char *v, tarn_reason_t reason, tarn_err_t *err)
 {
     if (!is_hex_n(v, 64))
-        return TARN_ERR_R(err, TARN_EINVAL, reason,
-                          "signature must be 64 hexadecimal characters, got '%.80s'", v);
+        return TARN_ERR_RV(err, TARN_EINVAL, reason,
+                           "signature must be 64 hexadecimal characters, got '%.80s'", v);
     for (int i = 0; i < 64; i++)
         out->signature[i] = (char)lower_ascii((unsigned char)v[i]);
     out->signature[64] = '\0';
@@ -507,7 +507,7 @@ static int parse_signature(sigv4_auth_t *out, const char *v, const char *reason,
 static int parse_authorization(sigv4_auth_t *out, const sigv4_request_t *req, const char *hdr,
                                tarn_err_t *err)
 {
-    static const char *R = "AuthorizationHeaderMalformed";
+    static const tarn_reason_t R = TARN_R_AuthorizationHeaderMalformed;
     buf_t tmp = BUF_INIT;
     int rc = 0;
     const char *p = hdr;
@@ -516,10 +516,10 @@ static int parse_authorization(sigv4_auth_t *out, const sigv4_request_t *req, co
     size_t alen = strcspn(p, " \t,");
     if (alen != strlen(ALGORITHM) || memcmp(p, ALGORITHM, alen) != 0) {
         if (alen == 3 && memcmp(p, "AWS", 3) == 0)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "the authorization mechanism you have provided (AWS Signature "
                               "Version 2) is not supported; please use AWS4-HMAC-SHA256");
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                           "the authorization mechanism '%.*s' is not supported; please use "
                           "AWS4-HMAC-SHA256",
                           (int)(alen > 48 ? 48 : alen), p);
@@ -537,9 +537,9 @@ static int parse_authorization(sigv4_auth_t *out, const sigv4_request_t *req, co
             end--;
         const char *eq = memchr(p, '=', end);
         if (!eq) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                            "Authorization component '%.*s' is not of the form Key=Value",
-                            (int)(end > 64 ? 64 : end), p);
+            rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                             "Authorization component '%.*s' is not of the form Key=Value",
+                             (int)(end > 64 ? 64 : end), p);
             goto done;
         }
         size_t klen = (size_t)(eq - p);
@@ -561,15 +561,15 @@ static int parse_authorization(sigv4_auth_t *out, const sigv4_request_t *req, co
         else if (klen == 9 && memcmp(p, "Signature", 9) == 0)
             seen = &seen_sig;
         if (!seen) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                            "unknown Authorization component '%.*s' (expected Credential, "
-                            "SignedHeaders and Signature)",
-                            (int)(klen > 64 ? 64 : klen), p);
+            rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                             "unknown Authorization component '%.*s' (expected Credential, "
+                             "SignedHeaders and Signature)",
+                             (int)(klen > 64 ? 64 : klen), p);
             goto done;
         }
         if (*seen) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, R, "Authorization component '%.*s' appears twice",
-                            (int)klen, p);
+            rc = TARN_ERR_RV(err, TARN_EINVAL, R, "Authorization component '%.*s' appears twice",
+                             (int)klen, p);
             goto done;
         }
         *seen = true;
@@ -584,10 +584,10 @@ static int parse_authorization(sigv4_auth_t *out, const sigv4_request_t *req, co
         p += len;
     }
     if (!seen_cred || !seen_sh || !seen_sig) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, R, "Authorization header is missing %s",
-                        !seen_cred ? "Credential"
-                        : !seen_sh ? "SignedHeaders"
-                                   : "Signature");
+        rc = TARN_ERR_RV(err, TARN_EINVAL, R, "Authorization header is missing %s",
+                         !seen_cred ? "Credential"
+                         : !seen_sh ? "SignedHeaders"
+                                    : "Signature");
         goto done;
     }
 
@@ -602,21 +602,21 @@ static int parse_authorization(sigv4_auth_t *out, const sigv4_request_t *req, co
             xl--;
         if (xl != 16 || !copy_bounded(out->amz_date, sizeof out->amz_date, xd, xl) ||
             time_parse_amz(&t, out->amz_date)) {
-            rc = TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            rc = TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                             "X-Amz-Date '%.40s' is not in the form YYYYMMDDTHHMMSSZ", xd);
             goto done;
         }
     } else {
         const char *d = sigv4_request_header(req, "date");
         if (!d) {
-            rc = TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            rc = TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                             "AWS authentication requires a valid Date or x-amz-date header");
             goto done;
         }
         while (is_space(*d))
             d++;
         if (time_parse_http(&t, d)) {
-            rc = TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            rc = TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                             "Date header '%.60s' is not a valid HTTP date", d);
             goto done;
         }
@@ -633,7 +633,7 @@ done:
 
 static int parse_presigned(sigv4_auth_t *out, const sigv4_request_t *req, tarn_err_t *err)
 {
-    static const char *R = "AuthorizationQueryParametersError";
+    static const tarn_reason_t R = TARN_R_AuthorizationQueryParametersError;
     static const char *names[] = {"X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Date",
                                   "X-Amz-Expires",   "X-Amz-SignedHeaders", "X-Amz-Signature"};
     buf_t v[6] = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT};
@@ -646,23 +646,23 @@ static int parse_presigned(sigv4_auth_t *out, const sigv4_request_t *req, tarn_e
             goto done;
         }
         if (n == 0) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                            "query-string authentication version 4 requires the "
-                            "X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, "
-                            "X-Amz-SignedHeaders, and X-Amz-Expires parameters; %s is missing",
-                            names[i]);
+            rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                             "query-string authentication version 4 requires the "
+                             "X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, "
+                             "X-Amz-SignedHeaders, and X-Amz-Expires parameters; %s is missing",
+                             names[i]);
             goto done;
         }
         if (n > 1) {
-            rc =
-                TARN_ERR_R(err, TARN_EINVAL, R, "query parameter %s appears %d times", names[i], n);
+            rc = TARN_ERR_RV(err, TARN_EINVAL, R, "query parameter %s appears %d times", names[i],
+                             n);
             goto done;
         }
     }
     if (strcmp(bstr(&v[0]), ALGORITHM) != 0) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                        "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\", got '%.48s'",
-                        bstr(&v[0]));
+        rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                         "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\", got '%.48s'",
+                         bstr(&v[0]));
         goto done;
     }
     if ((rc = parse_credential(out, bstr(&v[1]), R, err)))
@@ -670,10 +670,10 @@ static int parse_presigned(sigv4_auth_t *out, const sigv4_request_t *req, tarn_e
     time_t t;
     if (v[2].len != 16 || !copy_bounded(out->amz_date, sizeof out->amz_date, v[2].data, 16) ||
         time_parse_amz(&t, out->amz_date)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                        "X-Amz-Date must be in the ISO8601 long format YYYYMMDDTHHMMSSZ, got "
-                        "'%.40s'",
-                        bstr(&v[2]));
+        rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                         "X-Amz-Date must be in the ISO8601 long format YYYYMMDDTHHMMSSZ, got "
+                         "'%.40s'",
+                         bstr(&v[2]));
         goto done;
     }
     const char *e = bstr(&v[3]);
@@ -685,14 +685,14 @@ static int parse_presigned(sigv4_auth_t *out, const sigv4_request_t *req, tarn_e
             expires = expires * 10 + (*c - '0');
     }
     if (!digits || expires < 1) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                        "X-Amz-Expires must be a positive number of seconds, got '%.40s'", e);
+        rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                         "X-Amz-Expires must be a positive number of seconds, got '%.40s'", e);
         goto done;
     }
     if (expires > SIGV4_MAX_EXPIRES) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, R,
-                        "X-Amz-Expires must be less than a week (in seconds) that is %d",
-                        SIGV4_MAX_EXPIRES);
+        rc = TARN_ERR_RV(err, TARN_EINVAL, R,
+                         "X-Amz-Expires must be less than a week (in seconds) that is %d",
+                         SIGV4_MAX_EXPIRES);
         goto done;
     }
     out->expires = expires;
@@ -724,10 +724,10 @@ int sigv4_parse(sigv4_auth_t *out, const sigv4_request_t *req, tarn_err_t *err)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory parsing the query string");
     bool query_auth = qsig || qalg || qcred;
     if (nauth > 1)
-        return TARN_ERR_R(err, TARN_EINVAL, "AuthorizationHeaderMalformed",
+        return TARN_ERR_R(err, TARN_EINVAL, AuthorizationHeaderMalformed,
                           "the request carries %zu Authorization headers", nauth);
     if (nauth && query_auth)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "only one auth mechanism allowed; only the X-Amz-Algorithm query "
                           "parameter or the Authorization header should be specified");
     if (nauth)
@@ -738,10 +738,10 @@ int sigv4_parse(sigv4_auth_t *out, const sigv4_request_t *req, tarn_err_t *err)
     if (v2 < 0)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory parsing the query string");
     if (v2)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                           "the authorization mechanism you have provided (AWS Signature Version "
                           "2 query string) is not supported; please use AWS4-HMAC-SHA256");
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "AccessDenied", "anonymous requests are not allowed");
+    return TARN_ERR_R(err, TARN_ENOTFOUND, AccessDenied, "anonymous requests are not allowed");
 }
 
 /* ---- canonical request, string to sign, signature ---- */
@@ -774,7 +774,7 @@ static int build_canonical(buf_t *out, const sigv4_request_t *req, const sigv4_a
         if (found < 0)
             goto nomem;
         if (!found)
-            return TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
+            return TARN_ERR_R(err, TARN_EDENIED, SignatureDoesNotMatch,
                               "header '%.*s' is listed in SignedHeaders but is not present in "
                               "the request",
                               (int)(len > 128 ? 128 : len), s);
@@ -828,7 +828,7 @@ int sigv4_check_signed_headers(const sigv4_request_t *req, const sigv4_auth_t *a
     }
     if (!used)
         return 0;
-    return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+    return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                       "There were headers present in the request which were not signed: %s "
                       "(every x-amz-* header and Content-MD5 must be in SignedHeaders)",
                       missing);
@@ -902,8 +902,8 @@ static int signature_matches(const sigv4_auth_t *auth, const uint8_t key[32], co
 int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const char *secret,
                  const char *payload_hash, time_t now, int mode, tarn_err_t *err)
 {
-    const char *R =
-        auth->presigned ? "AuthorizationQueryParametersError" : "AuthorizationHeaderMalformed";
+    tarn_reason_t R = auth->presigned ? TARN_R_AuthorizationQueryParametersError
+                                      : TARN_R_AuthorizationHeaderMalformed;
     buf_t creq = BUF_INIT, sts = BUF_INIT;
     uint8_t key[32], mac[32];
     char cdigest[65];
@@ -913,30 +913,30 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
     if (!payload_hash)
         payload_hash = auth->payload_hash;
     if (!*payload_hash)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                           "missing required header for this request: x-amz-content-sha256");
     if ((rc = sigv4_check_signed_headers(req, auth, err)))
         return rc;
     if (time_parse_amz(&t, auth->amz_date))
-        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                           "request date '%s' is not in the form YYYYMMDDTHHMMSSZ", auth->amz_date);
     if (memcmp(auth->date, auth->amz_date, 8) != 0)
-        return TARN_ERR_R(err, TARN_EINVAL, R,
-                          "credential date %s is not the same as the request date %.8s", auth->date,
-                          auth->amz_date);
+        return TARN_ERR_RV(err, TARN_EINVAL, R,
+                           "credential date %s is not the same as the request date %.8s",
+                           auth->date, auth->amz_date);
     if (auth->presigned) {
         if (t - now > SIGV4_MAX_SKEW)
-            return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                               "request is not valid yet: X-Amz-Date %s is %lld seconds in the "
                               "future",
                               auth->amz_date, (long long)(t - now));
         if (now - t > auth->expires)
-            return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                               "Request has expired: X-Amz-Date %s plus X-Amz-Expires %ld "
                               "seconds is %lld seconds ago",
                               auth->amz_date, auth->expires, (long long)(now - t - auth->expires));
     } else if (t - now > SIGV4_MAX_SKEW || now - t > SIGV4_MAX_SKEW) {
-        return TARN_ERR_R(err, TARN_EDENIED, "RequestTimeTooSkewed",
+        return TARN_ERR_R(err, TARN_EDENIED, RequestTimeTooSkewed,
                           "the difference between the request time (%s) and the server's time "
                           "is too large: %lld seconds, at most %d allowed",
                           auth->amz_date, (long long)(t > now ? t - now : now - t), SIGV4_MAX_SKEW);
@@ -962,7 +962,7 @@ int sigv4_verify(const sigv4_request_t *req, const sigv4_auth_t *auth, const cha
             (rc = signature_matches(auth, key, &creq, &sts, err)) != 1)
             goto done;
     }
-    rc = TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
+    rc = TARN_ERR_R(err, TARN_EDENIED, SignatureDoesNotMatch,
                     "the request signature we calculated does not match the signature you "
                     "provided; check your key and signing method (server canonical request "
                     "SHA-256 %s)",
@@ -983,7 +983,7 @@ int sigv4_verify_payload(const sigv4_auth_t *auth, const uint8_t body_sha256[32]
     for (int i = 0; i < 65; i++)
         want[i] = (char)lower_ascii((unsigned char)auth->payload_hash[i]);
     if (memcmp(hex, want, 64) != 0)
-        return TARN_ERR_R(err, TARN_EINVAL, "XAmzContentSHA256Mismatch",
+        return TARN_ERR_R(err, TARN_EINVAL, XAmzContentSHA256Mismatch,
                           "the provided x-amz-content-sha256 header %s does not match what was "
                           "computed: %s",
                           auth->payload_hash, hex);

@@ -36,7 +36,7 @@ struct sigv4_chunked {
     enum mode mode;
     enum state st;
     int failed; /* first error code; the decoder refuses input afterwards */
-    const char *fail_reason;
+    tarn_reason_t fail_reason;
 
     /* signing */
     uint8_t key[32];
@@ -102,7 +102,7 @@ static int fail(sigv4_chunked_t *c, const tarn_err_t *err, int code)
 {
     if (!c->failed) {
         c->failed = code;
-        c->fail_reason = err ? err->reason : NULL;
+        c->fail_reason = err ? err->reason : TARN_R_NONE;
     }
     return code;
 }
@@ -204,7 +204,7 @@ int sigv4_chunked_create(sigv4_chunked_t **out, const char *payload_mode,
     else if (payload_mode && strcmp(payload_mode, SIGV4_STREAMING_UNSIGNED_TRAILER) == 0)
         mode = MODE_UNSIGNED_TRAILER;
     else
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "'%.80s' is not an aws-chunked payload mode; expected "
                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
                           "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or "
@@ -213,18 +213,18 @@ int sigv4_chunked_create(sigv4_chunked_t **out, const char *payload_mode,
     bool sign = mode != MODE_UNSIGNED_TRAILER;
     if (sign) {
         if (!signing_key || !amz_date || !scope || !seed_signature)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "signed aws-chunked decoding needs a signing key, date, scope "
                               "and seed signature");
         if (strlen(amz_date) != 16)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "request date '%.40s' is not in the form YYYYMMDDTHHMMSSZ", amz_date);
         if (strlen(scope) >= sizeof((sigv4_chunked_t *)0)->scope)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "credential scope is longer than %zu bytes",
                               sizeof((sigv4_chunked_t *)0)->scope - 1);
         if (!is_lower_hex64(seed_signature, strlen(seed_signature)))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "seed signature must be 64 lowercase hex digits");
     }
     sigv4_chunked_t *c = calloc(1, sizeof *c);
@@ -254,7 +254,7 @@ int sigv4_chunked_expect(sigv4_chunked_t *c, const char *declared_trailer, int64
                          tarn_err_t *err)
 {
     if (c->nchunks || c->line_len || c->st != ST_SIZE)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                           "aws-chunked expectations must be set before the body is fed");
     c->expect_set = true;
     c->expect_len = decoded_length < 0 ? -1 : decoded_length;
@@ -269,11 +269,11 @@ int sigv4_chunked_expect(sigv4_chunked_t *c, const char *declared_trailer, int64
         while (end && is_space(s[end - 1]))
             end--;
         if (c->mode == MODE_SIGNED)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "x-amz-trailer is set but x-amz-content-sha256 is "
                               "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, which carries no trailer");
         if (c->ndeclared == SIGV4_TRAILERS_MAX || end >= sizeof c->declared[0])
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "x-amz-trailer declares more than %d trailers or a name longer "
                               "than %zu bytes",
                               SIGV4_TRAILERS_MAX, sizeof c->declared[0] - 1);
@@ -283,14 +283,14 @@ int sigv4_chunked_expect(sigv4_chunked_t *c, const char *declared_trailer, int64
         d[end] = '\0';
         enum alg a = alg_of(d, end);
         if (a == ALG_NONE)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "x-amz-trailer '%s' is not supported; expected one of "
                               "x-amz-checksum-crc32, x-amz-checksum-crc32c, "
                               "x-amz-checksum-crc64nvme, x-amz-checksum-sha1, "
                               "x-amz-checksum-sha256",
                               d);
         if (c->alg != ALG_NONE && c->alg != a)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                               "x-amz-trailer declares more than one checksum algorithm");
         c->alg = a;
         s += len;
@@ -321,7 +321,7 @@ int sigv4_chunked_create_for_request(sigv4_chunked_t **out, const sigv4_request_
     const char *mode = auth->payload_hash;
     bool unsigned_mode = strcmp(mode, SIGV4_STREAMING_UNSIGNED_TRAILER) == 0;
     if (auth->presigned)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                           "aws-chunked bodies cannot be sent with a presigned URL");
     int64_t dlen = -1;
     const char *dl = sigv4_request_header(req, "x-amz-decoded-content-length");
@@ -338,7 +338,7 @@ int sigv4_chunked_create_for_request(sigv4_chunked_t **out, const sigv4_request_
         while (is_space(*p))
             p++;
         if (p == dl || *p)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "x-amz-decoded-content-length '%.40s' is not a non-negative "
                               "integer",
                               dl);
@@ -382,7 +382,7 @@ static int verify_chunk(sigv4_chunked_t *c, const char *given, tarn_err_t *err)
     chunk_signature(c, "AWS4-HMAC-SHA256-PAYLOAD", tail, want);
     if (!hash_equal(want, 64, given, 64))
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
+                    TARN_ERR_R(err, TARN_EDENIED, SignatureDoesNotMatch,
                                "the signature of chunk %llu (%llu bytes, ending at decoded "
                                "offset %llu) does not match",
                                (unsigned long long)c->nchunks, (unsigned long long)c->chunk_size,
@@ -407,27 +407,27 @@ static int parse_size_line(sigv4_chunked_t *c, tarn_err_t *err)
     while (hash_hexval(s[digits]) >= 0) {
         if (digits == 16)
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                    "chunk size '%.40s' has more than 16 hex digits", s));
         size = size << 4 | (uint64_t)hash_hexval(s[digits]);
         digits++;
     }
     if (!digits)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "chunk header '%.60s' does not start with a hex chunk size", s));
     const char *rest = s + digits;
     if (c->mode == MODE_UNSIGNED_TRAILER) {
         if (*rest && *rest != ';')
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                    "malformed chunk header '%.60s'", s));
     } else {
         static const char ext[] = ";chunk-signature=";
         if (strncmp(rest, ext, sizeof ext - 1) != 0 ||
             !is_lower_hex64(rest + sizeof ext - 1, strlen(rest + sizeof ext - 1)))
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                    "chunk header '%.100s' is not "
                                    "\"<hex-size>;chunk-signature=<64 hex digits>\"",
                                    s));
@@ -435,7 +435,7 @@ static int parse_size_line(sigv4_chunked_t *c, tarn_err_t *err)
     }
     if (c->expect_len >= 0 && size > (uint64_t)c->expect_len - c->decoded)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "chunk %llu of %llu bytes goes past x-amz-decoded-content-length "
                                "(%lld)",
                                (unsigned long long)c->nchunks + 1, (unsigned long long)size,
@@ -443,7 +443,7 @@ static int parse_size_line(sigv4_chunked_t *c, tarn_err_t *err)
     if (size > UINT64_MAX - c->decoded)
         return fail(
             c, err,
-            TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest", "chunk sizes overflow a 64-bit length"));
+            TARN_ERR_R(err, TARN_EINVAL, InvalidRequest, "chunk sizes overflow a 64-bit length"));
     c->nchunks++;
     c->chunk_size = size;
     c->chunk_left = size;
@@ -473,12 +473,12 @@ static int verify_trailer_signature(sigv4_chunked_t *c, const char *given, tarn_
 {
     if (c->mode != MODE_SIGNED_TRAILER)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "x-amz-trailer-signature is only allowed with "
                                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"));
     if (!is_lower_hex64(given, strlen(given)))
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "x-amz-trailer-signature must be 64 lowercase hex digits"));
     /* The signed text is each trailer as "name:value\n", in the order received. */
     EVP_MD_CTX *md = c->chunk_md;
@@ -499,7 +499,7 @@ static int verify_trailer_signature(sigv4_chunked_t *c, const char *given, tarn_
     chunk_signature(c, "AWS4-HMAC-SHA256-TRAILER", hex, want);
     if (!hash_equal(want, 64, given, 64))
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
+                    TARN_ERR_R(err, TARN_EDENIED, SignatureDoesNotMatch,
                                "the x-amz-trailer-signature does not match the trailing "
                                "headers"));
     c->trailer_sig_ok = true;
@@ -511,11 +511,11 @@ static int finish_checks(sigv4_chunked_t *c, tarn_err_t *err)
 {
     if (c->mode == MODE_SIGNED_TRAILER && !c->trailer_sig_ok)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EDENIED, "SignatureDoesNotMatch",
+                    TARN_ERR_R(err, TARN_EDENIED, SignatureDoesNotMatch,
                                "the trailing headers carry no x-amz-trailer-signature"));
     if (c->expect_len >= 0 && c->decoded != (uint64_t)c->expect_len)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "IncompleteBody",
+                    TARN_ERR_R(err, TARN_EINVAL, IncompleteBody,
                                "the body decoded to %llu bytes but "
                                "x-amz-decoded-content-length is %lld",
                                (unsigned long long)c->decoded, (long long)c->expect_len));
@@ -524,7 +524,7 @@ static int finish_checks(sigv4_chunked_t *c, tarn_err_t *err)
     for (size_t i = 0; i < c->ndeclared; i++)
         if (!trailer_get(c, c->declared[i]))
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                    "x-amz-trailer declares %s but the body carries no such "
                                    "trailer",
                                    c->declared[i]));
@@ -535,7 +535,7 @@ static int finish_checks(sigv4_chunked_t *c, tarn_err_t *err)
             declared = strcmp(c->declared[j], name) == 0;
         if (!declared)
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                    "trailer %.64s was not declared in x-amz-trailer", name));
     }
     if (c->alg != ALG_NONE) {
@@ -544,7 +544,7 @@ static int finish_checks(sigv4_chunked_t *c, tarn_err_t *err)
         checksum_final(c, want);
         if (strcmp(want, got) != 0)
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "BadDigest",
+                        TARN_ERR_R(err, TARN_EINVAL, BadDigest,
                                    "the %s you specified (%.48s) did not match the "
                                    "calculated checksum (%s)",
                                    alg_names[c->alg].label, got, want));
@@ -562,17 +562,17 @@ static int parse_trailer_line(sigv4_chunked_t *c, tarn_err_t *err)
     }
     if (c->mode == MODE_SIGNED)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "trailing headers are not allowed with "
                                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"));
     if (c->trailer_sig_ok)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "trailing header after x-amz-trailer-signature"));
     char *colon = memchr(c->line, ':', c->line_len);
     if (!colon || colon == c->line)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "malformed trailing header line '%.60s'", c->line));
     char *name = c->line, *value = colon + 1;
     size_t nlen = (size_t)(colon - name);
@@ -591,11 +591,11 @@ static int parse_trailer_line(sigv4_chunked_t *c, tarn_err_t *err)
         return verify_trailer_signature(c, value, err);
     if (c->ntrailers == SIGV4_TRAILERS_MAX)
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest", "more than %d trailing headers",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest, "more than %d trailing headers",
                                SIGV4_TRAILERS_MAX));
     if (trailer_get(c, name))
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "trailing header %.64s appears twice", name));
     /* The line (with ':' and CRLF) is longer than name+value+2 NULs, and all lines together
      * fit SIGV4_TRAILER_MAX, so the store cannot overflow. */
@@ -621,9 +621,9 @@ static long take_line(sigv4_chunked_t *c, const char *p, size_t n, bool *done, t
     if (c->line_len + take > limit)
         return fail(c, err,
                     trailer
-                        ? TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        ? TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                      "trailing headers are longer than %d bytes", SIGV4_TRAILER_MAX)
-                        : TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        : TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                      "chunk header line is longer than %d bytes",
                                      SIGV4_CHUNK_LINE_MAX));
     memcpy(c->line + c->line_len, p, take);
@@ -632,7 +632,7 @@ static long take_line(sigv4_chunked_t *c, const char *p, size_t n, bool *done, t
         return (long)take;
     if (c->line_len < 2 || c->line[c->line_len - 2] != '\r')
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "%s line is terminated by a bare LF instead of CRLF",
                                trailer ? "trailing header" : "chunk header"));
     if (trailer)
@@ -641,7 +641,7 @@ static long take_line(sigv4_chunked_t *c, const char *p, size_t n, bool *done, t
     c->line[c->line_len] = '\0';
     if (memchr(c->line, '\0', c->line_len) || memchr(c->line, '\r', c->line_len))
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                    TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                "%s line contains a NUL or a bare CR",
                                trailer ? "trailing header" : "chunk header"));
     *done = true;
@@ -670,8 +670,8 @@ int sigv4_chunked_feed(sigv4_chunked_t *c, const void *data, size_t n, tarn_err_
 {
     const uint8_t *p = data;
     if (c->failed)
-        return TARN_ERR_R(err, c->failed, c->fail_reason,
-                          "the aws-chunked decoder already failed on earlier input");
+        return TARN_ERR_RV(err, c->failed, c->fail_reason,
+                           "the aws-chunked decoder already failed on earlier input");
     while (n) {
         int rc = 0;
         switch (c->st) {
@@ -702,7 +702,7 @@ int sigv4_chunked_feed(sigv4_chunked_t *c, const void *data, size_t n, tarn_err_
         case ST_DATA_LF:
             if (*p != (c->st == ST_DATA_CR ? '\r' : '\n'))
                 return fail(c, err,
-                            TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                            TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                        "chunk %llu data (%llu bytes) is not followed by "
                                        "CRLF; the chunk size does not match its data",
                                        (unsigned long long)c->nchunks,
@@ -719,7 +719,7 @@ int sigv4_chunked_feed(sigv4_chunked_t *c, const void *data, size_t n, tarn_err_
             break;
         case ST_DONE:
             return fail(c, err,
-                        TARN_ERR_R(err, TARN_EINVAL, "InvalidRequest",
+                        TARN_ERR_R(err, TARN_EINVAL, InvalidRequest,
                                    "%zu unexpected bytes after the end of the aws-chunked "
                                    "body",
                                    n));
@@ -733,8 +733,8 @@ int sigv4_chunked_feed(sigv4_chunked_t *c, const void *data, size_t n, tarn_err_
 int sigv4_chunked_finish(sigv4_chunked_t *c, tarn_err_t *err)
 {
     if (c->failed)
-        return TARN_ERR_R(err, c->failed, c->fail_reason,
-                          "the aws-chunked decoder already failed on earlier input");
+        return TARN_ERR_RV(err, c->failed, c->fail_reason,
+                           "the aws-chunked decoder already failed on earlier input");
     switch (c->st) {
     case ST_DONE:
         return 0;
@@ -748,17 +748,17 @@ int sigv4_chunked_finish(sigv4_chunked_t *c, tarn_err_t *err)
             return rc;
         }
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "IncompleteBody",
+                    TARN_ERR_R(err, TARN_EINVAL, IncompleteBody,
                                "the body ended inside the trailing headers"));
     case ST_SIZE:
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "IncompleteBody",
+                    TARN_ERR_R(err, TARN_EINVAL, IncompleteBody,
                                c->line_len ? "the body ended inside a chunk header"
                                            : "the body ended before the final "
                                              "zero-length chunk"));
     case ST_DATA:
         return fail(c, err,
-                    TARN_ERR_R(err, TARN_EINVAL, "IncompleteBody",
+                    TARN_ERR_R(err, TARN_EINVAL, IncompleteBody,
                                "the body ended inside chunk %llu: %llu of %llu bytes "
                                "received",
                                (unsigned long long)c->nchunks,
@@ -769,7 +769,7 @@ int sigv4_chunked_finish(sigv4_chunked_t *c, tarn_err_t *err)
         break;
     }
     return fail(c, err,
-                TARN_ERR_R(err, TARN_EINVAL, "IncompleteBody",
+                TARN_ERR_R(err, TARN_EINVAL, IncompleteBody,
                            "the body ended before the CRLF closing chunk %llu",
                            (unsigned long long)c->nchunks));
 }

@@ -64,7 +64,7 @@ static int invalid(tarn_err_t *err, const char *fmt, const char *a)
 
 static int invalid(tarn_err_t *err, const char *fmt, const char *a)
 {
-    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", fmt, a);
+    return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, fmt, a);
 }
 
 /* Each entry of tables checked against table_map, in place. */
@@ -81,7 +81,7 @@ static int check_tables(json_t *bp, tarn_err_t *err)
         if (rc) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "tables.%s: %s", name, msg);
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "tables.%s: %s", name, msg);
         }
         json_object_set_new(tables, name, checked);
     }
@@ -114,7 +114,7 @@ int blueprint_parse(const char *text, size_t len, json_t **out, tarn_err_t *err)
     for (const char *const *k = (const char *const[]){"mode", "format", "target", NULL};
          !rc && *k; k++)
         if (json_object_get(src, *k))
-            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                             "source.%s: give %s at the top of the blueprint%s", *k,
                             strcmp(*k, "format") ? *k : "target.format",
                             strcmp(*k, "target") ? "" : " (target.database)");
@@ -180,7 +180,7 @@ int blueprint_pipeline_spec(const json_t *bp, const json_t *t, char **name, char
         return invalid(err, "source.tables: %s lands as a table whose name is not 1-63 of a-z, "
                             "0-9 and _; a blueprint cannot name it in SQL", table);
     if (!json_array_size(keys))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "tables.%s.keys: the table has no primary key, so name the columns "
                           "that identify a row (apply_changes needs them)",
                           table);
@@ -248,7 +248,7 @@ int blueprints_init(db_t *db, tarn_err_t *err)
 
 static int no_such(tarn_err_t *err, const char *name)
 {
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBlueprint",
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchBlueprint,
                       "no blueprint is named '%s' (see `tarn blueprint list`)", name);
 }
 

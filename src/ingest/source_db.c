@@ -37,7 +37,7 @@ int source_db_check_password(const json_t *cfg, tarn_err_t *err)
     int given = !!S(cfg, "connection.password") + !!S(cfg, "connection.password_file") +
                 !!S(cfg, "connection.password_env");
     if (given > 1)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "connection: give one of password, password_file and password_env");
     return 0;
 }

@@ -60,7 +60,7 @@ int sources_check_name(const char *name, tarn_err_t *err)
         ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
              name[i] == '_' || name[i] == '-';
     return ok ? 0
-              : TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+              : TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                            "a source name is 1-%d lowercase letters, digits, _ and -, starting "
                            "with a letter (got '%s'): it names the catalog database its "
                            "tables land in",
@@ -69,7 +69,7 @@ int sources_check_name(const char *name, tarn_err_t *err)
 
 static int no_such(tarn_err_t *err, const char *name)
 {
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSource",
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchSource,
                       "no source is named '%s' (see `tarn source list`)", name);
 }
 
@@ -183,7 +183,7 @@ int sources_apply(db_t *db, const keyring_t *kr, const ingest_plugin_t *p, const
     if ((rc = find(db, name, &id, &version, type, sizeof type, err)))
         goto rollback;
     if (create && id) {
-        rc = TARN_ERR_R(err, TARN_EEXISTS, "SourceExists",
+        rc = TARN_ERR_R(err, TARN_EEXISTS, SourceExists,
                         "a source named '%s' exists already (change it with `tarn source "
                         "update %s --config FILE`, or delete it first)",
                         name, name);
@@ -194,7 +194,7 @@ int sources_apply(db_t *db, const keyring_t *kr, const ingest_plugin_t *p, const
         goto rollback;
     }
     if (!create && strcmp(type, p->name)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                         "source '%s' is of type %s; its type cannot change (create another "
                         "source)",
                         name, type);
@@ -369,7 +369,7 @@ int sources_load(db_t *db, const keyring_t *kr, const char *name, int64_t id, so
     db_done(db, st);
     if (!found)
         return name ? no_such(err, name)
-                    : TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSource", "source %lld is gone",
+                    : TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchSource, "source %lld is gone",
                                  (long long)id);
     return load_version(db, kr, out->id, out->version, &out->config, err);
 }
@@ -431,7 +431,7 @@ int sources_show(db_t *db, const char *name, int64_t version, json_t **out, tarn
         version = json_integer_value(json_object_get(o, "version"));
     if ((rc = load_version(db, NULL, id, version, &config, err))) {
         json_decref(o);
-        return rc == TARN_EIO ? TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchSource",
+        return rc == TARN_EIO ? TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchSource,
                                            "source '%s' has no version %lld", name,
                                            (long long)version)
                               : rc;
@@ -606,7 +606,7 @@ int sources_run_get(db_t *db, int64_t id, json_t **out, tarn_err_t *err)
     *out = sqlite3_step(st) == SQLITE_ROW ? run_json(st) : NULL;
     db_done(db, st);
     return *out ? 0
-                : TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun", "there is no run %lld",
+                : TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun, "there is no run %lld",
                              (long long)id);
 }
 

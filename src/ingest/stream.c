@@ -179,7 +179,7 @@ static stream_t *find(stream_mgr_t *m, const char *name)
 
 static int not_found(const char *name, tarn_err_t *err)
 {
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchStream",
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchStream,
                       "Firehose %s under account 000000000000 not found.", name);
 }
 
@@ -209,7 +209,7 @@ int stream_create(stream_mgr_t *m, const json_t *req, const char **arn, arena_t 
         (rc = catalog_table_get(m->o.catalog, cfg.schema_zone, cfg.schema_db, cfg.schema_table,
                                 &table, err))) {
         if (rc == TARN_ENOTFOUND)
-            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                             "DataFormatConversionConfiguration.SchemaConfiguration names the "
                             "table %s.%s.%s, which is not in the catalog (create it with a "
                             "declared schema first)", cfg.schema_zone, cfg.schema_db,
@@ -233,7 +233,7 @@ int stream_create(stream_mgr_t *m, const json_t *req, const char **arn, arena_t 
     int64_t id = sqlite3_last_insert_rowid(db_h(m->o.db));
     db_done(m->o.db, st);
     if (step == SQLITE_CONSTRAINT) {
-        rc = TARN_ERR_R(err, TARN_EEXISTS, "StreamExists",
+        rc = TARN_ERR_R(err, TARN_EEXISTS, StreamExists,
                         "Firehose %s under account 000000000000 already exists.", cfg.name);
         goto unlock;
     }
@@ -431,7 +431,7 @@ int stream_put(stream_mgr_t *m, const char *name, const stream_record_t *recs, s
     }
     if (stream_wal_disk_bytes(s->wal) > m->o.wal_limit) {
         /* Delivery is behind: refuse rather than let the log grow without bound. */
-        rc = TARN_ERR_R(err, TARN_EBUSY, "SlowDown",
+        rc = TARN_ERR_R(err, TARN_EBUSY, SlowDown,
                         "Slow down. The stream %s has %llu bytes waiting for delivery.", name,
                         (unsigned long long)stream_wal_disk_bytes(s->wal));
         goto done;

@@ -170,7 +170,7 @@ const ingest_plugin_t stream_plugin = {
 
 static int bad(tarn_err_t *err, const char *fmt, const char *a, const char *b)
 {
-    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", fmt, a ? a : "", b ? b : "");
+    return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, fmt, a ? a : "", b ? b : "");
 }
 
 static const char *str_at(const json_t *o, const char *path)

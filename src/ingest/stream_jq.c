@@ -61,7 +61,7 @@ int stream_jq_compile(stream_jq_t **out, const char *query, tarn_err_t *err)
     int ok = jq_compile(q->jq, query);
     jq_set_error_cb(q->jq, no_error, NULL);
     if (!ok) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                         "MetadataExtractionQuery does not compile: %s", *why ? why : query);
         goto fail;
     }
@@ -168,7 +168,7 @@ static bool guard_end(stream_jq_guard_t *g)
 
 /* ---- evaluating ---- */
 
-#define FAIL(err, ...) TARN_ERR_R((err), TARN_EINVAL, "InvalidArgument", __VA_ARGS__)
+#define FAIL(err, ...) TARN_ERR_R((err), TARN_EINVAL, InvalidArgument, __VA_ARGS__)
 
 /* A jq error's message (a string, or any value thrown by error/1), shortened. */
 static void error_text(char *out, size_t cap, jv v)

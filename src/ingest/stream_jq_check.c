@@ -72,7 +72,7 @@ static int refuse(walk_t *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    return TARN_ERR_R(w->err, TARN_EINVAL, "InvalidArgument",
+    return TARN_ERR_R(w->err, TARN_EINVAL, InvalidArgument,
                       "MetadataExtractionQuery %s (at '%.24s')", why, w->p);
 }
 

@@ -28,7 +28,7 @@ static int time_pattern(const char *p, size_t n, const struct tm *tm, buf_t *out
             while (j < n && p[j] != '\'')
                 j++;
             if (j == n)
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "the timestamp pattern '%.*s' has an unclosed quote", (int)n, p);
             if (out)
                 buf_append(out, p + i + 1, j - i - 1);
@@ -59,13 +59,13 @@ static int time_pattern(const char *p, size_t n, const struct tm *tm, buf_t *out
         case 'm': v = tm ? tm->tm_min : 0; width = (int)run; break;
         case 's': v = tm ? tm->tm_sec : 0; width = (int)run; break;
         default:
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "the timestamp pattern '%.*s' uses '%c', which tarn does not "
                               "support (supported: y, M, d, H, m, s and quoted literals)",
                               (int)n, p, c);
         }
         if (run > 4)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "the timestamp pattern '%.*s' has a field wider than 4 letters",
                               (int)n, p);
         if (out)
@@ -98,11 +98,11 @@ static int next_expr(const char *t, size_t *pos, const char **lit, size_t *litle
     *litlen = (size_t)(b - s);
     const char *end = strchr(b, '}');
     if (!end)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "the prefix '%s' has an expression without its closing '}'", t);
     const char *colon = memchr(b + 2, ':', (size_t)(end - b - 2));
     if (!colon)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "the prefix '%s' has an expression without a namespace "
                           "(expected !{namespace:value})", t);
     e->ns = b + 2;
@@ -135,18 +135,18 @@ int stream_template_check(const char *tmpl, int kind, bool *uses_keys, bool *use
     while ((rc = next_expr(tmpl, &pos, &lit, &litlen, &e, err)) == 1) {
         if (ns_is(&e, "timestamp")) {
             if (!e.vallen)
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "!{timestamp:} needs a pattern, e.g. !{timestamp:yyyy-MM-dd}");
             if ((rc = time_pattern(e.val, e.vallen, NULL, NULL, err)))
                 return rc;
             time_ = true;
         } else if (ns_is(&e, "partitionKeyFromQuery")) {
             if (kind == TEMPLATE_ERROR_PREFIX)
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "ErrorOutputPrefix cannot use partitionKeyFromQuery: records "
                                   "that failed may have no keys");
             if (!e.vallen)
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "!{partitionKeyFromQuery:} needs a key name");
             keys = true;
         } else if (ns_is(&e, "firehose")) {
@@ -154,16 +154,16 @@ int stream_template_check(const char *tmpl, int kind, bool *uses_keys, bool *use
                 continue;
             if (val_is(&e, "error-output-type") && kind == TEMPLATE_ERROR_PREFIX)
                 continue;
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "!{firehose:%.*s} is not supported here (supported: "
                               "random-string%s)", (int)e.vallen, e.val,
                               kind == TEMPLATE_ERROR_PREFIX ? ", error-output-type" : "");
         } else if (ns_is(&e, "partitionKeyFromLambda")) {
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "partitionKeyFromLambda is not supported: tarn runs no Lambda "
                               "functions; use partitionKeyFromQuery");
         } else {
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "unknown namespace '%.*s' in the prefix (supported: timestamp, "
                               "partitionKeyFromQuery, firehose)", (int)e.nslen, e.ns);
         }
@@ -181,14 +181,14 @@ int stream_template_check(const char *tmpl, int kind, bool *uses_keys, bool *use
 static int check_segment_value(const char *name, const char *v, tarn_err_t *err)
 {
     if (!*v)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "the partition key '%s' is empty", name);
     if (!strcmp(v, ".") || !strcmp(v, "..") || strlen(v) > 255)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "the partition key '%s' cannot be a folder name", name);
     for (const unsigned char *p = (const unsigned char *)v; *p; p++)
         if (*p < 0x20 || *p == 0x7f || *p == '/')
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "the partition key '%s' holds '/' or a control character", name);
     return 0;
 }
@@ -218,7 +218,7 @@ int stream_template_eval(const char *tmpl, const stream_template_ctx_t *c, buf_t
                     !memcmp(c->key_names[i], e.val, e.vallen))
                     break;
             if (i == c->nkeys || !c->key_values[i])
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "the record has no partition key '%.*s'", (int)e.vallen, e.val);
             if ((rc = check_segment_value(c->key_names[i], c->key_values[i], err)))
                 return rc;
@@ -228,7 +228,7 @@ int stream_template_eval(const char *tmpl, const stream_template_ctx_t *c, buf_t
         } else if (ns_is(&e, "firehose") && val_is(&e, "random-string")) {
             buf_printf(out, "%011llx", (unsigned long long)(c->random & 0xfffffffffffull));
         } else {
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "the prefix has an unsupported expression");
         }
     }

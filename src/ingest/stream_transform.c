@@ -18,7 +18,7 @@ static const char *str(const json_t *o, const char *k)
 
 static int refuse(tarn_err_t *err, const char *why, const char *what)
 {
-    return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "%s %s%s", STREAM_TRANSFORM_FIELD,
+    return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "%s %s%s", STREAM_TRANSFORM_FIELD,
                       why, what);
 }
 

@@ -328,7 +328,7 @@ int stream_wal_append(stream_wal_t *w, const stream_record_t *recs, size_t n, in
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (recs[i].len > MAX_FRAME)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "a record is too large");
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "a record is too large");
         total += STREAM_WAL_FRAME + recs[i].len;
     }
     uint8_t *buf = malloc(total ? total : 1);

@@ -57,7 +57,7 @@ static int compact(runner_t *r, const char *zone, const char *db, const char *na
     if (rc)
         return rc;
     if (!*managed)
-        return TARN_ERR_R(err, TARN_ECONFLICT, "NotManaged",
+        return TARN_ERR_R(err, TARN_ECONFLICT, NotManaged,
                           "%s.%s.%s is kept by the crawler from the files under its folder;"
                           " only tables that pipelines write can be compacted",
                           zone, db, name);

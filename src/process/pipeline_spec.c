@@ -33,7 +33,7 @@ static int spec_fail(spec_ctx_t *c, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return tarn_err_set(c->err, TARN_EINVAL, NULL, __FILE__, __LINE__, "%s: %s",
+    return tarn_err_set(c->err, TARN_EINVAL, TARN_R_NONE, __FILE__, __LINE__, "%s: %s",
                         *path ? path : "spec", msg);
 }
 

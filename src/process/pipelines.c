@@ -125,7 +125,7 @@ static int latest(catalog_t *c, const char *name, int64_t *version, bool *delete
 
 static int no_such(tarn_err_t *err, const char *name)
 {
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchPipeline",
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchPipeline,
                       "no pipeline is named '%s' (see `tarn pipeline list`)", name);
 }
 
@@ -136,7 +136,7 @@ int pipelines_apply(catalog_t *c, const char *yaml, size_t len, const char *appl
     int rc = pipeline_spec_parse(yaml, len, &spec, err);
     if (rc) {
         if (rc == TARN_EINVAL)
-            err->reason = "InvalidPipelineSpec";
+            err->reason = TARN_R_InvalidPipelineSpec;
         return rc;
     }
     db_t *db = catalog_db(c);
@@ -382,7 +382,7 @@ int pipelines_show(catalog_t *c, const char *name, int64_t version, json_t **out
     }
     db_done(db, st);
     if (!o)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchPipeline",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchPipeline,
                           "pipeline '%s' has no version %lld (the latest is %lld)", name,
                           (long long)version, (long long)cur);
     json_t *versions = json_array(), *marks = json_array();
@@ -444,7 +444,7 @@ int pipelines_delete(catalog_t *c, const char *name, tarn_err_t *err)
     bool running = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
     db_done(db, st);
     if (running) {
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "PipelineRunning",
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, PipelineRunning,
                         "pipeline '%s' has a run in progress; wait for it (`tarn pipeline runs %s`)"
                         " and delete it then",
                         name, name);
@@ -575,7 +575,7 @@ int pipelines_run_get(catalog_t *c, int64_t id, json_t **out, tarn_err_t *err)
     *out = sqlite3_step(st) == SQLITE_ROW ? run_store_row_json(st) : NULL;
     db_done(db, st);
     return *out ? 0
-                : TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun", "there is no run %lld",
+                : TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun, "there is no run %lld",
                              (long long)id);
 }
 
@@ -592,7 +592,7 @@ int pipelines_run_logs(catalog_t *c, const char *name, int64_t id, json_t **out,
             id = sqlite3_column_int64(st, 0);
         db_done(db, st);
         if (!id)
-            return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun", "pipeline '%s' has not run yet",
+            return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun, "pipeline '%s' has not run yet",
                               name);
     }
     json_t *run;
@@ -600,7 +600,7 @@ int pipelines_run_logs(catalog_t *c, const char *name, int64_t id, json_t **out,
         return rc;
     if (name && strcmp(json_string_value(json_object_get(run, "pipeline")), name)) {
         json_decref(run);
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun", "run %lld is not a run of '%s'",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun, "run %lld is not a run of '%s'",
                           (long long)id, name);
     }
     if ((rc = db_prepare(db, &st,

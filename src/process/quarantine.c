@@ -69,7 +69,7 @@ int promote_quarantine_release(catalog_t *c, store_t *s, const char *key, json_t
     db_done(db, st);
     tarn_err_t e = {0};
     if (!known || store_object_head(s, "quarantine", key, &o, a, &e)) {
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchKey",
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchKey,
                         "%s is not in quarantine (see `tarn quarantine list`)", key);
         goto done;
     }

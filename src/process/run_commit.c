@@ -150,7 +150,7 @@ static int prepare_target(run_ctx_t *ctx, size_t i, tarn_err_t *err)
         rc = 0;
         memset(err, 0, sizeof *err);
     } else if (!rc && !*managed) {
-        return TARN_ERR_R(err, TARN_ECONFLICT, "NotManaged",
+        return TARN_ERR_R(err, TARN_ECONFLICT, NotManaged,
                           "%s holds files the crawler registered; a pipeline writes only tables"
                           " it manages (choose another target table)",
                           s->target.table);

@@ -527,7 +527,7 @@ static int run_quality_step(run_ctx_t *ctx, size_t i, tarn_err_t *err)
     sr->rules = json_incref(results);
     pthread_mutex_unlock(&ctx->mu);
     if (fail)
-        rc = TARN_ERR_R(err, TARN_EINVAL, "QualityCheckFailed", "%s", why);
+        rc = TARN_ERR_R(err, TARN_EINVAL, QualityCheckFailed, "%s", why);
     else
         run_store_log(db, ctx->claim.id, "info", q->name, "%zu rules over %llu rows: %lld quarantined",
                       q->n_rules, (unsigned long long)total, (long long)quarantined);

@@ -35,12 +35,12 @@ static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
     int64_t id = rc ? 0 : u.id;
     arena_free(a);
     if (rc)
-        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                           "the pipeline's owner '%s' is not a user any more; apply the spec"
                           " again with an owner who is",
                           ctx->claim.owner);
     if (id != ctx->claim.owner_id)
-        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                           "the pipeline's owner '%s' was deleted, and the user of that name now"
                           " is another principal; apply the spec again to make it theirs",
                           ctx->claim.owner);
@@ -60,7 +60,7 @@ static int check_owner(run_ctx_t *ctx, tarn_err_t *err)
         snprintf(res, sizeof res, "table/%s", s->target.table);
         authz_decision_t d;
         if (authz_check(&ctx->owner, exists ? "catalog:Insert" : "catalog:CreateTable", res, &d))
-            return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                               "the pipeline's owner '%s' may not write %s: %s (%s); grant it"
                               " with `tarn grant %s ON %s TO user:%s`",
                               ctx->claim.owner, s->target.table,

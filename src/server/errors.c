@@ -1,6 +1,7 @@
-/* The edge table: one place that maps a TARN_E* code and its precise reason to what each
- * protocol sends (S3 XML error code and HTTP status, REST JSON error, PostgreSQL
- * SQLSTATE). */
+/* The protocol edges' errors: a TARN_E* code and its precise reason as what each protocol
+ * sends (S3 XML error code and HTTP status, REST JSON error, Firehose error type,
+ * PostgreSQL SQLSTATE). A reason's own mappings are in the table of util/err_reasons.h;
+ * here are the defaults by code for a column a reason does not map, and the responses. */
 #include "server/errors.h"
 #include "server/req.h"
 #include "server/s3/s3_xml.h"
@@ -9,83 +10,12 @@
 
 #include <jansson.h>
 #include <stdlib.h>
-#include <string.h>
 
-static const err_map_t reasons[] = {
-    {"AccessDenied", 403},
-    {"AuthorizationHeaderMalformed", 400},
-    {"AuthorizationQueryParametersError", 400},
-    {"BadDigest", 400},
-    {"BucketAlreadyExists", 409},
-    {"BucketAlreadyOwnedByYou", 409},
-    {"BucketNotEmpty", 409},
-    {"DeleteConflict", 409},
-    {"EntityAlreadyExists", 409},
-    {"EntityTooLarge", 400},
-    {"EntityTooSmall", 400},
-    {"IncompleteBody", 400},
-    {"InternalError", 500},
-    {"InvalidAccessKeyId", 403},
-    {"InvalidArgument", 400},
-    {"InvalidBucketName", 400},
-    {"InvalidDigest", 400},
-    {"InvalidObjectName", 400},
-    {"InvalidPart", 400},
-    {"InvalidPartNumber", 416},
-    {"InvalidPartOrder", 400},
-    {"InvalidPipelineSpec", 400},
-    {"InvalidRange", 416},
-    {"InvalidRequest", 400},
-    {"InvalidStorageClass", 400},
-    {"InvalidURI", 400},
-    {"KeyTooLongError", 400},
-    {"MalformedJSON", 400},
-    {"MalformedXML", 400},
-    {"MaxMessageLengthExceeded", 400},
-    {"MetadataTooLarge", 400},
-    {"MethodNotAllowed", 405},
-    {"MissingContentLength", 411},
-    {"NoSuchBucket", 404},
-    {"NoSuchEntity", 404},
-    {"NoSuchColumn", 404},
-    {"NoSuchCrawl", 404},
-    {"NoSuchKey", 404},
-    {"NoSuchPipeline", 404},
-    {"NoSuchQuery", 404},
-    {"NoSuchRun", 404},
-    {"NoSuchSnapshot", 404},
-    {"NoSuchStream", 404},
-    {"NoSuchTable", 404},
-    {"NoSuchUpload", 404},
-    {"NotFound", 404},
-    {"NotImplemented", 501},
-    {"NotManaged", 409},
-    {"NotModified", 304},
-    {"NotReadOnly", 400},
-    {"PipelineRunning", 409},
-    {"PipelinesOff", 409},
-    {"PreconditionFailed", 412},
-    {"QueryCancelled", 409},
-    {"QueryOutOfMemory", 503},
-    {"QueryTimeout", 408},
-    {"RequestTimeTooSkewed", 403},
-    {"ServiceUnavailable", 503},
-    {"SignatureDoesNotMatch", 403},
-    {"SlowDown", 503},
-    {"SnapshotConflict", 409},
-    {"StreamExists", 409},
-    {"SyntaxError", 400},
-    {"TableExists", 409},
-    {"UnknownOperation", 400},
-    {"XAmzContentSHA256Mismatch", 400},
-};
-
-err_map_t errors_map(int code, const char *reason)
+err_map_t errors_map(int code, tarn_reason_t reason)
 {
-    if (reason)
-        for (size_t i = 0; i < sizeof reasons / sizeof *reasons; i++)
-            if (!strcmp(reasons[i].code, reason))
-                return reasons[i];
+    int status = tarn_reason_http_status(reason);
+    if (status)
+        return (err_map_t){tarn_reason_name(reason), status};
     switch (code) {
     case TARN_ENOTFOUND: return (err_map_t){"NotFound", 404};
     case TARN_EEXISTS: return (err_map_t){"EntityAlreadyExists", 409};
@@ -98,51 +28,12 @@ err_map_t errors_map(int code, const char *reason)
     }
 }
 
-/* Reasons as PostgreSQL's SQLSTATEs (its errcodes.txt); a reason not listed falls back to
- * the code's class. */
-static const struct {
-    const char *reason, *state;
-} sqlstates[] = {
-    {"AccessDenied", "42501"},
-    {"CantChangeRuntimeParam", "55P02"},
-    {"ConnectionFailure", "08006"},
-    {"DuplicateCursor", "42P03"},
-    {"DuplicatePreparedStatement", "42P05"},
-    {"FeatureNotSupported", "0A000"},
-    {"InFailedSqlTransaction", "25P02"},
-    {"InsufficientPrivilege", "42501"},
-    {"InvalidArgument", "22023"},
-    {"InvalidCursorName", "34000"},
-    {"InvalidCursorState", "24000"},
-    {"InvalidParameterValue", "22023"},
-    {"InvalidPassword", "28P01"},
-    {"InvalidQuery", "42000"},
-    {"InvalidSqlStatementName", "26000"},
-    {"InvalidTextRepresentation", "22P02"},
-    {"NoActiveSqlTransaction", "25P01"},
-    {"NoSuchColumn", "42703"},
-    {"NoSuchTable", "42P01"},
-    {"NotReadOnly", "25006"},
-    {"NumericValueOutOfRange", "22003"},
-    {"ProtocolViolation", "08P01"},
-    {"QueryCancelled", "57014"},
-    {"QueryOutOfMemory", "53200"},
-    {"QueryTimeout", "57014"},
-    {"ReadOnlySqlTransaction", "25006"},
-    {"SlowDown", "53000"},
-    {"SyntaxError", "42601"},
-    {"UndefinedColumn", "42703"},
-    {"UndefinedFunction", "42883"},
-    {"UndefinedObject", "42704"},
-    {"UndefinedTable", "42P01"},
-};
-
-const char *errors_sqlstate(int code, const char *reason)
+/* A reason without a SQLSTATE of its own falls back to the code's class. */
+const char *errors_sqlstate(int code, tarn_reason_t reason)
 {
-    if (reason)
-        for (size_t i = 0; i < sizeof sqlstates / sizeof *sqlstates; i++)
-            if (!strcmp(sqlstates[i].reason, reason))
-                return sqlstates[i].state;
+    const char *state = tarn_reason_sqlstate(reason);
+    if (state)
+        return state;
     switch (code) {
     case TARN_ENOTFOUND: return "42704";
     case TARN_EEXISTS: return "42710";
@@ -156,33 +47,14 @@ const char *errors_sqlstate(int code, const char *reason)
     }
 }
 
-/* Firehose's error types (JSON 1.1 "__type"): its API reference answers client errors
- * with 400 and ServiceUnavailableException with 500; authentication failures use the
- * types every JSON service shares. */
-static const struct {
-    const char *reason, *type;
-    int status;
-} firehose_types[] = {
-    {"AccessDenied", "AccessDeniedException", 400},
-    {"InvalidAccessKeyId", "UnrecognizedClientException", 400},
-    {"SignatureDoesNotMatch", "InvalidSignatureException", 400},
-    {"RequestTimeTooSkewed", "InvalidSignatureException", 400},
-    {"AuthorizationHeaderMalformed", "IncompleteSignatureException", 400},
-    {"MalformedJSON", "SerializationException", 400},
-    {"MaxMessageLengthExceeded", "InvalidArgumentException", 400},
-    {"NoSuchStream", "ResourceNotFoundException", 400},
-    {"NoSuchBucket", "InvalidArgumentException", 400},
-    {"StreamExists", "ResourceInUseException", 400},
-    {"UnknownOperation", "UnknownOperationException", 400},
-    {"SlowDown", "ServiceUnavailableException", 500},
-};
-
-err_map_t errors_firehose(int code, const char *reason)
+/* Firehose's error types (JSON 1.1 "__type"); a reason without one of its own falls back
+ * to the code's, with 400 for client errors and 500 for the server's, as Firehose does. */
+err_map_t errors_firehose(int code, tarn_reason_t reason)
 {
-    if (reason)
-        for (size_t i = 0; i < sizeof firehose_types / sizeof *firehose_types; i++)
-            if (!strcmp(firehose_types[i].reason, reason))
-                return (err_map_t){firehose_types[i].type, firehose_types[i].status};
+    int status;
+    const char *type = tarn_reason_firehose(reason, &status);
+    if (type)
+        return (err_map_t){type, status};
     switch (code) {
     case TARN_ENOTFOUND: return (err_map_t){"ResourceNotFoundException", 400};
     case TARN_EEXISTS: return (err_map_t){"ResourceInUseException", 400};

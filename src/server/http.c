@@ -95,7 +95,7 @@ int req_body_json(req_t *r, json_t **out)
     *out = json_loadb(r->body.data, r->body.len, 0, &je);
     if (!*out || !json_is_object(*out)) {
         json_decref(*out);
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedJSON,
                           "the request body is not a JSON object: %s (line %d, column %d)",
                           je.text[0] ? je.text : "expected an object", je.line, je.column);
     }
@@ -205,7 +205,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         outcome = "error";
     else
         outcome = "allow";
-    const char *reason = r->err.reason ? r->err.reason : r->decision.rule;
+    const char *reason = r->err.reason ? tarn_reason_name(r->err.reason) : r->decision.rule;
     if (r->audit_detail && *r->audit_detail) {
         const char *both = arena_sprintf(r->arena, "%s; %s", reason, r->audit_detail);
         reason = both ? both : reason;
@@ -279,7 +279,7 @@ int http_route(req_t *r)
 {
     r->path = http_unescape(r->arena, r->raw_path, strlen(r->raw_path), false);
     if (!r->path)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidURI", "the request path is malformed");
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidURI, "the request path is malformed");
     int rc = http_query_parse(r->arena, r->raw_query, &r->query, &r->nquery, &r->err);
     return rc ? rc : route(r);
 }
@@ -328,15 +328,15 @@ static int check_scope(req_t *r)
 {
     const char *want = api_service(r);
     if (strcmp(r->auth.service, want))
-        return TARN_ERR_R(&r->err, TARN_EINVAL,
-                          r->auth.presigned ? "AuthorizationQueryParametersError"
-                                            : "AuthorizationHeaderMalformed",
-                          "the credential is scoped to service '%s', but this endpoint belongs "
-                          "to '%s': sign these requests for service '%s'",
-                          r->auth.service, want, want);
+        return TARN_ERR_RV(&r->err, TARN_EINVAL,
+                           r->auth.presigned ? TARN_R_AuthorizationQueryParametersError
+                                             : TARN_R_AuthorizationHeaderMalformed,
+                           "the credential is scoped to service '%s', but this endpoint belongs "
+                           "to '%s': sign these requests for service '%s'",
+                           r->auth.service, want, want);
     const char *ph = r->auth.payload_hash;
     if (r->api != API_S3 && *ph && strlen(ph) != 64 && method_has_body(r))
-        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                           "x-amz-content-sha256: %s leaves the body unsigned, which only S3 "
                           "object uploads allow; sign the body's SHA-256 (or leave the header "
                           "out and sign the body as any AWS SDK does)",
@@ -364,7 +364,7 @@ static int authenticate(req_t *r)
         if (!method_has_body(r)) {
             ph = SIGV4_EMPTY_SHA256;
         } else if (r->op->body == BODY_STREAM) {
-            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRequest,
                             "missing required header for this request: x-amz-content-sha256");
             goto done;
         } else {
@@ -382,7 +382,7 @@ static int authenticate(req_t *r)
         /* An aws-chunked body: the decoder checks each chunk's signature, the declared
          * checksum trailers and the decoded length as the body arrives. */
         if (r->op->body != BODY_STREAM) {
-            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRequest,
                             "aws-chunked payloads are only accepted for uploads");
             goto done;
         }
@@ -428,9 +428,9 @@ static int verify_deferred(req_t *r)
 static int authorize(req_t *r)
 {
     if (authz_check(&r->principal, r->op->action, r->resource ? r->resource : "*", &r->decision))
-        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
-                          "%s is not allowed to perform %s on %s", r->principal.name,
-                          r->op->action, r->resource ? r->resource : "*");
+        return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
+                          "%s is not allowed to perform %s on %s", r->principal.name, r->op->action,
+                          r->resource ? r->resource : "*");
     return 0;
 }
 
@@ -473,7 +473,7 @@ static int take_body(req_t *r, const char *data, size_t n)
         return r->sink ? r->sink(r, data, n) : 0;
     case BODY_BUFFER:
         if (r->body.len + n > r->body_limit)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "MaxMessageLengthExceeded",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MaxMessageLengthExceeded,
                               "the request body is larger than %zu bytes", r->body_limit);
         if (buf_append(&r->body, data, n))
             return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");

@@ -50,7 +50,7 @@ int http_conn_authenticated(req_t *r)
     }
     if (rc < 0) {
         r->close_connection = true;
-        return TARN_ERR_R(&r->err, TARN_EBUSY, "SlowDown",
+        return TARN_ERR_R(&r->err, TARN_EBUSY, SlowDown,
                           r->principal.admin
                               ? "too many connections; try again later"
                               : "too many connections: the remaining ones are kept for the "

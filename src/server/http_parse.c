@@ -64,7 +64,7 @@ int http_query_parse(arena_t *a, const char *raw, kv_t **out, size_t *n, tarn_er
             char *name = http_unescape(a, q, nlen, true);
             char *value = eq ? http_unescape(a, eq + 1, len - nlen - 1, true) : arena_strdup(a, "");
             if (!name || !value)
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "the query string has a malformed percent-escape");
             v[got].name = name;
             v[got].value = value;

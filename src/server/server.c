@@ -155,7 +155,7 @@ static int pipeline_query(void *ctx, const char *owner, const char *sql,
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if ((rc = iam_user_get(s->iam, owner, &user, a, err))) {
         if (rc == TARN_ENOTFOUND)
-            rc = TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+            rc = TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                             "pipeline owner '%s' does not exist", owner);
         goto done;
     }
@@ -173,7 +173,7 @@ static int pipeline_query(void *ctx, const char *owner, const char *sql,
         }
         pthread_mutex_unlock(&cancel->mu);
         if (!registered) {
-            rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled",
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, QueryCancelled,
                             "the run was stopped before this step's query started");
             goto done;
         }

@@ -18,19 +18,19 @@ int store_check_bucket_name(const char *name, tarn_err_t *err)
 {
     size_t n = strlen(name);
     if (n < 3 || n > 63)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidBucketName",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidBucketName,
                           "bucket name must be 3 to 63 characters long");
     int dots = 0, digits_and_dots = 1;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
         if (!ok)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidBucketName",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidBucketName,
                               "bucket name may contain only lowercase letters, digits, '.' and '-'");
         if (c == '.') {
             dots++;
             if (i > 0 && name[i - 1] == '.')
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidBucketName",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidBucketName,
                                   "bucket name must not contain two adjacent periods");
         } else if (!(c >= '0' && c <= '9')) {
             digits_and_dots = 0;
@@ -38,13 +38,13 @@ int store_check_bucket_name(const char *name, tarn_err_t *err)
     }
     char first = name[0], last = name[n - 1];
     if (first == '-' || first == '.' || last == '-' || last == '.')
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidBucketName",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidBucketName,
                           "bucket name must begin and end with a letter or digit");
     if (digits_and_dots && dots == 3)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidBucketName",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidBucketName,
                           "bucket name must not be formatted as an IP address");
     if (!strncmp(name, "xn--", 4) || (n > 8 && !strcmp(name + n - 8, "-s3alias")))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidBucketName",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidBucketName,
                           "bucket name uses a reserved prefix or suffix");
     return 0;
 }
@@ -80,21 +80,21 @@ int store_check_key(const char *key, tarn_err_t *err)
 {
     size_t n = strlen(key);
     if (n == 0)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "object key must not be empty");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "object key must not be empty");
     if (n > STORE_KEY_MAX)
-        return TARN_ERR_R(err, TARN_EINVAL, "KeyTooLongError",
+        return TARN_ERR_R(err, TARN_EINVAL, KeyTooLongError,
                           "object key is %zu bytes; the limit is %d", n, STORE_KEY_MAX);
     if (key[0] == '/')
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "object key must not begin with '/'");
     const unsigned char *p = (const unsigned char *)key;
     for (size_t i = 0; i < n;) {
         if (p[i] < 0x20 || p[i] == 0x7F)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "object key contains a control character at byte %zu", i);
         size_t l = utf8_len(p + i);
         if (!l)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "object key is not valid UTF-8 (byte %zu)", i);
         i += l;
     }
@@ -105,19 +105,19 @@ int store_check_key(const char *key, tarn_err_t *err)
         if (!slash && len == 0)
             break; /* trailing '/': a folder marker */
         if (len == 0)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "object key must not contain empty path segments ('//')");
         if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "object key must not contain '.' or '..' path segments");
         /* Uploads are staged beside their object as ".tarn-<pid>-<n>.tmp" (store.c): a key
          * must never name such a file, or a write or a crash recovery could take it. */
         if (len >= 6 && !strncmp(seg, ".tarn-", 6))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "object key segments beginning with '.tarn-' are reserved for "
                               "tarn's own temporary files");
         if (len > STORE_SEGMENT_MAX)
-            return TARN_ERR_R(err, TARN_EINVAL, "KeyTooLongError",
+            return TARN_ERR_R(err, TARN_EINVAL, KeyTooLongError,
                               "a path segment of the key is %zu bytes; the limit is %d", len,
                               STORE_SEGMENT_MAX);
         if (!slash)

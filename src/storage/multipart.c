@@ -102,7 +102,7 @@ static int get_upload(store_t *s, const char *upload_id, store_upload_t *out, st
         return 0;
     if (step != SQLITE_DONE)
         return db_fail(s->db, step, err, "upload lookup");
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchUpload,
                       "the upload '%s' does not exist; it may have been aborted or completed",
                       upload_id);
 }
@@ -114,7 +114,7 @@ int store_mpu_get(store_t *s, const char *bucket, const char *key, const char *u
     if (rc)
         return rc;
     if (strcmp(out->bucket, bucket) || strcmp(out->key, key))
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchUpload,
                           "the upload '%s' does not belong to %s/%s", upload_id, bucket, key);
     return 0;
 }
@@ -125,7 +125,7 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
     int rc = 0;
     char path[PATH_MAX];
     if (number < 1 || number > STORE_PART_MAX_NUMBER) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                         "part number must be an integer between 1 and %d", STORE_PART_MAX_NUMBER);
         goto done;
     }
@@ -152,7 +152,7 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
         int e = errno;
         rc = TARN_ERR(err, e == ENOENT ? TARN_ENOTFOUND : TARN_EIO, "store part: %s", strerror(e));
         if (e == ENOENT)
-            err->reason = "NoSuchUpload";
+            err->reason = TARN_R_NoSuchUpload;
         goto done;
     }
     memset(out, 0, sizeof *out);
@@ -178,7 +178,7 @@ int store_mpu_put_part(store_t *s, const char *upload_id, int number, store_writ
         /* The upload was aborted meanwhile (foreign key) or the index failed. */
         unlink(path);
         rc = step == SQLITE_CONSTRAINT
-                 ? TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload", "the upload no longer exists")
+                 ? TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchUpload, "the upload no longer exists")
                  : db_fail(s->db, step, err, "record part");
     }
 done:
@@ -263,11 +263,11 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
                        size_t nparts, uint64_t *sizes, buf_t *md5s, tarn_err_t *err)
 {
     if (nparts == 0)
-        return TARN_ERR_R(err, TARN_EINVAL, "MalformedXML",
+        return TARN_ERR_R(err, TARN_EINVAL, MalformedXML,
                           "CompleteMultipartUpload must list at least one part");
     for (size_t i = 1; i < nparts; i++)
         if (parts[i].number <= parts[i - 1].number)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidPartOrder",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidPartOrder,
                               "the list of parts was not in ascending order (part %d after %d)",
                               parts[i].number, parts[i - 1].number);
     sqlite3_stmt *st = NULL;
@@ -282,7 +282,7 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
         sqlite3_bind_int(st, 2, parts[i].number);
         if (sqlite3_step(st) != SQLITE_ROW ||
             strcasecmp((const char *)sqlite3_column_text(st, 1), parts[i].etag)) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidPart",
+            rc = TARN_ERR_R(err, TARN_EINVAL, InvalidPart,
                             "part %d was not uploaded or its ETag does not match", parts[i].number);
             break;
         }
@@ -295,7 +295,7 @@ static int check_parts(store_t *s, const char *upload_id, const store_part_ref_t
     db_done(s->db, st);
     for (size_t i = 0; !rc && i + 1 < nparts; i++)
         if (sizes[i] < STORE_PART_MIN)
-            rc = TARN_ERR_R(err, TARN_EINVAL, "EntityTooSmall",
+            rc = TARN_ERR_R(err, TARN_EINVAL, EntityTooSmall,
                             "part %d is %llu bytes; every part but the last must be at least 5 MiB",
                             parts[i].number, (unsigned long long)sizes[i]);
     return rc;
@@ -338,7 +338,7 @@ static int append_part(store_t *s, store_writer_t *w, const char *upload_id, int
         hash_digests_t d;
         hash_multi_final(h, &d);
         if (d.size != want_size || memcmp(d.md5, want_md5, 16))
-            rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidPart",
+            rc = TARN_ERR_R(err, TARN_EINVAL, InvalidPart,
                             "part %d's stored bytes do not match its ETag (it was being "
                             "uploaded again when the server stopped); upload part %d again",
                             number, number);
@@ -361,7 +361,7 @@ int store_mpu_complete(store_t *s, const char *bucket, const char *key, const ch
     uint64_t *sizes = NULL;
     int rc = get_upload(s, upload_id, &u, &meta, a, err);
     if (!rc && (strcmp(u.bucket, bucket) || strcmp(u.key, key)))
-        rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+        rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchUpload,
                         "the upload '%s' does not belong to %s/%s", upload_id, bucket, key);
     if (rc)
         goto done;
@@ -425,7 +425,7 @@ int store_mpu_completed(store_t *s, const char *bucket, const char *key, const c
     db_done(s->db, st);
     /* Only while the object is still the one that upload made. */
     if (!etag[0] || store_object_head(s, bucket, key, out, a, err) || strcmp(out->etag, etag))
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchUpload",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchUpload,
                           "the upload '%s' does not exist; it may have been aborted or completed",
                           upload_id);
     return 0;
@@ -476,14 +476,14 @@ int store_object_part_range(const store_object_t *o, int number, uint64_t *offse
 {
     if (o->parts == 0) {
         if (number != 1)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidPartNumber",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidPartNumber,
                               "the object was not uploaded in parts; only part 1 exists");
         *offset = 0;
         *length = o->size;
         return 0;
     }
     if (number < 1 || (unsigned)number > o->parts || !o->part_sizes)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidPartNumber",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidPartNumber,
                           "the object has %u parts; part %d does not exist", o->parts, number);
     const char *p = o->part_sizes + 1; /* "[n,n,...]" */
     uint64_t off = 0;

@@ -117,7 +117,7 @@ int store_object_path(const store_t *s, char *out, size_t cap, const char *bucke
                        const char *key, tarn_err_t *err)
 {
     if ((size_t)snprintf(out, cap, "%s/%s/%s", s->objects_dir, bucket, key) >= cap)
-        return TARN_ERR_R(err, TARN_EINVAL, "KeyTooLongError", "object path too long");
+        return TARN_ERR_R(err, TARN_EINVAL, KeyTooLongError, "object path too long");
     return 0;
 }
 
@@ -369,7 +369,7 @@ int store_bucket_check(store_t *s, const char *name, tarn_err_t *err)
     pthread_rwlock_unlock(&s->buckets_lock);
     if (found)
         return 0;
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist", name);
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchBucket, "the bucket '%s' does not exist", name);
 }
 
 int store_bucket_create(store_t *s, const char *name, tarn_err_t *err)
@@ -387,7 +387,7 @@ int store_bucket_create(store_t *s, const char *name, tarn_err_t *err)
     int step = sqlite3_step(st);
     db_done(s->db, st);
     if (step == SQLITE_CONSTRAINT)
-        return TARN_ERR_R(err, TARN_EEXISTS, "BucketAlreadyOwnedByYou",
+        return TARN_ERR_R(err, TARN_EEXISTS, BucketAlreadyOwnedByYou,
                           "the bucket '%s' already exists and is yours", name);
     if (step != SQLITE_DONE)
         return db_fail(s->db, step, err, "create bucket");
@@ -399,7 +399,7 @@ int store_bucket_create(store_t *s, const char *name, tarn_err_t *err)
 int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
 {
     if (store_is_zone(name))
-        return TARN_ERR_R(err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(err, TARN_EDENIED, AccessDenied,
                           "'%s' is a zone of the lake and cannot be deleted", name);
     int rc = store_bucket_check(s, name, err);
     if (rc)
@@ -420,7 +420,7 @@ int store_bucket_delete(store_t *s, const char *name, tarn_err_t *err)
                                  err))) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
-            rc = TARN_ERR_R(err, TARN_ECONFLICT, "BucketNotEmpty",
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, BucketNotEmpty,
                             "the bucket '%s' is not empty; delete its objects first", name);
         db_done(s->db, st);
     }
@@ -717,7 +717,7 @@ static int make_parents(const char *base, const char *path, tarn_err_t *err)
         } else if (errno == EEXIST) {
             struct stat st;
             if (stat(tmp, &st) == 0 && !S_ISDIR(st.st_mode))
-                return TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_ECONFLICT, InvalidArgument,
                                   "the key cannot be stored: its prefix '%s' is an existing "
                                   "object, and an object cannot also be a folder here",
                                   tmp + blen + 1);
@@ -817,14 +817,14 @@ static int check_condition(const store_writer_t *w, bool exists, const char *eta
                            const char *key, tarn_err_t *err)
 {
     if (w->if_none_match && exists)
-        return TARN_ERR_R(err, TARN_ECONFLICT, "PreconditionFailed",
+        return TARN_ERR_R(err, TARN_ECONFLICT, PreconditionFailed,
                           "at least one of the pre-conditions you specified did not hold "
                           "(If-None-Match: the key '%s' already exists)",
                           key);
     if (w->if_match && !exists)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchKey", "the key '%s' does not exist", key);
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchKey, "the key '%s' does not exist", key);
     if (w->if_match && strcmp(w->if_match, etag) && strcmp(w->if_match, "*"))
-        return TARN_ERR_R(err, TARN_ECONFLICT, "PreconditionFailed",
+        return TARN_ERR_R(err, TARN_ECONFLICT, PreconditionFailed,
                           "at least one of the pre-conditions you specified did not hold "
                           "(If-Match: the object's ETag is \"%s\")",
                           etag);
@@ -865,7 +865,7 @@ int store_place(store_t *s, store_writer_t *w, const char *path, bool fast, cons
                 continue; /* an empty folder left where the key goes */
         }
         if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)
-            return TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_ECONFLICT, InvalidArgument,
                               "the key cannot be stored: other objects use '%s/' as a prefix, "
                               "and an object cannot also be a folder here",
                               key);
@@ -888,7 +888,7 @@ static int index_conflict(store_t *s, const char *bucket, const char *key, tarn_
         int step = sqlite3_step(st);
         sqlite3_reset(st);
         if (step == SQLITE_ROW)
-            rc = TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, InvalidArgument,
                             "the key cannot be stored: its prefix '%.*s' is an existing object, "
                             "and an object cannot also be a folder here",
                             (int)(p - key), key);
@@ -903,7 +903,7 @@ static int index_conflict(store_t *s, const char *bucket, const char *key, tarn_
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, InvalidArgument,
                         "the key cannot be stored: other objects use '%s/' as a prefix, "
                         "and an object cannot also be a folder here",
                         key);
@@ -930,7 +930,7 @@ static int commit_row(store_t *s, store_writer_t *w, const store_object_t *o, ro
     if (!(rc = db_prepare(s->db, &st, "SELECT 1 FROM buckets WHERE name = ?1", err))) {
         sqlite3_bind_text(st, 1, o->bucket, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_ROW) /* deleted while the object was being written */
-            rc = TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchBucket", "the bucket '%s' does not exist",
+            rc = TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchBucket, "the bucket '%s' does not exist",
                             o->bucket);
         db_done(s->db, st);
     }
@@ -1060,7 +1060,7 @@ int store_writer_commit(store_writer_t *w, const char *bucket, const char *key,
         goto done;
     const hash_digests_t *d = store_writer_digests(w);
     if (key[strlen(key) - 1] == '/' && d->size > 0) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                         "a key ending in '/' is a folder marker and must be empty");
         goto done;
     }
@@ -1185,7 +1185,7 @@ int store_writers_commit(store_t *s, store_writer_t **ws, const char *const *buc
     }
     for (size_t i = 0; i < n && !rc; i++)
         if (row_etag(s, buckets[i], keys[i], etag))
-            rc = TARN_ERR_R(err, TARN_ECONFLICT, "KeyExists",
+            rc = TARN_ERR_R(err, TARN_ECONFLICT, KeyExists,
                             "the key %s/%s already holds an object", buckets[i], keys[i]);
     db_write_end(s->db);
     /* New keys only: an unindexed file at a key is a crashed write's, replaced. */
@@ -1259,7 +1259,7 @@ static int lookup(store_t *s, const char *bucket, const char *key, store_object_
         return db_fail(s->db, step, err, "object lookup");
     if ((rc = store_bucket_check(s, bucket, err)))
         return rc;
-    return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchKey", "the key '%s' does not exist", key);
+    return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchKey, "the key '%s' does not exist", key);
 }
 
 int store_object_head(store_t *s, const char *bucket, const char *key, store_object_t *out,

@@ -22,7 +22,7 @@ static int refuse(tarn_err_t *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return tarn_err_set(err, TARN_EINVAL, "InvalidArgument", __FILE__, __LINE__, "%s", msg);
+    return tarn_err_set(err, TARN_EINVAL, TARN_R_InvalidArgument, __FILE__, __LINE__, "%s", msg);
 }
 
 static int nomem(tarn_err_t *err)
@@ -343,7 +343,7 @@ int config_map_put_secrets(json_t *cfg, const json_t *secrets, tarn_err_t *err)
         snprintf(parent, sizeof parent, "%.*s", dot ? (int)(dot - path) : 0, path);
         json_t *o = *parent ? config_map_get(cfg, parent) : cfg;
         if (!json_is_object(o))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "the sealed secret %s has no place in the configuration", path);
         if (json_object_set(o, dot ? dot + 1 : path, v))
             return nomem(err);

@@ -1,10 +1,24 @@
-/* Error detail recording; see err.h. */
+/* Error detail recording, and the reason table of err_reasons.h as arrays; see err.h. */
 #include "util/err.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
-int tarn_err_set(tarn_err_t *err, int code, const char *reason, const char *file, int line,
+/* A column the reason does not map: the edge answers by the TARN_E* code. */
+#define BY_CODE 0
+
+static const struct {
+    const char *name, *sqlstate, *firehose_type;
+    int http_status, firehose_status;
+} reasons[TARN_R_COUNT] = {
+#define REASON(n, http, state, fh_type, fh_status) \
+    [TARN_R_##n] = {#n, state, fh_type, http, fh_status},
+#include "util/err_reasons.h"
+#undef REASON
+};
+
+int tarn_err_set(tarn_err_t *err, int code, tarn_reason_t reason, const char *file, int line,
                  const char *fmt, ...)
 {
     if (!err)
@@ -35,4 +49,31 @@ const char *tarn_err_name(int code)
     case TARN_EUPSTREAM: return "upstream error";
     default: return "error";
     }
+}
+
+/* Out-of-range values (a reason never set from the table) map to nothing, like NONE. */
+static int known(tarn_reason_t r)
+{
+    return r > TARN_R_NONE && r < TARN_R_COUNT;
+}
+
+const char *tarn_reason_name(tarn_reason_t r)
+{
+    return known(r) ? reasons[r].name : NULL;
+}
+
+int tarn_reason_http_status(tarn_reason_t r)
+{
+    return known(r) ? reasons[r].http_status : 0;
+}
+
+const char *tarn_reason_sqlstate(tarn_reason_t r)
+{
+    return known(r) ? reasons[r].sqlstate : NULL;
+}
+
+const char *tarn_reason_firehose(tarn_reason_t r, int *status)
+{
+    *status = known(r) && reasons[r].firehose_type ? reasons[r].firehose_status : 0;
+    return known(r) ? reasons[r].firehose_type : NULL;
 }

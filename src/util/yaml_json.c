@@ -31,7 +31,7 @@ static int convert(yaml_document_t *doc, yaml_node_t *n, int depth, json_t **out
                    tarn_err_t *err)
 {
     if (!n || depth > 64)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "the YAML nests too deeply");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "the YAML nests too deeply");
     switch (n->type) {
     case YAML_SCALAR_NODE: {
         const char *s = (const char *)n->data.scalar.value;
@@ -61,7 +61,7 @@ static int convert(yaml_document_t *doc, yaml_node_t *n, int depth, json_t **out
             json_t *v;
             if (!k || k->type != YAML_SCALAR_NODE) {
                 json_decref(*out);
-                return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                   "line %zu: a key must be a plain name",
                                   k ? k->start_mark.line + 1 : 0);
             }
@@ -74,7 +74,7 @@ static int convert(yaml_document_t *doc, yaml_node_t *n, int depth, json_t **out
         }
         return *out ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
     default:
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "an empty YAML node");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "an empty YAML node");
     }
 }
 
@@ -88,7 +88,7 @@ int yaml_json_parse(json_t **out, const char *text, size_t len, tarn_err_t *err)
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int rc;
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "YAML line %zu, column %zu: %s",
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "YAML line %zu, column %zu: %s",
                         parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                         parser.problem ? parser.problem : "syntax error");
         yaml_parser_delete(&parser);
@@ -96,7 +96,7 @@ int yaml_json_parse(json_t **out, const char *text, size_t len, tarn_err_t *err)
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root)
-        rc = TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "the YAML document is empty");
+        rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "the YAML document is empty");
     else
         rc = convert(&doc, root, 0, out, err);
     yaml_document_delete(&doc);

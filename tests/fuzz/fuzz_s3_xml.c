@@ -63,7 +63,7 @@ static int on_elem(void *ctx, const char *path, const char *text)
         }
     }
     if (++c->calls == c->stop_at)
-        return c->set_err ? TARN_ERR_R(c->err, TARN_EINVAL, "MalformedXML", "stopped") : 1;
+        return c->set_err ? TARN_ERR_R(c->err, TARN_EINVAL, MalformedXML, "stopped") : 1;
     return 0;
 }
 
@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = s3_xml_parse(body, size - 1, c.root, on_elem, &c, &err);
     if (!rc && (c.depth || !c.calls))
         abort(); /* a whole document: the root opened and everything closed */
-    if (rc && (err.code != rc || !err.reason || strcmp(err.reason, "MalformedXML")))
+    if (rc && (err.code != rc || err.reason != TARN_R_MalformedXML))
         abort();
 
     if (!memchr(body, '\0', size - 1) && xml_text((const unsigned char *)body, size - 1)) {

@@ -61,7 +61,7 @@ static void refused(const char *json, const char *msg)
     if (out)
         fail_msg("%s: accepted", json);
     assert_int_equal(err.code, TARN_EINVAL);
-    assert_string_equal(err.reason, "InvalidArgument");
+    assert_string_equal(tarn_reason_name(err.reason), "InvalidArgument");
     if (!strstr(err.msg, msg))
         fail_msg("%s: '%s' not in '%s'", json, msg, err.msg);
 }

@@ -130,7 +130,7 @@ static void test_memory_limit_and_out_of_memory(void **state)
                                  "FROM range(50000000))",
                                  NULL, &n, &err),
                      TARN_ENOMEM);
-    assert_string_equal(err.reason, "QueryOutOfMemory");
+    assert_string_equal(tarn_reason_name(err.reason), "QueryOutOfMemory");
     assert_non_null(strstr(err.msg, "Out of Memory"));
 }
 

@@ -20,7 +20,7 @@ static int dir_check(const json_t *cfg, tarn_err_t *err)
 {
     const char *p = json_string_value(json_object_get(cfg, "path"));
     assert_int_equal(json_integer_value(json_object_get(cfg, "every")), 60000);
-    return *p == '/' ? 0 : TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+    return *p == '/' ? 0 : TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                                       "path must be absolute");
 }
 

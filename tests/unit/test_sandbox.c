@@ -78,9 +78,10 @@ static void expect(fixture_t *f, const char *sql, int code, const char *reason, 
 {
     tarn_err_t err;
     int rc = check(f, sql, &err);
-    if (rc != code || !err.reason || strcmp(err.reason, reason) || !strstr(err.msg, needle))
-        fail_msg("%s: got %d %s '%s', wanted %d %s '%s'", sql, rc, err.reason ? err.reason : "-",
-                 err.msg, code, reason, needle);
+    const char *got = tarn_reason_name(err.reason);
+    if (rc != code || !got || strcmp(got, reason) || !strstr(err.msg, needle))
+        fail_msg("%s: got %d %s '%s', wanted %d %s '%s'", sql, rc, got ? got : "-", err.msg, code,
+                 reason, needle);
 }
 
 static void test_refused_queries(void **state)

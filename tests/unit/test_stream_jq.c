@@ -146,7 +146,7 @@ static void test_refused(void **state)
         assert_null(q);
         if (!strstr(err.msg, bad[i].word) || !strstr(err.msg, "MetadataExtractionQuery"))
             fail_msg("%s: '%s' not in '%s'", bad[i].q, bad[i].word, err.msg);
-        assert_string_equal(err.reason, "InvalidArgument");
+        assert_string_equal(tarn_reason_name(err.reason), "InvalidArgument");
     }
 }
 

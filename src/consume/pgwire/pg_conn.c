@@ -82,7 +82,7 @@ void pg_send_error(pg_client_t *k, const char *severity, const tarn_err_t *err)
 {
     const char *state = k->env->sqlstate(err->code, err->reason);
     const char *hint = NULL;
-    if (!strcmp(state, "42501") && err->reason && !strcmp(err->reason, "AccessDenied"))
+    if (!strcmp(state, "42501") && err->reason == TARN_R_AccessDenied)
         hint = "ask an admin for access, or check the name with SHOW TABLES";
     pgmsg_put_error(&k->out, 'E', severity, state, err->msg[0] ? err->msg : "error", hint);
 }

@@ -36,7 +36,7 @@ int pg_ext_parse(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     const char *name = pgmsg_get_str(&r), *sql = pgmsg_get_str(&r);
     int n = pgmsg_get_i16(&r);
     if (n < 0 || r.bad)
-        return TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Parse message");
+        return TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Parse message");
     stmt_t *s = calloc(1, sizeof *s);
     if (!s || !(s->types = calloc((size_t)n + 1, sizeof *s->types))) {
         free(s);
@@ -54,12 +54,12 @@ int pg_ext_parse(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
             count++;
     free(stmts);
     if (!rc && !pgmsg_reader_done(&r))
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Parse message");
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Parse message");
     else if (!rc && count > 1)
-        rc = TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+        rc = TARN_ERR_R(err, TARN_EINVAL, SyntaxError,
                         "cannot insert multiple commands into a prepared statement");
     else if (!rc && *name && *stmt_find(k, name))
-        rc = TARN_ERR_R(err, TARN_EINVAL, "DuplicatePreparedStatement",
+        rc = TARN_ERR_R(err, TARN_EINVAL, DuplicatePreparedStatement,
                         "prepared statement \"%s\" already exists", name);
     if (!rc && (!(s->name = strdup(name)) || !(s->sql = strdup(sql))))
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -95,14 +95,14 @@ int pg_ext_bind(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     const char *pname = pgmsg_get_str(&r), *sname = pgmsg_get_str(&r);
     stmt_t *s = *stmt_find(k, sname);
     if (!s)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidSqlStatementName",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidSqlStatementName,
                           "prepared statement \"%s\" does not exist", sname);
     if (*pname && *pg_portal_find(k, pname))
-        return TARN_ERR_R(err, TARN_EINVAL, "DuplicateCursor", "portal \"%s\" already exists",
+        return TARN_ERR_R(err, TARN_EINVAL, DuplicateCursor, "portal \"%s\" already exists",
                           pname);
     int nf = pgmsg_get_i16(&r);
     if (nf < 0 || r.bad || (size_t)nf * 2 > (size_t)(r.end - r.p))
-        return TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Bind message");
+        return TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Bind message");
     int16_t *pf = calloc((size_t)nf + 1, sizeof *pf);
     if (!pf)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -116,12 +116,12 @@ int pg_ext_bind(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
         goto done;
     }
     if (np < 0 || (nf != 0 && nf != 1 && nf != np)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation",
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation,
                         "Bind message has %d parameter formats but %d parameters", nf, np);
         goto done;
     }
     if (np != s->nparams) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation",
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation,
                         "bind message supplies %d parameters, but prepared statement \"%s\" "
                         "requires %d",
                         np, sname, s->nparams);
@@ -147,7 +147,7 @@ int pg_ext_bind(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     }
     int nr = pgmsg_get_i16(&r);
     if (nr < 0 || r.bad || (size_t)nr * 2 != (size_t)(r.end - r.p)) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Bind message");
+        rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Bind message");
         goto done;
     }
     if (!(p->formats = calloc((size_t)nr + 1, sizeof *p->formats)) || !(p->name = strdup(pname)) ||
@@ -158,7 +158,7 @@ int pg_ext_bind(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     for (int i = 0; i < nr; i++) {
         p->formats[i] = pgmsg_get_i16(&r);
         if (p->formats[i] != 0 && p->formats[i] != 1) {
-            rc = TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "unsupported format code: %d",
+            rc = TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "unsupported format code: %d",
                             p->formats[i]);
             goto done;
         }
@@ -198,11 +198,11 @@ int pg_ext_describe(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     char what = (char)pgmsg_get_u8(&r);
     const char *name = pgmsg_get_str(&r);
     if (!pgmsg_reader_done(&r) || (what != 'S' && what != 'P'))
-        return TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Describe message");
+        return TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Describe message");
     if (what == 'S') {
         stmt_t *s = *stmt_find(k, name);
         if (!s)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidSqlStatementName",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidSqlStatementName,
                               "prepared statement \"%s\" does not exist", name);
         /* Parameters the client left unspecified are described as text, which every
          * driver can send. */
@@ -236,7 +236,7 @@ int pg_ext_describe(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     }
     portal_t *p = *pg_portal_find(k, name);
     if (!p)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "portal \"%s\" does not exist",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorName, "portal \"%s\" does not exist",
                           name);
     if (p->kind == PGSQL_SHOW)
         return pg_run_show(k, p->sql, strlen(p->sql), true, false, err);
@@ -247,7 +247,7 @@ int pg_ext_describe(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
         return 0;
     }
     if (k->txn == 'E')
-        return TARN_ERR_R(err, TARN_EINVAL, "InFailedSqlTransaction",
+        return TARN_ERR_R(err, TARN_EINVAL, InFailedSqlTransaction,
                           "current transaction is aborted, commands ignored until end of "
                           "transaction block");
     /* The query starts here, so its columns are the ones Execute will send. */
@@ -265,10 +265,10 @@ int pg_ext_execute(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     const char *name = pgmsg_get_str(&r);
     int32_t max = pgmsg_get_i32(&r);
     if (!pgmsg_reader_done(&r))
-        return TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Execute message");
+        return TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Execute message");
     portal_t *p = *pg_portal_find(k, name);
     if (!p)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "portal \"%s\" does not exist",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorName, "portal \"%s\" does not exist",
                           name);
     int64_t start = time_mono_ns();
     uint64_t before = p->bytes;
@@ -293,7 +293,7 @@ int pg_ext_close(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     char what = (char)pgmsg_get_u8(&r);
     const char *name = pgmsg_get_str(&r);
     if (!pgmsg_reader_done(&r) || (what != 'S' && what != 'P'))
-        return TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "malformed Close message");
+        return TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "malformed Close message");
     if (what == 'S') {
         stmt_t **pp = stmt_find(k, name), *s = *pp;
         if (s) {

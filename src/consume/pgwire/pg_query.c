@@ -72,21 +72,21 @@ int pg_setting_set(pg_client_t *k, const char *name, const char *value, tarn_err
         "lc_ctype",       "max_identifier_length", "in_hot_standby"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (!strcmp(name, fixed[i]))
-            return TARN_ERR_R(err, TARN_EINVAL, "CantChangeRuntimeParam",
+            return TARN_ERR_R(err, TARN_EINVAL, CantChangeRuntimeParam,
                               "parameter \"%s\" cannot be changed", name);
     bool dflt = !value || !strcasecmp(value, "DEFAULT");
     if (!dflt && !strcmp(name, "client_encoding") && strcasecmp(value, "UTF8") &&
         strcasecmp(value, "UTF-8") && strcasecmp(value, "UNICODE"))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidParameterValue",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidParameterValue,
                           "client_encoding must be UTF8 (tarn sends and receives UTF-8 only)");
     if (!dflt && !strcmp(name, "datestyle") && strncasecmp(value, "ISO", 3))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidParameterValue",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidParameterValue,
                           "DateStyle must start with ISO (dates are always written in ISO 8601)");
     if (!dflt && !strcmp(name, "standard_conforming_strings") && strcasecmp(value, "on"))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidParameterValue",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidParameterValue,
                           "standard_conforming_strings is always on");
     if (!dflt && !strcmp(name, "transaction") && strcasestr(value, "read write"))
-        return TARN_ERR_R(err, TARN_EINVAL, "ReadOnlySqlTransaction",
+        return TARN_ERR_R(err, TARN_EINVAL, ReadOnlySqlTransaction,
                           "the lake's SQL sessions are read-only");
     /* Client encoding and DateStyle keep their canonical spelling. */
     if (dflt)
@@ -274,11 +274,11 @@ void pg_portal_free(pg_client_t *k, portal_t *p)
  * (57014). */
 static int query_failed(int rc, tarn_err_t *err)
 {
-    if (err->reason && !strcmp(err->reason, "QueryCancelled"))
-        rc = TARN_ERR_R(err, TARN_ECONFLICT, "QueryCancelled",
+    if (err->reason == TARN_R_QueryCancelled)
+        rc = TARN_ERR_R(err, TARN_ECONFLICT, QueryCancelled,
                         "canceling statement due to user request");
-    else if (err->reason && !strcmp(err->reason, "QueryTimeout"))
-        rc = TARN_ERR_R(err, TARN_EBUSY, "QueryTimeout",
+    else if (err->reason == TARN_R_QueryTimeout)
+        rc = TARN_ERR_R(err, TARN_EBUSY, QueryTimeout,
                         "canceling statement due to statement timeout (the server's "
                         "--query-timeout)");
     return rc;
@@ -355,7 +355,7 @@ static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_e
         p->rows++;
         sent++;
         if (k->out.len >= PG_FLUSH_AT && pg_flush(k)) {
-            rc = TARN_ERR_R(err, TARN_EIO, "ConnectionFailure", "the client went away");
+            rc = TARN_ERR_R(err, TARN_EIO, ConnectionFailure, "the client went away");
             break;
         }
     }
@@ -409,11 +409,11 @@ int pg_run_show(pg_client_t *k, const char *sql, size_t len, bool describe, bool
     if (rc)
         return rc;
     if (!strcmp(name, "all"))
-        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                           "SHOW ALL is not supported; SHOW one parameter by name");
     const char *v = pg_setting_get(k, name);
     if (!v)
-        return TARN_ERR_R(err, TARN_EINVAL, "UndefinedObject",
+        return TARN_ERR_R(err, TARN_EINVAL, UndefinedObject,
                           "unrecognized configuration parameter \"%s\"", name);
     if (describe) {
         size_t m = pgmsg_begin(&k->out, 'T');
@@ -466,10 +466,10 @@ static int run_declare(pg_client_t *k, const char *sql, json_t *params, tarn_err
     if (rc)
         return rc;
     if (k->txn == 'I')
-        return TARN_ERR_R(err, TARN_EINVAL, "NoActiveSqlTransaction",
+        return TARN_ERR_R(err, TARN_EINVAL, NoActiveSqlTransaction,
                           "DECLARE CURSOR can only be used in transaction blocks");
     if (*pg_portal_find(k, name))
-        return TARN_ERR_R(err, TARN_EINVAL, "DuplicateCursor", "cursor \"%s\" already exists",
+        return TARN_ERR_R(err, TARN_EINVAL, DuplicateCursor, "cursor \"%s\" already exists",
                           name);
     portal_t *p = calloc(1, sizeof *p);
     if (!p || !(p->name = strdup(name)) || !(p->sql = strdup(query)) ||
@@ -480,7 +480,7 @@ static int run_declare(pg_client_t *k, const char *sql, json_t *params, tarn_err
     p->kind = pgsql_classify(query, strlen(query)) == PGSQL_QUERY ? PGSQL_QUERY : PGSQL_EMPTY;
     if (p->kind != PGSQL_QUERY) {
         pg_portal_free(k, p);
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE CURSOR needs a query");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "DECLARE CURSOR needs a query");
     }
     p->cursor = true;
     p->params = json_incref(params);
@@ -503,12 +503,12 @@ int pg_run_fetch(pg_client_t *k, const char *sql, bool describe, bool rows, tarn
         return rc;
     portal_t *p = *pg_portal_find(k, name);
     if (!p || !p->cursor)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "cursor \"%s\" does not exist",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorName, "cursor \"%s\" does not exist",
                           name);
     if (!p->started && (rc = pg_portal_start(k, p, err)))
         return rc;
     if (!p->columns)
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the cursor has failed");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorState, "the cursor has failed");
     if (describe)
         pg_put_row_description(k, p);
     if (!rows)
@@ -529,7 +529,7 @@ static int run_close(pg_client_t *k, const char *sql, tarn_err_t *err)
     } else {
         portal_t **pp = pg_portal_find(k, name), *p = *pp;
         if (!p || !p->cursor)
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorName", "cursor \"%s\" does not exist",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorName, "cursor \"%s\" does not exist",
                               name);
         *pp = p->next;
         pg_portal_free(k, p);
@@ -611,7 +611,7 @@ static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err
         break;
     case PGSQL_SAVEPOINT:
         if (k->txn == 'I')
-            rc = TARN_ERR_R(err, TARN_EINVAL, "NoActiveSqlTransaction",
+            rc = TARN_ERR_R(err, TARN_EINVAL, NoActiveSqlTransaction,
                             "SAVEPOINT can only be used in transaction blocks");
         else
             pgmsg_put_command_complete(
@@ -629,7 +629,7 @@ static int run_command(pg_client_t *k, portal_t *p, bool simple, tarn_err_t *err
 int pg_portal_execute(pg_client_t *k, portal_t *p, int32_t max, bool simple, tarn_err_t *err)
 {
     if (k->txn == 'E' && p->kind != PGSQL_COMMIT && p->kind != PGSQL_ROLLBACK)
-        return TARN_ERR_R(err, TARN_EINVAL, "InFailedSqlTransaction",
+        return TARN_ERR_R(err, TARN_EINVAL, InFailedSqlTransaction,
                           "current transaction is aborted, commands ignored until end of "
                           "transaction block");
     if (p->kind == PGSQL_EMPTY) {
@@ -655,7 +655,7 @@ int pg_portal_execute(pg_client_t *k, portal_t *p, int32_t max, bool simple, tar
         else if (simple)
             pg_put_row_description(k, p);
     } else if (!p->query) {
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidCursorState", "the portal has failed");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorState, "the portal has failed");
     }
     return portal_rows(k, p, p->kind == PGSQL_COPY ? 0 : max, false, err);
 }
@@ -669,7 +669,7 @@ void pg_simple_query(pg_client_t *k, const pgmsg_t *m)
     const char *sql = pgmsg_get_str(&r);
     if (!pgmsg_reader_done(&r)) {
         k->err = (tarn_err_t){0};
-        TARN_ERR_R(&k->err, TARN_EINVAL, "ProtocolViolation", "malformed Query message");
+        TARN_ERR_R(&k->err, TARN_EINVAL, ProtocolViolation, "malformed Query message");
         pg_send_error(k, "ERROR", &k->err);
         pgmsg_put_ready(&k->out, k->txn);
         return;

@@ -544,7 +544,7 @@ int pgcatalog_map(pgcatalog_t *g, const char *schema, const char *name, const ch
            (strcmp(pgcat_rels[i].schema, want) || strcasecmp(pgcat_rels[i].name, name)))
         i++;
     if (i == pgcat_nrels)
-        return *schema ? TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchTable",
+        return *schema ? TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchTable,
                                     "relation %s.%s does not exist (tarn's catalogs for "
                                     "PostgreSQL clients do not have it)",
                                     want, name)

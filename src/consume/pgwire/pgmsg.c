@@ -18,7 +18,7 @@ ssize_t pgmsg_frame(const char *data, size_t n, bool startup, pgmsg_t *out, tarn
     uint32_t len = get_be32(data + (startup ? 0 : 1));
     /* The length counts itself; a startup packet has at least its protocol code. */
     if (len < (startup ? 8u : 4u) || len > (startup ? PGMSG_STARTUP_MAX : PGMSG_MAX))
-        return TARN_ERR_R(err, TARN_EINVAL, "ProtocolViolation", "invalid %s length %u",
+        return TARN_ERR_R(err, TARN_EINVAL, ProtocolViolation, "invalid %s length %u",
                           startup ? "startup packet" : "message", len);
     size_t total = (size_t)len + (startup ? 0 : 1);
     if (n < total)

@@ -243,7 +243,7 @@ static int parse_set(scan_t s, const char **name, const char **value, arena_t *a
         *name = "timezone";
         *value = rest_value(&s, a);
         return *value ? 0
-                      : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "SET TIME ZONE needs a value");
+                      : TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "SET TIME ZONE needs a value");
     }
     if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
         goto bad;
@@ -268,7 +268,7 @@ static int parse_set(scan_t s, const char **name, const char **value, arena_t *a
         *value = NULL;
         return next_tok(&s).kind == TOK_END
                    ? 0
-                   : TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "syntax error in RESET");
+                   : TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "syntax error in RESET");
     }
     t = next_tok(&s);
     if (!is_word(&t, "to") && !is_op(&t, '='))
@@ -278,7 +278,7 @@ static int parse_set(scan_t s, const char **name, const char **value, arena_t *a
         goto bad;
     return 0;
 bad:
-    return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+    return TARN_ERR_R(err, TARN_EINVAL, SyntaxError,
                       "syntax error in SET: expected SET name TO value");
 }
 
@@ -306,7 +306,7 @@ static int parse_show(scan_t s, const char **name, arena_t *a, tarn_err_t *err)
         return 0;
     }
     if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError,
                           "syntax error in SHOW: expected SHOW name");
     *name = t.kind == TOK_QIDENT ? tok_value(a, &t) : dup_lower(a, t.s, t.len);
     return *name ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -336,14 +336,14 @@ static int copy_option(scan_t *s, const tok_t *name, pgsql_copy_t *c, bool in_li
     char *val = has_value ? tok_value(a, &v) : NULL;
     if (is_word(name, "format")) {
         if (!val || (strcasecmp(val, "csv") && strcasecmp(val, "text")))
-            return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+            return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                               "COPY FORMAT is text or csv (binary COPY is not supported)");
         c->csv = !strcasecmp(val, "csv");
     } else if (is_word(name, "csv")) {
         c->csv = true;
         has_value = false;
     } else if (is_word(name, "binary")) {
-        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                           "binary COPY is not supported; use FORMAT csv or text");
     } else if (is_word(name, "header")) {
         c->header = !val || !in_list ||
@@ -351,18 +351,18 @@ static int copy_option(scan_t *s, const tok_t *name, pgsql_copy_t *c, bool in_li
         has_value = in_list && val;
     } else if (is_word(name, "delimiter")) {
         if (!val || strlen(val) != 1)
-            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError",
+            return TARN_ERR_R(err, TARN_EINVAL, SyntaxError,
                               "COPY delimiter must be a single one-byte character");
         c->delimiter = val[0];
     } else if (is_word(name, "null")) {
         if (!val)
-            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY NULL needs a string");
+            return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY NULL needs a string");
         c->null = val;
     } else if (is_word(name, "encoding")) {
         if (!val || (strcasecmp(val, "utf8") && strcasecmp(val, "utf-8")))
-            return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported", "COPY ENCODING is UTF8");
+            return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported, "COPY ENCODING is UTF8");
     } else {
-        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                           "COPY option \"%.*s\" is not supported (FORMAT, HEADER, DELIMITER, "
                           "NULL and ENCODING are)",
                           (int)name->len, name->s);
@@ -386,7 +386,7 @@ static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
             depth += is_op(&u, '(') - is_op(&u, ')');
         } while (u.kind != TOK_END && depth > 0);
         if (u.kind == TOK_END)
-            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: unbalanced parentheses");
+            return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: unbalanced parentheses");
         c->query = arena_strndup(a, q, (size_t)(u.s - q));
     } else if (t.kind == TOK_WORD || t.kind == TOK_QIDENT) {
         /* COPY table [(columns)] TO STDOUT */
@@ -398,7 +398,7 @@ static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
                 break;
             tok_t n = next_tok(&probe);
             if (n.kind != TOK_WORD && n.kind != TOK_QIDENT)
-                return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: bad table name");
+                return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: bad table name");
             e = n.s + n.len;
             s = probe;
         }
@@ -415,20 +415,20 @@ static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
         }
         c->query = arena_sprintf(a, "SELECT %s FROM %.*s", cols, (int)(e - b), b);
     } else {
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: expected (query) or a table");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: expected (query) or a table");
     }
     if (!c->query)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     t = next_tok(&s);
     if (is_word(&t, "from"))
-        return TARN_ERR_R(err, TARN_EINVAL, "NotReadOnly",
+        return TARN_ERR_R(err, TARN_EINVAL, NotReadOnly,
                           "COPY FROM cannot run here: the lake's SQL is read-only; land files "
                           "with the S3 API instead");
     if (!is_word(&t, "to"))
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: expected TO STDOUT");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: expected TO STDOUT");
     t = next_tok(&s);
     if (!is_word(&t, "stdout"))
-        return TARN_ERR_R(err, TARN_EINVAL, "InsufficientPrivilege",
+        return TARN_ERR_R(err, TARN_EINVAL, InsufficientPrivilege,
                           "COPY to a file or program is not allowed; use COPY ... TO STDOUT");
     t = next_tok(&s);
     if (is_word(&t, "with"))
@@ -437,7 +437,7 @@ static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
         for (;;) {
             t = next_tok(&s);
             if (t.kind != TOK_WORD)
-                return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: bad option list");
+                return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: bad option list");
             int rc = copy_option(&s, &t, c, true, a, err);
             if (rc)
                 return rc;
@@ -445,7 +445,7 @@ static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
             if (is_op(&t, ')'))
                 break;
             if (!is_op(&t, ','))
-                return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: bad option list");
+                return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: bad option list");
         }
         t = next_tok(&s);
     } else {
@@ -457,7 +457,7 @@ static int parse_copy(scan_t s, pgsql_copy_t *c, arena_t *a, tarn_err_t *err)
         }
     }
     if (t.kind != TOK_END)
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "COPY: unexpected \"%.*s\"", (int)t.len,
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "COPY: unexpected \"%.*s\"", (int)t.len,
                           t.s);
     if (!c->delimiter)
         c->delimiter = c->csv ? ',' : '\t';
@@ -491,7 +491,7 @@ static int parse_declare(scan_t s, const char **name, const char **query, bool *
     next_tok(&s); /* DECLARE */
     tok_t t = next_tok(&s);
     if (!(*name = cursor_name(&t, a)))
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: expected a cursor name");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "DECLARE: expected a cursor name");
     *binary = false;
     tok_t prev = {TOK_END, "", 0};
     for (t = next_tok(&s); t.kind == TOK_WORD && !is_word(&t, "for"); prev = t, t = next_tok(&s)) {
@@ -499,16 +499,16 @@ static int parse_declare(scan_t s, const char **name, const char **query, bool *
             *binary = true;
         else if ((is_word(&t, "scroll") && !is_word(&prev, "no")) ||
                  (is_word(&t, "hold") && !is_word(&prev, "without")))
-            return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+            return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                               "only NO SCROLL, WITHOUT HOLD cursors are supported");
         else if (!is_word(&t, "no") && !is_word(&t, "cursor") && !is_word(&t, "with") &&
                  !is_word(&t, "without") && !is_word(&t, "asensitive") &&
                  !is_word(&t, "insensitive") && !is_word(&t, "scroll") && !is_word(&t, "hold"))
-            return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: unexpected \"%.*s\"",
+            return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "DECLARE: unexpected \"%.*s\"",
                               (int)t.len, t.s);
     }
     if (!is_word(&t, "for"))
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "DECLARE: expected CURSOR FOR query");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "DECLARE: expected CURSOR FOR query");
     const char *rest = scan_rest(&s);
     *query = arena_strndup(a, rest, (size_t)(s.end - rest));
     return *query ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -543,13 +543,13 @@ static int parse_fetch(scan_t s, const char **name, long *count, arena_t *a, tar
         t = next_tok(&s);
     } else if (is_word(&t, "prior") || is_word(&t, "backward") || is_word(&t, "first") ||
                is_word(&t, "last") || is_word(&t, "absolute") || is_word(&t, "relative")) {
-        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                           "cursors only move forward: FETCH [FORWARD] n | ALL");
     }
     if (is_word(&t, "from") || is_word(&t, "in"))
         t = next_tok(&s);
     if (!(*name = cursor_name(&t, a)) || next_tok(&s).kind != TOK_END)
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "FETCH: expected FETCH n FROM cursor");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "FETCH: expected FETCH n FROM cursor");
     return 0;
 }
 
@@ -570,7 +570,7 @@ static int parse_close(scan_t s, const char **name, arena_t *a, tarn_err_t *err)
     tok_t t = next_tok(&s);
     *name = is_word(&t, "all") ? NULL : cursor_name(&t, a);
     if ((!*name && !is_word(&t, "all")) || next_tok(&s).kind != TOK_END)
-        return TARN_ERR_R(err, TARN_EINVAL, "SyntaxError", "CLOSE: expected CLOSE cursor | ALL");
+        return TARN_ERR_R(err, TARN_EINVAL, SyntaxError, "CLOSE: expected CLOSE cursor | ALL");
     return 0;
 }
 

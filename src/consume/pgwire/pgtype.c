@@ -439,13 +439,13 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
         break;
     default: {
         const pgtype_t *pt = pgtype_by_oid(oid);
-        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                           "binary format is not supported for type %s", pt ? pt->name : "?");
     }
     }
     if (!ok) {
         const pgtype_t *pt = pgtype_by_oid(oid);
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidTextRepresentation",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidTextRepresentation,
                           "cannot send %.*s as binary %s", (int)(len > 60 ? 60 : len), t,
                           pt ? pt->name : "value");
     }
@@ -635,11 +635,11 @@ int pgtype_param_to_json(uint32_t oid, int format, const char *data, size_t len,
     if (!v)
         return format == 1 && (oid == PGTYPE_BYTEA || oid == PGTYPE_INTERVAL ||
                                oid == PGTYPE_TIME || oid == PGTYPE_TIMETZ || !pt)
-                   ? TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+                   ? TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                                 "binary parameters of type %s are not supported; send them as "
                                 "text",
                                 pt ? pt->name : "?")
-                   : TARN_ERR_R(err, TARN_EINVAL, "InvalidTextRepresentation",
+                   : TARN_ERR_R(err, TARN_EINVAL, InvalidTextRepresentation,
                                 "invalid input syntax for type %s: \"%.*s\"", pt ? pt->name : "?",
                                 (int)(len > 60 ? 60 : len), data);
     *out = v;
@@ -710,7 +710,7 @@ int pgtype_vec_to_binary(const engine_vec_t *v, size_t i, buf_t *out, tarn_err_t
         return rc;
     }
     default:
-        return TARN_ERR_R(err, TARN_EINVAL, "FeatureNotSupported",
+        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
                           "a column of this type has no binary format here");
     }
 }

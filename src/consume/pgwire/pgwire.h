@@ -32,7 +32,7 @@ typedef struct {
     const char *tls_key;
     void *ctx;
     /* The SQLSTATE for an error code and reason (the server's edge table). Static. */
-    const char *(*sqlstate)(int code, const char *reason);
+    const char *(*sqlstate)(int code, tarn_reason_t reason);
     /* A login or statement ended: op is "Connect", "Query" or "Command". */
     void (*observe)(void *ctx, const char *op, int status, double seconds, uint64_t bytes_out);
     /* A wrong password; a login held back this long by the password back-off. */

@@ -81,19 +81,19 @@ static int check(const json_t *cfg, tarn_err_t *err)
     {
         const char *t = json_string_value(v), *dot = strchr(t, '.');
         if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.') || strpbrk(t, "\"' "))
-            return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "tables[%zu]: '%s' is not schema.table or schema.*", i, t);
     }
     if (!json_array_size(config_map_get(cfg, "tables")))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument", "tables: name at least one table");
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "tables: name at least one table");
     if (S(cfg, "slot") && !plain_name(S(cfg, "slot"), false))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "slot: a replication slot's name is 1-63 of a-z, 0-9 and _");
     if (S(cfg, "publication") && !plain_name(S(cfg, "publication"), true))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "publication: use 1-63 letters, digits and _");
     if (S(cfg, "target.database") && !plain_name(S(cfg, "target.database"), false))
-        return TARN_ERR_R(err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "target.database: use 1-63 of a-z, 0-9 and _");
     return 0;
 }

@@ -30,11 +30,11 @@ static int respond(req_t *r, json_t *o)
 int firehose_check_stream(req_t *r, const char *name)
 {
     if (!name || !*name)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "DeliveryStreamName is required");
     r->resource = arena_sprintf(r->arena, "deliverystream/%s", name);
     if (authz_check(&r->principal, r->op->action, r->resource, &r->decision))
-        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                           "%s is not allowed to perform %s on %s", r->principal.name,
                           r->op->action, r->resource);
     return 0;
@@ -73,7 +73,7 @@ int firehose_check_insert(req_t *r, const char *name)
     if (!r->resource)
         rc = TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
     else if (authz_check(&r->principal, action, r->resource, &r->decision))
-        rc = TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+        rc = TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                         "%s may not put records into %s: that needs %s on %s", r->principal.name,
                         name, table_dest ? "INSERT" : "WRITE", r->resource);
     json_decref(d);
@@ -118,7 +118,7 @@ static int list_streams(req_t *r)
     json_int_t limit = lim ? json_integer_value(lim) : 10;
     const char *type = json_string_value(json_object_get(in, "DeliveryStreamType"));
     if (lim && (!json_is_integer(lim) || limit < 1 || limit > 10000)) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "Limit must be between 1 and 10000");
     } else if (!(rc = stream_list(mgr(r),
                                   json_string_value(json_object_get(
@@ -201,7 +201,7 @@ int firehose_batch_put(req_t *r, const char *name, firehose_batch_t *b, json_t *
 static int put_finish(req_t *r, const char *name, firehose_batch_t *b)
 {
     if (b->accepted_bytes > STREAM_BATCH_BYTES)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "The records of one call may hold at most 4 MiB (4194304 bytes); "
                           "this one holds %zu", b->accepted_bytes);
     json_t *a;
@@ -236,18 +236,18 @@ static int put_record(req_t *r)
     if ((rc = firehose_check_stream(r, name)) || (rc = firehose_check_insert(r, name)))
         goto done;
     if (!data) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "Record.Data is required");
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument, "Record.Data is required");
         goto done;
     }
     if ((rc = firehose_batch_init(r, &p, 1, strlen(data) / 4 * 3 + 3)))
         goto done;
     long n = decode(&p, &off, data);
     if (n < 0) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON", "Record.Data is not base64");
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, MalformedJSON, "Record.Data is not base64");
         goto done;
     }
     if ((size_t)n > STREAM_RECORD_MAX) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "Record size exceeds the limit of 1000 KiB (1024000 bytes): %ld", n);
         goto done;
     }
@@ -273,7 +273,7 @@ static int put_record_batch(req_t *r)
     if ((rc = firehose_check_stream(r, name)) || (rc = firehose_check_insert(r, name)))
         goto done;
     if (!json_is_array(records) || !n || n > STREAM_BATCH_RECORDS) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "Records must hold 1 to 500 records (it holds %zu)", n);
         goto done;
     }
@@ -281,7 +281,7 @@ static int put_record_batch(req_t *r)
     {
         const char *d = json_string_value(json_object_get(rec, "Data"));
         if (!d) {
-            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                             "Records[%zu].Data is required", i);
             goto done;
         }
@@ -294,7 +294,7 @@ static int put_record_batch(req_t *r)
         size_t start = off;
         long len = decode(&p, &off, json_string_value(json_object_get(rec, "Data")));
         if (len < 0) {
-            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedJSON",
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, MalformedJSON,
                             "Records[%zu].Data is not base64", i);
             goto done;
         }
@@ -311,7 +311,7 @@ done:
 static int unknown_op(req_t *r)
 {
     const char *t = req_header(r, "X-Amz-Target");
-    return TARN_ERR_R(&r->err, TARN_EINVAL, "UnknownOperation",
+    return TARN_ERR_R(&r->err, TARN_EINVAL, UnknownOperation,
                       "tarn does not offer the Firehose operation %s",
                       t ? t + strlen(TARGET_PREFIX) : "");
 }

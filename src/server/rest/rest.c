@@ -43,7 +43,7 @@ static const struct {
 
 static int not_found(req_t *r)
 {
-    return TARN_ERR_R(&r->err, TARN_ENOTFOUND, "NotFound", "no such endpoint: %s %s", r->method,
+    return TARN_ERR_R(&r->err, TARN_ENOTFOUND, NotFound, "no such endpoint: %s %s", r->method,
                       r->path);
 }
 
@@ -116,7 +116,7 @@ int rest_route(req_t *r)
         }
     r->op = &op_not_found;
     if (path_known)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "MethodNotAllowed",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, MethodNotAllowed,
                           "%s is not allowed on %s", r->method, r->path);
     return 0;
 }
@@ -137,7 +137,7 @@ int rest_yaml_body(req_t *r, const char *what, json_t **in, const char **yaml, s
         *len = r->body.len;
     }
     if (!*yaml || !*len)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "the body is the %s: its YAML text (Content-Type: application/yaml), "
                           "or {\"spec\": \"<yaml>\"} as JSON",
                           what);

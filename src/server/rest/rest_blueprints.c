@@ -44,7 +44,7 @@ static int bad(req_t *r, int rc)
 {
     if (rc == TARN_EUPSTREAM || rc == TARN_EDENIED || rc == TARN_EEXISTS || rc == TARN_ENOTFOUND) {
         r->err.code = rc = TARN_EINVAL;
-        r->err.reason = "InvalidArgument";
+        r->err.reason = TARN_R_InvalidArgument;
     }
     return rc;
 }
@@ -64,7 +64,7 @@ static int plan(req_t *r, const char *text, size_t len, plan_t *pl)
     pl->p = ingest_plugin_find(type);
     if (!pl->p || !pl->p->tables) {
         json_decref(given);
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "source.type: %s is not a type of source a blueprint can keep "
                           "current (valid types: postgres, mysql)",
                           type);
@@ -107,7 +107,7 @@ static int put_source(req_t *r, plan_t *pl, json_t **out)
         bool other = strcmp(row.type, pl->p->name) != 0;
         source_row_free(&row);
         if (other)
-            return TARN_ERR_R(&r->err, TARN_ECONFLICT, "SourceExists",
+            return TARN_ERR_R(&r->err, TARN_ECONFLICT, SourceExists,
                               "source '%s' exists with another type; delete it or rename the "
                               "blueprint",
                               name);

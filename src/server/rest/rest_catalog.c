@@ -27,7 +27,7 @@ static int query_num(req_t *r, const char *name, long lo, long hi, long def, lon
         return 0;
     long n = strtol(v, &end, 10);
     if (!*v || *end || n < lo || n > hi)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "%s must be a number from %ld to %ld (got '%s')", name, lo, hi, v);
     *out = n;
     return 0;
@@ -167,7 +167,7 @@ static int rest_snapshot_files(req_t *r)
     char *end;
     long long snap = strtoll(r->params[3], &end, 10);
     if (*end || snap < 1)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "a snapshot is a number from 1 (got '%s')", r->params[3]);
     json_t *out = NULL;
     int rc = catalog_snapshot_files(r->srv->catalog, Z, D, T, snap, &out, &r->err);
@@ -188,7 +188,7 @@ static int rest_start_crawl(req_t *r)
     json_object_foreach(in, k, v)
     {
         if (strcmp(k, "zone") && strcmp(k, "prefix") && strcmp(k, "force")) {
-            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                             "unknown crawl field '%s' (valid: zone, prefix, force)", k);
             json_decref(in); /* k is the body's: the message is written first */
             return rc;
@@ -197,7 +197,7 @@ static int rest_start_crawl(req_t *r)
     if ((json_object_get(in, "zone") && !zone) || (json_object_get(in, "prefix") && !prefix) ||
         (force && !json_is_boolean(force))) {
         json_decref(in);
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "zone and prefix are strings, force is true or false");
     }
     int64_t id;
@@ -214,7 +214,7 @@ static int rest_get_crawl(req_t *r)
     long long id = strtoll(r->params[0], &end, 10);
     int rc;
     if (*end)
-        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, "NoSuchCrawl", "no crawl '%s'", r->params[0]);
+        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, NoSuchCrawl, "no crawl '%s'", r->params[0]);
     json_t *out = NULL;
     rc = crawler_job(r->srv->crawler, id, &out, &r->err);
     return reply(r, rc, out);

@@ -16,7 +16,7 @@ static const char *str(const json_t *o, const char *k)
 
 static int bad(req_t *r, const char *msg)
 {
-    return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "%s", msg);
+    return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument, "%s", msg);
 }
 
 /* ---- groups and roles ---- */
@@ -62,7 +62,7 @@ static int create_set(req_t *r)
     if (name)
         rc = k->create(r->srv->grants, name, &r->err);
     else
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "the body names the %s: {\"name\": \"%s\"}", k->what, k->example);
     if (!rc)
         rc = rest_respond_json(r, 201, json_pack("{s:s, s:[]}", "name", name, k->members));
@@ -139,7 +139,7 @@ static int list_grants(req_t *r)
     if (!r->principal.admin &&
         !grants_allows(r->srv->grants, r->principal.id, GRANT_ALL, "iam", false, &id)) {
         if (principal && strcmp(principal, self))
-            return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+            return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                               "%s may list only its own grants", r->principal.name);
         principal = self;
     }

@@ -45,7 +45,7 @@ static int create_user(req_t *r)
     char generated[PASSWORD_GEN_LEN + 1];
     json_t *out = NULL;
     if (!name) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "the body must name the user: {\"name\": \"alice\"}");
         goto done;
     }
@@ -133,7 +133,7 @@ static int update_key(req_t *r)
         return rc;
     const char *status = json_string_value(json_object_get(in, "status"));
     if (!status)
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "the body must give the key's status: {\"status\": \"inactive\"}");
     else
         rc = iam_key_set_status(r->srv->iam, r->params[0], r->params[1], status, &r->err);
@@ -200,7 +200,7 @@ static int get_audit(req_t *r)
     const char *nv = req_query(r, "n");
     long n = nv ? strtol(nv, NULL, 10) : 100;
     if (n < 1 || n > 10000)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "n must be between 1 and 10000");
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument, "n must be between 1 and 10000");
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/audit", r->srv->data_dir);
     json_t *a = json_array();

@@ -18,7 +18,7 @@
 
 /* Gives an error the precise reason the contract promises when the layer below left it
  * out, so the edge table maps it (404 NoSuchPipeline rather than a bare NotFound). */
-static int with_reason(req_t *r, int rc, int code, const char *reason)
+static int with_reason(req_t *r, int rc, int code, tarn_reason_t reason)
 {
     if (rc == code && !r->err.reason)
         r->err.reason = reason;
@@ -38,10 +38,10 @@ static int check_owner(req_t *r, const char *name)
     int64_t owner_id = 0;
     int rc = pipelines_owner(r->srv->catalog, name, owner, sizeof owner, &owner_id, &r->err);
     if (rc)
-        return with_reason(r, rc, TARN_ENOTFOUND, "NoSuchPipeline");
+        return with_reason(r, rc, TARN_ENOTFOUND, TARN_R_NoSuchPipeline);
     if (manages_all(r) || owner_id == r->principal.id)
         return 0;
-    return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+    return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                       "%s does not own pipeline '%s': only its owner, the admin or a holder "
                       "of ALL on iam may read, run or change it",
                       r->principal.name, name);
@@ -68,7 +68,7 @@ static int query_int(req_t *r, const char *name, long long lo, long long hi, lon
         return 0;
     long long n = strtoll(v, &end, 10);
     if (!*v || *end || n < lo || n > hi)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "%s must be a whole number from %lld%s (got '%s')", name, lo,
                           upto(to, sizeof to, hi), v);
     *out = n;
@@ -85,7 +85,7 @@ static int body_int(req_t *r, const json_t *in, const char *key, long long lo, l
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "\"%s\" must be a whole number from %lld%s", key, lo,
                           upto(to, sizeof to, hi));
     *out = json_integer_value(v);
@@ -103,7 +103,7 @@ static int body_keys(req_t *r, const json_t *in, const char *const *valid, const
         for (size_t i = 0; valid[i]; i++)
             known = known || !strcmp(k, valid[i]);
         if (!known)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                               "unknown field '%.100s' (valid: %s)", k, list);
     }
     return 0;
@@ -111,7 +111,7 @@ static int body_keys(req_t *r, const json_t *in, const char *const *valid, const
 
 static int pipelines_off(req_t *r)
 {
-    return TARN_ERR_R(&r->err, TARN_ECONFLICT, "PipelinesOff",
+    return TARN_ERR_R(&r->err, TARN_ECONFLICT, PipelinesOff,
                       "pipelines are off on this server: restart it with `tarn serve "
                       "--pipelines on` to run pipelines and compact tables");
 }
@@ -148,7 +148,7 @@ int rest_pipeline_check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *ow
         tarn_err_t e = {0};
         int rc = spec->owner ? iam_user_get(r->srv->iam, spec->owner, &u, r->arena, &e) : 0;
         if (rc == TARN_ENOTFOUND)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidPipelineSpec",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidPipelineSpec,
                               "owner: there is no user '%s' (create it with `tarn user "
                               "create %s`, or leave owner out to own the pipeline yourself)",
                               spec->owner, spec->owner);
@@ -159,7 +159,7 @@ int rest_pipeline_check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *ow
         return rc;
     }
     if (spec->owner && strcmp(spec->owner, r->principal.name))
-        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                           "%s may not apply a pipeline owned by %s: its SQL would run with "
                           "%s's permissions. Leave owner out (the pipeline is then yours), or "
                           "ask the admin or a holder of ALL on iam",
@@ -173,7 +173,7 @@ int rest_pipeline_check_apply(req_t *r, const pipeline_spec_t *spec, int64_t *ow
     if (rc)
         return rc;
     if (current != r->principal.id) /* by id: a namesake of a deleted owner is not it */
-        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                           "pipeline '%s' belongs to another user: only its owner, the admin or "
                           "a holder of ALL on iam may change it (or choose another name)",
                           spec->name);
@@ -191,7 +191,7 @@ static int apply_pipeline(req_t *r)
         goto done;
     /* Parsed here too, to know the name and owner before anything is recorded. */
     if ((rc = pipeline_spec_parse(yaml, len, &spec, &r->err))) {
-        rc = with_reason(r, rc, TARN_EINVAL, "InvalidPipelineSpec");
+        rc = with_reason(r, rc, TARN_EINVAL, TARN_R_InvalidPipelineSpec);
         goto done;
     }
     r->resource = arena_sprintf(r->arena, "pipeline/%s", spec->name);
@@ -199,7 +199,7 @@ static int apply_pipeline(req_t *r)
     if ((rc = rest_pipeline_check_apply(r, spec, &owner_id)))
         goto done;
     rc = pipelines_apply(r->srv->catalog, yaml, len, r->principal.name, owner_id, &out, &r->err);
-    if ((rc = with_reason(r, rc, TARN_EINVAL, "InvalidPipelineSpec")))
+    if ((rc = with_reason(r, rc, TARN_EINVAL, TARN_R_InvalidPipelineSpec)))
         goto done;
     runner_wake(r->srv->runner);
     int status = json_is_true(json_object_get(out, "created")) ? 201 : 200;
@@ -221,7 +221,7 @@ static int get_pipeline(req_t *r)
         rc = query_int(r, "version", 1, INT64_MAX, 0, &version);
     if (!rc)
         rc = with_reason(r, pipelines_show(r->srv->catalog, NAME, version, &out, &r->err),
-                         TARN_ENOTFOUND, "NoSuchPipeline");
+                         TARN_ENOTFOUND, TARN_R_NoSuchPipeline);
     return rc ? rc : rest_respond_json(r, 200, out);
 }
 
@@ -230,7 +230,7 @@ static int delete_pipeline(req_t *r)
     int rc = check_owner(r, NAME);
     if (!rc)
         rc = with_reason(r, pipelines_delete(r->srv->catalog, NAME, &r->err), TARN_ECONFLICT,
-                         "PipelineRunning");
+                         TARN_R_PipelineRunning);
     if (!rc)
         req_respond_bytes(r, 204, NULL, "", 0);
     return rc;
@@ -250,7 +250,7 @@ static int start_run(req_t *r)
         goto done;
     const json_t *replay = json_object_get(in, "replay");
     if (replay && !json_is_boolean(replay)) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "\"replay\" is true or false");
         goto done;
     }
@@ -260,7 +260,7 @@ static int start_run(req_t *r)
     }
     rc = pipelines_run_request(r->srv->catalog, NAME, "manual", json_is_true(replay),
                                r->principal.name, &id, &out, &r->err);
-    if ((rc = with_reason(r, rc, TARN_ENOTFOUND, "NoSuchPipeline")))
+    if ((rc = with_reason(r, rc, TARN_ENOTFOUND, TARN_R_NoSuchPipeline)))
         goto done;
     rc = rest_respond_json(r, 202, out);
     out = NULL;
@@ -296,7 +296,7 @@ static int find_run(req_t *r, const char *name, const char *ref, json_t **out)
         *out = json_incref(json_array_get(json_object_get(list, "runs"), 0));
         json_decref(list);
         if (!*out)
-            return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun",
+            return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun,
                               "pipeline '%s' has not run yet (start a run with `tarn pipeline "
                               "run %s`)",
                               name, name);
@@ -305,17 +305,17 @@ static int find_run(req_t *r, const char *name, const char *ref, json_t **out)
     char *end;
     long long id = strtoll(ref, &end, 10);
     if (!*ref || *end || id < 1)
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun,
                           "a run is a number from 1, or latest (got '%s')", ref);
     int rc = with_reason(r, pipelines_run_get(r->srv->catalog, id, out, err), TARN_ENOTFOUND,
-                         "NoSuchRun");
+                         TARN_R_NoSuchRun);
     if (rc)
         return rc;
     const char *of = json_string_value(json_object_get(*out, "pipeline"));
     if (!of || strcmp(of, name)) {
         json_decref(*out);
         *out = NULL;
-        return TARN_ERR_R(err, TARN_ENOTFOUND, "NoSuchRun", "pipeline '%s' has no run %lld",
+        return TARN_ERR_R(err, TARN_ENOTFOUND, NoSuchRun, "pipeline '%s' has no run %lld",
                           name, id);
     }
     return 0;
@@ -341,7 +341,7 @@ static int run_logs(req_t *r)
                          pipelines_run_logs(r->srv->catalog, NAME,
                                             json_integer_value(json_object_get(run, "id")),
                                             &out, &r->err),
-                         TARN_ENOTFOUND, "NoSuchRun");
+                         TARN_ENOTFOUND, TARN_R_NoSuchRun);
     json_decref(run);
     return rc ? rc : rest_respond_json(r, 200, out);
 }
@@ -364,7 +364,7 @@ static int rollback_table(req_t *r)
         (rc = body_int(r, in, "to", 1, INT64_MAX, 0, &to)))
         goto done;
     if (!to) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "name the snapshot to go back to: {\"to\": 3} (`tarn table snapshots "
                         "%s.%s.%s` lists them)",
                         Z, D, T);

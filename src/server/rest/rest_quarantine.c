@@ -11,7 +11,7 @@ static int rest_list_quarantine(req_t *r)
     const char *t = req_query(r, "table");
     catalog_name_t n = {0};
     if (t && (!catalog_name_parse(&n, t) || (strcmp(n.zone, "raw") && strcmp(n.zone, "cleaned"))))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "table is raw.db.t or cleaned.db.t (got '%s')", t);
     json_t *out = NULL;
     int rc = promote_quarantine_list(r->srv->catalog, t ? n.db : NULL, t ? n.table : NULL, &out,
@@ -27,10 +27,10 @@ static int rest_release_quarantine(req_t *r)
         return rc;
     const char *key = json_string_value(json_object_get(in, "key"));
     if (!key || json_object_size(in) != 1)
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "the body names the quarantined object: {\"key\": \"db/table/file.csv\"}");
     else if (!r->srv->promoter)
-        rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, "PromotionOff",
+        rc = TARN_ERR_R(&r->err, TARN_ECONFLICT, PromotionOff,
                         "promotion is off on this server (tarn serve --promotion on)");
     else
         rc = promote_quarantine_release(r->srv->catalog, r->srv->store, key, &out, &r->err);

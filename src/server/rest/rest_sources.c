@@ -22,17 +22,17 @@ static int configure(req_t *r, json_t *in, const ingest_plugin_t **p, json_t **c
     const char *type = json_string_value(json_object_get(in, "type"));
     const char *ctype = json_string_value(json_object_get(given, "type"));
     if (!json_is_object(given))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "the body gives the source's configuration: {\"name\": ..., \"type\": "
                           "\"postgres\", \"config\": {...}}");
     if (type && ctype && strcmp(type, ctype))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "the type is %s but the configuration says type: %s", type, ctype);
     if (!type)
         type = ctype;
     *p = type ? ingest_plugin_find(type) : NULL;
     if (!*p || !(*p)->start)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "%s%s is not a type of source (valid types: postgres, mysql)",
                           type ? "type " : "the type is missing: ", type ? type : "give --type");
     json_t *copy = json_deep_copy(given);
@@ -67,7 +67,7 @@ static int create_source(req_t *r)
         return rc;
     const char *name = json_string_value(json_object_get(in, "name"));
     if (!name) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "the body must name the source");
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument, "the body must name the source");
         goto done;
     }
     r->resource = arena_sprintf(r->arena, "source/%s", name);
@@ -80,7 +80,7 @@ static int create_source(req_t *r)
         if (rc == TARN_EUPSTREAM || rc == TARN_EDENIED || rc == TARN_EEXISTS)
             rc = TARN_EINVAL; /* the request's fault, answered with the reason */
         r->err.code = rc;
-        r->err.reason = "InvalidArgument";
+        r->err.reason = TARN_R_InvalidArgument;
         goto done;
     }
     rc = apply(r, p, name, cfg, true);
@@ -212,7 +212,7 @@ static int start_run(req_t *r)
         return rc;
     const json_t *resnap = json_object_get(in, "resnapshot");
     if (resnap && !json_is_boolean(resnap))
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "\"resnapshot\" is true or false");
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument, "\"resnapshot\" is true or false");
     if (!rc)
         rc = sources_run_request(r->srv->db, NAME, "manual", json_is_true(resnap),
                                  r->principal.name, &out, &r->err);
@@ -229,7 +229,7 @@ static int list_runs(req_t *r)
     const char *l = req_query(r, "limit");
     long limit = l ? strtol(l, NULL, 10) : 20;
     if (limit < 1 || limit > 1000)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument", "limit is 1 to 1000");
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument, "limit is 1 to 1000");
     int rc = sources_runs_list(r->srv->db, NAME, (size_t)limit, &out, &r->err);
     return rc ? rc : rest_respond_json(r, 200, out);
 }
@@ -240,14 +240,14 @@ static int get_run(req_t *r)
     char *end;
     long long id = strtoll(r->params[1], &end, 10);
     if (*end || id < 1)
-        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, "NoSuchRun", "a run is a number from 1");
+        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, NoSuchRun, "a run is a number from 1");
     int rc = sources_run_get(r->srv->db, id, &out, &r->err);
     if (rc)
         return rc;
     const char *of = json_string_value(json_object_get(out, "source"));
     if (!of || strcmp(of, NAME)) {
         json_decref(out);
-        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, "NoSuchRun", "source '%s' has no run %lld",
+        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, NoSuchRun, "source '%s' has no run %lld",
                           NAME, id);
     }
     return rest_respond_json(r, 200, out);

@@ -160,11 +160,12 @@ static void produce(sql_reply_t *q)
         return;
     if (rc) {
         /* The engine's finer reasons (NumericValueOutOfRange, ...) are for SQLSTATEs. */
-        static const char *const own[] = {"QueryCancelled", "QueryTimeout", "QueryOutOfMemory"};
+        static const tarn_reason_t own[] = {TARN_R_QueryCancelled, TARN_R_QueryTimeout,
+                                            TARN_R_QueryOutOfMemory};
         const char *code = "QueryFailed";
-        for (size_t i = 0; err.reason && i < sizeof own / sizeof *own; i++)
-            if (!strcmp(err.reason, own[i]))
-                code = own[i];
+        for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+            if (err.reason == own[i])
+                code = tarn_reason_name(own[i]);
         if (csv) {
             /* CSV has no place for an error: the chunked answer is cut off without its last
              * chunk, which every HTTP client reports as an incomplete transfer; the
@@ -270,7 +271,7 @@ static int rest_sql(req_t *r)
     const json_t *params = json_object_get(in, "params");
     sql_reply_t *q = NULL;
     if (!sql) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "the body names the query: {\"sql\": \"SELECT ...\"}");
         goto done;
     }
@@ -280,12 +281,12 @@ static int rest_sql(req_t *r)
         if (!strcmp(format, formats[i]))
             fmt = i;
     if (fmt < 0) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "format is json, csv or parquet (got '%s')", format);
         goto done;
     }
     if (params && !json_is_array(params)) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                         "params is an array of values for $1, $2, ...");
         goto done;
     }
@@ -354,7 +355,7 @@ static int path_query_id(req_t *r, int64_t *id)
     char *end;
     long long v = strtoll(r->params[0], &end, 10);
     if (*end || v < 1)
-        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, "NoSuchQuery", "no query '%s'", r->params[0]);
+        return TARN_ERR_R(&r->err, TARN_ENOTFOUND, NoSuchQuery, "no query '%s'", r->params[0]);
     *id = v;
     return 0;
 }

@@ -74,7 +74,7 @@ static int put_records(req_t *r)
         p = e + 1;
     }
     if (!n || n > STREAM_BATCH_RECORDS)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "a call carries 1 to 500 records, one JSON document per line (this "
                           "one has %zu)", n);
     firehose_batch_t b = {0};
@@ -95,7 +95,7 @@ static int put_records(req_t *r)
         q = e + 1;
     }
     if (b.accepted_bytes > STREAM_BATCH_BYTES)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "The records of one call may hold at most 4 MiB (4194304 bytes)");
     /* Answered in the Firehose shape, which says which records failed. */
     json_t *a;

@@ -78,10 +78,10 @@ int s3_create_bucket(req_t *r)
 {
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (!strcmp(r->bucket, reserved[i]))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidBucketName",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidBucketName,
                               "'%s' is reserved for the server's own endpoints", r->bucket);
     if (store_is_zone(r->bucket))
-        return TARN_ERR_R(&r->err, TARN_EEXISTS, "BucketAlreadyOwnedByYou",
+        return TARN_ERR_R(&r->err, TARN_EEXISTS, BucketAlreadyOwnedByYou,
                           "'%s' is a zone of the lake; it always exists", r->bucket);
     int rc = store_bucket_create(r->srv->store, r->bucket, &r->err);
     if (rc)
@@ -122,7 +122,7 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
             d->key = NULL;
             d->version_id = NULL;
             if (++d->count > 1000)
-                return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
+                return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
                                   "a Delete request may name at most 1000 objects");
         }
         return 0;
@@ -135,17 +135,17 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
         d->version_id = arena_strdup(r->arena, text);
     } else if (!strcmp(path, "Delete/Object")) {
         if (!d->key)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
                               "each <Object> in a Delete request needs a <Key>");
         tarn_err_t e = {0};
         authz_decision_t dec;
         const char *res = arena_sprintf(r->arena, "%s/%s", r->bucket, d->key);
         int rc = authz_check(&r->principal, "s3:DeleteObject", res, &dec)
-                     ? TARN_ERR_R(&e, TARN_EDENIED, "AccessDenied", "access denied")
+                     ? TARN_ERR_R(&e, TARN_EDENIED, AccessDenied, "access denied")
                      : store_check_key(d->key, &e);
         /* The one version tarn keeps is "null"; another id must not delete the object. */
         if (!rc && d->version_id && strcmp(d->version_id, "null"))
-            rc = TARN_ERR_R(&e, TARN_EINVAL, "InvalidArgument",
+            rc = TARN_ERR_R(&e, TARN_EINVAL, InvalidArgument,
                             "invalid version id '%s': tarn keeps no object versions; the only "
                             "version id is 'null'",
                             d->version_id);
@@ -181,7 +181,7 @@ int s3_delete_objects(req_t *r)
         uint8_t want[16], got[16];
         hash_md5(got, r->body.data ? r->body.data : "", r->body.len);
         if (hash_unb64(want, sizeof want, md5) != 16 || !hash_equal(want, 16, got, 16))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "BadDigest",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, BadDigest,
                               "the Content-MD5 you specified did not match what we received");
     }
     del_t d = {.r = r};

@@ -75,7 +75,7 @@ static int max_keys(req_t *r, size_t *out, const char *param)
     char *end;
     long n = strtol(v, &end, 10);
     if (*end || end == v || n < 0)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "%s must be a non-negative integer", param);
     *out = n > 1000 ? 1000 : (size_t)n;
     return 0;
@@ -88,7 +88,7 @@ static int encoding(req_t *r, bool *url)
     if (!e)
         return 0;
     if (strcmp(e, "url"))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "invalid encoding-type '%s'; the only valid value is 'url'", e);
     *url = true;
     return 0;
@@ -113,7 +113,7 @@ static int do_list(req_t *r, int kind)
         start = req_query(r, "marker");
     } else if (kind == 2) {
         if (req_query(r, "list-type") && strcmp(req_query(r, "list-type"), "2"))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                               "list-type must be 2");
         start = req_query(r, "start-after");
         token = req_query(r, "continuation-token");
@@ -121,7 +121,7 @@ static int do_list(req_t *r, int kind)
             uint8_t *dec = arena_alloc(r->arena, strlen(token) + 1);
             long n = dec ? hash_unb64(dec, strlen(token), token) : -1;
             if (n <= 0)
-                return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+                return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                                   "the continuation token provided is incorrect");
             dec[n] = '\0';
             start = (const char *)dec;

@@ -39,7 +39,7 @@ static int part_number(req_t *r, int *out)
     char *end;
     long n = v ? strtol(v, &end, 10) : 0;
     if (!v || *end || end == v || n < 1 || n > STORE_PART_MAX_NUMBER)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "part number must be an integer between 1 and %d", STORE_PART_MAX_NUMBER);
     *out = (int)n;
     return 0;
@@ -91,7 +91,7 @@ static int on_complete_elem(void *ctx, const char *path, const char *text)
         char *end;
         long n = strtol(text, &end, 10);
         if (*end || end == text || n < 1 || n > STORE_PART_MAX_NUMBER)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
                               "PartNumber '%s' is not an integer between 1 and 10000", text);
         c->number = (int)n;
     } else if (!strcmp(path, "CompleteMultipartUpload/Part/ETag")) {
@@ -104,12 +104,12 @@ static int on_complete_elem(void *ctx, const char *path, const char *text)
         c->etag = arena_strndup(r->arena, s, n);
     } else if (!strcmp(path, "CompleteMultipartUpload/Part")) {
         if (!c->number || !c->etag)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
                               "each <Part> needs a <PartNumber> and an <ETag>");
         if (c->n == c->cap) {
             size_t ncap = c->cap ? c->cap * 2 : 64;
             if (ncap > STORE_PART_MAX_NUMBER * 2)
-                return TARN_ERR_R(&r->err, TARN_EINVAL, "MalformedXML", "too many parts");
+                return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML, "too many parts");
             store_part_ref_t *np = arena_alloc(r->arena, ncap * sizeof *np);
             if (!np)
                 return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");

@@ -103,14 +103,14 @@ int s3_meta_from_headers(req_t *r, store_meta_t *m)
         json_t *v = json_string(r->headers[i].value);
         if (!v) {
             json_decref(o);
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                               "metadata header x-amz-meta-%s is not valid UTF-8", lower);
         }
         json_object_set_new(o, lower, v);
     }
     if (total > MAX_USER_META) {
         json_decref(o);
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "MetadataTooLarge",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, MetadataTooLarge,
                           "user metadata is %zu bytes; the limit is %d", total, MAX_USER_META);
     }
     if (json_object_size(o)) {
@@ -174,7 +174,7 @@ static int check_checksum_support(req_t *r)
         for (size_t j = 0, n = strlen(header); algo[j] && n + 1 < sizeof header; j++, n++)
             header[n] = (char)tolower((unsigned char)algo[j]);
         if (req_header(r, header) || mentions(trailer, header) || (sdk && !strcasecmp(sdk, algo)))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRequest,
                               "the %s checksum algorithm is not supported by tarn; use CRC32, "
                               "CRC32C or SHA256",
                               algo);
@@ -218,10 +218,10 @@ static int check_payload(req_t *r, const hash_digests_t *d, store_meta_t *meta)
     if (md5) {
         uint8_t want[16];
         if (hash_unb64(want, sizeof want, md5) != 16)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidDigest",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidDigest,
                               "the Content-MD5 you specified is not valid base64 of 16 bytes");
         if (!hash_equal(want, 16, d->md5, 16))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "BadDigest",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, BadDigest,
                               "the Content-MD5 you specified did not match what we received");
     }
     for (size_t i = 0; i < 3; i++) {
@@ -230,7 +230,7 @@ static int check_payload(req_t *r, const hash_digests_t *d, store_meta_t *meta)
             char got[64];
             checksum_value(d, checksums[i].flag, got);
             if (strcmp(got, want))
-                return TARN_ERR_R(&r->err, TARN_EINVAL, "BadDigest",
+                return TARN_ERR_R(&r->err, TARN_EINVAL, BadDigest,
                                   "the %s you specified did not match the calculated checksum",
                                   checksums[i].algo);
         } else if (r->chunked) {
@@ -269,17 +269,17 @@ int s3_check_write_headers(req_t *r)
     };
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         if (req_header(r, refused[i]))
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, NotImplemented,
                               "the %s header asks for a feature tarn does not offer; send the "
                               "request without it",
                               refused[i]);
     const char *acl = req_header(r, "x-amz-acl");
     if (acl && strcmp(acl, "private") && strcmp(acl, "bucket-owner-full-control"))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, NotImplemented,
                           "canned ACL '%s' is not offered: access is governed by tarn's grants", acl);
     const char *sc = req_header(r, "x-amz-storage-class");
     if (sc && strcmp(sc, "STANDARD"))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidStorageClass",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidStorageClass,
                           "the storage class '%s' is not offered; tarn has only STANDARD", sc);
     return 0;
 }
@@ -300,24 +300,24 @@ int s3_put_begin(req_t *r)
     if (!len)
         len = req_header(r, "Content-Length");
     if (!len && !req_header(r, "Transfer-Encoding"))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "MissingContentLength",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, MissingContentLength,
                           "you must provide the Content-Length HTTP header");
     if (len) {
         char *end;
         errno = 0;
         unsigned long long n = strtoull(len, &end, 10);
         if (errno || *end || end == len)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                               "the content length '%s' is not a number", len);
         if (n > MAX_PUT_SIZE)
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "EntityTooLarge",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, EntityTooLarge,
                               "your proposed upload exceeds the maximum allowed size of 5 GiB");
     }
     /* Conditional writes: If-None-Match: * (create only) and If-Match: "etag". */
     const char *inm = req_header(r, "If-None-Match");
     const char *im = req_header(r, "If-Match");
     if (inm && strcmp(inm, "*"))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, NotImplemented,
                           "If-None-Match on a write accepts only '*'");
     char *etag = NULL;
     if (im) {
@@ -368,7 +368,7 @@ static int s3_check_version_id(req_t *r, const char *version_id)
     /* tarn keeps one version of each object, listed as "null": any other id names a
      * version that does not exist, and must not silently act on the current object. */
     if (version_id && strcmp(version_id, "null"))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "invalid version id '%s': tarn keeps no object versions; the only "
                           "version id is 'null'",
                           version_id);
@@ -412,16 +412,16 @@ static int check_conditions(req_t *r, const store_object_t *o)
     const char *ims = req_header(r, "If-Modified-Since");
     const char *ius = req_header(r, "If-Unmodified-Since");
     if (im && !etag_matches(im, o->etag))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "PreconditionFailed",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, PreconditionFailed,
                           "at least one of the pre-conditions you specified did not hold (If-Match)");
     if (!im && ius && !time_parse_http(&t, ius) && mtime > t)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "PreconditionFailed",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, PreconditionFailed,
                           "at least one of the pre-conditions you specified did not hold "
                           "(If-Unmodified-Since)");
     if (inm && etag_matches(inm, o->etag))
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "NotModified", "not modified");
+        return TARN_ERR_R(&r->err, TARN_EINVAL, NotModified, "not modified");
     if (!inm && ims && !time_parse_http(&t, ims) && mtime <= t)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "NotModified", "not modified");
+        return TARN_ERR_R(&r->err, TARN_EINVAL, NotModified, "not modified");
     return 0;
 }
 
@@ -470,7 +470,7 @@ static int parse_range(req_t *r, const char *h, uint64_t size, uint64_t *off, ui
     *len = b - a + 1;
     return 1;
 unsatisfiable:
-    return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRange",
+    return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRange,
                       "the requested range is not satisfiable (object size %llu)",
                       (unsigned long long)size);
 }
@@ -524,7 +524,7 @@ int s3_get_object(req_t *r)
     if ((rc = check_conditions(r, &o)))
         goto fail;
     if (pn && range) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRequest,
                         "cannot specify both a Range header and a partNumber query parameter");
         goto fail;
     }
@@ -532,7 +532,7 @@ int s3_get_object(req_t *r)
         char *end;
         long n = strtol(pn, &end, 10);
         if (*end || end == pn || n < 1 || n > STORE_PART_MAX_NUMBER) {
-            rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                             "part number must be an integer between 1 and 10000");
             goto fail;
         }
@@ -576,13 +576,13 @@ int s3_get_object(req_t *r)
 fail:
     if (fd >= 0)
         close(fd);
-    if (r->err.reason && !strcmp(r->err.reason, "InvalidRange")) {
+    if (r->err.reason == TARN_R_InvalidRange) {
         s3_xml_error(r, rc);
         req_add_header(r, "Content-Range",
                        arena_sprintf(r->arena, "bytes */%llu", (unsigned long long)o.size));
         return 0;
     }
-    if (r->err.reason && !strcmp(r->err.reason, "NotModified")) {
+    if (r->err.reason == TARN_R_NotModified) {
         req_respond_bytes(r, 304, NULL, "", 0);
         add_object_headers(r, &o);
         return 0;
@@ -620,7 +620,7 @@ int s3_copy_begin(req_t *r)
     size_t n = q ? (size_t)(q - h) : strlen(h);
     char *src = http_unescape(r->arena, h, n, false);
     if (!src)
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "x-amz-copy-source is not a valid percent-encoded bucket/key");
     if (q && !strncmp(q + 1, "versionId=", 10)) {
         const char *v = http_unescape(r->arena, q + 11, strlen(q + 11), false);
@@ -632,7 +632,7 @@ int s3_copy_begin(req_t *r)
         src++;
     char *slash = strchr(src, '/');
     if (!slash || !slash[1])
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidArgument",
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
                           "x-amz-copy-source must be in the form bucket/key");
     *slash = '\0';
     copy_src_t *cs = arena_alloc(r->arena, sizeof *cs);
@@ -645,7 +645,7 @@ int s3_copy_begin(req_t *r)
     authz_decision_t d;
     const char *res = arena_sprintf(r->arena, "%s/%s", cs->bucket, cs->key);
     if (authz_check(&r->principal, "s3:GetObject", res, &d))
-        return TARN_ERR_R(&r->err, TARN_EDENIED, "AccessDenied",
+        return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
                           "%s may not read the copy source %s", r->principal.name, res);
     return store_check_key(r->key, &r->err);
 }
@@ -671,14 +671,14 @@ int s3_copy_object(req_t *r)
                   (!im && ius && !time_parse_http(&t, ius) && mtime > t) ||
                   (!inm && ims && !time_parse_http(&t, ims) && mtime <= t);
     if (failed) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "PreconditionFailed",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, PreconditionFailed,
                         "at least one of the pre-conditions you specified did not hold");
         goto done;
     }
     const char *directive = req_header(r, "x-amz-metadata-directive");
     bool replace = directive && !strcasecmp(directive, "REPLACE");
     if (!replace && !strcmp(cs->bucket, r->bucket) && !strcmp(cs->key, r->key)) {
-        rc = TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidRequest",
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRequest,
                         "this copy request is illegal because it is trying to copy an object to "
                         "itself without changing the object's metadata");
         goto done;

@@ -63,7 +63,7 @@ int s3_route(req_t *r)
 {
     const char *p = r->path;
     if (p[0] != '/')
-        return TARN_ERR_R(&r->err, TARN_EINVAL, "InvalidURI", "the request path must start with '/'");
+        return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidURI, "the request path must start with '/'");
     p++;
     int target = TARGET_SERVICE;
     if (*p) {
@@ -82,7 +82,7 @@ int s3_route(req_t *r)
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
         if (req_has_query(r, unsupported[i])) {
             r->op = &op_not_allowed;
-            return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+            return TARN_ERR_R(&r->err, TARN_EINVAL, NotImplemented,
                               "the '%s' sub-resource is not offered by tarn", unsupported[i]);
         }
     for (size_t i = 0; i < s3_nops; i++) {
@@ -108,12 +108,12 @@ int s3_route(req_t *r)
 
 int s3_method_not_allowed(req_t *r)
 {
-    return TARN_ERR_R(&r->err, TARN_EINVAL, "MethodNotAllowed",
+    return TARN_ERR_R(&r->err, TARN_EINVAL, MethodNotAllowed,
                       "the specified method is not allowed against this resource");
 }
 
 int s3_not_implemented(req_t *r)
 {
-    return TARN_ERR_R(&r->err, TARN_EINVAL, "NotImplemented",
+    return TARN_ERR_R(&r->err, TARN_EINVAL, NotImplemented,
                       "%s is not offered by tarn", r->op->name);
 }

@@ -122,17 +122,17 @@ int s3_xml_parse(const char *body, size_t n, const char *root, s3_xml_cb cb, voi
     XML_SetCharacterDataHandler(ps.p, on_text);
     int rc = 0;
     if (n == 0) {
-        rc = TARN_ERR_R(err, TARN_EINVAL, "MalformedXML",
+        rc = TARN_ERR_R(err, TARN_EINVAL, MalformedXML,
                         "the XML you provided was empty; expected a <%s> document", root);
     } else if (XML_Parse(ps.p, body, (int)n, XML_TRUE) != XML_STATUS_OK) {
         if (ps.bad_root)
-            rc = TARN_ERR_R(err, TARN_EINVAL, "MalformedXML",
+            rc = TARN_ERR_R(err, TARN_EINVAL, MalformedXML,
                             "the XML you provided does not have <%s> as its root element", root);
         else if (ps.stopped)
             rc = err && err->code ? err->code
-                                  : TARN_ERR_R(err, TARN_EINVAL, "MalformedXML", "invalid document");
+                                  : TARN_ERR_R(err, TARN_EINVAL, MalformedXML, "invalid document");
         else
-            rc = TARN_ERR_R(err, TARN_EINVAL, "MalformedXML",
+            rc = TARN_ERR_R(err, TARN_EINVAL, MalformedXML,
                             "the XML you provided was not well-formed: %s at line %lu, column %lu",
                             XML_ErrorString(XML_GetErrorCode(ps.p)),
                             (unsigned long)XML_GetCurrentLineNumber(ps.p),
