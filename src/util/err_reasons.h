@@ -88,7 +88,7 @@ REASON(NumericValueOutOfRange,            BY_CODE, "22003", BY_CODE,            
 REASON(PipelineRunning,                   409,     BY_CODE, BY_CODE,                        BY_CODE)
 REASON(PipelinesOff,                      409,     BY_CODE, BY_CODE,                        BY_CODE)
 REASON(PreconditionFailed,                412,     BY_CODE, BY_CODE,                        BY_CODE)
-REASON(PromotionOff,                      BY_CODE, BY_CODE, BY_CODE,                        BY_CODE)
+REASON(PromotionOff,                      409,     BY_CODE, BY_CODE,                        BY_CODE)
 REASON(ProtocolViolation,                 BY_CODE, "08P01", BY_CODE,                        BY_CODE)
 REASON(QualityCheckFailed,                BY_CODE, BY_CODE, BY_CODE,                        BY_CODE)
 REASON(QueryCancelled,                    409,     "57014", BY_CODE,                        BY_CODE)

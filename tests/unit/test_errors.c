@@ -110,11 +110,11 @@ static void test_known_mappings(void **state)
     expect_firehose(TARN_ENOTFOUND, TARN_R_NoSuchStream, "ResourceNotFoundException", 400);
     expect_firehose(TARN_EDENIED, TARN_R_SignatureDoesNotMatch, "InvalidSignatureException", 400);
     expect_firehose(TARN_ENOTFOUND, TARN_R_NoSuchBucket, "InvalidArgumentException", 400);
+    expect_map(TARN_ECONFLICT, TARN_R_PromotionOff, "PromotionOff", 409, "40001");
     /* ...and the code's defaults in a column the reason leaves to it. */
     expect_map(TARN_EINVAL, TARN_R_UndefinedTable, "InvalidArgument", 400, "42P01");
     expect_map(TARN_EINVAL, TARN_R_CantChangeRuntimeParam, "InvalidArgument", 400, "55P02");
     expect_map(TARN_ENOTFOUND, TARN_R_NoSuchSource, "NotFound", 404, "42704");
-    expect_map(TARN_ECONFLICT, TARN_R_PromotionOff, "OperationAborted", 409, "40001");
     expect_map(TARN_EIO, TARN_R_NONE, "InternalError", 500, "58030");
     expect_firehose(TARN_EINVAL, TARN_R_NoSuchKey, "InvalidArgumentException", 400);
     expect_firehose(TARN_EIO, TARN_R_NONE, "InternalFailure", 500);
