@@ -20,23 +20,27 @@ struct rowenc {
     rowenc_style_t style;
     size_t ncols;
     bool *converted;
-    bool *own;             /* written by the caller from the vectors: no cell text */
+    bool *own;                /* written by the caller from the vectors: no cell text */
     const engine_vec_t *vecs; /* this chunk's */
-    buf_t text;            /* this chunk's written values */
-    engine_cell_t *cells;  /* this chunk's cells */
+    buf_t text;               /* this chunk's written values */
+    engine_cell_t *cells;     /* this chunk's cells */
     size_t cap_cells;
 };
 
 bool rowenc_native(engine_kind_t kind, rowenc_style_t style)
 {
     switch (kind) {
-    case ENGINE_KIND_OTHER: return false;
+    case ENGINE_KIND_OTHER:
+        return false;
     /* The engine's text of a 4-byte float is not always its shortest digits (5262752256
      * but 807577300): left to it, as single floats are rare in results. */
-    case ENGINE_KIND_F32: return false;
+    case ENGINE_KIND_F32:
+        return false;
     /* Bytes as the engine spells them in text (\xNN escapes) are left to it. */
-    case ENGINE_KIND_BLOB: return style == ROWENC_PG;
-    default: return true;
+    case ENGINE_KIND_BLOB:
+        return style == ROWENC_PG;
+    default:
+        return true;
     }
 }
 
@@ -58,9 +62,10 @@ void rowenc_put_convert(buf_t *b, const char *type, const char *ident, rowenc_st
 /* Digits of u, most significant first, at the end of out[40]; returns the first. */
 static char *u128_digits(char *end, u128_t u)
 {
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-                                "34353637383940414243444546474849505152535455565758596061626364656667"
-                                "6869707172737475767778798081828384858687888990919293949596979899";
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
     char *p = end;
     /* 128-bit division is a library call: only the digits past 64 bits take it. */
     while (u > UINT64_MAX) {
@@ -123,7 +128,8 @@ static void put_decimal(buf_t *b, i128_t v, unsigned scale)
     }
 }
 
-/* The shortest digits that read back as d, spelled as the engine does: fixed notation for exponents -4 to 15 with at least one fractional digit
+/* The shortest digits that read back as d, spelled as the engine does: fixed notation for exponents
+ * -4 to 15 with at least one fractional digit
  * ("100.0", "0.0001"), else scientific with a signed two-digit exponent ("1e+16",
  * "1.5e-05"). Non-finite values are the caller's. */
 static void put_float(buf_t *b, double d)
@@ -222,8 +228,8 @@ static void put_time_us(buf_t *b, int64_t us)
 static void put_uuid(buf_t *b, const engine_i128_t *v)
 {
     uint64_t hi = (uint64_t)v->hi ^ (UINT64_C(1) << 63), lo = v->lo;
-    buf_printf(b, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-               hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & UINT64_C(0xffffffffffff));
+    buf_printf(b, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, hi >> 32,
+               (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & UINT64_C(0xffffffffffff));
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped. */
@@ -238,14 +244,29 @@ static void put_json_string(buf_t *b, const char *s, size_t n)
         buf_append(b, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\b': buf_puts(b, "\\b"); break;
-        case '\f': buf_puts(b, "\\f"); break;
-        default: buf_printf(b, "\\u%04x", c);
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
+            break;
+        default:
+            buf_printf(b, "\\u%04x", c);
         }
     }
     buf_append(b, s + run, n - run);
@@ -294,20 +315,48 @@ int rowenc_put_value(buf_t *b, const engine_vec_t *v, size_t i, rowenc_style_t s
         buf_puts(b, ((const bool *)x)[i] ? (style == ROWENC_PG ? "t" : "true")
                                          : (style == ROWENC_PG ? "f" : "false"));
         break;
-    case ENGINE_KIND_I8: put_int(b, ((const int8_t *)x)[i]); break;
-    case ENGINE_KIND_I16: put_int(b, ((const int16_t *)x)[i]); break;
-    case ENGINE_KIND_I32: put_int(b, ((const int32_t *)x)[i]); break;
-    case ENGINE_KIND_I64: put_int(b, ((const int64_t *)x)[i]); break;
-    case ENGINE_KIND_U8: put_uint(b, ((const uint8_t *)x)[i]); break;
-    case ENGINE_KIND_U16: put_uint(b, ((const uint16_t *)x)[i]); break;
-    case ENGINE_KIND_U32: put_uint(b, ((const uint32_t *)x)[i]); break;
-    case ENGINE_KIND_U64: put_uint(b, ((const uint64_t *)x)[i]); break;
-    case ENGINE_KIND_I128: put_int(b, (i128_t)i128_of((const engine_i128_t *)x + i)); break;
-    case ENGINE_KIND_U128: put_uint(b, i128_of((const engine_i128_t *)x + i)); break;
-    case ENGINE_KIND_F64: put_double(b, ((const double *)x)[i], style); break;
-    case ENGINE_KIND_DEC16: put_decimal(b, ((const int16_t *)x)[i], v->scale); break;
-    case ENGINE_KIND_DEC32: put_decimal(b, ((const int32_t *)x)[i], v->scale); break;
-    case ENGINE_KIND_DEC64: put_decimal(b, ((const int64_t *)x)[i], v->scale); break;
+    case ENGINE_KIND_I8:
+        put_int(b, ((const int8_t *)x)[i]);
+        break;
+    case ENGINE_KIND_I16:
+        put_int(b, ((const int16_t *)x)[i]);
+        break;
+    case ENGINE_KIND_I32:
+        put_int(b, ((const int32_t *)x)[i]);
+        break;
+    case ENGINE_KIND_I64:
+        put_int(b, ((const int64_t *)x)[i]);
+        break;
+    case ENGINE_KIND_U8:
+        put_uint(b, ((const uint8_t *)x)[i]);
+        break;
+    case ENGINE_KIND_U16:
+        put_uint(b, ((const uint16_t *)x)[i]);
+        break;
+    case ENGINE_KIND_U32:
+        put_uint(b, ((const uint32_t *)x)[i]);
+        break;
+    case ENGINE_KIND_U64:
+        put_uint(b, ((const uint64_t *)x)[i]);
+        break;
+    case ENGINE_KIND_I128:
+        put_int(b, (i128_t)i128_of((const engine_i128_t *)x + i));
+        break;
+    case ENGINE_KIND_U128:
+        put_uint(b, i128_of((const engine_i128_t *)x + i));
+        break;
+    case ENGINE_KIND_F64:
+        put_double(b, ((const double *)x)[i], style);
+        break;
+    case ENGINE_KIND_DEC16:
+        put_decimal(b, ((const int16_t *)x)[i], v->scale);
+        break;
+    case ENGINE_KIND_DEC32:
+        put_decimal(b, ((const int32_t *)x)[i], v->scale);
+        break;
+    case ENGINE_KIND_DEC64:
+        put_decimal(b, ((const int64_t *)x)[i], v->scale);
+        break;
     case ENGINE_KIND_DEC128:
         put_decimal(b, (i128_t)i128_of((const engine_i128_t *)x + i), v->scale);
         break;
@@ -319,7 +368,9 @@ int rowenc_put_value(buf_t *b, const engine_vec_t *v, size_t i, rowenc_style_t s
             put_date_days(b, d);
         break;
     }
-    case ENGINE_KIND_TIME: put_time_us(b, ((const int64_t *)x)[i]); break;
+    case ENGINE_KIND_TIME:
+        put_time_us(b, ((const int64_t *)x)[i]);
+        break;
     case ENGINE_KIND_TIMESTAMP: {
         int64_t t = ((const int64_t *)x)[i];
         if (t == INT64_MAX || t == -INT64_MAX) {
@@ -334,9 +385,12 @@ int rowenc_put_value(buf_t *b, const engine_vec_t *v, size_t i, rowenc_style_t s
         put_time_us(b, us);
         break;
     }
-    case ENGINE_KIND_UUID: put_uuid(b, (const engine_i128_t *)x + i); break;
+    case ENGINE_KIND_UUID:
+        put_uuid(b, (const engine_i128_t *)x + i);
+        break;
     case ENGINE_KIND_F32:
-    case ENGINE_KIND_OTHER: return TARN_EINVAL;
+    case ENGINE_KIND_OTHER:
+        return TARN_EINVAL;
     }
     if (quoted)
         buf_putc(b, '"');

@@ -29,35 +29,60 @@ static engine_kind_t kind_of(duckdb_logical_type t, uint8_t *scale)
         return ENGINE_KIND_OTHER;
     }
     switch (duckdb_get_type_id(t)) {
-    case DUCKDB_TYPE_VARCHAR: return ENGINE_KIND_TEXT;
-    case DUCKDB_TYPE_BLOB: return ENGINE_KIND_BLOB;
-    case DUCKDB_TYPE_BOOLEAN: return ENGINE_KIND_BOOL;
-    case DUCKDB_TYPE_TINYINT: return ENGINE_KIND_I8;
-    case DUCKDB_TYPE_SMALLINT: return ENGINE_KIND_I16;
-    case DUCKDB_TYPE_INTEGER: return ENGINE_KIND_I32;
-    case DUCKDB_TYPE_BIGINT: return ENGINE_KIND_I64;
-    case DUCKDB_TYPE_UTINYINT: return ENGINE_KIND_U8;
-    case DUCKDB_TYPE_USMALLINT: return ENGINE_KIND_U16;
-    case DUCKDB_TYPE_UINTEGER: return ENGINE_KIND_U32;
-    case DUCKDB_TYPE_UBIGINT: return ENGINE_KIND_U64;
-    case DUCKDB_TYPE_HUGEINT: return ENGINE_KIND_I128;
-    case DUCKDB_TYPE_UHUGEINT: return ENGINE_KIND_U128;
-    case DUCKDB_TYPE_FLOAT: return ENGINE_KIND_F32;
-    case DUCKDB_TYPE_DOUBLE: return ENGINE_KIND_F64;
-    case DUCKDB_TYPE_DATE: return ENGINE_KIND_DATE;
-    case DUCKDB_TYPE_TIME: return ENGINE_KIND_TIME;
-    case DUCKDB_TYPE_TIMESTAMP: return ENGINE_KIND_TIMESTAMP;
-    case DUCKDB_TYPE_UUID: return ENGINE_KIND_UUID;
+    case DUCKDB_TYPE_VARCHAR:
+        return ENGINE_KIND_TEXT;
+    case DUCKDB_TYPE_BLOB:
+        return ENGINE_KIND_BLOB;
+    case DUCKDB_TYPE_BOOLEAN:
+        return ENGINE_KIND_BOOL;
+    case DUCKDB_TYPE_TINYINT:
+        return ENGINE_KIND_I8;
+    case DUCKDB_TYPE_SMALLINT:
+        return ENGINE_KIND_I16;
+    case DUCKDB_TYPE_INTEGER:
+        return ENGINE_KIND_I32;
+    case DUCKDB_TYPE_BIGINT:
+        return ENGINE_KIND_I64;
+    case DUCKDB_TYPE_UTINYINT:
+        return ENGINE_KIND_U8;
+    case DUCKDB_TYPE_USMALLINT:
+        return ENGINE_KIND_U16;
+    case DUCKDB_TYPE_UINTEGER:
+        return ENGINE_KIND_U32;
+    case DUCKDB_TYPE_UBIGINT:
+        return ENGINE_KIND_U64;
+    case DUCKDB_TYPE_HUGEINT:
+        return ENGINE_KIND_I128;
+    case DUCKDB_TYPE_UHUGEINT:
+        return ENGINE_KIND_U128;
+    case DUCKDB_TYPE_FLOAT:
+        return ENGINE_KIND_F32;
+    case DUCKDB_TYPE_DOUBLE:
+        return ENGINE_KIND_F64;
+    case DUCKDB_TYPE_DATE:
+        return ENGINE_KIND_DATE;
+    case DUCKDB_TYPE_TIME:
+        return ENGINE_KIND_TIME;
+    case DUCKDB_TYPE_TIMESTAMP:
+        return ENGINE_KIND_TIMESTAMP;
+    case DUCKDB_TYPE_UUID:
+        return ENGINE_KIND_UUID;
     case DUCKDB_TYPE_DECIMAL:
         *scale = duckdb_decimal_scale(t);
         switch (duckdb_decimal_internal_type(t)) {
-        case DUCKDB_TYPE_SMALLINT: return ENGINE_KIND_DEC16;
-        case DUCKDB_TYPE_INTEGER: return ENGINE_KIND_DEC32;
-        case DUCKDB_TYPE_BIGINT: return ENGINE_KIND_DEC64;
-        case DUCKDB_TYPE_HUGEINT: return ENGINE_KIND_DEC128;
-        default: return ENGINE_KIND_OTHER;
+        case DUCKDB_TYPE_SMALLINT:
+            return ENGINE_KIND_DEC16;
+        case DUCKDB_TYPE_INTEGER:
+            return ENGINE_KIND_DEC32;
+        case DUCKDB_TYPE_BIGINT:
+            return ENGINE_KIND_DEC64;
+        case DUCKDB_TYPE_HUGEINT:
+            return ENGINE_KIND_DEC128;
+        default:
+            return ENGINE_KIND_OTHER;
         }
-    default: return ENGINE_KIND_OTHER;
+    default:
+        return ENGINE_KIND_OTHER;
     }
 }
 
@@ -80,8 +105,8 @@ static bool set_columns(engine_stream_t *s, size_t n, duckdb_logical_type (*type
         duckdb_destroy_logical_type(&t);
         char *name = name_at(src, (idx_t)i);
         ok = id != DUCKDB_TYPE_INVALID && id != DUCKDB_TYPE_ANY && b.data &&
-             !json_array_append_new(cols, json_pack("{s:s, s:s}", "name", name ? name : "",
-                                                    "type", b.data));
+             !json_array_append_new(
+                 cols, json_pack("{s:s, s:s}", "name", name ? name : "", "type", b.data));
         if (free_names && name)
             duckdb_free(name);
         buf_free(&b);
@@ -173,8 +198,9 @@ int engine_stream_start(engine_stream_t *s, tarn_err_t *err)
                 n = 0;
         }
         if (n != s->ncols)
-            return TARN_ERR(err, TARN_EIO, "the query's columns changed between preparing and "
-                                           "running it");
+            return TARN_ERR(err, TARN_EIO,
+                            "the query's columns changed between preparing and "
+                            "running it");
     }
     if (!s->ncols)
         return TARN_ERR(err, TARN_EINVAL, "a streamed query needs a column");
@@ -222,8 +248,9 @@ int engine_stream_next(engine_stream_t *s, const engine_vec_t **vecs, size_t *n,
     /* The vectors are the chunk's own: nothing is copied. */
     for (size_t j = 0; j < s->ncols; j++) {
         if (s->kinds[j] == ENGINE_KIND_OTHER)
-            return TARN_ERR(err, TARN_EINVAL, "column %zu has a type that cannot be streamed "
-                                              "as it is; convert it to text in the query",
+            return TARN_ERR(err, TARN_EINVAL,
+                            "column %zu has a type that cannot be streamed "
+                            "as it is; convert it to text in the query",
                             j + 1);
         duckdb_vector v = duckdb_data_chunk_get_vector(s->chunk, (idx_t)j);
         s->vecs[j] = (engine_vec_t){.kind = s->kinds[j],

@@ -34,7 +34,7 @@ build fuzz_pgwire src/consume/pgwire/pgmsg.c src/consume/pgwire/pgsql.c src/cons
     src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lpg_query -lcrypto -lz -lpthread -lm
 STREAM="src/ingest/stream_config.c src/ingest/stream_template.c src/ingest/stream_jq.c
 src/ingest/stream_jq_check.c src/ingest/plugins.c tests/fuzz/plugin_stubs.c src/util/config_map.c
-src/util/units.c"
+src/util/units.c src/util/worker.c"
 build fuzz_stream $STREAM $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
 build fuzz_pipeline src/process/pipeline_spec.c src/process/cron.c $UTIL \
     -lyaml -lcrypto -lz -lpthread

@@ -380,7 +380,7 @@ static void check_s3(test_req_t *t, const char *payload_hash, const char *want_c
     int rc = sigv4_verify(&t->req, &auth, S3_SECRET, payload_hash, amz_time(S3_DATE), SIGV4_MODE_S3,
                           &err);
     if (rc)
-        fail_msg("verify: %s (%s)", err.msg, err.reason);
+        fail_msg("verify: %s (%s)", err.msg, tarn_reason_name(err.reason));
     buf_free(&creq);
     buf_free(&sts);
 }
@@ -993,7 +993,7 @@ static void test_chunked_s3_example(void **state)
         sigv4_chunked_t *c = chunked_decoder("66560", &sink);
         int rc = feed_split(c, &body, steps[i], 0x9e3779b9u + (uint32_t)i, &err);
         if (rc)
-            fail_msg("step %zu: %s (%s)", steps[i], err.msg, err.reason);
+            fail_msg("step %zu: %s (%s)", steps[i], err.msg, tarn_reason_name(err.reason));
         assert_int_equal(sigv4_chunked_decoded_length(c), 66560);
         assert_int_equal(sink.out.len, 66560);
         for (size_t k = 0; k < sink.out.len; k++)
@@ -1013,7 +1013,7 @@ static void expect_chunked_error(const buf_t *body, const char *decoded_len, siz
     sigv4_chunked_t *c = chunked_decoder(decoded_len, &sink);
     int rc = feed_split(c, body, step, 12345, &err);
     if (rc != code)
-        fail_msg("rc %d (%s: %s), expected %d", rc, err.reason, err.msg, code);
+        fail_msg("rc %d (%s: %s), expected %d", rc, tarn_reason_name(err.reason), err.msg, code);
     assert_reason(&err, reason);
     if (needle)
         assert_contains(err.msg, needle);
@@ -1186,7 +1186,7 @@ static void test_chunked_signed_trailer(void **state)
         assert_int_equal(body.len, 66946);
         int rc = run_trailer(&body, steps[i], "x-amz-checksum-crc32c", &sink, &err, &c);
         if (rc)
-            fail_msg("%s (%s)", err.msg, err.reason);
+            fail_msg("%s (%s)", err.msg, tarn_reason_name(err.reason));
         assert_string_equal(sigv4_chunked_trailer(c, "x-amz-checksum-crc32c"), "sOO8/Q==");
         assert_null(sigv4_chunked_trailer(c, "x-amz-trailer-signature"));
         assert_int_equal(sink.out.len, 66560);

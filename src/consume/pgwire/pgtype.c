@@ -3,7 +3,6 @@
  * integers, IEEE floats, dates and timestamps counted from 2000-01-01, numeric in base
  * 10,000 digits. */
 #include "consume/pgwire/pgtype.h"
-#include "consume/rowenc.h"
 #include "util/timeutil.h"
 
 #include <ctype.h>
@@ -99,15 +98,13 @@ size_t pgtype_text_len(uint32_t oid, const char *t, size_t len)
 
 /* ---- text -> binary ---- */
 
-static void put_be(buf_t *out, uint64_t v, int bytes)
+void pgtype_put_be(buf_t *out, uint64_t v, int bytes)
 {
     char b[8];
     for (int i = 0; i < bytes; i++)
         b[i] = (char)(v >> (8 * (bytes - 1 - i)));
     buf_append(out, b, (size_t)bytes);
 }
-
-enum { PG_EPOCH_DAYS = 10957 }; /* 2000-01-01 in days from 1970-01-01 */
 
 /* "YYYY-MM-DD[ BC]" at *p; advances *p. */
 static bool parse_date(const char **p, const char *end, int64_t *days)
@@ -125,7 +122,7 @@ static bool parse_date(const char **p, const char *end, int64_t *days)
         y = 1 - y;
         e += 3;
     }
-    *days = time_days_from_civil(y, m, d) - PG_EPOCH_DAYS;
+    *days = time_days_from_civil(y, m, d) - PGTYPE_EPOCH_DAYS;
     *p = e;
     return true;
 }
@@ -178,13 +175,15 @@ static bool parse_offset(const char **p, const char *end, int32_t *secs)
 static bool numeric_to_binary(const char *t, size_t len, buf_t *out)
 {
     if (len == 3 && !strncasecmp(t, "NaN", 3)) {
-        put_be(out, 0, 2), put_be(out, 0, 2), put_be(out, 0xC000, 2), put_be(out, 0, 2);
+        pgtype_put_be(out, 0, 2), pgtype_put_be(out, 0, 2), pgtype_put_be(out, 0xC000, 2),
+            pgtype_put_be(out, 0, 2);
         return true;
     }
     if ((len == 8 && !strncasecmp(t, "Infinity", 8)) ||
         (len == 9 && !strncasecmp(t, "-Infinity", 9))) {
-        put_be(out, 0, 2), put_be(out, 0, 2), put_be(out, *t == '-' ? 0xF000 : 0xD000, 2);
-        put_be(out, 0, 2);
+        pgtype_put_be(out, 0, 2), pgtype_put_be(out, 0, 2),
+            pgtype_put_be(out, *t == '-' ? 0xF000 : 0xD000, 2);
+        pgtype_put_be(out, 0, 2);
         return true;
     }
     const char *p = t, *end = t + len;
@@ -231,12 +230,12 @@ static bool numeric_to_binary(const char *t, size_t len, buf_t *out)
         last--;
     if (first == last)
         weight = 0, neg = false;
-    put_be(out, last - first, 2);
-    put_be(out, (uint16_t)(int16_t)weight, 2);
-    put_be(out, neg ? 0x4000 : 0, 2);
-    put_be(out, nf, 2);
+    pgtype_put_be(out, last - first, 2);
+    pgtype_put_be(out, (uint16_t)(int16_t)weight, 2);
+    pgtype_put_be(out, neg ? 0x4000 : 0, 2);
+    pgtype_put_be(out, nf, 2);
     for (size_t i = first; i < last; i++)
-        put_be(out, g[i], 2);
+        pgtype_put_be(out, g[i], 2);
     free(g);
     return true;
 }
@@ -275,7 +274,8 @@ static bool interval_to_binary(const char *t, size_t len, buf_t *out)
         int64_t add;
         bool over;
         if (ul >= 3 && !strncmp(u, "year", 4))
-            over = __builtin_mul_overflow(n, 12, &add) || __builtin_add_overflow(months, add, &months);
+            over =
+                __builtin_mul_overflow(n, 12, &add) || __builtin_add_overflow(months, add, &months);
         else if (ul >= 3 && !strncmp(u, "mon", 3))
             over = __builtin_add_overflow(months, n, &months);
         else if (ul >= 3 && !strncmp(u, "day", 3))
@@ -289,9 +289,9 @@ static bool interval_to_binary(const char *t, size_t len, buf_t *out)
     /* The binary form holds days and months in 32 bits. */
     if (days < INT32_MIN || days > INT32_MAX || months < INT32_MIN || months > INT32_MAX)
         return false;
-    put_be(out, (uint64_t)us, 8);
-    put_be(out, (uint64_t)(uint32_t)(int32_t)days, 4);
-    put_be(out, (uint64_t)(uint32_t)(int32_t)months, 4);
+    pgtype_put_be(out, (uint64_t)us, 8);
+    pgtype_put_be(out, (uint64_t)(uint32_t)(int32_t)days, 4);
+    pgtype_put_be(out, (uint64_t)(uint32_t)(int32_t)months, 4);
     return true;
 }
 
@@ -328,7 +328,7 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
         long long v = strtoll(tmp, &e, 10);
         ok = len && len < sizeof tmp && !*e;
         if (ok)
-            put_be(out, (uint64_t)v, oid == PGTYPE_INT2 ? 2 : oid == PGTYPE_INT8 ? 8 : 4);
+            pgtype_put_be(out, (uint64_t)v, oid == PGTYPE_INT2 ? 2 : oid == PGTYPE_INT8 ? 8 : 4);
         break;
     }
     case PGTYPE_FLOAT4:
@@ -340,11 +340,11 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
             float f = (float)v;
             uint32_t bits;
             memcpy(&bits, &f, 4);
-            put_be(out, bits, 4);
+            pgtype_put_be(out, bits, 4);
         } else if (ok) {
             uint64_t bits;
             memcpy(&bits, &v, 8);
-            put_be(out, bits, 8);
+            pgtype_put_be(out, bits, 8);
         }
         break;
     }
@@ -368,11 +368,11 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
     case PGTYPE_DATE: {
         int64_t days;
         if (!strcmp(tmp, "infinity"))
-            put_be(out, 0x7FFFFFFF, 4);
+            pgtype_put_be(out, 0x7FFFFFFF, 4);
         else if (!strcmp(tmp, "-infinity"))
-            put_be(out, 0x80000000u, 4);
+            pgtype_put_be(out, 0x80000000u, 4);
         else if ((ok = parse_date(&p, end, &days) && p == end))
-            put_be(out, (uint64_t)(uint32_t)(int32_t)days, 4);
+            pgtype_put_be(out, (uint64_t)(uint32_t)(int32_t)days, 4);
         break;
     }
     case PGTYPE_TIMESTAMP:
@@ -380,11 +380,11 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
         int64_t days, us = 0;
         int32_t off = 0;
         if (!strcmp(tmp, "infinity")) {
-            put_be(out, 0x7FFFFFFFFFFFFFFFull, 8);
+            pgtype_put_be(out, 0x7FFFFFFFFFFFFFFFull, 8);
             break;
         }
         if (!strcmp(tmp, "-infinity")) {
-            put_be(out, 0x8000000000000000ull, 8);
+            pgtype_put_be(out, 0x8000000000000000ull, 8);
             break;
         }
         ok = parse_date(&p, end, &days);
@@ -400,7 +400,7 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
              !__builtin_add_overflow(t, us, &t) &&
              !__builtin_sub_overflow(t, (int64_t)off * 1000000, &t);
         if (ok)
-            put_be(out, (uint64_t)t, 8);
+            pgtype_put_be(out, (uint64_t)t, 8);
         break;
     }
     case PGTYPE_TIME:
@@ -412,9 +412,9 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
             ok = parse_offset(&p, end, &off);
         ok = ok && p == end;
         if (ok)
-            put_be(out, (uint64_t)us, 8);
+            pgtype_put_be(out, (uint64_t)us, 8);
         if (ok && oid == PGTYPE_TIMETZ)
-            put_be(out, (uint64_t)(uint32_t)(-off), 4); /* seconds west of UTC */
+            pgtype_put_be(out, (uint64_t)(uint32_t)(-off), 4); /* seconds west of UTC */
         break;
     }
     case PGTYPE_UUID: {
@@ -468,7 +468,7 @@ static json_t *datetime_text(int64_t days, int64_t rem, bool date_only, bool tz)
 {
     int64_t y;
     unsigned m, d;
-    time_civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
+    time_civil_from_days(days + PGTYPE_EPOCH_DAYS, &y, &m, &d);
     char s[80];
     if (date_only)
         snprintf(s, sizeof s, "%04lld-%02u-%02u", (long long)y, m, d);
@@ -644,73 +644,4 @@ int pgtype_param_to_json(uint32_t oid, int format, const char *data, size_t len,
                                 (int)(len > 60 ? 60 : len), data);
     *out = v;
     return 0;
-}
-
-/* ---- typed vectors -> binary ---- */
-
-int pgtype_vec_to_binary(const engine_vec_t *v, size_t i, buf_t *out, tarn_err_t *err)
-{
-    const void *x = v->values;
-    switch (v->kind) {
-    case ENGINE_KIND_BOOL: buf_putc(out, ((const bool *)x)[i] ? 1 : 0); return 0;
-    case ENGINE_KIND_I8: put_be(out, (uint64_t)((const int8_t *)x)[i], 2); return 0;
-    case ENGINE_KIND_U8: put_be(out, ((const uint8_t *)x)[i], 2); return 0;
-    case ENGINE_KIND_I16: put_be(out, (uint64_t)((const int16_t *)x)[i], 2); return 0;
-    case ENGINE_KIND_U16: put_be(out, ((const uint16_t *)x)[i], 4); return 0;
-    case ENGINE_KIND_I32: put_be(out, (uint64_t)((const int32_t *)x)[i], 4); return 0;
-    case ENGINE_KIND_U32: put_be(out, ((const uint32_t *)x)[i], 8); return 0;
-    case ENGINE_KIND_I64: put_be(out, (uint64_t)((const int64_t *)x)[i], 8); return 0;
-    case ENGINE_KIND_F64: {
-        uint64_t bits;
-        memcpy(&bits, (const double *)x + i, 8);
-        put_be(out, bits, 8);
-        return 0;
-    }
-    case ENGINE_KIND_TEXT:
-    case ENGINE_KIND_BLOB: {
-        size_t n;
-        const char *s = engine_vec_text(v, i, &n);
-        return buf_append(out, s, n) ? TARN_ERR(err, TARN_ENOMEM, "out of memory") : 0;
-    }
-    case ENGINE_KIND_DATE: {
-        /* Both count days; PostgreSQL from 2000 and with INT32_MIN for -infinity. */
-        int32_t d = ((const int32_t *)x)[i];
-        int64_t pg = d == INT32_MAX ? INT32_MAX : d == -INT32_MAX ? INT32_MIN : (int64_t)d - PG_EPOCH_DAYS;
-        put_be(out, (uint64_t)pg, 4);
-        return 0;
-    }
-    case ENGINE_KIND_TIME: put_be(out, (uint64_t)((const int64_t *)x)[i], 8); return 0;
-    case ENGINE_KIND_TIMESTAMP: {
-        int64_t t = ((const int64_t *)x)[i];
-        int64_t pg = t == INT64_MAX ? INT64_MAX
-                     : t == -INT64_MAX ? INT64_MIN
-                                       : t - (int64_t)PG_EPOCH_DAYS * 86400000000;
-        put_be(out, (uint64_t)pg, 8);
-        return 0;
-    }
-    case ENGINE_KIND_UUID: {
-        const engine_i128_t *u = (const engine_i128_t *)x + i;
-        put_be(out, (uint64_t)u->hi ^ (UINT64_C(1) << 63), 8);
-        put_be(out, u->lo, 8);
-        return 0;
-    }
-    case ENGINE_KIND_U64:
-    case ENGINE_KIND_I128:
-    case ENGINE_KIND_U128:
-    case ENGINE_KIND_DEC16:
-    case ENGINE_KIND_DEC32:
-    case ENGINE_KIND_DEC64:
-    case ENGINE_KIND_DEC128: {
-        /* numeric: its base-10,000 digits come from the decimal digits. */
-        buf_t digits = BUF_INIT;
-        int rc = rowenc_put_value(&digits, v, i, ROWENC_PG);
-        rc = rc ? TARN_ERR(err, TARN_ENOMEM, "out of memory")
-                : pgtype_text_to_binary(PGTYPE_NUMERIC, digits.data, digits.len, out, err);
-        buf_free(&digits);
-        return rc;
-    }
-    default:
-        return TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
-                          "a column of this type has no binary format here");
-    }
 }

@@ -64,6 +64,11 @@ size_t pgtype_text_len(uint32_t oid, const char *text, size_t len);
  * "InvalidTextRepresentation" when text is not a value of the type. */
 int pgtype_text_to_binary(uint32_t oid, const char *text, size_t len, buf_t *out, tarn_err_t *err);
 
+/* 2000-01-01, PostgreSQL's epoch, in days from 1970-01-01. */
+enum { PGTYPE_EPOCH_DAYS = 10957 };
+/* v's low `bytes` bytes, big-endian, appended to out. */
+void pgtype_put_be(buf_t *out, uint64_t v, int bytes);
+
 /* Row i (not NULL) of a typed column (rowenc_native for ROWENC_PG) in the binary format
  * of its PostgreSQL type, pgtype_of its DuckDB type, appended to out. */
 int pgtype_vec_to_binary(const engine_vec_t *v, size_t i, buf_t *out, tarn_err_t *err);
