@@ -1223,7 +1223,7 @@ static void test_chunked_signed_trailer(void **state)
         trailer_body(&body, cases[i].checksum, cases[i].sig, cases[i].crlf);
         int rc = run_trailer(&body, 0, cases[i].declared, &sink, &err, &c);
         if (rc != cases[i].code)
-            fail_msg("case %zu: rc %d (%s: %s)", i, rc, err.reason, err.msg);
+            fail_msg("case %zu: rc %d (%s: %s)", i, rc, tarn_reason_name(err.reason), err.msg);
         if (cases[i].reason)
             assert_reason(&err, cases[i].reason);
         if (cases[i].needle)
@@ -1304,7 +1304,7 @@ static void test_chunked_unsigned_trailer(void **state)
             int rc =
                 run_unsigned(cases[i].body, step, cases[i].declared, cases[i].len, &err, &sink, &c);
             if (rc != cases[i].code)
-                fail_msg("case %zu: rc %d (%s: %s)", i, rc, err.reason, err.msg);
+                fail_msg("case %zu: rc %d (%s: %s)", i, rc, tarn_reason_name(err.reason), err.msg);
             if (cases[i].reason)
                 assert_reason(&err, cases[i].reason);
             if (cases[i].needle)
