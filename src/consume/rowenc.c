@@ -232,47 +232,6 @@ static void put_uuid(buf_t *b, const engine_i128_t *v)
                (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & UINT64_C(0xffffffffffff));
 }
 
-/* s as a JSON string: quotes, backslashes and control characters escaped. */
-static void put_json_string(buf_t *b, const char *s, size_t n)
-{
-    buf_putc(b, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        buf_append(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':
-            buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            buf_puts(b, "\\\\");
-            break;
-        case '\n':
-            buf_puts(b, "\\n");
-            break;
-        case '\r':
-            buf_puts(b, "\\r");
-            break;
-        case '\t':
-            buf_puts(b, "\\t");
-            break;
-        case '\b':
-            buf_puts(b, "\\b");
-            break;
-        case '\f':
-            buf_puts(b, "\\f");
-            break;
-        default:
-            buf_printf(b, "\\u%04x", c);
-        }
-    }
-    buf_append(b, s + run, n - run);
-    buf_putc(b, '"');
-}
-
 int rowenc_put_value(buf_t *b, const engine_vec_t *v, size_t i, rowenc_style_t style)
 {
     const void *x = v->values;
@@ -294,7 +253,7 @@ int rowenc_put_value(buf_t *b, const engine_vec_t *v, size_t i, rowenc_style_t s
     switch (v->kind) {
     case ENGINE_KIND_TEXT:
         if (json)
-            put_json_string(b, text, tlen);
+            buf_put_json_string(b, text, tlen);
         else
             buf_append(b, text, tlen);
         break;

@@ -86,9 +86,9 @@ static engine_kind_t kind_of(duckdb_logical_type t, uint8_t *scale)
     }
 }
 
-/* Fills the columns from n logical types and names (get(i, &name) returns the type and
- * sets the name; free_name says whether names are copies). false when a type is still
- * open (it depends on a parameter's value). */
+/* Fills the columns from src's n columns, a prepared statement's or a result's:
+ * type_at(src, i) and name_at(src, i) read them (free_names: the names are copies to
+ * free). false when a type is still open (it depends on a parameter's value). */
 static bool set_columns(engine_stream_t *s, size_t n, duckdb_logical_type (*type_at)(void *, idx_t),
                         char *(*name_at)(void *, idx_t), bool free_names, void *src)
 {

@@ -72,32 +72,6 @@ int source_db_password(const json_t *cfg, char *out, size_t cap, tarn_err_t *err
     return 0;
 }
 
-void source_db_json_string(buf_t *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_putc(out, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        buf_append(out, s + start, i - start);
-        char e[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
-        if (ch == '"' || ch == '\\') {
-            e[1] = (char)ch;
-            e[2] = 0;
-        } else if (ch == '\n') {
-            e[1] = 'n', e[2] = 0;
-        } else if (ch == '\t') {
-            e[1] = 't', e[2] = 0;
-        }
-        buf_puts(out, e);
-        start = i + 1;
-    }
-    buf_append(out, s + start, len - start);
-    buf_putc(out, '"');
-}
-
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us)
 {
     time_t t = (time_t)(unix_us / 1000000);

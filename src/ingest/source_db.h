@@ -30,8 +30,6 @@ int source_db_password(const json_t *cfg, char *out, size_t cap, tarn_err_t *err
 /* Refuses more than one of connection.password, password_file and password_env. */
 int source_db_check_password(const json_t *cfg, tarn_err_t *err);
 
-/* Appends the JSON string of len bytes of s (taken as UTF-8). */
-void source_db_json_string(buf_t *out, const char *s, size_t len);
 /* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us);
 

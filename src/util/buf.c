@@ -105,3 +105,43 @@ char *buf_steal(buf_t *b)
     b->len = b->cap = 0;
     return p;
 }
+
+int buf_put_json_string(buf_t *b, const char *s, size_t n)
+{
+    buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_append(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
+            break;
+        default:
+            buf_printf(b, "\\u%04x", c);
+        }
+    }
+    buf_append(b, s + run, n - run);
+    return buf_putc(b, '"');
+}

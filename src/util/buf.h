@@ -18,6 +18,9 @@ int buf_append(buf_t *b, const void *p, size_t n);
 int buf_puts(buf_t *b, const char *s);
 int buf_putc(buf_t *b, char c);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s's n bytes as a JSON string: quoted, with quotes, backslashes and control
+ * characters escaped (other bytes as they are). */
+int buf_put_json_string(buf_t *b, const char *s, size_t n);
 /* Appends s with XML special characters escaped. */
 int buf_put_xml(buf_t *b, const char *s);
 void buf_reset(buf_t *b);

@@ -74,6 +74,21 @@ static void test_buf_xml_and_steal(void **state)
     free(p);
 }
 
+/* JSON strings: what must be escaped is, every other byte (UTF-8 too) stays as it is,
+ * and NUL bytes inside the value are written, not taken as its end. */
+static void test_buf_json_string(void **state)
+{
+    (void)state;
+    buf_t b = BUF_INIT;
+    const char s[] = "a\"b\\c/\n\r\t\b\f\x01\x1f\x00\xc3\xa9";
+    assert_int_equal(buf_put_json_string(&b, s, sizeof s - 1), 0);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c/\\n\\r\\t\\b\\f\\u0001\\u001f\\u0000\xc3\xa9\"");
+    buf_reset(&b);
+    assert_int_equal(buf_put_json_string(&b, "", 0), 0);
+    assert_string_equal(b.data, "\"\"");
+    buf_free(&b);
+}
+
 static void test_buf_refuses_sizes_that_wrap(void **state)
 {
     (void)state;
@@ -478,6 +493,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_appends_keep_a_nul),
         cmocka_unit_test(test_buf_xml_and_steal),
+        cmocka_unit_test(test_buf_json_string),
         cmocka_unit_test(test_buf_refuses_sizes_that_wrap),
         cmocka_unit_test(test_arena_aligned_and_zeroed),
         cmocka_unit_test(test_arena_strings),

@@ -451,7 +451,7 @@ void bl_hex_json(buf_t *out, const uint8_t *p, size_t n, size_t pad)
 int bl_text_json(buf_t *out, bl_charset_t cs, const char *s, size_t len)
 {
     if (cs != BL_CS_LATIN1) {
-        source_db_json_string(out, s, len);
+        buf_put_json_string(out, s, len);
         return 0;
     }
     buf_t u = BUF_INIT;
@@ -470,7 +470,7 @@ int bl_text_json(buf_t *out, bl_charset_t cs, const char *s, size_t len)
             buf_append(&u, e, 3);
         }
     }
-    source_db_json_string(out, u.data ? u.data : "", u.len);
+    buf_put_json_string(out, u.data ? u.data : "", u.len);
     buf_free(&u);
     return 0;
 }

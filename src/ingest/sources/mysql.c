@@ -215,7 +215,7 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
         buf_reset(&line);
         buf_putc(&line, '{');
         for (size_t i = 0; i < bt->ncols; i++) {
-            source_db_json_string(&line, bt->cols[i].name, strlen(bt->cols[i].name));
+            buf_put_json_string(&line, bt->cols[i].name, strlen(bt->cols[i].name));
             buf_putc(&line, ':');
             my_text_json(&line, &bt->cols[i], row[i], row[i] ? len[i] : 0);
             buf_putc(&line, ',');

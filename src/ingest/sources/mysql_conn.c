@@ -536,7 +536,7 @@ int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len)
     default:
         break;
     }
-    source_db_json_string(out, data, len); /* the connection's utf8mb4 */
+    buf_put_json_string(out, data, len); /* the connection's utf8mb4 */
     return 0;
 }
 

@@ -201,7 +201,7 @@ static int emit(my_source_t *s, const my_table_t *table, const bl_table_t *t,
     buf_reset(line);
     buf_putc(line, '{');
     for (size_t i = 0; i < t->ncols; i++) {
-        source_db_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
+        buf_put_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
         buf_putc(line, ':');
         if (row)
             buf_append(line, row->text.data + row->off[i], row->len[i]);
@@ -214,7 +214,7 @@ static int emit(my_source_t *s, const my_table_t *table, const bl_table_t *t,
     source_db_timestamp(ts, sizeof ts, s->txn_ts_us);
     buf_printf(line, "\"_op\":\"%c\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\",\"_txid\":",
                op, pos, ts);
-    source_db_json_string(line, s->txn_gtid, strlen(s->txn_gtid));
+    buf_put_json_string(line, s->txn_gtid, strlen(s->txn_gtid));
     buf_puts(line, ",\"_old_key\":");
     bool moved = false;
     for (size_t i = 0; op == 'u' && old && i < t->ncols; i++)
@@ -228,7 +228,7 @@ static int emit(my_source_t *s, const my_table_t *table, const bl_table_t *t,
             if (!t->cols[i].key)
                 continue;
             buf_puts(line, n++ ? "," : "");
-            source_db_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
+            buf_put_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
             buf_putc(line, ':');
             buf_append(line, old->text.data + old->off[i], old->len[i]);
         }

@@ -271,7 +271,7 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
         buf_putc(&line, '{');
         for (int i = 0; i < t->ncols; i++) {
             bool has = copy_field(&p, end, &field);
-            source_db_json_string(&line, t->cols[i].name, strlen(t->cols[i].name));
+            buf_put_json_string(&line, t->cols[i].name, strlen(t->cols[i].name));
             buf_putc(&line, ':');
             pg_value_json(&line, t->cols[i].type, has ? (field.data ? field.data : "") : NULL,
                           field.len);

@@ -511,7 +511,7 @@ int pg_value_json(buf_t *out, uint32_t type, const char *data, size_t len)
     case OID_JSONB:
         return buf_append(out, data, len);
     }
-    source_db_json_string(out, data, len);
+    buf_put_json_string(out, data, len);
     return 0;
 }
 

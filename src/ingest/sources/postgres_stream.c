@@ -179,7 +179,7 @@ static int emit(pg_source_t *s, const pgoutput_rel_t *rel, char op, const pgoutp
     buf_reset(line);
     buf_putc(line, '{');
     for (int i = 0; i < rel->ncols; i++) {
-        source_db_json_string(line, rel->cols[i].name, strlen(rel->cols[i].name));
+        buf_put_json_string(line, rel->cols[i].name, strlen(rel->cols[i].name));
         buf_putc(line, ':');
         value(line, rel, i, tup, old, old_kind);
         buf_putc(line, ',');
@@ -198,7 +198,7 @@ static int emit(pg_source_t *s, const pgoutput_rel_t *rel, char op, const pgoutp
             if (!rel->cols[i].key)
                 continue;
             buf_puts(&key, n++ ? "," : "");
-            source_db_json_string(&key, rel->cols[i].name, strlen(rel->cols[i].name));
+            buf_put_json_string(&key, rel->cols[i].name, strlen(rel->cols[i].name));
             buf_putc(&key, ':');
             value(&key, rel, i, old, NULL, 0);
         }
