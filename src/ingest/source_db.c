@@ -72,6 +72,46 @@ int source_db_password(const json_t *cfg, char *out, size_t cap, tarn_err_t *err
     return 0;
 }
 
+bool source_db_plain_name(const char *s, bool upper)
+{
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+             (upper && s[i] >= 'A' && s[i] <= 'Z');
+    return ok;
+}
+
+int source_db_check(const json_t *cfg, const char *container, const char *quotes,
+                    tarn_err_t *err)
+{
+    int rc = source_db_check_password(cfg, err);
+    if (rc)
+        return rc;
+    size_t i;
+    json_t *v;
+    json_array_foreach(config_map_get(cfg, "tables"), i, v)
+    {
+        const char *t = json_string_value(v), *dot = strchr(t, '.');
+        if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.') || strpbrk(t, quotes) ||
+            strchr(t, ' '))
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                              "tables[%zu]: '%s' is not %s.table or %s.*", i, t, container,
+                              container);
+    }
+    if (!json_array_size(config_map_get(cfg, "tables")))
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "tables: name at least one table");
+    if (S(cfg, "target.database") && !source_db_plain_name(S(cfg, "target.database"), false))
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "target.database: use 1-63 of a-z, 0-9 and _");
+    return 0;
+}
+
+bool source_db_is_cdc(const json_t *cfg)
+{
+    return !strcmp(S(cfg, "mode"), "cdc");
+}
+
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us)
 {
     time_t t = (time_t)(unix_us / 1000000);

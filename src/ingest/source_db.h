@@ -30,6 +30,17 @@ int source_db_password(const json_t *cfg, char *out, size_t cap, tarn_err_t *err
 /* Refuses more than one of connection.password, password_file and password_env. */
 int source_db_check_password(const json_t *cfg, tarn_err_t *err);
 
+/* What every database source's configuration must be beyond its config map: one way to
+ * give the password, at least one table, each `<container>.table` or `<container>.*`
+ * with none of the quote characters (nor a space), and a plain target.database. */
+int source_db_check(const json_t *cfg, const char *container, const char *quotes,
+                    tarn_err_t *err);
+/* Whether s is 1-63 of a-z, 0-9 and _ (and A-Z when upper): a name tarn can put in SQL
+ * unquoted. */
+bool source_db_plain_name(const char *s, bool upper);
+/* Whether the configuration's mode is cdc (a snapshot, then every change). */
+bool source_db_is_cdc(const json_t *cfg);
+
 /* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us);
 

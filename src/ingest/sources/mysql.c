@@ -61,40 +61,9 @@ static const config_entry_t mysql_config[] = {
     {.name = "target", .type = CONFIG_MAP, .def = "{}", .fields = source_db_target_config},
     {0}};
 
-static bool plain_name(const char *s)
-{
-    size_t n = strlen(s);
-    bool ok = n > 0 && n <= 63;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_';
-    return ok;
-}
-
 static int check(const json_t *cfg, tarn_err_t *err)
 {
-    int rc = source_db_check_password(cfg, err);
-    if (rc)
-        return rc;
-    size_t i;
-    json_t *v;
-    json_array_foreach(config_map_get(cfg, "tables"), i, v)
-    {
-        const char *t = json_string_value(v), *dot = strchr(t, '.');
-        if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.') || strpbrk(t, "`\"' "))
-            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
-                              "tables[%zu]: '%s' is not database.table or database.*", i, t);
-    }
-    if (!json_array_size(config_map_get(cfg, "tables")))
-        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "tables: name at least one table");
-    if (S(cfg, "target.database") && !plain_name(S(cfg, "target.database")))
-        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
-                          "target.database: use 1-63 of a-z, 0-9 and _");
-    return 0;
-}
-
-static bool is_cdc(const json_t *cfg)
-{
-    return !strcmp(S(cfg, "mode"), "cdc");
+    return source_db_check(cfg, "database", "`\"'", err);
 }
 
 /* The configured server id, or one from the source's name (FNV-1a) in a range that
@@ -115,7 +84,7 @@ static int probe(const json_t *cfg, const char *source, tarn_err_t *err)
     MYSQL *c = NULL;
     my_table_t *t = NULL;
     size_t n = 0;
-    bool cdc = is_cdc(cfg);
+    bool cdc = source_db_is_cdc(cfg);
     int rc = my_connect(&c, cfg, 30, err);
     if (!rc && cdc)
         rc = my_check_server(c, cfg, err);
@@ -364,7 +333,7 @@ static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     s->env = env;
     s->cfg = cfg;
-    s->cdc = is_cdc(cfg);
+    s->cdc = source_db_is_cdc(cfg);
     s->parquet = !strcmp(S(cfg, "format"), "parquet");
     s->server_id = server_id_of(cfg, env->source);
     s->max_rows = (uint64_t)I(cfg, "batch.max_rows");

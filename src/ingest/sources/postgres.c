@@ -60,41 +60,17 @@ static const config_entry_t postgres_config[] = {
     {.name = "target", .type = CONFIG_MAP, .def = "{}", .fields = source_db_target_config},
     {0}};
 
-static bool plain_name(const char *s, bool upper)
-{
-    size_t n = strlen(s);
-    bool ok = n > 0 && n <= 63;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-             (upper && s[i] >= 'A' && s[i] <= 'Z');
-    return ok;
-}
-
 static int check(const json_t *cfg, tarn_err_t *err)
 {
-    int rc = source_db_check_password(cfg, err);
+    int rc = source_db_check(cfg, "schema", "\"'", err);
     if (rc)
         return rc;
-    size_t i;
-    json_t *v;
-    json_array_foreach(config_map_get(cfg, "tables"), i, v)
-    {
-        const char *t = json_string_value(v), *dot = strchr(t, '.');
-        if (!dot || dot == t || !dot[1] || strchr(dot + 1, '.') || strpbrk(t, "\"' "))
-            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
-                              "tables[%zu]: '%s' is not schema.table or schema.*", i, t);
-    }
-    if (!json_array_size(config_map_get(cfg, "tables")))
-        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "tables: name at least one table");
-    if (S(cfg, "slot") && !plain_name(S(cfg, "slot"), false))
+    if (S(cfg, "slot") && !source_db_plain_name(S(cfg, "slot"), false))
         return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "slot: a replication slot's name is 1-63 of a-z, 0-9 and _");
-    if (S(cfg, "publication") && !plain_name(S(cfg, "publication"), true))
+    if (S(cfg, "publication") && !source_db_plain_name(S(cfg, "publication"), true))
         return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "publication: use 1-63 letters, digits and _");
-    if (S(cfg, "target.database") && !plain_name(S(cfg, "target.database"), false))
-        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
-                          "target.database: use 1-63 of a-z, 0-9 and _");
     return 0;
 }
 
@@ -110,11 +86,6 @@ static void names_of(const json_t *cfg, const char *source, char *slot, char *pu
     snprintf(pub, 64, "%s", S(cfg, "publication") ? S(cfg, "publication") : def);
 }
 
-static bool is_cdc(const json_t *cfg)
-{
-    return !strcmp(S(cfg, "mode"), "cdc");
-}
-
 static int probe(const json_t *cfg, const char *source, tarn_err_t *err)
 {
     PGconn *c = NULL;
@@ -122,7 +93,7 @@ static int probe(const json_t *cfg, const char *source, tarn_err_t *err)
     size_t n = 0;
     char slot[64], pub[64];
     names_of(cfg, source, slot, pub);
-    bool cdc = is_cdc(cfg);
+    bool cdc = source_db_is_cdc(cfg);
     int rc = pg_connect(&c, cfg, source, false, err);
     if (!rc && cdc)
         rc = pg_check_server(c, cfg, err);
@@ -433,7 +404,7 @@ static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     s->env = env;
     s->cfg = cfg;
-    s->cdc = is_cdc(cfg);
+    s->cdc = source_db_is_cdc(cfg);
     s->parquet = !strcmp(S(cfg, "format"), "parquet");
     names_of(cfg, env->source, s->slot, s->publication);
     s->max_rows = (uint64_t)I(cfg, "batch.max_rows");
@@ -496,7 +467,7 @@ static int run(void *state, tarn_err_t *err)
 
 static int forget(const json_t *cfg, const char *source, tarn_err_t *err)
 {
-    if (!is_cdc(cfg))
+    if (!source_db_is_cdc(cfg))
         return 0;
     char slot[64], pub[64];
     names_of(cfg, source, slot, pub);
