@@ -255,7 +255,7 @@ static const command_t commands[] = {
      "CreateDeliveryStream request) as JSON. `put` reads one JSON record per line.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT). See docs/streams.md.\n"},
     {"source", cmd_source, "bring databases into the lake (snapshot, then every change)",
-     "usage: tarn source create NAME --type postgres --config FILE [--json]\n"
+     "usage: tarn source create NAME --type postgres|mysql --config FILE [--json]\n"
      "       tarn source update NAME --config FILE [--json]\n"
      "       tarn source list [--json]\n"
      "       tarn source show NAME [--version N] [--json]\n"
@@ -386,6 +386,17 @@ static const command_t *find(const char *name)
         if (!strcmp(commands[i].name, name))
             return &commands[i];
     return NULL;
+}
+
+int cli_usage(const char *cmd)
+{
+    const command_t *c = find(cmd);
+    const char *end = c ? strstr(c->help, "\n\n") : NULL;
+    if (c)
+        fprintf(stderr, "%.*s\n", end ? (int)(end - c->help) : (int)strlen(c->help),
+                c->help);
+    fprintf(stderr, "(see `tarn help %s`)\n", cmd);
+    return 2;
 }
 
 /* --ca-bundle FILE (or --ca-bundle=FILE) may come before or after any client command: it

@@ -15,12 +15,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tarn blueprint apply FILE [--json]\n"
-                    "       tarn blueprint list [--json]\n"
-                    "       tarn blueprint show NAME [--json]\n"
-                    "       tarn blueprint delete NAME [--json]\n"
-                    "(see `tarn help blueprint`)\n");
-    return 2;
+    return cli_usage("blueprint");
 }
 
 static void print_tables(const json_t *tables)

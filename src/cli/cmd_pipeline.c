@@ -21,17 +21,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: tarn pipeline apply FILE [--json]\n"
-            "       tarn pipeline list [--json]\n"
-            "       tarn pipeline show NAME [--version N] [--spec] [--json]\n"
-            "       tarn pipeline run NAME [--wait] [--replay] [--json]\n"
-            "       tarn pipeline replay NAME [--wait] [--json]\n"
-            "       tarn pipeline runs NAME [--limit N] [--json]\n"
-            "       tarn pipeline logs NAME [--run N] [--json]\n"
-            "       tarn pipeline delete NAME\n"
-            "(see `tarn help pipeline`)\n");
-    return 2;
+    return cli_usage("pipeline");
 }
 
 /* /v1/pipelines/NAME followed by suffix (printf-style), into out. */

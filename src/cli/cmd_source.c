@@ -19,18 +19,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: tarn source create NAME --type postgres|mysql --config FILE [--json]\n"
-            "       tarn source update NAME --config FILE [--json]\n"
-            "       tarn source list [--json]\n"
-            "       tarn source show NAME [--version N] [--json]\n"
-            "       tarn source status NAME [--json]\n"
-            "       tarn source pause|resume NAME [--json]\n"
-            "       tarn source run NAME [--wait] [--resnapshot] [--json]\n"
-            "       tarn source runs NAME [--limit N] [--json]\n"
-            "       tarn source delete NAME [--json]\n"
-            "(see `tarn help source`)\n");
-    return 2;
+    return cli_usage("source");
 }
 
 static int source_path(char *out, size_t cap, const char *name, const char *suffix)

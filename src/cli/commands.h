@@ -33,6 +33,12 @@ int cmd_group(int argc, char **argv);
 int cmd_role(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 
+/* ---- main.c ---- */
+/* Prints cmd's usage lines (the opening paragraph of its `tarn help` text, so the two
+ * never differ) and where to read more, to stderr; returns 2, the exit status of a
+ * misused command. */
+int cli_usage(const char *cmd);
+
 /* ---- common.c ---- */
 /* Prints "tarn CMD: message" (and a hint) to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *msg);
