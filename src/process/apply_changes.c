@@ -161,10 +161,7 @@ static void put_latest(buf_t *b, const pipeline_step_t *s, const json_t *cols, c
         buf_puts(b, ")");
     }
     buf_puts(b, ") SELECT * FROM ev QUALIFY row_number() OVER (PARTITION BY ");
-    for (size_t k = 0; k < keys->n; k++) {
-        buf_puts(b, k ? ", " : "");
-        quality_put_ident(b, keys->items[k]);
-    }
+    quality_put_idents(b, keys, NULL);
     buf_puts(b, " ORDER BY _source_pos DESC) = 1");
 }
 
@@ -204,16 +201,9 @@ static int touched_partitions(run_ctx_t *ctx, const pipeline_step_t *s, const ch
     const pipeline_names_t *pb = &s->target.partition_by;
     buf_t b = BUF_INIT;
     buf_puts(&b, "CREATE OR REPLACE TEMP TABLE _tarn_ac_parts AS SELECT DISTINCT ");
-    for (size_t k = 0; k < pb->n; k++) {
-        buf_puts(&b, k ? ", " : "");
-        quality_put_ident(&b, pb->items[k]);
-    }
+    quality_put_idents(&b, pb, NULL);
     buf_puts(&b, " FROM _tarn_ac_last WHERE _op <> 'd' UNION SELECT DISTINCT ");
-    for (size_t k = 0; k < pb->n; k++) {
-        buf_puts(&b, k ? ", " : "");
-        buf_puts(&b, "t.");
-        quality_put_ident(&b, pb->items[k]);
-    }
+    quality_put_idents(&b, pb, "t.");
     buf_printf(&b, " FROM %s AS t WHERE EXISTS (SELECT 1 FROM _tarn_ac_last AS s WHERE ", base);
     put_match(&b, &s->target.keys, "s", "t");
     buf_puts(&b, ")");

@@ -29,14 +29,6 @@ size_t output_folder_len(const char *key)
     return slash ? (size_t)(slash - key) + 1 : 0;
 }
 
-static void put_names(buf_t *b, const pipeline_names_t *names)
-{
-    for (size_t i = 0; i < names->n; i++) {
-        buf_puts(b, i ? ", " : "");
-        quality_put_ident(b, names->items[i]);
-    }
-}
-
 /* Adds the Parquet files under dir (recursively) to out; rel is dir relative to root. */
 static int collect(const char *root, const char *rel, const char *key_prefix, output_files_t *out,
                    size_t *cap, tarn_err_t *err)
@@ -184,7 +176,7 @@ int output_copy_options(const output_opts_t *o, char **options, tarn_err_t *err)
         buf_printf(&b, ", FILE_SIZE_BYTES %lld", target);
     if (parts) {
         buf_puts(&b, ", PARTITION_BY (");
-        put_names(&b, o->partition_by);
+        quality_put_idents(&b, o->partition_by, NULL);
         buf_puts(&b, ")");
     }
     /* Several files per folder need a pattern with {i}; the folder is new and empty. */
@@ -229,7 +221,7 @@ int output_write(engine_conn_t *c, const char *select_sql, const output_opts_t *
     buf_printf(&b, "COPY (SELECT * FROM (%s) AS _tarn_out", select_sql);
     if (o->sort_by && o->sort_by->n) {
         buf_puts(&b, " ORDER BY ");
-        put_names(&b, o->sort_by);
+        quality_put_idents(&b, o->sort_by, NULL);
     }
     buf_puts(&b, ") TO ");
     quality_put_literal(&b, o->dir);

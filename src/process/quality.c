@@ -24,6 +24,16 @@ void quality_put_ident(buf_t *out, const char *name)
     buf_putc(out, '"');
 }
 
+void quality_put_idents(buf_t *out, const pipeline_names_t *names, const char *qualifier)
+{
+    for (size_t i = 0; i < names->n; i++) {
+        buf_puts(out, i ? ", " : "");
+        if (qualifier)
+            buf_puts(out, qualifier);
+        quality_put_ident(out, names->items[i]);
+    }
+}
+
 void quality_put_literal(buf_t *out, const char *s)
 {
     buf_putc(out, '\'');

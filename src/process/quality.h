@@ -31,6 +31,9 @@ bool quality_table_passes(const pipeline_rule_t *r, const char *value, char *det
 
 /* Appends a SQL identifier, quoted. */
 void quality_put_ident(buf_t *out, const char *name);
+/* Appends names as quoted identifiers separated by ", ", each after qualifier (NULL:
+ * none), e.g. "t.". */
+void quality_put_idents(buf_t *out, const pipeline_names_t *names, const char *qualifier);
 /* Appends a SQL string literal. */
 void quality_put_literal(buf_t *out, const char *s);
 

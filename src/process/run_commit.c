@@ -69,10 +69,7 @@ static int write_target(run_ctx_t *ctx, size_t i, const catalog_name_t *n, const
     if (ctx->claim.replay && s->target.mode == PIPELINE_MODE_MERGE) {
         /* A rebuild of a merged table keeps one row per key. */
         buf_printf(&sel, "SELECT * FROM %s QUALIFY row_number() OVER (PARTITION BY ", staged);
-        for (size_t k = 0; k < s->target.keys.n; k++) {
-            buf_puts(&sel, k ? ", " : "");
-            quality_put_ident(&sel, s->target.keys.items[k]);
-        }
+        quality_put_idents(&sel, &s->target.keys, NULL);
         buf_puts(&sel, ") = 1");
     } else if (s->target.mode == PIPELINE_MODE_MERGE && json_array_size(cur_keys)) {
         /* The staged rows' partition key types read back the table's hive folders. */

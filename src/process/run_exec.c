@@ -213,10 +213,7 @@ static char *sorted_sql(const pipeline_step_t *s)
                    s->sql[len - 1] == '\t' || s->sql[len - 1] == '\r'))
         len--;
     buf_printf(&b, "SELECT * FROM (%.*s) AS _tarn_step ORDER BY ", (int)len, s->sql);
-    for (size_t k = 0; k < s->target.sort_by.n; k++) {
-        buf_puts(&b, k ? ", " : "");
-        quality_put_ident(&b, s->target.sort_by.items[k]);
-    }
+    quality_put_idents(&b, &s->target.sort_by, NULL);
     char *out = buf_steal(&b);
     buf_free(&b);
     return out;
