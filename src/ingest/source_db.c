@@ -126,11 +126,25 @@ void source_db_timestamp(char *out, size_t cap, int64_t unix_us)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)us);
 }
 
-bool source_db_batch_due(const change_batch_t *b, uint64_t max_rows, uint64_t max_bytes,
-                         int64_t started_ms, int64_t max_ms)
+int source_db_batch_open(const json_t *cfg, const ingest_env_t *env, source_db_batching_t *o,
+                         change_batch_t **batch, tarn_err_t *err)
 {
-    return change_batch_rows(b) >= max_rows || change_batch_bytes(b) >= max_bytes ||
-           time_mono_ms() - started_ms >= max_ms;
+    o->cdc = source_db_is_cdc(cfg);
+    o->parquet = !strcmp(S(cfg, "format"), "parquet");
+    o->max_rows = (uint64_t)json_integer_value(config_map_get(cfg, "batch.max_rows"));
+    o->max_bytes = (uint64_t)json_integer_value(config_map_get(cfg, "batch.max_bytes"));
+    o->max_ms = json_integer_value(config_map_get(cfg, "batch.max_time"));
+    const char *db = S(cfg, "target.database") ? S(cfg, "target.database") : env->source;
+    change_batch_opts_t bo = {.zone = S(cfg, "target.zone"), .database = db,
+                              .parquet = o->parquet};
+    return change_batch_create(batch, env, &bo, err);
+}
+
+bool source_db_batch_due(const change_batch_t *b, const source_db_batching_t *o,
+                         int64_t started_ms)
+{
+    return change_batch_rows(b) >= o->max_rows || change_batch_bytes(b) >= o->max_bytes ||
+           time_mono_ms() - started_ms >= o->max_ms;
 }
 
 typedef struct {

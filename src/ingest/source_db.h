@@ -44,10 +44,22 @@ bool source_db_is_cdc(const json_t *cfg);
 /* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us);
 
-/* Whether a stream's batch b is due: it holds max_rows rows or max_bytes bytes, or began
- * (started_ms, the monotonic clock) max_ms ago. */
-bool source_db_batch_due(const change_batch_t *b, uint64_t max_rows, uint64_t max_bytes,
-                         int64_t started_ms, int64_t max_ms);
+/* How a database source batches, from its configuration (mode, format, batch.*). */
+typedef struct {
+    bool cdc, parquet;
+    uint64_t max_rows, max_bytes;
+    int64_t max_ms;
+} source_db_batching_t;
+
+/* Reads *o from cfg and creates *batch for the source's target (target.zone, and
+ * target.database or the source's name). */
+int source_db_batch_open(const json_t *cfg, const ingest_env_t *env, source_db_batching_t *o,
+                         change_batch_t **batch, tarn_err_t *err);
+
+/* Whether a stream's batch b is due: it holds o's max_rows rows or max_bytes bytes, or
+ * began (started_ms, the monotonic clock) max_ms ago. */
+bool source_db_batch_due(const change_batch_t *b, const source_db_batching_t *o,
+                         int64_t started_ms);
 
 /* Lands batch b (change_batch_commit with tag) and records cursor (not consumed) as the
  * source's cursor in the same transaction; then reports the rows delivered and

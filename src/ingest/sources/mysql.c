@@ -199,8 +199,8 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
         }
         if ((rc = change_batch_add(s->batch, g, line.data, line.len, err)))
             break;
-        if (change_batch_rows(s->batch) >= s->max_rows ||
-            change_batch_bytes(s->batch) >= s->max_bytes) {
+        if (change_batch_rows(s->batch) >= s->bt.max_rows ||
+            change_batch_bytes(s->batch) >= s->bt.max_bytes) {
             char tag[64];
             snapshot_tag(tag, sizeof tag, at, started, ++*seq);
             if ((rc = my_batch_commit(s, phase, at, gtid, tag, err)) ||
@@ -277,21 +277,21 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
         rc = snapshot_position(s->conn, v, err);
     if (rc)
         return rc;
-    if (s->cdc && !*v[0])
+    if (s->bt.cdc && !*v[0])
         return TARN_ERR(err, TARN_EINVAL, "this server does not tell the binlog position of a "
                         "consistent snapshot (binlog_snapshot_file, as MariaDB does), so change "
                         "capture cannot start where the snapshot ends");
     snprintf(at.file, sizeof at.file, "%s", v[0]);
     at.seq = my_file_seq(at.file);
     at.pos = strtoull(v[1], NULL, 10);
-    if (s->cdc) {
+    if (s->bt.cdc) {
         char q[300], g[1][128];
         snprintf(q, sizeof q, "SELECT BINLOG_GTID_POS('%s', %llu)", at.file,
                  (unsigned long long)at.pos);
         if (strchr(at.file, '\'') == NULL && my_query_row(s->conn, q, g, 1, err) > 0)
             snprintf(gtid, sizeof gtid, "%s", g[0]);
     }
-    const char *phase = s->cdc ? "snapshot" : "snapshot-done";
+    const char *phase = s->bt.cdc ? "snapshot" : "snapshot-done";
     uint64_t seq = 0;
     for (size_t i = 0; !rc && i < s->ntables; i++)
         rc = snapshot_table(s, &s->tables[i], &at, gtid, ts, phase, started, &seq, err);
@@ -302,7 +302,7 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
     char tag[64];
     snapshot_tag(tag, sizeof tag, &at, started, ++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = my_batch_commit(s, s->cdc ? "streaming" : "snapshot-done", &at, gtid, tag, err)))
+    if ((rc = my_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", &at, gtid, tag, err)))
         return rc;
     s->cursor = at;
     snprintf(s->cursor_gtid, sizeof s->cursor_gtid, "%s", gtid);
@@ -333,29 +333,21 @@ static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     s->env = env;
     s->cfg = cfg;
-    s->cdc = source_db_is_cdc(cfg);
-    s->parquet = !strcmp(S(cfg, "format"), "parquet");
     s->server_id = server_id_of(cfg, env->source);
-    s->max_rows = (uint64_t)I(cfg, "batch.max_rows");
-    s->max_bytes = (uint64_t)I(cfg, "batch.max_bytes");
-    s->max_ms = I(cfg, "batch.max_time");
-    const char *db = S(cfg, "target.database") ? S(cfg, "target.database") : env->source;
-    change_batch_opts_t bo = {.zone = S(cfg, "target.zone"), .database = db,
-                              .parquet = s->parquet};
-    int rc = change_batch_create(&s->batch, env, &bo, err);
+    int rc = source_db_batch_open(cfg, env, &s->bt, &s->batch, err);
     if (!rc)
         rc = my_connect(&s->conn, cfg, 0, err);
     if (!rc)
-        rc = my_tables_resolve(s->conn, cfg, s->cdc, &s->tables, &s->ntables, err);
+        rc = my_tables_resolve(s->conn, cfg, s->bt.cdc, &s->tables, &s->ntables, err);
     if (!rc)
         rc = my_charsets_load(s->conn, &s->charsets, err);
-    if (!rc && s->cdc)
+    if (!rc && s->bt.cdc)
         rc = my_check_server(s->conn, cfg, err);
     if (!rc)
         rc = sources_cursor_get(env->db, env->source_id, &cursor, err);
     const char *phase = json_string_value(json_object_get(cursor, "phase"));
     const char *file = json_string_value(json_object_get(cursor, "file"));
-    if (!rc && s->cdc && phase && !strcmp(phase, "streaming") && file && !env->resnapshot) {
+    if (!rc && s->bt.cdc && phase && !strcmp(phase, "streaming") && file && !env->resnapshot) {
         /* Streamed before: on from the end of the last delivered transaction. */
         my_pos_t at = {0};
         snprintf(at.file, sizeof at.file, "%s", file);
@@ -387,7 +379,7 @@ static int run(void *state, tarn_err_t *err)
             return 0;
         if (rc)
             return rc;
-        if (!s->cdc) {
+        if (!s->bt.cdc) {
             s->done = true;
             return INGEST_DONE;
         }

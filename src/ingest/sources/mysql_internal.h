@@ -6,6 +6,7 @@
 #define TARN_INGEST_SOURCES_MYSQL_INTERNAL_H
 
 #include "ingest/change_batch.h"
+#include "ingest/source_db.h"
 #include "ingest/sources/binlog_rows.h"
 #include "ingest/sources/mysql.h"
 
@@ -32,10 +33,8 @@ typedef struct {
 typedef struct my_source {
     const ingest_env_t *env;
     const json_t *cfg; /* borrowed */
-    bool cdc, parquet;
+    source_db_batching_t bt; /* mode, format and batch.* of the configuration */
     uint32_t server_id;
-    uint64_t max_rows, max_bytes;
-    int64_t max_ms;
     my_table_t *tables;
     size_t ntables;
     MYSQL *conn, *repl;

@@ -69,7 +69,7 @@ int my_stream_start(my_source_t *s, const my_pos_t *p, tarn_err_t *err)
     /* The server sends events as they are in its log (with their checksums) to a replica
      * that says it can check them, GTID events to one that knows them, and a heartbeat
      * when it has been idle this long (nanoseconds). */
-    int64_t beat_ms = s->max_ms < 1000 ? (s->max_ms < 100 ? 100 : s->max_ms) : 1000;
+    int64_t beat_ms = s->bt.max_ms < 1000 ? (s->bt.max_ms < 100 ? 100 : s->bt.max_ms) : 1000;
     snprintf(sql, sizeof sql, "SET @master_binlog_checksum = '%s', @mariadb_slave_capability = "
                               "4, @master_heartbeat_period = %lld",
              s->checksum ? "CRC32" : "NONE", (long long)beat_ms * 1000000);
@@ -104,8 +104,7 @@ static int flush(my_source_t *s, bool force, tarn_err_t *err)
 {
     if (!s->batch_txns || s->in_txn)
         return 0;
-    if (!force && !source_db_batch_due(s->batch, s->max_rows, s->max_bytes, s->batch_started_ms,
-                                       s->max_ms))
+    if (!force && !source_db_batch_due(s->batch, &s->bt, s->batch_started_ms))
         return 0;
     if (change_batch_rows(s->batch)) {
         char tag[48];

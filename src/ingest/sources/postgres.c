@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define S(o, k) json_string_value(config_map_get((o), (k)))
-#define I(o, k) json_integer_value(config_map_get((o), (k)))
 
 enum { STOPPED = 2 }; /* a snapshot left off because the source is stopping */
 
@@ -260,8 +259,8 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
         }
         if ((rc = change_batch_add(s->batch, g, line.data, line.len, err)))
             break;
-        if (change_batch_rows(s->batch) >= s->max_rows ||
-            change_batch_bytes(s->batch) >= s->max_bytes) {
+        if (change_batch_rows(s->batch) >= s->bt.max_rows ||
+            change_batch_bytes(s->batch) >= s->bt.max_bytes) {
             char tag[48];
             snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)lsn,
                      (long long)started, (unsigned long long)++*seq);
@@ -332,7 +331,7 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
      * position (nothing written in between) never take each other's names. */
     int64_t started = time_now_ms();
     source_db_timestamp(ts, sizeof ts, started * 1000);
-    if (s->cdc) {
+    if (s->bt.cdc) {
         char sql[200];
         snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT "
                                   "'export')", s->slot);
@@ -349,7 +348,7 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     if ((rc = pg_exec(s->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                       PGRES_COMMAND_OK, NULL, "begin the snapshot", err)))
         return rc;
-    if (s->cdc) {
+    if (s->bt.cdc) {
         char sql[200];
         snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT '%s'", snap);
         rc = pg_exec(s->conn, sql, PGRES_COMMAND_OK, NULL, "use the slot's snapshot", err);
@@ -360,8 +359,8 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     }
     /* Snapshot rows sort just before every change the slot streams (those commit at or
      * after its consistent point). */
-    uint64_t pos = s->cdc && lsn ? lsn - 1 : lsn;
-    const char *phase = s->cdc ? "snapshot" : "snapshot-done";
+    uint64_t pos = s->bt.cdc && lsn ? lsn - 1 : lsn;
+    const char *phase = s->bt.cdc ? "snapshot" : "snapshot-done";
     for (size_t i = 0; !rc && i < s->ntables; i++)
         rc = snapshot_table(s, &s->tables[i], pos, ts, phase, started, &seq, err);
     if (rc)
@@ -372,7 +371,7 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)pos,
              (long long)started, (unsigned long long)++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = pg_batch_commit(s, s->cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
+    if ((rc = pg_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
         return rc;
     s->cursor_lsn = s->confirmed = lsn;
     return 0;
@@ -404,31 +403,23 @@ static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     s->env = env;
     s->cfg = cfg;
-    s->cdc = source_db_is_cdc(cfg);
-    s->parquet = !strcmp(S(cfg, "format"), "parquet");
     names_of(cfg, env->source, s->slot, s->publication);
-    s->max_rows = (uint64_t)I(cfg, "batch.max_rows");
-    s->max_bytes = (uint64_t)I(cfg, "batch.max_bytes");
-    s->max_ms = I(cfg, "batch.max_time");
-    const char *db = S(cfg, "target.database") ? S(cfg, "target.database") : env->source;
-    change_batch_opts_t bo = {.zone = S(cfg, "target.zone"), .database = db,
-                              .parquet = s->parquet};
-    int rc = change_batch_create(&s->batch, env, &bo, err);
+    int rc = source_db_batch_open(cfg, env, &s->bt, &s->batch, err);
     if (!rc && !(s->rels = pgoutput_rels_create()))
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
     if (!rc)
         rc = pg_connect(&s->conn, cfg, env->source, false, err);
     if (!rc)
-        rc = pg_tables_resolve(s->conn, cfg, s->cdc, &s->tables, &s->ntables, err);
+        rc = pg_tables_resolve(s->conn, cfg, s->bt.cdc, &s->tables, &s->ntables, err);
     if (!rc)
         rc = sources_cursor_get(env->db, env->source_id, &cursor, err);
-    if (!rc && s->cdc && !(rc = pg_check_server(s->conn, cfg, err)) &&
+    if (!rc && s->bt.cdc && !(rc = pg_check_server(s->conn, cfg, err)) &&
         !(rc = pg_publication_ensure(s->conn, s->publication, s->tables, s->ntables, true, err)))
         rc = pg_connect(&s->repl, cfg, env->source, true, err);
     const char *phase = json_string_value(json_object_get(cursor, "phase"));
     const char *slot = json_string_value(json_object_get(cursor, "slot"));
     uint64_t lsn = 0;
-    if (!rc && s->cdc && phase && !strcmp(phase, "streaming") && slot &&
+    if (!rc && s->bt.cdc && phase && !strcmp(phase, "streaming") && slot &&
         !strcmp(slot, s->slot) && !env->resnapshot &&
         pgoutput_lsn_parse(json_string_value(json_object_get(cursor, "lsn")), &lsn)) {
         /* Streamed before: on from the cursor, skipping what was delivered. */
@@ -456,7 +447,7 @@ static int run(void *state, tarn_err_t *err)
             return 0;
         if (rc)
             return rc;
-        if (!s->cdc) {
+        if (!s->bt.cdc) {
             s->done = true;
             return INGEST_DONE;
         }

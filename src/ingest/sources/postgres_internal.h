@@ -6,6 +6,7 @@
 #define TARN_INGEST_SOURCES_POSTGRES_INTERNAL_H
 
 #include "ingest/change_batch.h"
+#include "ingest/source_db.h"
 #include "ingest/sources/pgoutput.h"
 #include "ingest/sources/postgres.h"
 
@@ -32,10 +33,8 @@ typedef struct {
 typedef struct {
     const ingest_env_t *env;
     const json_t *cfg; /* borrowed */
-    bool cdc, parquet;
+    source_db_batching_t bt; /* mode, format and batch.* of the configuration */
     char slot[64], publication[64];
-    uint64_t max_rows, max_bytes;
-    int64_t max_ms;
     pg_table_t *tables;
     size_t ntables;
     PGconn *conn, *repl;

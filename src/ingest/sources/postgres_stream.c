@@ -90,8 +90,7 @@ static int flush(pg_source_t *s, bool force, tarn_err_t *err)
 {
     if (!s->batch_txns || s->in_txn)
         return 0;
-    if (!force && !source_db_batch_due(s->batch, s->max_rows, s->max_bytes, s->batch_started_ms,
-                                       s->max_ms))
+    if (!force && !source_db_batch_due(s->batch, &s->bt, s->batch_started_ms))
         return 0;
     int rc = 0;
     if (change_batch_rows(s->batch)) {
