@@ -202,6 +202,8 @@ static int walk_format(walk_t *w)
 
 static void note_key(stream_jq_names_t *names, const char *s, size_t n)
 {
+    if (names->n > STREAM_JQ_KEYS)
+        return; /* already too many (n is one past the array): the check below refuses */
     for (size_t i = 0; i < names->n; i++)
         if (strlen(names->names[i]) == n && !memcmp(names->names[i], s, n))
             return;

@@ -96,6 +96,12 @@ static void test_refused(void **state)
         snprintf(many + strlen(many), sizeof many - strlen(many), "%sk%d: .k%d", i ? ", " : "",
                  i, i);
     strcat(many, "}");
+    /* Keys past the first one too many were once compared with names past the list's end. */
+    char more[600] = "{";
+    for (int i = 0; i < 24; i++)
+        snprintf(more + strlen(more), sizeof more - strlen(more), "%sk%d: .k%d", i ? ", " : "",
+                 i, i);
+    strcat(more, "}");
     struct {
         const char *q, *word;
     } bad[] = {
@@ -135,6 +141,7 @@ static void test_refused(void **state)
         {"{r: .a)}", "unbalanced"},
         {deep, "nests deeper"},
         {many, "at most 16 keys"},
+        {more, "at most 16 keys"},
         {"{r: .a + 1}", "does not compile: syntax error"},
         {"{r: .a | nosuch}", "nosuch/0"},
     };
