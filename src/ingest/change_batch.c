@@ -1,7 +1,9 @@
 /* Change-file batches; see change_batch.h. Rows go to a staging file per group through a
  * small buffer; at commit, Parquet groups are converted by the engine (read_json with the
- * columns' types, then each column's conversion) into a file beside the staging one, and
- * every file is adopted by the store, which renames it into place. */
+ * columns' types, or read_csv as text, then each column's conversion and cast) into a file
+ * beside the staging one, and every file is adopted by the store, which renames it into
+ * place. A background commit does the same on its own thread with the groups handed over;
+ * the batch keeps the engine connection for it, used by one commit at a time. */
 #include "ingest/change_batch.h"
 
 #include "catalog/events.h"
@@ -9,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +27,28 @@ typedef struct {
     int fd;
     buf_t buf;
     uint64_t rows;
+    size_t longest; /* the longest staged row, newline included */
+    change_stage_t stage;
     bool sealed; /* another group of the table has taken its place */
 } group_t;
+
+/* The background committer: one thread per batch, started at its first background commit
+ * and kept (the engine's memory stays warm in it: a new thread per commit paid for fresh
+ * pages each time), and the commit it was handed, one at a time. */
+typedef struct {
+    change_batch_t *b;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, busy, quit;
+    bool handed; /* a commit was handed over and not yet waited for */
+    group_t *groups;
+    size_t ngroups;
+    char tag[128];
+    change_commit_t c;
+    int rc;
+    tarn_err_t err;
+} flight_t;
 
 struct change_batch {
     const ingest_env_t *env;
@@ -36,7 +59,10 @@ struct change_batch {
     group_t *groups;
     size_t ngroups, cap;
     uint64_t rows, bytes, seq;
+    flight_t flight;
 };
+
+static void flight_stop(change_batch_t *b);
 
 static void cols_free(change_col_t *c, size_t n)
 {
@@ -60,12 +86,25 @@ static void group_free(group_t *g)
     cols_free(g->cols, g->ncols);
 }
 
-void change_batch_reset(change_batch_t *b)
+static void groups_free(group_t *g, size_t n)
 {
-    for (size_t i = 0; i < b->ngroups; i++)
-        group_free(&b->groups[i]);
+    for (size_t i = 0; i < n; i++)
+        group_free(&g[i]);
+}
+
+/* Empties the staged groups; the commit in flight is left alone. */
+static void staged_reset(change_batch_t *b)
+{
+    groups_free(b->groups, b->ngroups);
     b->ngroups = 0;
     b->rows = b->bytes = 0;
+}
+
+void change_batch_reset(change_batch_t *b)
+{
+    tarn_err_t ignored;
+    change_batch_wait(b, &ignored);
+    staged_reset(b);
 }
 
 int change_batch_create(change_batch_t **out, const ingest_env_t *env,
@@ -93,6 +132,7 @@ void change_batch_free(change_batch_t *b)
     if (!b)
         return;
     change_batch_reset(b);
+    flight_stop(b);
     free(b->groups);
     free(b->database);
     if (b->conn)
@@ -105,9 +145,10 @@ static bool same_str(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static bool same_cols(const group_t *g, const change_col_t *cols, size_t n)
+static bool same_cols(const group_t *g, const change_col_t *cols, size_t n,
+                      change_stage_t stage)
 {
-    if (g->ncols != n)
+    if (g->ncols != n || g->stage != stage)
         return false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(g->cols[i].name, cols[i].name) || strcmp(g->cols[i].type, cols[i].type) ||
@@ -124,14 +165,28 @@ static char *dup_opt(const char *s, bool *oom)
     return d;
 }
 
+bool change_batch_parquet(const change_batch_t *b)
+{
+    return b->parquet;
+}
+
 int change_batch_group(change_batch_t *b, const char *table, const change_col_t *cols,
                        size_t ncols, size_t *group, tarn_err_t *err)
 {
+    return change_batch_group_as(b, table, cols, ncols, CHANGE_STAGE_JSON, group, err);
+}
+
+int change_batch_group_as(change_batch_t *b, const char *table, const change_col_t *cols,
+                          size_t ncols, change_stage_t stage, size_t *group, tarn_err_t *err)
+{
+    /* JSON Lines files are the staged JSON itself: CSV would need a conversion. */
+    if (stage == CHANGE_STAGE_CSV && !b->parquet)
+        return TARN_ERR(err, TARN_EINVAL, "CSV staging needs a batch that lands Parquet");
     for (size_t i = b->ngroups; i-- > 0;) {
         group_t *g = &b->groups[i];
         if (g->sealed || strcmp(g->table, table))
             continue;
-        if (same_cols(g, cols, ncols)) {
+        if (same_cols(g, cols, ncols, stage)) {
             *group = i;
             return 0;
         }
@@ -148,6 +203,7 @@ int change_batch_group(change_batch_t *b, const char *table, const change_col_t 
     group_t *g = &b->groups[b->ngroups];
     memset(g, 0, sizeof *g);
     g->fd = -1;
+    g->stage = stage;
     bool oom = !(g->table = strdup(table)) || !(g->cols = calloc(ncols + 1, sizeof *g->cols));
     for (size_t i = 0; !oom && i < ncols; i++) {
         g->cols[i].name = dup_opt(cols[i].name, &oom);
@@ -160,8 +216,8 @@ int change_batch_group(change_batch_t *b, const char *table, const change_col_t 
         group_free(g);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
-    snprintf(g->path, sizeof g->path, "%s/stage-%llu.json", b->env->tmp_dir,
-             (unsigned long long)b->seq++);
+    snprintf(g->path, sizeof g->path, "%s/stage-%llu.%s", b->env->tmp_dir,
+             (unsigned long long)b->seq++, stage == CHANGE_STAGE_CSV ? "csv" : "json");
     g->fd = open(g->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (g->fd < 0) {
         int rc = TARN_ERR(err, TARN_EIO, "create %s: %s", g->path, strerror(errno));
@@ -188,6 +244,8 @@ int change_batch_add(change_batch_t *b, size_t group, const char *json, size_t l
     if (buf_append(&g->buf, json, len) || buf_putc(&g->buf, '\n'))
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     g->rows++;
+    if (len + 1 > g->longest)
+        g->longest = len + 1;
     b->rows++;
     b->bytes += len + 1;
     return g->buf.len >= STAGE_BUF ? group_flush(g, err) : 0;
@@ -225,9 +283,12 @@ static void ident_quote(buf_t *q, const char *s)
     buf_putc(q, '"');
 }
 
-/* Converts a group's staged lines to Parquet at out. */
+/* Converts a group's staged rows to Parquet at out: read with the columns' types (read_as,
+ * else type; DuckDB's CSV reader parses typed fields several times faster than casts of
+ * text would), then each column's conversion and its type. */
 static int to_parquet(change_batch_t *b, group_t *g, const char *out, tarn_err_t *err)
 {
+    bool csv = g->stage == CHANGE_STAGE_CSV;
     buf_t q = BUF_INIT;
     buf_puts(&q, "COPY (SELECT ");
     for (size_t i = 0; i < g->ncols; i++) {
@@ -241,6 +302,10 @@ static int to_parquet(change_batch_t *b, group_t *g, const char *out, tarn_err_t
             const char *at = strstr(c->convert, "%s");
             buf_printf(&q, "%.*s%s%s", at ? (int)(at - c->convert) : (int)strlen(c->convert),
                        c->convert, at ? id.data : "", at ? at + 2 : "");
+        } else if (csv && !strcmp(c->type, "JSON")) {
+            /* Minified, as read_json gives JSON values: snapshot rows (staged as CSV) and
+             * change rows (as JSON) of one table spell a value the same way. */
+            buf_printf(&q, "json(%s)", id.data);
         } else {
             buf_puts(&q, id.data);
         }
@@ -250,9 +315,24 @@ static int to_parquet(change_batch_t *b, group_t *g, const char *out, tarn_err_t
         buf_puts(&q, id.data);
         buf_free(&id);
     }
-    buf_puts(&q, " FROM read_json(");
-    sql_quote(&q, g->path);
-    buf_puts(&q, ", format = 'newline_delimited', maximum_object_size = 134217728, columns = {");
+    /* The readers size their buffers by the longest row allowed (the CSV reader's by 16
+     * times it): the longest row staged, not a generous constant, keeps them small and
+     * reused (fresh pages for every batch cost more than the conversion itself). */
+    size_t longest = 2u << 20;
+    while (longest < g->longest)
+        longest *= 2;
+    if (csv) {
+        buf_puts(&q, " FROM read_csv(");
+        sql_quote(&q, g->path);
+        buf_printf(&q, ", header = false, auto_detect = false, delim = ',', quote = '\"', "
+                       "escape = '\"', new_line = '\\n', allow_quoted_nulls = false, "
+                       "max_line_size = %zu, columns = {", longest);
+    } else {
+        buf_puts(&q, " FROM read_json(");
+        sql_quote(&q, g->path);
+        buf_printf(&q, ", format = 'newline_delimited', maximum_object_size = %zu, "
+                       "columns = {", longest < (16u << 20) ? (size_t)16u << 20 : longest);
+    }
     for (size_t i = 0; i < g->ncols; i++) {
         if (i)
             buf_puts(&q, ", ");
@@ -292,22 +372,24 @@ static int on_last(void *ctx, const store_object_t *o, tarn_err_t *err)
     return c->cursor ? c->cursor(c->ctx, err) : 0;
 }
 
-int change_batch_commit(change_batch_t *b, const char *tag,
-                        int (*cursor)(void *ctx, tarn_err_t *err), void *ctx, uint64_t *rows,
-                        uint64_t *files, tarn_err_t *err)
+/* Lands groups g[0..n) (see change_batch_commit); they keep their staging files, which
+ * the caller frees. */
+static int land(change_batch_t *b, group_t *groups, size_t ngroups, const char *tag,
+                int (*cursor)(void *ctx, tarn_err_t *err), void *ctx, uint64_t *rows,
+                uint64_t *files, tarn_err_t *err)
 {
     size_t n = 0;
     int rc = 0;
-    store_writer_t **ws = calloc(b->ngroups + 1, sizeof *ws);
-    char **keys = calloc(b->ngroups + 1, sizeof *keys);
-    const char **buckets = calloc(b->ngroups + 1, sizeof *buckets);
+    store_writer_t **ws = calloc(ngroups + 1, sizeof *ws);
+    char **keys = calloc(ngroups + 1, sizeof *keys);
+    const char **buckets = calloc(ngroups + 1, sizeof *buckets);
     uint64_t landed = 0;
     if (!ws || !keys || !buckets) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < b->ngroups && !rc; i++) {
-        group_t *g = &b->groups[i];
+    for (size_t i = 0; i < ngroups && !rc; i++) {
+        group_t *g = &groups[i];
         if (!g->rows)
             continue;
         if ((rc = group_flush(g, err)))
@@ -362,6 +444,128 @@ done:
     free(ws);
     free(keys);
     free(buckets);
-    change_batch_reset(b);
+    return rc;
+}
+
+int change_batch_commit(change_batch_t *b, const char *tag,
+                        int (*cursor)(void *ctx, tarn_err_t *err), void *ctx, uint64_t *rows,
+                        uint64_t *files, tarn_err_t *err)
+{
+    int rc = change_batch_wait(b, err);
+    if (!rc)
+        rc = land(b, b->groups, b->ngroups, tag, cursor, ctx, rows, files, err);
+    staged_reset(b);
+    return rc;
+}
+
+static void *flight_run(void *arg)
+{
+    flight_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->busy && !f->quit)
+            pthread_cond_wait(&f->cv, &f->mu);
+        if (!f->busy)
+            break;
+        pthread_mutex_unlock(&f->mu);
+        uint64_t rows = 0, files = 0;
+        int rc = land(f->b, f->groups, f->ngroups, f->tag, f->c.cursor, f->c.ctx, &rows, &files,
+                      &f->err);
+        if (!rc && f->c.landed)
+            f->c.landed(f->c.ctx, rows, files);
+        pthread_mutex_lock(&f->mu);
+        f->rc = rc;
+        f->busy = false;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* Starts the committer thread once; false when no thread can be had. */
+static bool flight_start(change_batch_t *b)
+{
+    flight_t *f = &b->flight;
+    if (f->started)
+        return true;
+    f->b = b;
+    if (pthread_mutex_init(&f->mu, NULL))
+        return false;
+    if (pthread_cond_init(&f->cv, NULL)) {
+        pthread_mutex_destroy(&f->mu);
+        return false;
+    }
+    if (pthread_create(&f->thread, NULL, flight_run, f)) {
+        pthread_cond_destroy(&f->cv);
+        pthread_mutex_destroy(&f->mu);
+        return false;
+    }
+    f->started = true;
+    return true;
+}
+
+static void flight_stop(change_batch_t *b)
+{
+    flight_t *f = &b->flight;
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->quit = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->thread, NULL);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    f->started = false;
+}
+
+int change_batch_commit_start(change_batch_t *b, const char *tag, const change_commit_t *c,
+                              tarn_err_t *err)
+{
+    int rc = change_batch_wait(b, err);
+    if (rc || !flight_start(b)) {
+        if (!rc) /* no thread to be had: land it here */
+            rc = land(b, b->groups, b->ngroups, tag, c->cursor, c->ctx, NULL, NULL, err);
+        staged_reset(b);
+        if (c->release)
+            c->release(c->ctx);
+        return rc;
+    }
+    flight_t *f = &b->flight;
+    pthread_mutex_lock(&f->mu);
+    f->groups = b->groups;
+    f->ngroups = b->ngroups;
+    f->c = *c;
+    f->rc = 0;
+    snprintf(f->tag, sizeof f->tag, "%s", tag);
+    f->busy = f->handed = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    b->groups = NULL;
+    b->ngroups = b->cap = 0;
+    b->rows = b->bytes = 0;
+    return 0;
+}
+
+int change_batch_wait(change_batch_t *b, tarn_err_t *err)
+{
+    flight_t *f = &b->flight;
+    if (!f->handed)
+        return 0;
+    pthread_mutex_lock(&f->mu);
+    while (f->busy)
+        pthread_cond_wait(&f->cv, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+    int rc = f->rc;
+    if (rc)
+        *err = f->err;
+    groups_free(f->groups, f->ngroups);
+    free(f->groups);
+    if (f->c.release)
+        f->c.release(f->c.ctx);
+    f->groups = NULL;
+    f->ngroups = 0;
+    f->c = (change_commit_t){0};
+    f->handed = false;
     return rc;
 }

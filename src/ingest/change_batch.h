@@ -3,7 +3,8 @@
  * file per table (Parquet through the engine, or JSON Lines) under
  * <zone>/<database>/<table>/, all of them and the source's cursor in ONE catalog
  * transaction, so a crash delivers a batch wholly or not at all. Shared by every database
- * source: the source turns its rows into JSON objects, this module does the rest. */
+ * source: the source turns its rows into JSON objects or CSV records, this module does the
+ * rest, in the background when asked so that the source reads on meanwhile. */
 #ifndef TARN_INGEST_CHANGE_BATCH_H
 #define TARN_INGEST_CHANGE_BATCH_H
 
@@ -17,12 +18,18 @@
 typedef struct {
     const char *name;
     const char *type;    /* its type in Parquet files, as DuckDB writes it ("BIGINT") */
-    const char *read_as; /* the type its staged JSON value is read as; NULL: type */
+    const char *read_as; /* the type its staged value is read as; NULL: type */
     const char *convert; /* NULL, or a SQL expression turning the value read (written %s)
                           * into type: "unhex(substr(%s, 3))" */
 } change_col_t;
 
 typedef struct change_batch change_batch_t;
+
+/* How a group's rows are staged. JSON: one object per line, keyed by column name. CSV:
+ * one RFC 4180 record per row (quote '"' doubled inside quotes), the group's columns in
+ * order, NULL an empty unquoted field and the empty string "" -- what PostgreSQL's
+ * COPY ... (FORMAT csv) writes; only for batches that land Parquet. */
+typedef enum { CHANGE_STAGE_JSON, CHANGE_STAGE_CSV } change_stage_t;
 
 typedef struct {
     const char *zone;     /* "raw" */
@@ -40,7 +47,13 @@ void change_batch_free(change_batch_t *b);
  * shape). *group names it for change_batch_add. */
 int change_batch_group(change_batch_t *b, const char *table, const change_col_t *cols,
                        size_t ncols, size_t *group, tarn_err_t *err);
-/* Stages one row: a JSON object's text (no newline) whose keys are the group's columns. */
+/* The same, with rows staged as stage says (a group of the other kind is a new group). */
+int change_batch_group_as(change_batch_t *b, const char *table, const change_col_t *cols,
+                          size_t ncols, change_stage_t stage, size_t *group, tarn_err_t *err);
+/* Whether the batch lands Parquet (else JSON Lines, from JSON staging only). */
+bool change_batch_parquet(const change_batch_t *b);
+/* Stages one row in the group's form, without the newline: a JSON object's text whose keys
+ * are the group's columns, or a CSV record. */
 int change_batch_add(change_batch_t *b, size_t group, const char *json, size_t len,
                      tarn_err_t *err);
 uint64_t change_batch_rows(const change_batch_t *b);
@@ -56,7 +69,28 @@ int change_batch_commit(change_batch_t *b, const char *tag,
                         int (*cursor)(void *ctx, tarn_err_t *err), void *ctx, uint64_t *rows,
                         uint64_t *files, tarn_err_t *err);
 
-/* Empties the batch without landing anything. */
+/* How a background commit records and reports itself: cursor runs inside the batch's
+ * transaction (as change_batch_commit's), landed after it is on disk (on the committing
+ * thread), release once either way. Any may be NULL. */
+typedef struct {
+    int (*cursor)(void *ctx, tarn_err_t *err);
+    void (*landed)(void *ctx, uint64_t rows, uint64_t files);
+    void (*release)(void *ctx);
+    void *ctx;
+} change_commit_t;
+
+/* change_batch_commit on a thread of its own: the staged rows are handed over and the batch
+ * is empty at once, so the source reads the next batch while this one is converted and
+ * committed. One commit is in flight at a time: this waits for the one before and returns
+ * its error, if it failed (then nothing of this batch is landed either). Memory and disk
+ * stay bounded: two batches at most. c->ctx is owned from here on (released by
+ * c->release). */
+int change_batch_commit_start(change_batch_t *b, const char *tag, const change_commit_t *c,
+                              tarn_err_t *err);
+/* Waits for the commit in flight, if any: 0, or its error. */
+int change_batch_wait(change_batch_t *b, tarn_err_t *err);
+
+/* Empties the batch without landing anything (a commit in flight completes first). */
 void change_batch_reset(change_batch_t *b);
 
 #endif

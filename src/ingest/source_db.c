@@ -170,3 +170,46 @@ int source_db_commit(const ingest_env_t *env, change_batch_t *b, const char *tag
     }
     return rc;
 }
+
+/* A background commit's own copy of what it records and reports. */
+typedef struct {
+    cursor_ctx_t c;
+    char *text;
+} owned_cursor_t;
+
+static int owned_put(void *ctx, tarn_err_t *err)
+{
+    return put_cursor(&((owned_cursor_t *)ctx)->c, err);
+}
+
+static void owned_landed(void *ctx, uint64_t rows, uint64_t files)
+{
+    owned_cursor_t *o = ctx;
+    source_status_delivered(o->c.env->status, rows, files);
+    source_status_cursor(o->c.env->status, o->text);
+}
+
+static void owned_release(void *ctx)
+{
+    owned_cursor_t *o = ctx;
+    json_decref((json_t *)o->c.cursor);
+    free(o->text);
+    free(o);
+}
+
+int source_db_commit_start(const ingest_env_t *env, change_batch_t *b, const char *tag,
+                           const json_t *cursor, const char *cursor_text, tarn_err_t *err)
+{
+    owned_cursor_t *o = calloc(1, sizeof *o);
+    json_t *copy = json_deep_copy(cursor);
+    char *text = strdup(cursor_text);
+    if (!o || !copy || !text) {
+        free(o);
+        json_decref(copy);
+        free(text);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    *o = (owned_cursor_t){{env, copy}, text};
+    change_commit_t c = {owned_put, owned_landed, owned_release, o};
+    return change_batch_commit_start(b, tag, &c, err);
+}

@@ -159,14 +159,15 @@ static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_
 /* ---- batches and the cursor ---- */
 
 int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
-                    tarn_err_t *err)
+                    bool wait, tarn_err_t *err)
 {
     char text[32];
     pgoutput_lsn_format(text, sizeof text, lsn);
     json_t *cursor = json_pack("{s:s, s:s, s:s}", "phase", phase, "slot", s->slot, "lsn", text);
     if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
+    int rc = wait ? source_db_commit(s->env, s->batch, tag, cursor, text, err)
+                  : source_db_commit_start(s->env, s->batch, tag, cursor, text, err);
     json_decref(cursor);
     return rc;
 }
@@ -204,6 +205,48 @@ static bool copy_field(const char **p, const char *end, buf_t *out)
     return true;
 }
 
+/* One snapshot row of the CSV kind: PostgreSQL's CSV record (its newline dropped) and the
+ * change columns, the position's ordinal written without printf (it is per row). */
+static void csv_row(buf_t *line, const char *row, int n, const char *pos_prefix,
+                    uint32_t ordinal, const char *ts)
+{
+    char digits[10];
+    for (int i = 9; i >= 0; i--, ordinal /= 10)
+        digits[i] = (char)('0' + ordinal % 10);
+    buf_reset(line);
+    buf_append(line, row, (size_t)n - (n && row[n - 1] == '\n'));
+    buf_puts(line, ",r,");
+    buf_puts(line, pos_prefix);
+    buf_append(line, digits, sizeof digits);
+    buf_putc(line, ',');
+    buf_puts(line, ts);
+    buf_puts(line, ",,"); /* _txid and _old_key: NULL */
+}
+
+static void json_row(buf_t *line, const pg_table_t *t, const char *row, int n, buf_t *field,
+                     uint64_t lsn, uint32_t ordinal, const char *ts)
+{
+    const char *p = row, *end = row + n - (n && row[n - 1] == '\n');
+    buf_reset(line);
+    buf_putc(line, '{');
+    for (int i = 0; i < t->ncols; i++) {
+        bool has = copy_field(&p, end, field);
+        buf_put_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
+        buf_putc(line, ':');
+        pg_value_json(line, t->cols[i].type, has ? (field->data ? field->data : "") : NULL,
+                      field->len);
+        buf_putc(line, ',');
+    }
+    char pos[40];
+    pg_source_pos(pos, sizeof pos, lsn, ordinal);
+    buf_printf(line, "\"_op\":\"r\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
+                     "\"_txid\":null,\"_old_key\":null}",
+               pos, ts);
+}
+
+/* Reads table t in the snapshot's transaction into the batch. Parquet batches stage
+ * PostgreSQL's own CSV (no per-field work here) and commit in the background while the
+ * next batch is read; JSON Lines batches stage JSON objects built from COPY's text. */
 static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const char *ts,
                           const char *phase, int64_t started, uint64_t *seq, tarn_err_t *err)
 {
@@ -212,8 +255,12 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
     buf_t sql = BUF_INIT, line = BUF_INIT, field = BUF_INIT;
     PGresult *r = NULL;
     int64_t rows = 0;
+    bool csv = change_batch_parquet(s->batch);
+    change_stage_t stage = csv ? CHANGE_STAGE_CSV : CHANGE_STAGE_JSON;
+    char pos_prefix[24];
+    snprintf(pos_prefix, sizeof pos_prefix, "%016llX-", (unsigned long long)lsn);
     int rc = pg_change_cols(t->cols, t->ncols, &cols, &ncols, err);
-    if (rc || (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
+    if (rc || (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
         goto done;
     buf_puts(&sql, "COPY (SELECT ");
     for (int i = 0; i < t->ncols; i++) {
@@ -223,7 +270,8 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
     }
     char *sc = PQescapeIdentifier(s->conn, t->schema, strlen(t->schema));
     char *tn = PQescapeIdentifier(s->conn, t->name, strlen(t->name));
-    buf_printf(&sql, " FROM %s.%s) TO STDOUT", sc ? sc : "", tn ? tn : "");
+    buf_printf(&sql, " FROM %s.%s) TO STDOUT%s", sc ? sc : "", tn ? tn : "",
+               csv ? " (FORMAT csv)" : "");
     PQfreemem(sc);
     PQfreemem(tn);
     char what[300];
@@ -236,23 +284,11 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
     char *row;
     int n;
     while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
-        const char *p = row, *end = row + n - (n && row[n - 1] == '\n');
-        buf_reset(&line);
-        buf_putc(&line, '{');
-        for (int i = 0; i < t->ncols; i++) {
-            bool has = copy_field(&p, end, &field);
-            buf_put_json_string(&line, t->cols[i].name, strlen(t->cols[i].name));
-            buf_putc(&line, ':');
-            pg_value_json(&line, t->cols[i].type, has ? (field.data ? field.data : "") : NULL,
-                          field.len);
-            buf_putc(&line, ',');
-        }
+        if (csv)
+            csv_row(&line, row, n, pos_prefix, (uint32_t)++rows, ts);
+        else
+            json_row(&line, t, row, n, &field, lsn, (uint32_t)++rows, ts);
         PQfreemem(row);
-        char pos[40];
-        pg_source_pos(pos, sizeof pos, lsn, (uint32_t)++rows);
-        buf_printf(&line, "\"_op\":\"r\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
-                          "\"_txid\":null,\"_old_key\":null}",
-                   pos, ts);
         if (!line.data) {
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             break;
@@ -264,8 +300,8 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
             char tag[48];
             snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)lsn,
                      (long long)started, (unsigned long long)++*seq);
-            if ((rc = pg_batch_commit(s, phase, lsn, tag, err)) ||
-                (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
+            if ((rc = pg_batch_commit(s, phase, lsn, tag, false, err)) ||
+                (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
                 break;
             source_status_table(s->env->status, t->lake, rows, t->estimate, false);
             if (atomic_load(s->env->stop)) {
@@ -371,7 +407,8 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)pos,
              (long long)started, (unsigned long long)++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = pg_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
+    if ((rc = pg_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", lsn, tag, true,
+                              err)))
         return rc;
     s->cursor_lsn = s->confirmed = lsn;
     return 0;

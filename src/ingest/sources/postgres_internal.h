@@ -103,9 +103,10 @@ void pg_source_pos(char *out, size_t cap, uint64_t lsn, uint32_t ordinal);
 
 /* ---- postgres.c ---- */
 /* Lands the batch (if it has rows, or when the cursor must move) with the cursor
- * {"phase", "slot", "lsn"}; tag orders the files. */
+ * {"phase", "slot", "lsn"}; tag orders the files. Unless wait, in the background
+ * (source_db_commit_start): the next batch is read meanwhile. */
 int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
-                    tarn_err_t *err);
+                    bool wait, tarn_err_t *err);
 
 /* ---- postgres_stream.c ---- */
 /* Starts streaming changes from the slot after lsn. */
