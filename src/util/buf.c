@@ -3,6 +3,7 @@
 #include "util/err.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,24 @@ char *buf_steal(buf_t *b)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+int buf_put_csv_field(buf_t *b, const char *s, size_t n)
+{
+    bool quote = n == 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote)
+        return buf_append(b, s, n);
+    buf_putc(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"') {
+            buf_append(b, s + run, i + 1 - run); /* the quote, then its double */
+            run = i;
+        }
+    buf_append(b, s + run, n - run);
+    return buf_putc(b, '"');
 }
 
 int buf_put_json_string(buf_t *b, const char *s, size_t n)

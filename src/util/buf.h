@@ -21,6 +21,9 @@ int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* Appends s's n bytes as a JSON string: quoted, with quotes, backslashes and control
  * characters escaped (other bytes as they are). */
 int buf_put_json_string(buf_t *b, const char *s, size_t n);
+/* Appends s's n bytes as one CSV field (RFC 4180): in double quotes, quotes doubled, when
+ * it holds a comma, quote, CR or LF or is empty (an empty unquoted field is NULL). */
+int buf_put_csv_field(buf_t *b, const char *s, size_t n);
 /* Appends s with XML special characters escaped. */
 int buf_put_xml(buf_t *b, const char *s);
 void buf_reset(buf_t *b);

@@ -76,6 +76,25 @@ static void test_buf_xml_and_steal(void **state)
 
 /* JSON strings: what must be escaped is, every other byte (UTF-8 too) stays as it is,
  * and NUL bytes inside the value are written, not taken as its end. */
+static void test_buf_csv_field(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},           {"", "\"\""},
+        {"a,b", "\"a,b\""},           {"say \"hi\"", "\"say \"\"hi\"\"\""},
+        {"\"", "\"\"\"\""},           {"two\nlines", "\"two\nlines\""},
+        {"cr\r", "\"cr\r\""},         {"tab\tand\\", "tab\tand\\"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        buf_t b = BUF_INIT;
+        assert_int_equal(buf_put_csv_field(&b, cases[i].in, strlen(cases[i].in)), 0);
+        assert_string_equal(b.data, cases[i].out);
+        buf_free(&b);
+    }
+}
+
 static void test_buf_json_string(void **state)
 {
     (void)state;
@@ -494,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_buf_appends_keep_a_nul),
         cmocka_unit_test(test_buf_xml_and_steal),
         cmocka_unit_test(test_buf_json_string),
+        cmocka_unit_test(test_buf_csv_field),
         cmocka_unit_test(test_buf_refuses_sizes_that_wrap),
         cmocka_unit_test(test_arena_aligned_and_zeroed),
         cmocka_unit_test(test_arena_strings),

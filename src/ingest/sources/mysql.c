@@ -130,7 +130,7 @@ static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_
 /* ---- batches and the cursor ---- */
 
 int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, const char *gtid,
-                    const char *tag, tarn_err_t *err)
+                    const char *tag, bool wait, tarn_err_t *err)
 {
     char text[200];
     snprintf(text, sizeof text, "%s:%llu", end->file, (unsigned long long)end->pos);
@@ -138,7 +138,8 @@ int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, cons
                                (json_int_t)end->pos, "gtid", gtid);
     if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
+    int rc = wait ? source_db_commit(s->env, s->batch, tag, cursor, text, err)
+                  : source_db_commit_start(s->env, s->batch, tag, cursor, text, err);
     json_decref(cursor);
     return rc;
 }
@@ -161,8 +162,12 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
     MYSQL_RES *r = NULL;
     int64_t rows = 0;
     const bl_table_t *bt = t->cols;
+    /* Parquet batches stage CSV (read typed, several times faster than JSON) and commit in
+     * the background while the next batch is read. */
+    bool csv = change_batch_parquet(s->batch);
+    change_stage_t stage = csv ? CHANGE_STAGE_CSV : CHANGE_STAGE_JSON;
     int rc = my_change_cols(bt, &cols, &ncols, err);
-    if (rc || (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
+    if (rc || (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
         goto done;
     buf_puts(&sql, "SELECT ");
     for (size_t i = 0; i < bt->ncols; i++) {
@@ -182,17 +187,25 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
     while ((row = mysql_fetch_row(r))) {
         unsigned long *len = mysql_fetch_lengths(r);
         buf_reset(&line);
-        buf_putc(&line, '{');
-        for (size_t i = 0; i < bt->ncols; i++) {
-            buf_put_json_string(&line, bt->cols[i].name, strlen(bt->cols[i].name));
-            buf_putc(&line, ':');
-            my_text_json(&line, &bt->cols[i], row[i], row[i] ? len[i] : 0);
-            buf_putc(&line, ',');
-        }
         char pos[48];
         my_source_pos(pos, sizeof pos, at, (uint32_t)++rows);
-        buf_printf(&line, "\"_op\":\"r\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
-                          "\"_txid\":null,\"_old_key\":null}", pos, ts);
+        if (csv) {
+            for (size_t i = 0; i < bt->ncols; i++) {
+                my_text_value(&line, &bt->cols[i], row[i], row[i] ? len[i] : 0, true);
+                buf_putc(&line, ',');
+            }
+            buf_printf(&line, "r,%s,%s,,", pos, ts); /* _txid, _old_key: NULL */
+        } else {
+            buf_putc(&line, '{');
+            for (size_t i = 0; i < bt->ncols; i++) {
+                buf_put_json_string(&line, bt->cols[i].name, strlen(bt->cols[i].name));
+                buf_putc(&line, ':');
+                my_text_value(&line, &bt->cols[i], row[i], row[i] ? len[i] : 0, false);
+                buf_putc(&line, ',');
+            }
+            buf_printf(&line, "\"_op\":\"r\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
+                              "\"_txid\":null,\"_old_key\":null}", pos, ts);
+        }
         if (!line.data) {
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             break;
@@ -203,8 +216,8 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
             change_batch_bytes(s->batch) >= s->bt.max_bytes) {
             char tag[64];
             snapshot_tag(tag, sizeof tag, at, started, ++*seq);
-            if ((rc = my_batch_commit(s, phase, at, gtid, tag, err)) ||
-                (rc = change_batch_group(s->batch, t->lake, cols, ncols, &g, err)))
+            if ((rc = my_batch_commit(s, phase, at, gtid, tag, false, err)) ||
+                (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
                 break;
             source_status_table(s->env->status, t->lake, rows, t->estimate, false);
             if (atomic_load(s->env->stop)) {
@@ -302,7 +315,8 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
     char tag[64];
     snapshot_tag(tag, sizeof tag, &at, started, ++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = my_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", &at, gtid, tag, err)))
+    if ((rc = my_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", &at, gtid, tag, true,
+                              err)))
         return rc;
     s->cursor = at;
     snprintf(s->cursor_gtid, sizeof s->cursor_gtid, "%s", gtid);

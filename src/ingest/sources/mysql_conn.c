@@ -481,10 +481,20 @@ static bool zero_date(const char *d, size_t len)
     return len >= 10 && (!strncmp(d + 5, "00", 2) || !strncmp(d + 8, "00", 2));
 }
 
-int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len)
+/* A text the staged row holds as a string: a JSON string, or a CSV field. */
+static void put_text(buf_t *out, const char *s, size_t n, bool csv)
+{
+    if (csv)
+        buf_put_csv_field(out, s, n);
+    else
+        buf_put_json_string(out, s, n);
+}
+
+int my_text_value(buf_t *out, const bl_col_t *c, const char *data, size_t len, bool csv)
 {
     if (!data)
-        return buf_puts(out, "null");
+        return csv ? 0 : buf_puts(out, "null");
+    char tmp[96];
     switch (c->type) {
     case BL_TINY:
     case BL_SHORT:
@@ -501,11 +511,13 @@ int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len)
         /* As the binlog's are written: six fractional digits. */
         const char *dot = memchr(data, '.', len);
         size_t frac = dot ? len - (size_t)(dot + 1 - data) : 0;
-        buf_putc(out, '"');
-        buf_append(out, data, len);
-        buf_puts(out, dot ? "" : ".");
-        buf_append(out, "000000", frac < 6 ? 6 - frac : 0);
-        return buf_putc(out, '"');
+        int n = snprintf(tmp, sizeof tmp, "%.*s%s%.*s", (int)len, data, dot ? "" : ".",
+                         (int)(frac < 6 ? 6 - frac : 0), "000000");
+        if (n > 0 && (size_t)n < sizeof tmp)
+            put_text(out, tmp, (size_t)n, csv);
+        else
+            put_text(out, data, len, csv);
+        return 0;
     }
     case BL_BIT: {
         uint64_t v = 0;
@@ -517,11 +529,14 @@ int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len)
     case BL_DATETIME2:
     case BL_TIMESTAMP2:
         if (zero_date(data, len))
-            return buf_puts(out, "null");
+            return csv ? 0 : buf_puts(out, "null");
         if (c->type == BL_TIMESTAMP2) {
-            buf_putc(out, '"');
-            buf_append(out, data, len);
-            return buf_puts(out, "+00\"");
+            int n = snprintf(tmp, sizeof tmp, "%.*s+00", (int)len, data);
+            if (n > 0 && (size_t)n < sizeof tmp)
+                put_text(out, tmp, (size_t)n, csv);
+            else
+                put_text(out, data, len, csv);
+            return 0;
         }
         break;
     case BL_BLOB:
@@ -529,14 +544,22 @@ int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len)
     case BL_VARCHAR:
     case BL_GEOMETRY:
         if (c->cs == BL_CS_BINARY || c->type == BL_GEOMETRY) {
-            bl_hex_json(out, (const uint8_t *)data, len, 0);
-            return 0;
+            if (!csv) {
+                bl_hex_json(out, (const uint8_t *)data, len, 0);
+                return 0;
+            }
+            static const char hex[] = "0123456789abcdef";
+            for (size_t i = 0; i < len; i++) {
+                char h[2] = {hex[(uint8_t)data[i] >> 4], hex[(uint8_t)data[i] & 15]};
+                buf_append(out, h, 2);
+            }
+            return len ? 0 : buf_puts(out, "\"\""); /* empty, not NULL */
         }
         break;
     default:
         break;
     }
-    buf_put_json_string(out, data, len); /* the connection's utf8mb4 */
+    put_text(out, data, len, csv); /* the connection's utf8mb4 */
     return 0;
 }
 

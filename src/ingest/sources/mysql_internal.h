@@ -93,18 +93,19 @@ int my_charsets_load(MYSQL *c, bl_charsets_t *cs, tarn_err_t *err);
  * _old_key. Caller frees with my_cols_free. */
 int my_change_cols(const bl_table_t *t, change_col_t **out, size_t *nout, tarn_err_t *err);
 void my_cols_free(change_col_t *c, size_t n);
-/* A value as the text protocol gives it (NULL data: NULL) as the JSON value its column's
- * change-file type reads. */
-int my_text_json(buf_t *out, const bl_col_t *c, const char *data, size_t len);
+/* A value as the text protocol gives it (NULL data: NULL) as the staged value its column's
+ * change-file type reads: a JSON value, or (csv) a CSV field. */
+int my_text_value(buf_t *out, const bl_col_t *c, const char *data, size_t len, bool csv);
 /* "0000000003-00000000000004D2-0000000012": a position that sorts as text in commit order. */
 void my_source_pos(char *out, size_t cap, const my_pos_t *p, uint32_t ordinal);
 /* The sequence number of a binlog file's name ("mysql-bin.000003": 3). */
 uint32_t my_file_seq(const char *file);
 
 /* ---- mysql.c ---- */
-/* Lands the batch with the cursor {"phase", "file", "pos", "gtid"}; tag orders the files. */
+/* Lands the batch with the cursor {"phase", "file", "pos", "gtid"}; tag orders the files.
+ * Unless wait, in the background (source_db_commit_start): the next batch is read meanwhile. */
 int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, const char *gtid,
-                    const char *tag, tarn_err_t *err);
+                    const char *tag, bool wait, tarn_err_t *err);
 
 /* ---- mysql_stream.c ---- */
 /* Opens the replica connection and asks for the binlog from p. */
