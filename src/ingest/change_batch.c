@@ -32,9 +32,16 @@ typedef struct {
     bool sealed; /* another group of the table has taken its place */
 } group_t;
 
-/* The background committer: one thread per batch, started at its first background commit
- * and kept (the engine's memory stays warm in it: a new thread per commit paid for fresh
- * pages each time), and the commit it was handed, one at a time. */
+/* A file made from a held batch, waiting for the commit that lands it. */
+typedef struct {
+    char *file; /* in the staging folder */
+    char *key;
+    uint64_t rows;
+} held_t;
+
+/* The background converter: one thread per batch, started at its first held batch and
+ * kept (the engine's memory stays warm in it: a new thread each time paid for fresh pages),
+ * and the groups it was handed, one set at a time. */
 typedef struct {
     change_batch_t *b;
     pthread_t thread;
@@ -45,7 +52,6 @@ typedef struct {
     group_t *groups;
     size_t ngroups;
     char tag[128];
-    change_commit_t c;
     int rc;
     tarn_err_t err;
 } flight_t;
@@ -59,6 +65,8 @@ struct change_batch {
     group_t *groups;
     size_t ngroups, cap;
     uint64_t rows, bytes, seq;
+    held_t *held;
+    size_t nheld, heldcap;
     flight_t flight;
 };
 
@@ -86,6 +94,23 @@ static void group_free(group_t *g)
     cols_free(g->cols, g->ncols);
 }
 
+static void held_free(held_t *h)
+{
+    if (h->file)
+        unlink(h->file);
+    free(h->file);
+    free(h->key);
+    *h = (held_t){0};
+}
+
+/* Forgets the held files (removing those still in the staging folder). */
+static void held_reset(change_batch_t *b)
+{
+    for (size_t i = 0; i < b->nheld; i++)
+        held_free(&b->held[i]);
+    b->nheld = 0;
+}
+
 static void groups_free(group_t *g, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -104,6 +129,7 @@ void change_batch_reset(change_batch_t *b)
 {
     tarn_err_t ignored;
     change_batch_wait(b, &ignored);
+    held_reset(b);
     staged_reset(b);
 }
 
@@ -133,6 +159,7 @@ void change_batch_free(change_batch_t *b)
         return;
     change_batch_reset(b);
     flight_stop(b);
+    free(b->held);
     free(b->groups);
     free(b->database);
     if (b->conn)
@@ -372,62 +399,80 @@ static int on_last(void *ctx, const store_object_t *o, tarn_err_t *err)
     return c->cursor ? c->cursor(c->ctx, err) : 0;
 }
 
-/* Lands groups g[0..n) (see change_batch_commit); they keep their staging files, which
- * the caller frees. */
-static int land(change_batch_t *b, group_t *groups, size_t ngroups, const char *tag,
-                int (*cursor)(void *ctx, tarn_err_t *err), void *ctx, uint64_t *rows,
-                uint64_t *files, tarn_err_t *err)
+/* Turns groups[0..n)'s staged rows into their files (converted to Parquet, or the JSON
+ * Lines renamed), appended to b->held with their keys; the groups keep their staging files,
+ * which the caller frees. */
+static int prepare(change_batch_t *b, group_t *groups, size_t ngroups, const char *tag,
+                   tarn_err_t *err)
 {
-    size_t n = 0;
     int rc = 0;
-    store_writer_t **ws = calloc(ngroups + 1, sizeof *ws);
-    char **keys = calloc(ngroups + 1, sizeof *keys);
-    const char **buckets = calloc(ngroups + 1, sizeof *buckets);
+    for (size_t i = 0, n = 0; i < ngroups && !rc; i++) {
+        group_t *g = &groups[i];
+        if (!g->rows)
+            continue;
+        if (b->nheld == b->heldcap) {
+            size_t nc = b->heldcap ? b->heldcap * 2 : 8;
+            held_t *nh = realloc(b->held, nc * sizeof *nh);
+            if (!nh)
+                return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            b->held = nh;
+            b->heldcap = nc;
+        }
+        if ((rc = group_flush(g, err)))
+            break;
+        close(g->fd);
+        g->fd = -1;
+        held_t *h = &b->held[b->nheld];
+        *h = (held_t){.rows = g->rows};
+        if (asprintf(&h->file, "%s.%s", g->path, b->parquet ? "parquet" : "jsonl") < 0 ||
+            asprintf(&h->key, "%s/%s/%s-%s-%zu.%s", b->database, g->table, b->env->source, tag,
+                     n, b->parquet ? "parquet" : "jsonl") < 0) {
+            /* asprintf leaves its pointer undefined on failure */
+            return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        }
+        if (b->parquet)
+            rc = to_parquet(b, g, h->file, err);
+        else if (rename(g->path, h->file))
+            rc = TARN_ERR(err, TARN_EIO, "rename %s: %s", g->path, strerror(errno));
+        if (rc) {
+            held_free(h);
+            break;
+        }
+        b->nheld++;
+        n++;
+    }
+    return rc;
+}
+
+/* Lands every held file in one catalog transaction with the cursor (see
+ * change_batch_commit), then forgets them. */
+static int publish(change_batch_t *b, int (*cursor)(void *ctx, tarn_err_t *err), void *ctx,
+                   uint64_t *rows, uint64_t *files, tarn_err_t *err)
+{
+    size_t n = b->nheld;
+    int rc = 0;
+    store_writer_t **ws = calloc(n + 1, sizeof *ws);
+    const char **keys = calloc(n + 1, sizeof *keys);
+    const char **buckets = calloc(n + 1, sizeof *buckets);
     uint64_t landed = 0;
     if (!ws || !keys || !buckets) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < ngroups && !rc; i++) {
-        group_t *g = &groups[i];
-        if (!g->rows)
-            continue;
-        if ((rc = group_flush(g, err)))
-            break;
-        close(g->fd);
-        g->fd = -1;
-        char file[4300];
-        snprintf(file, sizeof file, "%s.%s", g->path, b->parquet ? "parquet" : "jsonl");
-        if (b->parquet)
-            rc = to_parquet(b, g, file, err);
-        else if (rename(g->path, file))
-            rc = TARN_ERR(err, TARN_EIO, "rename %s: %s", g->path, strerror(errno));
-        if (rc || (rc = store_writer_adopt(&ws[n], b->env->store, file, err))) {
-            unlink(file);
-            break;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if ((rc = store_writer_adopt(&ws[i], b->env->store, b->held[i].file, err))) {
+            for (size_t j = 0; j < i; j++)
+                store_writer_abort(ws[j]);
+            goto done;
         }
-        if (asprintf(&keys[n], "%s/%s/%s-%s-%zu.%s", b->database, g->table, b->env->source, tag,
-                     n, b->parquet ? "parquet" : "jsonl") < 0) {
-            keys[n] = NULL;
-            store_writer_abort(ws[n]);
-            ws[n] = NULL;
-            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
-            break;
-        }
-        buckets[n] = b->zone;
-        landed += g->rows;
-        n++;
-    }
-    if (rc) {
-        for (size_t i = 0; i < n; i++)
-            store_writer_abort(ws[i]);
-        goto done;
+        keys[i] = b->held[i].key;
+        buckets[i] = b->zone;
+        landed += b->held[i].rows;
     }
     commit_ctx_t c = {.b = b, .cursor = cursor, .ctx = ctx};
     snprintf(c.principal, sizeof c.principal, "source:%s", b->env->source);
     store_hook_t each = {on_object, &c}, last = {on_last, &c};
-    rc = store_writers_commit(b->env->store, ws, buckets, (const char *const *)keys, n, &each,
-                              &last, err);
+    rc = store_writers_commit(b->env->store, ws, buckets, keys, n, &each, &last, err);
     /* Confirmed to the source only once on disk: a power failure must not lose a batch
      * the source has been told it may forget. */
     if (!rc)
@@ -439,11 +484,10 @@ static int land(change_batch_t *b, group_t *groups, size_t ngroups, const char *
             *files = n;
     }
 done:
-    for (size_t i = 0; keys && i < n; i++)
-        free(keys[i]);
     free(ws);
     free(keys);
     free(buckets);
+    held_reset(b);
     return rc;
 }
 
@@ -453,7 +497,10 @@ int change_batch_commit(change_batch_t *b, const char *tag,
 {
     int rc = change_batch_wait(b, err);
     if (!rc)
-        rc = land(b, b->groups, b->ngroups, tag, cursor, ctx, rows, files, err);
+        rc = prepare(b, b->groups, b->ngroups, tag, err);
+    if (!rc)
+        rc = publish(b, cursor, ctx, rows, files, err);
+    held_reset(b);
     staged_reset(b);
     return rc;
 }
@@ -468,11 +515,7 @@ static void *flight_run(void *arg)
         if (!f->busy)
             break;
         pthread_mutex_unlock(&f->mu);
-        uint64_t rows = 0, files = 0;
-        int rc = land(f->b, f->groups, f->ngroups, f->tag, f->c.cursor, f->c.ctx, &rows, &files,
-                      &f->err);
-        if (!rc && f->c.landed)
-            f->c.landed(f->c.ctx, rows, files);
+        int rc = prepare(f->b, f->groups, f->ngroups, f->tag, &f->err);
         pthread_mutex_lock(&f->mu);
         f->rc = rc;
         f->busy = false;
@@ -482,7 +525,7 @@ static void *flight_run(void *arg)
     return NULL;
 }
 
-/* Starts the committer thread once; false when no thread can be had. */
+/* Starts the converter thread once; false when no thread can be had. */
 static bool flight_start(change_batch_t *b)
 {
     flight_t *f = &b->flight;
@@ -519,23 +562,21 @@ static void flight_stop(change_batch_t *b)
     f->started = false;
 }
 
-int change_batch_commit_start(change_batch_t *b, const char *tag, const change_commit_t *c,
-                              tarn_err_t *err)
+int change_batch_hold(change_batch_t *b, const char *tag, tarn_err_t *err)
 {
     int rc = change_batch_wait(b, err);
     if (rc || !flight_start(b)) {
-        if (!rc) /* no thread to be had: land it here */
-            rc = land(b, b->groups, b->ngroups, tag, c->cursor, c->ctx, NULL, NULL, err);
+        if (!rc) /* no thread to be had: convert it here */
+            rc = prepare(b, b->groups, b->ngroups, tag, err);
+        if (rc)
+            held_reset(b);
         staged_reset(b);
-        if (c->release)
-            c->release(c->ctx);
         return rc;
     }
     flight_t *f = &b->flight;
     pthread_mutex_lock(&f->mu);
     f->groups = b->groups;
     f->ngroups = b->ngroups;
-    f->c = *c;
     f->rc = 0;
     snprintf(f->tag, sizeof f->tag, "%s", tag);
     f->busy = f->handed = true;
@@ -561,11 +602,8 @@ int change_batch_wait(change_batch_t *b, tarn_err_t *err)
         *err = f->err;
     groups_free(f->groups, f->ngroups);
     free(f->groups);
-    if (f->c.release)
-        f->c.release(f->c.ctx);
     f->groups = NULL;
     f->ngroups = 0;
-    f->c = (change_commit_t){0};
     f->handed = false;
     return rc;
 }

@@ -4,7 +4,7 @@
  * <zone>/<database>/<table>/, all of them and the source's cursor in ONE catalog
  * transaction, so a crash delivers a batch wholly or not at all. Shared by every database
  * source: the source turns its rows into JSON objects or CSV records, this module does the
- * rest, in the background when asked so that the source reads on meanwhile. */
+ * rest (converting held batches in the background while the source reads on). */
 #ifndef TARN_INGEST_CHANGE_BATCH_H
 #define TARN_INGEST_CHANGE_BATCH_H
 
@@ -59,7 +59,8 @@ int change_batch_add(change_batch_t *b, size_t group, const char *json, size_t l
 uint64_t change_batch_rows(const change_batch_t *b);
 uint64_t change_batch_bytes(const change_batch_t *b);
 
-/* Lands every group that has rows as <zone>/<database>/<table>/<env source>-<tag>-<n>.<ext>
+/* Lands every held file and every group that has rows as
+ * <zone>/<database>/<table>/<env source>-<tag>-<n>.<ext>
  * (tag: the batch's position, so names sort in delivery order), with an object.landed event
  * each, and calls cursor(ctx) inside the same transaction to record how far the batch
  * goes; returns once that transaction is on disk. The batch is empty afterwards, failed
@@ -69,28 +70,17 @@ int change_batch_commit(change_batch_t *b, const char *tag,
                         int (*cursor)(void *ctx, tarn_err_t *err), void *ctx, uint64_t *rows,
                         uint64_t *files, tarn_err_t *err);
 
-/* How a background commit records and reports itself: cursor runs inside the batch's
- * transaction (as change_batch_commit's), landed after it is on disk (on the committing
- * thread), release once either way. Any may be NULL. */
-typedef struct {
-    int (*cursor)(void *ctx, tarn_err_t *err);
-    void (*landed)(void *ctx, uint64_t rows, uint64_t files);
-    void (*release)(void *ctx);
-    void *ctx;
-} change_commit_t;
-
-/* change_batch_commit on a thread of its own: the staged rows are handed over and the batch
- * is empty at once, so the source reads the next batch while this one is converted and
- * committed. One commit is in flight at a time: this waits for the one before and returns
- * its error, if it failed (then nothing of this batch is landed either). Memory and disk
- * stay bounded: two batches at most. c->ctx is owned from here on (released by
- * c->release). */
-int change_batch_commit_start(change_batch_t *b, const char *tag, const change_commit_t *c,
-                              tarn_err_t *err);
-/* Waits for the commit in flight, if any: 0, or its error. */
+/* Converts the staged rows into their files now, on a thread of its own, but lands them
+ * only with the next change_batch_commit, in its one transaction: a snapshot read in many
+ * batches becomes visible whole or not at all (a crash before leaves nothing), while the
+ * source reads the next batch as this one is converted. The batch is empty at once. One
+ * set converts at a time: this waits for the one before and returns its error, if it
+ * failed (then every held file is dropped). */
+int change_batch_hold(change_batch_t *b, const char *tag, tarn_err_t *err);
+/* Waits for the conversion in flight, if any: 0, or its error. */
 int change_batch_wait(change_batch_t *b, tarn_err_t *err);
 
-/* Empties the batch without landing anything (a commit in flight completes first). */
+/* Empties the batch, held files included, without landing anything. */
 void change_batch_reset(change_batch_t *b);
 
 #endif

@@ -66,9 +66,5 @@ bool source_db_batch_due(const change_batch_t *b, const source_db_batching_t *o,
  * cursor_text to env's status. */
 int source_db_commit(const ingest_env_t *env, change_batch_t *b, const char *tag,
                      const json_t *cursor, const char *cursor_text, tarn_err_t *err);
-/* The same in the background (change_batch_commit_start): returns once the batch is handed
- * over, or with the error of the commit before it. The cursor is copied. */
-int source_db_commit_start(const ingest_env_t *env, change_batch_t *b, const char *tag,
-                           const json_t *cursor, const char *cursor_text, tarn_err_t *err);
 
 #endif

@@ -130,7 +130,7 @@ static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_
 /* ---- batches and the cursor ---- */
 
 int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, const char *gtid,
-                    const char *tag, bool wait, tarn_err_t *err)
+                    const char *tag, tarn_err_t *err)
 {
     char text[200];
     snprintf(text, sizeof text, "%s:%llu", end->file, (unsigned long long)end->pos);
@@ -138,8 +138,7 @@ int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, cons
                                (json_int_t)end->pos, "gtid", gtid);
     if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int rc = wait ? source_db_commit(s->env, s->batch, tag, cursor, text, err)
-                  : source_db_commit_start(s->env, s->batch, tag, cursor, text, err);
+    int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
     json_decref(cursor);
     return rc;
 }
@@ -152,9 +151,8 @@ static void snapshot_tag(char *tag, size_t cap, const my_pos_t *p, int64_t start
              (long long)started, (unsigned long long)seq);
 }
 
-static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, const char *gtid,
-                          const char *ts, const char *phase, int64_t started, uint64_t *seq,
-                          tarn_err_t *err)
+static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, const char *ts,
+                          int64_t started, uint64_t *seq, tarn_err_t *err)
 {
     change_col_t *cols = NULL;
     size_t ncols = 0, g = 0;
@@ -216,7 +214,7 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
             change_batch_bytes(s->batch) >= s->bt.max_bytes) {
             char tag[64];
             snapshot_tag(tag, sizeof tag, at, started, ++*seq);
-            if ((rc = my_batch_commit(s, phase, at, gtid, tag, false, err)) ||
+            if ((rc = change_batch_hold(s->batch, tag, err)) ||
                 (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
                 break;
             source_status_table(s->env->status, t->lake, rows, t->estimate, false);
@@ -304,10 +302,9 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
         if (strchr(at.file, '\'') == NULL && my_query_row(s->conn, q, g, 1, err) > 0)
             snprintf(gtid, sizeof gtid, "%s", g[0]);
     }
-    const char *phase = s->bt.cdc ? "snapshot" : "snapshot-done";
     uint64_t seq = 0;
     for (size_t i = 0; !rc && i < s->ntables; i++)
-        rc = snapshot_table(s, &s->tables[i], &at, gtid, ts, phase, started, &seq, err);
+        rc = snapshot_table(s, &s->tables[i], &at, ts, started, &seq, err);
     if (rc)
         return rc;
     if ((rc = my_exec(s->conn, "COMMIT", "end the snapshot", err)))
@@ -315,8 +312,7 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
     char tag[64];
     snapshot_tag(tag, sizeof tag, &at, started, ++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = my_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", &at, gtid, tag, true,
-                              err)))
+    if ((rc = my_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", &at, gtid, tag, err)))
         return rc;
     s->cursor = at;
     snprintf(s->cursor_gtid, sizeof s->cursor_gtid, "%s", gtid);

@@ -102,10 +102,9 @@ void my_source_pos(char *out, size_t cap, const my_pos_t *p, uint32_t ordinal);
 uint32_t my_file_seq(const char *file);
 
 /* ---- mysql.c ---- */
-/* Lands the batch with the cursor {"phase", "file", "pos", "gtid"}; tag orders the files.
- * Unless wait, in the background (source_db_commit_start): the next batch is read meanwhile. */
+/* Lands the batch with the cursor {"phase", "file", "pos", "gtid"}; tag orders the files. */
 int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, const char *gtid,
-                    const char *tag, bool wait, tarn_err_t *err);
+                    const char *tag, tarn_err_t *err);
 
 /* ---- mysql_stream.c ---- */
 /* Opens the replica connection and asks for the binlog from p. */

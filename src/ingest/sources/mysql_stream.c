@@ -110,7 +110,7 @@ static int flush(my_source_t *s, bool force, tarn_err_t *err)
         char tag[48];
         snprintf(tag, sizeof tag, "%010u-%016llX", s->batch_first.seq,
                  (unsigned long long)s->batch_first.pos);
-        int rc = my_batch_commit(s, "streaming", &s->batch_end, s->batch_gtid, tag, true, err);
+        int rc = my_batch_commit(s, "streaming", &s->batch_end, s->batch_gtid, tag, err);
         if (rc)
             return rc;
     }

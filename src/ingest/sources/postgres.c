@@ -159,15 +159,14 @@ static int tables(const json_t *cfg, const char *source, json_t **out, tarn_err_
 /* ---- batches and the cursor ---- */
 
 int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
-                    bool wait, tarn_err_t *err)
+                    tarn_err_t *err)
 {
     char text[32];
     pgoutput_lsn_format(text, sizeof text, lsn);
     json_t *cursor = json_pack("{s:s, s:s, s:s}", "phase", phase, "slot", s->slot, "lsn", text);
     if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
-    int rc = wait ? source_db_commit(s->env, s->batch, tag, cursor, text, err)
-                  : source_db_commit_start(s->env, s->batch, tag, cursor, text, err);
+    int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
     json_decref(cursor);
     return rc;
 }
@@ -248,7 +247,7 @@ static void json_row(buf_t *line, const pg_table_t *t, const char *row, int n, b
  * PostgreSQL's own CSV (no per-field work here) and commit in the background while the
  * next batch is read; JSON Lines batches stage JSON objects built from COPY's text. */
 static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const char *ts,
-                          const char *phase, int64_t started, uint64_t *seq, tarn_err_t *err)
+                          int64_t started, uint64_t *seq, tarn_err_t *err)
 {
     change_col_t *cols = NULL;
     size_t ncols = 0, g = 0;
@@ -300,7 +299,7 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
             char tag[48];
             snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)lsn,
                      (long long)started, (unsigned long long)++*seq);
-            if ((rc = pg_batch_commit(s, phase, lsn, tag, false, err)) ||
+            if ((rc = change_batch_hold(s->batch, tag, err)) ||
                 (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
                 break;
             source_status_table(s->env->status, t->lake, rows, t->estimate, false);
@@ -396,9 +395,8 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     /* Snapshot rows sort just before every change the slot streams (those commit at or
      * after its consistent point). */
     uint64_t pos = s->bt.cdc && lsn ? lsn - 1 : lsn;
-    const char *phase = s->bt.cdc ? "snapshot" : "snapshot-done";
     for (size_t i = 0; !rc && i < s->ntables; i++)
-        rc = snapshot_table(s, &s->tables[i], pos, ts, phase, started, &seq, err);
+        rc = snapshot_table(s, &s->tables[i], pos, ts, started, &seq, err);
     if (rc)
         return rc;
     if ((rc = pg_exec(s->conn, "COMMIT", PGRES_COMMAND_OK, NULL, "end the snapshot", err)))
@@ -407,8 +405,7 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)pos,
              (long long)started, (unsigned long long)++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = pg_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", lsn, tag, true,
-                              err)))
+    if ((rc = pg_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
         return rc;
     s->cursor_lsn = s->confirmed = lsn;
     return 0;

@@ -103,10 +103,9 @@ void pg_source_pos(char *out, size_t cap, uint64_t lsn, uint32_t ordinal);
 
 /* ---- postgres.c ---- */
 /* Lands the batch (if it has rows, or when the cursor must move) with the cursor
- * {"phase", "slot", "lsn"}; tag orders the files. Unless wait, in the background
- * (source_db_commit_start): the next batch is read meanwhile. */
+ * {"phase", "slot", "lsn"}; tag orders the files. */
 int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
-                    bool wait, tarn_err_t *err);
+                    tarn_err_t *err);
 
 /* ---- postgres_stream.c ---- */
 /* Starts streaming changes from the slot after lsn. */

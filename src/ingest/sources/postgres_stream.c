@@ -96,7 +96,7 @@ static int flush(pg_source_t *s, bool force, tarn_err_t *err)
     if (change_batch_rows(s->batch)) {
         char tag[32];
         snprintf(tag, sizeof tag, "%016llX", (unsigned long long)s->batch_first);
-        if ((rc = pg_batch_commit(s, "streaming", s->batch_end, tag, true, err)))
+        if ((rc = pg_batch_commit(s, "streaming", s->batch_end, tag, err)))
             return rc;
         s->cursor_lsn = s->batch_end;
     }
