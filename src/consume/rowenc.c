@@ -200,36 +200,78 @@ static void put_double(buf_t *b, double d, rowenc_style_t style)
         put_float(b, d);
 }
 
-/* "2024-01-02", "0045-03-15 (BC)" for year -44. */
+/* Two digits of v < 100 at o. */
+static char *two_digits(char *o, unsigned v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+    return o + 2;
+}
+
+/* "2024-01-02", "0045-03-15 (BC)" for year -44. Written by hand, not by printf: a date is
+ * a common column and printf was the larger part of encoding one. */
 static void put_date_days(buf_t *b, int64_t days)
 {
     int64_t y;
     unsigned m, d;
     time_civil_from_days(days, &y, &m, &d);
     bool bc = y <= 0;
-    buf_printf(b, "%04" PRId64 "-%02u-%02u%s", bc ? 1 - y : y, m, d, bc ? " (BC)" : "");
+    uint64_t year = (uint64_t)(bc ? 1 - y : y);
+    char out[64], *o = out;
+    if (year < 10000) {
+        o = two_digits(o, (unsigned)(year / 100));
+        o = two_digits(o, (unsigned)(year % 100));
+    } else {
+        char digits[48], *end = digits + sizeof digits, *p = u128_digits(end, year);
+        memcpy(o, p, (size_t)(end - p));
+        o += end - p;
+    }
+    *o++ = '-';
+    o = two_digits(o, m);
+    *o++ = '-';
+    o = two_digits(o, d);
+    buf_append(b, out, (size_t)(o - out));
+    if (bc)
+        buf_puts(b, " (BC)");
 }
 
 /* "01:02:03", "01:02:03.25": the fraction without trailing zeros. */
 static void put_time_us(buf_t *b, int64_t us)
 {
-    int64_t s = us / 1000000, f = us % 1000000;
-    buf_printf(b, "%02" PRId64 ":%02" PRId64 ":%02" PRId64, s / 3600, s / 60 % 60, s % 60);
-    if (f) {
-        char frac[8];
-        int n = snprintf(frac, sizeof frac, "%06" PRId64, f);
-        while (n > 0 && frac[n - 1] == '0')
-            n--;
-        buf_putc(b, '.');
-        buf_append(b, frac, (size_t)n);
+    int64_t s = us / 1000000, f = us % 1000000, h = s / 3600;
+    char out[48], *o = out;
+    if (h < 100) {
+        o = two_digits(o, (unsigned)h);
+    } else {
+        char digits[48], *end = digits + sizeof digits, *p = u128_digits(end, (u128_t)h);
+        memcpy(o, p, (size_t)(end - p));
+        o += end - p;
     }
+    *o++ = ':';
+    o = two_digits(o, (unsigned)(s / 60 % 60));
+    *o++ = ':';
+    o = two_digits(o, (unsigned)(s % 60));
+    if (f) {
+        *o++ = '.';
+        for (int64_t div = 100000; div && f; div /= 10) {
+            *o++ = (char)('0' + f / div);
+            f %= div;
+        }
+    }
+    buf_append(b, out, (size_t)(o - out));
 }
 
 static void put_uuid(buf_t *b, const engine_i128_t *v)
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t hi = (uint64_t)v->hi ^ (UINT64_C(1) << 63), lo = v->lo;
-    buf_printf(b, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, hi >> 32,
-               (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48, lo & UINT64_C(0xffffffffffff));
+    char out[36], *o = out;
+    for (int k = 0; k < 32; k++) { /* 8-4-4-4-12 hex digits */
+        if (k == 8 || k == 12 || k == 16 || k == 20)
+            *o++ = '-';
+        *o++ = hex[((k < 16 ? hi : lo) >> (60 - 4 * (k % 16))) & 15];
+    }
+    buf_append(b, out, sizeof out);
 }
 
 int rowenc_put_value(buf_t *b, const engine_vec_t *v, size_t i, rowenc_style_t style)
