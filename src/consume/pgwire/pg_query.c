@@ -182,61 +182,84 @@ static int put_data_row(pg_client_t *k, portal_t *p, const engine_cell_t *row, t
     return 0;
 }
 
-/* One COPY line (text or CSV) as a CopyData message; header: row holds column names. */
-static void put_copy_row(pg_client_t *k, const portal_t *p, const engine_cell_t *row, bool header)
+/* A CSV field needs quotes: it holds the delimiter, a quote or a line break, or it spells
+ * the NULL string (an empty field when NULL is empty, so "" keeps the empty string). */
+static bool csv_needs_quotes(const pgsql_copy_t *o, const char *s, size_t n, size_t nulllen)
+{
+    if (n == nulllen && !memcmp(s, o->null, n))
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == o->delimiter || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+            return true;
+    return false;
+}
+
+/* One COPY line (text or CSV) as a CopyData message; header: row holds column names.
+ * Room for the worst case (every byte escaped or quoted) is reserved once, then the line
+ * is written through a pointer: a call per byte or per cell was most of COPY's time. */
+static int put_copy_row(pg_client_t *k, const portal_t *p, const engine_cell_t *row, bool header)
 {
     const pgsql_copy_t *o = &p->copy;
+    size_t nulllen = strlen(o->null), need = 8;
+    for (size_t j = 0; j < p->ncols; j++)
+        need += 3 + (row[j].data ? 2 * row[j].len : nulllen);
+    if (buf_reserve(&k->out, need))
+        return TARN_ENOMEM;
     size_t m = pgmsg_begin(&k->out, 'd');
+    char *w = k->out.data + k->out.len;
     for (size_t j = 0; j < p->ncols; j++) {
         if (j)
-            buf_putc(&k->out, o->delimiter);
+            *w++ = o->delimiter;
         const char *s = row[j].data;
-        size_t n = s && !header ? cell_len(p, j, &row[j]) : row[j].len;
         if (!s) {
-            buf_puts(&k->out, o->null);
+            memcpy(w, o->null, nulllen);
+            w += nulllen;
             continue;
         }
+        size_t n = !header ? cell_len(p, j, &row[j]) : row[j].len;
         if (o->csv) {
-            bool quote = !n && !*o->null ? false : (n == strlen(o->null) && !memcmp(s, o->null, n));
-            for (size_t i = 0; !quote && i < n; i++)
-                quote = s[i] == o->delimiter || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-            if (!n && !*o->null)
-                quote = true; /* an empty string is "" so it differs from NULL */
-            if (!quote) {
-                buf_append(&k->out, s, n);
+            if (!csv_needs_quotes(o, s, n, nulllen)) {
+                memcpy(w, s, n);
+                w += n;
                 continue;
             }
-            buf_putc(&k->out, '"');
+            *w++ = '"';
             for (size_t i = 0; i < n; i++) {
                 if (s[i] == '"')
-                    buf_putc(&k->out, '"');
-                buf_putc(&k->out, s[i]);
+                    *w++ = '"';
+                *w++ = s[i];
             }
-            buf_putc(&k->out, '"');
+            *w++ = '"';
             continue;
         }
         /* Runs that need no escape are copied whole: most values have none. */
         size_t run = 0;
         for (size_t i = 0; i < n; i++) {
-            char c = s[i];
-            const char *esc = c == '\\'   ? "\\\\"
-                              : c == '\n' ? "\\n"
-                              : c == '\r' ? "\\r"
-                              : c == '\t' ? "\\t"
-                                          : NULL;
-            if (!esc && c != o->delimiter)
-                continue;
-            buf_append(&k->out, s + run, i - run);
-            if (esc)
-                buf_puts(&k->out, esc);
-            else
-                buf_putc(&k->out, '\\'), buf_putc(&k->out, c);
+            char c = s[i], e;
+            switch (c) {
+            case '\\': e = '\\'; break;
+            case '\n': e = 'n'; break;
+            case '\r': e = 'r'; break;
+            case '\t': e = 't'; break;
+            default:
+                if (c != o->delimiter)
+                    continue;
+                e = c;
+            }
+            memcpy(w, s + run, i - run);
+            w += i - run;
+            *w++ = '\\';
+            *w++ = e;
             run = i + 1;
         }
-        buf_append(&k->out, s + run, n - run);
+        memcpy(w, s + run, n - run);
+        w += n - run;
     }
-    buf_putc(&k->out, '\n');
+    *w++ = '\n';
+    k->out.len = (size_t)(w - k->out.data);
+    k->out.data[k->out.len] = '\0';
     pgmsg_end(&k->out, m);
+    return 0;
 }
 
 /* ---- running a query ---- */
@@ -346,10 +369,14 @@ static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_e
         }
         size_t before = k->out.len;
         const engine_cell_t *row = p->cells + p->pos * p->ncols;
-        if (p->kind == PGSQL_COPY)
-            put_copy_row(k, p, row, false);
-        else if ((rc = put_data_row(k, p, row, err)))
+        if (p->kind == PGSQL_COPY) {
+            if ((rc = put_copy_row(k, p, row, false))) {
+                rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+                break;
+            }
+        } else if ((rc = put_data_row(k, p, row, err))) {
             break;
+        }
         p->bytes += k->out.len - before;
         p->pos++;
         p->rows++;
@@ -378,7 +405,8 @@ static int portal_rows(pg_client_t *k, portal_t *p, long max, bool fetch, tarn_e
     return 0;
 }
 
-static void put_copy_out_response(pg_client_t *k, const portal_t *p)
+/* CopyOutResponse, and the header line when asked: 0 or TARN_ENOMEM. */
+static int put_copy_out_response(pg_client_t *k, const portal_t *p)
 {
     size_t m = pgmsg_begin(&k->out, 'H');
     buf_putc(&k->out, 0);
@@ -393,10 +421,11 @@ static void put_copy_out_response(pg_client_t *k, const portal_t *p)
                 json_string_value(json_object_get(json_array_get(p->columns, i), "name"));
             names[i].len = strlen(names[i].data);
         }
-        if (names)
-            put_copy_row(k, p, names, true);
+        int rc = names ? put_copy_row(k, p, names, true) : TARN_ENOMEM;
         free(names);
+        return rc;
     }
+    return 0;
 }
 
 /* SHOW name: one row of one text column. describe: only its RowDescription; rows: only
@@ -650,10 +679,12 @@ int pg_portal_execute(pg_client_t *k, portal_t *p, int32_t max, bool simple, tar
             return rc;
         if ((rc = pg_portal_start(k, p, err)))
             return rc;
-        if (p->kind == PGSQL_COPY)
-            put_copy_out_response(k, p);
-        else if (simple)
+        if (p->kind == PGSQL_COPY) {
+            if (put_copy_out_response(k, p))
+                return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        } else if (simple) {
             pg_put_row_description(k, p);
+        }
     } else if (!p->query) {
         return TARN_ERR_R(err, TARN_EINVAL, InvalidCursorState, "the portal has failed");
     }
