@@ -21,7 +21,7 @@ zlib1g-dev libzstd-dev libjq-dev libpq-dev libmariadb-dev libpg-query-dev libpro
 awscli"
 TEST_PKGS="libcmocka-dev postgresql zstd python3-pytest python3-boto3 python3-psycopg2
 python3-psycopg postgresql-client mariadb-server python3-pymysql libpostgresql-jdbc-java default-jdk-headless
-clang libclang-rt-14-dev wrk strace"
+clang libclang-rt-14-dev wrk strace prometheus"
 case "$MODE" in
     run) PKGS=$RUN_PKGS ;;
     test) PKGS="$RUN_PKGS $TEST_PKGS" ;;

@@ -39,7 +39,7 @@ static const command_t commands[] = {
      "                  [--auth-timeout SECONDS] [--idle-timeout SECONDS]\n"
      "                  [--max-unauthenticated N] [--max-unauthenticated-per-address N]\n"
      "                  [--http-max-connections N] [--pg-max-connections N]\n"
-     "                  [--reserved-admin-connections N]\n\n"
+     "                  [--reserved-admin-connections N] [--metrics-public]\n\n"
      "Serves the lake in DIR (default ./tarn-data, created if missing) on ADDR:PORT\n"
      "(default 127.0.0.1:9470): the S3 API (path-style, SigV4), the REST API under /v1,\n"
      "/metrics (Prometheus) and /healthz; and the PostgreSQL wire protocol on\n"
@@ -64,6 +64,8 @@ static const command_t commands[] = {
      "compaction are refused). --compact-min-files N compacts a partition of a table that\n"
      "pipelines write once it has more than N small files after a commit (default 0:\n"
      "never on its own; `tarn table compact` does it on demand).\n\n"
+     "/metrics takes an admin's signature or a metrics token (`tarn help metrics`);\n"
+     "--metrics-public serves it to anyone, and is refused unless --listen is loopback.\n\n"
      "Connections: one that has not authenticated (no correctly signed HTTP request yet,\n"
      "or a PostgreSQL login not finished) is closed after --auth-timeout (default 10 s);\n"
      "an authenticated HTTP connection after --idle-timeout idle (default 300 s). Each\n"
@@ -83,6 +85,17 @@ static const command_t commands[] = {
      "Manages users through the server (admin only). Without --password a password is\n"
      "generated and shown once. Give the user an access key with `tarn key create NAME`.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"metrics", cmd_metrics, "tokens with which Prometheus scrapes /metrics",
+     "usage: tarn metrics token create [--name NAME] [--json]\n"
+     "       tarn metrics token list [--json]\n"
+     "       tarn metrics token delete NAME [--json]\n\n"
+     "A metrics token is a bearer token that may read /metrics and nothing else, for a\n"
+     "scraper such as Prometheus (`authorization: {type: Bearer, credentials: TOKEN}` in\n"
+     "its scrape_config). `create` shows the token once (NAME defaults to prometheus; the\n"
+     "catalog keeps only its SHA-256); `delete` refuses it from the next scrape on. Admins\n"
+     "only, or holders of ALL on IAM; every change and every scrape is in the audit trail.\n"
+     "On a loopback-only set-up, `tarn serve --metrics-public` serves /metrics without any\n"
+     "authentication instead.\n"},
     {"key", cmd_key, "create, rotate, deactivate and delete access keys",
      "usage: tarn key create USER [--json]\n"
      "       tarn key list USER [--json]\n"

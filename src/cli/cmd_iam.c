@@ -1,4 +1,5 @@
-/* tarn user ... and tarn key ...: identity management through the REST API. */
+/* tarn user ..., tarn key ... and tarn metrics token ...: identity management through the
+ * REST API. */
 #include "cli/args.h"
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -181,6 +182,75 @@ int cmd_key(int argc, char **argv)
     } else {
         return usage("key", "key create USER | key list USER | key rotate USER [--delete-old] | "
                             "key activate|deactivate|delete USER ACCESS_KEY");
+    }
+    json_decref(out);
+    return 0;
+}
+
+int cmd_metrics(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", "--name", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    const char *text = "metrics token create [--name NAME] | metrics token list | "
+                       "metrics token delete NAME";
+    args_t a;
+    if (argc < 2 || strcmp(argv[0], "token"))
+        return usage("metrics", text);
+    if (args_parse(&a, argc - 2, argv + 2, valued, flags, "metrics"))
+        return 2;
+    const char *sub = argv[1];
+    bool json = args_flag(&a, "--json");
+    json_t *out = NULL;
+    char path[512];
+    int rc;
+    if (!strcmp(sub, "create") && a.npos == 0) {
+        const char *name = args_get(&a, "--name");
+        json_t *body = name ? json_pack("{s:s}", "name", name) : NULL;
+        rc = call("metrics token create", &a, "POST", "/v1/metrics/tokens", body, &out);
+        json_decref(body);
+        if (rc)
+            return rc;
+        if (json)
+            cli_print_json(out);
+        else
+            printf("Created the metrics token %s (shown only now): it reads /metrics and nothing "
+                   "else.\n\n  %s\n\nIn prometheus.yml, under the job that scrapes tarn:\n"
+                   "  authorization:\n    type: Bearer\n    credentials: %s\n",
+                   json_string_value(json_object_get(out, "name")),
+                   json_string_value(json_object_get(out, "token")),
+                   json_string_value(json_object_get(out, "token")));
+    } else if (!strcmp(sub, "list") && a.npos == 0) {
+        if ((rc = call("metrics token list", &a, "GET", "/v1/metrics/tokens", NULL, &out)))
+            return rc;
+        if (json) {
+            cli_print_json(out);
+        } else {
+            static const char *const h[] = {"NAME", "CREATED"};
+            table_t *t = table_create(2, h);
+            size_t i;
+            json_t *k;
+            json_array_foreach(json_object_get(out, "tokens"), i, k)
+            {
+                const char *row[] = {json_string_value(json_object_get(k, "name")),
+                                     json_string_value(json_object_get(k, "created"))};
+                table_add(t, row);
+            }
+            table_print(t, stdout);
+            table_free(t);
+        }
+    } else if (!strcmp(sub, "delete") && a.npos == 1) {
+        snprintf(path, sizeof path, "/v1/metrics/tokens/%s", a.pos[0]);
+        if ((rc = call("metrics token delete", &a, "DELETE", path, NULL, &out)))
+            return rc;
+        if (json) {
+            json_t *o = json_pack("{s:s, s:b}", "name", a.pos[0], "deleted", 1);
+            cli_print_json(o);
+            json_decref(o);
+        } else
+            printf("Deleted the metrics token %s: scrapes with it are refused from now on.\n",
+                   a.pos[0]);
+    } else {
+        return usage("metrics", text);
     }
     json_decref(out);
     return 0;

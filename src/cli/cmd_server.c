@@ -50,13 +50,15 @@ int cmd_serve(int argc, char **argv)
                                          "--http-max-connections", "--pg-max-connections",
                                          "--reserved-admin-connections", NULL};
     args_t a;
-    if (args_parse(&a, argc, argv, valued, NULL, "serve"))
+    static const char *const flags[] = {"--metrics-public", NULL};
+    if (args_parse(&a, argc, argv, valued, flags, "serve"))
         return 2;
     server_opts_t o = {.data_dir = args_get(&a, "--data"),
                        .listen = args_get(&a, "--listen"),
                        .pg_listen = args_get(&a, "--pg-listen"),
                        .tls_cert = args_get(&a, "--tls-cert"),
-                       .tls_key = args_get(&a, "--tls-key")};
+                       .tls_key = args_get(&a, "--tls-key"),
+                       .metrics_public = args_flag(&a, "--metrics-public")};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {

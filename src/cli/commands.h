@@ -13,6 +13,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 
 int cmd_tables(int argc, char **argv);

@@ -197,6 +197,8 @@ int authz_check(const authz_principal_t *p, const char *action, const char *reso
         resource = "*";
     if (!p || !p->name) {
         decide(&d, false, "anonymous", 0);
+    } else if (p->metrics_only) {
+        decide(&d, !strcmp(action, "metrics:Read"), "metrics-token", 0);
     } else if (p->admin) {
         decide(&d, true, "admin", 0);
     } else if (!strcmp(action, "iam:GetCallerIdentity")) {

@@ -14,7 +14,8 @@ typedef struct {
     const char *name; /* user name: for audit records and messages */
     int64_t id;       /* user id (iam_user_t.id): what grants are looked up by */
     bool admin;
-    grants_t *grants; /* the lake's grants (borrowed); NULL: nothing is granted */
+    bool metrics_only; /* a metrics token: may read /metrics (metrics:Read) and no more */
+    grants_t *grants;  /* the lake's grants (borrowed); NULL: nothing is granted */
 } authz_principal_t;
 
 typedef struct {

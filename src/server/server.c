@@ -5,6 +5,7 @@
 #include "server/server.h"
 #include "consume/session.h"
 #include "engine/engine.h"
+#include "govern/metrics_token.h"
 #include "ingest/blueprint.h"
 #include "process/pipelines.h"
 #include "consume/pgwire/pgwire.h"
@@ -442,6 +443,13 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         return rc;
     if ((rc = net_listen_addr(o->listen, "--listen", &ai, err)))
         return rc;
+    if (o->metrics_public && !net_addr_loopback(ai->ai_addr)) {
+        freeaddrinfo(ai);
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "--metrics-public serves /metrics to anyone who reaches the port, so "
+                          "it needs a loopback --listen (such as 127.0.0.1:9470); for a "
+                          "scraper on the network, give it a token: tarn metrics token create");
+    }
     path_join(p, sizeof p, o->data_dir, "tarn.lock");
     lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
@@ -454,6 +462,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
         goto done;
     }
     snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
+    s->metrics_public = o->metrics_public;
     uint8_t rnd[8];
     hash_random(rnd, sizeof rnd);
     memcpy(&s->boot_id, rnd, sizeof rnd);
@@ -465,6 +474,7 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     if ((rc = keyring_open(&s->keyring, keys, err)) || (rc = server_open_db(&s->db, o->data_dir, err)) ||
         (rc = store_open(&s->store, o->data_dir, s->db, err)) ||
         (rc = iam_open(&s->iam, s->db, s->keyring, err)) ||
+        (rc = metrics_token_open(s->db, err)) ||
         (rc = grants_open(&s->grants, s->db, err)) ||
         (rc = audit_open(&s->audit, audit_dir, s->keyring, err)) ||
         (rc = checkpointer_start(&s->checkpointer, s->db, s->audit, err)) ||

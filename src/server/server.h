@@ -37,6 +37,8 @@ typedef struct {
     int http_max_connections; /* authenticated HTTP connections (1000) */
     int pg_max_connections;   /* PostgreSQL sessions (100) */
     int reserved_admin;      /* each port: of the above, kept for the admin (3) */
+    /* /metrics without authentication: only with a loopback --listen (else refused). */
+    bool metrics_public;
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

@@ -41,6 +41,7 @@ typedef struct server {
     audit_t *audit;
     checkpointer_t *checkpointer; /* checkpoints db and syncs audit while they change */
     metrics_t *metrics;
+    bool metrics_public; /* /metrics needs no authentication (tarn serve --metrics-public) */
     engine_t *engine; /* the crawler's, for schema inference */
     engine_t *sql_engine; /* query sessions' (parallel statements) */
     char objects_dir[4096]; /* absolute path of <data>/objects */

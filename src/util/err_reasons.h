@@ -53,6 +53,7 @@ REASON(InvalidRequest,                    400,     BY_CODE, BY_CODE,            
 REASON(InvalidSqlStatementName,           BY_CODE, "26000", BY_CODE,                        BY_CODE)
 REASON(InvalidStorageClass,               400,     BY_CODE, BY_CODE,                        BY_CODE)
 REASON(InvalidTextRepresentation,         BY_CODE, "22P02", BY_CODE,                        BY_CODE)
+REASON(InvalidToken,                      403,     BY_CODE, "UnrecognizedClientException",  400)
 REASON(InvalidURI,                        400,     BY_CODE, BY_CODE,                        BY_CODE)
 REASON(KeyExists,                         BY_CODE, BY_CODE, BY_CODE,                        BY_CODE)
 REASON(KeyFilePermissions,                BY_CODE, BY_CODE, BY_CODE,                        BY_CODE)

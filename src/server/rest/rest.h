@@ -26,7 +26,8 @@ int rest_respond_json(req_t *r, int status, json_t *o);
 #define REST_TABLE_RES "table/{0}.{1}.{2}"
 
 /* The families' tables, in the order rest_route tries them. */
-extern const op_t rest_iam_ops[]; /* rest_iam.c: users, access keys, whoami, the audit trail */
+extern const op_t rest_iam_ops[]; /* rest_iam.c: users, access keys, metrics tokens, whoami,
+                                   * the audit trail */
 extern const size_t rest_iam_nops;
 extern const op_t rest_catalog_ops[]; /* rest_catalog.c: databases, tables, crawls, search */
 extern const size_t rest_catalog_nops;

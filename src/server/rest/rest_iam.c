@@ -1,6 +1,8 @@
 /* REST for identities and the audit trail: /v1/users (users and their access keys),
- * /v1/whoami and /v1/audit. Managing users needs the admin or ALL on iam, which the
- * dispatcher checks before these run. */
+ * /v1/metrics/tokens (bearer tokens that only read /metrics), /v1/whoami and /v1/audit.
+ * Managing users and tokens needs the admin or ALL on iam, which the dispatcher checks
+ * before these run. */
+#include "govern/metrics_token.h"
 #include "govern/password.h"
 #include "server/rest/rest.h"
 #include "server/server_state.h"
@@ -181,6 +183,44 @@ static int delete_key(req_t *r)
     return 0;
 }
 
+/* POST {"name": "prometheus"} (the default name): the token, shown this once. */
+static int create_metrics_token(req_t *r)
+{
+    json_t *in = NULL;
+    int rc = r->body.len ? req_body_json(r, &in) : 0;
+    if (rc)
+        return rc;
+    json_t *nv = json_object_get(in, "name");
+    const char *name = nv ? json_string_value(nv) : "prometheus";
+    char token[METRICS_TOKEN_LEN + 1];
+    if (!name)
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
+                        "name must be a string: {\"name\": \"prometheus\"}");
+    else if (!(rc = metrics_token_create(r->srv->db, name, token, &r->err))) {
+        r->resource = arena_sprintf(r->arena, "metrics-token/%s", name);
+        rc = rest_respond_json(r, 201, json_pack("{s:s, s:s}", "name", name, "token", token));
+        OPENSSL_cleanse(token, sizeof token);
+    }
+    json_decref(in);
+    return rc;
+}
+
+static int list_metrics_tokens(req_t *r)
+{
+    json_t *a;
+    int rc = metrics_token_list(r->srv->db, &a, &r->err);
+    return rc ? rc : rest_respond_json(r, 200, json_pack("{s:o}", "tokens", a));
+}
+
+static int delete_metrics_token(req_t *r)
+{
+    int rc = metrics_token_delete(r->srv->db, r->params[0], &r->err);
+    if (rc)
+        return rc;
+    req_respond_bytes(r, 204, NULL, "", 0);
+    return 0;
+}
+
 static int whoami(req_t *r)
 {
     return rest_respond_json(r, 200, json_pack("{s:s, s:b, s:s}", "user", r->principal.name, "admin",
@@ -230,5 +270,11 @@ const op_t rest_iam_ops[] = {
     REST_OP("DeleteAccessKey", "iam:DeleteAccessKey", "DELETE", "/v1/users/{}/keys/{}", "user/{0}",
             BODY_NONE, delete_key),
     REST_OP("GetAuditRecords", "audit:Read", "GET", "/v1/audit", NULL, BODY_NONE, get_audit),
+    REST_OP("CreateMetricsToken", "iam:CreateMetricsToken", "POST", "/v1/metrics/tokens", NULL,
+            BODY_BUFFER, create_metrics_token),
+    REST_OP("ListMetricsTokens", "iam:ListMetricsTokens", "GET", "/v1/metrics/tokens", NULL,
+            BODY_NONE, list_metrics_tokens),
+    REST_OP("DeleteMetricsToken", "iam:DeleteMetricsToken", "DELETE", "/v1/metrics/tokens/{}",
+            "metrics-token/{0}", BODY_NONE, delete_metrics_token),
 };
 const size_t rest_iam_nops = sizeof rest_iam_ops / sizeof *rest_iam_ops;
