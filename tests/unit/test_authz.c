@@ -80,7 +80,7 @@ static int teardown(void **state)
 }
 
 /* A principal of the table: "anonymous", "admin", "ghost" (a user and no grants store),
- * or a user of the fixture by name. */
+ * "scraper" (a metrics token), or a user of the fixture by name. */
 static authz_principal_t principal(fixture_t *f, const char *who)
 {
     if (!strcmp(who, "anonymous"))
@@ -89,6 +89,8 @@ static authz_principal_t principal(fixture_t *f, const char *who)
         return (authz_principal_t){.name = "root", .id = 0, .admin = true, .grants = f->l.g};
     if (!strcmp(who, "ghost"))
         return (authz_principal_t){.name = "ghost", .id = 999};
+    if (!strcmp(who, "scraper"))
+        return (authz_principal_t){.name = "metrics-token:p", .metrics_only = true};
     arena_t *a = arena_create();
     iam_user_t u = {0};
     tarn_err_t err = {0};
@@ -130,6 +132,11 @@ static const struct {
     {"admin", "s3:DeleteBucket", "raw", true, "admin"},
     {"admin", "process:ListQuarantine", "quarantine/*", true, "admin"},
     {"admin", "made:Up", "*", true, "admin"},
+    /* A metrics token: /metrics, and nothing else whatever it names. */
+    {"scraper", "metrics:Read", "metrics", true, "metrics-token"},
+    {"scraper", "s3:GetObject", "raw/a.csv", false, "metrics-token"},
+    {"scraper", "sql:Select", "table/*", false, "metrics-token"},
+    {"scraper", "iam:GetCallerIdentity", "*", false, "metrics-token"},
     /* A user where no grants are kept: only who it is. */
     {"ghost", "iam:GetCallerIdentity", "*", true, "self"},
     {"ghost", "s3:GetObject", "raw/x", false, "no-grants"},
