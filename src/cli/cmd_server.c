@@ -48,7 +48,8 @@ int cmd_serve(int argc, char **argv)
                                          "--max-unauthenticated",
                                          "--max-unauthenticated-per-address",
                                          "--http-max-connections", "--pg-max-connections",
-                                         "--reserved-admin-connections", NULL};
+                                         "--reserved-admin-connections", "--allow-cidr",
+                                         "--allow-cidr-http", "--allow-cidr-pg", NULL};
     args_t a;
     static const char *const flags[] = {"--metrics-public", NULL};
     if (args_parse(&a, argc, argv, valued, flags, "serve"))
@@ -58,7 +59,10 @@ int cmd_serve(int argc, char **argv)
                        .pg_listen = args_get(&a, "--pg-listen"),
                        .tls_cert = args_get(&a, "--tls-cert"),
                        .tls_key = args_get(&a, "--tls-key"),
-                       .metrics_public = args_flag(&a, "--metrics-public")};
+                       .metrics_public = args_flag(&a, "--metrics-public"),
+                       .allow_cidr = args_get(&a, "--allow-cidr"),
+                       .allow_cidr_http = args_get(&a, "--allow-cidr-http"),
+                       .allow_cidr_pg = args_get(&a, "--allow-cidr-pg")};
     static const char *const nums[] = {"--query-slots", "--query-timeout", "--queue-wait"};
     int *dst[] = {&o.query_slots, &o.query_timeout_s, &o.queue_wait_s};
     for (int i = 0; i < 3; i++) {

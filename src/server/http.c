@@ -604,6 +604,17 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http listener", "detail", msg);
 }
 
+/* Before anything is read: a client outside the allow-list is closed at once. */
+static enum MHD_Result http_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)len;
+    server_t *srv = cls;
+    if (net_cidrs_allow(&srv->http_allow, addr))
+        return MHD_YES;
+    server_refuse_address(srv, "http", addr);
+    return MHD_NO;
+}
+
 int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err)
 {
     bool tls = srv->tls_cert_pem.data != NULL;
@@ -623,7 +634,7 @@ int http_start(server_t *srv, const struct sockaddr *addr, tarn_err_t *err)
     srv->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
             MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO | (tls ? MHD_USE_TLS : 0),
-        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        0, http_accept, srv, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_URI_LOG_CALLBACK,
         on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv,

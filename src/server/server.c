@@ -351,9 +351,27 @@ static void pg_auth_held(void *ctx, double seconds)
     metrics_auth_backoff(s->metrics, "postgres", seconds);
 }
 
+void server_refuse_address(server_t *s, const char *door, const struct sockaddr *peer)
+{
+    char addr[64];
+    net_addr_text(peer, addr, sizeof addr);
+    log_warn("connection refused: the address is not in the allow-list", "door", door,
+             "source", addr);
+    audit_record_t rec = {.time_ms = time_now_ms(), .request_id = "-", .source = addr,
+                          .action = "net:Connect", .resource = door, .outcome = "deny",
+                          .reason = "allow-cidr", .status = 403};
+    tarn_err_t aerr = {0};
+    if (s->audit && audit_append(s->audit, &rec, &aerr))
+        log_error("audit append failed", "error", aerr.msg);
+}
+
 static void *pg_conn_admit(void *ctx, int fd, const struct sockaddr *peer)
 {
     server_t *s = ctx;
+    if (!net_cidrs_allow(&s->pg_allow, peer)) {
+        server_refuse_address(s, "postgres", peer);
+        return NULL;
+    }
     return conns_add(s->pg_conns, fd, peer);
 }
 
@@ -422,6 +440,8 @@ static void server_free(server_t *s)
     metrics_free(s->metrics);
     conns_free(s->http_conns); /* the listeners are stopped: no connection is left */
     conns_free(s->pg_conns);
+    net_cidrs_free(&s->http_allow);
+    net_cidrs_free(&s->pg_allow);
     backoff_free(s->backoff);
     iam_close(s->iam);
     store_close(s->store);
@@ -463,6 +483,14 @@ int server_run(const server_opts_t *o, tarn_err_t *err)
     }
     snprintf(s->data_dir, sizeof s->data_dir, "%s", o->data_dir);
     s->metrics_public = o->metrics_public;
+    const char *ha = o->allow_cidr_http ? o->allow_cidr_http : o->allow_cidr;
+    const char *pa = o->allow_cidr_pg ? o->allow_cidr_pg : o->allow_cidr;
+    if ((ha && (rc = net_cidrs_parse(&s->http_allow, ha,
+                                     o->allow_cidr_http ? "--allow-cidr-http" : "--allow-cidr",
+                                     err))) ||
+        (pa && (rc = net_cidrs_parse(&s->pg_allow, pa,
+                                     o->allow_cidr_pg ? "--allow-cidr-pg" : "--allow-cidr", err))))
+        goto done;
     uint8_t rnd[8];
     hash_random(rnd, sizeof rnd);
     memcpy(&s->boot_id, rnd, sizeof rnd);

@@ -39,6 +39,9 @@ typedef struct {
     int reserved_admin;      /* each port: of the above, kept for the admin (3) */
     /* /metrics without authentication: only with a loopback --listen (else refused). */
     bool metrics_public;
+    /* Client address ranges served ("10.0.0.0/8,::1"), on both ports unless the port's
+     * own list is given; NULL: every address. Others are closed at accept, audited. */
+    const char *allow_cidr, *allow_cidr_http, *allow_cidr_pg;
 } server_opts_t;
 
 /* Creates a lake at data_dir: folders, catalog database, keyring, admin user with a key

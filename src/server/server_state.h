@@ -23,6 +23,7 @@
 #include "util/buf.h"
 #include "util/db.h"
 #include "util/err.h"
+#include "util/net.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -65,6 +66,7 @@ typedef struct server {
     struct pgwire *pg;    /* the PostgreSQL listener, when on */
     conns_t *http_conns;  /* admission of HTTP connections */
     conns_t *pg_conns;    /* admission of PostgreSQL connections */
+    net_cidrs_t http_allow, pg_allow; /* client addresses each port serves (empty: all) */
     backoff_t *backoff;   /* password back-off, shared by every door with passwords */
     int auth_timeout_s;   /* both ports: until a connection authenticates */
     int idle_timeout_s;   /* HTTP, once a connection authenticated */
@@ -76,6 +78,10 @@ typedef struct server {
 
 /* checkpoint.c: starts the worker that checkpoints db and syncs audit after commits and
  * appends (both borrowed until checkpointer_stop, which comes before they close). */
+/* A connection from an address the port's allow-list (--allow-cidr) does not hold: logged
+ * and audited (net:Connect, deny) before it is closed, with no protocol work done. */
+void server_refuse_address(server_t *s, const char *door, const struct sockaddr *peer);
+
 int checkpointer_start(checkpointer_t **out, db_t *db, audit_t *audit, tarn_err_t *err);
 void checkpointer_stop(checkpointer_t *c); /* NULL ok */
 

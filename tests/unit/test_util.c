@@ -10,6 +10,7 @@
 
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/net.h"
 #include "util/err.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,54 @@ static void test_buf_xml_and_steal(void **state)
 
 /* JSON strings: what must be escaped is, every other byte (UTF-8 too) stays as it is,
  * and NUL bytes inside the value are written, not taken as its end. */
+static bool allowed(const net_cidrs_t *l, const char *addr)
+{
+    struct sockaddr_storage ss = {0};
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, addr, &a->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, addr, &a->sin_addr), 1);
+    }
+    return net_cidrs_allow(l, (struct sockaddr *)&ss);
+}
+
+static void test_net_cidrs(void **state)
+{
+    (void)state;
+    net_cidrs_t l;
+    tarn_err_t err = {0};
+    assert_int_equal(net_cidrs_parse(&l, "10.0.0.0/8, 192.168.1.7,fd00::/8,127.0.0.2/31", "--x",
+                                     &err), 0);
+    assert_int_equal(l.n, 4);
+    assert_true(allowed(&l, "10.255.1.2"));
+    assert_false(allowed(&l, "11.0.0.1"));
+    assert_true(allowed(&l, "192.168.1.7"));
+    assert_false(allowed(&l, "192.168.1.8"));
+    assert_true(allowed(&l, "127.0.0.3"));
+    assert_false(allowed(&l, "127.0.0.1"));
+    assert_true(allowed(&l, "fd12::1"));
+    assert_false(allowed(&l, "fe80::1"));
+    assert_true(allowed(&l, "::ffff:10.1.2.3")); /* IPv4-mapped: as IPv4 */
+    assert_false(allowed(&l, "::ffff:11.1.2.3"));
+    net_cidrs_free(&l);
+    net_cidrs_t none = {0};
+    assert_true(allowed(&none, "8.8.8.8")); /* no list: everyone */
+    assert_int_equal(net_cidrs_parse(&l, "0.0.0.0/0", "--x", &err), 0);
+    assert_true(allowed(&l, "1.2.3.4"));
+    assert_false(allowed(&l, "::1"));
+    net_cidrs_free(&l);
+    static const char *const bad[] = {"", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8,", "nonsense",
+                                      "::1/129", "10.0.0.0/8/8", "1.2.3.4/-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(net_cidrs_parse(&l, bad[i], "--allow-cidr", &err), TARN_EINVAL);
+        assert_non_null(strstr(err.msg, "--allow-cidr"));
+    }
+}
+
 static void test_buf_csv_field(void **state)
 {
     (void)state;
@@ -514,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_buf_xml_and_steal),
         cmocka_unit_test(test_buf_json_string),
         cmocka_unit_test(test_buf_csv_field),
+        cmocka_unit_test(test_net_cidrs),
         cmocka_unit_test(test_buf_refuses_sizes_that_wrap),
         cmocka_unit_test(test_arena_aligned_and_zeroed),
         cmocka_unit_test(test_arena_strings),
