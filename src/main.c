@@ -100,7 +100,7 @@ static const command_t commands[] = {
      "On a loopback-only set-up, `tarn serve --metrics-public` serves /metrics without any\n"
      "authentication instead.\n"},
     {"key", cmd_key, "create, rotate, deactivate and delete access keys",
-     "usage: tarn key create USER [--json]\n"
+     "usage: tarn key create USER [--allow-cidr CIDR[,CIDR...]] [--json]\n"
      "       tarn key list USER [--json]\n"
      "       tarn key rotate USER [--delete-old] [--json]\n"
      "       tarn key deactivate|activate USER ACCESS_KEY [--json]\n"
@@ -111,7 +111,9 @@ static const command_t commands[] = {
      "(its secret shown once) and deactivates every other active key of the user; with\n"
      "--delete-old it deletes them instead. A deactivated key is refused from the next\n"
      "request on (InvalidAccessKeyId) until `activate` brings it back. Admins only, or\n"
-     "holders of ALL on IAM; every change is in the audit trail.\n"
+     "holders of ALL on IAM; every change is in the audit trail. A key created with\n"
+     "--allow-cidr 10.1.0.0/16 signs only requests from those addresses (AccessDenied\n"
+     "from elsewhere); `list` shows them (FROM).\n"
      "Options: --endpoint URL (or TARN_ENDPOINT), --ca-bundle FILE.\n"},
     {"audit", cmd_audit, "show and verify the audit trail",
      "usage: tarn audit tail [-n N] [--json] [--data DIR]\n"

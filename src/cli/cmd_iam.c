@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const common_valued[] = {"--endpoint", "--password", NULL};
+static const char *const common_valued[] = {"--endpoint", "--password", "--allow-cidr", NULL};
 static const char *const common_flags[] = {"--json", "--admin", "--delete-old", NULL};
 
 static int call(const char *cmd, const args_t *a, const char *method, const char *path,
@@ -106,7 +106,11 @@ int cmd_key(int argc, char **argv)
         return usage("key", "key create|list|rotate USER | key activate|deactivate|delete USER ACCESS_KEY");
     if (!strcmp(sub, "create") && a.npos == 1) {
         snprintf(path, sizeof path, "/v1/users/%s/keys", a.pos[0]);
-        if ((rc = call("key create", &a, "POST", path, NULL, &out)))
+        const char *cidr = args_get(&a, "--allow-cidr");
+        json_t *body = cidr ? json_pack("{s:s}", "allow_cidr", cidr) : NULL;
+        rc = call("key create", &a, "POST", path, body, &out);
+        json_decref(body);
+        if (rc)
             return rc;
         if (json) {
             cli_print_json(out);
@@ -115,6 +119,8 @@ int cmd_key(int argc, char **argv)
                    "  aws_access_key_id      %s\n  aws_secret_access_key  %s\n",
                    a.pos[0], json_string_value(json_object_get(out, "access_key")),
                    json_string_value(json_object_get(out, "secret_key")));
+            if (cidr)
+                printf("\nIt signs requests only from %s.\n", cidr);
         }
     } else if (!strcmp(sub, "list") && a.npos == 1) {
         snprintf(path, sizeof path, "/v1/users/%s/keys", a.pos[0]);
@@ -123,8 +129,9 @@ int cmd_key(int argc, char **argv)
         if (json) {
             cli_print_json(out);
         } else {
-            static const char *const h[] = {"ACCESS KEY", "STATUS", "CREATED", "LAST USED"};
-            table_t *t = table_create(4, h);
+            static const char *const h[] = {"ACCESS KEY", "STATUS", "CREATED", "LAST USED",
+                                            "FROM"};
+            table_t *t = table_create(5, h);
             size_t i;
             json_t *k;
             json_array_foreach(json_object_get(out, "keys"), i, k)
@@ -132,7 +139,10 @@ int cmd_key(int argc, char **argv)
                 const char *row[] = {json_string_value(json_object_get(k, "access_key")),
                                      json_string_value(json_object_get(k, "status")),
                                      json_string_value(json_object_get(k, "created")),
-                                     json_string_value(json_object_get(k, "last_used"))};
+                                     json_string_value(json_object_get(k, "last_used")),
+                                     json_string_value(json_object_get(k, "allow_cidr"))
+                                         ? json_string_value(json_object_get(k, "allow_cidr"))
+                                         : "any"};
                 table_add(t, row);
             }
             table_print(t, stdout);

@@ -2,6 +2,7 @@
 #include "govern/iam.h"
 #include "govern/password.h"
 #include "util/hash.h"
+#include "util/net.h"
 #include "util/timeutil.h"
 
 #include <openssl/crypto.h>
@@ -45,6 +46,8 @@ static const char *const iam_schema[] = {
      * does not enforce foreign keys. */
     "CREATE TRIGGER access_keys_user_gone AFTER DELETE ON users BEGIN"
     " DELETE FROM access_keys WHERE user_id = old.id; END",
+    /* The client addresses a key may sign from (NULL: any). */
+    "ALTER TABLE access_keys ADD COLUMN allow_cidr TEXT",
 };
 
 /* Resolved keys are kept for a short while: every request resolves its key, and a
@@ -59,6 +62,7 @@ typedef struct {
     char user[65];
     int64_t user_id;
     bool admin;
+    char allow_cidr[256]; /* "" for any address */
     char secret[129];
     int64_t expires_ms;
 } cached_key_t;
@@ -349,9 +353,19 @@ int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_
     return 0;
 }
 
-int iam_key_create(iam_t *iam, const char *user, char access_key[21], char secret[41],
-                   tarn_err_t *err)
+int iam_key_create(iam_t *iam, const char *user, const char *allow_cidr, char access_key[21],
+                   char secret[41], tarn_err_t *err)
 {
+    if (allow_cidr) {
+        net_cidrs_t l;
+        int rc = net_cidrs_parse(&l, allow_cidr, "allow_cidr", err);
+        if (rc)
+            return rc;
+        net_cidrs_free(&l);
+        if (strlen(allow_cidr) >= sizeof ((cached_key_t *)0)->allow_cidr)
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                              "allow_cidr: at most 255 characters of ranges per key");
+    }
     arena_t *a = arena_create();
     iam_user_t u;
     buf_t sealed = BUF_INIT;
@@ -366,14 +380,18 @@ int iam_key_create(iam_t *iam, const char *user, char access_key[21], char secre
     if ((rc = keyring_seal(iam->kr, access_key, secret, strlen(secret), &sealed, err)))
         goto done;
     if ((rc = db_prepare(iam->db, &st,
-                         "INSERT INTO access_keys(access_key, user_id, secret_sealed, created_ms)"
-                         " VALUES(?1, ?2, ?3, ?4)",
+                         "INSERT INTO access_keys(access_key, user_id, secret_sealed, created_ms,"
+                         " allow_cidr) VALUES(?1, ?2, ?3, ?4, ?5)",
                          err)))
         goto done;
     sqlite3_bind_text(st, 1, access_key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, u.id);
     sqlite3_bind_text(st, 3, sealed.data, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, time_now_ms());
+    if (allow_cidr)
+        sqlite3_bind_text(st, 5, allow_cidr, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
     rc = step_done(iam, st, err, "create key");
 done:
     buf_free(&sealed);
@@ -433,7 +451,7 @@ int iam_key_rotate(iam_t *iam, const char *user, bool delete_old, char access_ke
     *retired = 0;
     /* The new key exists before the old ones go: a failure in between leaves the user
      * with one more working key, never with none. */
-    int rc = iam_key_create(iam, user, access_key, secret, err);
+    int rc = iam_key_create(iam, user, NULL, access_key, secret, err);
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
@@ -463,7 +481,8 @@ int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena
         return rc;
     sqlite3_stmt *st = NULL;
     if ((rc = db_prepare(iam->db, &st,
-                         "SELECT access_key, ?2, status, created_ms, last_used_ms FROM access_keys"
+                         "SELECT access_key, ?2, status, created_ms, last_used_ms, allow_cidr"
+                         " FROM access_keys"
                          " WHERE user_id = ?1 ORDER BY created_ms, access_key",
                          err)))
         return rc;
@@ -477,6 +496,8 @@ int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena
         v[cnt].status = arena_strdup(a, (const char *)sqlite3_column_text(st, 2));
         v[cnt].created_ms = sqlite3_column_int64(st, 3);
         v[cnt].last_used_ms = sqlite3_column_int64(st, 4);
+        const char *cidr = (const char *)sqlite3_column_text(st, 5);
+        v[cnt].allow_cidr = cidr ? arena_strdup(a, cidr) : NULL;
         cnt++;
     }
     db_done(iam->db, st);
@@ -488,9 +509,10 @@ int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena
 }
 
 int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t *secret,
-                    arena_t *a, tarn_err_t *err)
+                    const char **allow_cidr, arena_t *a, tarn_err_t *err)
 {
     int64_t now = time_now_ms();
+    *allow_cidr = NULL;
     cached_key_t *slot = cache_slot(iam, access_key);
     pthread_mutex_lock(&iam->mu);
     if (slot->expires_ms > now && !strcmp(slot->access_key, access_key)) {
@@ -500,6 +522,8 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
         user->created_ms = 0;
         user->keys = 0;
         int bad = buf_puts(secret, slot->secret);
+        if (slot->allow_cidr[0] && !(*allow_cidr = arena_strdup(a, slot->allow_cidr)))
+            bad = TARN_ENOMEM;
         pthread_mutex_unlock(&iam->mu);
         if (bad || !user->name)
             return TARN_ERR(err, TARN_ENOMEM, "out of memory");
@@ -512,7 +536,7 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     sqlite3_stmt *st = NULL;
     int rc = db_prepare(iam->db, &st,
                         "SELECT k.secret_sealed, k.last_used_ms, u.name, u.admin, u.created_ms,"
-                        " u.id FROM access_keys k JOIN users u ON u.id = k.user_id"
+                        " u.id, k.allow_cidr FROM access_keys k JOIN users u ON u.id = k.user_id"
                         " WHERE k.access_key = ?1 AND k.status = 'active'",
                         err);
     if (rc)
@@ -532,6 +556,11 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
     user->created_ms = sqlite3_column_int64(st, 4);
     user->id = sqlite3_column_int64(st, 5);
     user->keys = 0;
+    const char *cidr = (const char *)sqlite3_column_text(st, 6);
+    if (cidr && !(*allow_cidr = arena_strdup(a, cidr))) {
+        db_done(iam->db, st);
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
     rc = keyring_unseal(iam->kr, access_key, (const char *)sqlite3_column_text(st, 0), secret, err);
     db_done(iam->db, st);
     if (rc)
@@ -544,6 +573,8 @@ int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t 
             snprintf(slot->user, sizeof slot->user, "%s", user->name);
             slot->user_id = user->id;
             slot->admin = user->admin;
+            snprintf(slot->allow_cidr, sizeof slot->allow_cidr, "%s",
+                     *allow_cidr ? *allow_cidr : "");
             memcpy(slot->secret, secret->data, secret->len + 1);
             slot->expires_ms = now + KEY_CACHE_TTL_MS;
         }

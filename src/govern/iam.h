@@ -29,6 +29,7 @@ typedef struct {
     const char *status; /* "active" or "inactive" */
     int64_t created_ms;
     int64_t last_used_ms; /* 0 if never */
+    const char *allow_cidr; /* the addresses it may sign from ("10.1.0.0/16"), or NULL: any */
 } iam_key_t;
 
 /* Borrows db and kr for the life of the iam_t. */
@@ -63,9 +64,11 @@ int iam_user_scram(iam_t *iam, const char *name, iam_user_t *out, buf_t *verifie
                    tarn_err_t *err);
 int iam_user_list(iam_t *iam, iam_user_t **out, size_t *n, arena_t *a, tarn_err_t *err);
 
-/* Creates an access key for user; writes the new id and secret (shown once). */
-int iam_key_create(iam_t *iam, const char *user, char access_key[21], char secret[41],
-                   tarn_err_t *err);
+/* Creates an access key for user; writes the new id and secret (shown once). allow_cidr
+ * (NULL: any address) limits the client addresses requests signed with it may come from
+ * ("10.1.0.0/16,fd00::/8"); TARN_EINVAL when it is not a list of ranges. */
+int iam_key_create(iam_t *iam, const char *user, const char *allow_cidr, char access_key[21],
+                   char secret[41], tarn_err_t *err);
 /* Deletes a key of user; TARN_ENOTFOUND when user has no such key. */
 int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_err_t *err);
 /* Sets a key of user to "active" or "inactive"; an inactive key is refused at once
@@ -73,16 +76,18 @@ int iam_key_delete(iam_t *iam, const char *user, const char *access_key, tarn_er
  * status. */
 int iam_key_set_status(iam_t *iam, const char *user, const char *access_key, const char *status,
                        tarn_err_t *err);
-/* Creates a new key for user (written as by iam_key_create), then deactivates every other
+/* Creates a new key for user (written as by iam_key_create, for any address), then
+ * deactivates every other
  * active key of user, or deletes every other key when delete_old; *retired counts them. */
 int iam_key_rotate(iam_t *iam, const char *user, bool delete_old, char access_key[21],
                    char secret[41], int *retired, tarn_err_t *err);
 int iam_key_list(iam_t *iam, const char *user, iam_key_t **out, size_t *n, arena_t *a,
                  tarn_err_t *err);
 /* For authentication: the user owning an active key and its secret (into secret, which
- * the caller wipes and frees). TARN_ENOTFOUND reason InvalidAccessKeyId otherwise.
- * Records last-used time (at most once a minute per key). */
+ * the caller wipes and frees), and the key's address ranges into *allow_cidr (in a; NULL:
+ * any address). TARN_ENOTFOUND reason InvalidAccessKeyId otherwise. Records last-used
+ * time (at most once a minute per key). */
 int iam_key_resolve(iam_t *iam, const char *access_key, iam_user_t *user, buf_t *secret,
-                    arena_t *a, tarn_err_t *err);
+                    const char **allow_cidr, arena_t *a, tarn_err_t *err);
 
 #endif

@@ -361,6 +361,25 @@ static int authenticate_bearer(req_t *r, const char *token)
     return 0;
 }
 
+/* A key limited to some client addresses (tarn key create --allow-cidr) signs only from
+ * them. */
+static int key_address_check(req_t *r, const char *allow_cidr)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    net_cidrs_t l;
+    int rc = net_cidrs_parse(&l, allow_cidr, "the key's allow_cidr", &r->err);
+    if (rc)
+        return rc;
+    bool ok = ci && net_cidrs_allow(&l, ci->client_addr);
+    net_cidrs_free(&l);
+    if (ok)
+        return 0;
+    return TARN_ERR_R(&r->err, TARN_EDENIED, AccessDenied,
+                      "access key %s may sign requests only from %s, and this one comes from %s",
+                      r->auth.access_key, allow_cidr, r->source);
+}
+
 static int authenticate(req_t *r)
 {
     server_t *srv = r->srv;
@@ -373,12 +392,16 @@ static int authenticate(req_t *r)
         return rc;
     iam_user_t user;
     buf_t secret = BUF_INIT;
-    rc = iam_key_resolve(srv->iam, r->auth.access_key, &user, &secret, r->arena, &r->err);
+    const char *allow_cidr = NULL;
+    rc = iam_key_resolve(srv->iam, r->auth.access_key, &user, &secret, &allow_cidr, r->arena,
+                         &r->err);
     if (rc) {
         if (rc == TARN_ENOTFOUND)
             rc = TARN_EDENIED;
         goto done;
     }
+    if (allow_cidr && (rc = key_address_check(r, allow_cidr)))
+        goto done;
     const char *ph = r->auth.payload_hash;
     if (!*ph) {
         if (!method_has_body(r)) {

@@ -64,7 +64,7 @@ int server_init_lake(const char *data_dir, void *out_file, tarn_err_t *err)
         goto done;
     }
     if ((rc = iam_user_create(iam, "admin", true, password, err)) ||
-        (rc = iam_key_create(iam, "admin", ak, sk, err)))
+        (rc = iam_key_create(iam, "admin", NULL, ak, sk, err)))
         goto done;
     buf_printf(&cred,
                "# tarn admin credentials (AWS shared-credentials format)\n"

@@ -162,17 +162,19 @@ def signed_chunked_put(server, path, data, chunk_size=65536, tamper=None, extra_
     return raw(server, "PUT", path, headers=h, body=body)
 
 
-def rest(server, method, path, body=None, keys=None, text=False, binary=False):
+def rest(server, method, path, body=None, keys=None, text=False, binary=False, source=None):
     """A REST call signed like any AWS SDK signs a JSON API (service "tarn"); returns
     (status, parsed JSON or None), or with text=True (status, body text, content type),
-    or with binary=True (status, body bytes, headers with lowercase names)."""
+    or with binary=True (status, body bytes, headers with lowercase names). source: the
+    client address to connect from ("127.0.0.2")."""
     ak, sk = keys if keys else server.admin_keys()
     data = json.dumps(body).encode() if body is not None else b""
     headers = {"Content-Type": "application/json"} if body is not None else {}
     req = AWSRequest(method=method, url=server.endpoint + path, data=data, headers=headers)
     botocore.auth.SigV4Auth(Credentials(ak, sk), "tarn", "us-east-1").add_auth(req)
     prepared = req.prepare()
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60,
+                                      source_address=(source, 0) if source else None)
     try:
         target = prepared.url[len(server.endpoint):]
         conn.request(method, target, body=data or None, headers=dict(prepared.headers))

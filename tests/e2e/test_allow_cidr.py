@@ -2,6 +2,7 @@
 127.0.0.1 and serves one bound to 127.0.0.2, on HTTP and on the PostgreSQL port, before
 any protocol work; a port's own list overrides the common one; each refusal is audited
 with the client's address; a malformed range stops the server with the option named."""
+import json
 import os
 import socket
 import struct
@@ -90,3 +91,22 @@ def test_malformed_range_is_refused(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "--allow-cidr-pg" in r.stderr and "10.0.0.0/33" in r.stderr
+
+
+def test_access_key_limited_to_addresses(server):
+    server.tarn("user", "create", "netkey", "--password", "netkey-pw-1")
+    out = json.loads(server.tarn("key", "create", "netkey", "--allow-cidr", "127.0.0.2/32",
+                                 "--json").stdout)
+    assert out["allow_cidr"] == "127.0.0.2/32"
+    keys = (out["access_key"], out["secret_key"])
+    # From its address the key signs (whoami needs no grant); from another it is refused.
+    status, who = rest(server, "GET", "/v1/whoami", keys=keys, source="127.0.0.2")
+    assert status == 200 and who["user"] == "netkey"
+    for _ in range(2):  # the second time from the key cache
+        status, err = rest(server, "GET", "/v1/whoami", keys=keys, source="127.0.0.1")
+        assert status == 403 and "127.0.0.2/32" in err["error"]["message"], err
+    listed = json.loads(server.tarn("key", "list", "netkey", "--json").stdout)["keys"]
+    assert [k["allow_cidr"] for k in listed] == ["127.0.0.2/32"]
+    r = server.tarn("key", "create", "netkey", "--allow-cidr", "10.0.0.0/40", check=False)
+    assert r.returncode != 0 and "10.0.0.0/40" in r.stderr
+    server.tarn("user", "delete", "netkey")

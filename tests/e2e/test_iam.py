@@ -296,9 +296,9 @@ def test_key_list_shows_status_created_and_last_used(server, user):
     assert keys[second["access_key"]]["status"] == "inactive"
     assert keys[second["access_key"]].get("last_used") is None
     lines = server.tarn("key", "list", user["name"]).stdout.splitlines()
-    assert lines[0].split() == ["ACCESS", "KEY", "STATUS", "CREATED", "LAST", "USED"]
+    assert lines[0].split() == ["ACCESS", "KEY", "STATUS", "CREATED", "LAST", "USED", "FROM"]
     row = next(line.split() for line in lines if line.startswith(user["access_key"]))
-    assert row[1] == "active" and row[3] == used["last_used"]
+    assert row[1] == "active" and row[3] == used["last_used"] and row[4] == "any"
     row = next(line.split() for line in lines if line.startswith(second["access_key"]))
     assert row[1] == "inactive" and row[3] == "-"
 

@@ -37,7 +37,8 @@ static int resolve(fixture_t *f, const char *key, iam_user_t *u, char *secret, s
                    tarn_err_t *err)
 {
     buf_t s = BUF_INIT;
-    int rc = iam_key_resolve(f->iam, key, u, &s, f->a, err);
+    const char *cidr;
+    int rc = iam_key_resolve(f->iam, key, u, &s, &cidr, f->a, err);
     if (!rc)
         snprintf(secret, cap, "%s", s.data);
     buf_free(&s);
@@ -99,7 +100,7 @@ static void test_users_by_name_and_id(void **state)
     assert_string_equal(tarn_reason_name(err.reason), "NoSuchEntity");
     /* Listed by name, with their key counts. */
     char ak[21], sk[41];
-    assert_int_equal(iam_key_create(f->iam, "bob", ak, sk, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "bob", NULL, ak, sk, &err), 0);
     iam_user_t *list;
     size_t n;
     assert_int_equal(iam_user_list(f->iam, &list, &n, f->a, &err), 0);
@@ -156,7 +157,7 @@ static void test_keys_resolve_and_revoke(void **state)
     tarn_err_t err = {0};
     make_user(f, "alice", true);
     char ak[21], sk[41], got[129];
-    assert_int_equal(iam_key_create(f->iam, "alice", ak, sk, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "alice", NULL, ak, sk, &err), 0);
     assert_int_equal(strlen(ak), KEY_ACCESS_KEY_LEN);
     assert_int_equal(strncmp(ak, "TK", 2), 0);
     assert_int_equal(strlen(sk), KEY_SECRET_LEN);
@@ -193,10 +194,10 @@ static void test_keys_resolve_and_revoke(void **state)
     assert_int_equal(iam_key_delete(f->iam, "alice", "TKNOSUCHKEY", &err), TARN_ENOTFOUND);
     assert_int_equal(resolve(f, "TKNOSUCHKEY", &u, got, sizeof got, &err), TARN_ENOTFOUND);
     assert_string_equal(tarn_reason_name(err.reason), "InvalidAccessKeyId");
-    assert_int_equal(iam_key_create(f->iam, "nobody", ak, sk, &err), TARN_ENOTFOUND);
+    assert_int_equal(iam_key_create(f->iam, "nobody", NULL, ak, sk, &err), TARN_ENOTFOUND);
     assert_int_equal(iam_key_list(f->iam, "nobody", &keys, &n, f->a, &err), TARN_ENOTFOUND);
     /* Deleted: refused at once, and gone from the list. */
-    assert_int_equal(iam_key_create(f->iam, "alice", ak, sk, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "alice", NULL, ak, sk, &err), 0);
     assert_int_equal(resolve(f, ak, &u, got, sizeof got, &err), 0);
     assert_int_equal(iam_key_delete(f->iam, "alice", ak, &err), 0);
     assert_int_equal(resolve(f, ak, &u, got, sizeof got, &err), TARN_ENOTFOUND);
@@ -211,8 +212,8 @@ static void test_rotation(void **state)
     tarn_err_t err = {0};
     make_user(f, "alice", false);
     char k1[21], k2[21], k3[21], k4[21], sk[41], got[129];
-    assert_int_equal(iam_key_create(f->iam, "alice", k1, sk, &err), 0);
-    assert_int_equal(iam_key_create(f->iam, "alice", k2, sk, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "alice", NULL, k1, sk, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "alice", NULL, k2, sk, &err), 0);
     iam_user_t u;
     assert_int_equal(resolve(f, k1, &u, got, sizeof got, &err), 0); /* cached */
     int retired = -1;
@@ -247,7 +248,7 @@ static void test_delete_cascades(void **state)
     make_user(f, "root", true);
     make_user(f, "dan", false);
     char ak[21], sk[41], got[129];
-    assert_int_equal(iam_key_create(f->iam, "dan", ak, sk, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "dan", NULL, ak, sk, &err), 0);
     iam_user_t u;
     assert_int_equal(resolve(f, ak, &u, got, sizeof got, &err), 0);
     assert_int_equal(grants_group_create(f->g, "analysts", &err), 0);
@@ -294,8 +295,8 @@ static void test_secrets_at_rest(void **state)
     assert_int_equal(iam_user_create(f->iam, "alice", false, "correct horse", &err), 0);
     make_user(f, "bob", false);
     char a1[21], s1[41], b1[21], s2[41], got[129];
-    assert_int_equal(iam_key_create(f->iam, "alice", a1, s1, &err), 0);
-    assert_int_equal(iam_key_create(f->iam, "bob", b1, s2, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "alice", NULL, a1, s1, &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "bob", NULL, b1, s2, &err), 0);
 
     sqlite3_stmt *st = NULL;
     assert_int_equal(db_prepare(f->db, &st, "SELECT secret_sealed FROM access_keys"
@@ -343,6 +344,39 @@ static void test_secrets_at_rest(void **state)
     buf_free(&v);
 }
 
+/* A key's address ranges are kept, listed, and given back by every resolve, the cached
+ * ones too; a list that is not one is refused. */
+static void test_key_address_ranges(void **state)
+{
+    fixture_t *f = *state;
+    tarn_err_t err = {0};
+    char ak[21], sk[41];
+    assert_int_equal(iam_user_create(f->iam, "erin", false, "pw-erin-123", &err), 0);
+    assert_int_equal(iam_key_create(f->iam, "erin", "10.0.0.0/8, fd00::/8", ak, sk, &err), 0);
+    for (int i = 0; i < 2; i++) { /* from the catalog, then from the cache */
+        iam_user_t u;
+        buf_t s = BUF_INIT;
+        const char *cidr = NULL;
+        assert_int_equal(iam_key_resolve(f->iam, ak, &u, &s, &cidr, f->a, &err), 0);
+        assert_non_null(cidr);
+        assert_string_equal(cidr, "10.0.0.0/8, fd00::/8");
+        buf_free(&s);
+    }
+    iam_key_t *keys;
+    size_t n;
+    assert_int_equal(iam_key_list(f->iam, "erin", &keys, &n, f->a, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(keys[0].allow_cidr, "10.0.0.0/8, fd00::/8");
+    assert_int_equal(iam_key_create(f->iam, "erin", "10.0.0.0/99", ak, sk, &err), TARN_EINVAL);
+    assert_int_equal(iam_key_create(f->iam, "erin", NULL, ak, sk, &err), 0);
+    iam_user_t u;
+    buf_t s = BUF_INIT;
+    const char *cidr = "x";
+    assert_int_equal(iam_key_resolve(f->iam, ak, &u, &s, &cidr, f->a, &err), 0);
+    assert_null(cidr);
+    buf_free(&s);
+}
+
 int main(void)
 {
 #define T(test) cmocka_unit_test_setup_teardown(test, govern_fixture_setup_keys, \
@@ -350,7 +384,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_user_names),        T(test_users_by_name_and_id), T(test_ids_are_never_reused),
         T(test_last_admin_stays),  T(test_keys_resolve_and_revoke), T(test_rotation),
-        T(test_delete_cascades),   T(test_secrets_at_rest),
+        T(test_delete_cascades),   T(test_secrets_at_rest), T(test_key_address_ranges),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

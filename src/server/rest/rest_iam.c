@@ -96,9 +96,9 @@ static json_t *key_json(const iam_key_t *k)
     time_fmt_iso_ms(c, k->created_ms);
     if (k->last_used_ms)
         time_fmt_iso_ms(u, k->last_used_ms);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s?}", "access_key", k->access_key, "user", k->user,
-                     "status", k->status, "created", c, "last_used",
-                     k->last_used_ms ? u : NULL);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "access_key", k->access_key, "user",
+                     k->user, "status", k->status, "created", c, "last_used",
+                     k->last_used_ms ? u : NULL, "allow_cidr", k->allow_cidr);
 }
 
 static int list_keys(req_t *r)
@@ -114,15 +114,30 @@ static int list_keys(req_t *r)
     return rest_respond_json(r, 200, json_pack("{s:o}", "keys", a));
 }
 
+/* POST, optionally {"allow_cidr": "10.1.0.0/16"}: the addresses it may sign from. */
 static int create_key(req_t *r)
 {
-    char ak[21], sk[41];
-    int rc = iam_key_create(r->srv->iam, r->params[0], ak, sk, &r->err);
+    json_t *in = NULL;
+    int rc = r->body.len ? req_body_json(r, &in) : 0;
     if (rc)
         return rc;
-    rc = rest_respond_json(r, 201, json_pack("{s:s, s:s, s:s}", "user", r->params[0], "access_key", ak,
-                                        "secret_key", sk));
-    OPENSSL_cleanse(sk, sizeof sk);
+    json_t *cv = json_object_get(in, "allow_cidr");
+    const char *cidr = json_string_value(cv);
+    char ak[21], sk[41];
+    if (cv && !cidr)
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
+                        "allow_cidr must be a string of ranges: \"10.1.0.0/16,fd00::/8\"");
+    else
+        rc = iam_key_create(r->srv->iam, r->params[0], cidr, ak, sk, &r->err);
+    if (!rc) {
+        json_t *out = json_pack("{s:s, s:s, s:s}", "user", r->params[0], "access_key", ak,
+                                "secret_key", sk);
+        if (out && cidr)
+            json_object_set_new(out, "allow_cidr", json_string(cidr));
+        rc = rest_respond_json(r, 201, out);
+        OPENSSL_cleanse(sk, sizeof sk);
+    }
+    json_decref(in);
     return rc;
 }
 
