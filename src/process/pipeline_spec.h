@@ -4,7 +4,7 @@
 #ifndef TARN_PROCESS_PIPELINE_SPEC_H
 #define TARN_PROCESS_PIPELINE_SPEC_H
 
-#include "process/cron.h"
+#include "util/cron.h"
 #include "util/err.h"
 
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* libFuzzer target: pipeline spec and cron expression parsing on arbitrary bytes, and the
  * next-run search for every cron expression that parses. */
-#include "process/cron.h"
+#include "util/cron.h"
 #include "process/pipeline_spec.h"
 
 #include <stdint.h>

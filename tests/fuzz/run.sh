@@ -36,7 +36,7 @@ STREAM="src/ingest/stream_config.c src/ingest/stream_template.c src/ingest/strea
 src/ingest/stream_jq_check.c src/ingest/plugins.c tests/fuzz/plugin_stubs.c src/util/config_map.c
 src/util/units.c src/util/worker.c"
 build fuzz_stream $STREAM $UTIL -ljansson -ljq -lcrypto -lz -lpthread -lm
-build fuzz_pipeline src/process/pipeline_spec.c src/process/cron.c $UTIL \
+build fuzz_pipeline src/process/pipeline_spec.c src/util/cron.c $UTIL \
     -lyaml -lcrypto -lz -lpthread
 build fuzz_s3_xml src/server/s3/s3_xml.c $UTIL -lexpat -ljansson -lcrypto -lz -lpthread
 build fuzz_http src/server/http_parse.c src/govern/sigv4.c src/util/arena.c $UTIL \

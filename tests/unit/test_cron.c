@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "process/cron.h"
+#include "util/cron.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* Five-field cron expressions (minute hour day-of-month month day-of-week) as pipeline
  * schedules use them, and the next matching minute after a time, in UTC. Parsing and
  * matching need no I/O, so the scheduler's timing is tested alone. */
-#ifndef TARN_PROCESS_CRON_H
-#define TARN_PROCESS_CRON_H
+#ifndef TARN_UTIL_CRON_H
+#define TARN_UTIL_CRON_H
 
 #include "util/err.h"
 

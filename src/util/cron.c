@@ -1,7 +1,7 @@
 /* Cron expression parsing into bit sets, and the search for the next matching minute.
  * The search walks days rather than minutes so that a yearly or leap-day schedule costs
  * a few thousand steps at most. */
-#include "process/cron.h"
+#include "util/cron.h"
 
 #include <ctype.h>
 #include <stdio.h>
