@@ -1,4 +1,4 @@
-/* Cron expression parsing into bit sets, and the search for the next matching minute.
+/* Cron expression parsing into bit sets, and the search for the next matching second.
  * The search walks days rather than minutes so that a yearly or leap-day schedule costs
  * a few thousand steps at most. */
 #include "util/cron.h"
@@ -19,8 +19,8 @@ static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "ju
                                           "jul", "aug", "sep", "oct", "nov", "dec"};
 static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
-static const cron_field_t fields[5] = {
-    {"minute", 0, 59, NULL},     {"hour", 0, 23, NULL},       {"day of month", 1, 31, NULL},
+static const cron_field_t fields[6] = {
+    {"second", 0, 59, NULL},     {"minute", 0, 59, NULL},     {"hour", 0, 23, NULL},       {"day of month", 1, 31, NULL},
     {"month", 1, 12, month_names}, {"day of week", 0, 7, dow_names},
 };
 
@@ -136,40 +136,45 @@ int cron_parse(cron_t *out, const char *expr, tarn_err_t *err)
                         "@monthly, @weekly, @daily, @midnight, @hourly",
                         expr);
     }
-    uint64_t bits[5];
-    bool any[5];
+    /* Count the fields first: six means a leading second field. */
+    int nfields = 0;
+    for (const char *q = expr; *q;) {
+        while (isspace((unsigned char)*q))
+            q++;
+        if (!*q)
+            break;
+        nfields++;
+        while (*q && !isspace((unsigned char)*q))
+            q++;
+    }
+    if (nfields != 5 && nfields != 6)
+        return TARN_ERR(err, TARN_EINVAL,
+                        "cron expression '%s' has %d fields; it needs 5 (minute hour "
+                        "day-of-month month day-of-week), or 6 with a second field first",
+                        expr, nfields);
+    uint64_t bits[6] = {1};
+    bool any[6] = {false};
     const char *p = expr;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 6 - nfields; i < 6; i++) {
         while (isspace((unsigned char)*p))
             p++;
         const char *start = p;
         while (*p && !isspace((unsigned char)*p))
             p++;
-        if (p == start)
-            return TARN_ERR(err, TARN_EINVAL,
-                            "cron expression '%s' has %d fields; it needs 5 (minute hour "
-                            "day-of-month month day-of-week)",
-                            expr, i);
         int rc = cron_parse_field(&bits[i], &any[i], start, (size_t)(p - start), &fields[i], err);
         if (rc != 0)
             return rc;
     }
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p)
-        return TARN_ERR(err, TARN_EINVAL,
-                        "cron expression '%s' has more than 5 fields (minute hour day-of-month "
-                        "month day-of-week)",
-                        expr);
-    if (bits[4] & (UINT64_C(1) << 7))
-        bits[4] = (bits[4] | 1) & 0x7f;
-    out->minute = bits[0];
-    out->hour = (uint32_t)bits[1];
-    out->dom = (uint32_t)bits[2];
-    out->month = (uint16_t)bits[3];
-    out->dow = (uint8_t)bits[4];
-    out->dom_any = any[2];
-    out->dow_any = any[4];
+    if (bits[5] & (UINT64_C(1) << 7))
+        bits[5] = (bits[5] | 1) & 0x7f;
+    out->second = bits[0];
+    out->minute = bits[1];
+    out->hour = (uint32_t)bits[2];
+    out->dom = (uint32_t)bits[3];
+    out->month = (uint16_t)bits[4];
+    out->dow = (uint8_t)bits[5];
+    out->dom_any = any[3];
+    out->dow_any = any[5];
     return 0;
 }
 
@@ -204,21 +209,26 @@ static bool cron_day_matches(const cron_t *c, int64_t days)
 
 time_t cron_next(const cron_t *c, time_t after)
 {
-    int64_t t = (int64_t)after;
-    int64_t next = t - (((t % 60) + 60) % 60) + 60;
+    int64_t next = (int64_t)after + 1;
     int64_t day = next >= 0 ? next / 86400 : -((-next + 86399) / 86400);
-    int first_minute = (int)((next - day * 86400) / 60);
-    for (int64_t i = 0; i < 366 * 10; i++, first_minute = 0) {
+    int first = (int)(next - day * 86400);
+    for (int64_t i = 0; i < 366 * 10; i++, first = 0) {
         if (!cron_day_matches(c, day + i))
             continue;
-        for (int mod = first_minute; mod < 24 * 60; mod++) {
-            int h = mod / 60, mi = mod % 60;
+        /* Skip whole hours and minutes that do not match, so a day costs 24 * 60 steps at
+         * most before the seconds of a matching minute. */
+        for (int sod = first; sod < 86400; sod++) {
+            int h = sod / 3600, mi = sod / 60 % 60, se = sod % 60;
             if (!((c->hour >> h) & 1u)) {
-                mod = h * 60 + 59;
+                sod = h * 3600 + 3599;
                 continue;
             }
-            if ((c->minute >> mi) & 1u)
-                return (time_t)((day + i) * 86400 + mod * 60);
+            if (!((c->minute >> mi) & 1u)) {
+                sod = h * 3600 + mi * 60 + 59;
+                continue;
+            }
+            if ((c->second >> se) & 1u)
+                return (time_t)((day + i) * 86400 + sod);
         }
     }
     return (time_t)-1;

@@ -1,5 +1,6 @@
-/* Five-field cron expressions (minute hour day-of-month month day-of-week) as pipeline
- * schedules use them, and the next matching minute after a time, in UTC. Parsing and
+/* Cron expressions as pipeline and source schedules use them: five fields (minute hour
+ * day-of-month month day-of-week), or six with a leading second field for schedules finer
+ * than a minute, and the next matching time after a given one, in UTC. Parsing and
  * matching need no I/O, so the scheduler's timing is tested alone. */
 #ifndef TARN_UTIL_CRON_H
 #define TARN_UTIL_CRON_H
@@ -11,6 +12,7 @@
 #include <time.h>
 
 typedef struct {
+    uint64_t second; /* bit n: second n matches (0-59); only bit 0 for five fields */
     uint64_t minute; /* bit n: minute n matches (0-59) */
     uint32_t hour;   /* 0-23 */
     uint32_t dom;    /* 1-31 */
@@ -20,12 +22,13 @@ typedef struct {
     bool dow_any;
 } cron_t;
 
-/* Parses expr: numbers, ranges a-b, steps (star slash n, a-b/n), lists, month names jan-dec, day
+/* Parses expr (five fields, or six with seconds first): numbers, ranges a-b, steps (star slash n, a-b/n), lists, month names jan-dec, day
  * names sun-sat, and the aliases @yearly @annually @monthly @weekly @daily @midnight
  * @hourly. TARN_EINVAL with the offending field in err. */
 int cron_parse(cron_t *out, const char *expr, tarn_err_t *err);
 
-/* The first minute strictly after `after` that matches, in UTC; (time_t)-1 when none
+/* The first second strictly after `after` that matches, in UTC (for five fields, the
+ * first minute); (time_t)-1 when none
  * does within the next ten years (e.g. "0 0 30 2 *"). When both day fields are
  * restricted a day matches if either does, as every cron has done. */
 time_t cron_next(const cron_t *c, time_t after);

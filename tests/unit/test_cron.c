@@ -62,7 +62,8 @@ static void test_parse_invalid(void **state)
         const char *expr, *msg;
     } cases[] = {
         {"0 3 * *", "has 4 fields; it needs 5"},
-        {"0 3 * * * *", "more than 5 fields"},
+        {"0 0 3 * * * *", "has 7 fields"},
+        {"60 * * * * *", "cron second field: 60 is out of range 0-59"},
         {"60 * * * *", "cron minute field: 60 is out of range 0-59"},
         {"* 24 * * *", "cron hour field: 24 is out of range 0-23"},
         {"* * 0 * *", "cron day of month field: 0 is out of range 1-31"},
@@ -102,6 +103,26 @@ static void test_next_basic(void **state)
     assert_string_equal(next_str("@hourly", utc(2026, 5, 10, 8, 1)), "2026-05-10 09:00");
 }
 
+/* Six fields: a second field first, for schedules finer than a minute. */
+static void test_next_seconds(void **state)
+{
+    (void)state;
+    cron_t c;
+    tarn_err_t e = {0};
+    assert_int_equal(cron_parse(&c, "*/5 * * * * *", &e), 0);
+    time_t t = utc(2026, 5, 10, 2, 59);
+    assert_int_equal(cron_next(&c, t), t + 5);
+    assert_int_equal(cron_next(&c, t + 3), t + 5);
+    assert_int_equal(cron_next(&c, t + 57), t + 60);
+    assert_int_equal(cron_parse(&c, "30 0 3 * * *", &e), 0);
+    assert_int_equal(cron_next(&c, t), utc(2026, 5, 10, 3, 0) + 30);
+    assert_int_equal(cron_next(&c, utc(2026, 5, 10, 3, 0) + 30), utc(2026, 5, 11, 3, 0) + 30);
+    /* Five fields still fire on the minute only. */
+    assert_int_equal(cron_parse(&c, "* * * * *", &e), 0);
+    assert_true(c.second == 1u);
+    assert_int_equal(cron_next(&c, t + 1), t + 60);
+}
+
 static void test_next_boundaries(void **state)
 {
     (void)state;
@@ -137,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_fields),     cmocka_unit_test(test_parse_invalid),
         cmocka_unit_test(test_next_basic),       cmocka_unit_test(test_next_boundaries),
+        cmocka_unit_test(test_next_seconds),
         cmocka_unit_test(test_next_dom_dow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

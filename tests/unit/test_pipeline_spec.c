@@ -155,7 +155,7 @@ static void test_errors(void **state)
          "batch_window_seconds"},
         {"name: p\ntrigger: {schedule: '0 3 * *'}\nsteps:\n" STEP_A,
          "trigger.schedule: cron expression '0 3 * *' has 4 fields; it needs 5 (minute hour "
-         "day-of-month month day-of-week)"},
+         "day-of-month month day-of-week), or 6 with a second field first"},
         {"name: p\ntrigger: {schedule: '0 25 * * *'}\nsteps:\n" STEP_A,
          "trigger.schedule: cron hour field: 25 is out of range 0-23"},
         {"name: p\ntrigger: {on_new_data: [raw.d.t]}\nsteps:\n" STEP_A,
