@@ -2,6 +2,7 @@
 #include "ingest/source_db.h"
 
 #include "ingest/sources.h"
+#include "util/cron.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
 
@@ -13,7 +14,7 @@
 
 #define S(o, k) json_string_value(config_map_get((o), (k)))
 
-const char *const source_db_modes[] = {"snapshot", "cdc", NULL};
+const char *const source_db_modes[] = {"snapshot", "incremental", "cdc", NULL};
 const char *const source_db_formats[] = {"parquet", "jsonl", NULL};
 static const char *const zones[] = {"raw", NULL};
 
@@ -82,6 +83,94 @@ bool source_db_plain_name(const char *s, bool upper)
     return ok;
 }
 
+/* Whether table ("db.t") is among the configuration's tables, or in a "db.*" of them. */
+static bool named(const json_t *cfg, const char *table)
+{
+    const char *dot = strchr(table, '.');
+    size_t i;
+    json_t *v;
+    json_array_foreach(config_map_get(cfg, "tables"), i, v)
+    {
+        const char *t = json_string_value(v);
+        if (!strcmp(t, table) || (dot && !strcmp(strchr(t, '.'), ".*") &&
+                                  !strncmp(t, table, (size_t)(dot - table + 1))))
+            return true;
+    }
+    return false;
+}
+
+/* The schedule and the watermark keys against the mode: a cdc source streams and takes
+ * no schedule; only incremental reads by a watermark, and it needs one. */
+static int check_schedule(const json_t *cfg, const char *container, tarn_err_t *err)
+{
+    const char *mode = S(cfg, "mode"), *sched = S(cfg, "schedule");
+    const json_t *wms = config_map_get(cfg, "watermarks");
+    if (sched && !strcmp(mode, "cdc"))
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "schedule: a source in mode cdc streams every change as it commits and "
+                          "takes no schedule; use mode snapshot or incremental with a schedule, "
+                          "or remove schedule");
+    if (sched) {
+        cron_t c;
+        tarn_err_t e = {0};
+        if (cron_parse(&c, sched, &e))
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument, "schedule: %s", e.msg);
+    }
+    bool inc = !strcmp(mode, "incremental");
+    if (!inc && (S(cfg, "watermark") || json_object_size(wms)))
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "%s: only mode incremental reads by a watermark column (mode is %s)",
+                          S(cfg, "watermark") ? "watermark" : "watermarks", mode);
+    if (inc && !S(cfg, "watermark") && !json_object_size(wms))
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "mode incremental: give watermark (a column every table has, such as "
+                          "updated_at) or watermarks ({%s.table: column})", container);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)wms, k, v)
+    {
+        if (!json_is_string(v) || !*json_string_value(v))
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                              "watermarks.%s: must be a column name", k);
+        if (!named(cfg, k))
+            return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                              "watermarks.%s: is not one of the tables (name it as %s.table, as "
+                              "tables does)", k, container);
+    }
+    return 0;
+}
+
+bool source_db_is_incremental(const json_t *cfg)
+{
+    return !strcmp(S(cfg, "mode"), "incremental");
+}
+
+const char *source_db_watermark(const json_t *cfg, const char *table)
+{
+    const char *c = json_string_value(json_object_get(config_map_get(cfg, "watermarks"), table));
+    return c ? c : S(cfg, "watermark");
+}
+
+int source_db_watermark_refuse(const json_t *cfg, const char *table, const char *col,
+                               const char *type, tarn_err_t *err)
+{
+    const char *key = json_object_get(config_map_get(cfg, "watermarks"), table) ? "watermarks"
+                                                                                : "watermark";
+    if (!col)
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "watermarks.%s: mode incremental needs a watermark column for every "
+                          "table; name one for %s (or a watermark every table has)",
+                          table, table);
+    if (!type)
+        return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                          "%s: table %s has no column %s", key, table, col);
+    return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
+                      "%s: column %s of %s is of type %s, which has no order to read changes "
+                      "by; use a column of an integer, numeric, date, time, timestamp or text "
+                      "type that grows with each change (such as updated_at)",
+                      key, col, table, type);
+}
+
 int source_db_check(const json_t *cfg, const char *container, const char *quotes,
                     tarn_err_t *err)
 {
@@ -104,7 +193,7 @@ int source_db_check(const json_t *cfg, const char *container, const char *quotes
     if (S(cfg, "target.database") && !source_db_plain_name(S(cfg, "target.database"), false))
         return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                           "target.database: use 1-63 of a-z, 0-9 and _");
-    return 0;
+    return check_schedule(cfg, container, err);
 }
 
 bool source_db_is_cdc(const json_t *cfg)
@@ -130,6 +219,7 @@ int source_db_batch_open(const json_t *cfg, const ingest_env_t *env, source_db_b
                          change_batch_t **batch, tarn_err_t *err)
 {
     o->cdc = source_db_is_cdc(cfg);
+    o->incremental = source_db_is_incremental(cfg);
     o->parquet = !strcmp(S(cfg, "format"), "parquet");
     o->max_rows = (uint64_t)json_integer_value(config_map_get(cfg, "batch.max_rows"));
     o->max_bytes = (uint64_t)json_integer_value(config_map_get(cfg, "batch.max_bytes"));

@@ -1,5 +1,6 @@
 /* What every database source shares beyond change batches: the configuration keys of its
- * batches and target, the password from the configuration, a file or the environment,
+ * batches and target, its mode (cdc, snapshot, incremental by a watermark column) and
+ * schedule, the password from the configuration, a file or the environment,
  * values as JSON text for the staged rows, and landing a batch with the source's cursor
  * (the files and the cursor in one catalog transaction, then the status). */
 #ifndef TARN_INGEST_SOURCE_DB_H
@@ -22,6 +23,22 @@ extern const config_entry_t source_db_target_config[];
 extern const char *const source_db_modes[];
 extern const char *const source_db_formats[];
 
+#define SOURCE_DB_MODE_HELP                                                                    \
+    "snapshot: every table read whole at each run; incremental: the rows whose watermark "    \
+    "column grew since the last run; cdc: a snapshot, then every change as it commits"
+/* Config map entries of the scheduled modes, the same in every database source:
+ * `schedule`, `watermark` and `watermarks` (container: "schema" or "database"). */
+#define SOURCE_DB_SCHEDULE_CONFIG(container)                                                   \
+    {.name = "schedule", .type = CONFIG_STRING,                                               \
+     .help = "mode snapshot or incremental: a cron expression (UTC; 5 fields, or 6 with "     \
+             "seconds first) at which the server runs the source"},                           \
+    {.name = "watermark", .type = CONFIG_STRING,                                              \
+     .help = "mode incremental: the column of every table that grows with each change "       \
+             "(updated_at, a sequence); each run reads the rows above the last one read"},    \
+    {.name = "watermarks", .type = CONFIG_MAP,                                                \
+     .help = "mode incremental: a watermark column per table, {" container ".table: "         \
+             "column}, over watermark"}
+
 /* The password from connection.password, connection.password_file (read on the server)
  * or connection.password_env (the server's environment); "" when none is given. The
  * caller cleanses out. */
@@ -40,13 +57,23 @@ int source_db_check(const json_t *cfg, const char *container, const char *quotes
 bool source_db_plain_name(const char *s, bool upper);
 /* Whether the configuration's mode is cdc (a snapshot, then every change). */
 bool source_db_is_cdc(const json_t *cfg);
+/* Whether the configuration's mode is incremental (rows whose watermark column grew). */
+bool source_db_is_incremental(const json_t *cfg);
+/* The watermark column of table ("schema.table" as the source names it) in mode
+ * incremental: watermarks.<table>, else watermark; NULL when neither names one. Borrowed
+ * from cfg. */
+const char *source_db_watermark(const json_t *cfg, const char *table);
+/* The refusal of a watermark column that does not suit: col of table is missing (type
+ * NULL) or of type `type`, which has no order that grows with each change. */
+int source_db_watermark_refuse(const json_t *cfg, const char *table, const char *col,
+                               const char *type, tarn_err_t *err);
 
 /* Unix microseconds as "2026-01-02 03:04:05.123456+00". */
 void source_db_timestamp(char *out, size_t cap, int64_t unix_us);
 
 /* How a database source batches, from its configuration (mode, format, batch.*). */
 typedef struct {
-    bool cdc, parquet;
+    bool cdc, incremental, parquet;
     uint64_t max_rows, max_bytes;
     int64_t max_ms;
 } source_db_batching_t;

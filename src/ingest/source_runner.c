@@ -4,6 +4,7 @@
  * plugin and calls run until it is done, fails or is told to stop, reporting its state to
  * the registry as it changes. */
 #include "ingest/source_runner.h"
+#include "util/cron.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -56,16 +57,39 @@ static void persist_state(task_t *t, char *last, size_t cap)
     snprintf(last, cap, "%s", state);
 }
 
-static void run_finish(task_t *t, int64_t *run, const char *status, uint64_t rows0,
+/* What the status counts now: rows and files delivered, and rows read per table. */
+typedef struct {
+    uint64_t rows, files;
+} counts_t;
+
+static counts_t counts_of(task_t *t, json_t **tables)
+{
+    json_t *o = source_status_json(t->status);
+    counts_t c = {(uint64_t)json_integer_value(json_object_get(o, "rows")),
+                  (uint64_t)json_integer_value(json_object_get(o, "files"))};
+    if (tables && (*tables = json_object())) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(o, "tables"), i, x)
+            json_object_set(*tables, json_string_value(json_object_get(x, "table")),
+                            json_object_get(x, "rows"));
+    }
+    json_decref(o);
+    return c;
+}
+
+/* Ends the run with what was delivered since base (the counts when it started). */
+static void run_finish(task_t *t, int64_t *run, const char *status, counts_t base,
                        const char *error)
 {
-    char state[16];
-    uint64_t rows;
     tarn_err_t e = {0};
+    json_t *tables = NULL;
     if (!*run)
         return;
-    source_status_get(t->status, state, sizeof state, &rows);
-    sources_run_finish(t->r->o.db, *run, status, rows - rows0, error, &e);
+    counts_t now = counts_of(t, &tables);
+    sources_run_finish(t->r->o.db, *run, status, now.rows - base.rows, now.files - base.files,
+                       tables, error, &e);
+    json_decref(tables);
     *run = 0;
 }
 
@@ -82,8 +106,8 @@ static void task_main(worker_t *w, void *arg)
     int64_t run = 0, last_claim = time_mono_ms();
     bool resnapshot = false;
     char last[16] = "", tmp[4200], st[16];
-    uint64_t base = 0, rows = 0;
-    source_status_get(t->status, st, sizeof st, &base);
+    uint64_t rows = 0;
+    counts_t base = counts_of(t, NULL);
     source_status_state(t->status, "starting");
     int rc = sources_run_claim(db, t->id, &run, &resnapshot, &err);
     if (rc >= 0)
@@ -103,6 +127,7 @@ static void task_main(worker_t *w, void *arg)
         rc = p->run(state, &err);
         persist_state(t, last, sizeof last);
         source_status_get(t->status, st, sizeof st, &rows);
+        (void)rows;
         bool streaming = !strcmp(st, "streaming");
         /* A run of a source that streams is over once it streams: its snapshot is in and
          * it keeps up. Runs asked for meanwhile are answered the same way. */
@@ -111,7 +136,7 @@ static void task_main(worker_t *w, void *arg)
         if (!rc && streaming && time_mono_ms() - last_claim >= CLAIM_EVERY_MS) {
             last_claim = time_mono_ms();
             if (sources_run_claim(db, t->id, &run, &resnapshot, &err) > 0)
-                run_finish(t, &run, "succeeded", rows, NULL);
+                run_finish(t, &run, "succeeded", counts_of(t, NULL), NULL);
         }
     }
     if (state)
@@ -195,8 +220,48 @@ static void task_launch(task_t *t, int64_t version)
     t->running = true;
 }
 
+/* A scheduled source (a): queues a run when its due time has come (not while paused: a
+ * paused source's missed times are skipped), and records the next due time. Returns when
+ * that is, on time_mono_ms's clock (WORKER_FOREVER when it has no schedule). *queued is
+ * set when a run was queued. */
+static int64_t schedule_once(source_runner_t *r, const json_t *a, bool *queued)
+{
+    const char *expr = json_string_value(json_object_get(a, "schedule"));
+    const char *mode = json_string_value(json_object_get(a, "mode"));
+    cron_t c;
+    tarn_err_t err = {0};
+    if (!expr || (mode && !strcmp(mode, "cdc")) || cron_parse(&c, expr, &err))
+        return WORKER_FOREVER;
+    int64_t id = json_integer_value(json_object_get(a, "id"));
+    int64_t due = json_integer_value(json_object_get(a, "next_run"));
+    int64_t now = time_now_ms();
+    if (due > 0 && due <= now) {
+        json_t *run = NULL;
+        if (!json_is_true(json_object_get(a, "paused"))) {
+            if (sources_run_request(r->o.db, json_string_value(json_object_get(a, "name")),
+                                    "schedule", false, NULL, &run, &err))
+                log_warn("cannot queue a scheduled source run", "source",
+                         json_string_value(json_object_get(a, "name")), "error", err.msg);
+            else
+                *queued = true;
+        }
+        json_decref(run);
+        due = 0;
+    }
+    if (due <= 0) {
+        time_t next = cron_next(&c, (time_t)(now / 1000));
+        if (next == (time_t)-1)
+            return WORKER_FOREVER;
+        due = (int64_t)next * 1000;
+        if (sources_next_run_set(r->o.db, id, due, &err))
+            log_warn("cannot record a source's next run", "error", err.msg);
+    }
+    return time_mono_ms() + (due - now);
+}
+
 /* Starts, stops and reaps the sources' threads as the registry says. Returns when a
- * failed source's back-off ends (time_mono_ms's clock; WORKER_FOREVER: none waits). */
+ * failed source's back-off ends or a scheduled source is due (time_mono_ms's clock;
+ * WORKER_FOREVER: none waits). */
 static int64_t round_once(source_runner_t *r)
 {
     json_t *active = NULL;
@@ -206,16 +271,28 @@ static int64_t round_once(source_runner_t *r)
         return time_mono_ms() + 1000;
     }
     int64_t next = WORKER_FOREVER;
+    size_t i;
+    json_t *a;
+    /* Schedules first, outside the lock: queueing a run writes the catalog. */
+    json_array_foreach(active, i, a)
+    {
+        bool queued = false;
+        int64_t due = schedule_once(r, a, &queued);
+        if (due < next)
+            next = due;
+        if (queued)
+            json_object_set_new(a, "queued", json_integer(1));
+    }
     int64_t now = time_mono_ms();
     pthread_mutex_lock(&r->mu);
     for (task_t **pt = &r->tasks; *pt;) {
         task_t *t = *pt;
         reap(t);
         bool live = false;
-        size_t i;
-        json_t *a;
-        json_array_foreach(active, i, a)
-            live = live || json_integer_value(json_object_get(a, "id")) == t->id;
+        size_t j;
+        json_t *b;
+        json_array_foreach(active, j, b)
+            live = live || json_integer_value(json_object_get(b, "id")) == t->id;
         if (!live && t->running)
             atomic_store(&t->stop, true); /* deleted */
         if (!live && !t->running) {
@@ -226,8 +303,6 @@ static int64_t round_once(source_runner_t *r)
         }
         pt = &t->next;
     }
-    size_t i;
-    json_t *a;
     json_array_foreach(active, i, a)
     {
         int64_t id = json_integer_value(json_object_get(a, "id"));

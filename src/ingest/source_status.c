@@ -197,8 +197,8 @@ const char *const source_metric_head[SOURCE_METRICS] = {
 
 void source_status_metrics(source_status_t *s, const char *name, buf_t fam[SOURCE_METRICS])
 {
-    static const char *const states[] = {"starting", "snapshotting", "streaming", "idle",
-                                         "paused",   "failed",       "stopped"};
+    static const char *const states[] = {"starting", "snapshotting", "reading", "streaming",
+                                         "idle",     "paused",       "failed",  "stopped"};
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < sizeof states / sizeof *states; i++)
         buf_printf(&fam[0], "tarn_source_state{source=\"%s\",state=\"%s\"} %d\n", name,

@@ -17,7 +17,8 @@ typedef struct source_status source_status_t;
 source_status_t *source_status_create(void); /* NULL on out of memory */
 void source_status_free(source_status_t *s);
 
-/* "starting", "snapshotting", "streaming", "idle", "paused", "failed", "stopped". Leaving
+/* "starting", "snapshotting", "reading" (mode incremental), "streaming", "idle", "paused",
+ * "failed", "stopped". Leaving
  * "failed" keeps the last error (shown as last_error) but not as the reason. */
 void source_status_state(source_status_t *s, const char *state);
 /* The state "failed" with its reason. */

@@ -25,21 +25,32 @@ static const char *const sources_schema[] = {
     " status TEXT NOT NULL, queued_ms INTEGER NOT NULL, started_ms INTEGER, finished_ms INTEGER,"
     " rows INTEGER NOT NULL DEFAULT 0, error TEXT, requested_by TEXT)",
     "CREATE INDEX src_runs_source ON src_runs(source_id, id)",
+    /* Scheduled sources: when the next run is due (NULL: to be computed from the
+     * schedule), kept so that a run missed while the server was down happens at start. */
+    "ALTER TABLE src_state ADD COLUMN next_run_ms INTEGER",
+    /* What each run delivered beyond its rows: files, and rows per table. */
+    "ALTER TABLE src_runs ADD COLUMN files INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE src_runs ADD COLUMN tables TEXT",
 };
 
 #define RUN_COLS                                                                               \
     "id, source, trigger, resnapshot, status, queued_ms, started_ms, finished_ms, rows, error,"  \
-    " requested_by"
+    " requested_by, files, tables"
 
 static json_t *run_json(sqlite3_stmt *st)
 {
-    return json_pack("{s:I, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "id",
+    json_t *tables = db_col_json(st, 12);
+    if (!json_is_object(tables))
+        json_decref(tables);
+    return json_pack("{s:I, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:I, s:o}", "id",
                      (json_int_t)sqlite3_column_int64(st, 0), "source", db_col_text(st, 1),
                      "trigger", db_col_text(st, 2), "resnapshot", sqlite3_column_int(st, 3),
                      "status", db_col_text(st, 4), "queued", db_col_time(st, 5), "started",
                      db_col_time(st, 6), "finished", db_col_time(st, 7), "rows",
                      (json_int_t)sqlite3_column_int64(st, 8), "error", db_col_text(st, 9),
-                     "requested_by", db_col_text(st, 10));
+                     "requested_by", db_col_text(st, 10), "files",
+                     (json_int_t)sqlite3_column_int64(st, 11), "tables",
+                     json_is_object(tables) ? tables : json_object());
 }
 
 int sources_init(db_t *db, tarn_err_t *err)
@@ -255,7 +266,8 @@ int sources_apply(db_t *db, const keyring_t *kr, const ingest_plugin_t *p, const
             goto rollback;
         }
         if ((rc = db_prepare(db, &st,
-                             "UPDATE src_state SET version = ?2, updated_ms = ?3 WHERE id = ?1",
+                             "UPDATE src_state SET version = ?2, updated_ms = ?3, next_run_ms ="
+                             " NULL WHERE id = ?1",
                              err)))
             goto rollback;
         sqlite3_bind_int64(st, 1, id);
@@ -376,7 +388,7 @@ int sources_load(db_t *db, const keyring_t *kr, const char *name, int64_t id, so
 
 /* The summary of a source from a row of SUMMARY_COLS. */
 #define SUMMARY_COLS "s.id, s.name, s.type, s.version, s.paused, s.state, s.reason, s.cursor," \
-                     " s.updated_ms, v.config"
+                     " s.updated_ms, v.config, s.next_run_ms"
 #define SUMMARY_FROM " FROM src_state s JOIN src_versions v ON v.source_id = s.id AND"         \
                      " v.version = s.version WHERE s.deleted = 0"
 
@@ -394,6 +406,13 @@ static json_t *summary(sqlite3_stmt *st, const char *name)
                           "reason", db_col_text(st, 6), "cursor", db_col_json(st, 7), "mode",
                           mode ? json_incref(mode) : json_null(),
                           "target", target ? target : json_null(), "updated", db_col_time(st, 8));
+    /* The scheduled modes: when the next run is due, and how far each table was read. */
+    json_t *sched = json_object_get(cfg, "schedule");
+    json_object_set_new(o, "schedule", sched ? json_incref(sched) : json_null());
+    json_object_set_new(o, "next_run", sched ? db_col_time(st, 10) : json_null());
+    json_t *wm = json_object_get(json_object_get(o, "cursor"), "watermarks");
+    if (wm)
+        json_object_set(o, "watermarks", wm);
     json_decref(cfg);
     return o;
 }
@@ -473,21 +492,22 @@ int sources_active(db_t *db, json_t **out, tarn_err_t *err)
                         "SELECT s.id, s.name, s.type, s.version, s.paused, json_extract(v.config,"
                         " '$.mode'), (SELECT count(*) FROM src_runs r WHERE r.source_id = s.id"
                         " AND r.status = 'queued'), (SELECT count(*) FROM src_runs r WHERE"
-                        " r.source_id = s.id AND r.status = 'queued' AND r.resnapshot)"
-                        SUMMARY_FROM,
+                        " r.source_id = s.id AND r.status = 'queued' AND r.resnapshot),"
+                        " json_extract(v.config, '$.schedule'), s.next_run_ms" SUMMARY_FROM,
                         err);
     if (rc)
         return rc;
     json_t *a = json_array();
     while (sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(
-            a, json_pack("{s:I, s:o, s:o, s:I, s:b, s:o, s:I, s:b}", "id",
+            a, json_pack("{s:I, s:o, s:o, s:I, s:b, s:o, s:I, s:b, s:o, s:I}", "id",
                          (json_int_t)sqlite3_column_int64(st, 0), "name", db_col_text(st, 1),
                          "type", db_col_text(st, 2), "version",
                          (json_int_t)sqlite3_column_int64(st, 3), "paused",
                          sqlite3_column_int(st, 4), "mode", db_col_text(st, 5), "queued",
                          (json_int_t)sqlite3_column_int64(st, 6), "resnapshot",
-                         sqlite3_column_int64(st, 7) > 0));
+                         sqlite3_column_int64(st, 7) > 0, "schedule", db_col_text(st, 8),
+                         "next_run", (json_int_t)sqlite3_column_int64(st, 9)));
     db_done(db, st);
     *out = a;
     return 0;
@@ -639,16 +659,23 @@ int sources_run_claim(db_t *db, int64_t source_id, int64_t *run, bool *resnapsho
 }
 
 int sources_run_finish(db_t *db, int64_t run, const char *status, uint64_t rows,
-                       const char *error, tarn_err_t *err)
+                       uint64_t files, const json_t *tables, const char *error, tarn_err_t *err)
 {
     sqlite3_stmt *st;
+    char *tables_text = tables ? json_dumps(tables, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     int rc = db_prepare(db, &st,
-                        "UPDATE src_runs SET status = ?2, finished_ms = ?3, rows = ?4, error = ?5"
-                        " WHERE source_id = (SELECT source_id FROM src_runs WHERE id = ?1) AND"
-                        " status = 'running'",
+                        "UPDATE src_runs SET status = ?2, finished_ms = ?3, rows = ?4, error = ?5,"
+                        " files = ?6, tables = ?7 WHERE source_id = (SELECT source_id FROM"
+                        " src_runs WHERE id = ?1) AND status = 'running'",
                         err);
-    if (rc)
+    if (rc) {
+        free(tables_text);
         return rc;
+    }
+    sqlite3_bind_int64(st, 6, (int64_t)files);
+    if (tables_text)
+        sqlite3_bind_text(st, 7, tables_text, -1, SQLITE_TRANSIENT);
+    free(tables_text);
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, time_now_ms());
@@ -661,6 +688,20 @@ int sources_run_finish(db_t *db, int64_t run, const char *status, uint64_t rows,
 }
 
 /* ---- state and cursor ---- */
+
+int sources_next_run_set(db_t *db, int64_t id, int64_t next_ms, tarn_err_t *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, &st, "UPDATE src_state SET next_run_ms = ?2 WHERE id = ?1", err);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    if (next_ms > 0)
+        sqlite3_bind_int64(st, 2, next_ms);
+    int step = sqlite3_step(st);
+    db_done(db, st);
+    return step == SQLITE_DONE ? 0 : db_fail(db, step, err, "record the source's next run");
+}
 
 int sources_state_set(db_t *db, int64_t id, const char *state, const char *reason,
                       tarn_err_t *err)

@@ -37,7 +37,9 @@ int sources_apply(db_t *db, const keyring_t *kr, const ingest_plugin_t *p, const
                   tarn_err_t *err);
 
 /* {"sources": [{"name", "id", "type", "version", "paused", "state", "reason", "cursor",
- * "mode", "target", "updated"}]} in name order (state as last recorded). */
+ * "mode", "target", "updated", "schedule", "next_run", "watermarks" (mode incremental,
+ * once a run read: {table: last watermark read})}]} in name order (state as last
+ * recorded). */
 int sources_list(db_t *db, json_t **out, tarn_err_t *err);
 /* One source: the list's fields plus "config" (secrets shown as "(sealed)"), "versions"
  * [{"version", "created", "applied_by"}], "last_run". version 0: the latest. */
@@ -56,8 +58,9 @@ typedef struct {
 int sources_load(db_t *db, const keyring_t *kr, const char *name, int64_t id,
                  source_row_t *out, tarn_err_t *err);
 void source_row_free(source_row_t *r);
-/* The live sources (id, name, version, paused, mode, queued runs) for the runner's
- * rounds: [{"id", "name", "type", "version", "paused", "mode", "queued", "resnapshot"}]. */
+/* The live sources (id, name, version, paused, mode, queued runs, schedule) for the
+ * runner's rounds: [{"id", "name", "type", "version", "paused", "mode", "queued",
+ * "resnapshot", "schedule", "next_run" (unix ms; 0: to be computed)}]. */
 int sources_active(db_t *db, json_t **out, tarn_err_t *err);
 
 /* Pauses or resumes; TARN_ENOTFOUND. */
@@ -72,7 +75,8 @@ int sources_delete(db_t *db, const keyring_t *kr, const char *name, source_row_t
 /* Queues a run (trigger "create", "manual"); one queued run is enough: *out gets it.
  * TARN_ENOTFOUND. A run: {"id", "source", "trigger", "resnapshot", "status":
  * queued|running|succeeded|failed|cancelled, "queued", "started", "finished", "rows",
- * "error", "requested_by"}. */
+ * "files", "tables" ({table: rows}), "error", "requested_by"}. trigger "schedule": the
+ * source's schedule queued it. */
 int sources_run_request(db_t *db, const char *name, const char *trigger, bool resnapshot,
                         const char *by, json_t **out, tarn_err_t *err);
 /* {"runs": [...]} newest first, at most limit (0: 20). */
@@ -82,16 +86,19 @@ int sources_run_get(db_t *db, int64_t id, json_t **out, tarn_err_t *err);
  * *run gets the oldest, *resnapshot whether any asked for a new snapshot. */
 int sources_run_claim(db_t *db, int64_t source_id, int64_t *run, bool *resnapshot,
                       tarn_err_t *err);
-/* Ends the runs started with run: status succeeded, failed (error) or cancelled, rows
- * delivered. */
+/* Ends the runs started with run: status succeeded, failed (error) or cancelled, rows and
+ * files delivered, rows read per table ({table: rows}; NULL: none). */
 int sources_run_finish(db_t *db, int64_t run, const char *status, uint64_t rows,
-                       const char *error, tarn_err_t *err);
+                       uint64_t files, const json_t *tables, const char *error,
+                       tarn_err_t *err);
 
 /* ---- state and cursor ---- */
 /* Records the state the source reports (and the reason when failed), for listings and
  * after a restart. */
 int sources_state_set(db_t *db, int64_t id, const char *state, const char *reason,
                       tarn_err_t *err);
+/* When a scheduled source's next run is due (unix ms; 0: to be computed again). */
+int sources_next_run_set(db_t *db, int64_t id, int64_t next_ms, tarn_err_t *err);
 /* The source's cursor (NULL when it has none yet; caller decrefs). */
 int sources_cursor_get(db_t *db, int64_t id, json_t **out, tarn_err_t *err);
 /* Records the cursor inside the caller's transaction (with the files it covers). */

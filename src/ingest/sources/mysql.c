@@ -52,7 +52,8 @@ static const config_entry_t mysql_config[] = {
     {.name = "tables", .type = CONFIG_STRINGS, .required = true,
      .help = "database.table or database.* (every table of the database)"},
     {.name = "mode", .type = CONFIG_ENUM, .values = source_db_modes, .def = "cdc",
-     .help = "snapshot: read the tables once per run; cdc: a snapshot, then every change"},
+     .help = SOURCE_DB_MODE_HELP},
+    SOURCE_DB_SCHEDULE_CONFIG("database"),
     {.name = "format", .type = CONFIG_ENUM, .values = source_db_formats, .def = "parquet"},
     {.name = "server_id", .type = CONFIG_INT, .min = 1, .max = 4294967295,
      .help = "the replica's server id, unique among the server's replicas (default: one "

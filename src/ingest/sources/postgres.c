@@ -49,7 +49,8 @@ static const config_entry_t postgres_config[] = {
     {.name = "tables", .type = CONFIG_STRINGS, .required = true,
      .help = "schema.table or schema.* (every table of the schema)"},
     {.name = "mode", .type = CONFIG_ENUM, .values = source_db_modes, .def = "cdc",
-     .help = "snapshot: read the tables once per run; cdc: a snapshot, then every change"},
+     .help = SOURCE_DB_MODE_HELP},
+    SOURCE_DB_SCHEDULE_CONFIG("schema"),
     {.name = "format", .type = CONFIG_ENUM, .values = source_db_formats, .def = "parquet"},
     {.name = "publication", .type = CONFIG_STRING,
      .help = "default tarn_<source>; created when missing (the user must own the tables)"},
@@ -164,6 +165,12 @@ int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char 
     char text[32];
     pgoutput_lsn_format(text, sizeof text, lsn);
     json_t *cursor = json_pack("{s:s, s:s, s:s}", "phase", phase, "slot", s->slot, "lsn", text);
+    if (cursor && s->watermarks &&
+        (json_object_set(cursor, "watermarks", s->watermarks) ||
+         json_object_set(cursor, "watermark_columns", s->wm_cols))) {
+        json_decref(cursor);
+        cursor = NULL;
+    }
     if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
@@ -243,59 +250,187 @@ static void json_row(buf_t *line, const pg_table_t *t, const char *row, int n, b
                pos, ts);
 }
 
+/* Field idx of a COPY row (its newline dropped) into out, in COPY's text format or CSV;
+ * false when it is NULL. The watermark's value, as the next run compares it. */
+static bool row_field(const char *row, int n, bool csv, int idx, buf_t *field, buf_t *out)
+{
+    const char *p = row, *end = row + n - (n && row[n - 1] == '\n');
+    buf_reset(out);
+    if (!csv) {
+        bool has = true;
+        for (int i = 0; i <= idx; i++)
+            has = copy_field(&p, end, field);
+        if (has)
+            buf_append(out, field->data ? field->data : "", field->len);
+        buf_putc(out, '\0');
+        return has;
+    }
+    for (int i = 0;; i++) {
+        bool quoted = p < end && *p == '"', has = quoted || (p < end && *p != ',');
+        if (quoted) {
+            for (p++; p < end; p++) {
+                if (*p == '"' && (p + 1 == end || p[1] != '"')) {
+                    p++;
+                    break;
+                }
+                if (*p == '"')
+                    p++; /* "" inside quotes is one " */
+                if (i == idx)
+                    buf_putc(out, *p);
+            }
+        } else {
+            for (; p < end && *p != ','; p++)
+                if (i == idx)
+                    buf_putc(out, *p);
+        }
+        if (i == idx) {
+            buf_putc(out, '\0');
+            return has;
+        }
+        if (p < end)
+            p++; /* the comma */
+    }
+}
+
+/* Stages a change row of t with no values (all NULL) and _op op at position (lsn, 0): the
+ * `t` that starts each table's image in snapshot mode, so the image replaces what came
+ * before. */
+static int add_marker(pg_source_t *s, const pg_table_t *t, size_t g, bool csv, const char *op,
+                      uint64_t lsn, const char *ts, buf_t *line, tarn_err_t *err)
+{
+    char pos[40];
+    pg_source_pos(pos, sizeof pos, lsn, 0);
+    buf_reset(line);
+    if (csv) {
+        for (int i = 0; i < t->ncols; i++)
+            buf_putc(line, ','); /* an empty unquoted field is NULL */
+        buf_printf(line, "%s,%s,%s,,", op, pos, ts);
+    } else {
+        buf_putc(line, '{');
+        for (int i = 0; i < t->ncols; i++) {
+            buf_put_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
+            buf_puts(line, ":null,");
+        }
+        buf_printf(line, "\"_op\":\"%s\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
+                         "\"_txid\":null,\"_old_key\":null}", op, pos, ts);
+    }
+    return line->data ? change_batch_add(s->batch, g, line->data, line->len, err)
+                      : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+/* The COPY that reads t: every row, or in mode incremental the rows whose watermark is
+ * above last (NULL: the first run), in the watermark's order. */
+static void select_sql(pg_source_t *s, const pg_table_t *t, const char *last, bool csv,
+                       buf_t *sql)
+{
+    buf_puts(sql, "COPY (SELECT ");
+    for (int i = 0; i < t->ncols; i++) {
+        char *id = PQescapeIdentifier(s->conn, t->cols[i].name, strlen(t->cols[i].name));
+        buf_printf(sql, "%s%s", i ? ", " : "", id ? id : "\"?\"");
+        PQfreemem(id);
+    }
+    char *sc = PQescapeIdentifier(s->conn, t->schema, strlen(t->schema));
+    char *tn = PQescapeIdentifier(s->conn, t->name, strlen(t->name));
+    buf_printf(sql, " FROM %s.%s", sc ? sc : "", tn ? tn : "");
+    PQfreemem(sc);
+    PQfreemem(tn);
+    if (t->wm >= 0) {
+        const char *c = t->cols[t->wm].name;
+        char *wm = PQescapeIdentifier(s->conn, c, strlen(c));
+        /* Rows without a watermark are never read: no run could tell they changed. The
+         * literal takes the column's type, so the order is the column's own. */
+        buf_printf(sql, " WHERE %s IS NOT NULL", wm ? wm : "");
+        if (last) {
+            char *lit = PQescapeLiteral(s->conn, last, strlen(last));
+            buf_printf(sql, " AND %s > %s", wm ? wm : "", lit ? lit : "NULL");
+            PQfreemem(lit);
+        }
+        buf_printf(sql, " ORDER BY %s", wm ? wm : "");
+        PQfreemem(wm);
+    }
+    buf_printf(sql, ") TO STDOUT%s", csv ? " (FORMAT csv)" : "");
+}
+
 /* Reads table t in the snapshot's transaction into the batch. Parquet batches stage
- * PostgreSQL's own CSV (no per-field work here) and commit in the background while the
- * next batch is read; JSON Lines batches stage JSON objects built from COPY's text. */
+ * PostgreSQL's own CSV (no per-field work here), JSON Lines batches JSON objects built from
+ * COPY's text. A snapshot (cdc's, or a run of mode snapshot, whose tables each start with
+ * a `t` row) holds its full batches, converted in the background while the next is read,
+ * to land them all at its end; an incremental run lands a full batch where the watermark
+ * changes, with the watermark in the cursor. */
 static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const char *ts,
                           int64_t started, uint64_t *seq, tarn_err_t *err)
 {
     change_col_t *cols = NULL;
     size_t ncols = 0, g = 0;
-    buf_t sql = BUF_INIT, line = BUF_INIT, field = BUF_INIT;
+    buf_t sql = BUF_INIT, line = BUF_INIT, field = BUF_INIT, wm = BUF_INIT, last = BUF_INIT;
     PGresult *r = NULL;
     int64_t rows = 0;
     bool csv = change_batch_parquet(s->batch);
+    bool image = !s->bt.cdc && !s->bt.incremental, cut = false;
     change_stage_t stage = csv ? CHANGE_STAGE_CSV : CHANGE_STAGE_JSON;
-    char pos_prefix[24];
+    char pos_prefix[24], key[300];
     snprintf(pos_prefix, sizeof pos_prefix, "%016llX-", (unsigned long long)lsn);
+    snprintf(key, sizeof key, "%s.%s", t->schema, t->name);
     int rc = pg_change_cols(t->cols, t->ncols, &cols, &ncols, err);
     if (rc || (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
         goto done;
-    buf_puts(&sql, "COPY (SELECT ");
-    for (int i = 0; i < t->ncols; i++) {
-        char *id = PQescapeIdentifier(s->conn, t->cols[i].name, strlen(t->cols[i].name));
-        buf_printf(&sql, "%s%s", i ? ", " : "", id ? id : "\"?\"");
-        PQfreemem(id);
-    }
-    char *sc = PQescapeIdentifier(s->conn, t->schema, strlen(t->schema));
-    char *tn = PQescapeIdentifier(s->conn, t->name, strlen(t->name));
-    buf_printf(&sql, " FROM %s.%s) TO STDOUT%s", sc ? sc : "", tn ? tn : "",
-               csv ? " (FORMAT csv)" : "");
-    PQfreemem(sc);
-    PQfreemem(tn);
+    select_sql(s, t, t->wm >= 0 ? json_string_value(json_object_get(s->watermarks, key)) : NULL,
+               csv, &sql);
     char what[300];
     snprintf(what, sizeof what, "read %s.%s", t->schema, t->name);
+    if (!sql.data) {
+        rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        goto done;
+    }
     if ((rc = pg_exec(s->conn, sql.data, PGRES_COPY_OUT, &r, what, err)))
         goto done;
     PQclear(r);
     r = NULL;
-    source_status_table(s->env->status, t->lake, 0, t->estimate, false);
+    source_status_table(s->env->status, t->lake, 0, t->wm >= 0 ? -1 : t->estimate, false);
+    if (image && (rc = add_marker(s, t, g, csv, "t", lsn, ts, &line, err)))
+        goto done;
     char *row;
     int n;
     while ((n = PQgetCopyData(s->conn, &row, 0)) > 0) {
+        if (t->wm >= 0)
+            row_field(row, n, csv, t->wm, &field, &wm);
         if (csv)
             csv_row(&line, row, n, pos_prefix, (uint32_t)++rows, ts);
         else
             json_row(&line, t, row, n, &field, lsn, (uint32_t)++rows, ts);
         PQfreemem(row);
-        if (!line.data) {
+        if (!line.data || (t->wm >= 0 && !wm.data)) {
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             break;
         }
+        /* Mode incremental lands a full batch only where the watermark changes: the next
+         * run reads above the cursor's watermark, so rows sharing it must land together. */
+        if (cut && strcmp(wm.data, last.data)) {
+            char tag[48];
+            snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)lsn,
+                     (long long)started, (unsigned long long)++*seq);
+            json_object_set_new(s->watermarks, key, json_string(last.data));
+            if ((rc = pg_batch_commit(s, "incremental", lsn, tag, err)) ||
+                (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
+                break;
+            cut = false;
+            source_status_table(s->env->status, t->lake, rows - 1, -1, false);
+            if (atomic_load(s->env->stop)) {
+                rc = STOPPED;
+                break;
+            }
+        }
         if ((rc = change_batch_add(s->batch, g, line.data, line.len, err)))
             break;
-        if (change_batch_rows(s->batch) >= s->bt.max_rows ||
-            change_batch_bytes(s->batch) >= s->bt.max_bytes) {
+        if (t->wm >= 0) {
+            buf_reset(&last);
+            buf_append(&last, wm.data, wm.len);
+        }
+        bool full = change_batch_rows(s->batch) >= s->bt.max_rows ||
+                    change_batch_bytes(s->batch) >= s->bt.max_bytes;
+        if (full && s->bt.incremental) {
+            cut = true;
+        } else if (full) {
             char tag[48];
             snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)lsn,
                      (long long)started, (unsigned long long)++*seq);
@@ -322,6 +457,8 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
     r = NULL;
     while ((r = PQgetResult(s->conn)))
         PQclear(r);
+    if (!rc && t->wm >= 0 && rows)
+        json_object_set_new(s->watermarks, key, json_string(last.data));
     source_status_table(s->env->status, t->lake, rows, rows, true);
 done:
     PQclear(r);
@@ -329,6 +466,8 @@ done:
     buf_free(&sql);
     buf_free(&line);
     buf_free(&field);
+    buf_free(&wm);
+    buf_free(&last);
     return rc;
 }
 
@@ -360,7 +499,7 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     uint64_t lsn = 0, seq = 0;
     char ts[48], snap[128] = "";
     int rc = 0;
-    source_status_state(s->env->status, "snapshotting");
+    source_status_state(s->env->status, s->bt.incremental ? "reading" : "snapshotting");
     source_status_tables_reset(s->env->status);
     /* Files are named by the position and the snapshot's start, so two snapshots at one
      * position (nothing written in between) never take each other's names. */
@@ -391,6 +530,10 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
                               "read the log position", err))) {
         pgoutput_lsn_parse(PQgetvalue(r, 0, 0), &lsn);
         PQclear(r);
+        /* Each run's rows sort after the last run's, even when nothing was written to the
+         * log in between: the latest run's row of a key wins downstream. */
+        if (lsn <= s->last_lsn)
+            lsn = s->last_lsn + 1;
     }
     /* Snapshot rows sort just before every change the slot streams (those commit at or
      * after its consistent point). */
@@ -405,7 +548,9 @@ static int snapshot(pg_source_t *s, tarn_err_t *err)
     snprintf(tag, sizeof tag, "%016llX-%013lld-s%06llu", (unsigned long long)pos,
              (long long)started, (unsigned long long)++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = pg_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", lsn, tag, err)))
+    const char *phase = s->bt.cdc ? "streaming" : s->bt.incremental ? "incremental"
+                                                                     : "snapshot-done";
+    if ((rc = pg_batch_commit(s, phase, lsn, tag, err)))
         return rc;
     s->cursor_lsn = s->confirmed = lsn;
     return 0;
@@ -424,9 +569,36 @@ static void stop(void *state)
         PQfinish(s->repl);
     pg_stream_free(s);
     change_batch_free(s->batch);
+    json_decref(s->watermarks);
+    json_decref(s->wm_cols);
     pgoutput_rels_free(s->rels);
     pg_tables_free(s->tables, s->ntables);
     free(s);
+}
+
+/* Mode incremental: the watermarks the cursor holds, each kept only while its table reads
+ * by the same column (a new column reads the table from the start), none after a run asked
+ * for a new snapshot. */
+static int pg_watermarks_load(pg_source_t *s, const json_t *cursor, tarn_err_t *err)
+{
+    s->watermarks = json_object();
+    s->wm_cols = json_object();
+    if (!s->watermarks || !s->wm_cols)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    const json_t *had = json_object_get(cursor, "watermarks");
+    const json_t *had_cols = json_object_get(cursor, "watermark_columns");
+    for (size_t i = 0; i < s->ntables; i++) {
+        const pg_table_t *t = &s->tables[i];
+        char key[300];
+        snprintf(key, sizeof key, "%s.%s", t->schema, t->name);
+        const char *col = t->cols[t->wm].name;
+        json_object_set_new(s->wm_cols, key, json_string(col));
+        const char *was = json_string_value(json_object_get(had_cols, key));
+        json_t *v = json_object_get(had, key);
+        if (v && was && !strcmp(was, col) && !s->env->resnapshot)
+            json_object_set(s->watermarks, key, v);
+    }
+    return 0;
 }
 
 static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_err_t *err)
@@ -453,6 +625,11 @@ static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_
     const char *phase = json_string_value(json_object_get(cursor, "phase"));
     const char *slot = json_string_value(json_object_get(cursor, "slot"));
     uint64_t lsn = 0;
+    const char *last = json_string_value(json_object_get(cursor, "lsn"));
+    if (!rc && !s->bt.cdc && last)
+        pgoutput_lsn_parse(last, &s->last_lsn);
+    if (!rc && s->bt.incremental)
+        rc = pg_watermarks_load(s, cursor, err);
     if (!rc && s->bt.cdc && phase && !strcmp(phase, "streaming") && slot &&
         !strcmp(slot, s->slot) && !env->resnapshot &&
         pgoutput_lsn_parse(json_string_value(json_object_get(cursor, "lsn")), &lsn)) {

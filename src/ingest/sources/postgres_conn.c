@@ -205,6 +205,50 @@ static int table_cols(PGconn *c, pg_table_t *t, tarn_err_t *err)
     return t->cols ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
 }
 
+/* Types whose order grows with each change as a watermark's must: numbers, dates and
+ * times, and text (ISO timestamps kept as text). Not json, bool, bytea, uuid, arrays: they
+ * have no such order, or none at all. */
+static bool orderable(uint32_t type)
+{
+    static const uint32_t ok[] = {20, 21, 23, 26, 700, 701, 1700, 1082, 1083, 1114, 1184,
+                                  25, 1043, 1042};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (ok[i] == type)
+            return true;
+    return false;
+}
+
+/* Mode incremental: t->wm gets the index of table q's watermark column, or the refusal
+ * names the column's absence or its type. */
+static int watermark_col(PGconn *c, const json_t *cfg, pg_table_t *t, const char *q,
+                         tarn_err_t *err)
+{
+    const char *col = source_db_watermark(cfg, q);
+    if (!col)
+        return source_db_watermark_refuse(cfg, q, NULL, NULL, err);
+    for (int i = 0; i < t->ncols; i++) {
+        if (strcmp(t->cols[i].name, col))
+            continue;
+        if (orderable(t->cols[i].type)) {
+            t->wm = i;
+            return 0;
+        }
+        char oid[16], mod[16];
+        snprintf(oid, sizeof oid, "%u", t->cols[i].type);
+        snprintf(mod, sizeof mod, "%d", t->cols[i].typmod);
+        const char *params[2] = {oid, mod};
+        PGresult *r = PQexecParams(c, "SELECT format_type($1::oid, $2::int)", 2, NULL, params,
+                                   NULL, NULL, 0);
+        char type[128];
+        snprintf(type, sizeof type, "%s",
+                 r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) ? PQgetvalue(r, 0, 0)
+                                                                             : oid);
+        PQclear(r);
+        return source_db_watermark_refuse(cfg, q, col, type, err);
+    }
+    return source_db_watermark_refuse(cfg, q, col, NULL, err);
+}
+
 /* Why the table cannot be captured, with the SQL that fixes it; 0 when it can. */
 static int check_key(const char *q, char ident, bool pk, tarn_err_t *err)
 {
@@ -283,6 +327,7 @@ int pg_tables_resolve(PGconn *c, const json_t *cfg, bool cdc, pg_table_t **out, 
                 break;
             pg_table_t *x = &t[n];
             memset(x, 0, sizeof *x);
+            x->wm = -1;
             x->oid = (uint32_t)strtoul(PQgetvalue(r, k, 0), NULL, 10);
             x->schema = strdup(PQgetvalue(r, k, 1));
             x->name = strdup(PQgetvalue(r, k, 2));
@@ -296,6 +341,8 @@ int pg_tables_resolve(PGconn *c, const json_t *cfg, bool cdc, pg_table_t **out, 
                 rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             else
                 rc = table_cols(c, x, err);
+            if (!rc && source_db_is_incremental(cfg))
+                rc = watermark_col(c, cfg, x, q, err);
         }
         PQclear(r);
         if (rc)

@@ -28,6 +28,7 @@ typedef struct {
     int ncols;
     pg_col_t *cols;
     int64_t estimate;    /* rows, as the planner's statistics guess */
+    int wm;              /* mode incremental: the watermark column's index; else -1 */
 } pg_table_t;
 
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
     change_batch_t *batch;
     pgoutput_rels_t *rels;
     bool done;        /* snapshot mode: the snapshot is in */
+    /* Snapshot and incremental modes: the position of the last run (each run's rows sort
+     * after it), and per table the last watermark delivered and its column. */
+    uint64_t last_lsn;
+    json_t *watermarks, *wm_cols;
     bool streaming;   /* the change stream is started */
     /* The stream: the end of the last delivered transaction (the cursor), what the
      * server was told is flushed, and the end of what it sent. */
@@ -103,7 +108,8 @@ void pg_source_pos(char *out, size_t cap, uint64_t lsn, uint32_t ordinal);
 
 /* ---- postgres.c ---- */
 /* Lands the batch (if it has rows, or when the cursor must move) with the cursor
- * {"phase", "slot", "lsn"}; tag orders the files. */
+ * {"phase", "slot", "lsn"} (and in mode incremental "watermarks" {table: last value read},
+ * "watermark_columns" {table: column}); tag orders the files. */
 int pg_batch_commit(pg_source_t *s, const char *phase, uint64_t lsn, const char *tag,
                     tarn_err_t *err);
 
