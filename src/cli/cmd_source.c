@@ -131,6 +131,14 @@ static void print_status(const json_t *o)
            S(o, "mode") ? S(o, "mode") : "-");
     printf("%-16s %s\n", "state", state_text(st, sizeof st, o));
     printf("%-16s %s\n", "cursor", S(o, "cursor") ? S(o, "cursor") : "-");
+    if (S(o, "schedule")) {
+        printf("%-16s %s (UTC)\n", "schedule", S(o, "schedule"));
+        printf("%-16s %s\n", "next run", S(o, "next_run") ? S(o, "next_run") : "-");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(o, "watermarks"), k, v)
+        printf("%-16s %s > %s\n", "watermark", k, json_string_value(v));
     const char *l = lag_text(lag, sizeof lag, o);
     printf("%-16s %s (%lld bytes of log)\n", "lag", l ? l : "-", I(o, "lag_bytes"));
     printf("%-16s %lld in %lld files, %.1f rows/s lately\n", "rows", I(o, "rows"), I(o, "files"),
@@ -139,7 +147,8 @@ static void print_status(const json_t *o)
         printf("%-16s %s (%s)\n", "last error", S(o, "last_error"), S(o, "last_error_at"));
     json_t *tables = json_object_get(o, "tables");
     if (json_array_size(tables)) {
-        printf("\nSnapshot:\n");
+        printf("\n%s:\n", S(o, "mode") && !strcmp(S(o, "mode"), "incremental") ? "Last run"
+                                                                                 : "Snapshot");
         static const char *const h[] = {"TABLE", "ROWS", "OF ABOUT", "DONE"};
         table_t *t = table_create(4, h);
         size_t i;
@@ -250,8 +259,9 @@ static int run(const args_t *a)
         printf("Run %lld of %s is %s. Follow it with `tarn source status %s`.\n", I(r, "id"),
                a->pos[1], S(r, "status"), a->pos[1]);
     else if (!rc)
-        printf("Run %lld of %s %s: %lld rows%s%s.\n", I(r, "id"), a->pos[1], S(r, "status"),
-               I(r, "rows"), S(r, "error") ? ": " : "", S(r, "error") ? S(r, "error") : "");
+        printf("Run %lld of %s %s: %lld rows in %lld files%s%s.\n", I(r, "id"), a->pos[1],
+               S(r, "status"), I(r, "rows"), I(r, "files"), S(r, "error") ? ": " : "",
+               S(r, "error") ? S(r, "error") : "");
     if (!rc && run_over(r) && strcmp(S(r, "status"), "succeeded"))
         rc = 1;
     json_decref(r);
@@ -274,17 +284,18 @@ static int runs(const args_t *a)
         cli_print_json(out);
     } else {
         static const char *const h[] = {"RUN", "TRIGGER", "STATUS", "QUEUED", "FINISHED", "ROWS",
-                                        "ERROR"};
-        table_t *t = table_create(7, h);
+                                        "FILES", "ERROR"};
+        table_t *t = table_create(8, h);
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(out, "runs"), i, r)
         {
-            char id[24], rows[24];
+            char id[24], rows[24], files[24];
             snprintf(id, sizeof id, "%lld", I(r, "id"));
             snprintf(rows, sizeof rows, "%lld", I(r, "rows"));
+            snprintf(files, sizeof files, "%lld", I(r, "files"));
             const char *row[] = {id, S(r, "trigger"), S(r, "status"), S(r, "queued"),
-                                 S(r, "finished"), rows, S(r, "error")};
+                                 S(r, "finished"), rows, files, S(r, "error")};
             table_add(t, row);
         }
         table_print(t, stdout);

@@ -2,6 +2,7 @@
  * pipelines' specs, and the registry of versions; see blueprint.h. */
 #include "ingest/blueprint.h"
 #include "util/config_map.h"
+#include "util/cron.h"
 #include "util/timeutil.h"
 #include "util/yaml_json.h"
 
@@ -37,12 +38,15 @@ static const config_entry_t blueprint_map[] = {
              "and prefixes the pipelines (<blueprint>_<table>)"},
     {.name = "source", .type = CONFIG_MAP, .required = true,
      .help = "type (postgres, mysql), connection, tables, and any other key of the type's "
-             "configuration (tarn help source) but mode, format and target"},
+             "configuration (tarn help source) but mode, schedule, format and target"},
     {.name = "mode", .type = CONFIG_ENUM, .values = modes, .def = "cdc",
-     .help = "cdc: a snapshot, then every change; snapshot and incremental (with schedule) "
-             "read the tables on a schedule"},
+     .help = "cdc: a snapshot, then every change; snapshot: every table read whole at each "
+             "run (rows gone at the source go from curated); incremental: the rows whose "
+             "watermark column grew (source.watermark), applied as upserts"},
     {.name = "schedule", .type = CONFIG_STRING,
-     .help = "a 5-field cron expression (UTC), for snapshot and incremental"},
+     .help = "mode snapshot or incremental: a cron expression (UTC; 5 fields, or 6 with "
+             "seconds first) at which the source runs; without one it runs at apply and on "
+             "`tarn source run`"},
     {.name = "target", .type = CONFIG_MAP, .def = "{}", .fields = target_map},
     {.name = "tables", .type = CONFIG_MAP,
      .help = "per table (schema.table as the source names it): partition_by, keys, sort_by"},
@@ -106,12 +110,18 @@ int blueprint_parse(const char *text, size_t len, json_t **out, tarn_err_t *err)
     else if (S(bp, "target.database") && !plain(S(bp, "target.database"), 63))
         rc = invalid(err, "target.database: use 1-63 of a-z, 0-9 and _ (got '%s')",
                      S(bp, "target.database"));
-    else if (strcmp(S(bp, "mode"), "cdc"))
-        /* A source reads once per run and no scheduler starts sources' runs yet; taking
-         * later snapshots as changes would also keep rows deleted in between. */
-        rc = invalid(err, "mode: %s is not supported by blueprints yet (sources have no "
-                          "schedule); use cdc", S(bp, "mode"));
-    for (const char *const *k = (const char *const[]){"mode", "format", "target", NULL};
+    else if (S(bp, "schedule") && !strcmp(S(bp, "mode"), "cdc"))
+        rc = invalid(err, "schedule: mode %s streams every change as it commits and takes no "
+                          "schedule; use mode snapshot or incremental with a schedule, or "
+                          "remove schedule", S(bp, "mode"));
+    else if (S(bp, "schedule")) {
+        cron_t c;
+        tarn_err_t e = {0};
+        if (cron_parse(&c, S(bp, "schedule"), &e))
+            rc = invalid(err, "schedule: %s", e.msg);
+    }
+    for (const char *const *k =
+             (const char *const[]){"mode", "format", "target", "schedule", NULL};
          !rc && *k; k++)
         if (json_object_get(src, *k))
             rc = TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
@@ -146,6 +156,8 @@ int blueprint_source_config(const json_t *bp, const char **type, json_t **cfg, t
     *type = json_string_value(json_object_get(src, "type"));
     json_object_del(c, "type");
     json_object_set_new(c, "mode", json_string(S(bp, "mode")));
+    if (S(bp, "schedule"))
+        json_object_set_new(c, "schedule", json_string(S(bp, "schedule")));
     json_object_set_new(c, "format", json_string(S(bp, "target.format")));
     json_object_set_new(c, "target", json_pack("{s:s}", "database", database_of(bp)));
     *cfg = c;

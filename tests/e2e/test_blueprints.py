@@ -204,7 +204,8 @@ def test_blueprint_keeps_curated_equal_to_source(pg, lake, tmp_path):
 
 def test_bad_blueprints_refused(pg, lake, tmp_path):
     cases = [
-        (blueprint(pg, mode="snapshot"), "mode"),
+        (blueprint(pg, schedule="0 2 * * *"), "schedule"),
+        (blueprint(pg, mode="incremental", schedule="0 2 * * *"), "watermark"),
         (blueprint(pg, blueprint="Bad-Name"), "blueprint"),
         (blueprint(pg, tables={"public.orders": {"partition": ["x"]}}), "tables.public.orders"),
         (blueprint(pg, target={"database": "shop", "zone": "raw"}), "target"),

@@ -137,6 +137,12 @@ int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, cons
     snprintf(text, sizeof text, "%s:%llu", end->file, (unsigned long long)end->pos);
     json_t *cursor = json_pack("{s:s, s:s, s:I, s:s}", "phase", phase, "file", end->file, "pos",
                                (json_int_t)end->pos, "gtid", gtid);
+    if (cursor && s->watermarks &&
+        (json_object_set(cursor, "watermarks", s->watermarks) ||
+         json_object_set(cursor, "watermark_columns", s->wm_cols))) {
+        json_decref(cursor);
+        cursor = NULL;
+    }
     if (!cursor)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     int rc = source_db_commit(s->env, s->batch, tag, cursor, text, err);
@@ -152,36 +158,114 @@ static void snapshot_tag(char *tag, size_t cap, const my_pos_t *p, int64_t start
              (long long)started, (unsigned long long)seq);
 }
 
+/* Stages a change row of t with no values (all NULL) and _op op at pos: the `t` that
+ * starts each table's image in snapshot mode, so the image replaces what came before. */
+static int add_marker(my_source_t *s, const bl_table_t *bt, size_t g, bool csv, const char *op,
+                      const char *pos, const char *ts, buf_t *line, tarn_err_t *err)
+{
+    buf_reset(line);
+    if (csv) {
+        for (size_t i = 0; i < bt->ncols; i++)
+            buf_putc(line, ','); /* an empty unquoted field is NULL */
+        buf_printf(line, "%s,%s,%s,,", op, pos, ts);
+    } else {
+        buf_putc(line, '{');
+        for (size_t i = 0; i < bt->ncols; i++) {
+            buf_put_json_string(line, bt->cols[i].name, strlen(bt->cols[i].name));
+            buf_puts(line, ":null,");
+        }
+        buf_printf(line, "\"_op\":\"%s\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
+                         "\"_txid\":null,\"_old_key\":null}", op, pos, ts);
+    }
+    return line->data ? change_batch_add(s->batch, g, line->data, line->len, err)
+                      : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+}
+
+static void put_ident(buf_t *b, const char *name)
+{
+    buf_putc(b, '`');
+    for (const char *p = name; *p; p++)
+        buf_printf(b, *p == '`' ? "``" : "%c", *p);
+    buf_putc(b, '`');
+}
+
+/* The SELECT that reads t: every row, or in mode incremental the rows whose watermark is
+ * above last (NULL: the first run), in the watermark's order. */
+static void select_sql(my_source_t *s, const my_table_t *t, const char *last, buf_t *sql)
+{
+    const bl_table_t *bt = t->cols;
+    buf_puts(sql, "SELECT ");
+    for (size_t i = 0; i < bt->ncols; i++) {
+        buf_puts(sql, i ? ", " : "");
+        put_ident(sql, bt->cols[i].name);
+    }
+    buf_printf(sql, " FROM `%s`.`%s`", t->db, t->name);
+    if (t->wm < 0)
+        return;
+    const bl_col_t *c = &bt->cols[t->wm];
+    /* Rows without a watermark are never read: no run could tell they changed. */
+    buf_puts(sql, " WHERE ");
+    put_ident(sql, c->name);
+    buf_puts(sql, " IS NOT NULL");
+    if (last) {
+        buf_puts(sql, " AND ");
+        put_ident(sql, c->name);
+        /* A number compared with a quoted string is compared as a double: a BIGINT
+         * watermark past 2^53 would not be exact, so numbers go in as numbers. */
+        size_t n = strlen(last);
+        bool number = my_col_numeric(c) && n && strspn(last, "0123456789+-.eE") == n;
+        if (number) {
+            buf_printf(sql, " > %s", last);
+        } else {
+            char *esc = malloc(2 * n + 1);
+            if (esc)
+                mysql_real_escape_string(s->conn, esc, last, (unsigned long)n);
+            buf_printf(sql, " > '%s'", esc ? esc : "");
+            free(esc);
+        }
+    }
+    buf_puts(sql, " ORDER BY ");
+    put_ident(sql, c->name);
+}
+
+/* Reads table t in the snapshot's transaction into the batch. A snapshot (cdc's, or a run
+ * of mode snapshot, whose tables each start with a `t` row) holds its full batches,
+ * converted in the background while the next is read, to land them all at its end; an
+ * incremental run lands a full batch where the watermark changes, with the watermark in
+ * the cursor. */
 static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, const char *ts,
                           int64_t started, uint64_t *seq, tarn_err_t *err)
 {
     change_col_t *cols = NULL;
     size_t ncols = 0, g = 0;
-    buf_t sql = BUF_INIT, line = BUF_INIT;
+    buf_t sql = BUF_INIT, line = BUF_INIT, last = BUF_INIT;
     MYSQL_RES *r = NULL;
     int64_t rows = 0;
     const bl_table_t *bt = t->cols;
+    bool image = !s->bt.cdc && !s->bt.incremental, cut = false;
     /* Parquet batches stage CSV (read typed, several times faster than JSON) and commit in
      * the background while the next batch is read. */
     bool csv = change_batch_parquet(s->batch);
     change_stage_t stage = csv ? CHANGE_STAGE_CSV : CHANGE_STAGE_JSON;
+    char key[300];
+    snprintf(key, sizeof key, "%s.%s", t->db, t->name);
     int rc = my_change_cols(bt, &cols, &ncols, err);
     if (rc || (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
         goto done;
-    buf_puts(&sql, "SELECT ");
-    for (size_t i = 0; i < bt->ncols; i++) {
-        buf_puts(&sql, i ? ", `" : "`");
-        for (const char *p = bt->cols[i].name; *p; p++)
-            buf_printf(&sql, *p == '`' ? "``" : "%c", *p);
-        buf_putc(&sql, '`');
-    }
-    buf_printf(&sql, " FROM `%s`.`%s`", t->db, t->name);
+    select_sql(s, t, t->wm >= 0 ? json_string_value(json_object_get(s->watermarks, key)) : NULL,
+               &sql);
     if (!sql.data || mysql_query(s->conn, sql.data) || !(r = mysql_use_result(s->conn))) {
         rc = TARN_ERR(err, TARN_EUPSTREAM, "read %s.%s: %s", t->db, t->name,
                       mysql_error(s->conn));
         goto done;
     }
-    source_status_table(s->env->status, t->lake, 0, t->estimate, false);
+    source_status_table(s->env->status, t->lake, 0, t->wm >= 0 ? -1 : t->estimate, false);
+    if (image) {
+        char pos[48];
+        my_source_pos(pos, sizeof pos, at, 0);
+        if ((rc = add_marker(s, bt, g, csv, "t", pos, ts, &line, err)))
+            goto done;
+    }
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(r))) {
         unsigned long *len = mysql_fetch_lengths(r);
@@ -209,10 +293,40 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
             rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             break;
         }
+        const char *wm = t->wm >= 0 && row[t->wm] ? row[t->wm] : "";
+        size_t wlen = t->wm >= 0 && row[t->wm] ? len[t->wm] : 0;
+        /* Mode incremental lands a full batch only where the watermark changes: the next
+         * run reads above the cursor's watermark, so rows sharing it must land together. */
+        if (cut && (wlen != last.len - 1 || memcmp(wm, last.data, wlen))) {
+            char tag[64];
+            snapshot_tag(tag, sizeof tag, at, started, ++*seq);
+            json_object_set_new(s->watermarks, key, json_string(last.data));
+            if ((rc = my_batch_commit(s, "incremental", at, "", tag, err)) ||
+                (rc = change_batch_group_as(s->batch, t->lake, cols, ncols, stage, &g, err)))
+                break;
+            cut = false;
+            source_status_table(s->env->status, t->lake, rows - 1, -1, false);
+            if (atomic_load(s->env->stop)) {
+                rc = STOPPED;
+                break;
+            }
+        }
         if ((rc = change_batch_add(s->batch, g, line.data, line.len, err)))
             break;
-        if (change_batch_rows(s->batch) >= s->bt.max_rows ||
-            change_batch_bytes(s->batch) >= s->bt.max_bytes) {
+        if (t->wm >= 0) {
+            buf_reset(&last);
+            buf_append(&last, wm, wlen);
+            buf_putc(&last, '\0');
+            if (!last.data) {
+                rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+                break;
+            }
+        }
+        bool full = change_batch_rows(s->batch) >= s->bt.max_rows ||
+                    change_batch_bytes(s->batch) >= s->bt.max_bytes;
+        if (full && s->bt.incremental) {
+            cut = true;
+        } else if (full) {
             char tag[64];
             snapshot_tag(tag, sizeof tag, at, started, ++*seq);
             if ((rc = change_batch_hold(s->batch, tag, err)) ||
@@ -237,6 +351,8 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
                       mysql_error(s->conn));
         goto done;
     }
+    if (t->wm >= 0 && rows)
+        json_object_set_new(s->watermarks, key, json_string(last.data));
     source_status_table(s->env->status, t->lake, rows, rows, true);
 done:
     if (r)
@@ -244,6 +360,7 @@ done:
     my_cols_free(cols, ncols);
     buf_free(&sql);
     buf_free(&line);
+    buf_free(&last);
     return rc;
 }
 
@@ -269,7 +386,7 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
 {
     my_pos_t at = {0};
     char gtid[128] = "", v[2][128];
-    source_status_state(s->env->status, "snapshotting");
+    source_status_state(s->env->status, s->bt.incremental ? "reading" : "snapshotting");
     source_status_tables_reset(s->env->status);
     if (!s->conn) {
         int rc = my_connect(&s->conn, s->cfg, 0, err);
@@ -296,6 +413,13 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
     snprintf(at.file, sizeof at.file, "%s", v[0]);
     at.seq = my_file_seq(at.file);
     at.pos = strtoull(v[1], NULL, 10);
+    /* Each run's rows sort after the last run's, even when the binlog did not move (or is
+     * off): the latest run's row of a key wins downstream. */
+    if (!s->bt.cdc &&
+        (at.seq < s->last.seq || (at.seq == s->last.seq && at.pos <= s->last.pos))) {
+        at = s->last;
+        at.pos++;
+    }
     if (s->bt.cdc) {
         char q[300], g[1][128];
         snprintf(q, sizeof q, "SELECT BINLOG_GTID_POS('%s', %llu)", at.file,
@@ -313,7 +437,9 @@ static int snapshot(my_source_t *s, tarn_err_t *err)
     char tag[64];
     snapshot_tag(tag, sizeof tag, &at, started, ++seq);
     /* The snapshot's last files and the cursor that starts the stream, together. */
-    if ((rc = my_batch_commit(s, s->bt.cdc ? "streaming" : "snapshot-done", &at, gtid, tag, err)))
+    const char *phase = s->bt.cdc ? "streaming" : s->bt.incremental ? "incremental"
+                                                                     : "snapshot-done";
+    if ((rc = my_batch_commit(s, phase, &at, gtid, tag, err)))
         return rc;
     s->cursor = at;
     snprintf(s->cursor_gtid, sizeof s->cursor_gtid, "%s", gtid);
@@ -331,9 +457,36 @@ static void stop(void *state)
     if (s->conn)
         mysql_close(s->conn);
     change_batch_free(s->batch);
+    json_decref(s->watermarks);
+    json_decref(s->wm_cols);
     my_tables_free(s->tables, s->ntables);
     free((void *)s->charsets.kinds);
     free(s);
+}
+
+/* Mode incremental: the watermarks the cursor holds, each kept only while its table reads
+ * by the same column (a new column reads the table from the start), none after a run asked
+ * for a new snapshot. */
+static int my_watermarks_load(my_source_t *s, const json_t *cursor, tarn_err_t *err)
+{
+    s->watermarks = json_object();
+    s->wm_cols = json_object();
+    if (!s->watermarks || !s->wm_cols)
+        return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    const json_t *had = json_object_get(cursor, "watermarks");
+    const json_t *had_cols = json_object_get(cursor, "watermark_columns");
+    for (size_t i = 0; i < s->ntables; i++) {
+        const my_table_t *t = &s->tables[i];
+        char key[300];
+        snprintf(key, sizeof key, "%s.%s", t->db, t->name);
+        const char *col = t->cols->cols[t->wm].name;
+        json_object_set_new(s->wm_cols, key, json_string(col));
+        const char *was = json_string_value(json_object_get(had_cols, key));
+        json_t *v = json_object_get(had, key);
+        if (v && was && !strcmp(was, col) && !s->env->resnapshot)
+            json_object_set(s->watermarks, key, v);
+    }
+    return 0;
 }
 
 static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_err_t *err)
@@ -358,6 +511,13 @@ static int start(void **state, const json_t *cfg, const ingest_env_t *env, tarn_
         rc = sources_cursor_get(env->db, env->source_id, &cursor, err);
     const char *phase = json_string_value(json_object_get(cursor, "phase"));
     const char *file = json_string_value(json_object_get(cursor, "file"));
+    if (!rc && !s->bt.cdc && file) {
+        snprintf(s->last.file, sizeof s->last.file, "%s", file);
+        s->last.seq = my_file_seq(file);
+        s->last.pos = (uint64_t)json_integer_value(json_object_get(cursor, "pos"));
+    }
+    if (!rc && s->bt.incremental)
+        rc = my_watermarks_load(s, cursor, err);
     if (!rc && s->bt.cdc && phase && !strcmp(phase, "streaming") && file && !env->resnapshot) {
         /* Streamed before: on from the end of the last delivered transaction. */
         my_pos_t at = {0};

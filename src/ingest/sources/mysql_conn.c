@@ -319,6 +319,65 @@ static int check_select(MYSQL *c, const json_t *cfg, const my_table_t *t, tarn_e
     return rc;
 }
 
+/* Types whose order grows with each change as a watermark's must: numbers, dates and
+ * times, and short strings, by information_schema's DATA_TYPE. Not the TEXTs and BLOBs
+ * (MariaDB's JSON is a LONGTEXT), ENUM, SET, BIT or the geometries. */
+static bool orderable(const char *dt)
+{
+    static const char *const ok[] = {"tinyint", "smallint", "mediumint", "int", "integer",
+                                     "bigint", "float", "double", "real", "decimal",
+                                     "numeric", "date", "time", "datetime", "timestamp",
+                                     "year", "char", "varchar", "binary", "varbinary"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (!strcasecmp(dt, ok[i]))
+            return true;
+    return false;
+}
+
+bool my_col_numeric(const bl_col_t *c)
+{
+    switch (c->type) {
+    case BL_TINY: case BL_SHORT: case BL_INT24: case BL_LONG: case BL_LONGLONG:
+    case BL_DECIMAL: case BL_NEWDECIMAL: case BL_FLOAT: case BL_DOUBLE: case BL_YEAR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Mode incremental: t->wm gets the index of table q's watermark column, or the refusal
+ * names the column's absence or its type. */
+static int watermark_col(MYSQL *c, const json_t *cfg, my_table_t *t, const char *q,
+                         tarn_err_t *err)
+{
+    const char *col = source_db_watermark(cfg, q);
+    if (!col)
+        return source_db_watermark_refuse(cfg, q, NULL, NULL, err);
+    for (size_t i = 0; i < t->cols->ncols; i++) {
+        if (strcmp(t->cols->cols[i].name, col))
+            continue;
+        /* The column's own type word: the TEXTs are VARCHARs to the rest of the source. */
+        buf_t b = BUF_INIT;
+        buf_puts(&b, "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ");
+        quote_str(c, &b, t->db);
+        buf_puts(&b, " AND TABLE_NAME = ");
+        quote_str(c, &b, t->name);
+        buf_puts(&b, " AND COLUMN_NAME = ");
+        quote_str(c, &b, col);
+        char dt[1][128];
+        int found = b.data ? my_query_row(c, b.data, dt, 1, err)
+                           : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        buf_free(&b);
+        if (found < 0)
+            return found;
+        if (found && !orderable(dt[0]))
+            return source_db_watermark_refuse(cfg, q, col, dt[0], err);
+        t->wm = (int)i;
+        return 0;
+    }
+    return source_db_watermark_refuse(cfg, q, col, NULL, err);
+}
+
 int my_tables_resolve(MYSQL *c, const json_t *cfg, bool cdc, my_table_t **out, size_t *nout,
                       tarn_err_t *err)
 {
@@ -368,6 +427,7 @@ int my_tables_resolve(MYSQL *c, const json_t *cfg, bool cdc, my_table_t **out, s
                 continue;
             my_table_t *x = &t[n];
             memset(x, 0, sizeof *x);
+            x->wm = -1;
             x->db = strdup(row[0]);
             x->name = strdup(row[1]);
             x->estimate = strtoll(row[2], NULL, 10);
@@ -380,6 +440,11 @@ int my_tables_resolve(MYSQL *c, const json_t *cfg, bool cdc, my_table_t **out, s
                 rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
             else if (!(rc = check_select(c, cfg, x, err)))
                 rc = table_cols(c, x, cdc, err);
+            if (!rc && source_db_is_incremental(cfg)) {
+                char q[300];
+                snprintf(q, sizeof q, "%s.%s", x->db, x->name);
+                rc = watermark_col(c, cfg, x, q, err);
+            }
         }
         mysql_free_result(r);
         if (rc)

@@ -21,6 +21,7 @@ typedef struct {
     bl_table_t *cols; /* its columns as information_schema describes them, typed like a
                        * TABLE_MAP's, for the snapshot and a truncate */
     int64_t estimate;
+    int wm;           /* mode incremental: the watermark column's index; else -1 */
 } my_table_t;
 
 /* A binlog position: the file's sequence number and name, and the offset in it. */
@@ -42,6 +43,10 @@ typedef struct my_source {
     change_batch_t *batch;
     bl_charsets_t charsets;     /* the server's collation ids */
     bool done;                  /* snapshot mode: the snapshot is in */
+    /* Snapshot and incremental modes: the position of the last run (each run's rows sort
+     * after it), and per table the last watermark delivered and its column. */
+    my_pos_t last;
+    json_t *watermarks, *wm_cols;
     bool streaming;
     bool checksum;              /* events end in a CRC32 */
     /* The stream: where it is, and the end of the last delivered transaction. */
@@ -96,13 +101,17 @@ void my_cols_free(change_col_t *c, size_t n);
 /* A value as the text protocol gives it (NULL data: NULL) as the staged value its column's
  * change-file type reads: a JSON value, or (csv) a CSV field. */
 int my_text_value(buf_t *out, const bl_col_t *c, const char *data, size_t len, bool csv);
+/* Whether the column's values are numbers (compared as numbers, written unquoted). */
+bool my_col_numeric(const bl_col_t *c);
 /* "0000000003-00000000000004D2-0000000012": a position that sorts as text in commit order. */
 void my_source_pos(char *out, size_t cap, const my_pos_t *p, uint32_t ordinal);
 /* The sequence number of a binlog file's name ("mysql-bin.000003": 3). */
 uint32_t my_file_seq(const char *file);
 
 /* ---- mysql.c ---- */
-/* Lands the batch with the cursor {"phase", "file", "pos", "gtid"}; tag orders the files. */
+/* Lands the batch with the cursor {"phase", "file", "pos", "gtid"} (and in mode
+ * incremental "watermarks" {table: last value read}, "watermark_columns" {table: column});
+ * tag orders the files. */
 int my_batch_commit(my_source_t *s, const char *phase, const my_pos_t *end, const char *gtid,
                     const char *tag, tarn_err_t *err);
 
