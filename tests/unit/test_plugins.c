@@ -1,5 +1,6 @@
 /* Unit tests of the connector registry: finding plugins by name, configuring one (its map,
- * then its own check, on the filled-in configuration) and its help. */
+ * then its own check, on the filled-in configuration) and its help; the database sources'
+ * checks of their modes, schedule and watermarks. */
 #include "ingest/plugin.h"
 
 #include <setjmp.h>
@@ -75,11 +76,68 @@ static void test_configure_and_help(void **state)
     buf_free(&b);
 }
 
+/* The scheduled modes' keys against the mode, for both database sources (configure runs
+ * the map and the check: no database is reached). */
+static void test_db_modes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *extra, *want; /* want NULL: accepted */
+    } cases[] = {
+        {"\"mode\":\"snapshot\",\"schedule\":\"0 2 * * *\"", NULL},
+        {"\"mode\":\"snapshot\",\"schedule\":\"*/5 * * * * *\"", NULL},
+        {"\"mode\":\"incremental\",\"watermark\":\"updated_at\"", NULL},
+        {"\"mode\":\"incremental\",\"watermarks\":{\"%s.orders\":\"u\"}", NULL},
+        {"\"mode\":\"incremental\",\"watermarks\":{\"%s.other\":\"u\"}",
+         "watermarks.%s.other: is not one of the tables"},
+        {"\"mode\":\"incremental\",\"watermarks\":{\"%s.orders\":5}",
+         "watermarks.%s.orders: must be a column name"},
+        {"\"mode\":\"cdc\",\"schedule\":\"0 2 * * *\"", "takes no schedule"},
+        {"\"schedule\":\"0 2 * * *\"", "takes no schedule"}, /* cdc is the default */
+        {"\"mode\":\"snapshot\",\"schedule\":\"0 25 * * *\"",
+         "schedule: cron hour field: 25 is out of range"},
+        {"\"mode\":\"incremental\"", "give watermark"},
+        {"\"mode\":\"snapshot\",\"watermark\":\"u\"", "watermark: only mode incremental"},
+        {"\"mode\":\"weekly\"", "mode"},
+    };
+    static const struct {
+        const char *type, *container;
+    } types[] = {{"postgres", "public"}, {"mysql", "shop"}};
+    for (size_t t = 0; t < 2; t++) {
+        const ingest_plugin_t *p = ingest_plugin_find(types[t].type);
+        assert_non_null(p);
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            char extra[300], json[600], want[200];
+            snprintf(extra, sizeof extra, cases[i].extra, types[t].container);
+            snprintf(json, sizeof json,
+                     "{\"connection\":{\"database\":\"shop\",\"user\":\"u\"},"
+                     "\"tables\":[\"%s.orders\"],%s}",
+                     types[t].container, extra);
+            json_t *given = json_loads(json, 0, NULL), *cfg = NULL;
+            assert_non_null(given);
+            tarn_err_t err = {0};
+            int rc = ingest_plugin_configure(&cfg, p, given, &err);
+            if (!cases[i].want) {
+                if (rc)
+                    fail_msg("%s %s: refused: %s", types[t].type, json, err.msg);
+            } else {
+                snprintf(want, sizeof want, cases[i].want, types[t].container);
+                if (rc != TARN_EINVAL || !strstr(err.msg, want))
+                    fail_msg("%s %s: got %d '%s', want '%s'", types[t].type, json, rc, err.msg,
+                             want);
+            }
+            json_decref(cfg);
+            json_decref(given);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_configure_and_help),
+        cmocka_unit_test(test_db_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
