@@ -700,12 +700,15 @@ int store_writer_place(store_writer_t *w, const char *final)
 
 /* Creates the parent folders of path below base, fsyncing each new folder's parent so
  * the folders survive a crash. A key segment that is already an object (a file) makes
- * the key unusable on this store: TARN_ECONFLICT. */
+ * the key unusable on this store: TARN_ECONFLICT. A folder just made can be pruned again
+ * by a concurrent delete that emptied it (promotion moving a table's last object on)
+ * before its child is made: then it starts over, a few times. */
 static int make_parents(const char *base, const char *path, tarn_err_t *err)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", path);
     size_t blen = strlen(base);
+    int pruned = 0;
     for (char *p = tmp + blen + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -721,6 +724,10 @@ static int make_parents(const char *base, const char *path, tarn_err_t *err)
                                   "the key cannot be stored: its prefix '%s' is an existing "
                                   "object, and an object cannot also be a folder here",
                                   tmp + blen + 1);
+        } else if (errno == ENOENT && pruned++ < 8) {
+            *p = '/';
+            p = tmp + blen; /* a parent went meanwhile: from the top again */
+            continue;
         } else {
             return TARN_ERR(err, TARN_EIO, "mkdir %s: %s", tmp, strerror(errno));
         }
