@@ -4,6 +4,7 @@
 #include "ingest/sources.h"
 #include "util/cron.h"
 #include "util/fs.h"
+#include "util/killpoint.h"
 #include "util/timeutil.h"
 
 #include <openssl/crypto.h>
@@ -257,7 +258,7 @@ int source_db_commit(const ingest_env_t *env, change_batch_t *b, const char *tag
     if (!rc) {
         source_status_delivered(env->status, rows, files);
         source_status_cursor(env->status, cursor_text);
+        killpoint_hit("source-batch-committed"); /* files and cursor in, the run going on */
     }
     return rc;
 }
-

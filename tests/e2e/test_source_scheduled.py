@@ -189,6 +189,46 @@ def test_postgres_incremental(pg, lake, tmp_path, fmt):
     assert sorted(latest.items()) == sorted(pg.sql("SELECT id, v FROM orders", "shop"))
 
 
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_incremental_killed_mid_run(pg, maria, tmp_path, kind):
+    """tarn dies (as by kill -9) right after the third batch of a run is committed; the
+    run is taken up again at restart from the watermark committed with that batch: every
+    row once."""
+    s = Server(tmp_path / "data", promotion=True,
+               extra_env={"PG_PW": PG_PW, "MY_PW": MY_PW,
+                          "TARN_KILLPOINT": "source-batch-committed:3"}).start()
+    try:
+        if kind == "postgres":
+            cfg = pg_config(pg, tables=["public.customers"], watermark="id",
+                            batch={"max_rows": 50})
+        else:
+            cfg = my_config(maria, tables=["shop.customers"], watermark="id",
+                            batch={"max_rows": 50})
+        create(s, tmp_path, "killed", cfg)
+        s.proc.wait(timeout=60)
+        assert s.proc.returncode == 137
+        s.extra_env.pop("TARN_KILLPOINT")
+        s.start()
+        wait_for(lambda: runs(s, "killed")[-1]["status"] == "succeeded", timeout=60,
+                 interval=0.3)
+        n = (pg.sql("SELECT count(*) FROM customers", "shop") if kind == "postgres"
+             else maria.sql("SELECT count(*) FROM customers", "shop"))[0][0]
+
+        def ids():
+            got = []
+            for zone in ("raw", "cleaned"):
+                try:
+                    got += [r[0] for r in sql(s, f"SELECT id FROM {zone}.killed.customers")]
+                except AssertionError:
+                    pass
+            return got
+        got = wait_for(lambda: (lambda x: len(x) >= n and x)(ids()), timeout=60, interval=0.5)
+        assert len(got) == n and len(set(got)) == n
+    finally:
+        if s.proc.poll() is None:
+            s.stop()
+
+
 def test_mysql_incremental(maria, lake, tmp_path):
     state = {"next": 1001}
 
@@ -287,6 +327,32 @@ def test_snapshot_blueprint_follows_deletes(pg, maria, lake, tmp_path, kind):
     run_now(lake, db)
     wait_for(lambda: count(lake, f"curated.{db}.customers") == 0, timeout=120, interval=1)
     lake.tarn("blueprint", "delete", db)
+
+
+def test_incremental_blueprint_upserts(pg, lake, tmp_path):
+    """Mode incremental in a blueprint: each run's rows are upserts into curated."""
+    src = {k: v for k, v in pg_config(pg).items() if k not in ("mode", "batch")}
+    bp = {"blueprint": "inc_pg", "source": src, "mode": "incremental",
+          "schedule": "0 0 1 1 *", "target": {"database": "inc_pg"}, "batch_window_seconds": 1}
+    f = tmp_path / "inc_pg.yaml"
+    f.write_text(json.dumps(bp))
+    lake.tarn("blueprint", "apply", str(f), "--json")
+
+    def curated_equal():
+        try:
+            got = sorted(lake_rows(lake, "SELECT id, v FROM inc_pg.orders"))
+        except psycopg2.Error:
+            return False
+        return got == sorted(pg.sql("SELECT id, v FROM orders", "shop"))
+
+    wait_for(curated_equal, timeout=120, interval=1)
+    n = pg.sql("SELECT count(*) FROM orders WHERE id % 100 = 3", "shop")[0][0]
+    pg.sql("UPDATE orders SET v = v + 7, updated_at = now() WHERE id % 100 = 3", "shop")
+    pg.sql("INSERT INTO orders VALUES (5000, 5000, now(), NULL)", "shop")
+    r = run_now(lake, "inc_pg")
+    assert r["rows"] == n + 1, r
+    wait_for(curated_equal, timeout=120, interval=1)
+    lake.tarn("blueprint", "delete", "inc_pg")
 
 
 @pytest.mark.parametrize("kind", ["postgres", "mysql"])
