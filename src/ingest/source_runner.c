@@ -127,7 +127,6 @@ static void task_main(worker_t *w, void *arg)
         rc = p->run(state, &err);
         persist_state(t, last, sizeof last);
         source_status_get(t->status, st, sizeof st, &rows);
-        (void)rows;
         bool streaming = !strcmp(st, "streaming");
         /* A run of a source that streams is over once it streams: its snapshot is in and
          * it keeps up. Runs asked for meanwhile are answered the same way. */
