@@ -149,3 +149,29 @@ def test_mariadb_snapshot_killed_midway(maria, lake, tmp_path):
         maria.sql("UPDATE big SET v = -1 WHERE id <= 10", "shop")
         maria.sql("DELETE FROM big WHERE id = 11", "shop")
     exactly_once(lake, "mysnap", 11, more)
+
+
+def test_postgres_resnapshot_replaces_the_image(pg, lake):
+    """After the tests above: rows deleted while the source is paused never stream (the
+    resnapshot drops the slot); `run --resnapshot` starts the new image with a `t` row, so
+    a current-state table built from the change files loses them too."""
+    t = "raw.pgsnap.big"
+    lake.tarn("source", "pause", "pgsnap")
+    pg.sql("DELETE FROM big WHERE id BETWEEN 100 AND 199", "shop")
+    lake.tarn("source", "run", "pgsnap", "--resnapshot")
+    if status(lake, "pgsnap")["state"] == "paused":
+        lake.tarn("source", "resume", "pgsnap")
+    wait_for(lambda: status(lake, "pgsnap")["state"] == "streaming", timeout=120)
+    n = pg.sql("SELECT count(*) FROM big", "shop")[0][0]
+
+    def image():
+        try:
+            return sql(lake, f"SELECT count(*) FROM {t} WHERE _op = 'r' AND _source_pos > "
+                             f"(SELECT max(_source_pos) FROM {t} WHERE _op = 't')")[0][0]
+        except AssertionError:
+            return -1
+    wait_for(lambda: image() == n, timeout=120, interval=0.5)
+    assert sql(lake, f"SELECT count(*) FROM {t} WHERE _op = 't'") == [[1]]
+    # The rows after the truncate are exactly the source's.
+    assert sql(lake, f"SELECT count(*) FROM {t} WHERE _op = 'r' AND id BETWEEN 100 AND 199 AND "
+                     f"_source_pos > (SELECT max(_source_pos) FROM {t} WHERE _op = 't')") == [[0]]

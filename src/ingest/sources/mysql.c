@@ -159,7 +159,8 @@ static void snapshot_tag(char *tag, size_t cap, const my_pos_t *p, int64_t start
 }
 
 /* Stages a change row of t with no values (all NULL) and _op op at pos: the `t` that
- * starts each table's image in snapshot mode, so the image replaces what came before. */
+ * starts each table's image in snapshot mode and in a cdc source's --resnapshot (keys that
+ * vanished while the stream was lost must go), so the image replaces what came before. */
 static int add_marker(my_source_t *s, const bl_table_t *bt, size_t g, bool csv, const char *op,
                       const char *pos, const char *ts, buf_t *line, tarn_err_t *err)
 {
@@ -242,7 +243,7 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
     MYSQL_RES *r = NULL;
     int64_t rows = 0;
     const bl_table_t *bt = t->cols;
-    bool image = !s->bt.cdc && !s->bt.incremental, cut = false;
+    bool image = !s->bt.incremental && (!s->bt.cdc || s->env->resnapshot), cut = false;
     /* Parquet batches stage CSV (read typed, several times faster than JSON) and commit in
      * the background while the next batch is read. */
     bool csv = change_batch_parquet(s->batch);

@@ -293,7 +293,8 @@ static bool row_field(const char *row, int n, bool csv, int idx, buf_t *field, b
 }
 
 /* Stages a change row of t with no values (all NULL) and _op op at position (lsn, 0): the
- * `t` that starts each table's image in snapshot mode, so the image replaces what came
+ * `t` that starts each table's image in snapshot mode and in a cdc source's --resnapshot
+ * (keys that vanished while the stream was lost must go), so the image replaces what came
  * before. */
 static int add_marker(pg_source_t *s, const pg_table_t *t, size_t g, bool csv, const char *op,
                       uint64_t lsn, const char *ts, buf_t *line, tarn_err_t *err)
@@ -366,7 +367,7 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
     PGresult *r = NULL;
     int64_t rows = 0;
     bool csv = change_batch_parquet(s->batch);
-    bool image = !s->bt.cdc && !s->bt.incremental, cut = false;
+    bool image = !s->bt.incremental && (!s->bt.cdc || s->env->resnapshot), cut = false;
     change_stage_t stage = csv ? CHANGE_STAGE_CSV : CHANGE_STAGE_JSON;
     char pos_prefix[24], key[300];
     snprintf(pos_prefix, sizeof pos_prefix, "%016llX-", (unsigned long long)lsn);
