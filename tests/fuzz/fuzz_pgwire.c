@@ -1,8 +1,9 @@
 /* libFuzzer target: what the PostgreSQL edge parses from a client on arbitrary bytes —
  * message framing and field reads, statement splitting and classification, SET / SHOW /
  * COPY / DECLARE / FETCH / CLOSE parsing, parameter values in text and binary for every
- * type, and text-to-binary conversion of result values — plus a SCRAM exchange and the
- * GRANT / REVOKE statement parser. */
+ * type, setting values as PostgreSQL normalises them, and text-to-binary conversion of
+ * result values — plus a SCRAM exchange and the GRANT / REVOKE statement parser. */
+#include "consume/pgwire/pgsetting.h"
 #include "consume/pgwire/pgtype.h"
 #include "govern/grants_sql.h"
 #include "govern/scram.h"
@@ -70,6 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     pgtype_of(s);
+    static const char *const settings[] = {"client_encoding", "datestyle", "intervalstyle",
+                                           "standard_conforming_strings", "application_name"};
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+        char norm[64];
+        pgsetting_normalize(settings[i], s, "ISO, MDY", norm, sizeof norm, &err);
+    }
     grant_statement_t gs;
     if (!grants_parse(s, &gs, &err))
         grants_statement_free(&gs);

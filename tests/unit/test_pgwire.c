@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "consume/pgwire/pgsetting.h"
 #include "consume/pgwire/pgtype.h"
 #include "consume/pgwire/pgmsg.h"
 #include "consume/pgwire/pgsql.h"
@@ -348,6 +349,41 @@ static void test_params(void **state)
     json_decref(v);
 }
 
+static void test_settings(void **state)
+{
+    (void)state;
+    tarn_err_t err = {0};
+    char out[64];
+    static const char *const utf8[] = {"'utf-8'", "UTF8", "unicode", "Utf_8", "'UNICODE'"};
+    for (size_t i = 0; i < sizeof utf8 / sizeof *utf8; i++) {
+        assert_int_equal(pgsetting_normalize("client_encoding", utf8[i], "UTF8", out, sizeof out,
+                                             &err),
+                         0);
+        assert_string_equal(out, "UTF8");
+    }
+    assert_string_equal(pgsetting_encoding("ISO-8859-1"), "LATIN1");
+    assert_null(pgsetting_encoding("klingon"));
+    assert_int_equal(pgsetting_normalize("client_encoding", "klingon", "UTF8", out, sizeof out,
+                                         &err),
+                     TARN_EINVAL);
+    assert_string_equal(err.msg, "invalid value for parameter \"client_encoding\": \"klingon\"");
+    assert_int_equal(pgsetting_normalize("datestyle", "iso,dmy", "ISO, MDY", out, sizeof out, &err),
+                     0);
+    assert_string_equal(out, "ISO, DMY");
+    assert_int_equal(pgsetting_normalize("datestyle", "ymd", "ISO, MDY", out, sizeof out, &err), 0);
+    assert_string_equal(out, "ISO, YMD");
+    assert_int_equal(pgsetting_normalize("datestyle", "iso, sql", "ISO, MDY", out, sizeof out,
+                                         &err),
+                     TARN_EINVAL);
+    assert_int_equal(pgsetting_normalize("standard_conforming_strings", "TRUE", "on", out,
+                                         sizeof out, &err),
+                     0);
+    assert_string_equal(out, "on");
+    assert_int_equal(pgsetting_normalize("intervalstyle", "ISO_8601", NULL, out, sizeof out, &err),
+                     0);
+    assert_string_equal(out, "iso_8601");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_set_show),  cmocka_unit_test(test_copy),
         cmocka_unit_test(test_type_oids), cmocka_unit_test(test_text_to_binary),
         cmocka_unit_test(test_params),         cmocka_unit_test(test_text_len),
+        cmocka_unit_test(test_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -360,7 +360,7 @@ static int begin_session(pg_client_t *k, json_t *params)
         for (size_t j = 0; j < sizeof settable / sizeof *settable; j++)
             if (!strcmp(lower, settable[j]) &&
                 pg_setting_set(k, lower, json_string_value(v), &k->err)) {
-                fatal(k, "22023", "%s", k->err.msg);
+                fatal(k, k->env->sqlstate(k->err.code, k->err.reason), "%s", k->err.msg);
                 return TARN_EINVAL;
             }
     }

@@ -1,6 +1,7 @@
 /* Running statements for the PostgreSQL protocol: session parameters (SET / SHOW), rows
  * as DataRow or COPY lines, portals whose queries run under the workload, cursors
  * (DECLARE / FETCH / CLOSE), transaction status, and the simple Query message. */
+#include "consume/pgwire/pgsetting.h"
 #include "consume/pgwire/pgtype.h"
 #include "govern/grants_sql.h"
 #include "consume/pgwire/pg_internal.h"
@@ -75,24 +76,24 @@ int pg_setting_set(pg_client_t *k, const char *name, const char *value, tarn_err
             return TARN_ERR_R(err, TARN_EINVAL, CantChangeRuntimeParam,
                               "parameter \"%s\" cannot be changed", name);
     bool dflt = !value || !strcasecmp(value, "DEFAULT");
-    if (!dflt && !strcmp(name, "client_encoding") && strcasecmp(value, "UTF8") &&
-        strcasecmp(value, "UTF-8") && strcasecmp(value, "UNICODE"))
-        return TARN_ERR_R(err, TARN_EINVAL, InvalidParameterValue,
-                          "client_encoding must be UTF8 (tarn sends and receives UTF-8 only)");
-    if (!dflt && !strcmp(name, "datestyle") && strncasecmp(value, "ISO", 3))
-        return TARN_ERR_R(err, TARN_EINVAL, InvalidParameterValue,
-                          "DateStyle must start with ISO (dates are always written in ISO 8601)");
+    /* Values are compared in PostgreSQL's normal form ('utf-8' is UTF8, "iso,dmy" is
+     * "ISO, DMY"), and kept in it for SHOW and ParameterStatus. */
+    char norm[256];
+    int rc = dflt ? 0
+                  : pgsetting_normalize(name, value, pg_setting_get(k, name), norm, sizeof norm,
+                                        err);
+    if (rc)
+        return rc;
+    if (!dflt)
+        value = norm;
     if (!dflt && !strcmp(name, "standard_conforming_strings") && strcasecmp(value, "on"))
         return TARN_ERR_R(err, TARN_EINVAL, InvalidParameterValue,
                           "standard_conforming_strings is always on");
     if (!dflt && !strcmp(name, "transaction") && strcasestr(value, "read write"))
         return TARN_ERR_R(err, TARN_EINVAL, ReadOnlySqlTransaction,
                           "the lake's SQL sessions are read-only");
-    /* Client encoding and DateStyle keep their canonical spelling. */
     if (dflt)
         json_object_del(k->settings, name);
-    else if (!strcmp(name, "client_encoding"))
-        json_object_set_new(k->settings, name, json_string("UTF8"));
     else if (!strcmp(name, "timezone"))
         ; /* times are always shown in UTC, with their offset, so any zone reads right */
     else if (strcmp(name, "transaction"))
