@@ -20,7 +20,7 @@ libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libedit-dev libexpat1
 zlib1g-dev libzstd-dev libjq-dev libpq-dev libmariadb-dev libpg-query-dev libprotobuf-c-dev curl ca-certificates
 awscli"
 TEST_PKGS="libcmocka-dev postgresql zstd python3-pytest python3-boto3 python3-psycopg2
-python3-psycopg postgresql-client mariadb-server python3-pymysql libpostgresql-jdbc-java default-jdk-headless
+python3-psycopg python3-asyncpg postgresql-client mariadb-server python3-pymysql libpostgresql-jdbc-java default-jdk-headless
 clang libclang-rt-14-dev wrk strace prometheus"
 case "$MODE" in
     run) PKGS=$RUN_PKGS ;;

@@ -773,6 +773,25 @@ int session_query(session_t *s, const char *sql, const json_t *params, rowenc_st
     return 0;
 }
 
+int session_param_types(session_t *s, const char *sql, json_t **types, tarn_err_t *err)
+{
+    const char *inner;
+    json_t *cols = NULL, *none = json_array();
+    const json_t *params = none;
+    int rc = none ? session_inner(s, sql, &params, &cols, false, &inner, err)
+                  : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    json_decref(cols);
+    json_decref(none);
+    if (rc)
+        return rc;
+    /* SHOW TABLES and EXPLAIN are answered as values: no parameter of theirs is used. */
+    if (!params) {
+        *types = json_array();
+        return *types ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    }
+    return engine_param_types(s->conn, inner, types, err);
+}
+
 int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err)
 {
     arena_reset(s->a);

@@ -33,6 +33,10 @@ void session_close(session_t *s);
  * rebuilt from the tables' current snapshots. */
 int session_query(session_t *s, const char *sql, const json_t *params, rowenc_style_t style,
                   json_t **columns, rowenc_t **rows, tarn_err_t *err);
+/* The types of sql's parameters $1, $2, ... as the engine infers them from where the
+ * mapped statement uses them (engine_param_types: DuckDB's names, "" when left open).
+ * Checks and maps sql as session_query does, without running it. Caller decrefs. */
+int session_param_types(session_t *s, const char *sql, json_t **types, tarn_err_t *err);
 /* Whether sql parses (a prepared statement's syntax is checked when it is prepared, as
  * PostgreSQL does); TARN_EINVAL with reason "SyntaxError" otherwise. */
 int session_check_syntax(session_t *s, const char *sql, tarn_err_t *err);

@@ -5,6 +5,7 @@
 
 #include <duckdb.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,133 @@ int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows
 }
 
 
+/* A JSON scalar as a value of the list element type id when one is built here exactly
+ * (the engine rebinds a statement whose value types differ from the types it inferred);
+ * NULL otherwise. */
+static duckdb_value typed_scalar(const json_t *v, duckdb_type id)
+{
+    if (json_is_null(v))
+        return duckdb_create_null_value();
+    bool i = json_is_integer(v);
+    json_int_t n = i ? json_integer_value(v) : 0;
+    switch (id) {
+    case DUCKDB_TYPE_BOOLEAN:
+        return json_is_boolean(v) ? duckdb_create_bool(json_is_true(v)) : NULL;
+    case DUCKDB_TYPE_TINYINT:
+        return i && n >= INT8_MIN && n <= INT8_MAX ? duckdb_create_int8((int8_t)n) : NULL;
+    case DUCKDB_TYPE_SMALLINT:
+        return i && n >= INT16_MIN && n <= INT16_MAX ? duckdb_create_int16((int16_t)n) : NULL;
+    case DUCKDB_TYPE_INTEGER:
+        return i && n >= INT32_MIN && n <= INT32_MAX ? duckdb_create_int32((int32_t)n) : NULL;
+    case DUCKDB_TYPE_BIGINT:
+        return i ? duckdb_create_int64((int64_t)n) : NULL;
+    case DUCKDB_TYPE_DOUBLE:
+        return json_is_number(v) ? duckdb_create_double(json_number_value(v)) : NULL;
+    case DUCKDB_TYPE_FLOAT:
+        return json_is_number(v) ? duckdb_create_float((float)json_number_value(v)) : NULL;
+    case DUCKDB_TYPE_VARCHAR:
+        return json_is_string(v) ? duckdb_create_varchar_length(json_string_value(v),
+                                                                json_string_length(v))
+                                 : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* A JSON scalar as VARCHAR, which the engine casts to the type the statement needs. */
+static duckdb_value text_scalar(const json_t *v)
+{
+    char tmp[64];
+    if (json_is_null(v))
+        return duckdb_create_null_value();
+    if (json_is_string(v))
+        return duckdb_create_varchar_length(json_string_value(v), json_string_length(v));
+    if (json_is_integer(v))
+        snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(tmp, sizeof tmp, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return NULL;
+    return duckdb_create_varchar(tmp);
+}
+
+/* LIST nested depth times around VARCHAR (depth 0: VARCHAR). */
+static duckdb_logical_type varchar_lists(int depth)
+{
+    duckdb_logical_type t = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    for (int d = 0; d < depth; d++) {
+        duckdb_logical_type up = duckdb_create_list_type(t);
+        duckdb_destroy_logical_type(&t);
+        t = up;
+    }
+    return t;
+}
+
+static bool same_type(duckdb_logical_type a, duckdb_logical_type b)
+{
+    buf_t x = BUF_INIT, y = BUF_INIT;
+    engine_type_name(&x, a);
+    engine_type_name(&y, b);
+    bool same = x.data && y.data && !strcmp(x.data, y.data);
+    buf_free(&x);
+    buf_free(&y);
+    return same;
+}
+
+/* A JSON array (nested for more dimensions, as deep everywhere) as a LIST value: of
+ * want's element type when want is a list whose elements are built exactly here, else of
+ * VARCHAR (nested: lists of VARCHAR), which casts to any element type. NULL when out of
+ * memory. */
+static duckdb_value list_value(const json_t *arr, duckdb_logical_type want)
+{
+    size_t n = json_array_size(arr);
+    int depth = 0; /* list levels below this one */
+    for (const json_t *a = arr; json_is_array(json_array_get(a, 0)); a = json_array_get(a, 0))
+        depth++;
+    duckdb_logical_type child = want && duckdb_get_type_id(want) == DUCKDB_TYPE_LIST
+                                    ? duckdb_list_type_child_type(want)
+                                    : NULL;
+    duckdb_logical_type elem = NULL;
+    duckdb_value out = NULL, *vals = calloc(n ? n : 1, sizeof *vals);
+    bool exact = child != NULL, retry = false;
+    for (size_t i = 0; vals && exact && i < n; i++) {
+        const json_t *v = json_array_get(arr, i);
+        vals[i] = depth ? (json_is_array(v) ? list_value(v, child) : duckdb_create_null_value())
+                        : typed_scalar(v, duckdb_get_type_id(child));
+        exact = vals[i] && (json_is_null(v) || !depth ||
+                            same_type(duckdb_get_value_type(vals[i]), child));
+    }
+    if (vals && exact) {
+        elem = child;
+        child = NULL;
+    } else if (vals && depth && want) {
+        retry = true; /* a sub-list did not fit want: all of it as VARCHAR instead */
+    } else if (vals) {
+        for (size_t i = 0; i < n; i++) {
+            if (vals[i])
+                duckdb_destroy_value(&vals[i]);
+            const json_t *v = json_array_get(arr, i);
+            if (!(vals[i] = json_is_array(v) ? list_value(v, NULL) : text_scalar(v)))
+                goto done;
+        }
+        elem = varchar_lists(depth);
+    }
+    if (elem)
+        out = duckdb_create_list_value(elem, vals, (idx_t)n);
+done:
+    for (size_t i = 0; vals && i < n; i++)
+        if (vals[i])
+            duckdb_destroy_value(&vals[i]);
+    free(vals);
+    if (child)
+        duckdb_destroy_logical_type(&child);
+    if (elem)
+        duckdb_destroy_logical_type(&elem);
+    return retry ? list_value(arr, NULL) : out;
+}
+
 int engine_bind(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *err)
 {
     size_t want = (size_t)duckdb_nparams(ps), got = json_array_size(params);
@@ -269,7 +397,17 @@ int engine_bind(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *
         const json_t *v = json_array_get(params, i);
         idx_t k = (idx_t)i + 1;
         duckdb_state st;
-        if (json_is_string(v))
+        /* A value of exactly the type the statement infers for it binds without the
+         * engine planning the statement again for another type. */
+        duckdb_logical_type pt =
+            json_is_array(v) || json_is_null(v) ? NULL : duckdb_param_logical_type(ps, k);
+        duckdb_value tv = pt ? typed_scalar(v, duckdb_get_type_id(pt)) : NULL;
+        if (pt)
+            duckdb_destroy_logical_type(&pt);
+        if (tv) {
+            st = duckdb_bind_value(ps, k, tv);
+            duckdb_destroy_value(&tv);
+        } else if (json_is_string(v))
             st = duckdb_bind_varchar_length(ps, k, json_string_value(v), json_string_length(v));
         else if (json_is_integer(v))
             st = duckdb_bind_int64(ps, k, (int64_t)json_integer_value(v));
@@ -279,7 +417,16 @@ int engine_bind(duckdb_prepared_statement ps, const json_t *params, tarn_err_t *
             st = duckdb_bind_boolean(ps, k, json_is_true(v));
         else if (json_is_null(v))
             st = duckdb_bind_null(ps, k);
-        else
+        else if (json_is_array(v)) {
+            duckdb_logical_type want = duckdb_param_logical_type(ps, k);
+            duckdb_value lv = list_value(v, want);
+            if (want)
+                duckdb_destroy_logical_type(&want);
+            if (!lv)
+                return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+            st = duckdb_bind_value(ps, k, lv);
+            duckdb_destroy_value(&lv);
+        } else
             return TARN_ERR_R(err, TARN_EINVAL, InvalidArgument,
                               "parameter $%zu must be a string, number, boolean or null", i + 1);
         if (st == DuckDBError)
@@ -363,6 +510,15 @@ void engine_type_name(buf_t *b, duckdb_logical_type t)
     };
     duckdb_type id = duckdb_get_type_id(t);
     duckdb_logical_type child = NULL, key = NULL;
+    /* JSON is VARCHAR under an alias; PostgreSQL clients tell it apart (json, OID 114). */
+    char *alias = id == DUCKDB_TYPE_VARCHAR ? duckdb_logical_type_get_alias(t) : NULL;
+    bool json = alias && !strcmp(alias, "JSON");
+    if (alias)
+        duckdb_free(alias);
+    if (json) {
+        buf_puts(b, "JSON");
+        return;
+    }
     switch (id) {
     case DUCKDB_TYPE_DECIMAL:
         buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
@@ -414,14 +570,29 @@ void engine_type_name(buf_t *b, duckdb_logical_type t)
         duckdb_destroy_logical_type(&key);
 }
 
-/* The columns of a statement without parameters as preparing it binds them: no run,
- * so no file is opened for it. NULL (and the caller runs it for no rows) when a column's
+/* Whether preparing gave every parameter of ps a type (none is used as SELECT $1 is). */
+static bool params_typed(duckdb_prepared_statement ps)
+{
+    idx_t n = duckdb_nparams(ps);
+    bool typed = true;
+    for (idx_t i = 1; typed && i <= n; i++) {
+        duckdb_logical_type t = duckdb_param_logical_type(ps, i);
+        duckdb_type id = t ? duckdb_get_type_id(t) : DUCKDB_TYPE_INVALID;
+        typed = id != DUCKDB_TYPE_INVALID && id != DUCKDB_TYPE_ANY && id != DUCKDB_TYPE_SQLNULL;
+        if (t)
+            duckdb_destroy_logical_type(&t);
+    }
+    return typed;
+}
+
+/* The columns of a statement as preparing it binds them: no run, so no file is opened
+ * for it. NULL (and the caller runs it for no rows) when a parameter's or a column's
  * type is left open, or two columns share a name, which a subquery would rename. */
 static json_t *prepared_columns(engine_conn_t *c, const char *sql)
 {
     duckdb_prepared_statement ps = NULL;
     json_t *cols = NULL;
-    if (duckdb_prepare(c->c, sql, &ps) == DuckDBError || duckdb_nparams(ps) ||
+    if (duckdb_prepare(c->c, sql, &ps) == DuckDBError || !params_typed(ps) ||
         duckdb_prepared_statement_type(ps) != DUCKDB_STATEMENT_TYPE_SELECT)
         goto done;
     idx_t nc = duckdb_prepared_statement_column_count(ps);
@@ -457,7 +628,8 @@ done:
 int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, json_t **out,
                     tarn_err_t *err)
 {
-    if (!json_array_size(params) && (*out = prepared_columns(c, sql)))
+    /* With every parameter's type known, values do not change the columns' types. */
+    if ((*out = prepared_columns(c, sql)))
         return 0;
     /* A statement's column types can depend on its parameters' values (SELECT $1), so the
      * types are read from running it, bound, with no rows. */
@@ -498,5 +670,35 @@ int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, jso
         return rc;
     }
     *out = cols;
+    return 0;
+}
+
+int engine_param_types(engine_conn_t *c, const char *sql, json_t **types, tarn_err_t *err)
+{
+    duckdb_prepared_statement ps = NULL;
+    json_t *list = json_array();
+    int rc = list ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    if (!rc && duckdb_prepare(c->c, sql, &ps) == DuckDBError)
+        rc = engine_fail(duckdb_prepare_error(ps), err);
+    idx_t n = rc ? 0 : duckdb_nparams(ps);
+    for (idx_t i = 1; !rc && i <= n; i++) {
+        duckdb_logical_type t = duckdb_param_logical_type(ps, i);
+        duckdb_type id = t ? duckdb_get_type_id(t) : DUCKDB_TYPE_INVALID;
+        buf_t b = BUF_INIT;
+        /* A parameter whose use leaves its type open (SELECT $1) is ANY or unknown. */
+        if (id != DUCKDB_TYPE_INVALID && id != DUCKDB_TYPE_ANY && id != DUCKDB_TYPE_SQLNULL)
+            engine_type_name(&b, t);
+        if (t)
+            duckdb_destroy_logical_type(&t);
+        if (json_array_append_new(list, json_string(b.data ? b.data : "")))
+            rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
+        buf_free(&b);
+    }
+    duckdb_destroy_prepare(&ps);
+    if (rc) {
+        json_decref(list);
+        return rc;
+    }
+    *types = list;
     return 0;
 }

@@ -122,8 +122,9 @@ typedef struct {
     size_t len;
 } engine_cell_t;
 
-/* Prepares sql with params bound, a JSON array of strings, numbers, booleans and nulls
- * for $1, $2, ... (NULL for none); it runs on engine_stream_start, or on the first
+/* Prepares sql with params bound, a JSON array of strings, numbers, booleans, nulls and
+ * arrays of them (lists, nested for more dimensions) for $1, $2, ... (NULL for none),
+ * each bound with the type the statement infers for it where it is one of those; it runs on engine_stream_start, or on the first
  * engine_stream_columns that needs a run or engine_stream_next. */
 int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
                        engine_stream_t **out, tarn_err_t *err);
@@ -149,6 +150,12 @@ void engine_interrupt(engine_conn_t *c);
  * it for no rows. Caller decrefs. */
 int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, json_t **out,
                     tarn_err_t *err);
+
+/* The types sql's parameters $1, $2, ... take where the statement uses them, as preparing
+ * it infers them (WHERE amount > $1: the column's type; $1::json: JSON), with DuckDB's
+ * type names; "" for a parameter whose type the statement leaves open (SELECT $1).
+ * Caller decrefs *types. */
+int engine_param_types(engine_conn_t *c, const char *sql, json_t **types, tarn_err_t *err);
 
 /* The parse tree of sql as DuckDB's json_serialize_sql gives it: *tree (caller decrefs) is
  * {"error": false, "statements": [...]} or {"error": true, "error_type": "parser", ...}.

@@ -1,8 +1,9 @@
 /* libFuzzer target: what the PostgreSQL edge parses from a client on arbitrary bytes —
  * message framing and field reads, statement splitting and classification, SET / SHOW /
  * COPY / DECLARE / FETCH / CLOSE parsing, parameter values in text and binary for every
- * type, setting values as PostgreSQL normalises them, and text-to-binary conversion of
- * result values — plus a SCRAM exchange and the GRANT / REVOKE statement parser. */
+ * type (arrays too: text literals and binary arrays), setting values as PostgreSQL
+ * normalises them, parameter casts, and text-to-binary conversion of result values —
+ * plus a SCRAM exchange and the GRANT / REVOKE statement parser. */
 #include "consume/pgwire/pgsetting.h"
 #include "consume/pgwire/pgtype.h"
 #include "govern/grants_sql.h"
@@ -16,7 +17,9 @@
 
 static const uint32_t oids[] = {0,    16,   17,   19,   20,   21,   23,   25,
                                 26,   114,  700,  701,  705,  1042, 1043, 1082,
-                                1083, 1114, 1184, 1186, 1266, 1700, 2950, 99999};
+                                1083, 1114, 1184, 1186, 1266, 1700, 2950, 99999,
+                                1000, 1001, 1005, 1007, 1009, 1016, 1022, 1182,
+                                1185, 1231, 2951, 199};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -57,7 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pgsql_parse_declare(stmt, len, &name, &query, &binary, a, &err);
         pgsql_parse_fetch(stmt, len, &name, &count, a, &err);
         pgsql_parse_close(stmt, len, &name, a, &err);
-        pgsql_count_params(stmt, len);
+        int np = pgsql_count_params(stmt, len);
+        uint32_t casts[8];
+        pgsql_param_casts(stmt, len, casts, np < 8 ? np : 8);
     }
     free(stmts);
     for (size_t i = 0; i < sizeof oids / sizeof *oids; i++) {
@@ -71,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     pgtype_of(s);
+    pgtype_param_oid(s);
     static const char *const settings[] = {"client_encoding", "datestyle", "intervalstyle",
                                            "standard_conforming_strings", "application_name"};
     for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {

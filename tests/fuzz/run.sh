@@ -30,7 +30,9 @@ build fuzz_keys src/storage/keys.c $UTIL -lcrypto -lz -lpthread
 build fuzz_catalog src/catalog/schema.c src/catalog/hive.c src/util/arena.c $UTIL \
     -ljansson -lcrypto -lz -lpthread
 build fuzz_pgwire src/consume/pgwire/pgmsg.c src/consume/pgwire/pgsql.c src/consume/pgwire/pglex.c \
-    src/consume/pgwire/pgtype.c src/consume/pgwire/pgsetting.c src/govern/scram.c \
+    src/consume/pgwire/pgtype.c src/consume/pgwire/pgtype_param.c src/consume/pgwire/pgarray.c \
+    src/consume/pgwire/pgsetting.c \
+    src/govern/scram.c \
     src/govern/grants_sql.c src/util/arena.c $UTIL -ljansson -lpg_query -lcrypto -lz -lpthread -lm
 STREAM="src/ingest/stream_config.c src/ingest/stream_template.c src/ingest/stream_jq.c
 src/ingest/stream_jq_check.c src/ingest/plugins.c tests/fuzz/plugin_stubs.c src/util/config_map.c

@@ -341,12 +341,83 @@ static void test_params(void **state)
     assert_int_equal(pgtype_param_to_json(PGTYPE_INT4, 0, "4x", 2, &v, &err), TARN_EINVAL);
     assert_string_equal(tarn_reason_name(err.reason), "InvalidTextRepresentation");
     assert_int_equal(pgtype_param_to_json(PGTYPE_INT4, 1, "\0\0", 2, &v, &err), TARN_EINVAL);
-    assert_int_equal(pgtype_param_to_json(PGTYPE_BYTEA, 1, "ab", 2, &v, &err), TARN_EINVAL);
+    assert_string_equal(tarn_reason_name(err.reason), "InvalidBinaryRepresentation");
+    assert_int_equal(pgtype_param_to_json(99999, 1, "ab", 2, &v, &err), TARN_EINVAL);
     assert_string_equal(tarn_reason_name(err.reason), "FeatureNotSupported");
+    /* bytea, binary and text (hex and escape), as the engine's blob text */
+    assert_int_equal(pgtype_param_to_json(PGTYPE_BYTEA, 1, "a\\\x01", 3, &v, &err), 0);
+    assert_string_equal(json_string_value(v), "a\\x5C\\x01");
+    json_decref(v);
+    assert_int_equal(pgtype_param_to_json(PGTYPE_BYTEA, 0, "\\x61ff", 6, &v, &err), 0);
+    assert_string_equal(json_string_value(v), "a\\xFF");
+    json_decref(v);
+    assert_int_equal(pgtype_param_to_json(PGTYPE_BYTEA, 0, "a\\001\\\\", 7, &v, &err), 0);
+    assert_string_equal(json_string_value(v), "a\\x01\\x5C");
+    json_decref(v);
     /* The largest binary date a client can send: its days are not multiplied out. */
     assert_int_equal(pgtype_param_to_json(PGTYPE_DATE, 1, "\x25\x05\x5e\x82", 4, &v, &err), 0);
     assert_non_null(json_string_value(v));
     json_decref(v);
+}
+
+static json_t *array_of(uint32_t oid, int format, const char *d, size_t len, tarn_err_t *err)
+{
+    json_t *v = NULL;
+    return pgtype_param_to_json(oid, format, d, len, &v, err) ? NULL : v;
+}
+
+static void test_arrays(void **state)
+{
+    (void)state;
+    tarn_err_t err = {0};
+    static const struct {
+        const char *text, *json;
+    } ok[] = {
+        {"{1,2,3}", "[1, 2, 3]"},
+        {" { 1 , NULL ,null } ", "[1, null, null]"},
+        {"{}", "[]"},
+        {"{{1,2},{3,4}}", "[[1, 2], [3, 4]]"},
+        {"[0:1]={5,6}", "[5, 6]"},
+        {"[1:2][1:1]={{5},{6}}", "[[5], [6]]"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        json_t *v = array_of(1007, 0, ok[i].text, strlen(ok[i].text), &err);
+        assert_non_null(v);
+        char *s = json_dumps(v, JSON_ENCODE_ANY);
+        assert_string_equal(s, ok[i].json);
+        free(s);
+        json_decref(v);
+    }
+    const char *t = "{\"a b\",\"c\\\"d\",e\\,f, g h ,\"NULL\",\"\"}";
+    json_t *v = array_of(1009, 0, t, strlen(t), &err);
+    assert_non_null(v);
+    char *s = json_dumps(v, JSON_ENCODE_ANY);
+    assert_string_equal(s, "[\"a b\", \"c\\\"d\", \"e,f\", \"g h\", \"NULL\", \"\"]");
+    free(s);
+    json_decref(v);
+    static const char *const bad[] = {"{1,2",    "{1,,2}",    "{{1,2},{3}}", "{1,{2}}",
+                                      "{{1},2}", "{1,2}x",    "1,2",         "{\"a}",
+                                      "{1,abc}", "[1:3]={1}", "{{}}",        "{1\"2\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_null(array_of(1007, 0, bad[i], strlen(bad[i]), &err));
+        assert_string_equal(tarn_reason_name(err.reason), "InvalidTextRepresentation");
+    }
+    /* binary: 2 x 1 int4, one NULL */
+    const char bin[] = "\0\0\0\x02\0\0\0\x01\0\0\0\x17"
+                       "\0\0\0\x02\0\0\0\x01\0\0\0\x01\0\0\0\x01"
+                       "\0\0\0\x04\0\0\0\x09\xff\xff\xff\xff";
+    v = array_of(1007, 1, bin, sizeof bin - 1, &err);
+    assert_non_null(v);
+    s = json_dumps(v, JSON_ENCODE_ANY);
+    assert_string_equal(s, "[[9], [null]]");
+    free(s);
+    json_decref(v);
+    assert_null(array_of(1016, 1, bin, sizeof bin - 1, &err)); /* int4 elements, not int8 */
+    assert_string_equal(tarn_reason_name(err.reason), "DatatypeMismatch");
+    assert_null(array_of(1007, 1, bin, sizeof bin - 2, &err));
+    assert_string_equal(tarn_reason_name(err.reason), "ProtocolViolation");
+    const char huge[] = "\0\0\0\x01\0\0\0\0\0\0\0\x17\x7f\xff\xff\xff\0\0\0\x01";
+    assert_null(array_of(1007, 1, huge, sizeof huge - 1, &err));
 }
 
 static void test_settings(void **state)
@@ -392,7 +463,7 @@ int main(void)
         cmocka_unit_test(test_set_show),  cmocka_unit_test(test_copy),
         cmocka_unit_test(test_type_oids), cmocka_unit_test(test_text_to_binary),
         cmocka_unit_test(test_params),         cmocka_unit_test(test_text_len),
-        cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_arrays),         cmocka_unit_test(test_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,54 @@ void pg_stmt_free(stmt_t *s)
     free(s->name);
     free(s->sql);
     free(s->types);
+    free(s->open);
     free(s);
+}
+
+/* Fills the parameter types the client left unspecified with those the engine infers
+ * from where the statement uses them, as PostgreSQL's Parse does. When the statement
+ * cannot be mapped yet (a table it may not read, say), they stay unspecified (text) and
+ * running it reports why. */
+static void infer_param_types(pg_client_t *k, stmt_t *s)
+{
+    bool open = false;
+    for (int i = 0; i < s->nparams; i++)
+        open |= i >= s->ntypes || !s->types[i];
+    if (!open)
+        return;
+    uint32_t *t = realloc(s->types, (size_t)s->nparams * sizeof *t);
+    if (!t)
+        return;
+    for (int i = s->ntypes; i < s->nparams; i++)
+        t[i] = 0;
+    s->types = t;
+    s->ntypes = s->nparams;
+    /* A cast in the text names PostgreSQL's type exactly ($1::oid[] is oid[], where the
+     * engine sees BIGINT[]); the engine infers the rest. */
+    uint32_t *cast = calloc((size_t)s->nparams, sizeof *cast);
+    if (!cast)
+        return;
+    pgsql_param_casts(s->sql, strlen(s->sql), cast, s->nparams);
+    bool rest = false;
+    for (int i = 0; i < s->nparams; i++) {
+        if (!t[i])
+            t[i] = cast[i];
+        rest |= !t[i];
+    }
+    free(cast);
+    json_t *inferred = NULL;
+    tarn_err_t ignored = {0};
+    if (!rest || session_param_types(k->session, s->sql, &inferred, &ignored))
+        return;
+    s->open = calloc((size_t)s->nparams, sizeof *s->open);
+    for (int i = 0; i < s->nparams; i++) {
+        const char *name = json_string_value(json_array_get(inferred, (size_t)i));
+        if (!t[i])
+            t[i] = pgtype_param_oid(name ? name : "");
+        if (s->open)
+            s->open[i] = !name || !*name;
+    }
+    json_decref(inferred);
 }
 
 int pg_ext_parse(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
@@ -75,6 +122,8 @@ int pg_ext_parse(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
     s->nparams = pgsql_count_params(sql, strlen(sql));
     if (s->nparams < n)
         s->nparams = n;
+    if (s->kind == PGSQL_QUERY)
+        infer_param_types(k, s);
     stmt_t **old = stmt_find(k, name);
     if (*old) { /* the unnamed statement is replaced */
         stmt_t *o = *old;
@@ -141,8 +190,12 @@ int pg_ext_bind(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
             break;
         }
         json_t *v;
-        if ((rc = pgtype_param_to_json(oid, fmt, data, (size_t)len, &v, err)))
+        if ((rc = pgtype_param_to_json(oid, fmt, data, (size_t)len, &v, err))) {
+            if (err->reason == TARN_R_InvalidBinaryRepresentation)
+                TARN_ERR_R(err, TARN_EINVAL, InvalidBinaryRepresentation,
+                           "incorrect binary data format in bind parameter %d", i + 1);
             goto done;
+        }
         json_array_append_new(params, v);
     }
     int nr = pgmsg_get_i16(&r);
@@ -220,9 +273,11 @@ int pg_ext_describe(pg_client_t *k, const pgmsg_t *m, tarn_err_t *err)
             put_no_data(k);
             return 0;
         }
+        /* NULLs describe the columns, but that a parameter whose type is open is text
+         * (a NULL there would make SELECT $1 an integer column). */
         json_t *params = json_array();
         for (int i = 0; i < s->nparams; i++)
-            json_array_append_new(params, json_null());
+            json_array_append_new(params, s->open && s->open[i] ? json_string("") : json_null());
         portal_t tmp = {0};
         int rc =
             session_query(k->session, s->sql, params, ROWENC_PG, &tmp.columns, NULL, err);

@@ -51,7 +51,8 @@ typedef struct stmt {
     char *name;
     char *sql;
     pgsql_kind_t kind;
-    uint32_t *types; /* declared parameter types (0: unspecified) */
+    uint32_t *types; /* parameter types: declared, else inferred (0: unspecified) */
+    bool *open;      /* per parameter: the engine left its type open (SELECT $1) */
     int ntypes, nparams;
     struct stmt *next;
 } stmt_t;

@@ -3,9 +3,11 @@
  * from its tokens. */
 #include "consume/pgwire/pgsql.h"
 #include "consume/pgwire/pglex.h"
+#include "consume/pgwire/pgtype.h"
 #include "util/buf.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -599,4 +601,89 @@ int pgsql_count_params(const char *stmt, size_t len)
         }
     scan_end(&s);
     return max;
+}
+
+/* The type named at s (after "::"): its OID, 0 when this table does not know it. Reads
+ * pg_catalog-qualified names, the multi-word names, a type modifier and array brackets. */
+static uint32_t cast_type(scan_t *s)
+{
+    tok_t t = next_tok(s);
+    if (is_word(&t, "pg_catalog")) {
+        tok_t dot = next_tok(s);
+        if (!is_op(&dot, '.'))
+            return 0;
+        t = next_tok(s);
+    }
+    if (t.kind != TOK_WORD && t.kind != TOK_QIDENT)
+        return 0;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(t.len < 40 ? t.len : 40), t.s);
+    for (char *c = name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    /* double precision, character varying, timestamp/time with(out) time zone */
+    static const char *const more[][4] = {{"double", "precision", NULL, NULL},
+                                          {"character", "varying", NULL, NULL},
+                                          {"timestamp", "with", "time", "zone"},
+                                          {"timestamp", "without", "time", "zone"},
+                                          {"time", "with", "time", "zone"},
+                                          {"time", "without", "time", "zone"}};
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        if (strcmp(name, more[i][0]))
+            continue;
+        scan_t ahead = *s;
+        size_t k = 1;
+        for (; k < 4 && more[i][k]; k++) {
+            tok_t w = next_tok(&ahead);
+            if (!is_word(&w, more[i][k]))
+                break;
+        }
+        if (k < 4 && more[i][k])
+            continue;
+        *s = ahead;
+        for (size_t j = 1; j < k; j++)
+            snprintf(name + strlen(name), sizeof name - strlen(name), " %s", more[i][j]);
+        break;
+    }
+    scan_t ahead = *s;
+    tok_t u = next_tok(&ahead);
+    if (is_op(&u, '(')) { /* numeric(10,2), varchar(20) */
+        int depth = 1;
+        while (depth > 0 && (u = next_tok(&ahead)).kind != TOK_END)
+            depth += is_op(&u, '(') - is_op(&u, ')');
+        *s = ahead;
+        u = next_tok(&ahead);
+    }
+    bool array = false;
+    while (is_op(&u, '[')) {
+        while ((u = next_tok(&ahead)).kind != TOK_END && !is_op(&u, ']'))
+            ;
+        array = true;
+        *s = ahead;
+        u = next_tok(&ahead);
+    }
+    uint32_t oid = pgtype_by_sql_name(name);
+    return array ? pgtype_array_of(oid) : oid;
+}
+
+void pgsql_param_casts(const char *stmt, size_t len, uint32_t *oids, int n)
+{
+    scan_t s;
+    tarn_err_t err = {0};
+    for (int i = 0; i < n; i++)
+        oids[i] = 0;
+    if (scan_begin(&s, stmt, len, &err))
+        return;
+    for (tok_t t = next_tok(&s); t.kind != TOK_END; t = next_tok(&s)) {
+        if (t.kind != TOK_PARAM)
+            continue;
+        int k = atoi(t.s + 1);
+        scan_t ahead = s;
+        tok_t c = next_tok(&ahead);
+        if (c.kind != TOK_OP || c.len != 2 || memcmp(c.s, "::", 2))
+            continue;
+        uint32_t oid = cast_type(&ahead);
+        if (k >= 1 && k <= n && !oids[k - 1])
+            oids[k - 1] = oid;
+    }
+    scan_end(&s);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     PGSQL_EMPTY,      /* only blanks and comments */
@@ -77,5 +78,10 @@ int pgsql_parse_close(const char *stmt, size_t len, const char **name, arena_t *
 
 /* The highest $n the statement uses (0 for none), outside quotes and comments. */
 int pgsql_count_params(const char *stmt, size_t len);
+
+/* The PostgreSQL types stmt casts its parameters to where they appear ($1::int4[],
+ * $2::json, $3::double precision): oids[k - 1] for $k, 0 where $k is not cast or its
+ * type is not one pgtype.h knows (the first cast of a parameter counts). */
+void pgsql_param_casts(const char *stmt, size_t len, uint32_t *oids, int n);
 
 #endif

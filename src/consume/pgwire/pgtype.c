@@ -452,196 +452,81 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
     return 0;
 }
 
-/* ---- parameters ---- */
+/* Each type's array type, as pg_type lists them. */
+static const uint32_t arrays[][2] = {
+    {PGTYPE_BOOL, 1000},      {PGTYPE_BYTEA, 1001},    {PGTYPE_NAME, 1003},
+    {PGTYPE_INT8, 1016},      {PGTYPE_INT2, 1005},     {PGTYPE_INT4, 1007},
+    {PGTYPE_TEXT, 1009},      {PGTYPE_OID, 1028},      {PGTYPE_JSON, 199},
+    {PGTYPE_FLOAT4, 1021},    {PGTYPE_FLOAT8, 1022},   {PGTYPE_BPCHAR, 1014},
+    {PGTYPE_VARCHAR, 1015},   {PGTYPE_DATE, 1182},     {PGTYPE_TIME, 1183},
+    {PGTYPE_TIMESTAMP, 1115}, {PGTYPE_TIMESTAMPTZ, 1185}, {PGTYPE_INTERVAL, 1187},
+    {PGTYPE_TIMETZ, 1270},    {PGTYPE_NUMERIC, 1231},  {PGTYPE_UUID, 2951},
+};
 
-static uint64_t get_be(const char *d, size_t n)
+uint32_t pgtype_array_of(uint32_t elem)
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | (unsigned char)d[i];
-    return v;
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        if (arrays[i][0] == elem)
+            return arrays[i][1];
+    return 0;
 }
 
-/* A binary date/timestamp as text: days from 2000-01-01 plus rem microseconds of the day
- * (0 <= rem < a day). */
-static json_t *datetime_text(int64_t days, int64_t rem, bool date_only, bool tz)
+uint32_t pgtype_array_elem(uint32_t oid)
 {
-    int64_t y;
-    unsigned m, d;
-    time_civil_from_days(days + PGTYPE_EPOCH_DAYS, &y, &m, &d);
-    char s[80];
-    if (date_only)
-        snprintf(s, sizeof s, "%04lld-%02u-%02u", (long long)y, m, d);
-    else
-        snprintf(s, sizeof s, "%04lld-%02u-%02u %02lld:%02lld:%02lld.%06lld%s", (long long)y, m, d,
-                 (long long)(rem / 3600000000LL), (long long)(rem / 60000000 % 60),
-                 (long long)(rem / 1000000 % 60), (long long)(rem % 1000000), tz ? "+00" : "");
-    return json_string(s);
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        if (arrays[i][1] == oid)
+            return arrays[i][0];
+    return 0;
 }
 
-/* A binary numeric as its text. */
-static json_t *numeric_text(const char *d, size_t len)
+uint32_t pgtype_param_oid(const char *t)
 {
-    if (len < 8)
-        return NULL;
-    size_t nd = get_be(d, 2);
-    int weight = (int16_t)get_be(d + 2, 2);
-    unsigned sign = (unsigned)get_be(d + 4, 2), dscale = (unsigned)get_be(d + 6, 2);
-    if (len != 8 + 2 * nd || dscale > 1000)
-        return NULL;
-    if (sign == 0xC000)
-        return json_string("NaN");
-    if (sign == 0xD000 || sign == 0xF000)
-        return json_string(sign == 0xD000 ? "Infinity" : "-Infinity");
-    buf_t b = BUF_INIT;
-    if (sign == 0x4000)
-        buf_putc(&b, '-');
-    if (weight < 0)
-        buf_putc(&b, '0');
-    for (int w = 0; w <= weight; w++) {
-        unsigned g = (size_t)w < nd ? (unsigned)get_be(d + 8 + 2 * w, 2) : 0;
-        buf_printf(&b, w ? "%04u" : "%u", g);
-    }
-    if (dscale) {
-        buf_putc(&b, '.');
-        for (unsigned k = 0; k < dscale; k++) {
-            int w = weight + 1 + (int)(k / 4);
-            unsigned g = w >= 0 && (size_t)w < nd ? (unsigned)get_be(d + 8 + 2 * w, 2) : 0;
-            static const unsigned div[] = {1000, 100, 10, 1};
-            buf_putc(&b, (char)('0' + g / div[k % 4] % 10));
-        }
-    }
-    json_t *r = b.data ? json_string(b.data) : NULL;
-    buf_free(&b);
-    return r;
+    size_t n = strlen(t);
+    if (!n)
+        return PGTYPE_TEXT;
+    /* A list of lists is one array type with more dimensions in PostgreSQL. */
+    size_t base = n;
+    while (base > 2 && !strncmp(t + base - 2, "[]", 2))
+        base -= 2;
+    if (base == n)
+        return pgtype_of(t).oid;
+    char elem[128];
+    if (base >= sizeof elem)
+        return PGTYPE_TEXT;
+    memcpy(elem, t, base);
+    elem[base] = '\0';
+    uint32_t a = pgtype_array_of(pgtype_of(elem).oid);
+    return a ? a : PGTYPE_TEXT;
 }
 
-/* A float as a JSON number, or its name when JSON has none (the engine casts the text). */
-static json_t *special_float(double v)
+uint32_t pgtype_by_sql_name(const char *name)
 {
-    if (isfinite(v))
-        return json_real(v);
-    return json_string(isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-}
-
-static json_t *text_param(uint32_t oid, const char *d, size_t len)
-{
-    char tmp[64];
-    bool small = len < sizeof tmp;
-    if (small) {
-        memcpy(tmp, d, len);
-        tmp[len] = '\0';
-    }
-    char *e;
-    switch (oid) {
-    case PGTYPE_INT2:
-    case PGTYPE_INT4:
-    case PGTYPE_INT8:
-    case PGTYPE_OID: {
-        long long v = small ? strtoll(tmp, &e, 10) : 0;
-        return small && len && !*e ? json_integer(v) : NULL;
-    }
-    case PGTYPE_FLOAT4:
-    case PGTYPE_FLOAT8: {
-        double v = small ? strtod(tmp, &e) : 0;
-        return small && len && !*e ? special_float(v) : NULL;
-    }
-    case PGTYPE_BOOL:
-        if (small && (!strcasecmp(tmp, "t") || !strcasecmp(tmp, "true") || !strcmp(tmp, "1") ||
-                      !strcasecmp(tmp, "on") || !strcasecmp(tmp, "yes") || !strcasecmp(tmp, "y")))
-            return json_true();
-        if (small && (!strcasecmp(tmp, "f") || !strcasecmp(tmp, "false") || !strcmp(tmp, "0") ||
-                      !strcasecmp(tmp, "off") || !strcasecmp(tmp, "no") || !strcasecmp(tmp, "n")))
-            return json_false();
-        return NULL;
-    default:
-        return json_stringn(d, len);
-    }
-}
-
-static json_t *binary_param(uint32_t oid, const char *d, size_t len)
-{
-    switch (oid) {
-    case PGTYPE_BOOL:
-        return len == 1 ? json_boolean(*d) : NULL;
-    case PGTYPE_INT2:
-        return len == 2 ? json_integer((int16_t)get_be(d, 2)) : NULL;
-    case PGTYPE_INT4:
-        return len == 4 ? json_integer((int32_t)get_be(d, 4)) : NULL;
-    case PGTYPE_OID:
-        return len == 4 ? json_integer((json_int_t)get_be(d, 4)) : NULL;
-    case PGTYPE_INT8:
-        return len == 8 ? json_integer((json_int_t)(int64_t)get_be(d, 8)) : NULL;
-    case PGTYPE_FLOAT4: {
-        if (len != 4)
-            return NULL;
-        uint32_t bits = (uint32_t)get_be(d, 4);
-        float f;
-        memcpy(&f, &bits, 4);
-        return special_float(f);
-    }
-    case PGTYPE_FLOAT8: {
-        if (len != 8)
-            return NULL;
-        uint64_t bits = get_be(d, 8);
-        double v;
-        memcpy(&v, &bits, 8);
-        return special_float(v);
-    }
-    case PGTYPE_TEXT:
-    case PGTYPE_VARCHAR:
-    case PGTYPE_BPCHAR:
-    case PGTYPE_NAME:
-    case PGTYPE_JSON:
-    case PGTYPE_UNKNOWN:
-    case 0:
-        return json_stringn(d, len);
-    case PGTYPE_DATE:
-        return len == 4 ? datetime_text((int32_t)get_be(d, 4), 0, true, false) : NULL;
-    case PGTYPE_TIMESTAMP:
-    case PGTYPE_TIMESTAMPTZ: {
-        if (len != 8)
-            return NULL;
-        int64_t us = (int64_t)get_be(d, 8), days = us / 86400000000LL, rem = us % 86400000000LL;
-        if (rem < 0) {
-            rem += 86400000000LL;
-            days--;
-        }
-        return datetime_text(days, rem, false, oid == PGTYPE_TIMESTAMPTZ);
-    }
-    case PGTYPE_NUMERIC:
-        return numeric_text(d, len);
-    case PGTYPE_UUID: {
-        if (len != 16)
-            return NULL;
-        char s[37];
-        const unsigned char *u = (const unsigned char *)d;
-        snprintf(s, sizeof s,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-                 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-                 u[15]);
-        return json_string(s);
-    }
-    default:
-        return NULL;
-    }
-}
-
-int pgtype_param_to_json(uint32_t oid, int format, const char *data, size_t len, json_t **out,
-                         tarn_err_t *err)
-{
-    const pgtype_t *pt = pgtype_by_oid(oid);
-    json_t *v = format == 1 ? binary_param(oid, data, len) : text_param(oid, data, len);
-    if (!v)
-        return format == 1 && (oid == PGTYPE_BYTEA || oid == PGTYPE_INTERVAL ||
-                               oid == PGTYPE_TIME || oid == PGTYPE_TIMETZ || !pt)
-                   ? TARN_ERR_R(err, TARN_EINVAL, FeatureNotSupported,
-                                "binary parameters of type %s are not supported; send them as "
-                                "text",
-                                pt ? pt->name : "?")
-                   : TARN_ERR_R(err, TARN_EINVAL, InvalidTextRepresentation,
-                                "invalid input syntax for type %s: \"%.*s\"", pt ? pt->name : "?",
-                                (int)(len > 60 ? 60 : len), data);
-    *out = v;
+    static const struct {
+        const char *name;
+        uint32_t oid;
+    } aliases[] = {
+        {"int", PGTYPE_INT4},
+        {"integer", PGTYPE_INT4},
+        {"smallint", PGTYPE_INT2},
+        {"bigint", PGTYPE_INT8},
+        {"boolean", PGTYPE_BOOL},
+        {"real", PGTYPE_FLOAT4},
+        {"float", PGTYPE_FLOAT8},
+        {"double precision", PGTYPE_FLOAT8},
+        {"decimal", PGTYPE_NUMERIC},
+        {"character varying", PGTYPE_VARCHAR},
+        {"character", PGTYPE_BPCHAR},
+        {"char", PGTYPE_BPCHAR},
+        {"timestamp with time zone", PGTYPE_TIMESTAMPTZ},
+        {"timestamp without time zone", PGTYPE_TIMESTAMP},
+        {"time with time zone", PGTYPE_TIMETZ},
+        {"time without time zone", PGTYPE_TIME},
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
+        if (!strcmp(aliases[i].name, name))
+            return aliases[i].oid;
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        if (!strcmp(types[i].name, name) && types[i].oid != PGTYPE_UNKNOWN)
+            return types[i].oid;
     return 0;
 }

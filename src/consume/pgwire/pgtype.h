@@ -48,6 +48,18 @@ typedef struct {
 /* The PostgreSQL type a DuckDB type name (as engine_describe spells it: "INTEGER",
  * "DECIMAL(10,2)", "VARCHAR[]") is shown as. Nested and unknown types are text. */
 pgtype_t pgtype_of(const char *duckdb_type);
+/* The array type of a type's OID (int4 -> _int4, 1007), and the element type of an array
+ * type's OID; 0 when there is none. */
+uint32_t pgtype_array_of(uint32_t elem);
+uint32_t pgtype_array_elem(uint32_t oid);
+/* The PostgreSQL type a parameter the engine infers as duckdb_type (engine_param_types:
+ * "INTEGER", "JSON", "VARCHAR[]", "" when open) is described as: lists are arrays of
+ * their element's type, and an open type is text, as PostgreSQL resolves unknown
+ * parameters. */
+uint32_t pgtype_param_oid(const char *duckdb_type);
+/* The OID of a type as SQL names it (lowercase: "int4", "integer", "double precision",
+ * "timestamp with time zone"), 0 for a name this table does not know. */
+uint32_t pgtype_by_sql_name(const char *name);
 /* The entry for a PostgreSQL OID, or NULL for an OID this table does not know. */
 const pgtype_t *pgtype_by_oid(uint32_t oid);
 /* The i-th type this table knows, or NULL past the last (to list them all). */
@@ -75,8 +87,11 @@ int pgtype_vec_to_binary(const engine_vec_t *v, size_t i, buf_t *out, tarn_err_t
 
 /* A parameter value from a driver (format 0 text, 1 binary; declared type oid, 0 when
  * unspecified) as the JSON value the engine binds: integers and floats as numbers,
- * booleans as booleans, everything else as its text (the engine casts it to the type the
- * query needs). Caller decrefs *out. */
+ * booleans as booleans, arrays (text literals or binary) as nested JSON arrays, bytea
+ * as the engine's blob text ("\\x01..."), everything else as its text (the engine casts
+ * it to the type the query needs). A value that is not of its type is
+ * InvalidTextRepresentation (text) or InvalidBinaryRepresentation (binary: wrong
+ * length); see pgarray.h for arrays. Caller decrefs *out. */
 int pgtype_param_to_json(uint32_t oid, int format, const char *data, size_t len, json_t **out,
                          tarn_err_t *err);
 

@@ -290,6 +290,15 @@ static int rest_sql(req_t *r)
                         "params is an array of values for $1, $2, ...");
         goto done;
     }
+    /* The engine binds lists too (PostgreSQL arrays); the REST API takes scalars. */
+    for (size_t i = 0; i < json_array_size(params); i++) {
+        const json_t *v = json_array_get(params, i);
+        if (json_is_array(v) || json_is_object(v)) {
+            rc = TARN_ERR_R(&r->err, TARN_EINVAL, InvalidArgument,
+                            "parameter $%zu must be a string, number, boolean or null", i + 1);
+            goto done;
+        }
+    }
     if (pgsql_classify(sql, strlen(sql)) == PGSQL_GRANT) {
         /* GRANT and REVOKE change the lake's grants; they never reach the engine. */
         const char *tag;
