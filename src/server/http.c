@@ -522,7 +522,14 @@ static int take_body(req_t *r, const char *data, size_t n)
             return TARN_ERR(&r->err, TARN_ENOMEM, "out of memory");
         return 0;
     default:
-        return 0; /* a body where none is expected is ignored, as S3 does */
+        /* A body where none is expected: an S3 PUT or POST that carries one (bytes meant
+         * for an object, say) is refused rather than answered as if they were stored;
+         * other requests' bodies are ignored, as S3 does for GET and DELETE. */
+        if (n && !strncmp(r->op->action, "s3:", 3) &&
+            (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidRequest,
+                              "%s takes no request body", r->op->name);
+        return 0;
     }
 }
 

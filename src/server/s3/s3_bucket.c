@@ -8,6 +8,7 @@
 #include "storage/keys.h"
 #include "util/timeutil.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -74,8 +75,34 @@ int s3_head_bucket(req_t *r)
     return 0;
 }
 
+/* CreateBucketConfiguration: LocationConstraint is all tarn reads (it has one region; a
+ * client's region does not change where data lives). Anything else in the document is
+ * refused rather than ignored. */
+static int on_create_elem(void *ctx, const char *path, const char *text)
+{
+    req_t *r = ctx;
+    if (!text && strcmp(path, "CreateBucketConfiguration") &&
+        strcmp(path, "CreateBucketConfiguration/LocationConstraint"))
+        return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
+                          "<%s> is not part of a CreateBucketConfiguration tarn accepts "
+                          "(only <LocationConstraint>)",
+                          path);
+    return 0;
+}
+
 int s3_create_bucket(req_t *r)
 {
+    /* A body must be a CreateBucketConfiguration: bytes meant for an object (an SDK that
+     * addressed "/name" virtual-hosted style) never create a bucket named after them. */
+    size_t ws = 0;
+    while (ws < r->body.len && strchr(" \t\r\n", r->body.data[ws]))
+        ws++;
+    if (ws < r->body.len) {
+        int rc = s3_xml_parse(r->body.data, r->body.len, "CreateBucketConfiguration",
+                              on_create_elem, r, &r->err);
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
         if (!strcmp(r->bucket, reserved[i]))
             return TARN_ERR_R(&r->err, TARN_EINVAL, InvalidBucketName,
@@ -118,6 +145,19 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
     del_t *d = ctx;
     req_t *r = d->r;
     if (!text) {
+        /* Conditions on a delete (ETag, LastModifiedTime, Size) are not checked here: such
+         * a request is refused rather than run without them. */
+        static const char *const known[] = {"Delete", "Delete/Quiet", "Delete/Object",
+                                            "Delete/Object/Key", "Delete/Object/VersionId"};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof known / sizeof *known && !ok; i++)
+            ok = !strcmp(path, known[i]);
+        if (!ok && !strncmp(path, "Delete/Object/", 14))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, NotImplemented,
+                              "conditional deletes (<%s>) are not offered by tarn", path + 14);
+        if (!ok)
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
+                              "<%s> is not part of a Delete request", path);
         if (!strcmp(path, "Delete/Object")) {
             d->key = NULL;
             d->version_id = NULL;
@@ -128,6 +168,9 @@ static int on_delete_elem(void *ctx, const char *path, const char *text)
         return 0;
     }
     if (!strcmp(path, "Delete/Quiet")) {
+        if (strcasecmp(text, "true") && strcasecmp(text, "false"))
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
+                              "<Quiet> must be true or false, not '%s'", text);
         d->quiet = !strcasecmp(text, "true");
     } else if (!strcmp(path, "Delete/Object/Key")) {
         d->key = arena_strdup(r->arena, text);
@@ -187,6 +230,9 @@ int s3_delete_objects(req_t *r)
     del_t d = {.r = r};
     buf_puts(&d.out, S3_XML_HEAD "<DeleteResult xmlns=\"" S3_XMLNS "\">");
     rc = s3_xml_parse(r->body.data, r->body.len, "Delete", on_delete_elem, &d, &r->err);
+    if (!rc && !d.count)
+        rc = TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
+                        "a Delete request must name at least one <Object>");
     if (rc) {
         buf_free(&d.out);
         buf_free(&d.deleted);

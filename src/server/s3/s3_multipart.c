@@ -8,6 +8,7 @@
 #include "util/timeutil.h"
 
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 int s3_create_upload(req_t *r)
@@ -81,6 +82,20 @@ static int on_complete_elem(void *ctx, const char *path, const char *text)
     complete_t *c = ctx;
     req_t *r = c->r;
     if (!text) {
+        /* A part's checksums are the client's own record of what it sent; the ETag is
+         * what ties the part to its upload. Any other element is refused, not skipped. */
+        static const char *const known[] = {
+            "CompleteMultipartUpload",
+            "CompleteMultipartUpload/Part",
+            "CompleteMultipartUpload/Part/PartNumber",
+            "CompleteMultipartUpload/Part/ETag",
+        };
+        bool ok = !strncmp(path, "CompleteMultipartUpload/Part/Checksum", 37);
+        for (size_t i = 0; i < sizeof known / sizeof *known && !ok; i++)
+            ok = !strcmp(path, known[i]);
+        if (!ok)
+            return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
+                              "<%s> is not part of a CompleteMultipartUpload request", path);
         if (!strcmp(path, "CompleteMultipartUpload/Part")) {
             c->number = 0;
             c->etag = NULL;
@@ -153,6 +168,9 @@ int s3_complete_upload(req_t *r)
     if ((rc = s3_xml_parse(r->body.data, r->body.len, "CompleteMultipartUpload", on_complete_elem,
                            &c, &r->err)))
         return rc;
+    if (!c.n)
+        return TARN_ERR_R(&r->err, TARN_EINVAL, MalformedXML,
+                          "a CompleteMultipartUpload request must list at least one <Part>");
     store_hook_t hook = s3_landing_hook(r);
     rc = store_mpu_complete(r->srv->store, r->bucket, r->key, id, c.parts, c.n, &hook, &o, NULL,
                             NULL, r->arena, &r->err);
