@@ -218,3 +218,24 @@ def test_unknown_encoding_at_startup_is_refused_with_22023(server):
     with pytest.raises(psycopg.OperationalError) as e:
         psycopg.connect(**server.pg_params(), client_encoding="klingon").close()
     assert "client_encoding" in str(e.value)
+
+
+def test_set_returning_functions_in_a_select_list_expand_rows(server):
+    with psycopg.connect(**server.pg_params()) as c:
+        cur = c.execute("SELECT generate_series(1, 3), 'x' AS y")
+        assert [d.name for d in cur.description] == ["generate_series", "y"]
+        assert cur.fetchall() == [(1, "x"), (2, "x"), (3, "x")]
+        assert c.execute("SELECT generate_subscripts(a, 1) AS s FROM (SELECT [10, 20, 30] AS a) t"
+                         ).fetchall() == [(1,), (2,), (3,)]
+        assert c.execute("SELECT generate_series(1, NULL::int)").fetchall() == []
+        # psqlODBC's SQLForeignKeys: the series of a key's positions, then conkey[i].
+        assert c.execute(
+            "SELECT a[i] FROM (SELECT a, generate_series(array_lower(a, 1), array_upper(a, 1))"
+            " AS i FROM (SELECT [5, 6]::SMALLINT[] AS a) t) u").fetchall() == [(5,), (6,)]
+        c.execute(
+            "SELECT c.conname, a.attname FROM (SELECT conname, conrelid, conkey, "
+            "generate_series(array_lower(conkey, 1), array_upper(conkey, 1)) AS i "
+            "FROM pg_catalog.pg_constraint WHERE contype = 'f') c JOIN pg_catalog.pg_attribute a "
+            "ON a.attrelid = c.conrelid AND a.attnum = c.conkey[c.i]").fetchall()
+        # A table function in FROM is untouched.
+        assert c.execute("SELECT * FROM generate_series(1, 2)").fetchall() == [(1,), (2,)]

@@ -281,10 +281,77 @@ static int rewrite_function(json_t *node, const char *text, const char **reads, 
     return 0;
 }
 
+/* PostgreSQL expands the rows of a set-returning function in a select list; the engine's
+ * generate_series gives one list there, which unnest expands (the engine's unnest in a
+ * select list already expands). generate_subscripts(a, d) is the series of a's
+ * subscripts in dimension d. Subqueries keep their own select lists. */
+static int expand_set_functions(json_t *expr, tarn_err_t *err)
+{
+    const char *cls = str(expr, "class");
+    if (!strcmp(cls, "SUBQUERY"))
+        return 0;
+    const char *name = str(expr, "function_name");
+    bool series = !strcmp(name, "generate_series"), subs = !strcmp(name, "generate_subscripts");
+    json_t *args = json_object_get(expr, "children");
+    if (!strcmp(cls, "FUNCTION") && (series || (subs && json_array_size(args) == 2)) &&
+        (!*str(expr, "schema") || !strcmp(str(expr, "schema"), "pg_catalog"))) {
+        json_t *inner;
+        if (series) {
+            inner = json_deep_copy(expr);
+            if (inner)
+                json_object_set_new(inner, "alias", json_string(""));
+        } else {
+            json_t *a = json_array_get(args, 0), *d = json_array_get(args, 1);
+            inner = function_call(
+                "generate_series",
+                json_pack("[o, o]",
+                          function_call("array_lower", json_pack("[O, O]", a, d)),
+                          function_call("array_upper", json_pack("[O, O]", a, d))));
+        }
+        /* The column is named after the function, as PostgreSQL names it. */
+        json_t *alias = *str(expr, "alias") ? NULL : json_string(name);
+        int rc = replace_node(expr, inner ? function_call("unnest", json_pack("[o]", inner)) : NULL,
+                              err);
+        if (!rc && alias)
+            json_object_set(expr, "alias", alias);
+        json_decref(alias);
+        return rc;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(expr, key, v)
+    {
+        size_t i;
+        json_t *e;
+        int rc = 0;
+        if (json_is_object(v))
+            rc = expand_set_functions(v, err);
+        json_array_foreach(v, i, e)
+        {
+            if (!rc && json_is_object(e))
+                rc = expand_set_functions(e, err);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int pgdialect_rewrite_node(json_t *node, const char *text, const char **reads, tarn_err_t *err)
 {
     const char *cls = str(node, "class"), *type = str(node, "type");
     *reads = NULL;
+    if (!strcmp(type, "SELECT_NODE")) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(node, "select_list"), i, e)
+        {
+            int rc = expand_set_functions(e, err);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
     if (!strcmp(cls, "FUNCTION"))
         return rewrite_function(node, text, reads, err);
     if (!strcmp(cls, "CAST"))
