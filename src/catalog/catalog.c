@@ -711,6 +711,12 @@ static int table_id(catalog_t *c, const char *zone, const char *db, const char *
     return 0;
 }
 
+int catalog_table_id(catalog_t *c, const char *zone, const char *db, const char *name,
+                     int64_t *id, tarn_err_t *err)
+{
+    return table_id(c, zone, db, name, id, NULL, err);
+}
+
 /* One row of a per-table listing as JSON; ctx is the listing's. */
 typedef json_t *(*row_json_fn)(sqlite3_stmt *st, const void *ctx);
 

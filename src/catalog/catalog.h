@@ -65,6 +65,10 @@ int catalog_generation(catalog_t *c, int64_t *out, tarn_err_t *err);
 /* The table with its columns and their metadata; TARN_ENOTFOUND (reason NoSuchTable). */
 int catalog_table_get(catalog_t *c, const char *zone, const char *db, const char *name,
                       json_t **out, tarn_err_t *err);
+/* The table's id, which never changes while the table exists (PostgreSQL clients see
+ * it in pg_class's oid); TARN_ENOTFOUND (reason NoSuchTable). */
+int catalog_table_id(catalog_t *c, const char *zone, const char *db, const char *name,
+                     int64_t *id, tarn_err_t *err);
 int catalog_table_versions(catalog_t *c, const char *zone, const char *db, const char *name,
                            json_t **out, tarn_err_t *err);
 int catalog_table_partitions(catalog_t *c, const char *zone, const char *db, const char *name,

@@ -1,5 +1,6 @@
 /* Query sessions and the views they are given; see session.h. */
 #include "consume/session.h"
+#include "consume/origin.h"
 #include "consume/pgwire/pgcatalog.h"
 #include "consume/pgwire/pgdialect.h"
 #include "consume/sandbox.h"
@@ -17,6 +18,7 @@ struct session {
     const authz_principal_t *p;
     arena_t *a;
     json_t *views; /* the views built so far: name -> the columns it hides (not granted) */
+    json_t *origins; /* PostgreSQL: view name -> {"id", "cols": {name: position}} */
     int rc;        /* the first failure while building a view, */
     tarn_err_t view_err; /* and its detail */
     pgcatalog_t *pg; /* PostgreSQL's dialect and catalogs, once enabled */
@@ -29,7 +31,8 @@ int session_open(session_t **out, engine_t *e, catalog_t *cat, const char *objec
                  const authz_principal_t *p, tarn_err_t *err)
 {
     session_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->a = arena_create()) || !(s->views = json_object())) {
+    if (!s || !(s->a = arena_create()) || !(s->views = json_object()) ||
+        !(s->origins = json_object())) {
         session_close(s);
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     }
@@ -53,6 +56,7 @@ void session_close(session_t *s)
     engine_disconnect(s->conn);
     arena_free(s->a);
     json_decref(s->views);
+    json_decref(s->origins);
     buf_free(&s->decisions);
     free(s);
 }
@@ -462,6 +466,41 @@ done:
     return rc;
 }
 
+static void put_position(json_t *cols, const json_t *name, size_t pos)
+{
+    const char *n = json_string_value(name);
+    char lower[256];
+    size_t len = n ? strlen(n) : sizeof lower;
+    if (len >= sizeof lower)
+        return;
+    for (size_t i = 0; i <= len; i++)
+        lower[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
+    json_object_set_new(cols, lower, json_integer((json_int_t)pos));
+}
+
+/* For PostgreSQL clients' RowDescription: the table's id and where each of its columns
+ * sits (the schema's columns from 1, then the partition keys), as pg_attribute has them.
+ * Best effort: a table it cannot note is reported without an origin. */
+static void note_origin(session_t *s, const char *name, const char *zone, const char *db,
+                        const char *table, const json_t *t)
+{
+    int64_t id;
+    tarn_err_t e = {0};
+    json_t *cols = json_object();
+    if (!cols || catalog_table_id(s->cat, zone, db, table, &id, &e)) {
+        json_decref(cols);
+        return;
+    }
+    const json_t *schema = json_object_get(t, "columns");
+    size_t n = json_array_size(schema), i;
+    const json_t *c;
+    json_array_foreach(schema, i, c) put_position(cols, json_object_get(c, "name"), i + 1);
+    json_array_foreach(json_object_get(t, "partition_keys"), i, c)
+        put_position(cols, json_object_get(c, "name"), n + i + 1);
+    json_object_set_new(s->origins, name, json_pack("{s:I, s:o}", "id", (json_int_t)id, "cols",
+                                                    cols));
+}
+
 /* Builds the view of lake table name (zone.db.table), which the principal may read as acc
  * says: the files of its current snapshot that the scope lets the query read, with only
  * the granted columns and rows. TARN_ENOTFOUND when there is no such table (the sandbox
@@ -504,6 +543,8 @@ static int lake_view(session_t *s, const char *name, const char *zone, const cha
         json_object_set_new(s->views, name, hidden);
         hidden = NULL;
     }
+    if (!rc && s->pg)
+        note_origin(s, name, zone, db, table, t);
 done:
     if (rc)
         s->rc = rc;
@@ -692,6 +733,7 @@ static int session_inner(session_t *s, const char *sql, const json_t **params, j
      * an empty arena and rebuilds its views, so they read the tables' current snapshots. */
     arena_reset(s->a);
     json_object_clear(s->views);
+    json_object_clear(s->origins);
     buf_reset(&s->decisions);
     s->rc = 0;
     if (s->pg)
@@ -763,11 +805,25 @@ int session_query(session_t *s, const char *sql, const json_t *params, rowenc_st
     const char *inner;
     json_t *cols = NULL;
     int rc = session_inner(s, sql, &params, &cols, !rows, &inner, err);
+    /* Which lake table and column each result column is, read before the rows stream. */
+    json_t *plan = !rc && s->pg && json_object_size(s->origins) ? origin_read(s->conn, inner, s->a)
+                                                                 : NULL;
     if (!rc && rows)
         rc = start_rows(s, inner, params, style, &cols, rows, err);
     if (rc) {
+        json_decref(plan);
         json_decref(cols);
         return rows ? hidden_column_error(s, rc, err) : rc;
+    }
+    if (plan) {
+        /* A copy: the run's columns are the stream's. */
+        json_t *copy = json_deep_copy(cols);
+        if (copy) {
+            origin_apply(plan, s->origins, copy);
+            json_decref(cols);
+            cols = copy;
+        }
+        json_decref(plan);
     }
     *columns = cols;
     return 0;

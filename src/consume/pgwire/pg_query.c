@@ -1,6 +1,7 @@
 /* Running statements for the PostgreSQL protocol: session parameters (SET / SHOW), rows
  * as DataRow or COPY lines, portals whose queries run under the workload, cursors
  * (DECLARE / FETCH / CLOSE), transaction status, and the simple Query message. */
+#include "consume/pgwire/pgcatalog_defs.h"
 #include "consume/pgwire/pgsetting.h"
 #include "consume/pgwire/pgtype.h"
 #include "govern/grants_sql.h"
@@ -123,8 +124,10 @@ void pg_put_row_description(pg_client_t *k, const portal_t *p)
         pgtype_t t = pgtype_of(json_string_value(json_object_get(c, "type")));
         int16_t fmt = p->nformats == 1 ? p->formats[0] : (int)i < p->nformats ? p->formats[i] : 0;
         pgmsg_put_str(&k->out, json_string_value(json_object_get(c, "name")));
-        pgmsg_put_i32(&k->out, 0);
-        pgmsg_put_i16(&k->out, 0);
+        /* A column straight from a lake table names it as pg_class and pg_attribute do. */
+        const json_t *tid = json_object_get(c, "table_id");
+        pgmsg_put_i32(&k->out, tid ? (int32_t)(PGCAT_TABLE_BASE + json_integer_value(tid)) : 0);
+        pgmsg_put_i16(&k->out, (int16_t)json_integer_value(json_object_get(c, "attnum")));
         pgmsg_put_i32(&k->out, (int32_t)t.oid);
         pgmsg_put_i16(&k->out, t.len);
         pgmsg_put_i32(&k->out, t.typmod);
