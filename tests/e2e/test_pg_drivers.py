@@ -292,3 +292,45 @@ def test_table_oids_are_stable_across_restarts(fresh_server):
     fresh_server.stop()
     fresh_server.start()
     assert oid() == before
+
+
+JDBC_JAR = "/usr/share/java/postgresql.jar"
+
+
+def test_pgjdbc_result_set_metadata_names_the_base_table(server, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    if not (shutil.which("javac") and os.path.exists(JDBC_JAR)):
+        pytest.skip("javac or pgJDBC missing")
+    land_table(server, "pgjdbcmeta", "orders")
+    src = tmp_path / "RsMeta.java"
+    src.write_text("""
+import java.sql.*;
+public class RsMeta {
+  public static void main(String[] a) throws Exception {
+    try (Connection c = DriverManager.getConnection(a[0], a[1], a[2]);
+         PreparedStatement ps = c.prepareStatement(
+           "SELECT id, region, amount * 2 AS twice FROM \\"raw.pgjdbcmeta\\".orders WHERE id > ?")) {
+      ps.setInt(1, 0);
+      try (ResultSet rs = ps.executeQuery()) {
+        ResultSetMetaData md = rs.getMetaData();
+        org.postgresql.PGResultSetMetaData pg = md.unwrap(org.postgresql.PGResultSetMetaData.class);
+        for (int i = 1; i <= md.getColumnCount(); i++)
+          System.out.println(md.getColumnName(i) + " base=" + pg.getBaseTableName(i) + " schema=" +
+                             pg.getBaseSchemaName(i) + " table=" + md.getTableName(i) + " type=" +
+                             md.getColumnTypeName(i) + " nullable=" + md.isNullable(i));
+      }
+    }
+  }
+}
+""")
+    subprocess.run(["javac", "-cp", JDBC_JAR, "-d", str(tmp_path), str(src)], check=True, timeout=120)
+    r = subprocess.run(["java", "-cp", f"{tmp_path}:{JDBC_JAR}", "RsMeta",
+                        f"jdbc:postgresql://127.0.0.1:{server.pg_port}/lake", "admin",
+                        server.admin_password()], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].startswith("id base=orders schema=raw.pgjdbcmeta table=orders type=int8"), out
+    assert out[1].startswith("region base=orders schema=raw.pgjdbcmeta table=orders type=text"), out
+    assert out[2].startswith("twice base= "), out
