@@ -520,6 +520,19 @@ void engine_type_name(buf_t *b, duckdb_logical_type t)
         return;
     }
     switch (id) {
+    case DUCKDB_TYPE_ENUM: {
+        /* An enum of single characters holds one-character codes (a session's catalogs
+         * keep PostgreSQL's "char" so): CHAR1. */
+        idx_t n = duckdb_enum_dictionary_size(t);
+        bool one = n > 0;
+        for (idx_t i = 0; one && i < n; i++) {
+            char *v = duckdb_enum_dictionary_value(t, i);
+            one = v && strlen(v) <= 1;
+            duckdb_free(v);
+        }
+        buf_puts(b, one ? "CHAR1" : "ENUM");
+        return;
+    }
     case DUCKDB_TYPE_DECIMAL:
         buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
         return;

@@ -334,3 +334,19 @@ public class RsMeta {
     assert out[0].startswith("id base=orders schema=raw.pgjdbcmeta table=orders type=int8"), out
     assert out[1].startswith("region base=orders schema=raw.pgjdbcmeta table=orders type=text"), out
     assert out[2].startswith("twice base= "), out
+
+
+def test_asyncpg_type_introspection_and_json_codec(server):
+    async def main():
+        c = await connect(server)
+        try:
+            # set_type_codec looks json up in pg_type and wants a scalar kind (typtype is
+            # PostgreSQL's one-byte "char", read as bytes).
+            await c.set_type_codec("json", encoder=json.dumps, decoder=json.loads,
+                                   schema="pg_catalog")
+            assert await c.fetchval("SELECT $1::json", {"k": [1, None]}) == {"k": [1, None]}
+            assert await c.fetchval("SELECT typtype FROM pg_catalog.pg_type WHERE typname = 'int4'"
+                                    ) == b"b"
+        finally:
+            await c.close()
+    run(main())

@@ -478,6 +478,30 @@ static int setup_sql(buf_t *b, const char *database, const char *user)
     return rc;
 }
 
+/* PostgreSQL's one-byte "char" (pg_type.typtype and the like), which clients such as
+ * asyncpg read as bytes: an ENUM of the printable characters and '' (the engine names an
+ * ENUM of single characters CHAR1, and pgtype.c shows it as "char"). The type is the
+ * database's, shared by every session: created once; a session that loses the race to
+ * create it finds it made. */
+static int char_type(pgcatalog_t *g, tarn_err_t *err)
+{
+    buf_t b = BUF_INIT;
+    buf_puts(&b, "CREATE TYPE IF NOT EXISTS " PGCAT_CHAR " AS ENUM ('', ");
+    for (int c = 0x20; c < 0x7f; c++) {
+        if (c == '\'')
+            buf_puts(&b, "''''");
+        else
+            buf_printf(&b, "'%c'", c);
+        buf_puts(&b, c < 0x7e ? ", " : ")");
+    }
+    engine_rows_t r;
+    int rc = b.data ? TARN_EINVAL : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    for (int attempt = 0; b.data && rc && attempt < 5; attempt++)
+        rc = engine_query(g->conn, b.data, 0, &r, g->a, err);
+    buf_free(&b);
+    return rc;
+}
+
 int pgcatalog_open(pgcatalog_t **out, engine_conn_t *c, catalog_t *cat, const authz_principal_t *p,
                    const char *database, const char *user, tarn_err_t *err)
 {
@@ -501,6 +525,8 @@ int pgcatalog_open(pgcatalog_t **out, engine_conn_t *c, catalog_t *cat, const au
         }
     system_rows(g);
     engine_rows_t r;
+    if ((rc = char_type(g, err)))
+        goto done;
     if (setup_sql(&sql, database, user) || !sql.data) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;

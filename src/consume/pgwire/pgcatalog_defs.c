@@ -258,8 +258,8 @@ const pgcat_rel_t pgcat_rels[] = {
      NULL},
     {"pg_catalog", "pg_type", 1247, 'r', false,
      "oid BIGINT, typname VARCHAR, typnamespace BIGINT, typowner BIGINT, typlen SMALLINT, "
-     "typbyval BOOLEAN, typtype VARCHAR, typcategory VARCHAR, typispreferred BOOLEAN, "
-     "typisdefined BOOLEAN, typdelim VARCHAR, typrelid BIGINT, typsubscript VARCHAR, typelem "
+     "typbyval BOOLEAN, typtype " PGCAT_CHAR ", typcategory " PGCAT_CHAR ", typispreferred "
+     "BOOLEAN, typisdefined BOOLEAN, typdelim " PGCAT_CHAR ", typrelid BIGINT, typsubscript VARCHAR, typelem "
      "BIGINT, typarray BIGINT, typinput VARCHAR, typoutput VARCHAR, typreceive VARCHAR, "
      "typsend VARCHAR, typmodin VARCHAR, typmodout VARCHAR, typanalyze VARCHAR, typalign "
      "VARCHAR, typstorage VARCHAR, typnotnull BOOLEAN, typbasetype BIGINT, typtypmod "
@@ -453,6 +453,7 @@ const size_t pgcat_nfns = sizeof pgcat_fns / sizeof *pgcat_fns;
 
 const pgcat_type_t pgcat_types[] = {
     {16, 1000, 'B', 'c', 'p', true, true, 0, "boolin"},
+    {18, 1002, 'Z', 'c', 'p', true, false, 0, "charin"},
     {17, 1001, 'U', 'i', 'x', false, false, 0, "byteain"},
     {19, 1003, 'S', 'c', 'p', false, false, 950, "namein"},
     {20, 1016, 'N', 'd', 'p', true, false, 0, "int8in"},

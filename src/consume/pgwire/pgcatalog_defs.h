@@ -15,6 +15,8 @@
 #define PGCAT_REL "\"tarn_pg.rel\""
 #define PGCAT_ATT "\"tarn_pg.att\""
 #define PGCAT_TYPE "\"tarn_pg.type\""
+/* PostgreSQL's "char": an engine ENUM of single characters (created by pgcatalog_open). */
+#define PGCAT_CHAR "tarn_pg_char"
 #define PGCAT_SETTINGS "\"tarn_pg.settings\""
 
 /* Oids: PostgreSQL's for its own schemas and relations; a lake table is 16384 + its

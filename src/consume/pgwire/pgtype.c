@@ -15,6 +15,7 @@
 
 static const pgtype_t types[] = {
     {PGTYPE_BOOL, "bool", 1, -1},           {PGTYPE_BYTEA, "bytea", -1, -1},
+    {PGTYPE_CHAR, "char", 1, -1},
     {PGTYPE_NAME, "name", 64, -1},          {PGTYPE_INT8, "int8", 8, -1},
     {PGTYPE_INT2, "int2", 2, -1},           {PGTYPE_INT4, "int4", 4, -1},
     {PGTYPE_TEXT, "text", -1, -1},          {PGTYPE_OID, "oid", 4, -1},
@@ -74,6 +75,7 @@ pgtype_t pgtype_of(const char *t)
         {"INTERVAL", PGTYPE_INTERVAL},
         {"UUID", PGTYPE_UUID},
         {"JSON", PGTYPE_JSON},
+        {"CHAR1", PGTYPE_CHAR},
         {"NULL", PGTYPE_TEXT},
         {"ENUM", PGTYPE_TEXT},
     };
@@ -315,6 +317,11 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
         tmp[0] = '\0';
     }
     switch (oid) {
+    case PGTYPE_CHAR: /* one byte; '' is the zero byte */
+        ok = len <= 1;
+        if (ok)
+            buf_putc(out, len ? *t : '\0');
+        break;
     case PGTYPE_BOOL:
         ok = len == 1 && (*t == 't' || *t == 'f');
         if (ok)
@@ -455,6 +462,7 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
 /* Each type's array type, as pg_type lists them. */
 static const uint32_t arrays[][2] = {
     {PGTYPE_BOOL, 1000},      {PGTYPE_BYTEA, 1001},    {PGTYPE_NAME, 1003},
+    {PGTYPE_CHAR, 1002},
     {PGTYPE_INT8, 1016},      {PGTYPE_INT2, 1005},     {PGTYPE_INT4, 1007},
     {PGTYPE_TEXT, 1009},      {PGTYPE_OID, 1028},      {PGTYPE_JSON, 199},
     {PGTYPE_FLOAT4, 1021},    {PGTYPE_FLOAT8, 1022},   {PGTYPE_BPCHAR, 1014},

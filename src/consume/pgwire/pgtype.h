@@ -16,6 +16,7 @@
 enum {
     PGTYPE_BOOL = 16,
     PGTYPE_BYTEA = 17,
+    PGTYPE_CHAR = 18,
     PGTYPE_NAME = 19,
     PGTYPE_INT8 = 20,
     PGTYPE_INT2 = 21,

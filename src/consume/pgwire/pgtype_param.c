@@ -227,6 +227,8 @@ static json_t *binary_param(uint32_t oid, const char *d, size_t len)
         memcpy(&v, &bits, 8);
         return special_float(v);
     }
+    case PGTYPE_CHAR:
+        return len <= 1 && (!len || *d) ? json_stringn(d, len) : NULL;
     case PGTYPE_TEXT:
     case PGTYPE_VARCHAR:
     case PGTYPE_BPCHAR:
