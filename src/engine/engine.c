@@ -174,6 +174,7 @@ void engine_disconnect(engine_conn_t *c)
 {
     if (!c)
         return;
+    engine_conn_release(c);
     duckdb_disconnect(&c->c);
     free(c);
 }
@@ -230,6 +231,7 @@ int engine_query(engine_conn_t *c, const char *sql, size_t max_rows, engine_rows
 {
     duckdb_result r;
     memset(out, 0, sizeof *out);
+    engine_conn_claim(c);
     if (duckdb_query(c->c, sql, &r) == DuckDBError) {
         int rc = engine_fail(duckdb_result_error(&r), err);
         duckdb_destroy_result(&r);
@@ -444,6 +446,7 @@ int engine_exec(engine_conn_t *c, const char *sql, const json_t *params, int64_t
     bool have_result = false;
     int rc = 0;
     *count = 0;
+    engine_conn_claim(c);
     if (duckdb_prepare(c->c, sql, &ps) == DuckDBError) {
         rc = engine_fail(duckdb_prepare_error(ps), err);
         goto done;
@@ -605,6 +608,7 @@ static json_t *prepared_columns(engine_conn_t *c, const char *sql)
 {
     duckdb_prepared_statement ps = NULL;
     json_t *cols = NULL;
+    engine_conn_claim(c);
     if (duckdb_prepare(c->c, sql, &ps) == DuckDBError || !params_typed(ps) ||
         duckdb_prepared_statement_type(ps) != DUCKDB_STATEMENT_TYPE_SELECT)
         goto done;
@@ -655,6 +659,7 @@ int engine_describe(engine_conn_t *c, const char *sql, const json_t *params, jso
     if (!q)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
     snprintf(q, n + 64, "SELECT * FROM (%s) AS q LIMIT 0", sql);
+    engine_conn_claim(c);
     if (duckdb_prepare(c->c, q, &ps) == DuckDBError)
         rc = engine_fail(duckdb_prepare_error(ps), err);
     else if (!(rc = engine_bind(ps, params, err))) {
@@ -691,6 +696,7 @@ int engine_param_types(engine_conn_t *c, const char *sql, json_t **types, tarn_e
     duckdb_prepared_statement ps = NULL;
     json_t *list = json_array();
     int rc = list ? 0 : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    engine_conn_claim(c);
     if (!rc && duckdb_prepare(c->c, sql, &ps) == DuckDBError)
         rc = engine_fail(duckdb_prepare_error(ps), err);
     idx_t n = rc ? 0 : duckdb_nparams(ps);

@@ -1,13 +1,19 @@
 /* A query's rows chunk by chunk, each column as DuckDB's own vector (no text conversion
  * in the engine: the interfaces encode the values they need in one pass); see engine.h.
  * The columns are read from the prepared statement when they can be, so describing a
- * result costs no run. */
+ * result costs no run. A stream still being read when its connection is wanted for
+ * another statement keeps its remaining chunks in memory (engine_conn_claim). */
 #include "engine/engine_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* The most a detached stream keeps in memory (an estimate: rows times columns times 16
+ * bytes, plus nothing for long strings); past it the stream fails instead. */
+#define DETACH_MAX_BYTES ((size_t)256 << 20)
+
 struct engine_stream {
+    engine_conn_t *conn; /* NULL once detached: the rows left are in queue */
     duckdb_prepared_statement ps;
     duckdb_pending_result pending;
     duckdb_result result;
@@ -18,6 +24,10 @@ struct engine_stream {
     engine_kind_t *kinds;
     uint8_t *scales;
     engine_vec_t *vecs;
+    bool detached;
+    duckdb_data_chunk *queue; /* chunks read when detached, served in order */
+    size_t qhead, qlen;
+    char *fail; /* what ends a detached stream instead of its remaining rows */
 };
 
 static engine_kind_t kind_of(duckdb_logical_type t, uint8_t *scale)
@@ -156,6 +166,8 @@ int engine_stream_open(engine_conn_t *c, const char *sql, const json_t *params,
     *out = NULL;
     if (!s)
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    s->conn = c;
+    engine_conn_claim(c);
     if (duckdb_prepare(c->c, sql, &s->ps) == DuckDBError)
         rc = engine_fail(duckdb_prepare_error(s->ps), err);
     else
@@ -178,6 +190,7 @@ int engine_stream_start(engine_stream_t *s, tarn_err_t *err)
     if (s->started)
         return 0;
     s->started = true;
+    engine_conn_claim(s->conn);
     if (duckdb_pending_prepared_streaming(s->ps, &s->pending) == DuckDBError)
         return engine_fail(duckdb_pending_error(s->pending), err);
     s->have_result = true;
@@ -206,7 +219,78 @@ int engine_stream_start(engine_stream_t *s, tarn_err_t *err)
         return TARN_ERR(err, TARN_EINVAL, "a streamed query needs a column");
     if (!(s->vecs = calloc(s->ncols, sizeof *s->vecs)))
         return TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    s->conn->active = s;
     return 0;
+}
+
+static void queue_free(engine_stream_t *s)
+{
+    for (size_t i = s->qhead; i < s->qlen; i++)
+        duckdb_destroy_data_chunk(&s->queue[i]);
+    free(s->queue);
+    s->queue = NULL;
+    s->qhead = s->qlen = 0;
+}
+
+/* Detaches c's active stream: its remaining rows read into its queue (keep), or (not keep:
+ * the connection is closing) none, the stream then failing with that. */
+static void detach(engine_conn_t *c, bool keep)
+{
+    engine_stream_t *s = c->active;
+    if (!s)
+        return;
+    c->active = NULL;
+    s->conn = NULL;
+    s->detached = true;
+    size_t cap = 0, bytes = 0;
+    if (!keep)
+        s->fail = strdup("the session this result belonged to has ended");
+    while (keep) {
+        duckdb_data_chunk ch = duckdb_fetch_chunk(s->result);
+        if (!ch) {
+            const char *e = duckdb_result_error(&s->result);
+            if (e && *e)
+                s->fail = strdup(e);
+            break;
+        }
+        bytes += (size_t)duckdb_data_chunk_get_size(ch) * s->ncols * 16;
+        if (s->qlen == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            duckdb_data_chunk *nq = realloc(s->queue, nc * sizeof *nq);
+            if (!nq) {
+                duckdb_destroy_data_chunk(&ch);
+                bytes = SIZE_MAX;
+            } else {
+                s->queue = nq;
+                cap = nc;
+            }
+        }
+        if (bytes > DETACH_MAX_BYTES) {
+            if (ch)
+                duckdb_destroy_data_chunk(&ch);
+            queue_free(s);
+            s->fail = strdup("this result was still being read when its session ran another "
+                             "statement, and the rows left (over 256 MB) are too many to keep "
+                             "meanwhile: read a result to its end before the next statement, "
+                             "or use a second connection");
+            break;
+        }
+        s->queue[s->qlen++] = ch;
+    }
+    if (s->have_result) {
+        duckdb_destroy_result(&s->result);
+        s->have_result = false;
+    }
+}
+
+void engine_conn_claim(engine_conn_t *c)
+{
+    detach(c, true);
+}
+
+void engine_conn_release(engine_conn_t *c)
+{
+    detach(c, false);
 }
 
 int engine_stream_columns(engine_stream_t *s, const json_t **columns, const engine_kind_t **kinds,
@@ -240,8 +324,16 @@ int engine_stream_next(engine_stream_t *s, const engine_vec_t **vecs, size_t *n,
         return rc;
     if (s->chunk)
         duckdb_destroy_data_chunk(&s->chunk);
-    s->chunk = duckdb_fetch_chunk(s->result);
-    if (!s->chunk) {
+    if (s->detached) {
+        if (s->qhead < s->qlen)
+            s->chunk = s->queue[s->qhead++];
+        else if (s->fail)
+            return engine_fail(s->fail, err);
+        else
+            return 0;
+    } else if (!(s->chunk = duckdb_fetch_chunk(s->result))) {
+        if (s->conn && s->conn->active == s)
+            s->conn->active = NULL; /* read to its end: nothing left to keep */
         const char *e = duckdb_result_error(&s->result);
         return e && *e ? engine_fail(e, err) : 0;
     }
@@ -267,6 +359,10 @@ void engine_stream_close(engine_stream_t *s)
 {
     if (!s)
         return;
+    if (s->conn && s->conn->active == s)
+        s->conn->active = NULL;
+    queue_free(s);
+    free(s->fail);
     if (s->chunk)
         duckdb_destroy_data_chunk(&s->chunk);
     if (s->have_result)

@@ -615,3 +615,37 @@ def test_binary_results_equal_text_results_for_every_written_type(server):
         text = c.cursor().execute(q).fetchall()
     assert len(binary) == 5001 and binary == text
     assert binary[0][1:] == (None,) * 13 and binary[1][9] == datetime.date(1993, 2, 26)
+
+
+def test_interleaved_cursors_keep_every_row(server):
+    """Two open results on one session, read in turns (named cursors): each gives every
+    row. A result too large to keep aside while another statement runs fails loudly at its
+    next fetch instead of ending early. (Each open result holds a query slot: the server
+    has two here.)"""
+    c = psycopg2.connect(**server.pg_params())
+    try:
+        a, b = c.cursor("a"), c.cursor("b")
+        a.execute("SELECT i FROM range(100000) t(i)")
+        got_a = a.fetchmany(1000)
+        b.execute("SELECT i * 2 AS j FROM range(50000) t(i)")
+        got_b = b.fetchmany(500)
+        while True:
+            rows_a, rows_b = a.fetchmany(7000), b.fetchmany(3000)
+            got_a += rows_a
+            got_b += rows_b
+            if not rows_a and not rows_b:
+                break
+        assert [r[0] for r in got_a] == list(range(100000))
+        assert [r[0] for r in got_b] == [i * 2 for i in range(50000)]
+        a.close()
+        b.close()
+        big = c.cursor("big")
+        big.execute("SELECT i FROM range(40000000) t(i)")
+        assert len(big.fetchmany(10)) == 10
+        other = c.cursor()
+        other.execute("SELECT 1")
+        with pytest.raises(psycopg2.Error) as e:
+            big.fetchall()
+        assert "too many to keep" in str(e.value)
+    finally:
+        c.close()
