@@ -240,10 +240,28 @@ static int run(const args_t *a)
     json_decref(body);
     if (rc)
         return rc;
+    /* A cdc source's run goes on streaming: waiting ends once it streams (its snapshot,
+     * if any, is in). A paused source runs nothing until resumed: waiting ends at once. */
+    const char *state = NULL;
+    json_t *st = NULL;
     if (args_flag(a, "--wait")) {
-        char one[760];
+        char one[760], stp[700];
         snprintf(one, sizeof one, "%s/%lld", path, I(r, "id"));
+        if (source_path(stp, sizeof stp, a->pos[1], "/status"))
+            rc = cli_fail("source run", "out of memory");
         while (!rc && !run_over(r)) {
+            json_decref(st);
+            st = NULL;
+            if ((rc = cli_call("source run", ep, "GET", stp, NULL, &st)))
+                break;
+            /* Streaming counts once this run has begun (a source asked to take its
+             * snapshot again streams on until the run starts). */
+            state = S(st, "state");
+            const char *rs = S(r, "status");
+            if (state && ((!strcmp(state, "paused") && rs && !strcmp(rs, "queued")) ||
+                          (!strcmp(state, "streaming") && rs && !strcmp(rs, "running"))))
+                break;
+            state = NULL;
             struct timespec ts = {0, 300 * 1000000L};
             nanosleep(&ts, NULL);
             json_t *next = NULL;
@@ -253,7 +271,17 @@ static int run(const args_t *a)
             r = next;
         }
     }
-    if (!rc && args_flag(a, "--json"))
+    if (!rc && state && !strcmp(state, "paused") && !args_flag(a, "--json")) {
+        printf("Run %lld of %s is queued, but the source is paused: `tarn source resume %s` "
+               "starts it.\n", I(r, "id"), a->pos[1], a->pos[1]);
+        rc = 1;
+    } else if (!rc && state && !strcmp(state, "paused")) {
+        cli_print_json(r);
+        rc = 1;
+    } else if (!rc && state && !args_flag(a, "--json"))
+        printf("Run %lld of %s: the source streams changes now (its snapshot is in). Follow it "
+               "with `tarn source status %s`.\n", I(r, "id"), a->pos[1], a->pos[1]);
+    else if (!rc && args_flag(a, "--json"))
         cli_print_json(r);
     else if (!rc && !run_over(r))
         printf("Run %lld of %s is %s. Follow it with `tarn source status %s`.\n", I(r, "id"),
@@ -264,6 +292,7 @@ static int run(const args_t *a)
                S(r, "error") ? S(r, "error") : "");
     if (!rc && run_over(r) && strcmp(S(r, "status"), "succeeded"))
         rc = 1;
+    json_decref(st);
     json_decref(r);
     return rc;
 }

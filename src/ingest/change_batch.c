@@ -278,6 +278,43 @@ int change_batch_add(change_batch_t *b, size_t group, const char *json, size_t l
     return g->buf.len >= STAGE_BUF ? group_flush(g, err) : 0;
 }
 
+int change_batch_add_strings(change_batch_t *b, size_t group, const char *const *names,
+                             const char *const *values, size_t n, tarn_err_t *err)
+{
+    const group_t *g = &b->groups[group];
+    bool csv = g->stage == CHANGE_STAGE_CSV;
+    buf_t line = BUF_INIT;
+    if (!csv)
+        buf_putc(&line, '{');
+    for (size_t i = 0; i < g->ncols; i++) {
+        const char *v = NULL;
+        for (size_t k = 0; k < n && !v; k++)
+            if (!strcmp(names[k], g->cols[i].name))
+                v = values[k];
+        if (csv) {
+            if (i)
+                buf_putc(&line, ',');
+            if (v)
+                buf_put_csv_field(&line, v, strlen(v)); /* else empty: NULL */
+            continue;
+        }
+        if (i)
+            buf_putc(&line, ',');
+        buf_put_json_string(&line, g->cols[i].name, strlen(g->cols[i].name));
+        buf_putc(&line, ':');
+        if (v)
+            buf_put_json_string(&line, v, strlen(v));
+        else
+            buf_puts(&line, "null");
+    }
+    if (!csv)
+        buf_putc(&line, '}');
+    int rc = line.data ? change_batch_add(b, group, line.data, line.len, err)
+                       : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    buf_free(&line);
+    return rc;
+}
+
 uint64_t change_batch_rows(const change_batch_t *b)
 {
     return b->rows;

@@ -56,6 +56,10 @@ bool change_batch_parquet(const change_batch_t *b);
  * are the group's columns, or a CSV record. */
 int change_batch_add(change_batch_t *b, size_t group, const char *json, size_t len,
                      tarn_err_t *err);
+/* Stages a row whose columns names[i] hold the strings values[i] and every other column
+ * NULL (a marker such as a snapshot's leading truncate), in the group's form. */
+int change_batch_add_strings(change_batch_t *b, size_t group, const char *const *names,
+                             const char *const *values, size_t n, tarn_err_t *err);
 uint64_t change_batch_rows(const change_batch_t *b);
 uint64_t change_batch_bytes(const change_batch_t *b);
 

@@ -158,9 +158,10 @@ def test_postgres_resnapshot_replaces_the_image(pg, lake):
     t = "raw.pgsnap.big"
     lake.tarn("source", "pause", "pgsnap")
     pg.sql("DELETE FROM big WHERE id BETWEEN 100 AND 199", "shop")
-    lake.tarn("source", "run", "pgsnap", "--resnapshot")
-    if status(lake, "pgsnap")["state"] == "paused":
-        lake.tarn("source", "resume", "pgsnap")
+    # Waiting on a paused source's run says so instead of waiting for ever.
+    r = lake.tarn("source", "run", "pgsnap", "--resnapshot", "--wait", check=False)
+    assert r.returncode == 1 and "paused" in r.stdout and "resume" in r.stdout, r
+    lake.tarn("source", "resume", "pgsnap")
     wait_for(lambda: status(lake, "pgsnap")["state"] == "streaming", timeout=120)
     n = pg.sql("SELECT count(*) FROM big", "shop")[0][0]
 

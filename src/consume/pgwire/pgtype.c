@@ -3,6 +3,7 @@
  * integers, IEEE floats, dates and timestamps counted from 2000-01-01, numeric in base
  * 10,000 digits. */
 #include "consume/pgwire/pgtype.h"
+#include "util/hash.h"
 #include "util/timeutil.h"
 
 #include <ctype.h>
@@ -297,14 +298,6 @@ static bool interval_to_binary(const char *t, size_t len, buf_t *out)
     return true;
 }
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, tarn_err_t *err)
 {
     char tmp[64];
@@ -366,7 +359,7 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
     case PGTYPE_BYTEA:
         ok = len >= 2 && t[0] == '\\' && t[1] == 'x' && len % 2 == 0;
         for (size_t i = 2; ok && i < len; i += 2) {
-            int hi = hexval(t[i]), lo = hexval(t[i + 1]);
+            int hi = hash_hexval(t[i]), lo = hash_hexval(t[i + 1]);
             ok = hi >= 0 && lo >= 0;
             if (ok)
                 buf_putc(out, (char)(hi << 4 | lo));
@@ -429,9 +422,9 @@ int pgtype_text_to_binary(uint32_t oid, const char *t, size_t len, buf_t *out, t
         for (size_t i = 0; ok && i < len; i++) {
             if (t[i] == '-')
                 continue;
-            ok = n < 32 && hexval(t[i]) >= 0 && i + 1 < len && hexval(t[i + 1]) >= 0;
+            ok = n < 32 && hash_hexval(t[i]) >= 0 && i + 1 < len && hash_hexval(t[i + 1]) >= 0;
             if (ok)
-                buf_putc(out, (char)(hexval(t[i]) << 4 | hexval(t[i + 1])));
+                buf_putc(out, (char)(hash_hexval(t[i]) << 4 | hash_hexval(t[i + 1])));
             i++;
             n += 2;
         }

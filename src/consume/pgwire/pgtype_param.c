@@ -4,6 +4,7 @@
 #include "consume/pgwire/pgarray.h"
 #include "consume/pgwire/pgtype.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/timeutil.h"
 
 #include <math.h>
@@ -104,14 +105,6 @@ static json_t *blob_text(const unsigned char *d, size_t len)
     return r;
 }
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* bytea's text input: hex ("\\x0aff", space between pairs allowed) or escape (octal
  * "\\012", "\\\\", other bytes as they are). */
 static json_t *bytea_text(const char *d, size_t len)
@@ -125,7 +118,7 @@ static json_t *bytea_text(const char *d, size_t len)
                 i++;
                 continue;
             }
-            int hi = hexval(d[i]), lo = i + 1 < len ? hexval(d[i + 1]) : -1;
+            int hi = hash_hexval(d[i]), lo = i + 1 < len ? hash_hexval(d[i + 1]) : -1;
             ok = hi >= 0 && lo >= 0;
             if (ok)
                 bytes[n++] = (unsigned char)(hi << 4 | lo);

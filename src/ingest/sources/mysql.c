@@ -158,28 +158,15 @@ static void snapshot_tag(char *tag, size_t cap, const my_pos_t *p, int64_t start
              (long long)started, (unsigned long long)seq);
 }
 
-/* Stages a change row of t with no values (all NULL) and _op op at pos: the `t` that
- * starts each table's image in snapshot mode and in a cdc source's --resnapshot (keys that
- * vanished while the stream was lost must go), so the image replaces what came before. */
-static int add_marker(my_source_t *s, const bl_table_t *bt, size_t g, bool csv, const char *op,
-                      const char *pos, const char *ts, buf_t *line, tarn_err_t *err)
+/* Stages a row of group g with no values and _op op at pos: the `t` that starts each
+ * table's image in snapshot mode and in a cdc source's --resnapshot, so the image replaces
+ * what came before. */
+static int add_marker(my_source_t *s, size_t g, const char *op, const char *pos, const char *ts,
+                      tarn_err_t *err)
 {
-    buf_reset(line);
-    if (csv) {
-        for (size_t i = 0; i < bt->ncols; i++)
-            buf_putc(line, ','); /* an empty unquoted field is NULL */
-        buf_printf(line, "%s,%s,%s,,", op, pos, ts);
-    } else {
-        buf_putc(line, '{');
-        for (size_t i = 0; i < bt->ncols; i++) {
-            buf_put_json_string(line, bt->cols[i].name, strlen(bt->cols[i].name));
-            buf_puts(line, ":null,");
-        }
-        buf_printf(line, "\"_op\":\"%s\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
-                         "\"_txid\":null,\"_old_key\":null}", op, pos, ts);
-    }
-    return line->data ? change_batch_add(s->batch, g, line->data, line->len, err)
-                      : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    static const char *const names[] = {"_op", "_source_pos", "_commit_ts"};
+    const char *values[] = {op, pos, ts};
+    return change_batch_add_strings(s->batch, g, names, values, 3, err);
 }
 
 static void put_ident(buf_t *b, const char *name)
@@ -264,7 +251,7 @@ static int snapshot_table(my_source_t *s, my_table_t *t, const my_pos_t *at, con
     if (image) {
         char pos[48];
         my_source_pos(pos, sizeof pos, at, 0);
-        if ((rc = add_marker(s, bt, g, csv, "t", pos, ts, &line, err)))
+        if ((rc = add_marker(s, g, "t", pos, ts, err)))
             goto done;
     }
     MYSQL_ROW row;

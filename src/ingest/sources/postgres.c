@@ -292,31 +292,17 @@ static bool row_field(const char *row, int n, bool csv, int idx, buf_t *field, b
     }
 }
 
-/* Stages a change row of t with no values (all NULL) and _op op at position (lsn, 0): the
- * `t` that starts each table's image in snapshot mode and in a cdc source's --resnapshot
- * (keys that vanished while the stream was lost must go), so the image replaces what came
- * before. */
-static int add_marker(pg_source_t *s, const pg_table_t *t, size_t g, bool csv, const char *op,
-                      uint64_t lsn, const char *ts, buf_t *line, tarn_err_t *err)
+/* Stages a row of group g with no values and _op op at position (lsn, 0): the `t` that
+ * starts each table's image in snapshot mode and in a cdc source's --resnapshot (keys that
+ * vanished while the stream was lost must go), so the image replaces what came before. */
+static int add_marker(pg_source_t *s, size_t g, const char *op, uint64_t lsn, const char *ts,
+                      tarn_err_t *err)
 {
     char pos[40];
     pg_source_pos(pos, sizeof pos, lsn, 0);
-    buf_reset(line);
-    if (csv) {
-        for (int i = 0; i < t->ncols; i++)
-            buf_putc(line, ','); /* an empty unquoted field is NULL */
-        buf_printf(line, "%s,%s,%s,,", op, pos, ts);
-    } else {
-        buf_putc(line, '{');
-        for (int i = 0; i < t->ncols; i++) {
-            buf_put_json_string(line, t->cols[i].name, strlen(t->cols[i].name));
-            buf_puts(line, ":null,");
-        }
-        buf_printf(line, "\"_op\":\"%s\",\"_source_pos\":\"%s\",\"_commit_ts\":\"%s\","
-                         "\"_txid\":null,\"_old_key\":null}", op, pos, ts);
-    }
-    return line->data ? change_batch_add(s->batch, g, line->data, line->len, err)
-                      : TARN_ERR(err, TARN_ENOMEM, "out of memory");
+    static const char *const names[] = {"_op", "_source_pos", "_commit_ts"};
+    const char *values[] = {op, pos, ts};
+    return change_batch_add_strings(s->batch, g, names, values, 3, err);
 }
 
 /* The COPY that reads t: every row, or in mode incremental the rows whose watermark is
@@ -388,7 +374,7 @@ static int snapshot_table(pg_source_t *s, pg_table_t *t, uint64_t lsn, const cha
     PQclear(r);
     r = NULL;
     source_status_table(s->env->status, t->lake, 0, t->wm >= 0 ? -1 : t->estimate, false);
-    if (image && (rc = add_marker(s, t, g, csv, "t", lsn, ts, &line, err)))
+    if (image && (rc = add_marker(s, g, "t", lsn, ts, err)))
         goto done;
     char *row;
     int n;
