@@ -8,7 +8,7 @@ files and against PostgreSQL 15 holding the same rows.
    four lines per order, in --files Parquet files, zstd), orders (rows / 4), customer
    (rows / 40) and part (rows / 30), each uploaded with boto3 to the curated zone as
    curated/tpch/<table>/part-NN.parquet; the crawler registers them as tpch.<table>.
-2. The same SQL text (tables named tpch.<table>) run six ways:
+2. The same SQL text (tables named tpch.<table>) run seven ways:
      direct      build/sql_baseline: the DuckDB C API in-process on the files on disk (the
                  server's objects folder), one view per table over read_parquet([...])
                  with the reader options of tarn's own views (union_by_name = true,
@@ -23,6 +23,8 @@ files and against PostgreSQL 15 holding the same rows.
      REST parsed the same, the answer parsed (json.loads): for reference, as the
                  client's decoding is no work of the server's
      PG          tarn serve --pg-listen: psycopg2, cursor.execute + fetchall (autocommit)
+     asyncpg     the same port through asyncpg: each query prepared, then fetched (binary
+                 results); target: within 1.10x of psycopg2's total
      PostgreSQL  PostgreSQL 15 from Debian in a throwaway cluster (initdb in a temporary
                  folder, its own port, run as the postgres user when we are root), the
                  same rows loaded with COPY FROM STDIN, primary keys, VACUUM ANALYZE;
@@ -474,6 +476,49 @@ class PgClient:
             pass
 
 
+class AsyncpgClient:
+    """asyncpg on one connection to tarn's PostgreSQL protocol: each query prepared (as
+    asyncpg's fetch does: Parse with ParameterDescription, then Bind/Execute in binary)."""
+
+    def __init__(self, **kw):
+        import asyncio
+        import asyncpg
+        self.asyncpg = asyncpg
+        self.loop = asyncio.new_event_loop()
+        self.conn = self.loop.run_until_complete(asyncpg.connect(timeout=10, **kw))
+
+    def query(self, sql):
+        """(ms, rows, fetched rows)."""
+        t0 = time.perf_counter()
+        try:
+            rows = self.loop.run_until_complete(self._fetch(sql))
+        except self.asyncpg.PostgresError as e:
+            raise RuntimeError(first_line(e))
+        return (time.perf_counter() - t0) * 1000, len(rows), [tuple(r) for r in rows]
+
+    async def _fetch(self, sql):
+        stmt = await self.conn.prepare(sql)
+        return await stmt.fetch()
+
+    def close(self):
+        try:
+            self.loop.run_until_complete(self.conn.close())
+        except Exception:
+            pass
+        self.loop.close()
+
+
+def connect_asyncpg(srv):
+    """(client, None) on tarn's PostgreSQL port through asyncpg, or (None, why not)."""
+    try:
+        return AsyncpgClient(host="127.0.0.1", port=srv.pg_port, user="admin",
+                             password=srv.password, database="lake"), None
+    except ImportError:
+        return None, "asyncpg is missing (make test installs python3-asyncpg)"
+    except Exception as e:  # the driver's own errors, refused connections
+        return None, f"cannot connect: {first_line(e)}"
+
+
 class LineCounter(io.RawIOBase):
     def __init__(self):
         self.lines = 0
@@ -796,7 +841,7 @@ def report(a, base, systems, med, srv_ms, stream, failures, mismatches):
     yes = lambda b: "yes" if b else "NO"
     names = list(systems)
     tarn_ref = "PG" if "PG" in names else "REST"
-    others = [s for s in names if s in ("REST", "REST parsed", "PG")]
+    others = [s for s in names if s in ("REST", "REST parsed", "PG", "asyncpg")]
     head = ["query"] + [f"{s} ms" for s in names] + ["srv ms", "srv/direct"]
     head += [f"{s}/direct" for s in others]
     if "PostgreSQL" in names:
@@ -849,6 +894,13 @@ def report(a, base, systems, med, srv_ms, stream, failures, mismatches):
     if "REST parsed" in names:
         checks.append(("  REST parsed total / direct total",
                        fmt_ratio(totals["REST parsed"], totals["direct"]), "(reference)", ""))
+    if "asyncpg" in names and "PG" in names:
+        r = fmt_ratio(totals["asyncpg"], totals["PG"])
+        good = r != "-" and float(r) <= 1.10
+        ok &= good
+        checks.append(("asyncpg total / PG (psycopg2) total", r, "<= 1.10", yes(good)))
+    else:
+        checks.append(("asyncpg total / PG (psycopg2) total", "not available", "<= 1.10", "-"))
     for s in ("PG", "REST"):
         if "PostgreSQL" not in names or s not in names:
             checks.append((f"PostgreSQL total / {s} total", "not available", ">= 10", "-"))
@@ -919,7 +971,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="tarn-sql-bench-", dir=a.tmp)
     data = os.path.join(tmp, "data")
-    srv = base = direct = plain = pg = tpg = ppg = rest = None
+    srv = base = direct = plain = pg = tpg = apg = ppg = rest = None
     pg_dir = None
     ok_all = True
     try:
@@ -954,6 +1006,8 @@ def main():
         # the other systems
         tpg, pg_why = connect_tarn_pg(srv)
         log("pg: available" if tpg else f"pg: not available ({pg_why})")
+        apg, apg_why = connect_asyncpg(srv) if tpg else (None, "no PG")
+        log("asyncpg: available" if apg else f"asyncpg: not available ({apg_why})")
 
         pg_settings = []
         if a.no_postgres:
@@ -988,6 +1042,8 @@ def main():
                    "REST parsed": rest.query}
         if tpg:
             systems["PG"] = tpg.query
+        if apg:
+            systems["asyncpg"] = apg.query
         if ppg:
             systems["PostgreSQL"] = ppg.query
         log(f"direct DuckDB {direct.version}, {direct.threads} threads (tarn's engine: one per "
@@ -1005,7 +1061,7 @@ def main():
                 print("--- last lines of the server log ---\n" + tail, file=sys.stderr)
         raise
     finally:
-        for c in (tpg, ppg, rest):
+        for c in (tpg, apg, ppg, rest):
             if c is not None:
                 c.close()
         for b in (base, direct, plain):
