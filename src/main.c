@@ -88,6 +88,10 @@ static const command_t commands[] = {
      "Manages users through the server (admin only). Without --password a password is\n"
      "generated and shown once. Give the user an access key with `tarn key create NAME`.\n"
      "Options: --endpoint URL (or TARN_ENDPOINT).\n"},
+    {"whoami", cmd_whoami, "the user and access key the CLI's requests are signed with",
+     "usage: tarn whoami [--json]\n\n"
+     "Asks the server who the CLI's credentials belong to: the user, whether an admin, and\n"
+     "the access key (TARN_ACCESS_KEY, TARN_CREDENTIALS_FILE or ./tarn-data/admin.credentials).\n"},
     {"metrics", cmd_metrics, "tokens with which Prometheus scrapes /metrics",
      "usage: tarn metrics token create [--name NAME] [--json]\n"
      "       tarn metrics token list [--json]\n"
@@ -181,6 +185,7 @@ static const command_t commands[] = {
      "that did not change (after a classifier upgrade, say). Shows progress on a terminal.\n"},
     {"sql", cmd_sql, "run a SQL query over the lake's tables",
      "usage: tarn sql \"SELECT ...\" [--format table|csv|json|parquet]\n"
+     "       tarn sql -c \"SELECT ...\" | -f FILE.sql | -- \"-- a comment ...\"\n"
      "       tarn sql                 (a prompt; or statements from a pipe: tarn sql < q.sql)\n\n"
      "Runs one SELECT over the catalog's tables, named zone.database.table (database.table\n"
      "means the curated zone), and prints the result as an aligned table (default), CSV or\n"

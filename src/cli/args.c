@@ -26,9 +26,14 @@ int args_parse(args_t *a, int argc, char **argv, const char *const *valued,
                const char *const *flags, const char *cmd)
 {
     memset(a, 0, sizeof *a);
+    bool ended = false; /* after "--" every argument is positional ("-- a comment") */
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        if (s[0] != '-' || !s[1]) {
+        if (!ended && !strcmp(s, "--")) {
+            ended = true;
+            continue;
+        }
+        if (ended || s[0] != '-' || !s[1]) {
             if (a->npos == ARGS_MAX)
                 goto too_many;
             a->pos[a->npos++] = s;

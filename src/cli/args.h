@@ -18,7 +18,8 @@ typedef struct {
 } args_t;
 
 /* valued: options taking a value ("--data", "-n", ...); flags: options without one.
- * Both NULL-terminated. Prints the error and returns -1 on bad input. */
+ * Both NULL-terminated; "--" ends the options (what follows is positional). Prints the
+ * error and returns -1 on bad input. */
 int args_parse(args_t *a, int argc, char **argv, const char *const *valued,
                const char *const *flags, const char *cmd);
 const char *args_get(const args_t *a, const char *name); /* last value, or NULL */

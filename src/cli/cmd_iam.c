@@ -265,3 +265,26 @@ int cmd_metrics(int argc, char **argv)
     json_decref(out);
     return 0;
 }
+
+int cmd_whoami(int argc, char **argv)
+{
+    static const char *const valued[] = {"--endpoint", NULL};
+    static const char *const flags[] = {"--json", NULL};
+    args_t a;
+    if (args_parse(&a, argc, argv, valued, flags, "whoami"))
+        return 2;
+    if (a.npos)
+        return usage("whoami", "whoami [--json]");
+    json_t *out = NULL;
+    int rc = call("whoami", &a, "GET", "/v1/whoami", NULL, &out);
+    if (rc)
+        return rc;
+    if (args_flag(&a, "--json"))
+        cli_print_json(out);
+    else
+        printf("%s%s (access key %s)\n", json_string_value(json_object_get(out, "user")),
+               json_is_true(json_object_get(out, "admin")) ? ", admin" : "",
+               json_string_value(json_object_get(out, "access_key")));
+    json_decref(out);
+    return 0;
+}

@@ -191,11 +191,25 @@ static int run_statements(const char *endpoint, const char *format)
 
 int cmd_sql(int argc, char **argv)
 {
-    static const char *const valued[] = {"--endpoint", "--format", NULL};
+    static const char *const valued[] = {"--endpoint", "--format", "-c", "-f", NULL};
     static const char *const flags[] = {"--json", NULL};
     args_t a;
     if (args_parse(&a, argc, argv, valued, flags, "sql"))
         return 2;
+    /* -c SQL is the query as an option (as psql has it); -f FILE runs a file's statements. */
+    const char *cmdq = args_get(&a, "-c"), *file = args_get(&a, "-f");
+    if ((cmdq || file) && (a.npos || (cmdq && file))) {
+        fprintf(stderr, "tarn sql: give the query once: as an argument, with -c, or in a file "
+                        "with -f\n");
+        return 2;
+    }
+    if (cmdq)
+        a.pos[a.npos++] = cmdq;
+    if (file && !freopen(file, "r", stdin)) {
+        char m[4300];
+        snprintf(m, sizeof m, "cannot read %s: %s", file, strerror(errno));
+        return cli_fail("sql", m);
+    }
     const char *format = args_get(&a, "--format");
     if (args_flag(&a, "--json"))
         format = "json";

@@ -14,6 +14,7 @@ int cmd_version(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 
 int cmd_tables(int argc, char **argv);

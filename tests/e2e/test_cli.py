@@ -86,3 +86,22 @@ def test_json_output_for_scripts(server):
     assert v["duckdb"].startswith("v1.4")
     users = json.loads(server.tarn("user", "list", "--json").stdout)["users"]
     assert any(u["name"] == "admin" and u["admin"] for u in users)
+
+
+def test_whoami_and_sql_options(server, tmp_path):
+    out = json.loads(server.tarn("whoami", "--json").stdout)
+    assert out["user"] == "admin" and out["admin"] is True and out["access_key"]
+    assert server.tarn("whoami").stdout.startswith("admin, admin (access key ")
+    # -c, -f, and "--" before a query that starts with a dash.
+    assert server.tarn("sql", "-c", "SELECT 41 + 1 AS x", "--format", "csv").stdout.split() == \
+        ["x", "42"]
+    f = tmp_path / "q.sql"
+    f.write_text("SELECT 1 AS a;\nSELECT 2 AS b;\n")
+    r = server.tarn("sql", "-f", str(f), "--format", "csv")
+    assert r.stdout.split() == ["a", "1", "b", "2"], r
+    r = server.tarn("sql", "--format", "csv", "--", "-- a comment\nSELECT 3 AS c")
+    assert r.stdout.split() == ["c", "3"], r
+    r = server.tarn("sql", "-c", "SELECT 1", "SELECT 2", check=False)
+    assert r.returncode == 2 and "once" in r.stderr
+    r = server.tarn("sql", "-f", str(tmp_path / "missing.sql"), check=False)
+    assert r.returncode != 0 and "missing.sql" in r.stderr
