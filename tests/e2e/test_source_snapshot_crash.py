@@ -176,3 +176,19 @@ def test_postgres_resnapshot_replaces_the_image(pg, lake):
     # The rows after the truncate are exactly the source's.
     assert sql(lake, f"SELECT count(*) FROM {t} WHERE _op = 'r' AND id BETWEEN 100 AND 199 AND "
                      f"_source_pos > (SELECT max(_source_pos) FROM {t} WHERE _op = 't')") == [[0]]
+
+
+def test_leaving_cdc_drops_the_slot(pg, lake, tmp_path):
+    """After the tests above: the source moves to mode snapshot; its replication slot, which
+    would otherwise keep PostgreSQL's log for ever, is dropped."""
+    def slots():
+        return pg.sql("SELECT count(*) FROM pg_replication_slots", "shop")[0][0]
+    assert slots() == 1
+    cfg = {"type": "postgres",
+           "connection": {"host": "127.0.0.1", "port": pg.port, "database": "shop",
+                          "user": "repl", "password_env": "SNAP_PW"},
+           "tables": ["public.big"], "mode": "snapshot"}
+    f = tmp_path / "snapshot.yaml"
+    f.write_text(json.dumps(cfg))
+    lake.tarn("source", "update", "pgsnap", "--config", str(f))
+    wait_for(lambda: slots() == 0, timeout=30, interval=0.2)

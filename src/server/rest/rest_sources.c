@@ -8,6 +8,7 @@
 #include "ingest/sources.h"
 #include "server/rest/rest.h"
 #include "server/server_state.h"
+#include "util/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -90,13 +91,33 @@ done:
     return rc;
 }
 
+static bool is_cdc(const json_t *cfg)
+{
+    const char *mode = json_string_value(json_object_get(cfg, "mode"));
+    return mode && !strcmp(mode, "cdc");
+}
+
+/* A source that leaves cdc mode no longer reads its change stream: what it made at the
+ * other end for it (a replication slot, which would keep the server's log for ever) is
+ * removed once the new version is recorded. */
 static int update_source(req_t *r)
 {
     json_t *in = NULL, *cfg = NULL;
     const ingest_plugin_t *p = NULL;
+    source_row_t old;
+    tarn_err_t e = {0};
+    bool had = !sources_load(r->srv->db, r->srv->keyring, NAME, 0, &old, &e);
     int rc = req_body_json(r, &in);
     if (!rc && !(rc = configure(r, in, &p, &cfg)))
         rc = apply(r, p, NAME, cfg, false);
+    if (!rc && had && is_cdc(old.config) && !is_cdc(cfg)) {
+        if (source_runner_forget(r->srv->sources, &old, &e))
+            log_warn("a source left cdc mode, but what it made at its database remains",
+                     "source", NAME, "error", e.msg);
+        source_runner_wake(r->srv->sources);
+    }
+    if (had)
+        source_row_free(&old);
     json_decref(in);
     json_decref(cfg);
     return rc;
