@@ -103,11 +103,17 @@ static void held_free(held_t *h)
     *h = (held_t){0};
 }
 
-/* Forgets the held files (removing those still in the staging folder). */
-static void held_reset(change_batch_t *b)
+/* Forgets the held files, removing them from the staging folder unless a commit has
+ * renamed them into the store (landed). */
+static void held_reset(change_batch_t *b, bool landed)
 {
-    for (size_t i = 0; i < b->nheld; i++)
+    for (size_t i = 0; i < b->nheld; i++) {
+        if (landed) {
+            free(b->held[i].file);
+            b->held[i].file = NULL;
+        }
         held_free(&b->held[i]);
+    }
     b->nheld = 0;
 }
 
@@ -129,7 +135,7 @@ void change_batch_reset(change_batch_t *b)
 {
     tarn_err_t ignored;
     change_batch_wait(b, &ignored);
-    held_reset(b);
+    held_reset(b, false);
     staged_reset(b);
 }
 
@@ -492,6 +498,7 @@ static int publish(change_batch_t *b, int (*cursor)(void *ctx, tarn_err_t *err),
     const char **keys = calloc(n + 1, sizeof *keys);
     const char **buckets = calloc(n + 1, sizeof *buckets);
     uint64_t landed = 0;
+    bool committed = false;
     if (!ws || !keys || !buckets) {
         rc = TARN_ERR(err, TARN_ENOMEM, "out of memory");
         goto done;
@@ -510,6 +517,7 @@ static int publish(change_batch_t *b, int (*cursor)(void *ctx, tarn_err_t *err),
     snprintf(c.principal, sizeof c.principal, "source:%s", b->env->source);
     store_hook_t each = {on_object, &c}, last = {on_last, &c};
     rc = store_writers_commit(b->env->store, ws, buckets, keys, n, &each, &last, err);
+    committed = !rc;
     /* Confirmed to the source only once on disk: a power failure must not lose a batch
      * the source has been told it may forget. */
     if (!rc)
@@ -524,7 +532,7 @@ done:
     free(ws);
     free(keys);
     free(buckets);
-    held_reset(b);
+    held_reset(b, committed);
     return rc;
 }
 
@@ -537,7 +545,7 @@ int change_batch_commit(change_batch_t *b, const char *tag,
         rc = prepare(b, b->groups, b->ngroups, tag, err);
     if (!rc)
         rc = publish(b, cursor, ctx, rows, files, err);
-    held_reset(b);
+    held_reset(b, false);
     staged_reset(b);
     return rc;
 }
@@ -606,7 +614,7 @@ int change_batch_hold(change_batch_t *b, const char *tag, tarn_err_t *err)
         if (!rc) /* no thread to be had: convert it here */
             rc = prepare(b, b->groups, b->ngroups, tag, err);
         if (rc)
-            held_reset(b);
+            held_reset(b, false);
         staged_reset(b);
         return rc;
     }

@@ -164,17 +164,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ci->client_addr->sa_family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)ci->client_addr;
-            inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-            port = ntohs(in->sin_port);
-        } else if (ci->client_addr->sa_family == AF_INET6) {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ci->client_addr;
-            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-            port = ntohs(in6->sin6_port);
-        }
+        char host[INET6_ADDRSTRLEN];
+        int port;
+        net_addr_text(ci->client_addr, host, sizeof host, &port);
         snprintf(r->source, sizeof r->source, "%s:%d", host, port);
     }
     atomic_fetch_add(&srv->inflight, 1);

@@ -354,7 +354,7 @@ static void pg_auth_held(void *ctx, double seconds)
 void server_refuse_address(server_t *s, const char *door, const struct sockaddr *peer)
 {
     char addr[64];
-    net_addr_text(peer, addr, sizeof addr);
+    net_addr_text(peer, addr, sizeof addr, NULL);
     log_warn("connection refused: the address is not in the allow-list", "door", door,
              "source", addr);
     audit_record_t rec = {.time_ms = time_now_ms(), .request_id = "-", .source = addr,

@@ -144,10 +144,19 @@ bool net_cidrs_allow(const net_cidrs_t *l, const struct sockaddr *sa)
     return false;
 }
 
-void net_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+void net_addr_text(const struct sockaddr *sa, char *host, size_t cap, int *port)
 {
-    if (!sa || getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                           : sizeof(struct sockaddr_in),
-                           out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST))
-        snprintf(out, cap, "unknown");
+    int p = 0;
+    snprintf(host, cap, "?");
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)cap);
+        p = ntohs(s4->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, (socklen_t)cap);
+        p = ntohs(s6->sin6_port);
+    }
+    if (port)
+        *port = p;
 }

@@ -35,7 +35,8 @@ void net_cidrs_free(net_cidrs_t *l);
 /* Whether sa is in one of l's ranges (an IPv4-mapped IPv6 peer as its IPv4 address); an
  * empty list allows every address. */
 bool net_cidrs_allow(const net_cidrs_t *l, const struct sockaddr *sa);
-/* The numeric host of sa ("127.0.0.1", "::1") into out. */
-void net_addr_text(const struct sockaddr *sa, char *out, size_t cap);
+/* The numeric host of sa ("127.0.0.1", "::1"; "?" when sa is not IPv4 or IPv6) into host,
+ * and its port into *port (when not NULL; 0 for "?"). */
+void net_addr_text(const struct sockaddr *sa, char *host, size_t cap, int *port);
 
 #endif

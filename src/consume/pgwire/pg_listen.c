@@ -43,17 +43,9 @@ static void conn_main(void *arg)
 static void source_of(const struct sockaddr_storage *ss, char *out, size_t cap, char *host_out,
                       size_t host_cap)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
-        port = ntohs(s4->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
-        port = ntohs(s6->sin6_port);
-    }
+    char host[INET6_ADDRSTRLEN];
+    int port;
+    net_addr_text((const struct sockaddr *)ss, host, sizeof host, &port);
     snprintf(out, cap, "%s:%d", host, port);
     snprintf(host_out, host_cap, "%s", host);
 }

@@ -435,16 +435,21 @@ static const uint16_t cp1252[32] = {
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
-void bl_hex_json(buf_t *out, const uint8_t *p, size_t n, size_t pad)
+void bl_hex(buf_t *out, const uint8_t *p, size_t n, size_t pad)
 {
     static const char hex[] = "0123456789abcdef";
-    buf_putc(out, '"');
     for (size_t i = 0; i < n; i++) {
         char h[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
         buf_append(out, h, 2);
     }
     for (size_t i = n; i < pad; i++)
         buf_puts(out, "00");
+}
+
+void bl_hex_json(buf_t *out, const uint8_t *p, size_t n, size_t pad)
+{
+    buf_putc(out, '"');
+    bl_hex(out, p, n, pad);
     buf_putc(out, '"');
 }
 

@@ -105,8 +105,9 @@ int bl_value_json(buf_t *out, const bl_col_t *c, const uint8_t *p, size_t n, siz
 
 /* n (at most 8) little-endian bytes at p as a number. */
 uint64_t bl_uint_le(const uint8_t *p, size_t n);
-/* Appends n bytes at p as a JSON string of hex digits, with zero bytes after them up to
- * pad bytes (a BINARY(n)'s). */
+/* Appends n bytes at p as hex digits, with zero bytes after them up to pad bytes (a
+ * BINARY(n)'s); bl_hex_json the same as a JSON string. */
+void bl_hex(buf_t *out, const uint8_t *p, size_t n, size_t pad);
 void bl_hex_json(buf_t *out, const uint8_t *p, size_t n, size_t pad);
 
 /* Appends len bytes of s in charset cs as a JSON string (latin1 is MySQL's, cp1252). */

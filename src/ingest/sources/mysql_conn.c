@@ -609,16 +609,13 @@ int my_text_value(buf_t *out, const bl_col_t *c, const char *data, size_t len, b
     case BL_VARCHAR:
     case BL_GEOMETRY:
         if (c->cs == BL_CS_BINARY || c->type == BL_GEOMETRY) {
-            if (!csv) {
+            if (!csv)
                 bl_hex_json(out, (const uint8_t *)data, len, 0);
-                return 0;
-            }
-            static const char hex[] = "0123456789abcdef";
-            for (size_t i = 0; i < len; i++) {
-                char h[2] = {hex[(uint8_t)data[i] >> 4], hex[(uint8_t)data[i] & 15]};
-                buf_append(out, h, 2);
-            }
-            return len ? 0 : buf_puts(out, "\"\""); /* empty, not NULL */
+            else if (len)
+                bl_hex(out, (const uint8_t *)data, len, 0);
+            else
+                buf_puts(out, "\"\""); /* empty, not NULL */
+            return 0;
         }
         break;
     default:
